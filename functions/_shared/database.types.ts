@@ -1,0 +1,321 @@
+
+export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[]
+
+export type Database = {
+  
+  "public": {
+          Tables: {
+            "checkout_attempts": {
+                  Row: {
+                    "created_at": string,"id": string,"kind": string,"link_token_id": string | null,"membership_id": string,"plan_id": string | null,"status": string,"stripe_session_id": string,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"id"?: string,"kind": string,"link_token_id"?: string | null,"membership_id": string,"plan_id"?: string | null,"status"?: string,"stripe_session_id": string,"updated_at"?: string
+                  }
+                  Update: {
+                    "created_at"?: string,"id"?: string,"kind"?: string,"link_token_id"?: string | null,"membership_id"?: string,"plan_id"?: string | null,"status"?: string,"stripe_session_id"?: string,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "checkout_attempts_link_token_id_fkey"
+      columns: ["link_token_id"]
+isOneToOne: false
+      referencedRelation: "link_tokens"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "checkout_attempts_membership_id_fkey"
+      columns: ["membership_id"]
+isOneToOne: false
+      referencedRelation: "memberships"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "checkout_attempts_plan_id_fkey"
+      columns: ["plan_id"]
+isOneToOne: false
+      referencedRelation: "plans"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"guilds": {
+                  Row: {
+                    "created_at": string,"default_locale": string,"id": string,"name": string,"operator_log_channel_id": string | null,"past_due_grace": string,"revoke_on_dispute": boolean,"revoke_on_refund": boolean,"seller_notice": NonNullable<Json>,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"default_locale"?: string,"id": string,"name": string,"operator_log_channel_id"?: string | null,"past_due_grace"?: string,"revoke_on_dispute"?: boolean,"revoke_on_refund"?: boolean,"seller_notice"?: NonNullable<Json>,"updated_at"?: string
+                  }
+                  Update: {
+                    "created_at"?: string,"default_locale"?: string,"id"?: string,"name"?: string,"operator_log_channel_id"?: string | null,"past_due_grace"?: string,"revoke_on_dispute"?: boolean,"revoke_on_refund"?: boolean,"seller_notice"?: NonNullable<Json>,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"interaction_tokens": {
+                  Row: {
+                    "application_id": string,"created_at": string,"discord_user_id": string,"expires_at": string,"guild_id": string,"token": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "application_id": string,"created_at"?: string,"discord_user_id": string,"expires_at": string,"guild_id": string,"token": string
+                  }
+                  Update: {
+                    "application_id"?: string,"created_at"?: string,"discord_user_id"?: string,"expires_at"?: string,"guild_id"?: string,"token"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "interaction_tokens_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"link_tokens": {
+                  Row: {
+                    "created_at": string,"discord_user_id": string,"expires_at": string,"guild_id": string,"id": string,"locale": string,"purpose": string,"token_hash": string,"used_at": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"discord_user_id": string,"expires_at": string,"guild_id": string,"id"?: string,"locale": string,"purpose": string,"token_hash": string,"used_at"?: string | null
+                  }
+                  Update: {
+                    "created_at"?: string,"discord_user_id"?: string,"expires_at"?: string,"guild_id"?: string,"id"?: string,"locale"?: string,"purpose"?: string,"token_hash"?: string,"used_at"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "link_tokens_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"membership_history": {
+                  Row: {
+                    "cause": string,"changed_at": string,"discord_user_id": string,"guild_id": string,"id": number,"membership_id": string,"new_entitled": boolean | null,"new_plan_id": string | null,"new_row": Json | null,"new_status": string | null,"old_entitled": boolean | null,"old_plan_id": string | null,"old_row": Json | null,"old_status": string | null,"operation": string,"stripe_event_id": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "cause": string,"changed_at"?: string,"discord_user_id": string,"guild_id": string,"id"?: never,"membership_id": string,"new_entitled"?: boolean | null,"new_plan_id"?: string | null,"new_row"?: Json | null,"new_status"?: string | null,"old_entitled"?: boolean | null,"old_plan_id"?: string | null,"old_row"?: Json | null,"old_status"?: string | null,"operation": string,"stripe_event_id"?: string | null
+                  }
+                  Update: {
+                    "cause"?: string,"changed_at"?: string,"discord_user_id"?: string,"guild_id"?: string,"id"?: never,"membership_id"?: string,"new_entitled"?: boolean | null,"new_plan_id"?: string | null,"new_row"?: Json | null,"new_status"?: string | null,"old_entitled"?: boolean | null,"old_plan_id"?: string | null,"old_row"?: Json | null,"old_status"?: string | null,"operation"?: string,"stripe_event_id"?: string | null
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"memberships": {
+                  Row: {
+                    "cancel_at": string | null,"cancel_at_period_end": boolean,"change_cause": string,"change_event_id": string | null,"created_at": string,"current_period_end": string | null,"deleted_at": string | null,"discord_user_id": string,"entitled": boolean,"entitled_role_id": string | null,"entitled_until": string | null,"guild_id": string,"id": string,"locale": string,"past_due_since": string | null,"plan_id": string | null,"revoked_reason": string | null,"status": string | null,"stripe_customer_id": string | null,"stripe_subscription_id": string | null,"stripe_synced_at": string | null,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "cancel_at"?: string | null,"cancel_at_period_end"?: boolean,"change_cause"?: string,"change_event_id"?: string | null,"created_at"?: string,"current_period_end"?: string | null,"deleted_at"?: string | null,"discord_user_id": string,"entitled"?: boolean,"entitled_role_id"?: string | null,"entitled_until"?: string | null,"guild_id": string,"id"?: string,"locale"?: string,"past_due_since"?: string | null,"plan_id"?: string | null,"revoked_reason"?: string | null,"status"?: string | null,"stripe_customer_id"?: string | null,"stripe_subscription_id"?: string | null,"stripe_synced_at"?: string | null,"updated_at"?: string
+                  }
+                  Update: {
+                    "cancel_at"?: string | null,"cancel_at_period_end"?: boolean,"change_cause"?: string,"change_event_id"?: string | null,"created_at"?: string,"current_period_end"?: string | null,"deleted_at"?: string | null,"discord_user_id"?: string,"entitled"?: boolean,"entitled_role_id"?: string | null,"entitled_until"?: string | null,"guild_id"?: string,"id"?: string,"locale"?: string,"past_due_since"?: string | null,"plan_id"?: string | null,"revoked_reason"?: string | null,"status"?: string | null,"stripe_customer_id"?: string | null,"stripe_subscription_id"?: string | null,"stripe_synced_at"?: string | null,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "memberships_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "memberships_plan_id_fkey"
+      columns: ["plan_id"]
+isOneToOne: false
+      referencedRelation: "plans"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"plans": {
+                  Row: {
+                    "active": boolean,"billing_interval": string,"created_at": string,"currency": string,"discord_role_id": string,"display": NonNullable<Json>,"guild_id": string,"id": string,"interval_count": number,"sort_order": number,"stripe_price_id": string,"unit_amount": number,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "active"?: boolean,"billing_interval": string,"created_at"?: string,"currency": string,"discord_role_id": string,"display": NonNullable<Json>,"guild_id": string,"id"?: string,"interval_count"?: number,"sort_order"?: number,"stripe_price_id": string,"unit_amount": number,"updated_at"?: string
+                  }
+                  Update: {
+                    "active"?: boolean,"billing_interval"?: string,"created_at"?: string,"currency"?: string,"discord_role_id"?: string,"display"?: NonNullable<Json>,"guild_id"?: string,"id"?: string,"interval_count"?: number,"sort_order"?: number,"stripe_price_id"?: string,"unit_amount"?: number,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "plans_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"role_jobs": {
+                  Row: {
+                    "attempts": number,"cause": string,"created_at": string,"discord_user_id": string,"done_at": string | null,"entitled": boolean,"guild_id": string,"id": number,"last_error": string | null,"lease_expires_at": string | null,"membership_id": string,"next_attempt_at": string,"notified_at": string | null,"outcome": string | null,"previous_role_id": string | null,"role_id": string | null,"status": string,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"cause": string,"created_at"?: string,"discord_user_id": string,"done_at"?: string | null,"entitled": boolean,"guild_id": string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id": string,"next_attempt_at"?: string,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
+                  }
+                  Update: {
+                    "attempts"?: number,"cause"?: string,"created_at"?: string,"discord_user_id"?: string,"done_at"?: string | null,"entitled"?: boolean,"guild_id"?: string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id"?: string,"next_attempt_at"?: string,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "role_jobs_membership_id_fkey"
+      columns: ["membership_id"]
+isOneToOne: false
+      referencedRelation: "memberships"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"stripe_events": {
+                  Row: {
+                    "api_version": string | null,"attempts": number,"id": string,"ignored": boolean,"last_error": string | null,"livemode": boolean,"processed_at": string | null,"received_at": string,"type": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "api_version"?: string | null,"attempts"?: number,"id": string,"ignored"?: boolean,"last_error"?: string | null,"livemode"?: boolean,"processed_at"?: string | null,"received_at"?: string,"type": string
+                  }
+                  Update: {
+                    "api_version"?: string | null,"attempts"?: number,"id"?: string,"ignored"?: boolean,"last_error"?: string | null,"livemode"?: boolean,"processed_at"?: string | null,"received_at"?: string,"type"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                }
+          }
+          Views: {
+            [_ in never]: never
+          }
+          Functions: {
+            "request_role_sync":
+{ Args: { "payload": Json }; Returns: number
+                           },
+"sweep_role_jobs":
+{ Args: Record<PropertyKey, never>; Returns: number
+                           }
+          }
+          Enums: {
+            [_ in never]: never
+          }
+          CompositeTypes: {
+            [_ in never]: never
+          }
+        }
+}
+
+type DatabaseWithoutInternals = Omit<Database, '__InternalSupabase'>
+
+type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "public">]
+
+export type Tables<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof (DefaultSchema["Tables"] & DefaultSchema["Views"])
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof (DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"] &
+        DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Views"])
+    : never = never
+> = DefaultSchemaTableNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? (DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"] &
+      DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Views"])[TableName] extends {
+      Row: infer R
+    }
+    ? R
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof (DefaultSchema["Tables"] & DefaultSchema["Views"])
+  ? (DefaultSchema["Tables"] & DefaultSchema["Views"])[DefaultSchemaTableNameOrOptions] extends {
+      Row: infer R
+    }
+    ? R
+    : never
+  : never
+
+export type TablesInsert<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof DefaultSchema["Tables"]
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"]
+    : never = never
+> = DefaultSchemaTableNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"][TableName] extends {
+      Insert: infer I
+    }
+    ? I
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof DefaultSchema["Tables"]
+  ? DefaultSchema["Tables"][DefaultSchemaTableNameOrOptions] extends {
+      Insert: infer I
+    }
+    ? I
+    : never
+  : never
+
+export type TablesUpdate<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof DefaultSchema["Tables"]
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"]
+    : never = never
+> = DefaultSchemaTableNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"][TableName] extends {
+      Update: infer U
+    }
+    ? U
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof DefaultSchema["Tables"]
+  ? DefaultSchema["Tables"][DefaultSchemaTableNameOrOptions] extends {
+      Update: infer U
+    }
+    ? U
+    : never
+  : never
+
+export type Enums<
+  DefaultSchemaEnumNameOrOptions extends
+    | keyof DefaultSchema["Enums"]
+    | { schema: keyof DatabaseWithoutInternals },
+  EnumName extends DefaultSchemaEnumNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaEnumNameOrOptions["schema"]]["Enums"]
+    : never = never
+> = DefaultSchemaEnumNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[DefaultSchemaEnumNameOrOptions["schema"]]["Enums"][EnumName]
+  : DefaultSchemaEnumNameOrOptions extends keyof DefaultSchema["Enums"]
+  ? DefaultSchema["Enums"][DefaultSchemaEnumNameOrOptions]
+  : never
+
+export type CompositeTypes<
+  PublicCompositeTypeNameOrOptions extends
+    | keyof DefaultSchema["CompositeTypes"]
+    | { schema: keyof DatabaseWithoutInternals },
+  CompositeTypeName extends PublicCompositeTypeNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"]
+    : never = never
+> = PublicCompositeTypeNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"][CompositeTypeName]
+  : PublicCompositeTypeNameOrOptions extends keyof DefaultSchema["CompositeTypes"]
+  ? DefaultSchema["CompositeTypes"][PublicCompositeTypeNameOrOptions]
+  : never
+
+export const Constants = {
+  "public": {
+          Enums: {
+            
+          }
+        }
+} as const

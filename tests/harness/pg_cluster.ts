@@ -1,0 +1,100 @@
+/**
+ * A throwaway PostgreSQL cluster: initdb in a temp dir, a free port on 127.0.0.1, removed on stop.
+ */
+
+/** A running throwaway cluster. */
+export interface PgCluster {
+  /** Connection string to the `postgres` database as the superuser `postgres`. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function findPgBin(): Promise<string> {
+  const fromEnv = Deno.env.get("PG_BIN");
+  const candidates = [
+    fromEnv,
+    "/usr/lib/postgresql/15/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/17/bin",
+  ].filter((dir): dir is string => Boolean(dir));
+  for (const dir of candidates) {
+    try {
+      await Deno.stat(`${dir}/initdb`);
+      return dir;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error(
+    "Cannot start PostgreSQL: initdb not found. Install it (apt-get install postgresql-15) " +
+      "or set DATABASE_URL to an existing database.",
+  );
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function run(cmd: string, args: string[], user?: string): Promise<void> {
+  const full = user ? ["runuser", ["-u", user, "--", cmd, ...args]] as const : [cmd, args] as const;
+  const { success, stderr, stdout } = await new Deno.Command(full[0], {
+    args: [...full[1]],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!success) {
+    const decoder = new TextDecoder();
+    throw new Error(`${cmd} failed: ${decoder.decode(stderr)}${decoder.decode(stdout)}`);
+  }
+}
+
+/** Starts a new cluster. PostgreSQL refuses to run as root, so as root it runs as `postgres`. */
+export async function startPgCluster(): Promise<PgCluster> {
+  const bin = await findPgBin();
+  const isRoot = Deno.uid() === 0;
+  const user = isRoot ? "postgres" : undefined;
+  const dir = await Deno.makeTempDir({ prefix: "rolepass-pg-" });
+  if (isRoot) await run("chown", ["-R", "postgres:postgres", dir]);
+  const dataDir = `${dir}/data`;
+  await run(`${bin}/initdb`, [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "-E",
+    "UTF8",
+    "--locale=C.UTF-8",
+    "--no-sync",
+  ], user);
+  const port = freePort();
+  const options = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    `-c unix_socket_directories=${dir}`,
+    "-c fsync=off",
+    "-c synchronous_commit=off",
+    "-c full_page_writes=off",
+    "-c max_connections=300",
+    "-c shared_buffers=256MB",
+  ].join(" ");
+  await run(
+    `${bin}/pg_ctl`,
+    ["-D", dataDir, "-o", options, "-l", `${dir}/log`, "-w", "start"],
+    user,
+  );
+  return {
+    url: `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    port,
+    async stop() {
+      await run(`${bin}/pg_ctl`, ["-D", dataDir, "-m", "immediate", "-w", "stop"], user).catch(
+        () => {},
+      );
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * `deno task test`: every check and every test.
+ *
+ * 1. Static checks: `deno fmt --check`, `deno lint`, `deno check`.
+ * 2. A throwaway PostgreSQL 15 cluster (unless DATABASE_URL is set), migrated with the real
+ *    migrations through `deno task db:migrate`'s code path into a template database.
+ * 3. `supabase db lint` (level warning) and a check that the checked-in database types are current.
+ * 4. `deno test` over tests/, each test cloning the template into a database of its own.
+ *
+ * Flags: `--quick` skips step 1 and 3; anything after `--` goes to `deno test` (e.g. a file).
+ */
+import postgres from "postgres";
+import { migrate } from "../functions/_cli/db_migrate.ts";
+import { generateDatabaseTypes, TYPES_PATH } from "../functions/_cli/db_types.ts";
+import { projectRoot, runSupabase } from "../functions/_cli/supabase_cli.ts";
+import { startPgCluster } from "./harness/pg_cluster.ts";
+
+const separator = Deno.args.indexOf("--");
+const ownArgs = separator === -1 ? Deno.args : Deno.args.slice(0, separator);
+const testArgs = separator === -1 ? [] : Deno.args.slice(separator + 1);
+const quick = ownArgs.includes("--quick");
+
+async function step(name: string, cmd: string, args: string[]): Promise<void> {
+  console.log(`\n== ${name}`);
+  const { success } = await new Deno.Command(cmd, { args, cwd: projectRoot }).output();
+  if (!success) throw new Error(`${name} failed`);
+}
+
+async function createTemplate(serverUrl: string): Promise<string> {
+  const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`drop database if exists rolepass_template with (force)`);
+    await sql.unsafe(`create database rolepass_template`);
+  } finally {
+    await sql.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = "/rolepass_template";
+  return url.toString();
+}
+
+async function main(): Promise<number> {
+  if (!quick) {
+    await step("deno fmt --check", Deno.execPath(), ["fmt", "--check"]);
+    await step("deno lint", Deno.execPath(), ["lint"]);
+    await step("deno check", Deno.execPath(), ["check", "functions/", "tests/"]);
+  }
+
+  const given = Deno.env.get("DATABASE_URL");
+  const cluster = given ? null : await startPgCluster();
+  try {
+    const databaseUrl = given ?? await createTemplate(cluster!.url);
+    console.log("\n== migrations (bootstrap + supabase db push)");
+    await migrate(databaseUrl);
+
+    if (!quick) {
+      console.log("\n== supabase db lint --level warning");
+      const lint = await runSupabase(
+        ["db", "lint", "--db-url", databaseUrl, "--level", "warning", "--fail-on", "warning"],
+        { quiet: true },
+      );
+      console.log(lint.trim() || "No schema errors found");
+      console.log("\n== database types are current");
+      const generated = await generateDatabaseTypes(databaseUrl);
+      const checkedIn = await Deno.readTextFile(`${projectRoot}${TYPES_PATH}`).catch(() => "");
+      if (generated !== checkedIn) {
+        throw new Error(`${TYPES_PATH} is stale: run \`deno task db:types\` and commit it`);
+      }
+      console.log(`${TYPES_PATH} matches the migrated schema`);
+    }
+
+    console.log("\n== deno test");
+    const test = new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "--no-check", ...(testArgs.length ? testArgs : ["tests/"])],
+      cwd: projectRoot,
+      env: { DATABASE_URL: databaseUrl },
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    let tail = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of test.stdout) {
+      const text = decoder.decode(chunk, { stream: true });
+      tail = (tail + text).slice(-4000);
+      await Deno.stdout.write(chunk);
+    }
+    const { success } = await test.status;
+    // deno test ends with e.g. "ok | 12 passed (3 steps) | 0 failed (4s)"; CI reads a plain line.
+    const summary = tail.match(/(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/);
+    if (summary) console.log(`\ntests: ${summary[1]} passed, ${summary[2]} failed`);
+    return success ? 0 : 1;
+  } finally {
+    await cluster?.stop();
+  }
+}
+
+try {
+  Deno.exit(await main());
+} catch (error) {
+  console.error(`\n${error instanceof Error ? error.message : error}`);
+  Deno.exit(1);
+}
