@@ -8,13 +8,19 @@
 import postgres from "postgres";
 import { projectRoot, runSupabase } from "./supabase_cli.ts";
 
-/** Applies the bootstrap when the Supabase roles are missing. Returns whether it did. */
+/**
+ * Applies the bootstrap when the database is not a Supabase one: the API roles are missing, or
+ * pg_net is neither installed nor installable. Returns whether it did. The bootstrap is idempotent.
+ */
 export async function applyBootstrapIfNeeded(databaseUrl: string): Promise<boolean> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   try {
-    const [{ has_roles }] = await sql<{ has_roles: boolean }[]>`
-      select exists (select 1 from pg_roles where rolname = 'service_role') as has_roles`;
-    if (has_roles) return false;
+    const [{ is_supabase }] = await sql<{ is_supabase: boolean }[]>`
+      select exists (select 1 from pg_roles where rolname = 'service_role')
+        and (exists (select 1 from pg_namespace where nspname = 'net')
+          or exists (select 1 from pg_available_extensions where name = 'pg_net'))
+        as is_supabase`;
+    if (is_supabase) return false;
     const bootstrap = await Deno.readTextFile(`${projectRoot}sql/bootstrap/supabase_compat.sql`);
     await sql.unsafe(bootstrap);
     return true;
