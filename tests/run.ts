@@ -9,11 +9,9 @@
  *
  * Flags: `--quick` skips step 1 and 3; anything after `--` goes to `deno test` (e.g. a file).
  */
-import postgres from "postgres";
-import { migrate } from "../functions/_cli/db_migrate.ts";
 import { generateDatabaseTypes, TYPES_PATH } from "../functions/_cli/db_types.ts";
 import { projectRoot, runSupabase } from "../functions/_cli/supabase_cli.ts";
-import { startPgCluster } from "./harness/pg_cluster.ts";
+import { prepareTemplateDatabase } from "./harness/template_database.ts";
 
 const separator = Deno.args.indexOf("--");
 const ownArgs = separator === -1 ? Deno.args : Deno.args.slice(0, separator);
@@ -22,21 +20,13 @@ const quick = ownArgs.includes("--quick");
 
 async function step(name: string, cmd: string, args: string[]): Promise<void> {
   console.log(`\n== ${name}`);
-  const { success } = await new Deno.Command(cmd, { args, cwd: projectRoot }).output();
+  const { success } = await new Deno.Command(cmd, {
+    args,
+    cwd: projectRoot,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
   if (!success) throw new Error(`${name} failed`);
-}
-
-async function createTemplate(serverUrl: string): Promise<string> {
-  const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  try {
-    await sql.unsafe(`drop database if exists rolepass_template with (force)`);
-    await sql.unsafe(`create database rolepass_template`);
-  } finally {
-    await sql.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = "/rolepass_template";
-  return url.toString();
 }
 
 async function main(): Promise<number> {
@@ -46,12 +36,10 @@ async function main(): Promise<number> {
     await step("deno check", Deno.execPath(), ["check", "functions/", "tests/"]);
   }
 
-  const given = Deno.env.get("DATABASE_URL");
-  const cluster = given ? null : await startPgCluster();
+  console.log("\n== migrations (bootstrap + supabase db push)");
+  const template = await prepareTemplateDatabase();
   try {
-    const databaseUrl = given ?? await createTemplate(cluster!.url);
-    console.log("\n== migrations (bootstrap + supabase db push)");
-    await migrate(databaseUrl);
+    const databaseUrl = template.url;
 
     if (!quick) {
       console.log("\n== supabase db lint --level warning");
@@ -90,7 +78,7 @@ async function main(): Promise<number> {
     if (summary) console.log(`\ntests: ${summary[1]} passed, ${summary[2]} failed`);
     return success ? 0 : 1;
   } finally {
-    await cluster?.stop();
+    await template.release();
   }
 }
 

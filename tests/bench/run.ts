@@ -1,0 +1,46 @@
+/**
+ * `deno task bench`: the benchmarks, against a throwaway migrated PostgreSQL (or DATABASE_URL).
+ * Runs `deno bench` over tests/bench/ (files named *_bench.ts), then every load script named
+ * *_load.ts. Each prints its own figures, as ratios to a floor measured in the same run.
+ */
+import { projectRoot } from "../../functions/_cli/supabase_cli.ts";
+import { prepareTemplateDatabase } from "../harness/template_database.ts";
+
+const only = Deno.args[0];
+const template = await prepareTemplateDatabase();
+let failed = false;
+try {
+  const env = { DATABASE_URL: template.url };
+  const benchFiles: string[] = [];
+  const loadScripts: string[] = [];
+  for await (const entry of Deno.readDir(`${projectRoot}tests/bench`)) {
+    if (only && !entry.name.includes(only)) continue;
+    if (entry.name.endsWith("_bench.ts")) benchFiles.push(`tests/bench/${entry.name}`);
+    if (entry.name.endsWith("_load.ts")) loadScripts.push(`tests/bench/${entry.name}`);
+  }
+  for (const file of benchFiles.sort()) {
+    console.log(`\n== deno bench ${file}`);
+    const { success } = await new Deno.Command(Deno.execPath(), {
+      args: ["bench", "-A", "--no-check", file],
+      cwd: projectRoot,
+      env,
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    failed ||= !success;
+  }
+  for (const script of loadScripts.sort()) {
+    console.log(`\n== ${script}`);
+    const { success } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", script],
+      cwd: projectRoot,
+      env,
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    failed ||= !success;
+  }
+} finally {
+  await template.release();
+}
+Deno.exit(failed ? 1 : 0);
