@@ -1,0 +1,103 @@
+/**
+ * The double's truth: every Stripe object it has created, by kind, in creation order. API handlers,
+ * the simulation and the control API all read and write these maps; events carry snapshots.
+ */
+import type Stripe from "stripe";
+
+/** What Checkout keeps from a session's creation request but does not show on the session. */
+export interface CheckoutRequest {
+  lineItems: { price: string; quantity: number }[];
+  subscriptionMetadata: Record<string, string>;
+  subscriptionDescription: string | null;
+  billingMode: BillingModeType | null;
+}
+
+/** Subscription billing modes (https://docs.stripe.com/billing/subscriptions/billing-mode). */
+export type BillingModeType = "classic" | "flexible";
+
+/** Any stored Stripe object. */
+export type StoredObject = { id: string; object: string };
+
+/** All objects of one simulated Stripe account. */
+export class StripeState {
+  readonly customers = new Map<string, Stripe.Customer>();
+  readonly products = new Map<string, Stripe.Product>();
+  readonly prices = new Map<string, Stripe.Price>();
+  readonly subscriptions = new Map<string, Stripe.Subscription>();
+  readonly invoices = new Map<string, Stripe.Invoice>();
+  readonly invoicePayments = new Map<string, Stripe.InvoicePayment>();
+  readonly paymentIntents = new Map<string, Stripe.PaymentIntent>();
+  readonly charges = new Map<string, Stripe.Charge>();
+  readonly refunds = new Map<string, Stripe.Refund>();
+  readonly disputes = new Map<string, Stripe.Dispute>();
+  readonly checkoutSessions = new Map<string, Stripe.Checkout.Session>();
+  readonly checkoutRequests = new Map<string, CheckoutRequest>();
+  readonly portalSessions = new Map<string, Stripe.BillingPortal.Session>();
+  readonly portalConfigurations = new Map<string, Stripe.BillingPortal.Configuration>();
+  readonly webhookEndpoints = new Map<string, Stripe.WebhookEndpoint>();
+  /** Signing secrets of webhook endpoints (Stripe shows them only once, at creation). */
+  readonly webhookSecrets = new Map<string, string>();
+  /** Whether the account has saved its Customer Portal settings (Dashboard step in test mode). */
+  portalConfigured = true;
+  /** Billing mode of new subscriptions when Checkout does not say. */
+  defaultBillingMode: BillingModeType;
+
+  private readonly sequence = new Map<string, number>();
+  private counter = 0;
+
+  /**
+   * @param clock milliseconds since the epoch, like `Date.now`.
+   * @param baseUrl the double's own URL, for hosted-page links.
+   */
+  constructor(
+    private readonly clock: () => number,
+    readonly baseUrl: string,
+    defaultBillingMode: BillingModeType = "flexible",
+  ) {
+    this.defaultBillingMode = defaultBillingMode;
+  }
+
+  /** Current time in Unix seconds, as Stripe timestamps are. */
+  now(): number {
+    return Math.floor(this.clock() / 1000);
+  }
+
+  /** Stores `object` in `map` and remembers its creation order (lists are newest first). */
+  add<T extends StoredObject>(map: Map<string, T>, object: T): T {
+    map.set(object.id, object);
+    this.sequence.set(object.id, ++this.counter);
+    return object;
+  }
+
+  /** Creation order of an id (higher is newer); 0 when unknown. */
+  orderOf(id: string): number {
+    return this.sequence.get(id) ?? 0;
+  }
+
+  /** Finds any stored object by id, using its prefix to pick the kind. */
+  find(id: string): StoredObject | undefined {
+    const map = this.mapFor(id);
+    return map?.get(id) as StoredObject | undefined;
+  }
+
+  private mapFor(id: string): Map<string, unknown> | undefined {
+    const prefix = id.startsWith("cs_") ? "cs" : id.slice(0, id.indexOf("_"));
+    const maps: Record<string, Map<string, unknown>> = {
+      cus: this.customers,
+      prod: this.products,
+      price: this.prices,
+      sub: this.subscriptions,
+      in: this.invoices,
+      inpay: this.invoicePayments,
+      pi: this.paymentIntents,
+      ch: this.charges,
+      re: this.refunds,
+      dp: this.disputes,
+      cs: this.checkoutSessions,
+      bps: this.portalSessions,
+      bpc: this.portalConfigurations,
+      we: this.webhookEndpoints,
+    };
+    return maps[prefix];
+  }
+}
