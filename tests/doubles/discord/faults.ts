@@ -1,0 +1,160 @@
+/**
+ * Faults a test can make Discord show: 5xx answers, slow answers (client timeouts), dropped
+ * connections and forced 429s, per route or at random with a seed.
+ *
+ * @module
+ */
+
+/** One injected fault. Fields that are absent do not restrict or change anything. */
+export interface FaultRule {
+  /** HTTP method to match; any when absent. */
+  method?: string;
+  /** Path after `/api/v10`: exact string, or a RegExp tested against it. */
+  path: string | RegExp;
+  /** Answer with this status instead of handling the request (5xx, 429, ...). */
+  status?: number;
+  /** Body for `status`; a Discord-shaped default when absent. */
+  body?: unknown;
+  /** Wait this long before answering (or before handling, when no `status`/`drop`). */
+  delayMs?: number;
+  /** Close the connection without an answer. */
+  drop?: boolean;
+  /** For a 429: the `retry_after` to send, in seconds. Default 1. */
+  retryAfterSeconds?: number;
+  /** For a 429: `X-RateLimit-Scope`. Default `user`. */
+  scope?: "user" | "global" | "shared";
+  /** Apply this many times, then retire. Unlimited when absent. */
+  times?: number;
+  /** Apply with this probability (0..1), drawn from the double's seeded generator. */
+  probability?: number;
+}
+
+/** The kinds of fault {@linkcode FaultInjector.randomFaults} picks from. */
+export type RandomFaultKind = "5xx" | "timeout" | "429" | "drop";
+
+/** Settings for random (chaos) faults. */
+export interface RandomFaultOptions {
+  /** Share of requests that get a fault, 0..1. */
+  rate: number;
+  /** Kinds to pick from, uniformly. Default `["5xx", "timeout", "429"]`. */
+  kinds?: RandomFaultKind[];
+  /** Seed for a repeatable sequence. Default 1. */
+  seed?: number;
+  /** How long a `timeout` fault holds the request. Default 15 000 ms. */
+  timeoutMs?: number;
+  /** Only requests whose path matches. */
+  path?: RegExp;
+}
+
+/** What the server should do to a request. */
+export type FaultAction =
+  | { kind: "none" }
+  | { kind: "delay"; delayMs: number }
+  | {
+    kind: "respond";
+    delayMs: number;
+    status: number;
+    body?: unknown;
+    retryAfterSeconds: number;
+    scope: "user" | "global" | "shared";
+  }
+  | { kind: "drop"; delayMs: number };
+
+interface ActiveRule {
+  rule: FaultRule;
+  remaining: number;
+}
+
+/** Holds fault rules and decides, per request, which one applies. */
+export class FaultInjector {
+  #rules: ActiveRule[] = [];
+  #random?: Required<Omit<RandomFaultOptions, "path">> & { path?: RegExp };
+  #next: () => number = mulberry32(1);
+  /** How many requests were faulted. */
+  injected = 0;
+
+  /** Adds a rule; rules are tried in the order they were added. */
+  inject(rule: FaultRule): void {
+    this.#rules.push({ rule, remaining: rule.times ?? Infinity });
+  }
+
+  /** Turns on random faults. */
+  randomFaults(options: RandomFaultOptions): void {
+    this.#random = {
+      rate: options.rate,
+      kinds: options.kinds ?? ["5xx", "timeout", "429"],
+      seed: options.seed ?? 1,
+      timeoutMs: options.timeoutMs ?? 15_000,
+      path: options.path,
+    };
+    this.#next = mulberry32(this.#random.seed);
+  }
+
+  /** Removes every rule and turns random faults off. */
+  clear(): void {
+    this.#rules = [];
+    this.#random = undefined;
+  }
+
+  /** Decides what happens to `method path`. */
+  decide(method: string, path: string): FaultAction {
+    for (const active of this.#rules) {
+      const { rule } = active;
+      if (active.remaining <= 0) continue;
+      if (rule.method && rule.method.toUpperCase() !== method.toUpperCase()) continue;
+      if (typeof rule.path === "string" ? rule.path !== path : !rule.path.test(path)) continue;
+      if (rule.probability !== undefined && this.#next() >= rule.probability) continue;
+      active.remaining--;
+      this.injected++;
+      return actionOf(rule);
+    }
+    this.#rules = this.#rules.filter((r) => r.remaining > 0);
+    const random = this.#random;
+    if (!random || (random.path && !random.path.test(path))) return { kind: "none" };
+    if (this.#next() >= random.rate) return { kind: "none" };
+    const kind = random.kinds[Math.floor(this.#next() * random.kinds.length)];
+    this.injected++;
+    switch (kind) {
+      case "5xx":
+        return actionOf({ path, status: [500, 502, 503][Math.floor(this.#next() * 3)] });
+      case "429":
+        return actionOf({
+          path,
+          status: 429,
+          retryAfterSeconds: 0.5 + Math.round(this.#next() * 1500) / 1000,
+        });
+      case "timeout":
+        return actionOf({ path, status: 504, delayMs: random.timeoutMs });
+      case "drop":
+        return actionOf({ path, drop: true });
+    }
+  }
+}
+
+function actionOf(rule: FaultRule): FaultAction {
+  const delayMs = rule.delayMs ?? 0;
+  if (rule.drop) return { kind: "drop", delayMs };
+  if (rule.status !== undefined) {
+    return {
+      kind: "respond",
+      delayMs,
+      status: rule.status,
+      body: rule.body,
+      retryAfterSeconds: rule.retryAfterSeconds ?? 1,
+      scope: rule.scope ?? "user",
+    };
+  }
+  return delayMs > 0 ? { kind: "delay", delayMs } : { kind: "none" };
+}
+
+/** A small seeded generator (mulberry32), so a chaos run can be repeated exactly. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
