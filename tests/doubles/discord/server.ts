@@ -178,6 +178,8 @@ export async function startDiscordDouble(
   const limiter = new RateLimiter(options.rateLimits);
   const faults = new FaultInjector();
   const log = new RequestLog(options.requestLogLimit);
+  // Ends fault delays when the double closes, so `close()` never waits out a 15 s "timeout".
+  const closing = new AbortController();
   const server = Deno.serve({
     hostname: HOST,
     port: 0,
@@ -197,6 +199,7 @@ export async function startDiscordDouble(
     limiter,
     faults,
     log,
+    closing: closing.signal,
     drop: (port) => front.drop(port),
   });
 
@@ -207,6 +210,7 @@ export async function startDiscordDouble(
     applicationId: state.applicationId,
     botToken,
     close: async () => {
+      closing.abort();
       await front.close();
       await server.shutdown();
     },
@@ -263,6 +267,7 @@ interface ApiDeps {
   limiter: RateLimiter;
   faults: FaultInjector;
   log: RequestLog;
+  closing: AbortSignal;
   drop(remotePort: number): boolean;
 }
 
@@ -291,7 +296,7 @@ class DiscordApi {
       durationMs: 0,
     };
     let scope: "user" | "global" | "shared" | undefined;
-    // `status` 0 logs a dropped connection, 499 a client that gave up during a delay.
+    // `status` 0 logs a dropped connection, 499 a delay cut short by `close()`.
     const finish = (response: Response, status = response.status) => {
       entry.status = status;
       entry.bucket = response.headers.get("X-RateLimit-Bucket") ?? undefined;
@@ -310,7 +315,7 @@ class DiscordApi {
     const fault = faults.decide(method, path ?? url.pathname);
     if (fault.kind !== "none") {
       entry.fault = fault.kind;
-      if (fault.delayMs > 0 && !(await sleep(fault.delayMs, request.signal))) {
+      if (fault.delayMs > 0 && !(await sleep(fault.delayMs, this.#deps.closing))) {
         return finish(new Response(null, { status: 499 }));
       }
       if (fault.kind === "drop") {
@@ -520,7 +525,7 @@ function json(body: unknown, status: number, headers: Record<string, string> = {
   });
 }
 
-/** Waits `ms`, or less if the client goes away; returns whether the full wait happened. */
+/** Waits `ms`, or less if `signal` aborts; returns whether the full wait happened. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(false);
