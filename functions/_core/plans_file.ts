@@ -1,0 +1,201 @@
+/**
+ * The operator's plans file (`supabase/plans.json`): which Discord servers sell roles, the plans
+ * each one sells (a Stripe price that grants a Discord role, with its display text) and the seller
+ * notice Japanese law requires. `deno task plans:apply` validates it with these schemas and writes
+ * it to `guilds` and `plans`; nothing here does I/O.
+ */
+import { z } from "zod";
+import { planDisplaySchema, sellerNoticeSchema } from "./operator_text.ts";
+
+const snowflake = z.string().regex(/^[0-9]{17,20}$/, {
+  message: "expected a Discord id (17-20 digits; Developer Mode → right click → Copy ID)",
+});
+
+/** Longest grace period a past_due subscription may keep the role: Stripe's own retries end
+ * within about a month (Smart Retries default: 8 tries in 2 weeks). */
+export const MAX_PAST_DUE_GRACE_SECONDS = 31 * 24 * 60 * 60;
+
+const ISO_DURATION = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
+
+/**
+ * Seconds in an ISO 8601 duration of weeks, days, hours, minutes and seconds ("P3D", "PT12H"),
+ * or null when it is not one. Months and years are refused: their length varies.
+ */
+export function durationSeconds(text: string): number | null {
+  const match = ISO_DURATION.exec(text);
+  if (!match || text === "P" || text.endsWith("T")) return null;
+  const [weeks, days, hours, minutes, seconds] = match.slice(1).map((part) => Number(part ?? 0));
+  return (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds;
+}
+
+const pastDueGraceSchema = z.string().refine((text) => durationSeconds(text) !== null, {
+  message: 'expected an ISO 8601 duration such as "P3D" (3 days), "PT12H" (12 hours) or "P0D"',
+}).refine(
+  (text) => (durationSeconds(text) ?? 0) <= MAX_PAST_DUE_GRACE_SECONDS,
+  { message: "grace periods longer than 31 days are not supported" },
+);
+
+/** One plan: a recurring Stripe price that grants a Discord role. */
+export const planEntrySchema = z.strictObject({
+  stripe_price_id: z.string().regex(/^price_[A-Za-z0-9_]+$/, {
+    message: 'expected a Stripe price id such as "price_1Qx..." (Product catalog → the price)',
+  }),
+  discord_role_id: snowflake,
+  display: planDisplaySchema.strict(),
+  sort_order: z.number().int().min(-1000).max(1000).default(0),
+  active: z.boolean().default(true),
+});
+/** One plan of the plans file. */
+export type PlanEntry = z.infer<typeof planEntrySchema>;
+
+/** One Discord server that sells roles, with its operator settings and plans. */
+export const guildEntrySchema = z.strictObject({
+  id: snowflake,
+  name: z.string().trim().min(1).max(100),
+  default_locale: z.enum(["ja", "en"]).default("ja"),
+  seller_notice: sellerNoticeSchema.strict(),
+  past_due_grace: pastDueGraceSchema.default("P0D"),
+  revoke_on_refund: z.boolean().default(true),
+  revoke_on_dispute: z.boolean().default(true),
+  operator_log_channel_id: snowflake.nullable().default(null),
+  plans: z.array(planEntrySchema).min(1, { message: "a guild needs at least one plan" }),
+}).superRefine((guild, ctx) => {
+  guild.plans.forEach((plan, index) => {
+    if (plan.discord_role_id === guild.id) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["plans", index, "discord_role_id"],
+        message: "this is the @everyone role (its id is the guild id); choose the paid role",
+      });
+    }
+  });
+});
+/** One guild of the plans file. */
+export type GuildEntry = z.infer<typeof guildEntrySchema>;
+
+/** The whole plans file. */
+export const plansFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  guilds: z.array(guildEntrySchema).min(1, { message: "declare at least one guild" }),
+}).superRefine((file, ctx) => {
+  const guildAt = new Map<string, number>();
+  const priceAt = new Map<string, string>();
+  file.guilds.forEach((guild, g) => {
+    const previousGuild = guildAt.get(guild.id);
+    if (previousGuild !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["guilds", g, "id"],
+        message: `guild ${guild.id} is already declared at guilds[${previousGuild}]`,
+      });
+    }
+    guildAt.set(guild.id, g);
+    guild.plans.forEach((plan, p) => {
+      const here = `guilds[${g}].plans[${p}]`;
+      const previousPrice = priceAt.get(plan.stripe_price_id);
+      if (previousPrice !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["guilds", g, "plans", p, "stripe_price_id"],
+          message: `price ${plan.stripe_price_id} is already used by ${previousPrice}; ` +
+            "each plan needs its own Stripe price",
+        });
+      }
+      priceAt.set(plan.stripe_price_id, here);
+    });
+  });
+});
+/** The operator's plans file, parsed. */
+export type PlansFile = z.infer<typeof plansFileSchema>;
+
+/** The outcome of reading a plans file: the file, or every problem with the path of its field. */
+export type PlansFileResult =
+  | { ok: true; file: PlansFile }
+  | { ok: false; problems: string[] };
+
+/** Formats a zod issue path as the operator would find it in the file: `guilds[0].plans[1].id`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === "number") return `${text}[${key}]`;
+    return text ? `${text}.${String(key)}` : String(key);
+  }, "");
+}
+
+/** Parses the text of a plans file (JSON); never throws. */
+export function parsePlansFile(text: string): PlansFileResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { ok: false, problems: [`the file is not valid JSON: ${reason}`] };
+  }
+  const result = plansFileSchema.safeParse(json);
+  if (result.success) return { ok: true, file: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => {
+      const where = formatPath(issue.path) || "(the file)";
+      return `${where}: ${issue.message}`;
+    }),
+  };
+}
+
+/** The fields of a Stripe price that decide whether a plan can sell it (a subset of Stripe.Price). */
+export interface StripePriceFacts {
+  id: string;
+  active: boolean;
+  type: "one_time" | "recurring";
+  currency: string;
+  unit_amount: number | null;
+  billing_scheme?: string;
+  recurring: {
+    interval: "day" | "week" | "month" | "year";
+    interval_count: number;
+    usage_type?: string;
+  } | null;
+}
+
+/** What `plans` stores from the Stripe price, so the plan page can show it without Stripe. */
+export interface PriceTerms {
+  unit_amount: number;
+  currency: string;
+  billing_interval: "day" | "week" | "month" | "year";
+  interval_count: number;
+}
+
+/**
+ * Decides whether a Stripe price can back a plan: it must be active, recurring, licensed (not
+ * metered) and have a fixed unit amount, since a role is sold as one seat per member.
+ */
+export function priceTerms(
+  price: StripePriceFacts,
+): { ok: true; terms: PriceTerms } | { ok: false; reason: string } {
+  if (!price.active) {
+    return { ok: false, reason: `price ${price.id} is archived (inactive) in Stripe` };
+  }
+  if (price.type !== "recurring" || !price.recurring) {
+    return {
+      ok: false,
+      reason: `price ${price.id} is a one-time price; a plan needs a recurring price`,
+    };
+  }
+  if (price.recurring.usage_type === "metered") {
+    return { ok: false, reason: `price ${price.id} is metered; a plan needs a licensed price` };
+  }
+  if (price.unit_amount === null || price.billing_scheme === "tiered") {
+    return {
+      ok: false,
+      reason: `price ${price.id} has tiered pricing; a plan needs a fixed amount per member`,
+    };
+  }
+  return {
+    ok: true,
+    terms: {
+      unit_amount: price.unit_amount,
+      currency: price.currency.toLowerCase(),
+      billing_interval: price.recurring.interval,
+      interval_count: price.recurring.interval_count,
+    },
+  };
+}

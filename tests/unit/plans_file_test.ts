@@ -1,0 +1,185 @@
+import { assert, assertEquals } from "../harness/assert.ts";
+import {
+  durationSeconds,
+  parsePlansFile,
+  type PlansFile,
+  priceTerms,
+  type StripePriceFacts,
+} from "../../functions/_core/plans_file.ts";
+
+const exampleText = await Deno.readTextFile(
+  new URL("../../supabase/plans.example.json", import.meta.url),
+);
+
+function example(): Record<string, unknown> & { guilds: Record<string, unknown>[] } {
+  return JSON.parse(exampleText);
+}
+
+function problemsOf(json: unknown): string[] {
+  const result = parsePlansFile(JSON.stringify(json));
+  assert(!result.ok, "expected the file to be refused");
+  return result.problems;
+}
+
+function plansOf(json: { guilds: Record<string, unknown>[] }, g = 0): Record<string, unknown>[] {
+  return json.guilds[g].plans as Record<string, unknown>[];
+}
+
+Deno.test("the shipped example plans file is valid", () => {
+  const result = parsePlansFile(exampleText);
+  assert(result.ok, result.ok ? "" : result.problems.join("\n"));
+  const file: PlansFile = result.file;
+  assertEquals(file.guilds[0].plans.length, 2);
+  assertEquals(file.guilds[0].past_due_grace, "P3D");
+});
+
+Deno.test("omitted settings get their safe defaults", () => {
+  const json = example();
+  const guild = json.guilds[0];
+  delete guild.default_locale;
+  delete guild.past_due_grace;
+  delete guild.revoke_on_refund;
+  delete guild.operator_log_channel_id;
+  delete plansOf(json)[0].active;
+  delete plansOf(json)[0].sort_order;
+  const result = parsePlansFile(JSON.stringify(json));
+  assert(result.ok);
+  const parsed = result.file.guilds[0];
+  assertEquals(parsed.default_locale, "ja");
+  assertEquals(parsed.past_due_grace, "P0D");
+  assertEquals(parsed.revoke_on_refund, true);
+  assertEquals(parsed.operator_log_channel_id, null);
+  assertEquals(parsed.plans[0].active, true);
+  assertEquals(parsed.plans[0].sort_order, 0);
+});
+
+Deno.test("text that is not JSON is refused with the parser's reason", () => {
+  const result = parsePlansFile("{ guilds: [] ");
+  assert(!result.ok);
+  assert(result.problems[0].startsWith("the file is not valid JSON:"), result.problems[0]);
+});
+
+Deno.test("every bad field is named by its path in the file", () => {
+  const json = example();
+  json.guilds[0].id = "12";
+  plansOf(json)[1].stripe_price_id = "prod_123";
+  (json.guilds[0].seller_notice as Record<string, unknown>).email = "not-an-email";
+  const problems = problemsOf(json);
+  assert(problems.some((p) => p.startsWith("guilds[0].id: expected a Discord id")), problems[0]);
+  assert(
+    problems.some((p) => p.startsWith("guilds[0].plans[1].stripe_price_id: expected a Stripe")),
+  );
+  assert(problems.some((p) => p.startsWith("guilds[0].seller_notice.email:")));
+  assertEquals(problems.length, 3);
+});
+
+Deno.test("a misspelled setting is refused instead of silently ignored", () => {
+  const json = example();
+  json.guilds[0].revoke_on_refunds = false;
+  const problems = problemsOf(json);
+  assertEquals(problems.length, 1);
+  assert(problems[0].startsWith("guilds[0]:") && problems[0].includes("revoke_on_refunds"));
+});
+
+Deno.test("a seller notice missing a legally required item is refused", () => {
+  const json = example();
+  delete (json.guilds[0].seller_notice as Record<string, unknown>).address;
+  assert(problemsOf(json).some((p) => p.startsWith("guilds[0].seller_notice.address:")));
+});
+
+Deno.test("a plan display without English text is refused", () => {
+  const json = example();
+  delete (plansOf(json)[0].display as Record<string, unknown>).en;
+  assert(problemsOf(json).some((p) => p.startsWith("guilds[0].plans[0].display.en:")));
+});
+
+Deno.test("the @everyone role cannot be sold as a paid role", () => {
+  const json = example();
+  plansOf(json)[0].discord_role_id = json.guilds[0].id;
+  const problems = problemsOf(json);
+  assertEquals(problems, [
+    "guilds[0].plans[0].discord_role_id: this is the @everyone role (its id is the guild id); " +
+    "choose the paid role",
+  ]);
+});
+
+Deno.test("one Stripe price cannot back two plans", () => {
+  const json = example();
+  plansOf(json)[1].stripe_price_id = plansOf(json)[0].stripe_price_id;
+  const problems = problemsOf(json);
+  assertEquals(problems.length, 1);
+  assert(problems[0].startsWith("guilds[0].plans[1].stripe_price_id: price price_1Q"));
+  assert(problems[0].includes("already used by guilds[0].plans[0]"));
+});
+
+Deno.test("a guild declared twice is refused at its second place", () => {
+  const json = example();
+  const copy = structuredClone(json.guilds[0]);
+  plansOf({ guilds: [copy] }).forEach((plan, i) => plan.stripe_price_id = `price_other${i}`);
+  json.guilds.push(copy);
+  assertEquals(problemsOf(json), [
+    "guilds[1].id: guild 1187654321098765432 is already declared at guilds[0]",
+  ]);
+});
+
+Deno.test("a guild without plans and a file without guilds are refused", () => {
+  const json = example();
+  json.guilds[0].plans = [];
+  assertEquals(problemsOf(json), ["guilds[0].plans: a guild needs at least one plan"]);
+  assertEquals(problemsOf({ guilds: [] }), ["guilds: declare at least one guild"]);
+});
+
+Deno.test("the past_due grace period is an ISO 8601 duration of at most 31 days", () => {
+  assertEquals(durationSeconds("P3D"), 3 * 86400);
+  assertEquals(durationSeconds("PT12H"), 12 * 3600);
+  assertEquals(durationSeconds("P1WT30M"), 7 * 86400 + 1800);
+  assertEquals(durationSeconds("P0D"), 0);
+  for (const bad of ["3 days", "P", "PT", "P1M", "P1Y", "-P1D", "P1.5D"]) {
+    assertEquals(durationSeconds(bad), null, bad);
+  }
+  const json = example();
+  json.guilds[0].past_due_grace = "P32D";
+  assertEquals(problemsOf(json), [
+    "guilds[0].past_due_grace: grace periods longer than 31 days are not supported",
+  ]);
+  json.guilds[0].past_due_grace = "3 days";
+  assert(problemsOf(json)[0].startsWith("guilds[0].past_due_grace: expected an ISO 8601"));
+});
+
+const recurring: StripePriceFacts = {
+  id: "price_1",
+  active: true,
+  type: "recurring",
+  currency: "JPY",
+  unit_amount: 500,
+  billing_scheme: "per_unit",
+  recurring: { interval: "month", interval_count: 1, usage_type: "licensed" },
+};
+
+Deno.test("an active licensed recurring price gives the plan its amount and interval", () => {
+  assertEquals(priceTerms(recurring), {
+    ok: true,
+    terms: { unit_amount: 500, currency: "jpy", billing_interval: "month", interval_count: 1 },
+  });
+});
+
+Deno.test("archived, one-time, metered and tiered prices cannot back a plan", () => {
+  const cases: [Partial<StripePriceFacts>, string][] = [
+    [{ active: false }, "price price_1 is archived (inactive) in Stripe"],
+    [
+      { type: "one_time", recurring: null },
+      "price price_1 is a one-time price; a plan needs a recurring price",
+    ],
+    [
+      { recurring: { interval: "month", interval_count: 1, usage_type: "metered" } },
+      "price price_1 is metered; a plan needs a licensed price",
+    ],
+    [
+      { unit_amount: null, billing_scheme: "tiered" },
+      "price price_1 has tiered pricing; a plan needs a fixed amount per member",
+    ],
+  ];
+  for (const [change, reason] of cases) {
+    assertEquals(priceTerms({ ...recurring, ...change }), { ok: false, reason });
+  }
+});
