@@ -602,3 +602,37 @@ Deno.test("without the OpenAPI check the implemented routes still answer", async
     },
   );
 });
+
+Deno.test("an interaction answered through the callback endpoint can then have its original edited", async () => {
+  await withDouble({ rateLimits: { enabled: false } }, async (d) => {
+    const { interactionId } = d.registerInteraction("tok-deferred", {
+      userId: MEMBER,
+      responded: false,
+    });
+    const early = `/webhooks/${d.applicationId}/tok-deferred/messages/@original`;
+    assert.equal(
+      (await expectJson(await call(d, "PATCH", early, { body: { content: "x" } }), 404)).code,
+      10008,
+    );
+
+    const callback = `/interactions/${interactionId}/tok-deferred/callback`;
+    const deferred = await call(d, "POST", callback, {
+      body: { type: 5, data: { flags: 64 } },
+      token: null,
+    });
+    assert.equal(deferred.status, 204);
+    await deferred.body?.cancel();
+    assert.equal(
+      (await expectJson(
+        await call(d, "POST", callback, { body: { type: 4, data: { content: "again" } } }),
+        400,
+      )).code,
+      40060,
+    );
+    await expectJson(await call(d, "PATCH", early, { body: { content: "ready" } }), 200);
+    assert.deepEqual(d.messages({ userId: MEMBER }).map((m) => [m.kind, m.content]), [[
+      "original",
+      "ready",
+    ]]);
+  });
+});

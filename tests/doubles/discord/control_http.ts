@@ -9,6 +9,7 @@
  */
 
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
 import type { DiscordDouble } from "./server.ts";
@@ -107,6 +108,8 @@ const rateLimitBody = z.object({
  */
 export function controlApp(double: DiscordDouble): Hono {
   const app = new Hono().basePath("/__double");
+  // The dev runner's sandbox page reads this API from the browser, from another origin.
+  app.use("*", cors());
 
   app.onError((error, c) => c.json({ error: error.message }, 400));
   app.notFound((c) => c.json({ error: `No control route ${c.req.method} ${c.req.path}` }, 404));
