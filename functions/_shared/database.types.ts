@@ -188,10 +188,24 @@ isOneToOne: false
                 }
           }
           Views: {
-            [_ in never]: never
+            "role_job_queue_status": {
+                  Row: {
+                    "failed": number | null,"failing": number | null,"oldest_open_age": string | null,"oldest_open_at": string | null,"pending": number | null,"running": number | null
+                  }
+                  ComputedFields: never
+                  Relationships: [
+                    
+                  ]
+                }
           }
           Functions: {
-            "request_role_sync":
+            "delete_expired_tokens":
+{ Args: Record<PropertyKey, never>; Returns: undefined
+                           },
+"open_subscribe_link":
+{ Args: { "application_id": string,"discord_user_id": string,"guild_id": string,"interaction_token": string,"link_token_hash": string,"link_token_ttl_seconds": number,"locale": string }; Returns: Json
+                           },
+"request_role_sync":
 { Args: { "payload": Json }; Returns: number
                            },
 "sweep_role_jobs":
