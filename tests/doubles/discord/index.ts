@@ -30,6 +30,7 @@ export type {
   PermissionBits,
   RoleSetup,
   SentMessage,
+  StateSnapshot,
 } from "./state.ts";
 export { INTERACTION_TOKEN_TTL_MS } from "./state.ts";
 export type { FaultRule, RandomFaultKind, RandomFaultOptions } from "./faults.ts";

@@ -44,6 +44,7 @@ import {
   type PermissionBits,
   type RoleSetup,
   type SentMessage,
+  type StateSnapshot,
 } from "./state.ts";
 import { TcpFront } from "./tcp_front.ts";
 import type { APIApplicationCommand, APIRole } from "discord-api-types/v10";
@@ -125,7 +126,7 @@ export interface DiscordDouble {
   /** Counters: per route, 429s, invalid requests, throughput. */
   stats(): DoubleStats;
   /** Guilds, roles, members and users. */
-  snapshot(): ReturnType<DiscordState["snapshot"]>;
+  snapshot(): StateSnapshot;
 
   /** Current time on the double's clock (epoch ms). */
   now(): number;

@@ -160,6 +160,19 @@ interface GuildRecord {
   members: Map<string, MemberRecord>;
 }
 
+/** Guilds with their roles and members, and the users the double knows. */
+export interface StateSnapshot {
+  application: { id: string; bot: APIUser };
+  guilds: {
+    id: string;
+    name: string;
+    botRoleId: string;
+    roles: APIRole[];
+    members: { userId: string; roles: string[] }[];
+  }[];
+  users: { id: string; username: string; dmsClosed: boolean }[];
+}
+
 /** Every locale Discord accepts as a key of `name_localizations`. */
 export const DISCORD_LOCALES: ReadonlySet<string> = new Set(Object.values(Locale));
 
@@ -346,17 +359,7 @@ export class DiscordState {
   }
 
   /** A snapshot of guilds, roles and members, for the sandbox page and debugging. */
-  snapshot(): {
-    application: { id: string; bot: APIUser };
-    guilds: {
-      id: string;
-      name: string;
-      botRoleId: string;
-      roles: APIRole[];
-      members: { userId: string; roles: string[] }[];
-    }[];
-    users: { id: string; username: string; dmsClosed: boolean }[];
-  } {
+  snapshot(): StateSnapshot {
     return {
       application: { id: this.applicationId, bot: this.botUser },
       guilds: [...this.#guilds.values()].map((g) => ({
