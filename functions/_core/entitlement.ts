@@ -1,0 +1,153 @@
+/**
+ * What decides whether a member has the role: the subscription as Stripe reports it, the guild's
+ * policy, and the refunds or disputes recorded against that subscription. Pure: no I/O, the clock
+ * is a parameter.
+ *
+ * - `active` and `trialing` entitle.
+ * - `past_due` (a renewal failed and Stripe is retrying) entitles only inside the guild's grace
+ *   period, measured from the start of the unpaid period. The default grace is 0: the role goes as
+ *   soon as a renewal fails. To follow Stripe's own retry schedule instead, set the grace to cover
+ *   the retry window configured in Billing settings (Smart Retries' recommended default is 8 tries
+ *   within 2 weeks, so `past_due_grace = '14 days'`): the member keeps the role while Stripe
+ *   retries, and the end of dunning (`canceled` or `unpaid`) revokes it.
+ * - `incomplete` never entitles (the first payment has not succeeded).
+ * - `canceled`, `unpaid`, `incomplete_expired` and `paused` revoke.
+ * - A scheduled cancel (`cancel_at`, or `cancel_at_period_end` in classic billing mode) keeps the
+ *   role until it takes effect; `entitledUntil` says when, so the sweep revokes it on time even if
+ *   Stripe's `customer.subscription.deleted` is late.
+ * - A full refund or a dispute revokes at once when the guild says so (`revoke_on_refund`,
+ *   `revoke_on_dispute`); the caller records it and passes it in as `revokedFor`.
+ */
+import type { SubscriptionSnapshot, SubscriptionStatus } from "./stripe_shapes.ts";
+
+/** The operator's settings that bear on entitlement (from `guilds`). */
+export interface EntitlementPolicy {
+  /** How long past_due keeps the role, in milliseconds; 0 revokes at once. */
+  pastDueGraceMs: number;
+}
+
+/** Why a member does not have the role. */
+export type NotEntitledReason =
+  | "incomplete"
+  | "incomplete_expired"
+  | "canceled"
+  | "unpaid"
+  | "paused"
+  | "past_due"
+  | "grace_period_ended"
+  | "scheduled_cancel_took_effect"
+  | "refund"
+  | "dispute";
+
+/** Why the role was taken away regardless of the subscription's status. */
+export type Revocation = "refund" | "dispute";
+
+/** The subscription facts the rules read. */
+export type EntitlementInput = Pick<
+  SubscriptionSnapshot,
+  "status" | "cancelAt" | "cancelAtPeriodEnd" | "currentPeriodStart" | "currentPeriodEnd"
+>;
+
+/** The decision for one subscription at one moment. */
+export interface EntitlementDecision {
+  entitled: boolean;
+  /** When a time-limited entitlement runs out without another event (grace end, scheduled cancel). */
+  entitledUntil: Date | null;
+  /** When the unpaid period began, while the subscription is past_due. */
+  pastDueSince: Date | null;
+  /** When a scheduled cancel takes effect, so the member can be told. */
+  scheduledCancelAt: Date | null;
+  /** Set when not entitled. */
+  reason: NotEntitledReason | null;
+}
+
+/** When a scheduled cancel takes effect, in either billing mode; null when none is scheduled. */
+export function scheduledCancelAt(subscription: EntitlementInput): Date | null {
+  if (subscription.cancelAt) return subscription.cancelAt;
+  if (subscription.cancelAtPeriodEnd) return subscription.currentPeriodEnd;
+  return null;
+}
+
+const REVOKING_STATUSES: ReadonlySet<SubscriptionStatus> = new Set([
+  "incomplete",
+  "incomplete_expired",
+  "canceled",
+  "unpaid",
+  "paused",
+]);
+
+/**
+ * Decides whether `subscription` entitles its member at `now` under `policy`.
+ * @param revokedFor a refund or dispute recorded against this subscription, if any.
+ */
+export function decideEntitlement(
+  subscription: EntitlementInput,
+  policy: EntitlementPolicy,
+  now: Date,
+  revokedFor: Revocation | null = null,
+): EntitlementDecision {
+  const cancelAt = scheduledCancelAt(subscription);
+  const pastDueSince = subscription.status === "past_due"
+    ? subscription.currentPeriodStart ?? now
+    : null;
+  const denied = (reason: NotEntitledReason): EntitlementDecision => ({
+    entitled: false,
+    entitledUntil: null,
+    pastDueSince,
+    scheduledCancelAt: cancelAt,
+    reason,
+  });
+
+  if (revokedFor) return denied(revokedFor);
+  if (REVOKING_STATUSES.has(subscription.status)) {
+    return denied(subscription.status as NotEntitledReason);
+  }
+
+  let until: Date | null = cancelAt;
+  if (pastDueSince) {
+    if (policy.pastDueGraceMs <= 0) return denied("past_due");
+    const graceEnd = new Date(pastDueSince.getTime() + policy.pastDueGraceMs);
+    if (graceEnd.getTime() <= now.getTime()) return denied("grace_period_ended");
+    until = until && until.getTime() < graceEnd.getTime() ? until : graceEnd;
+  }
+  if (cancelAt && cancelAt.getTime() <= now.getTime()) {
+    return denied("scheduled_cancel_took_effect");
+  }
+
+  return {
+    entitled: true,
+    entitledUntil: until,
+    pastDueSince,
+    scheduledCancelAt: cancelAt,
+    reason: null,
+  };
+}
+
+/** A subscription of the member's customer that could drive the membership. */
+export interface CandidateSubscription {
+  id: string;
+  createdAt: Date;
+  decision: EntitlementDecision;
+}
+
+/**
+ * Picks the subscription that drives a membership when the customer has several over time:
+ * an entitling one before any other, then the most recently created, then the larger id, so the
+ * choice never depends on the order Stripe lists them in.
+ */
+export function pickDrivingSubscription<T extends CandidateSubscription>(
+  candidates: readonly T[],
+): T | null {
+  let best: T | null = null;
+  for (const candidate of candidates) {
+    if (!best || outranks(candidate, best)) best = candidate;
+  }
+  return best;
+}
+
+function outranks(a: CandidateSubscription, b: CandidateSubscription): boolean {
+  if (a.decision.entitled !== b.decision.entitled) return a.decision.entitled;
+  const byAge = a.createdAt.getTime() - b.createdAt.getTime();
+  if (byAge !== 0) return byAge > 0;
+  return a.id > b.id;
+}

@@ -1,0 +1,304 @@
+/**
+ * The fields rolepass reads from Stripe events and subscriptions, parsed once at the edge.
+ *
+ * Events carry the shape of the account's API version, not of the version the SDK pins, so every
+ * schema here accepts both the current shape (2025-03-31.basil and later) and the legacy one:
+ * - a subscription's period lives on its items since basil; older payloads have a top-level
+ *   `current_period_end` (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-subscription-current-period-start-and-end);
+ * - an invoice names its subscription in `parent.subscription_details.subscription` since basil;
+ *   older payloads have a top-level `subscription`
+ *   (https://docs.stripe.com/changelog/basil/2025-03-31/adds-new-parent-field-to-invoicing-objects);
+ * - a charge names its invoice only in legacy payloads; since basil the link is an InvoicePayment
+ *   found from the charge's PaymentIntent.
+ *
+ * Unknown fields are ignored, so a newer API version adding fields never breaks parsing.
+ */
+import { z } from "zod";
+
+/** A Stripe id that may also arrive expanded into its object. */
+const idOf = (prefix: string) =>
+  z.union([
+    z.string().startsWith(prefix),
+    z.object({ id: z.string().startsWith(prefix) }).transform((object) => object.id),
+  ]);
+
+const nullableId = (prefix: string) =>
+  idOf(prefix).nullable().optional().transform((v) => v ?? null);
+
+const metadata = z.record(z.string(), z.string()).nullable().optional().transform((v) => v ?? {});
+
+/** Every subscription status Stripe documents. */
+export const SUBSCRIPTION_STATUSES = [
+  "incomplete",
+  "incomplete_expired",
+  "trialing",
+  "active",
+  "past_due",
+  "canceled",
+  "unpaid",
+  "paused",
+] as const;
+
+/** A Stripe subscription status. */
+export type SubscriptionStatus = typeof SUBSCRIPTION_STATUSES[number];
+
+/** The event envelope, read before the event type decides how to read the object. */
+export const stripeEventEnvelope = z.object({
+  id: z.string().regex(/^evt_[A-Za-z0-9_]+$/, "expected an event id (evt_...)"),
+  type: z.string().min(1),
+  api_version: z.string().nullable().optional().transform((v) => v ?? null),
+  livemode: z.boolean().optional().default(false),
+  created: z.number().int().optional(),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+
+/** A verified event's envelope. */
+export type StripeEventEnvelope = z.infer<typeof stripeEventEnvelope>;
+
+const checkoutSession = z.object({
+  object: z.literal("checkout.session"),
+  id: z.string().startsWith("cs_"),
+  mode: z.string(),
+  customer: nullableId("cus_"),
+  subscription: nullableId("sub_"),
+  metadata,
+});
+
+const subscriptionReference = z.object({
+  object: z.literal("subscription"),
+  id: z.string().startsWith("sub_"),
+  customer: idOf("cus_"),
+  metadata,
+});
+
+const invoiceReference = z.object({
+  object: z.literal("invoice"),
+  id: z.string(),
+  customer: nullableId("cus_"),
+  parent: z.object({
+    subscription_details: z.object({ subscription: nullableId("sub_") }).nullable().optional(),
+  }).nullable().optional(),
+  /** Legacy (before basil). */
+  subscription: nullableId("sub_"),
+}).transform((invoice) => ({
+  id: invoice.id,
+  customer: invoice.customer,
+  subscription: invoice.parent?.subscription_details?.subscription ?? invoice.subscription,
+}));
+
+const chargeReference = z.object({
+  object: z.literal("charge"),
+  id: z.string().startsWith("ch_"),
+  customer: nullableId("cus_"),
+  payment_intent: nullableId("pi_"),
+  /** Legacy (before basil). */
+  invoice: nullableId("in_"),
+  amount: z.number().int(),
+  amount_refunded: z.number().int(),
+  refunded: z.boolean(),
+});
+
+const disputeReference = z.object({
+  object: z.literal("dispute"),
+  id: z.string().startsWith("dp_"),
+  charge: idOf("ch_"),
+  payment_intent: nullableId("pi_"),
+  status: z.string(),
+});
+
+const subscriptionEventTypes = [
+  "customer.subscription.created",
+  "customer.subscription.updated",
+  "customer.subscription.deleted",
+  "customer.subscription.paused",
+  "customer.subscription.resumed",
+] as const;
+
+/** Every event type the webhook acts on; anything else is acknowledged and ignored. */
+export const HANDLED_EVENT_TYPES = [
+  "checkout.session.completed",
+  ...subscriptionEventTypes,
+  "invoice.paid",
+  "invoice.payment_failed",
+  "charge.refunded",
+  "charge.dispute.created",
+] as const;
+
+/** A handled event type. */
+export type HandledEventType = typeof HANDLED_EVENT_TYPES[number];
+
+const withObject = <T extends z.ZodType>(object: T) => z.object({ object });
+
+/** The handled events, as a union on `type`, with only the fields rolepass reads. */
+export const handledStripeEvent = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("checkout.session.completed"),
+    data: withObject(checkoutSession),
+  }),
+  ...subscriptionEventTypes.map((type) =>
+    z.object({ type: z.literal(type), data: withObject(subscriptionReference) })
+  ),
+  z.object({ type: z.literal("invoice.paid"), data: withObject(invoiceReference) }),
+  z.object({ type: z.literal("invoice.payment_failed"), data: withObject(invoiceReference) }),
+  z.object({ type: z.literal("charge.refunded"), data: withObject(chargeReference) }),
+  z.object({ type: z.literal("charge.dispute.created"), data: withObject(disputeReference) }),
+]);
+
+/** A handled event, parsed. */
+export type HandledStripeEvent = z.infer<typeof handledStripeEvent>;
+
+/** Whether `type` is one the webhook acts on. */
+export function isHandledEventType(type: string): type is HandledEventType {
+  return (HANDLED_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+/**
+ * Where an event points: the customer whose membership it may change, the subscription it names
+ * when it names one, and the charge or dispute behind a refund or a dispute.
+ */
+export type EventTarget =
+  | { kind: "customer"; customerId: string; subscriptionId: string | null }
+  | { kind: "refund"; customerId: string | null; chargeId: string; fullyRefunded: boolean }
+  | { kind: "dispute"; chargeId: string; disputeId: string }
+  | { kind: "none"; why: string };
+
+/** Reads the target out of a parsed handled event. */
+export function eventTarget(event: HandledStripeEvent): EventTarget {
+  switch (event.type) {
+    case "checkout.session.completed": {
+      const session = event.data.object;
+      if (session.mode !== "subscription") {
+        return { kind: "none", why: `Checkout Session in ${session.mode} mode` };
+      }
+      if (!session.customer) return { kind: "none", why: "Checkout Session has no customer" };
+      return {
+        kind: "customer",
+        customerId: session.customer,
+        subscriptionId: session.subscription,
+      };
+    }
+    case "invoice.paid":
+    case "invoice.payment_failed": {
+      const invoice = event.data.object;
+      if (!invoice.subscription) return { kind: "none", why: "invoice is not a subscription's" };
+      if (!invoice.customer) return { kind: "none", why: "invoice has no customer" };
+      return {
+        kind: "customer",
+        customerId: invoice.customer,
+        subscriptionId: invoice.subscription,
+      };
+    }
+    case "charge.refunded": {
+      const charge = event.data.object;
+      return {
+        kind: "refund",
+        customerId: charge.customer,
+        chargeId: charge.id,
+        fullyRefunded: charge.refunded || charge.amount_refunded >= charge.amount,
+      };
+    }
+    case "charge.dispute.created": {
+      const dispute = event.data.object;
+      return { kind: "dispute", chargeId: dispute.charge, disputeId: dispute.id };
+    }
+    default: {
+      const subscription = event.data.object;
+      return {
+        kind: "customer",
+        customerId: subscription.customer,
+        subscriptionId: subscription.id,
+      };
+    }
+  }
+}
+
+const unixSeconds = z.number().int().nullable().optional().transform((v) =>
+  v === null || v === undefined ? null : new Date(v * 1000)
+);
+
+/** A subscription as fetched from Stripe, current or legacy shape. */
+export const stripeSubscription = z.object({
+  id: z.string().startsWith("sub_"),
+  customer: idOf("cus_"),
+  status: z.enum(SUBSCRIPTION_STATUSES),
+  metadata,
+  created: z.number().int(),
+  cancel_at: unixSeconds,
+  cancel_at_period_end: z.boolean().optional().default(false),
+  /** Legacy (before basil). */
+  current_period_start: unixSeconds,
+  /** Legacy (before basil). */
+  current_period_end: unixSeconds,
+  items: z.object({
+    data: z.array(z.object({
+      price: z.object({ id: z.string() }),
+      current_period_start: unixSeconds,
+      current_period_end: unixSeconds,
+    })),
+  }),
+}).transform((subscription) => {
+  const ends = subscription.items.data.map((item) => item.current_period_end).filter(isDate);
+  const starts = subscription.items.data.map((item) => item.current_period_start).filter(isDate);
+  return {
+    id: subscription.id,
+    customerId: subscription.customer,
+    status: subscription.status,
+    metadata: subscription.metadata,
+    createdAt: new Date(subscription.created * 1000),
+    cancelAt: subscription.cancel_at,
+    cancelAtPeriodEnd: subscription.cancel_at_period_end,
+    // Items can renew on different days (flexible billing); the subscription runs to the last.
+    currentPeriodEnd: ends.length ? latest(ends) : subscription.current_period_end,
+    currentPeriodStart: starts.length ? latest(starts) : subscription.current_period_start,
+    priceIds: subscription.items.data.map((item) => item.price.id),
+  };
+});
+
+/** A subscription's fields as rolepass uses them. */
+export type SubscriptionSnapshot = z.infer<typeof stripeSubscription>;
+
+/** A charge as fetched from Stripe: whether it is fully refunded, and how to find its invoice. */
+export const stripeCharge = z.object({
+  id: z.string().startsWith("ch_"),
+  customer: nullableId("cus_"),
+  payment_intent: nullableId("pi_"),
+  invoice: nullableId("in_"),
+  amount: z.number().int(),
+  amount_refunded: z.number().int(),
+  refunded: z.boolean(),
+  disputed: z.boolean().optional().default(false),
+}).transform((charge) => ({
+  id: charge.id,
+  customerId: charge.customer,
+  paymentIntentId: charge.payment_intent,
+  invoiceId: charge.invoice,
+  fullyRefunded: charge.refunded || charge.amount_refunded >= charge.amount,
+  disputed: charge.disputed,
+}));
+
+/** A charge's fields as rolepass uses them. */
+export type ChargeSnapshot = z.infer<typeof stripeCharge>;
+
+/** An invoice as fetched from Stripe: which subscription it bills. */
+export const stripeInvoice = invoiceReference;
+
+/** The metadata keys the checkout function writes on the customer, session and subscription. */
+export const ROLEPASS_METADATA = {
+  guildId: "rolepass_guild_id",
+  discordUserId: "rolepass_discord_user_id",
+  membershipId: "rolepass_membership_id",
+} as const;
+
+/** Whether a subscription carries rolepass's metadata (was created through rolepass Checkout). */
+export function hasRolepassMetadata(metadataValues: Record<string, string>): boolean {
+  return Boolean(metadataValues[ROLEPASS_METADATA.membershipId]) ||
+    Boolean(metadataValues[ROLEPASS_METADATA.guildId]);
+}
+
+function isDate(value: Date | null): value is Date {
+  return value !== null;
+}
+
+function latest(dates: Date[]): Date {
+  return new Date(Math.max(...dates.map((date) => date.getTime())));
+}

@@ -1,0 +1,233 @@
+/**
+ * What the webhook does with a verified event: record it by id (so a replay is a no-op), find the
+ * customer and subscription it is about, and apply Stripe's current state under the customer's
+ * lock in the same transaction that marks the event processed. A failure rolls all of it back and
+ * leaves the event unprocessed, so Stripe's retry finishes the work.
+ */
+import type Stripe from "stripe";
+import type { Revocation } from "../_core/entitlement.ts";
+import {
+  type EventTarget,
+  eventTarget,
+  handledStripeEvent,
+  isHandledEventType,
+  stripeCharge,
+  type StripeEventEnvelope,
+  stripeInvoice,
+} from "../_core/stripe_shapes.ts";
+import type { Logger } from "../_shared/log.ts";
+import {
+  lockCustomer,
+  type PendingRevocation,
+  syncCustomerLocked,
+  type SyncDeps,
+  type SyncOutcome,
+} from "../_shared/subscription_sync.ts";
+
+/** What happened to an event; the HTTP answer reports it. */
+export type EventOutcome =
+  | { status: "applied"; membershipId: string; changed: boolean; entitled: boolean }
+  | { status: "duplicate" }
+  | { status: "ignored"; why: string };
+
+/** Thrown when a verified event does not have the shape its type promises. */
+export class MalformedEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MalformedEventError";
+  }
+}
+
+/** Processes one verified event. Throws on dependency failures (the caller answers 500). */
+export async function processEvent(
+  deps: SyncDeps,
+  envelope: StripeEventEnvelope,
+  logger: Logger,
+): Promise<EventOutcome> {
+  const [known] = await deps.sql<{ processed_at: Date | null }[]>`
+    select processed_at from public.stripe_events where id = ${envelope.id}`;
+  if (known?.processed_at) return { status: "duplicate" };
+
+  if (!isHandledEventType(envelope.type)) {
+    await recordIgnored(deps, envelope, null);
+    return { status: "ignored", why: `event type ${envelope.type} is not handled` };
+  }
+  const parsed = handledStripeEvent.safeParse({ type: envelope.type, data: envelope.data });
+  if (!parsed.success) {
+    throw new MalformedEventError(
+      `Cannot read ${envelope.type} event ${envelope.id}: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+
+  try {
+    const target = eventTarget(parsed.data);
+    const resolved = await resolveTarget(deps.stripe, target, envelope.id);
+    if ("ignore" in resolved) {
+      await recordIgnored(deps, envelope, resolved.ignore);
+      return { status: "ignored", why: resolved.ignore };
+    }
+    const cause = {
+      cause: resolved.revocation?.reason ?? envelope.type,
+      eventId: envelope.id,
+    };
+    const outcome = await deps.sql.begin(async (tx) => {
+      await lockCustomer(tx, resolved.customerId);
+      await tx`
+        insert into public.stripe_events (id, type, api_version, livemode)
+        values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode})
+        on conflict (id) do nothing`;
+      const [row] = await tx<{ processed_at: Date | null }[]>`
+        select processed_at from public.stripe_events where id = ${envelope.id} for update`;
+      // A concurrent delivery of the same event finished while this one waited for the lock.
+      if (row.processed_at) return null;
+      const synced = await syncCustomerLocked(
+        tx,
+        deps,
+        resolved.customerId,
+        cause,
+        resolved.revocation,
+      );
+      const ignored = synced.result === "not_rolepass";
+      await tx`
+        update public.stripe_events
+        set processed_at = now(), ignored = ${ignored}, attempts = attempts + 1, last_error = null
+        where id = ${envelope.id}`;
+      return synced;
+    }) as SyncOutcome | null;
+
+    if (!outcome) return { status: "duplicate" };
+    if (outcome.result === "not_rolepass") {
+      // Logged once: a replay of this event is a no-op and logs nothing.
+      logger.info("Ignored a subscription not created by rolepass", {
+        event_id: envelope.id,
+        customer_id: outcome.customerId,
+      });
+      return { status: "ignored", why: "customer and subscription are not rolepass's" };
+    }
+    if (outcome.result === "no_subscription") {
+      return {
+        status: "ignored",
+        why: "no subscription of the customer sells a plan of the guild",
+      };
+    }
+    return {
+      status: "applied",
+      membershipId: outcome.membershipId,
+      changed: outcome.changed,
+      entitled: outcome.entitled,
+    };
+  } catch (error) {
+    await recordFailure(deps, envelope, error, logger);
+    throw error;
+  }
+}
+
+type ResolvedTarget =
+  | { customerId: string; revocation: PendingRevocation | null }
+  | { ignore: string };
+
+/**
+ * Turns an event's target into the customer to sync. A refund or a dispute is followed from its
+ * charge to the invoice and the subscription it paid, re-read from Stripe rather than trusted
+ * from the payload.
+ */
+async function resolveTarget(
+  stripe: Stripe,
+  target: EventTarget,
+  eventId: string,
+): Promise<ResolvedTarget> {
+  switch (target.kind) {
+    case "none":
+      return { ignore: target.why };
+    case "customer":
+      return { customerId: target.customerId, revocation: null };
+    case "refund":
+    case "dispute": {
+      const charge = stripeCharge.parse(await stripe.charges.retrieve(target.chargeId));
+      if (!charge.customerId) return { ignore: `charge ${charge.id} has no customer` };
+      const reason: Revocation = target.kind;
+      // A partial refund keeps the role; it is still a reason to re-read the subscription.
+      if (reason === "refund" && !charge.fullyRefunded) {
+        return { customerId: charge.customerId, revocation: null };
+      }
+      const subscriptionId = await subscriptionOfCharge(stripe, charge);
+      if (!subscriptionId) return { customerId: charge.customerId, revocation: null };
+      return {
+        customerId: charge.customerId,
+        revocation: {
+          reason,
+          subscriptionId,
+          stripeObjectId: target.kind === "dispute" ? target.disputeId : charge.id,
+          eventId,
+        },
+      };
+    }
+  }
+}
+
+/**
+ * The subscription a charge paid for: through the charge's invoice on legacy API versions, and
+ * since basil through the InvoicePayment that links the charge's PaymentIntent to its invoice.
+ */
+async function subscriptionOfCharge(
+  stripe: Stripe,
+  charge: { invoiceId: string | null; paymentIntentId: string | null },
+): Promise<string | null> {
+  let invoiceId = charge.invoiceId;
+  if (!invoiceId && charge.paymentIntentId) {
+    const payments = await stripe.invoicePayments.list({
+      payment: { type: "payment_intent", payment_intent: charge.paymentIntentId },
+      limit: 1,
+    });
+    const invoice = payments.data[0]?.invoice;
+    invoiceId = typeof invoice === "string" ? invoice : invoice?.id ?? null;
+  }
+  if (!invoiceId) return null;
+  return stripeInvoice.parse(await stripe.invoices.retrieve(invoiceId)).subscription;
+}
+
+async function recordIgnored(
+  deps: SyncDeps,
+  envelope: StripeEventEnvelope,
+  why: string | null,
+): Promise<void> {
+  await deps.sql`
+    insert into public.stripe_events
+      (id, type, api_version, livemode, processed_at, ignored, attempts, last_error)
+    values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
+      now(), true, 1, ${why})
+    on conflict (id) do update set processed_at = coalesce(stripe_events.processed_at, now()),
+      ignored = true, attempts = stripe_events.attempts + 1, last_error = excluded.last_error`;
+}
+
+/**
+ * Counts a failed attempt and keeps its message (never the payload), outside the rolled-back
+ * transaction. Best effort: when the database itself is what failed, the log is the record.
+ */
+async function recordFailure(
+  deps: SyncDeps,
+  envelope: StripeEventEnvelope,
+  error: unknown,
+  logger: Logger,
+): Promise<void> {
+  const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+  logger.error("Stripe event failed; Stripe will retry it", {
+    event_id: envelope.id,
+    event_type: envelope.type,
+    error: message,
+  });
+  try {
+    await deps.sql`
+      insert into public.stripe_events (id, type, api_version, livemode, attempts, last_error)
+      values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
+        1, ${message})
+      on conflict (id) do update set attempts = stripe_events.attempts + 1,
+        last_error = excluded.last_error
+      where stripe_events.processed_at is null`;
+  } catch (recordError) {
+    logger.warn("Could not record the failed attempt", {
+      event_id: envelope.id,
+      error: recordError,
+    });
+  }
+}
