@@ -3,14 +3,15 @@
  * data folder, served over the PostgreSQL wire protocol on a loopback port so that postgres.js and
  * the Supabase CLI reach it exactly as they reach a real server.
  *
- * PGlite is a single session. pglite-socket multiplexes client connections onto it at the query
- * level and keeps a transaction's queries together, so several postgres.js pools can share it;
- * what they cannot have is true concurrency or per-connection session state (advisory session
- * locks, LISTEN, SET are shared by every client).
+ * PGlite is a single session: every client connection shares it, one statement (and one open
+ * transaction) at a time (see pglite_statement_queue.ts). What clients cannot have is true
+ * concurrency or per-connection session state: advisory session locks, LISTEN and SET are shared.
  */
 import { PGlite } from "@electric-sql/pglite";
 import { pgcrypto } from "@electric-sql/pglite/contrib/pgcrypto";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { PGLiteSocketHandler } from "@electric-sql/pglite-socket";
+import { createServer, type Socket } from "node:net";
+import { StatementQueue } from "./pglite_statement_queue.ts";
 
 /** A running embedded database. */
 export interface EmbeddedDatabase {
@@ -27,32 +28,44 @@ export interface EmbeddedDatabaseOptions {
   dataDir: string;
   /** Loopback port for the wire protocol; 0 lets the system choose. */
   port?: number;
-  /** How many client connections may be open at once (queries still run one at a time). */
-  maxConnections?: number;
 }
+
+type HandlerQueue = ConstructorParameters<typeof PGLiteSocketHandler>[0]["queryQueue"];
 
 /** Opens (or creates) the PGlite database and starts its wire-protocol server on 127.0.0.1. */
 export async function startEmbeddedDatabase(
   options: EmbeddedDatabaseOptions,
 ): Promise<EmbeddedDatabase> {
   if (options.dataDir !== "memory://") await Deno.mkdir(options.dataDir, { recursive: true });
-  const db = await PGlite.create({
-    dataDir: options.dataDir,
-    extensions: { pgcrypto },
+  const db = await PGlite.create({ dataDir: options.dataDir, extensions: { pgcrypto } });
+  const queue = new StatementQueue(db) as unknown as HandlerQueue;
+  const handlers = new Set<PGLiteSocketHandler>();
+  const server = createServer((socket: Socket) => {
+    const handler = new PGLiteSocketHandler({ queryQueue: queue, closeOnDetach: true });
+    handlers.add(handler);
+    handler.addEventListener("close", () => handlers.delete(handler));
+    handler.addEventListener("error", () => handlers.delete(handler));
+    handler.attach(socket).catch(() => {
+      handlers.delete(handler);
+      socket.destroy();
+    });
   });
-  const server = new PGLiteSocketServer({
-    db,
-    host: "127.0.0.1",
-    port: options.port ?? 0,
-    maxConnections: options.maxConnections ?? 64,
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : 0);
+    });
   });
-  await server.start();
-  const address = server.getServerConn();
   return {
-    url: `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`,
+    // PGlite speaks no TLS; the Supabase CLI (pgx) insists on asking unless told not to.
+    url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
     dataDir: options.dataDir,
     async stop() {
-      await server.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const handler of handlers) void handler.detach(true);
+      });
       await db.close();
     },
   };
