@@ -167,11 +167,13 @@ export interface PriceTerms {
 /**
  * Decides whether a Stripe price can back a plan: it must be active, recurring, licensed (not
  * metered) and have a fixed unit amount, since a role is sold as one seat per member.
+ * `allowArchived` accepts an archived price, for a plan the file itself marks inactive.
  */
 export function priceTerms(
   price: StripePriceFacts,
+  options: { allowArchived?: boolean } = {},
 ): { ok: true; terms: PriceTerms } | { ok: false; reason: string } {
-  if (!price.active) {
+  if (!price.active && !options.allowArchived) {
     return { ok: false, reason: `price ${price.id} is archived (inactive) in Stripe` };
   }
   if (price.type !== "recurring" || !price.recurring) {

@@ -1,0 +1,54 @@
+/**
+ * Thin fetchers of what Stripe says: the webhook endpoints, the Customer Portal configurations
+ * and each configured price. They never throw: Stripe errors become Probes with Stripe's HTTP
+ * status and error code.
+ */
+import type Stripe from "stripe";
+import { answered, type Probe, refused } from "./probe.ts";
+
+async function ask<T>(question: () => Promise<T>): Promise<Probe<T>> {
+  try {
+    return answered(await question());
+  } catch (error) {
+    const stripeError = error as { statusCode?: number; code?: string; message?: string };
+    return refused(
+      stripeError.statusCode ?? null,
+      stripeError.code ?? null,
+      stripeError.message ?? String(error),
+    );
+  }
+}
+
+/** Everything the Stripe checks judge. */
+export interface StripeFacts {
+  webhookEndpoints: Probe<Stripe.WebhookEndpoint[]>;
+  portalConfigurations: Probe<Stripe.BillingPortal.Configuration[]>;
+  /** By price id. */
+  prices: Map<string, Probe<Stripe.Price>>;
+}
+
+/** Lists the webhook endpoints and portal configurations and retrieves each price. */
+export async function fetchStripeFacts(
+  stripe: Stripe,
+  priceIds: readonly string[],
+): Promise<StripeFacts> {
+  const webhookEndpoints = await ask(() =>
+    stripe.webhookEndpoints.list({ limit: 100 }).autoPagingToArray({ limit: 1000 })
+  );
+  if (!webhookEndpoints.ok && webhookEndpoints.status === 401) {
+    const notAsked = refused<never>(401, null, "not asked: the secret key was refused");
+    return {
+      webhookEndpoints,
+      portalConfigurations: notAsked,
+      prices: new Map(priceIds.map((id) => [id, notAsked])),
+    };
+  }
+  const portalConfigurations = await ask(() =>
+    stripe.billingPortal.configurations.list({ limit: 100 }).autoPagingToArray({ limit: 1000 })
+  );
+  const prices = new Map<string, Probe<Stripe.Price>>();
+  for (const id of new Set(priceIds)) {
+    prices.set(id, await ask(() => stripe.prices.retrieve(id)));
+  }
+  return { webhookEndpoints, portalConfigurations, prices };
+}

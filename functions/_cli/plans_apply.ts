@@ -1,0 +1,329 @@
+/**
+ * `deno task plans:apply [file] [--dry-run]`: writes the operator's plans file (default
+ * `supabase/plans.json`) to the `guilds` and `plans` tables.
+ *
+ * 1. The file is validated with zod; every bad field is reported by its path.
+ * 2. Each price is fetched from Stripe, which is the truth for money: the amount, currency and
+ *    interval stored with the plan come from there, and archived, one-time, metered or tiered
+ *    prices are refused.
+ * 3. Guilds and plans are upserted in one transaction; plans that left the file become inactive,
+ *    never deleted, since memberships and history refer to them.
+ *
+ * Nothing is written when any step finds a problem.
+ */
+import { z } from "zod";
+import type Stripe from "stripe";
+import {
+  parsePlansFile,
+  type PlansFile,
+  type PriceTerms,
+  priceTerms,
+  type StripePriceFacts,
+} from "../_core/plans_file.ts";
+import { createSql, type Sql } from "../_shared/db.ts";
+import { ConfigError, databaseUrlFrom, parseEnv } from "../_shared/env.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+
+/** The default location of the operator's plans file. */
+export const DEFAULT_PLANS_FILE = "supabase/plans.json";
+
+/** A plans file that cannot be applied; `problems` name each bad field. Nothing was written. */
+export class PlansApplyError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Cannot apply the plans file:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "PlansApplyError";
+  }
+}
+
+/** Price terms by Stripe price id. */
+export type PriceTermsById = Map<string, PriceTerms>;
+
+function isStripeError(error: unknown): error is { type: string; code?: string; message: string } {
+  return typeof error === "object" && error !== null && "type" in error &&
+    typeof (error as { type: unknown }).type === "string" &&
+    String((error as { type: string }).type).startsWith("Stripe");
+}
+
+/**
+ * Fetches every price of the file from Stripe and checks it can back its plan.
+ * Throws PlansApplyError listing every price that cannot, by its path in the file.
+ */
+export async function fetchPriceTerms(stripe: Stripe, file: PlansFile): Promise<PriceTermsById> {
+  const terms: PriceTermsById = new Map();
+  const problems: string[] = [];
+  for (const [g, guild] of file.guilds.entries()) {
+    for (const [p, plan] of guild.plans.entries()) {
+      const where = `guilds[${g}].plans[${p}].stripe_price_id`;
+      let price: Stripe.Price;
+      try {
+        price = await stripe.prices.retrieve(plan.stripe_price_id);
+      } catch (error) {
+        if (isStripeError(error) && error.type === "StripeAuthenticationError") {
+          throw new PlansApplyError([
+            "Stripe rejected STRIPE_SECRET_KEY: copy the secret key from Dashboard → Developers → " +
+            "API keys",
+          ]);
+        }
+        if (isStripeError(error) && error.code === "resource_missing") {
+          problems.push(
+            `${where}: price ${plan.stripe_price_id} does not exist in this Stripe account ` +
+              "(check test vs live mode)",
+          );
+          continue;
+        }
+        throw error;
+      }
+      const decided = priceTerms(price as StripePriceFacts, { allowArchived: !plan.active });
+      if (decided.ok) terms.set(plan.stripe_price_id, decided.terms);
+      else problems.push(`${where}: ${decided.reason}`);
+    }
+  }
+  if (problems.length) throw new PlansApplyError(problems);
+  return terms;
+}
+
+/** What one apply changed. */
+export interface ApplySummary {
+  guildsAdded: number;
+  guildsUpdated: number;
+  plansAdded: number;
+  plansUpdated: number;
+  plansUnchanged: number;
+  /** Price ids of plans that left the file and were made inactive. */
+  plansDeactivated: string[];
+}
+
+/**
+ * Upserts the file's guilds and plans in one transaction and deactivates plans that are no
+ * longer in it. A price already sold in another guild is refused: its memberships belong there.
+ */
+export async function applyPlansFile(
+  sql: Sql,
+  file: PlansFile,
+  terms: PriceTermsById,
+): Promise<ApplySummary> {
+  const summary: ApplySummary = {
+    guildsAdded: 0,
+    guildsUpdated: 0,
+    plansAdded: 0,
+    plansUpdated: 0,
+    plansUnchanged: 0,
+    plansDeactivated: [],
+  };
+  const priceIds = file.guilds.flatMap((guild) => guild.plans.map((p) => p.stripe_price_id));
+  await sql.begin(async (tx) => {
+    const owners = await tx<{ stripe_price_id: string; guild_id: string }[]>`
+      select stripe_price_id, guild_id from public.plans
+      where stripe_price_id = any(${priceIds}::text[])`;
+    const problems: string[] = [];
+    for (const [g, guild] of file.guilds.entries()) {
+      for (const [p, plan] of guild.plans.entries()) {
+        const owner = owners.find((row) => row.stripe_price_id === plan.stripe_price_id);
+        if (owner && owner.guild_id !== guild.id) {
+          problems.push(
+            `guilds[${g}].plans[${p}].stripe_price_id: price ${plan.stripe_price_id} is already ` +
+              `sold in guild ${owner.guild_id}; create a separate price in Stripe for this guild`,
+          );
+        }
+      }
+    }
+    if (problems.length) throw new PlansApplyError(problems);
+
+    for (const guild of file.guilds) {
+      const [row] = await tx<{ inserted: boolean }[]>`
+        insert into public.guilds as g (
+          id, name, default_locale, seller_notice, past_due_grace, revoke_on_refund,
+          revoke_on_dispute, operator_log_channel_id
+        ) values (
+          ${guild.id}, ${guild.name}, ${guild.default_locale},
+          ${JSON.stringify(guild.seller_notice)}::jsonb, ${guild.past_due_grace}::interval,
+          ${guild.revoke_on_refund}, ${guild.revoke_on_dispute}, ${guild.operator_log_channel_id}
+        )
+        on conflict (id) do update set
+          name = excluded.name,
+          default_locale = excluded.default_locale,
+          seller_notice = excluded.seller_notice,
+          past_due_grace = excluded.past_due_grace,
+          revoke_on_refund = excluded.revoke_on_refund,
+          revoke_on_dispute = excluded.revoke_on_dispute,
+          operator_log_channel_id = excluded.operator_log_channel_id
+        where (g.name, g.default_locale, g.seller_notice, g.past_due_grace, g.revoke_on_refund,
+            g.revoke_on_dispute, g.operator_log_channel_id)
+          is distinct from (excluded.name, excluded.default_locale, excluded.seller_notice,
+            excluded.past_due_grace, excluded.revoke_on_refund, excluded.revoke_on_dispute,
+            excluded.operator_log_channel_id)
+        returning (xmax = 0) as inserted`;
+      if (row?.inserted) summary.guildsAdded++;
+      else if (row) summary.guildsUpdated++;
+
+      for (const plan of guild.plans) {
+        const price = terms.get(plan.stripe_price_id);
+        if (!price) throw new Error(`No Stripe terms fetched for ${plan.stripe_price_id}`);
+        const [planRow] = await tx<{ inserted: boolean }[]>`
+          insert into public.plans as p (
+            guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency,
+            billing_interval, interval_count, sort_order, active
+          ) values (
+            ${guild.id}, ${plan.stripe_price_id}, ${plan.discord_role_id},
+            ${JSON.stringify(plan.display)}::jsonb, ${price.unit_amount}, ${price.currency},
+            ${price.billing_interval}, ${price.interval_count}, ${plan.sort_order}, ${plan.active}
+          )
+          on conflict (stripe_price_id) do update set
+            discord_role_id = excluded.discord_role_id,
+            display = excluded.display,
+            unit_amount = excluded.unit_amount,
+            currency = excluded.currency,
+            billing_interval = excluded.billing_interval,
+            interval_count = excluded.interval_count,
+            sort_order = excluded.sort_order,
+            active = excluded.active
+          where (p.discord_role_id, p.display, p.unit_amount, p.currency, p.billing_interval,
+              p.interval_count, p.sort_order, p.active)
+            is distinct from (excluded.discord_role_id, excluded.display, excluded.unit_amount,
+              excluded.currency, excluded.billing_interval, excluded.interval_count,
+              excluded.sort_order, excluded.active)
+          returning (xmax = 0) as inserted`;
+        if (planRow?.inserted) summary.plansAdded++;
+        else if (planRow) summary.plansUpdated++;
+        else summary.plansUnchanged++;
+      }
+    }
+
+    const deactivated = await tx<{ stripe_price_id: string }[]>`
+      update public.plans set active = false
+      where active and stripe_price_id <> all(${priceIds}::text[])
+      returning stripe_price_id`;
+    summary.plansDeactivated = deactivated.map((row) => row.stripe_price_id).sort();
+  });
+  return summary;
+}
+
+/** Describes a summary in one line. */
+export function describeSummary(summary: ApplySummary): string {
+  const deactivated = summary.plansDeactivated.length
+    ? ` (${summary.plansDeactivated.join(", ")})`
+    : "";
+  return `guilds: ${summary.guildsAdded} added, ${summary.guildsUpdated} updated; ` +
+    `plans: ${summary.plansAdded} added, ${summary.plansUpdated} updated, ` +
+    `${summary.plansUnchanged} unchanged, ${summary.plansDeactivated.length} deactivated` +
+    deactivated;
+}
+
+const envShape = {
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, {
+    message: "expected a secret key starting with sk_test_, sk_live_, rk_test_ or rk_live_",
+  }).describe("Stripe Dashboard → Developers → API keys → Secret key"),
+  STRIPE_API_BASE_URL: z.string().url().default(STRIPE_DEFAULT_BASE_URL)
+    .describe("leave unset for Stripe itself"),
+};
+
+/** Where the command writes what it has to say (tests capture it). */
+export interface Output {
+  info(line: string): void;
+  error(line: string): void;
+}
+
+const consoleOutput: Output = { info: console.log, error: console.error };
+
+/**
+ * The command: parses arguments and environment, reads and validates the file, fetches the
+ * prices, applies. Returns the exit code: 0 applied, 1 the file or a price is wrong, 2 the
+ * configuration or arguments are.
+ */
+export async function runPlansApply(
+  args: string[],
+  env: Record<string, string | undefined>,
+  out: Output = consoleOutput,
+): Promise<number> {
+  const dryRun = args.includes("--dry-run");
+  const positional = args.filter((arg) => !arg.startsWith("--"));
+  const unknownFlags = args.filter((arg) => arg.startsWith("--") && arg !== "--dry-run");
+  if (unknownFlags.length || positional.length > 1) {
+    out.error("Usage: deno task plans:apply [file] [--dry-run]");
+    return 2;
+  }
+  const path = positional[0] ?? DEFAULT_PLANS_FILE;
+
+  let config: z.infer<z.ZodObject<typeof envShape>>;
+  const databaseUrl = databaseUrlFrom(env);
+  try {
+    config = parseEnv(envShape, env);
+    if (!databaseUrl && !dryRun) {
+      throw new ConfigError([
+        "DATABASE_URL (or SUPABASE_DB_URL) is missing: Supabase Dashboard → Connect → " +
+        "connection string",
+      ]);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      out.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      out.error(
+        `Cannot read ${path}: no such file. Copy supabase/plans.example.json to ` +
+          `${DEFAULT_PLANS_FILE} and fill in your guild, prices and roles.`,
+      );
+      return 1;
+    }
+    throw error;
+  }
+  const parsed = parsePlansFile(text);
+  if (!parsed.ok) {
+    out.error(describeRefusal(path, parsed.problems));
+    return 1;
+  }
+
+  const stripe = createStripeClient(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
+  let terms: PriceTermsById;
+  try {
+    terms = await fetchPriceTerms(stripe, parsed.file);
+  } catch (error) {
+    if (error instanceof PlansApplyError) {
+      out.error(describeRefusal(path, error.problems));
+      return 1;
+    }
+    throw error;
+  }
+  if (dryRun || !databaseUrl) {
+    out.info(`${path} is valid and every price can back its plan (dry run: nothing written).`);
+    return 0;
+  }
+
+  const sql = createSql(databaseUrl, { max: 1 });
+  try {
+    const summary = await applyPlansFile(sql, parsed.file, terms);
+    out.info(`Applied ${path}: ${describeSummary(summary)}.`);
+    return 0;
+  } catch (error) {
+    if (error instanceof PlansApplyError) {
+      out.error(describeRefusal(path, error.problems));
+      return 1;
+    }
+    throw error;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+function describeRefusal(path: string, problems: string[]): string {
+  const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+  return `Cannot apply ${path} (${count}; nothing was written):\n` +
+    problems.map((problem) => `  - ${problem}`).join("\n");
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await runPlansApply(Deno.args, Deno.env.toObject()));
+  } catch (error) {
+    console.error(`plans:apply failed: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(1);
+  }
+}
