@@ -1,0 +1,214 @@
+/**
+ * Everything the plan page says to a member, in Japanese and English. The page picks the language
+ * from the link's locale (the member's Discord locale) and offers a switch.
+ */
+import type { Locale } from "../locale.ts";
+
+/**
+ * Why the page cannot go on. The `checkout` API answers with these codes, and the page shows the
+ * matching message; every one of them ends with what the member can do next.
+ */
+export type PlanPageProblem =
+  | "malformed_token"
+  | "unknown_token"
+  | "expired_token"
+  | "used_token"
+  | "wrong_purpose"
+  | "no_plans"
+  | "unknown_plan"
+  | "no_subscription"
+  | "subscription_pending"
+  | "invalid_request"
+  | "not_found"
+  | "stripe_unavailable"
+  | "unavailable";
+
+/** Every problem code, for schemas and exhaustive tests. */
+export const PLAN_PAGE_PROBLEMS: readonly PlanPageProblem[] = [
+  "malformed_token",
+  "unknown_token",
+  "expired_token",
+  "used_token",
+  "wrong_purpose",
+  "no_plans",
+  "unknown_plan",
+  "no_subscription",
+  "subscription_pending",
+  "invalid_request",
+  "not_found",
+  "stripe_unavailable",
+  "unavailable",
+];
+
+/** The labels of the seller notice (特定商取引法に基づく表記), in the order the law lists them. */
+export interface SellerNoticeLabels {
+  heading: string;
+  seller: string;
+  representative: string;
+  address: string;
+  phone: string;
+  email: string;
+  price: string;
+  additionalFees: string;
+  paymentMethods: string;
+  paymentTiming: string;
+  deliveryTiming: string;
+  cancellationPolicy: string;
+}
+
+/** The plan page's texts in one language. */
+export interface PlanPageMessages {
+  /** Name of the language in itself, for the switch ("日本語", "English"). */
+  languageName: string;
+  languageSwitchLabel: string;
+  joinTitle(guildName: string): string;
+  joinIntro(guildName: string): string;
+  plansHeading: string;
+  priceLabel: string;
+  grantsLabel: string;
+  grants(guildName: string): string;
+  subscribeButton(planName: string): string;
+  stripeNote: string;
+  sellerNotice: SellerNoticeLabels;
+  /** The price row of the seller notice: each plan's price is on its card. */
+  priceNotice: string;
+  thanksTitle: string;
+  thanksBody: string;
+  cancelledTitle: string;
+  cancelledBody: string;
+  portalReturnTitle: string;
+  portalReturnBody: string;
+  homeTitle: string;
+  homeBody: string;
+  errorTitle: string;
+  runSubscribeAgain: string;
+  problems: Record<PlanPageProblem, string>;
+}
+
+const ja: PlanPageMessages = {
+  languageName: "日本語",
+  languageSwitchLabel: "表示言語",
+  joinTitle: (guild) => `${guild} の有料プラン`,
+  joinIntro: (guild) =>
+    `Discord サーバー「${guild}」の有料ロールをお申し込みいただけます。お支払いは Stripe の安全な決済ページで行います。`,
+  plansHeading: "プラン",
+  priceLabel: "料金",
+  grantsLabel: "付与されるロール",
+  grants: (guild) => `「${guild}」でこのプランのロール（ご契約中のみ）`,
+  subscribeButton: (plan) => `${plan} を申し込む`,
+  stripeNote:
+    "ボタンを押すと Stripe の決済ページに移動します。カード情報は当サイトに送信・保存されません。",
+  sellerNotice: {
+    heading: "特定商取引法に基づく表記",
+    seller: "販売事業者",
+    representative: "運営統括責任者",
+    address: "所在地",
+    phone: "電話番号",
+    email: "メールアドレス",
+    price: "販売価格",
+    additionalFees: "商品代金以外の必要料金",
+    paymentMethods: "お支払い方法",
+    paymentTiming: "お支払い時期",
+    deliveryTiming: "役務の提供時期",
+    cancellationPolicy: "返品・キャンセル（解約）",
+  },
+  priceNotice: "各プランに表示の金額（税込）",
+  thanksTitle: "お申し込みありがとうございます",
+  thanksBody:
+    "お支払いを受け付けました。まもなく Discord でロールが付与され、お知らせが届きます。このページは閉じてかまいません。",
+  cancelledTitle: "お申し込みは完了していません",
+  cancelledBody:
+    "決済は行われていません。もう一度お申し込みの場合は、Discord で /subscribe を実行して新しいリンクを開いてください。",
+  portalReturnTitle: "ご契約の管理を終えました",
+  portalReturnBody:
+    "変更内容はまもなく Discord のロールに反映されます。このページは閉じてかまいません。",
+  homeTitle: "rolepass",
+  homeBody: "Discord サーバーで /subscribe を実行すると、あなた専用のリンクが届きます。",
+  errorTitle: "このリンクは使えません",
+  runSubscribeAgain: "Discord で /subscribe をもう一度実行して、新しいリンクを開いてください。",
+  problems: {
+    malformed_token: "リンクの形式が正しくありません。途中で切れていないか確認してください。",
+    unknown_token: "このリンクは見つかりませんでした。",
+    expired_token: "このリンクの有効期限（15分）が切れています。",
+    used_token: "このリンクはすでに使用されています。",
+    wrong_purpose: "このリンクはこの操作には使えません。",
+    no_plans: "このサーバーには現在お申し込みいただけるプランがありません。",
+    unknown_plan: "選択されたプランは現在お申し込みいただけません。",
+    no_subscription: "管理できるご契約がありません。",
+    subscription_pending:
+      "お支払いは完了しており、ロールの付与を処理中です。しばらくお待ちください。",
+    invalid_request: "リクエストの内容が正しくありません。",
+    not_found: "ページが見つかりません。",
+    stripe_unavailable:
+      "決済サービス（Stripe）に接続できませんでした。課金は行われていません。少し時間をおいてからお試しください。",
+    unavailable:
+      "一時的に処理できませんでした。課金は行われていません。少し時間をおいてからお試しください。",
+  },
+};
+
+const en: PlanPageMessages = {
+  languageName: "English",
+  languageSwitchLabel: "Language",
+  joinTitle: (guild) => `Paid plans of ${guild}`,
+  joinIntro: (guild) =>
+    `Subscribe to a paid role on the Discord server “${guild}”. You pay on Stripe's secure checkout page.`,
+  plansHeading: "Plans",
+  priceLabel: "Price",
+  grantsLabel: "Role granted",
+  grants: (guild) => `This plan's role on “${guild}”, while your subscription runs`,
+  subscribeButton: (plan) => `Subscribe to ${plan}`,
+  stripeNote:
+    "The button takes you to Stripe's checkout page. Your card details are never sent to or stored by this site.",
+  sellerNotice: {
+    heading: "Notation based on the Specified Commercial Transactions Act",
+    seller: "Seller",
+    representative: "Representative",
+    address: "Address",
+    phone: "Phone",
+    email: "Email",
+    price: "Price",
+    additionalFees: "Additional fees",
+    paymentMethods: "Payment methods",
+    paymentTiming: "Payment timing",
+    deliveryTiming: "Delivery",
+    cancellationPolicy: "Returns and cancellation",
+  },
+  priceNotice: "As shown on each plan (tax included)",
+  thanksTitle: "Thank you for subscribing",
+  thanksBody:
+    "Your payment was received. Your role will be granted on Discord shortly, and you will get a message there. You can close this page.",
+  cancelledTitle: "Your subscription was not completed",
+  cancelledBody:
+    "Nothing was charged. To try again, run /subscribe in Discord and open the new link.",
+  portalReturnTitle: "Done managing your subscription",
+  portalReturnBody: "Any change shows on your Discord role shortly. You can close this page.",
+  homeTitle: "rolepass",
+  homeBody: "Run /subscribe on the Discord server to get your personal link.",
+  errorTitle: "This link cannot be used",
+  runSubscribeAgain: "Run /subscribe again in Discord and open the new link.",
+  problems: {
+    malformed_token: "The link is not complete. Check that it was not cut off.",
+    unknown_token: "This link was not found.",
+    expired_token: "This link has expired (links work for 15 minutes).",
+    used_token: "This link has already been used.",
+    wrong_purpose: "This link is not for this action.",
+    no_plans: "This server has no plan open for subscription right now.",
+    unknown_plan: "The chosen plan is not available.",
+    no_subscription: "There is no subscription to manage.",
+    subscription_pending:
+      "Your payment went through and your role is being granted. Please wait a moment.",
+    invalid_request: "The request was not valid.",
+    not_found: "This page does not exist.",
+    stripe_unavailable:
+      "The payment service (Stripe) could not be reached. Nothing was charged. Please try again in a moment.",
+    unavailable:
+      "Something went wrong on our side. Nothing was charged. Please try again in a moment.",
+  },
+};
+
+const MESSAGES: Record<Locale, PlanPageMessages> = { ja, en };
+
+/** The plan page's texts for `locale`. */
+export function planPageMessages(locale: Locale): PlanPageMessages {
+  return MESSAGES[locale];
+}

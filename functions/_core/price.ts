@@ -1,0 +1,100 @@
+/**
+ * How a plan's price reads on the plan page: amount with its currency, and how often it is charged.
+ *
+ * Stripe stores amounts in the currency's smallest unit, and decides itself which currencies have
+ * one: JPY and KRW have none (500 means ¥500), most have cents (500 means $5.00), a few have three
+ * decimals (https://docs.stripe.com/currencies#zero-decimal). The exponent therefore comes from
+ * Stripe's lists, not from Intl, whose ISO data differs for a few currencies (ISK, HUF, TWD, UGX).
+ */
+import type { Locale } from "./locale.ts";
+
+/** How often a subscription renews, as Stripe names it. */
+export type BillingInterval = "day" | "week" | "month" | "year";
+
+/** What the price formatting needs from a plan. */
+export interface PlanPrice {
+  /** Amount in the currency's smallest unit, as Stripe stores it. */
+  unitAmount: number;
+  /** Lower-case ISO currency code, as Stripe stores it (`jpy`, `usd`). */
+  currency: string;
+  interval: BillingInterval;
+  /** Renews every `intervalCount` intervals (1 = every month, 3 = every 3 months). */
+  intervalCount: number;
+}
+
+const ZERO_DECIMAL = new Set([
+  "bif",
+  "clp",
+  "djf",
+  "gnf",
+  "isk",
+  "jpy",
+  "kmf",
+  "krw",
+  "mga",
+  "pyg",
+  "rwf",
+  "ugx",
+  "vnd",
+  "vuv",
+  "xaf",
+  "xof",
+  "xpf",
+]);
+const THREE_DECIMAL = new Set(["bhd", "jod", "kwd", "omr", "tnd"]);
+
+/** How many decimals Stripe's smallest unit has for `currency` (0 for JPY, 2 for USD). */
+export function currencyExponent(currency: string): number {
+  const code = currency.toLowerCase();
+  if (ZERO_DECIMAL.has(code)) return 0;
+  if (THREE_DECIMAL.has(code)) return 3;
+  return 2;
+}
+
+const INTL_LOCALE: Record<Locale, string> = { ja: "ja-JP", en: "en-US" };
+
+/** Formats a Stripe amount for `locale`: 500 JPY -> "￥500" (ja) or "¥500" (en); 500 USD -> "$5.00". */
+export function formatAmount(unitAmount: number, currency: string, locale: Locale): string {
+  const exponent = currencyExponent(currency);
+  const value = unitAmount / 10 ** exponent;
+  return new Intl.NumberFormat(INTL_LOCALE[locale], {
+    style: "currency",
+    currency: currency.toUpperCase(),
+    minimumFractionDigits: exponent,
+    maximumFractionDigits: exponent,
+  }).format(value);
+}
+
+const JA_UNIT: Record<BillingInterval, string> = {
+  day: "日",
+  week: "週間",
+  month: "か月",
+  year: "年",
+};
+const JA_EVERY_ONE: Record<BillingInterval, string> = {
+  day: "毎日",
+  week: "毎週",
+  month: "毎月",
+  year: "毎年",
+};
+
+/** "per month" / "every 3 months" (en), "毎月" / "3か月ごと" (ja). */
+export function formatInterval(
+  interval: BillingInterval,
+  intervalCount: number,
+  locale: Locale,
+): string {
+  if (locale === "ja") {
+    return intervalCount === 1
+      ? JA_EVERY_ONE[interval]
+      : `${intervalCount}${JA_UNIT[interval]}ごと`;
+  }
+  return intervalCount === 1 ? `per ${interval}` : `every ${intervalCount} ${interval}s`;
+}
+
+/** The price line of a plan: "￥500 / 毎月" (ja) or "¥500 per month" (en). */
+export function formatPlanPrice(price: PlanPrice, locale: Locale): string {
+  const amount = formatAmount(price.unitAmount, price.currency, locale);
+  const interval = formatInterval(price.interval, price.intervalCount, locale);
+  return locale === "ja" ? `${amount} / ${interval}` : `${amount} ${interval}`;
+}

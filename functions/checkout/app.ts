@@ -1,0 +1,113 @@
+/**
+ * The `checkout` Edge Function: a JSON API the plan page calls (see ./contract.ts).
+ * Statuses are decided in one place, `onError` and {@link PROBLEM_STATUS}.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { zValidator } from "@hono/zod-validator";
+import postgres from "postgres";
+import Stripe from "stripe";
+import type { z } from "zod";
+import { planPageMessages } from "../_core/messages/plan_page.ts";
+import { createLogger, type Logger } from "../_shared/log.ts";
+import {
+  CHECKOUT_PATHS,
+  type CheckoutProblem,
+  checkoutRequestSchema,
+  type ErrorBody,
+  PROBLEM_STATUS,
+  tokenRequestSchema,
+} from "./contract.ts";
+import { type CheckoutDeps, openCheckout, openPortal, type Outcome, viewPlans } from "./service.ts";
+import { StripeAnswerError } from "./stripe_sessions.ts";
+
+/** What the app is built from: the procedures' dependencies and, optionally, a logger. */
+export interface CheckoutAppDeps extends Omit<CheckoutDeps, "now"> {
+  now?: () => Date;
+  logger?: Logger;
+}
+
+type Env = { Variables: { log: Logger } };
+
+function errorBody(problem: CheckoutProblem): ErrorBody {
+  // The API answers in English; the plan page shows its own localized text for the code.
+  return { error: { code: problem, message: planPageMessages("en").problems[problem] } };
+}
+
+function isDatabaseFailure(error: unknown): boolean {
+  if (error instanceof postgres.PostgresError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" &&
+    /^(CONNECT|CONNECTION|ECONN|EHOSTUNREACH|ETIMEDOUT)/.test(code);
+}
+
+function problemOfError(error: unknown): CheckoutProblem | null {
+  if (error instanceof Stripe.errors.StripeIdempotencyError) return "used_token";
+  if (error instanceof Stripe.errors.StripeError || error instanceof StripeAnswerError) {
+    return "stripe_unavailable";
+  }
+  if (isDatabaseFailure(error)) return "unavailable";
+  if (error instanceof HTTPException) {
+    return error.status === 404 ? "not_found" : error.status < 500 ? "invalid_request" : null;
+  }
+  return null;
+}
+
+function jsonBody<T extends z.ZodType>(schema: T) {
+  return zValidator("json", schema, (result, c) => {
+    if (!result.success) return c.json(errorBody("invalid_request"), 400);
+  });
+}
+
+/** Builds the checkout app, mounted at `/checkout` as Supabase passes the path. */
+export function createApp(deps: CheckoutAppDeps): Hono<Env> {
+  const procedureDeps: CheckoutDeps = { ...deps, now: deps.now ?? (() => new Date()) };
+  const logger = deps.logger ?? createLogger("checkout");
+  const app = new Hono<Env>().basePath("/checkout");
+
+  app.use(async (c, next) => {
+    const requestId = c.req.header("x-request-id") ?? crypto.randomUUID();
+    c.set("log", logger.child({ requestId }));
+    c.header("x-request-id", requestId);
+    c.header("cache-control", "no-store");
+    await next();
+  });
+
+  const answer = <T>(c: { json: (body: unknown, status: number) => Response }, out: Outcome<T>) =>
+    out.ok ? c.json(out.value, 200) : c.json(errorBody(out.problem), PROBLEM_STATUS[out.problem]);
+
+  app.post(`/${CHECKOUT_PATHS.planView}`, jsonBody(tokenRequestSchema), async (c) => {
+    const { token } = c.req.valid("json");
+    return answer(c, await viewPlans(procedureDeps, token, c.var.log));
+  });
+
+  app.post(`/${CHECKOUT_PATHS.checkoutSession}`, jsonBody(checkoutRequestSchema), async (c) => {
+    const { token, planId } = c.req.valid("json");
+    return answer(c, await openCheckout(procedureDeps, token, planId, c.var.log));
+  });
+
+  app.post(`/${CHECKOUT_PATHS.portalSession}`, jsonBody(tokenRequestSchema), async (c) => {
+    const { token } = c.req.valid("json");
+    return answer(c, await openPortal(procedureDeps, token, c.var.log));
+  });
+
+  app.notFound((c) => c.json(errorBody("not_found"), 404));
+
+  app.onError((error, c) => {
+    const log = c.var.log ?? logger;
+    const problem = problemOfError(error) ?? "unavailable";
+    const status = problemOfError(error) === null ? 500 : PROBLEM_STATUS[problem];
+    const stripe = error instanceof Stripe.errors.StripeError
+      ? {
+        type: error.type,
+        code: error.code,
+        stripeRequestId: error.requestId,
+        status: error.statusCode,
+      }
+      : undefined;
+    log.error("request failed", { problem, status, error, stripe });
+    return c.json(errorBody(problem), status as 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,53 @@
+/**
+ * The checkout function's configuration, read once at boot, and the dependencies built from it.
+ */
+import { z } from "zod";
+import { createSql } from "../_shared/db.ts";
+import { databaseUrlFrom, fields, parseEnv } from "../_shared/env.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+import type { CheckoutAppDeps } from "./app.ts";
+import { createCheckoutStripe } from "./stripe_sessions.ts";
+
+/** The checkout function's configuration. */
+export interface CheckoutConfig {
+  stripeSecretKey: string;
+  stripeApiBaseUrl: string;
+  publicSiteUrl: string;
+  databaseUrl: string;
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): CheckoutConfig {
+  const parsed = parseEnv({
+    STRIPE_SECRET_KEY: z.string().regex(
+      /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/,
+      "expected sk_… or rk_…",
+    )
+      .describe("Stripe Dashboard → Developers → API keys (secret or restricted key)"),
+    STRIPE_API_BASE_URL: fields.url.default(STRIPE_DEFAULT_BASE_URL)
+      .describe("leave unset in production; tests point it at the Stripe double"),
+    PUBLIC_SITE_URL: fields.url
+      .describe("where the plan page is served, e.g. https://rolepass.example (Deno Deploy)"),
+    DATABASE_URL: fields.url
+      .describe(
+        "SUPABASE_DB_URL (set by Supabase) or DATABASE_URL: the Postgres connection string",
+      ),
+  }, { ...env, DATABASE_URL: databaseUrlFrom(env) });
+  return {
+    stripeSecretKey: parsed.STRIPE_SECRET_KEY,
+    stripeApiBaseUrl: parsed.STRIPE_API_BASE_URL,
+    publicSiteUrl: parsed.PUBLIC_SITE_URL.replace(/\/+$/, ""),
+    databaseUrl: parsed.DATABASE_URL,
+  };
+}
+
+/** Builds the app's dependencies: one Postgres pool and one Stripe client per worker. */
+export function depsFromConfig(config: CheckoutConfig): CheckoutAppDeps {
+  return {
+    sql: createSql(config.databaseUrl),
+    stripe: createCheckoutStripe(
+      createStripeClient(config.stripeSecretKey, config.stripeApiBaseUrl),
+    ),
+    publicSiteUrl: config.publicSiteUrl,
+  };
+}

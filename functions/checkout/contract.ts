@@ -1,0 +1,111 @@
+/**
+ * The `checkout` function's JSON API, as zod schemas: the function parses requests with them and
+ * the plan page parses responses with them, so both sides agree on one definition.
+ *
+ * | method and path                | body                 | answer                           |
+ * |--------------------------------|----------------------|----------------------------------|
+ * | POST /checkout/plan-view       | `{ token }`          | {@link PlanView}                 |
+ * | POST /checkout/checkout-session| `{ token, planId }`  | {@link SessionLink} (checkout, or portal for an entitled member) |
+ * | POST /checkout/portal-session  | `{ token }`          | {@link SessionLink} (portal)     |
+ *
+ * Errors: `{ error: { code, message } }` with a 4xx for the member's input (see
+ * {@link PROBLEM_STATUS}), 502 when Stripe fails and 503 when the database does.
+ */
+import { z } from "zod";
+import { PLAN_PAGE_PROBLEMS, type PlanPageProblem } from "../_core/messages/plan_page.ts";
+import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts";
+
+/** A link token as it arrives: the page passes it unchecked, the function judges its shape. */
+export const tokenFieldSchema = z.string().max(256);
+
+/** Body of `POST /checkout/plan-view` and `POST /checkout/portal-session`. */
+export const tokenRequestSchema = z.object({ token: tokenFieldSchema });
+
+/** Body of `POST /checkout/checkout-session`. */
+export const checkoutRequestSchema = z.object({
+  token: tokenFieldSchema,
+  planId: z.string().uuid(),
+});
+
+/** One plan as the plan page shows it. */
+export const planViewItemSchema = z.object({
+  id: z.string().uuid(),
+  display: planDisplaySchema,
+  unitAmount: z.number().int().nonnegative(),
+  currency: z.string().regex(/^[a-z]{3}$/),
+  interval: z.enum(["day", "week", "month", "year"]),
+  intervalCount: z.number().int().positive(),
+});
+/** One plan as the plan page shows it. */
+export type PlanViewItem = z.infer<typeof planViewItemSchema>;
+
+/** What the plan page shows for a join link. */
+export const planViewSchema = z.object({
+  locale: z.enum(["ja", "en"]),
+  guild: z.object({
+    id: z.string(),
+    name: z.string(),
+    /** Null when the operator's notice is missing or incomplete (the page then says so). */
+    sellerNotice: sellerNoticeSchema.nullable(),
+  }),
+  plans: z.array(planViewItemSchema),
+  /** The member already has an entitling subscription: subscribing opens the portal instead. */
+  entitled: z.boolean(),
+  /** When the link stops working, ISO 8601. */
+  expiresAt: z.string(),
+});
+/** What the plan page shows for a join link. */
+export type PlanView = z.infer<typeof planViewSchema>;
+
+/** A Stripe-hosted page to send the member to. */
+export const sessionLinkSchema = z.object({
+  kind: z.enum(["checkout", "portal"]),
+  url: z.string().url(),
+  locale: z.enum(["ja", "en"]),
+});
+/** A Stripe-hosted page to send the member to. */
+export type SessionLink = z.infer<typeof sessionLinkSchema>;
+
+/** Why a request failed; the codes are the plan page's problems. */
+export type CheckoutProblem = PlanPageProblem;
+
+/** The error body every failure carries. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(PLAN_PAGE_PROBLEMS as [PlanPageProblem, ...PlanPageProblem[]]),
+    message: z.string(),
+  }),
+});
+/** The error body every failure carries. */
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** The HTTP status of each problem. */
+export const PROBLEM_STATUS: Record<CheckoutProblem, 400 | 403 | 404 | 409 | 410 | 502 | 503> = {
+  malformed_token: 400,
+  invalid_request: 400,
+  wrong_purpose: 403,
+  unknown_token: 404,
+  no_plans: 404,
+  unknown_plan: 404,
+  no_subscription: 404,
+  not_found: 404,
+  used_token: 409,
+  subscription_pending: 409,
+  expired_token: 410,
+  stripe_unavailable: 502,
+  unavailable: 503,
+};
+
+/** Paths under the function's base path. */
+export const CHECKOUT_PATHS = {
+  planView: "plan-view",
+  checkoutSession: "checkout-session",
+  portalSession: "portal-session",
+} as const;
+
+/** The metadata keys Stripe objects carry back to the webhook (customer, session, subscription). */
+export const METADATA_KEYS = {
+  guildId: "rolepass_guild_id",
+  discordUserId: "rolepass_discord_user_id",
+  membershipId: "rolepass_membership_id",
+} as const;

@@ -1,0 +1,87 @@
+/**
+ * What a link may still do: the rules that make a link "one-time" without breaking the member's
+ * real path. Pure: no I/O.
+ *
+ * - Looking at the plan page never uses the link up: the member may reload it, or come back from a
+ *   cancelled Checkout and look again.
+ * - The first Checkout or Portal session opened with the link uses it (`used_at`).
+ * - Asking again for the very same session while the link lives (a double click, a resubmitted
+ *   form, the back button, a network retry) returns that same session: Stripe replays it under the
+ *   idempotency key derived from the link. Anything else (another plan, a session that has since
+ *   been expired or completed) is refused as "used", and the member runs /subscribe again.
+ */
+import type { LinkPurpose } from "../_core/link_token.ts";
+import type { CheckoutProblem } from "./contract.ts";
+
+/** The session a request asks for. */
+export type SessionAction = { kind: "checkout"; planId: string } | { kind: "portal" };
+
+/** The parts of a stored link the rules read. */
+export interface LinkState {
+  purpose: LinkPurpose;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+/** A session already opened with the link. */
+export interface OpenedWithLink {
+  kind: "checkout" | "portal";
+  planId: string | null;
+  status: "open" | "completed" | "expired";
+}
+
+/** What the membership says about an existing subscription. */
+export interface MembershipState {
+  entitled: boolean;
+  stripeSubscriptionId: string | null;
+  status: string | null;
+}
+
+const LIVE_STATUSES = new Set(["active", "trialing", "past_due", "unpaid", "paused"]);
+
+/**
+ * Whether the member already holds a subscription Checkout must not duplicate: entitled now, or a
+ * subscription Stripe could still charge (a failed renewal is fixed in the portal, not by a second
+ * subscription). Same rule as /subscribe's choice between the join and the manage link.
+ */
+export function hasLiveSubscription(membership: MembershipState | null): boolean {
+  if (!membership) return false;
+  return membership.entitled ||
+    (membership.stripeSubscriptionId !== null && LIVE_STATUSES.has(membership.status ?? ""));
+}
+
+/** Whether a link of `purpose` may be looked at or used at all at `now` (used or not). */
+export function checkLinkLife(
+  link: LinkState | null,
+  purpose: LinkPurpose,
+  now: Date,
+): { ok: true } | { ok: false; problem: CheckoutProblem } {
+  if (!link) return { ok: false, problem: "unknown_token" };
+  if (link.purpose !== purpose) return { ok: false, problem: "wrong_purpose" };
+  if (link.expiresAt.getTime() <= now.getTime()) return { ok: false, problem: "expired_token" };
+  return { ok: true };
+}
+
+/**
+ * Decides whether `action` may run with this link: fresh (create the session), replay (ask Stripe
+ * for the same session again), or refused as used.
+ */
+export function decideLinkUse(
+  link: LinkState,
+  opened: readonly OpenedWithLink[],
+  action: SessionAction,
+): { ok: true; replay: boolean } | { ok: false; problem: CheckoutProblem } {
+  if (!link.usedAt && opened.length === 0) return { ok: true, replay: false };
+  const same = opened.find((session) =>
+    session.kind === action.kind &&
+    (action.kind === "portal" || session.planId === action.planId)
+  );
+  if (same && same.status === "open" && opened.length === 1) return { ok: true, replay: true };
+  return { ok: false, problem: "used_token" };
+}
+
+/** Checkout sessions end 30 minutes after the link does: the shortest Stripe allows, so a session
+ * left open is not a way around the link's short life. Deterministic per link, as replays need. */
+export function checkoutSessionExpiry(linkExpiresAt: Date): number {
+  return Math.ceil(linkExpiresAt.getTime() / 1000) + 30 * 60;
+}

@@ -1,0 +1,298 @@
+/**
+ * The checkout procedures: what the plan page shows, opening Checkout, opening the portal.
+ *
+ * Order of work follows the seed's TCC note: create on Stripe first, record second, in one
+ * database transaction that holds the link's row lock (and the membership's). If Stripe fails,
+ * the transaction rolls back and nothing is recorded as done; if the recording fails after Stripe
+ * succeeded, the Stripe session is left open but unrecorded and the link unused, and the member's
+ * retry gets the same session back through the idempotency key.
+ *
+ * The Stripe customer is created in a transaction of its own, before any session, and committed
+ * even if the session then fails: the customer exists on Stripe, so the database says so, and the
+ * next attempt reuses it.
+ */
+import { hashLinkToken, isWellFormedLinkToken, type LinkPurpose } from "../_core/link_token.ts";
+import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts";
+import type { Sql } from "../_shared/db.ts";
+import type { Logger } from "../_shared/log.ts";
+import type { CheckoutProblem, PlanView, PlanViewItem, SessionLink } from "./contract.ts";
+import {
+  checkLinkLife,
+  checkoutSessionExpiry,
+  decideLinkUse,
+  hasLiveSubscription,
+  type MembershipState,
+  type SessionAction,
+} from "./link_use.ts";
+import * as store from "./store.ts";
+import type { CheckoutStripe } from "./stripe_sessions.ts";
+
+/** What the procedures need. */
+export interface CheckoutDeps {
+  sql: Sql;
+  stripe: CheckoutStripe;
+  /** Where the plan page lives, without a trailing slash; Stripe sends the member back there. */
+  publicSiteUrl: string;
+  now: () => Date;
+}
+
+/** A procedure's answer: a value, or the problem the member is shown. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: CheckoutProblem };
+
+function fail(problem: CheckoutProblem): { ok: false; problem: CheckoutProblem } {
+  return { ok: false, problem };
+}
+
+function membershipState(row: store.MembershipRow | null): MembershipState | null {
+  return row && {
+    entitled: row.entitled,
+    stripeSubscriptionId: row.stripe_subscription_id,
+    status: row.status,
+  };
+}
+
+function linkState(row: store.LinkTokenRow) {
+  return { purpose: row.purpose, expiresAt: row.expires_at, usedAt: row.used_at };
+}
+
+/** Finds the link behind `token` and checks that it may be used for `purpose` now. */
+async function findUsableLink(
+  deps: CheckoutDeps,
+  token: string,
+  purpose: LinkPurpose,
+): Promise<Outcome<store.LinkTokenRow>> {
+  if (!isWellFormedLinkToken(token)) return fail("malformed_token");
+  const link = await store.findLinkToken(deps.sql, await hashLinkToken(token));
+  const life = checkLinkLife(link && linkState(link), purpose, deps.now());
+  if (!life.ok) return life;
+  return { ok: true, value: link! };
+}
+
+/** Token -> what the plan page shows. Never uses the link up. */
+export async function viewPlans(
+  deps: CheckoutDeps,
+  token: string,
+  log: Logger,
+): Promise<Outcome<PlanView>> {
+  const found = await findUsableLink(deps, token, "join");
+  if (!found.ok) return found;
+  const link = found.value;
+  const guildPlans = await store.loadGuildPlans(deps.sql, link.guild_id);
+  if (!guildPlans) return fail("no_plans");
+  const plans: PlanViewItem[] = [];
+  for (const plan of guildPlans.plans) {
+    const display = planDisplaySchema.safeParse(plan.display);
+    if (!display.success) {
+      log.warn("plan hidden: its display text is invalid", { planId: plan.id });
+      continue;
+    }
+    plans.push({
+      id: plan.id,
+      display: display.data,
+      unitAmount: plan.unit_amount,
+      currency: plan.currency,
+      interval: plan.billing_interval,
+      intervalCount: plan.interval_count,
+    });
+  }
+  if (plans.length === 0) return fail("no_plans");
+  const notice = sellerNoticeSchema.safeParse(guildPlans.guild.seller_notice);
+  if (!notice.success) log.warn("seller notice incomplete", { guildId: link.guild_id });
+  const membership = await store.findMembership(deps.sql, link.guild_id, link.discord_user_id);
+  return {
+    ok: true,
+    value: {
+      locale: link.locale,
+      guild: {
+        id: guildPlans.guild.id,
+        name: guildPlans.guild.name,
+        sellerNotice: notice.success ? notice.data : null,
+      },
+      plans,
+      entitled: hasLiveSubscription(membershipState(membership)),
+      expiresAt: link.expires_at.toISOString(),
+    },
+  };
+}
+
+/**
+ * Makes sure the member has a membership row and exactly one Stripe customer. The membership row
+ * lock makes check-and-create one critical section per member; the idempotency key (derived from
+ * the membership id) makes a retried create return the same customer.
+ */
+async function ensureCustomer(
+  deps: CheckoutDeps,
+  link: store.LinkTokenRow,
+  log: Logger,
+): Promise<void> {
+  await store.inTransaction(deps.sql, async (tx) => {
+    const membership = await store.lockMembership(tx, {
+      guildId: link.guild_id,
+      discordUserId: link.discord_user_id,
+      locale: link.locale,
+    });
+    if (membership.stripe_customer_id) return;
+    const customerId = await deps.stripe.createCustomer({
+      guildId: link.guild_id,
+      discordUserId: link.discord_user_id,
+      membershipId: membership.id,
+    }, link.locale);
+    await store.setMembershipCustomer(tx, membership.id, customerId);
+    log.info("stripe customer created", { membershipId: membership.id, customerId });
+  });
+}
+
+/**
+ * Settles the member's Checkout sessions opened with other links before a new one opens, so a
+ * member never holds two open sessions (two of them could become two live subscriptions). An open
+ * session is expired; a completed one whose subscription still lives means the payment went
+ * through and the webhook has not landed yet.
+ */
+async function settleEarlierCheckouts(
+  deps: CheckoutDeps,
+  tx: store.Queryable,
+  membershipId: string,
+  linkId: string,
+  log: Logger,
+): Promise<Outcome<null>> {
+  for (const attempt of await store.openCheckoutAttempts(tx, membershipId)) {
+    if (attempt.link_token_id === linkId) continue;
+    let state = await deps.stripe.checkoutSessionState(attempt.stripe_session_id);
+    if (state.status === "open") {
+      state = await deps.stripe.expireCheckoutSession(attempt.stripe_session_id);
+    }
+    if (state.status === "expired") {
+      await store.setAttemptStatus(tx, attempt.id, "expired");
+      log.info("earlier checkout session expired", { sessionId: attempt.stripe_session_id });
+      continue;
+    }
+    if (state.subscriptionId && await deps.stripe.subscriptionIsLive(state.subscriptionId)) {
+      log.info("checkout refused: an earlier session already started a subscription", {
+        sessionId: attempt.stripe_session_id,
+      });
+      return fail("subscription_pending");
+    }
+    await store.setAttemptStatus(tx, attempt.id, "completed");
+  }
+  return { ok: true, value: null };
+}
+
+function siteUrl(deps: CheckoutDeps, path: string, locale: string): string {
+  return `${deps.publicSiteUrl}${path}?lang=${locale}`;
+}
+
+/** Opens (or replays) a session for `action` with the locked link and membership. */
+async function openSession(
+  deps: CheckoutDeps,
+  tx: store.Queryable,
+  link: store.LinkTokenRow,
+  membership: store.MembershipRow,
+  action: SessionAction,
+  priceId: string | null,
+  log: Logger,
+): Promise<Outcome<SessionLink>> {
+  const opened = await store.attemptsForLinkToken(tx, link.id);
+  const use = decideLinkUse(
+    linkState(link),
+    opened.map((a) => ({ kind: a.kind, planId: a.plan_id, status: a.status })),
+    action,
+  );
+  if (!use.ok) return use;
+  if (!membership.stripe_customer_id) return fail("no_subscription");
+  const member = {
+    guildId: link.guild_id,
+    discordUserId: link.discord_user_id,
+    membershipId: membership.id,
+  };
+
+  let session;
+  if (action.kind === "portal") {
+    session = await deps.stripe.createPortalSession({
+      customerId: membership.stripe_customer_id,
+      locale: link.locale,
+      returnUrl: siteUrl(deps, "/manage/done", link.locale),
+      idempotencyKey: `rolepass-portal-${link.id}`,
+    });
+  } else {
+    if (!use.replay) {
+      const settled = await settleEarlierCheckouts(deps, tx, membership.id, link.id, log);
+      if (!settled.ok) return settled;
+    }
+    session = await deps.stripe.createCheckoutSession({
+      member,
+      customerId: membership.stripe_customer_id,
+      priceId: priceId!,
+      locale: link.locale,
+      successUrl: `${siteUrl(deps, "/join/thanks", link.locale)}&session_id={CHECKOUT_SESSION_ID}`,
+      cancelUrl: siteUrl(deps, "/join/cancelled", link.locale),
+      expiresAt: checkoutSessionExpiry(link.expires_at),
+      idempotencyKey: `rolepass-checkout-${link.id}`,
+    });
+  }
+  if (!use.replay) {
+    await store.recordAttempt(tx, {
+      membershipId: membership.id,
+      linkTokenId: link.id,
+      planId: action.kind === "checkout" ? action.planId : null,
+      kind: action.kind,
+      stripeSessionId: session.id,
+    });
+    await store.markLinkTokenUsed(tx, link.id, deps.now());
+  }
+  log.info(`${action.kind} session opened`, {
+    membershipId: membership.id,
+    linkTokenId: link.id,
+    sessionId: session.id,
+    replay: use.replay,
+  });
+  return { ok: true, value: { kind: action.kind, url: session.url, locale: link.locale } };
+}
+
+/**
+ * Token + plan -> a Checkout session URL; for a member who already holds a live subscription,
+ * a Customer Portal URL instead (never a second subscription).
+ */
+export async function openCheckout(
+  deps: CheckoutDeps,
+  token: string,
+  planId: string,
+  log: Logger,
+): Promise<Outcome<SessionLink>> {
+  const found = await findUsableLink(deps, token, "join");
+  if (!found.ok) return found;
+  const plan = await store.findActivePlan(deps.sql, found.value.guild_id, planId);
+  if (!plan) return fail("unknown_plan");
+  await ensureCustomer(deps, found.value, log);
+  return await store.inTransaction(deps.sql, async (tx) => {
+    const link = await store.lockLinkToken(tx, found.value.id);
+    const life = checkLinkLife(linkState(link), "join", deps.now());
+    if (!life.ok) return life;
+    const membership = await store.lockMembership(tx, {
+      guildId: link.guild_id,
+      discordUserId: link.discord_user_id,
+      locale: link.locale,
+    });
+    const action: SessionAction = hasLiveSubscription(membershipState(membership))
+      ? { kind: "portal" }
+      : { kind: "checkout", planId: plan.id };
+    return await openSession(deps, tx, link, membership, action, plan.stripe_price_id, log);
+  });
+}
+
+/** Token -> a Customer Portal URL, for a member with a Stripe customer. */
+export async function openPortal(
+  deps: CheckoutDeps,
+  token: string,
+  log: Logger,
+): Promise<Outcome<SessionLink>> {
+  const found = await findUsableLink(deps, token, "manage");
+  if (!found.ok) return found;
+  return await store.inTransaction(deps.sql, async (tx) => {
+    const link = await store.lockLinkToken(tx, found.value.id);
+    const life = checkLinkLife(linkState(link), "manage", deps.now());
+    if (!life.ok) return life;
+    const membership = await store.findMembership(tx, link.guild_id, link.discord_user_id);
+    if (!membership?.stripe_customer_id) return fail("no_subscription");
+    return await openSession(deps, tx, link, membership, { kind: "portal" }, null, log);
+  });
+}

@@ -1,0 +1,243 @@
+/**
+ * The checkout function's Postgres adapter: link tokens, the plans of a guild, memberships and
+ * checkout attempts. Rows are parsed with zod as they leave the database.
+ *
+ * Locks are transaction-scoped row locks (`for update`), never session advisory locks: Supabase's
+ * transaction pooler hands a connection to another client between transactions.
+ */
+import type postgres from "postgres";
+import { z } from "zod";
+import type { Sql } from "../_shared/db.ts";
+
+/** A client or a transaction: every query runs on either. */
+export type Queryable = postgres.Sql | postgres.TransactionSql;
+
+const linkTokenRowSchema = z.object({
+  id: z.string().uuid(),
+  purpose: z.enum(["join", "manage"]),
+  guild_id: z.string(),
+  discord_user_id: z.string(),
+  locale: z.enum(["ja", "en"]),
+  expires_at: z.date(),
+  used_at: z.date().nullable(),
+});
+/** A stored link token (found by the hash of the token in the link). */
+export type LinkTokenRow = z.infer<typeof linkTokenRowSchema>;
+
+const guildRowSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  seller_notice: z.unknown(),
+});
+/** A guild as the plan page needs it; `seller_notice` is parsed by the caller. */
+export type GuildRow = z.infer<typeof guildRowSchema>;
+
+const planRowSchema = z.object({
+  id: z.string().uuid(),
+  guild_id: z.string(),
+  stripe_price_id: z.string(),
+  display: z.unknown(),
+  unit_amount: z.number().int(),
+  currency: z.string(),
+  billing_interval: z.enum(["day", "week", "month", "year"]),
+  interval_count: z.number().int(),
+});
+/** An active plan of a guild; `display` is parsed by the caller. */
+export type PlanRow = z.infer<typeof planRowSchema>;
+
+const membershipRowSchema = z.object({
+  id: z.string().uuid(),
+  guild_id: z.string(),
+  discord_user_id: z.string(),
+  stripe_customer_id: z.string().nullable(),
+  stripe_subscription_id: z.string().nullable(),
+  status: z.string().nullable(),
+  entitled: z.boolean(),
+});
+/** What checkout needs of a membership. */
+export type MembershipRow = z.infer<typeof membershipRowSchema>;
+
+const attemptRowSchema = z.object({
+  id: z.string().uuid(),
+  link_token_id: z.string().uuid().nullable(),
+  plan_id: z.string().uuid().nullable(),
+  kind: z.enum(["checkout", "portal"]),
+  stripe_session_id: z.string(),
+  status: z.enum(["open", "completed", "expired"]),
+});
+/** A recorded Checkout or Portal session. */
+export type AttemptRow = z.infer<typeof attemptRowSchema>;
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Finds a link token by the SHA-256 of the token. */
+export async function findLinkToken(
+  sql: Queryable,
+  tokenHash: Uint8Array,
+): Promise<LinkTokenRow | null> {
+  const rows = await sql`
+    select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at
+    from public.link_tokens
+    where token_hash = decode(${hex(tokenHash)}, 'hex')`;
+  return rows.length ? linkTokenRowSchema.parse(rows[0]) : null;
+}
+
+/** Re-reads a link token under a row lock, serialising every request made with that link. */
+export async function lockLinkToken(tx: Queryable, id: string): Promise<LinkTokenRow> {
+  const rows = await tx`
+    select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at
+    from public.link_tokens where id = ${id} for update`;
+  return linkTokenRowSchema.parse(rows[0]);
+}
+
+/** Marks a link token as used, unless it already is (then returns false). */
+export async function markLinkTokenUsed(tx: Queryable, id: string, now: Date): Promise<boolean> {
+  const rows = await tx`
+    update public.link_tokens set used_at = ${now}
+    where id = ${id} and used_at is null
+    returning id`;
+  return rows.length === 1;
+}
+
+/** A guild and its active plans, in the operator's order. */
+export async function loadGuildPlans(
+  sql: Queryable,
+  guildId: string,
+): Promise<{ guild: GuildRow; plans: PlanRow[] } | null> {
+  const guilds = await sql`
+    select id, name, seller_notice from public.guilds where id = ${guildId}`;
+  if (!guilds.length) return null;
+  const plans = await sql`
+    select id, guild_id, stripe_price_id, display, unit_amount, currency, billing_interval,
+      interval_count
+    from public.plans
+    where guild_id = ${guildId} and active
+    order by sort_order, created_at, id`;
+  return {
+    guild: guildRowSchema.parse(guilds[0]),
+    plans: plans.map((row) => planRowSchema.parse(row)),
+  };
+}
+
+/** One active plan of a guild, or null. */
+export async function findActivePlan(
+  sql: Queryable,
+  guildId: string,
+  planId: string,
+): Promise<PlanRow | null> {
+  const rows = await sql`
+    select id, guild_id, stripe_price_id, display, unit_amount, currency, billing_interval,
+      interval_count
+    from public.plans
+    where id = ${planId} and guild_id = ${guildId} and active`;
+  return rows.length ? planRowSchema.parse(rows[0]) : null;
+}
+
+/** The member's membership in a guild, or null (no lock). */
+export async function findMembership(
+  sql: Queryable,
+  guildId: string,
+  discordUserId: string,
+): Promise<MembershipRow | null> {
+  const rows = await sql`
+    select id, guild_id, discord_user_id, stripe_customer_id, stripe_subscription_id, status,
+      entitled
+    from public.memberships
+    where guild_id = ${guildId} and discord_user_id = ${discordUserId}`;
+  return rows.length ? membershipRowSchema.parse(rows[0]) : null;
+}
+
+/**
+ * Returns the member's membership locked for update, creating it first if needed. The unique
+ * (guild_id, discord_user_id) constraint makes concurrent creation yield one row; the lock then
+ * makes the customer check-and-create one critical section per member.
+ */
+export async function lockMembership(
+  tx: Queryable,
+  member: { guildId: string; discordUserId: string; locale: "ja" | "en" },
+): Promise<MembershipRow> {
+  await tx`
+    insert into public.memberships (guild_id, discord_user_id, locale, change_cause)
+    values (${member.guildId}, ${member.discordUserId}, ${member.locale}, 'join_link')
+    on conflict (guild_id, discord_user_id) do nothing`;
+  const rows = await tx`
+    select id, guild_id, discord_user_id, stripe_customer_id, stripe_subscription_id, status,
+      entitled
+    from public.memberships
+    where guild_id = ${member.guildId} and discord_user_id = ${member.discordUserId}
+    for update`;
+  return membershipRowSchema.parse(rows[0]);
+}
+
+/** Stores the Stripe customer created for a membership. */
+export async function setMembershipCustomer(
+  tx: Queryable,
+  membershipId: string,
+  customerId: string,
+): Promise<void> {
+  await tx`
+    update public.memberships
+    set stripe_customer_id = ${customerId}, change_cause = 'stripe_customer_created',
+      change_event_id = null
+    where id = ${membershipId}`;
+}
+
+/** The sessions already opened with a link token. */
+export async function attemptsForLinkToken(
+  sql: Queryable,
+  linkTokenId: string,
+): Promise<AttemptRow[]> {
+  const rows = await sql`
+    select id, link_token_id, plan_id, kind, stripe_session_id, status
+    from public.checkout_attempts where link_token_id = ${linkTokenId}
+    order by created_at`;
+  return rows.map((row) => attemptRowSchema.parse(row));
+}
+
+/** The member's Checkout sessions still recorded as open. */
+export async function openCheckoutAttempts(
+  sql: Queryable,
+  membershipId: string,
+): Promise<AttemptRow[]> {
+  const rows = await sql`
+    select id, link_token_id, plan_id, kind, stripe_session_id, status
+    from public.checkout_attempts
+    where membership_id = ${membershipId} and kind = 'checkout' and status = 'open'
+    order by created_at`;
+  return rows.map((row) => attemptRowSchema.parse(row));
+}
+
+/** Records what Stripe says became of an earlier session. */
+export async function setAttemptStatus(
+  tx: Queryable,
+  attemptId: string,
+  status: "completed" | "expired",
+): Promise<void> {
+  await tx`update public.checkout_attempts set status = ${status} where id = ${attemptId}`;
+}
+
+/** Records a session Stripe has created (a replayed session is already recorded: no-op). */
+export async function recordAttempt(
+  tx: Queryable,
+  attempt: {
+    membershipId: string;
+    linkTokenId: string;
+    planId: string | null;
+    kind: "checkout" | "portal";
+    stripeSessionId: string;
+  },
+): Promise<void> {
+  await tx`
+    insert into public.checkout_attempts (membership_id, link_token_id, plan_id, kind,
+      stripe_session_id)
+    values (${attempt.membershipId}, ${attempt.linkTokenId}, ${attempt.planId}, ${attempt.kind},
+      ${attempt.stripeSessionId})
+    on conflict (stripe_session_id) do nothing`;
+}
+
+/** Runs `fn` in one transaction. */
+export function inTransaction<T>(sql: Sql, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return sql.begin((tx) => fn(tx)) as Promise<T>;
+}

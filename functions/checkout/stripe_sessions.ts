@@ -1,0 +1,154 @@
+/**
+ * The checkout function's Stripe adapter: the customer, Checkout and Portal sessions, and what
+ * became of an earlier Checkout session. Every create call carries an idempotency key derived from
+ * our own ids, so a retry or a concurrent duplicate gets Stripe's first answer back instead of a
+ * second object (https://docs.stripe.com/api/idempotent_requests).
+ */
+import type Stripe from "stripe";
+import { METADATA_KEYS } from "./contract.ts";
+
+/** Who a Stripe object belongs to, written as metadata on the customer, session and subscription. */
+export interface MemberRef {
+  guildId: string;
+  discordUserId: string;
+  membershipId: string;
+}
+
+/** What a Checkout session needs. */
+export interface CheckoutSessionRequest {
+  member: MemberRef;
+  customerId: string;
+  priceId: string;
+  locale: "ja" | "en";
+  successUrl: string;
+  cancelUrl: string;
+  /** Unix seconds; Stripe requires 30 minutes to 24 hours from now. */
+  expiresAt: number;
+  idempotencyKey: string;
+}
+
+/** What a Portal session needs. */
+export interface PortalSessionRequest {
+  customerId: string;
+  locale: "ja" | "en";
+  returnUrl: string;
+  idempotencyKey: string;
+}
+
+/** A Stripe-hosted session to send the member to. */
+export interface OpenedSession {
+  id: string;
+  url: string;
+}
+
+/** What became of a Checkout session. */
+export interface CheckoutSessionState {
+  status: "open" | "complete" | "expired";
+  subscriptionId: string | null;
+}
+
+/** Stripe as the checkout function uses it. */
+export interface CheckoutStripe {
+  createCustomer(member: MemberRef, locale: "ja" | "en"): Promise<string>;
+  createCheckoutSession(request: CheckoutSessionRequest): Promise<OpenedSession>;
+  createPortalSession(request: PortalSessionRequest): Promise<OpenedSession>;
+  checkoutSessionState(sessionId: string): Promise<CheckoutSessionState>;
+  /** Expires an open session; returns its state afterwards (it may have completed meanwhile). */
+  expireCheckoutSession(sessionId: string): Promise<CheckoutSessionState>;
+  /** Whether a subscription can still charge or entitle (anything but canceled/incomplete_expired). */
+  subscriptionIsLive(subscriptionId: string): Promise<boolean>;
+}
+
+/** Thrown when Stripe answers a session without a URL (never for hosted sessions). */
+export class StripeAnswerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StripeAnswerError";
+  }
+}
+
+function metadataOf(member: MemberRef): Record<string, string> {
+  return {
+    [METADATA_KEYS.guildId]: member.guildId,
+    [METADATA_KEYS.discordUserId]: member.discordUserId,
+    [METADATA_KEYS.membershipId]: member.membershipId,
+  };
+}
+
+/**
+ * `client_reference_id` carries the three ids too, for reconciling in the Dashboard and exports:
+ * `<guild id>_<member id>_<membership id>` (snowflakes are digits and the uuid has no `_`).
+ */
+export function clientReferenceId(member: MemberRef): string {
+  return `${member.guildId}_${member.discordUserId}_${member.membershipId}`;
+}
+
+function stateOf(session: Stripe.Checkout.Session): CheckoutSessionState {
+  const subscription = session.subscription;
+  return {
+    status: session.status === "complete"
+      ? "complete"
+      : session.status === "expired"
+      ? "expired"
+      : "open",
+    subscriptionId: typeof subscription === "string" ? subscription : subscription?.id ?? null,
+  };
+}
+
+function opened(id: string, url: string | null): OpenedSession {
+  if (!url) throw new StripeAnswerError(`Stripe returned session ${id} without a URL`);
+  return { id, url };
+}
+
+/** The Stripe adapter over a configured SDK client. */
+export function createCheckoutStripe(stripe: Stripe): CheckoutStripe {
+  return {
+    async createCustomer(member, locale) {
+      const customer = await stripe.customers.create({
+        description: `Discord member ${member.discordUserId} of guild ${member.guildId}`,
+        metadata: metadataOf(member),
+        preferred_locales: [locale],
+      }, { idempotencyKey: `rolepass-customer-${member.membershipId}` });
+      return customer.id;
+    },
+
+    async createCheckoutSession(request) {
+      const metadata = metadataOf(request.member);
+      const session = await stripe.checkout.sessions.create({
+        mode: "subscription",
+        customer: request.customerId,
+        line_items: [{ price: request.priceId, quantity: 1 }],
+        client_reference_id: clientReferenceId(request.member),
+        metadata,
+        subscription_data: { metadata },
+        locale: request.locale,
+        success_url: request.successUrl,
+        cancel_url: request.cancelUrl,
+        expires_at: request.expiresAt,
+      }, { idempotencyKey: request.idempotencyKey });
+      return opened(session.id, session.url);
+    },
+
+    async createPortalSession(request) {
+      const session = await stripe.billingPortal.sessions.create({
+        customer: request.customerId,
+        locale: request.locale,
+        return_url: request.returnUrl,
+      }, { idempotencyKey: request.idempotencyKey });
+      return opened(session.id, session.url);
+    },
+
+    async checkoutSessionState(sessionId) {
+      return stateOf(await stripe.checkout.sessions.retrieve(sessionId));
+    },
+
+    async expireCheckoutSession(sessionId) {
+      return stateOf(await stripe.checkout.sessions.expire(sessionId));
+    },
+
+    async subscriptionIsLive(subscriptionId) {
+      const subscription = await stripe.subscriptions.retrieve(subscriptionId);
+      return subscription.status !== "canceled" && subscription.status !== "incomplete_expired";
+    },
+  };
+}
