@@ -1,0 +1,177 @@
+/**
+ * Discord calls that respect Discord's rate limits across every instance of a function.
+ *
+ * Before each call a slot is taken in the database (`public.acquire_discord_slot`): the bucket
+ * state learned from `X-RateLimit-*` headers and a sliding window for the global 50 requests/s
+ * live there, so a burst of jobs spread over many isolates drains at Discord's rate instead of
+ * discovering it through 429s (429s count towards the invalid-request limit that bans an IP:
+ * https://discord.com/developers/docs/topics/rate-limits#invalid-request-limit-aka-cloudflare-bans).
+ * Every answer's headers are written back (`public.record_discord_rate_limit`).
+ */
+import type { Sql } from "./db.ts";
+import type { DiscordApi, DiscordRequestOptions, DiscordResponse } from "./discord_api.ts";
+
+/** Discord's documented global limit per bot. */
+export const DISCORD_GLOBAL_LIMIT_PER_SECOND = 50;
+
+/** The rate-limit bucket a call falls in. */
+export interface RouteBucket {
+  /** The route family and its major parameter; never contains a token. */
+  key: string;
+  /** Whether the global per-bot limit applies (interaction webhooks are exempt). */
+  global: boolean;
+}
+
+async function shortHash(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/**
+ * The bucket of `method path`. Buckets are per route and major parameter (guild, channel,
+ * webhook); role add and remove share one per guild.
+ */
+export async function routeBucketOf(method: string, path: string): Promise<RouteBucket> {
+  const bare = path.split("?")[0];
+  let match = bare.match(/^\/guilds\/(\d+)\/members\/\d+\/roles\/\d+$/);
+  if (match) return { key: `roles:${match[1]}`, global: true };
+  if (bare === "/users/@me/channels") return { key: "dm_channels", global: true };
+  match = bare.match(/^\/channels\/(\d+)\/messages$/);
+  if (match) return { key: `messages:${match[1]}`, global: true };
+  match = bare.match(/^\/webhooks\/(\d+)\/([^/]+)/);
+  if (match) {
+    // The interaction token is a credential: the key carries only a hash of it.
+    return { key: `webhooks:${match[1]}:${await shortHash(match[2])}`, global: false };
+  }
+  return { key: `${method.toUpperCase()} ${bare.replace(/\d{17,20}/g, ":id")}`, global: true };
+}
+
+/** What a rate-limited call came to. */
+export type RateLimitedResult =
+  | { kind: "response"; response: DiscordResponse }
+  | { kind: "timeout" }
+  | { kind: "network"; message: string }
+  /** Waiting for a slot would pass the caller's deadline; nothing was sent. */
+  | { kind: "deferred"; waitMs: number };
+
+/** Options of {@linkcode createRateLimitedDiscord}. */
+export interface RateLimitedDiscordOptions {
+  api: DiscordApi;
+  sql: Sql;
+  /** Requests per window for the global limit. Default 50. */
+  globalLimit?: number;
+  /**
+   * The sliding window for the global limit. Default 1 060 ms: a little over Discord's second, so
+   * requests that reach Discord a few milliseconds apart from when they left still fit its window.
+   */
+  globalWindowMs?: number;
+  /** How many 429s one call waits out before giving the answer back. Default 2. */
+  maxRateLimitWaits?: number;
+  /** Clock in epoch ms; tests may replace it. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Discord calls that wait for their slot first. */
+export interface RateLimitedDiscord {
+  /**
+   * Takes a slot, sends, records the answer's rate-limit headers, and waits out a 429 when the
+   * wait fits before `deadline` (epoch ms).
+   */
+  call(
+    method: string,
+    path: string,
+    options: DiscordRequestOptions,
+    deadline: number,
+  ): Promise<RateLimitedResult>;
+}
+
+function numberHeader(headers: Headers, name: string): number | null {
+  const value = headers.get(name);
+  if (value === null || value.trim() === "") return null;
+  const parsed = Number(value);
+  return Number.isFinite(parsed) ? parsed : null;
+}
+
+/** The `retry_after` of a 429 in milliseconds, from the body or else the `Retry-After` header. */
+export function retryAfterMsOf(response: DiscordResponse): number {
+  const body = response.body as { retry_after?: unknown } | null;
+  if (body && typeof body.retry_after === "number") return Math.ceil(body.retry_after * 1000);
+  const header = numberHeader(response.headers, "Retry-After");
+  return header === null ? 1_000 : Math.ceil(header * 1000);
+}
+
+/** Whether a 429 was Discord's global limit rather than the route's bucket. */
+export function isGlobalRateLimit(response: DiscordResponse): boolean {
+  const body = response.body as { global?: unknown } | null;
+  return body?.global === true ||
+    response.headers.get("X-RateLimit-Global")?.toLowerCase() === "true" ||
+    response.headers.get("X-RateLimit-Scope") === "global";
+}
+
+/** Creates the rate-limited caller over `api`, with its bucket state in `sql`. */
+export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): RateLimitedDiscord {
+  const { api, sql } = options;
+  const globalLimit = options.globalLimit ?? DISCORD_GLOBAL_LIMIT_PER_SECOND;
+  const globalWindowMs = options.globalWindowMs ?? 1_060;
+  const maxWaits = options.maxRateLimitWaits ?? 2;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+
+  async function acquire(bucket: RouteBucket, deadline: number): Promise<number> {
+    while (true) {
+      const [{ wait }] = await sql<{ wait: number }[]>`
+        select public.acquire_discord_slot(${bucket.key}, ${bucket.global}, ${globalLimit},
+          ${globalWindowMs}) as wait`;
+      if (wait <= 0) return 0;
+      if (now() + wait >= deadline) return wait;
+      await sleep(wait);
+    }
+  }
+
+  async function record(bucket: RouteBucket, response: DiscordResponse): Promise<void> {
+    const { headers } = response;
+    const limited = response.status === 429;
+    const resetAfter = numberHeader(headers, "X-RateLimit-Reset-After");
+    await sql`
+      select public.record_discord_rate_limit(
+        ${bucket.key},
+        ${headers.get("X-RateLimit-Bucket")},
+        ${numberHeader(headers, "X-RateLimit-Limit")},
+        ${numberHeader(headers, "X-RateLimit-Remaining")},
+        ${resetAfter === null ? null : Math.ceil(resetAfter * 1000)},
+        ${limited ? retryAfterMsOf(response) : null},
+        ${limited && isGlobalRateLimit(response)}
+      )`;
+  }
+
+  return {
+    async call(method, path, requestOptions, deadline) {
+      const bucket = await routeBucketOf(method, path);
+      for (let waits = 0;; waits++) {
+        const wait = await acquire(bucket, deadline);
+        if (wait > 0) return { kind: "deferred", waitMs: wait };
+        const timeoutMs = Math.max(
+          1,
+          Math.min(requestOptions.timeoutMs ?? 10_000, deadline - now()),
+        );
+        let response: DiscordResponse;
+        try {
+          response = await api.request(method, path, { ...requestOptions, timeoutMs });
+        } catch (error) {
+          if (error instanceof DOMException && error.name === "TimeoutError") {
+            return { kind: "timeout" };
+          }
+          return {
+            kind: "network",
+            message: error instanceof Error ? error.message : String(error),
+          };
+        }
+        await record(bucket, response);
+        if (response.status !== 429 || waits >= maxWaits) return { kind: "response", response };
+        if (now() + retryAfterMsOf(response) >= deadline) return { kind: "response", response };
+      }
+    },
+  };
+}
