@@ -67,6 +67,11 @@ function cancellationDetails(
   } as Stripe.Subscription.CancellationDetails;
 }
 
+/** The billing mode of a subscription. */
+export function billingModeOf(subscription: Stripe.Subscription): BillingModeType {
+  return subscription.billing_mode?.type === "classic" ? "classic" : "flexible";
+}
+
 const NO_REQUEST: EventRequest = { id: null, idempotency_key: null };
 
 /** Subscription statuses from which no further billing happens. */
@@ -201,10 +206,36 @@ export class Billing {
       this.events.emit("customer.subscription.created", subscription);
       this.emitPayment(steps, "paid");
     } else {
+      request.pendingSubscriptionId = subscription.id;
       this.events.emit("customer.subscription.created", subscription);
       this.emitPayment(steps, "payment_failed");
     }
     return { session, subscription };
+  }
+
+  /** Another payment attempt on the Checkout page after a decline. */
+  private payPendingCheckout(
+    session: Stripe.Checkout.Session,
+    subscription: Stripe.Subscription,
+    outcome: PaymentOutcome,
+  ): Stripe.Subscription {
+    const invoice = this.latestInvoice(subscription)!;
+    if (outcome === "payment_failed") return this.retryRenewal(subscription, invoice, outcome);
+    const customer = this.state.customers.get(String(subscription.customer));
+    Object.assign(session, {
+      status: "complete",
+      payment_status: "paid",
+      customer: subscription.customer,
+      subscription: subscription.id,
+      invoice: invoice.id,
+      customer_details: {
+        ...(session.customer_details ?? {}),
+        email: customer?.email ?? null,
+        name: customer?.name ?? null,
+      },
+    });
+    this.events.emit("checkout.session.completed", session);
+    return this.retryRenewal(subscription, invoice, "paid");
   }
 
   /** Expires an open Checkout Session (emits checkout.session.expired). */
@@ -233,40 +264,11 @@ export class Billing {
     id: string,
     mode?: BillingModeType,
     request = NO_REQUEST,
-    details: { comment?: string | null; feedback?: string | null } = {},
   ): Stripe.Subscription {
     const subscription = this.subscription(id);
     this.refuseEnded(subscription);
     const before = structuredClone(subscription);
-    const shape = mode ?? (subscription.billing_mode.type as BillingModeType);
-    const items = subscription.items.data;
-    subscription.cancel_at = shape === "classic"
-      ? items[0].current_period_end
-      : periodOf(subscription).end;
-    subscription.cancel_at_period_end = shape === "classic";
-    subscription.canceled_at = this.state.now();
-    subscription.cancellation_details = cancellationDetails(
-      "cancellation_requested",
-      details.comment ?? subscription.cancellation_details?.comment,
-      details.feedback ?? subscription.cancellation_details?.feedback,
-    );
-    this.events.emit("customer.subscription.updated", subscription, before, request);
-    return subscription;
-  }
-
-  /** Schedules cancellation at a given time (`cancel_at`), as the API's update does. */
-  cancelAt(id: string, cancelAt: number, request = NO_REQUEST): Stripe.Subscription {
-    const subscription = this.subscription(id);
-    this.refuseEnded(subscription);
-    const before = structuredClone(subscription);
-    subscription.cancel_at = cancelAt;
-    subscription.cancel_at_period_end = false;
-    subscription.canceled_at = this.state.now();
-    subscription.cancellation_details = cancellationDetails(
-      "cancellation_requested",
-      subscription.cancellation_details?.comment,
-      subscription.cancellation_details?.feedback,
-    );
+    this.scheduleCancel(subscription, { atPeriodEnd: mode ?? billingModeOf(subscription) });
     this.events.emit("customer.subscription.updated", subscription, before, request);
     return subscription;
   }
@@ -276,12 +278,43 @@ export class Billing {
     const subscription = this.subscription(id);
     this.refuseEnded(subscription);
     const before = structuredClone(subscription);
+    this.unscheduleCancel(subscription);
+    this.events.emit("customer.subscription.updated", subscription, before, request);
+    return subscription;
+  }
+
+  /**
+   * Sets a scheduled cancellation without emitting (API updates emit one event for all their
+   * changes): at the period end in a billing mode's shape, or at a given time.
+   */
+  scheduleCancel(
+    subscription: Stripe.Subscription,
+    when: { atPeriodEnd: BillingModeType } | { at: number },
+  ): void {
+    if ("at" in when) {
+      subscription.cancel_at = when.at;
+      subscription.cancel_at_period_end = false;
+    } else {
+      const classic = when.atPeriodEnd === "classic";
+      subscription.cancel_at = classic
+        ? subscription.items.data[0].current_period_end
+        : periodOf(subscription).end;
+      subscription.cancel_at_period_end = classic;
+    }
+    subscription.canceled_at = this.state.now();
+    subscription.cancellation_details = cancellationDetails(
+      "cancellation_requested",
+      subscription.cancellation_details?.comment,
+      subscription.cancellation_details?.feedback,
+    );
+  }
+
+  /** Clears a scheduled cancellation without emitting. */
+  unscheduleCancel(subscription: Stripe.Subscription): void {
     subscription.cancel_at = null;
     subscription.cancel_at_period_end = false;
     subscription.canceled_at = null;
     subscription.cancellation_details = cancellationDetails(null);
-    this.events.emit("customer.subscription.updated", subscription, before, request);
-    return subscription;
   }
 
   /**
@@ -552,7 +585,8 @@ export class Billing {
     return subscription;
   }
 
-  private refuseEnded(subscription: Stripe.Subscription): void {
+  /** Throws Stripe's refusal for changes to an ended subscription. */
+  refuseEnded(subscription: Stripe.Subscription): void {
     if (ENDED.has(subscription.status)) {
       throw invalidRequest(
         "A canceled subscription can only update its cancellation_details and metadata.",

@@ -151,6 +151,7 @@ export class EventLog {
     });
     this.events.push(event);
     this.byId.set(event.id, event);
+    this.state.remember(event.id);
     if (this.autoDelivery) this.scheduleDrain(0);
     return event;
   }

@@ -162,3 +162,35 @@ export function mergeMetadata(
   }
   return next;
 }
+
+/**
+ * Stripe's metadata limits (https://docs.stripe.com/metadata): 50 keys, keys up to 40 characters,
+ * values up to 500 characters, no square brackets in keys.
+ */
+export function checkMetadata(value: FormValue | undefined, param = "metadata"): void {
+  if (typeof value !== "object" || Array.isArray(value)) return;
+  const keys = Object.keys(value);
+  if (keys.length > 50) {
+    throw invalidParameter(
+      param,
+      `Invalid ${param}: ${param} can have up to 50 keys, but you passed in ${keys.length} keys.`,
+    );
+  }
+  for (const key of keys) {
+    if (key.length > 40) {
+      throw invalidParameter(
+        `${param}[${key}]`,
+        `Metadata keys can have up to 40 characters, but you passed in a key that is ` +
+          `${key.length} characters. Invalid key: '${key}'.`,
+      );
+    }
+    const v = value[key];
+    if (typeof v === "string" && v.length > 500) {
+      throw invalidParameter(
+        `${param}[${key}]`,
+        `Metadata values can have up to 500 characters, but you passed in a value that is ` +
+          `${v.length} characters. Invalid value: '${v.slice(0, 40)}...'.`,
+      );
+    }
+  }
+}

@@ -6,10 +6,12 @@ import type Stripe from "stripe";
 
 /** What Checkout keeps from a session's creation request but does not show on the session. */
 export interface CheckoutRequest {
-  lineItems: { price: string; quantity: number }[];
+  lineItems: { id: string; price: string; quantity: number }[];
   subscriptionMetadata: Record<string, string>;
   subscriptionDescription: string | null;
   billingMode: BillingModeType | null;
+  /** The `incomplete` subscription a declined payment left, which a later payment completes. */
+  pendingSubscriptionId?: string;
 }
 
 /** Subscription billing modes (https://docs.stripe.com/billing/subscriptions/billing-mode). */
@@ -51,7 +53,7 @@ export class StripeState {
    */
   constructor(
     private readonly clock: () => number,
-    readonly baseUrl: string,
+    public baseUrl: string,
     defaultBillingMode: BillingModeType = "flexible",
   ) {
     this.defaultBillingMode = defaultBillingMode;
@@ -67,6 +69,11 @@ export class StripeState {
     map.set(object.id, object);
     this.sequence.set(object.id, ++this.counter);
     return object;
+  }
+
+  /** Records the creation order of an object kept outside the maps (events). */
+  remember(id: string): void {
+    this.sequence.set(id, ++this.counter);
   }
 
   /** Creation order of an id (higher is newer); 0 when unknown. */

@@ -1,0 +1,1020 @@
+/**
+ * The Stripe v1 endpoints rolepass uses, served from the double's state with Stripe's parameter
+ * rules and error bodies. Handlers receive the parsed parameters and the request's id and
+ * idempotency key through Hono's bindings (set by server.ts).
+ */
+import { type Context, Hono } from "hono";
+import type Stripe from "stripe";
+import type { Billing } from "./billing.ts";
+import { billingModeOf } from "./billing.ts";
+import {
+  invalidParameter,
+  invalidRequest,
+  missingParameter,
+  resourceMissing,
+  StripeApiError,
+  unrecognizedUrl,
+} from "./errors.ts";
+import type { EventLog, EventRequest } from "./events.ts";
+import { checkoutLineItems, expand } from "./expand.ts";
+import type { FormParams } from "./form.ts";
+import { newId } from "./ids.ts";
+import { fromTemplate, periodOf } from "./objects.ts";
+import {
+  checkMetadata,
+  type EndpointSpec,
+  mergeMetadata,
+  readBoolean,
+  readExpand,
+  readInteger,
+  readList,
+  readObject,
+  readString,
+  validateParams,
+} from "./params.ts";
+import type { StoredObject, StripeState } from "./state.ts";
+
+/** What server.ts passes to every API handler. */
+export interface ApiBindings {
+  params: FormParams;
+  request: EventRequest;
+}
+
+type ApiContext = Context<{ Bindings: ApiBindings }>;
+
+/** Response header marking errors that must not be saved under an idempotency key. */
+export const NOT_SAVED_HEADER = "x-double-not-idempotent";
+
+/** Locales Checkout and the portal accept (https://docs.stripe.com/api/checkout/sessions/create). */
+const LOCALES = [
+  "auto",
+  "bg",
+  "cs",
+  "da",
+  "de",
+  "el",
+  "en",
+  "en-GB",
+  "es",
+  "es-419",
+  "et",
+  "fi",
+  "fil",
+  "fr",
+  "fr-CA",
+  "hr",
+  "hu",
+  "id",
+  "it",
+  "ja",
+  "ko",
+  "lt",
+  "lv",
+  "ms",
+  "mt",
+  "nb",
+  "nl",
+  "pl",
+  "pt",
+  "pt-BR",
+  "ro",
+  "ru",
+  "sk",
+  "sl",
+  "sv",
+  "th",
+  "tr",
+  "vi",
+  "zh",
+  "zh-HK",
+  "zh-TW",
+] as const;
+
+const ADDRESS: EndpointSpec = {
+  line1: "string",
+  line2: "string",
+  city: "string",
+  state: "string",
+  postal_code: "string",
+  country: "string",
+};
+
+const CUSTOMER_FIELDS: EndpointSpec = {
+  address: ADDRESS,
+  balance: "integer",
+  business_name: "string",
+  cash_balance: "any",
+  description: "string",
+  email: "string",
+  individual_name: "string",
+  invoice_prefix: "string",
+  invoice_settings: "any",
+  metadata: "map",
+  name: "string",
+  next_invoice_sequence: "integer",
+  payment_method: "string",
+  phone: "string",
+  preferred_locales: { list: "string" },
+  shipping: "any",
+  source: "string",
+  tax: "any",
+  tax_exempt: ["none", "exempt", "reverse"],
+  validate: "boolean",
+};
+
+const PAGINATION: EndpointSpec = {
+  limit: "integer",
+  starting_after: "string",
+  ending_before: "string",
+  created: "any",
+};
+
+const CHECKOUT_CREATE: EndpointSpec = {
+  adaptive_pricing: "any",
+  after_expiration: "any",
+  allow_promotion_codes: "boolean",
+  automatic_tax: { enabled: "boolean", liability: "any" },
+  billing_address_collection: ["auto", "required"],
+  branding_settings: "any",
+  cancel_url: "string",
+  client_reference_id: "string",
+  consent_collection: "any",
+  currency: "string",
+  custom_fields: "any",
+  custom_text: "any",
+  customer: "string",
+  customer_account: "string",
+  customer_creation: ["always", "if_required"],
+  customer_email: "string",
+  customer_update: {
+    address: ["auto", "never"],
+    name: ["auto", "never"],
+    shipping: ["auto", "never"],
+  },
+  discounts: "any",
+  expires_at: "integer",
+  invoice_creation: "any",
+  line_items: {
+    list: {
+      adjustable_quantity: "any",
+      dynamic_tax_rates: { list: "string" },
+      price: "string",
+      price_data: "any",
+      quantity: "integer",
+      tax_rates: { list: "string" },
+    },
+  },
+  locale: LOCALES,
+  metadata: "map",
+  mode: ["payment", "setup", "subscription"],
+  name_collection: "any",
+  optional_items: "any",
+  origin_context: ["mobile_app", "web"],
+  payment_intent_data: "any",
+  payment_method_collection: ["always", "if_required"],
+  payment_method_configuration: "string",
+  payment_method_data: "any",
+  payment_method_options: "any",
+  payment_method_types: { list: "string" },
+  permissions: "any",
+  phone_number_collection: { enabled: "boolean" },
+  redirect_on_completion: ["always", "if_required", "never"],
+  return_url: "string",
+  saved_payment_method_options: "any",
+  setup_intent_data: "any",
+  shipping_address_collection: "any",
+  shipping_options: "any",
+  submit_type: ["auto", "book", "donate", "pay", "subscribe"],
+  success_url: "string",
+  subscription_data: {
+    application_fee_percent: "any",
+    billing_cycle_anchor: "integer",
+    billing_mode: { type: ["classic", "flexible"], flexible: "any" },
+    default_tax_rates: { list: "string" },
+    description: "string",
+    invoice_settings: "any",
+    metadata: "map",
+    on_behalf_of: "string",
+    proration_behavior: ["create_prorations", "none"],
+    transfer_data: "any",
+    trial_end: "integer",
+    trial_period_days: "integer",
+    trial_settings: "any",
+    pending_invoice_item_interval: "any",
+  },
+  tax_id_collection: { enabled: "boolean", required: ["if_supported", "never"] },
+  ui_mode: ["hosted", "embedded", "custom"],
+  wallet_options: "any",
+};
+
+const SUBSCRIPTION_UPDATE: EndpointSpec = {
+  cancel_at: "string",
+  cancel_at_period_end: "boolean",
+  cancellation_details: {
+    comment: "string",
+    feedback: [
+      "customer_service",
+      "low_quality",
+      "missing_features",
+      "other",
+      "switched_service",
+      "too_complex",
+      "too_expensive",
+      "unused",
+    ],
+  },
+  default_payment_method: "string",
+  description: "string",
+  metadata: "map",
+  pause_collection: {
+    behavior: ["keep_as_draft", "mark_uncollectible", "void"],
+    resumes_at: "integer",
+  },
+  proration_behavior: ["always_invoice", "create_prorations", "none"],
+};
+
+/** Newest-first page of `items` per Stripe's cursor parameters. */
+function paginate<T extends StoredObject>(
+  state: StripeState,
+  items: T[],
+  params: FormParams,
+  url: string,
+): Stripe.ApiList<T> {
+  const limit = readInteger(params, "limit") ?? 10;
+  if (limit < 1 || limit > 100) {
+    throw invalidParameter(
+      "limit",
+      limit < 1
+        ? "This value must be greater than or equal to 1."
+        : "This value must be less than or equal to 100.",
+      "parameter_invalid_integer",
+    );
+  }
+  let sorted = [...items].sort((a, b) => state.orderOf(b.id) - state.orderOf(a.id));
+  const after = readString(params, "starting_after");
+  const before = readString(params, "ending_before");
+  if (after) {
+    const index = sorted.findIndex((item) => item.id === after);
+    if (index === -1) throw resourceMissing("object", after, "starting_after");
+    sorted = sorted.slice(index + 1);
+  } else if (before) {
+    const index = sorted.findIndex((item) => item.id === before);
+    if (index === -1) throw resourceMissing("object", before, "ending_before");
+    sorted = sorted.slice(Math.max(0, index - limit), index);
+    return { object: "list", data: sorted, has_more: index - limit > 0, url };
+  }
+  return {
+    object: "list",
+    data: sorted.slice(0, limit),
+    has_more: sorted.length > limit,
+    url,
+  };
+}
+
+function json(c: ApiContext, object: unknown): Response {
+  return c.newResponse(JSON.stringify(object, null, 2), 200, {
+    "content-type": "application/json",
+  });
+}
+
+/** Matches `metadata['key']:'value'` and `field:'value'` clauses of Stripe's search language. */
+function searchCustomers(state: StripeState, query: string): Stripe.Customer[] {
+  const clauses = query.split(/\s+(AND|OR)\s+/i);
+  const connective = clauses.length > 1 ? clauses[1].toUpperCase() : "AND";
+  const tests = clauses.filter((_, i) => i % 2 === 0).map((clause) => {
+    const match = clause.trim().match(
+      /^(-)?(email|name|phone|metadata\[['"]([^'"]+)['"]\])\s*:\s*['"]([^'"]*)['"]$/,
+    );
+    if (!match) {
+      throw invalidParameter(
+        "query",
+        `Invalid query: could not parse '${clause.trim()}'. The Stripe double supports ` +
+          "email, name, phone and metadata['key'] equality clauses.",
+        "parameter_invalid_string",
+      );
+    }
+    const [, negate, field, metadataKey, value] = match;
+    return (customer: Stripe.Customer) => {
+      const actual = metadataKey !== undefined
+        ? customer.metadata[metadataKey]
+        : customer[field as "email" | "name" | "phone"];
+      return (actual === value) !== (negate === "-");
+    };
+  });
+  return [...state.customers.values()].filter((customer) =>
+    connective === "OR" ? tests.some((t) => t(customer)) : tests.every((t) => t(customer))
+  );
+}
+
+/**
+ * Builds the Hono app that serves `/v1/...`.
+ *
+ * @param deps the account state, its event log and billing engine.
+ */
+export function createApiApp(
+  deps: { state: StripeState; events: EventLog; billing: Billing },
+): Hono<{ Bindings: ApiBindings }> {
+  const { state, events, billing } = deps;
+  const app = new Hono<{ Bindings: ApiBindings }>();
+
+  const respond = <T>(c: ApiContext, object: T) =>
+    json(c, expand(state, object, readExpand(c.env.params)));
+
+  const get = <T>(map: Map<string, T>, noun: string, id: string): T => {
+    const object = map.get(id);
+    if (!object) throw resourceMissing(noun, id);
+    return object;
+  };
+
+  const retrieve = <T>(path: string, map: () => Map<string, T>, noun: string, spec = {}) => {
+    app.get(path, (c) => {
+      validateParams(c.env.params, spec);
+      return respond(c, get(map(), noun, c.req.param("id")!));
+    });
+  };
+
+  // Customers
+  app.post("/v1/customers", (c) => {
+    const { params } = c.env;
+    validateParams(params, { ...CUSTOMER_FIELDS, test_clock: "string" });
+    checkMetadata(params.metadata);
+    const customer = billing.createCustomer({
+      email: readString(params, "email"),
+      name: readString(params, "name"),
+      description: readString(params, "description"),
+      phone: readString(params, "phone"),
+      metadata: mergeMetadata({}, params.metadata),
+      preferred_locales: readList(params, "preferred_locales").map(String),
+    }, c.env.request);
+    return respond(c, customer);
+  });
+  app.get("/v1/customers", (c) => {
+    const { params } = c.env;
+    validateParams(params, { ...PAGINATION, email: "string", test_clock: "string" });
+    const email = readString(params, "email");
+    const customers = [...state.customers.values()].filter((cu) => !email || cu.email === email);
+    return respond(c, paginate(state, customers, params, "/v1/customers"));
+  });
+  app.get("/v1/customers/search", (c) => {
+    const { params } = c.env;
+    validateParams(params, { query: "string", limit: "integer", page: "string" }, ["query"]);
+    const data = searchCustomers(state, readString(params, "query")!)
+      .sort((a, b) => state.orderOf(b.id) - state.orderOf(a.id))
+      .slice(0, readInteger(params, "limit") ?? 10);
+    return respond(c, {
+      object: "search_result",
+      data,
+      has_more: false,
+      next_page: null,
+      url: "/v1/customers/search",
+    });
+  });
+  retrieve("/v1/customers/:id", () => state.customers, "customer");
+  app.post("/v1/customers/:id", (c) => {
+    const { params } = c.env;
+    const customer = get(state.customers, "customer", c.req.param("id"));
+    validateParams(params, { ...CUSTOMER_FIELDS, default_source: "string" });
+    checkMetadata(params.metadata);
+    const before = structuredClone(customer);
+    for (const key of ["email", "name", "description", "phone"] as const) {
+      if (params[key] !== undefined) customer[key] = readString(params, key) ?? null;
+    }
+    if (params.preferred_locales !== undefined) {
+      customer.preferred_locales = readList(params, "preferred_locales").map(String);
+    }
+    customer.metadata = mergeMetadata(customer.metadata, params.metadata);
+    if (JSON.stringify(before) !== JSON.stringify(customer)) {
+      events.emit("customer.updated", customer, before, c.env.request);
+    }
+    return respond(c, customer);
+  });
+
+  // Products and prices
+  retrieve("/v1/products/:id", () => state.products, "product");
+  app.get("/v1/products", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      active: "boolean",
+      ids: { list: "string" },
+      shippable: "boolean",
+      url: "string",
+    });
+    const active = readBoolean(params, "active");
+    const ids = readList(params, "ids").map(String);
+    const products = [...state.products.values()].filter((p) =>
+      (active === undefined || p.active === active) && (ids.length === 0 || ids.includes(p.id))
+    );
+    return respond(c, paginate(state, products, params, "/v1/products"));
+  });
+  retrieve("/v1/prices/:id", () => state.prices, "price");
+  app.get("/v1/prices", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      active: "boolean",
+      currency: "string",
+      lookup_keys: { list: "string" },
+      product: "string",
+      recurring: {
+        interval: ["day", "week", "month", "year"],
+        meter: "string",
+        usage_type: [
+          "licensed",
+          "metered",
+        ],
+      },
+      type: ["one_time", "recurring"],
+    });
+    const active = readBoolean(params, "active");
+    const currency = readString(params, "currency");
+    const product = readString(params, "product");
+    const type = readString(params, "type");
+    const lookupKeys = readList(params, "lookup_keys").map(String);
+    const interval = readObject(params, "recurring")?.interval;
+    const prices = [...state.prices.values()].filter((p) =>
+      (active === undefined || p.active === active) &&
+      (!currency || p.currency === currency) &&
+      (!product || p.product === product) &&
+      (!type || p.type === type) &&
+      (lookupKeys.length === 0 || (p.lookup_key !== null && lookupKeys.includes(p.lookup_key))) &&
+      (!interval || p.recurring?.interval === interval)
+    );
+    return respond(c, paginate(state, prices, params, "/v1/prices"));
+  });
+
+  // Checkout
+  app.post("/v1/checkout/sessions", (c) => {
+    const { params } = c.env;
+    validateParams(params, CHECKOUT_CREATE, ["mode"]);
+    return respond(c, createCheckoutSession(state, params));
+  });
+  app.get("/v1/checkout/sessions", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      customer: "string",
+      customer_details: "any",
+      payment_intent: "string",
+      payment_link: "string",
+      status: ["complete", "expired", "open"],
+      subscription: "string",
+    });
+    const filters = ["customer", "subscription", "status", "payment_intent"] as const;
+    const sessions = [...state.checkoutSessions.values()].filter((s) =>
+      filters.every((key) => !readString(params, key) || s[key] === readString(params, key))
+    );
+    return respond(c, paginate(state, sessions, params, "/v1/checkout/sessions"));
+  });
+  retrieve("/v1/checkout/sessions/:id", () => state.checkoutSessions, "checkout.session");
+  app.get("/v1/checkout/sessions/:id/line_items", (c) => {
+    validateParams(c.env.params, {
+      limit: "integer",
+      starting_after: "string",
+      ending_before: "string",
+    });
+    get(state.checkoutSessions, "checkout.session", c.req.param("id"));
+    return respond(c, checkoutLineItems(state, c.req.param("id")));
+  });
+  app.post("/v1/checkout/sessions/:id/expire", (c) => {
+    validateParams(c.env.params, {});
+    get(state.checkoutSessions, "checkout.session", c.req.param("id"));
+    return respond(c, billing.expireCheckout(c.req.param("id"), c.env.request));
+  });
+
+  // Billing portal
+  app.post("/v1/billing_portal/sessions", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      configuration: "string",
+      customer: "string",
+      customer_account: "string",
+      flow_data: "any",
+      locale: LOCALES,
+      on_behalf_of: "string",
+      return_url: "string",
+    }, ["customer"]);
+    const session = createPortalSession(state, params);
+    events.emit("billing_portal.session.created", session, undefined, c.env.request);
+    return respond(c, session);
+  });
+  app.get("/v1/billing_portal/configurations", (c) => {
+    const { params } = c.env;
+    validateParams(params, { ...PAGINATION, active: "boolean", is_default: "boolean" });
+    const configurations = state.portalConfigured ? [...state.portalConfigurations.values()] : [];
+    return respond(c, paginate(state, configurations, params, "/v1/billing_portal/configurations"));
+  });
+  retrieve(
+    "/v1/billing_portal/configurations/:id",
+    () => state.portalConfigurations,
+    "configuration",
+  );
+
+  // Subscriptions
+  app.get("/v1/subscriptions", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      automatic_tax: "any",
+      collection_method: ["charge_automatically", "send_invoice"],
+      current_period_end: "any",
+      current_period_start: "any",
+      customer: "string",
+      customer_account: "string",
+      price: "string",
+      status: [
+        "active",
+        "all",
+        "canceled",
+        "ended",
+        "incomplete",
+        "incomplete_expired",
+        "past_due",
+        "paused",
+        "trialing",
+        "unpaid",
+      ],
+      test_clock: "string",
+    });
+    const customer = readString(params, "customer");
+    const price = readString(params, "price");
+    const status = readString(params, "status");
+    const subscriptions = [...state.subscriptions.values()].filter((s) =>
+      (!customer || s.customer === customer) &&
+      (!price || s.items.data.some((item) => item.price.id === price)) &&
+      (status === "all" ||
+        (status === undefined && s.status !== "canceled") ||
+        (status === "ended" && (s.status === "canceled" || s.status === "incomplete_expired")) ||
+        s.status === status)
+    );
+    return respond(c, paginate(state, subscriptions, params, "/v1/subscriptions"));
+  });
+  retrieve("/v1/subscriptions/:id", () => state.subscriptions, "subscription");
+  app.post("/v1/subscriptions/:id", (c) => {
+    const { params } = c.env;
+    const subscription = get(state.subscriptions, "subscription", c.req.param("id"));
+    validateParams(params, SUBSCRIPTION_UPDATE);
+    checkMetadata(params.metadata);
+    const before = structuredClone(subscription);
+    updateSubscription(state, billing, subscription, params);
+    if (JSON.stringify(before) !== JSON.stringify(subscription)) {
+      events.emit("customer.subscription.updated", subscription, before, c.env.request);
+    }
+    return respond(c, subscription);
+  });
+  app.delete("/v1/subscriptions/:id", (c) => {
+    const { params } = c.env;
+    get(state.subscriptions, "subscription", c.req.param("id"));
+    validateParams(params, {
+      cancellation_details: SUBSCRIPTION_UPDATE.cancellation_details,
+      invoice_now: "boolean",
+      prorate: "boolean",
+    });
+    const details = readObject(params, "cancellation_details") ?? {};
+    const subscription = billing.cancelNow(c.req.param("id"), c.env.request, {
+      comment: readString(details, "comment"),
+      feedback: readString(details, "feedback"),
+    });
+    return respond(c, subscription);
+  });
+  app.post("/v1/subscriptions/:id/resume", (c) => {
+    get(state.subscriptions, "subscription", c.req.param("id"));
+    validateParams(c.env.params, {
+      billing_cycle_anchor: ["now", "unchanged"],
+      proration_behavior: ["always_invoice", "create_prorations", "none"],
+      proration_date: "integer",
+    });
+    return respond(c, billing.resume(c.req.param("id"), c.env.request));
+  });
+
+  // Invoices and payments
+  retrieve("/v1/invoices/:id", () => state.invoices, "invoice");
+  app.get("/v1/invoices", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      collection_method: ["charge_automatically", "send_invoice"],
+      customer: "string",
+      customer_account: "string",
+      due_date: "any",
+      status: ["draft", "open", "paid", "uncollectible", "void"],
+      subscription: "string",
+    });
+    const customer = readString(params, "customer");
+    const subscription = readString(params, "subscription");
+    const status = readString(params, "status");
+    const invoices = [...state.invoices.values()].filter((i) =>
+      (!customer || i.customer === customer) &&
+      (!subscription || i.parent?.subscription_details?.subscription === subscription) &&
+      (!status || i.status === status)
+    );
+    return respond(c, paginate(state, invoices, params, "/v1/invoices"));
+  });
+  retrieve("/v1/invoice_payments/:id", () => state.invoicePayments, "invoice_payment");
+  app.get("/v1/invoice_payments", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      invoice: "string",
+      payment: {
+        payment_intent: "string",
+        payment_record: "string",
+        type: ["payment_intent", "payment_record"],
+      },
+      status: ["canceled", "open", "paid"],
+    });
+    const invoice = readString(params, "invoice");
+    const paymentIntent = readString(readObject(params, "payment") ?? {}, "payment_intent");
+    const status = readString(params, "status");
+    const payments = [...state.invoicePayments.values()].filter((p) =>
+      (!invoice || p.invoice === invoice) &&
+      (!paymentIntent || p.payment.payment_intent === paymentIntent) &&
+      (!status || p.status === status)
+    );
+    return respond(c, paginate(state, payments, params, "/v1/invoice_payments"));
+  });
+  retrieve("/v1/charges/:id", () => state.charges, "charge");
+  app.get("/v1/charges", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      customer: "string",
+      payment_intent: "string",
+      transfer_group: "string",
+    });
+    const customer = readString(params, "customer");
+    const paymentIntent = readString(params, "payment_intent");
+    const charges = [...state.charges.values()].filter((ch) =>
+      (!customer || ch.customer === customer) &&
+      (!paymentIntent || ch.payment_intent === paymentIntent)
+    );
+    return respond(c, paginate(state, charges, params, "/v1/charges"));
+  });
+  retrieve("/v1/payment_intents/:id", () => state.paymentIntents, "payment_intent", {
+    client_secret: "string",
+  });
+  retrieve("/v1/refunds/:id", () => state.refunds, "refund");
+  retrieve("/v1/disputes/:id", () => state.disputes, "dispute");
+
+  // Webhook endpoints and events
+  app.get("/v1/webhook_endpoints", (c) => {
+    const { params } = c.env;
+    validateParams(params, PAGINATION);
+    return respond(
+      c,
+      paginate(state, [...state.webhookEndpoints.values()], params, "/v1/webhook_endpoints"),
+    );
+  });
+  app.post("/v1/webhook_endpoints", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      api_version: "string",
+      connect: "boolean",
+      description: "string",
+      enabled_events: { list: "string" },
+      metadata: "map",
+      url: "string",
+    }, ["url", "enabled_events"]);
+    const endpoint = billing.createWebhookEndpoint({
+      url: readString(params, "url")!,
+      enabled_events: readList(params, "enabled_events").map(String),
+      description: readString(params, "description"),
+      api_version: readString(params, "api_version"),
+    });
+    return respond(c, endpoint);
+  });
+  retrieve("/v1/webhook_endpoints/:id", () => state.webhookEndpoints, "webhook_endpoint");
+  app.get("/v1/events", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      delivery_success: "boolean",
+      type: "string",
+      types: { list: "string" },
+    });
+    const type = readString(params, "type");
+    const types = readList(params, "types").map(String);
+    const matchesType = (t: string) =>
+      (!type || (type.endsWith("*") ? t.startsWith(type.slice(0, -1)) : t === type)) &&
+      (types.length === 0 || types.includes(t));
+    const selected = events.events.filter((e) => matchesType(e.type));
+    return respond(c, paginate(state, selected, params, "/v1/events"));
+  });
+  app.get("/v1/events/:id", (c) => {
+    validateParams(c.env.params, {});
+    const event = events.get(c.req.param("id"));
+    if (!event) throw resourceMissing("event", c.req.param("id"));
+    return respond(c, event);
+  });
+
+  app.notFound((c) => {
+    throw unrecognizedUrl(c.req.method, new URL(c.req.url).pathname);
+  });
+  app.onError((error, c) => {
+    if (!(error instanceof StripeApiError)) throw error;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (!error.storedForIdempotency) headers[NOT_SAVED_HEADER] = "1";
+    return c.newResponse(
+      JSON.stringify({ error: error.body }, null, 2),
+      error.status as 400,
+      headers,
+    );
+  });
+  return app;
+}
+
+function createCheckoutSession(state: StripeState, params: FormParams): Stripe.Checkout.Session {
+  const mode = readString(params, "mode") as Stripe.Checkout.Session.Mode;
+  const uiMode = readString(params, "ui_mode") ?? "hosted";
+  const lineItems = readList(params, "line_items");
+  if (mode !== "setup" && lineItems.length === 0) throw missingParameter("line_items");
+  const resolved = lineItems.map((raw, index) => {
+    const item = (typeof raw === "object" && !Array.isArray(raw) ? raw : {}) as FormParams;
+    const priceId = readString(item, "price");
+    if (!priceId) {
+      if (item.price_data !== undefined) {
+        throw invalidRequest("The Stripe double does not support line_items[][price_data].");
+      }
+      throw missingParameter(`line_items[${index}][price]`);
+    }
+    const quantity = readInteger(item, "quantity");
+    if (quantity === undefined) throw missingParameter(`line_items[${index}][quantity]`);
+    const price = state.prices.get(priceId);
+    if (!price) throw resourceMissing("price", priceId, `line_items[${index}][price]`);
+    if (mode === "payment" && price.type === "recurring") {
+      throw invalidParameter(
+        `line_items[${index}][price]`,
+        "You specified `payment` mode but passed a recurring price. Either switch to " +
+          "`subscription` mode or use only one-time prices.",
+        "parameter_invalid_string",
+      );
+    }
+    return {
+      id: newId("li"),
+      price: priceId,
+      quantity,
+      unitAmount: price.unit_amount ?? 0,
+      price$: price,
+    };
+  });
+  if (mode === "subscription" && !resolved.some((r) => r.price$.type === "recurring")) {
+    throw invalidRequest(
+      "You must provide at least one recurring price in `subscription` mode when using prices.",
+      "line_items",
+    );
+  }
+  if (uiMode === "hosted") {
+    if (!readString(params, "success_url")) throw missingParameter("success_url");
+    if (readString(params, "return_url")) {
+      throw invalidParameter(
+        "return_url",
+        "`return_url` can only be used with ui_mode `embedded` or `custom`.",
+      );
+    }
+  } else {
+    if (readString(params, "success_url")) {
+      throw invalidParameter(
+        "success_url",
+        `\`success_url\` cannot be used with ui_mode \`${uiMode}\`.`,
+      );
+    }
+    if (
+      !readString(params, "return_url") && readString(params, "redirect_on_completion") !== "never"
+    ) {
+      throw missingParameter("return_url");
+    }
+  }
+  const customerId = readString(params, "customer");
+  if (customerId && readString(params, "customer_email")) {
+    throw invalidRequest("You may only specify one of these parameters: customer, customer_email.");
+  }
+  if (customerId && !state.customers.has(customerId)) {
+    throw resourceMissing("customer", customerId, "customer");
+  }
+  if (mode === "subscription" && params.customer_creation !== undefined) {
+    throw invalidParameter(
+      "customer_creation",
+      "`customer_creation` can only be used in `payment` mode.",
+    );
+  }
+  checkMetadata(params.metadata);
+  const subscriptionData = readObject(params, "subscription_data") ?? {};
+  if (mode !== "subscription" && params.subscription_data !== undefined) {
+    throw invalidParameter(
+      "subscription_data",
+      "You can only specify `subscription_data` in `subscription` mode.",
+    );
+  }
+  checkMetadata(subscriptionData.metadata, "subscription_data[metadata]");
+  const now = state.now();
+  const expiresAt = readInteger(params, "expires_at") ?? now + 86_400;
+  if (expiresAt < now + 1_800 || expiresAt > now + 86_400) {
+    throw invalidParameter(
+      "expires_at",
+      "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
+      "parameter_invalid_integer",
+    );
+  }
+  const id = newId("cs_test");
+  const total = resolved.reduce((sum, r) => sum + r.unitAmount * r.quantity, 0);
+  const customer = customerId ? state.customers.get(customerId) : undefined;
+  const session = fromTemplate<Stripe.Checkout.Session>("checkout.session");
+  Object.assign(session, {
+    id,
+    created: now,
+    expires_at: expiresAt,
+    mode,
+    ui_mode: uiMode,
+    status: "open",
+    payment_status: mode === "setup" ? "no_payment_required" : "unpaid",
+    url: uiMode === "hosted" ? `${state.baseUrl}/__double/checkout/${id}` : null,
+    client_secret: uiMode === "hosted" ? null : `${id}_secret_${newId("x").slice(3)}`,
+    success_url: readString(params, "success_url") ?? null,
+    cancel_url: readString(params, "cancel_url") ?? null,
+    return_url: readString(params, "return_url"),
+    customer: customerId ?? null,
+    customer_email: readString(params, "customer_email") ?? null,
+    customer_creation: customerId ? null : mode === "payment" ? "if_required" : "always",
+    customer_details: customer
+      ? {
+        address: null,
+        email: customer.email,
+        name: customer.name,
+        phone: null,
+        tax_exempt: "none",
+        tax_ids: [],
+        business_name: null,
+        individual_name: null,
+      }
+      : null,
+    client_reference_id: readString(params, "client_reference_id") ?? null,
+    metadata: mergeMetadata({}, params.metadata),
+    locale: readString(params, "locale") ?? null,
+    allow_promotion_codes: readBoolean(params, "allow_promotion_codes") ?? null,
+    billing_address_collection: readString(params, "billing_address_collection") ?? null,
+    currency: resolved[0]?.price$.currency ?? null,
+    amount_subtotal: total,
+    amount_total: total,
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    payment_intent: null,
+    subscription: null,
+    invoice: null,
+    invoice_creation: mode === "payment" ? session.invoice_creation : null,
+    after_expiration: null,
+    consent: null,
+    consent_collection: null,
+    custom_text: {
+      after_submit: null,
+      shipping_address: null,
+      submit: null,
+      terms_of_service_acceptance: null,
+    },
+    collected_information: null,
+    currency_conversion: null,
+    payment_method_configuration_details: null,
+    payment_method_types: readList(params, "payment_method_types").map(String).length
+      ? readList(params, "payment_method_types").map(String)
+      : ["card"],
+    shipping_address_collection: null,
+    shipping_cost: null,
+    shipping_options: [],
+    managed_payments: null,
+    adaptive_pricing: null,
+    phone_number_collection: {
+      enabled: readBoolean(readObject(params, "phone_number_collection") ?? {}, "enabled") ?? false,
+    },
+    automatic_tax: {
+      enabled: readBoolean(readObject(params, "automatic_tax") ?? {}, "enabled") ?? false,
+      liability: null,
+      status: null,
+      provider: null,
+    },
+  });
+  state.add(state.checkoutSessions, session);
+  const billingMode = readString(readObject(subscriptionData, "billing_mode") ?? {}, "type");
+  state.checkoutRequests.set(id, {
+    lineItems: resolved.map(({ id, price, quantity }) => ({ id, price, quantity })),
+    subscriptionMetadata: mergeMetadata({}, subscriptionData.metadata),
+    subscriptionDescription: readString(subscriptionData, "description") ?? null,
+    billingMode: billingMode === "classic" || billingMode === "flexible" ? billingMode : null,
+  });
+  return session;
+}
+
+function createPortalSession(
+  state: StripeState,
+  params: FormParams,
+): Stripe.BillingPortal.Session {
+  const customerId = readString(params, "customer")!;
+  if (!state.customers.has(customerId)) throw resourceMissing("customer", customerId, "customer");
+  const configurationId = readString(params, "configuration");
+  let configuration: Stripe.BillingPortal.Configuration | undefined;
+  if (configurationId) {
+    configuration = state.portalConfigurations.get(configurationId);
+    if (!configuration) throw resourceMissing("configuration", configurationId, "configuration");
+  } else {
+    if (!state.portalConfigured) {
+      throw invalidRequest(
+        "No configuration provided and your test mode default configuration has not been " +
+          "created. Provide a configuration or create your default by saving your customer " +
+          "portal settings in test mode at https://dashboard.stripe.com/test/settings/billing/portal.",
+      );
+    }
+    configuration = [...state.portalConfigurations.values()].find((c) => c.is_default);
+  }
+  const returnUrl = readString(params, "return_url") ?? configuration?.default_return_url ?? null;
+  if (!returnUrl) throw missingParameter("return_url");
+  const id = newId("bps");
+  const session = fromTemplate<Stripe.BillingPortal.Session>("billing_portal.session");
+  Object.assign(session, {
+    id,
+    created: state.now(),
+    configuration: configuration?.id ?? null,
+    customer: customerId,
+    flow: null,
+    livemode: false,
+    locale: readString(params, "locale") ?? null,
+    on_behalf_of: null,
+    return_url: returnUrl,
+    url: `${state.baseUrl}/__double/portal/${id}`,
+  });
+  return state.add(state.portalSessions, session);
+}
+
+/** Applies the changes of `POST /v1/subscriptions/:id` (the caller emits one event for all). */
+function updateSubscription(
+  state: StripeState,
+  billing: Billing,
+  subscription: Stripe.Subscription,
+  params: FormParams,
+): void {
+  const ended = subscription.status === "canceled" || subscription.status === "incomplete_expired";
+  const allowedWhenEnded = new Set(["metadata", "cancellation_details", "expand"]);
+  if (ended && Object.keys(params).some((k) => !allowedWhenEnded.has(k))) {
+    billing.refuseEnded(subscription);
+  }
+  subscription.metadata = mergeMetadata(subscription.metadata, params.metadata);
+  if (params.description !== undefined) {
+    subscription.description = readString(params, "description") ?? null;
+  }
+  const cancelAtPeriodEnd = readBoolean(params, "cancel_at_period_end");
+  const cancelAtRaw = params.cancel_at;
+  if (cancelAtPeriodEnd === true && typeof cancelAtRaw === "string" && cancelAtRaw !== "") {
+    throw invalidRequest(
+      "You cannot set both `cancel_at` and `cancel_at_period_end` on the same request.",
+      "cancel_at",
+    );
+  }
+  if (cancelAtPeriodEnd === true) {
+    billing.scheduleCancel(subscription, { atPeriodEnd: billingModeOf(subscription) });
+  } else if (cancelAtPeriodEnd === false && cancelAtRaw === undefined) {
+    billing.unscheduleCancel(subscription);
+  }
+  if (cancelAtRaw === "") {
+    billing.unscheduleCancel(subscription);
+  } else if (typeof cancelAtRaw === "string") {
+    const period = periodOf(subscription);
+    const at = cancelAtRaw === "max_period_end"
+      ? period.end
+      : cancelAtRaw === "min_period_end"
+      ? Math.min(...subscription.items.data.map((i) => i.current_period_end))
+      : /^\d+$/.test(cancelAtRaw)
+      ? Number(cancelAtRaw)
+      : NaN;
+    if (Number.isNaN(at)) {
+      throw invalidParameter(
+        "cancel_at",
+        `Invalid timestamp: ${cancelAtRaw}`,
+        "parameter_invalid_integer",
+      );
+    }
+    if (at <= state.now()) {
+      throw invalidParameter("cancel_at", "`cancel_at` must be in the future.");
+    }
+    billing.scheduleCancel(subscription, { at });
+  }
+  const details = readObject(params, "cancellation_details");
+  if (details && subscription.cancellation_details) {
+    if (details.comment !== undefined) {
+      subscription.cancellation_details.comment = readString(details, "comment") ?? null;
+    }
+    if (details.feedback !== undefined) {
+      subscription.cancellation_details.feedback = (readString(details, "feedback") ??
+        null) as Stripe.Subscription.CancellationDetails.Feedback | null;
+    }
+  }
+  if (params.pause_collection === "") {
+    subscription.pause_collection = null;
+  } else if (params.pause_collection !== undefined) {
+    const pause = readObject(params, "pause_collection") ?? {};
+    const behavior = readString(pause, "behavior");
+    if (!behavior) throw missingParameter("pause_collection[behavior]");
+    subscription.pause_collection = {
+      behavior: behavior as Stripe.Subscription.PauseCollection.Behavior,
+      resumes_at: readInteger(pause, "resumes_at") ?? null,
+    };
+  }
+  if (params.default_payment_method !== undefined) {
+    subscription.default_payment_method = readString(params, "default_payment_method") ?? null;
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * The control surface of the double: seeding, simulating what Stripe and customers do, events and
+ * webhooks, fault injection and the request log. {@link StripeDoubleControl} is the in-process API;
+ * {@link createControlApp} serves the same operations over HTTP under `/__double/...` for the dev
+ * runner and the browser, together with the hosted Checkout and Customer Portal pages.
+ */
+import { type Context, Hono } from "hono";
+import type Stripe from "stripe";
+import type {
+  Billing,
+  CreatePriceOptions,
+  CreateWebhookEndpointOptions,
+  PaymentOutcome,
+} from "./billing.ts";
+import { StripeApiError } from "./errors.ts";
+import type { DeliverOptions, DeliveryAttempt, EventLog } from "./events.ts";
+import {
+  type FaultInjector,
+  type FaultRule,
+  faultRuleFromJson,
+  type FaultRuleJson,
+} from "./faults.ts";
+import type { CustomerFields } from "./objects.ts";
+import { checkoutPage, indexPage, portalPage } from "./pages.ts";
+import type { LoggedRequest, RequestFilter, RequestLog } from "./request_log.ts";
+import type { BillingModeType, StoredObject, StripeState } from "./state.ts";
+
+/** The in-process control API of a running double. */
+export class StripeDoubleControl {
+  /** @internal */
+  constructor(
+    private readonly state: StripeState,
+    private readonly eventLog: EventLog,
+    private readonly billing: Billing,
+    private readonly faults: FaultInjector,
+    private readonly log: RequestLog,
+  ) {}
+
+  /** The `api_version` of the events this double emits. */
+  get apiVersion(): string {
+    return this.eventLog.apiVersion;
+  }
+
+  /** Creates a product and a recurring (or one-time) price; returns the price. */
+  createPrice(options: CreatePriceOptions): Stripe.Price {
+    return copy(this.billing.createPrice(options));
+  }
+
+  /** Creates a customer, as `POST /v1/customers` would. */
+  createCustomer(fields: CustomerFields = {}): Stripe.Customer {
+    return copy(this.billing.createCustomer(fields));
+  }
+
+  /** Registers a webhook endpoint; the result includes its signing `secret`. */
+  createWebhookEndpoint(
+    options: CreateWebhookEndpointOptions,
+  ): Stripe.WebhookEndpoint & { secret: string } {
+    return this.billing.createWebhookEndpoint(options);
+  }
+
+  /** Whether the Customer Portal is configured (false makes portal sessions fail as in Stripe). */
+  configurePortal(enabled: boolean): void {
+    this.billing.configurePortal(enabled);
+  }
+
+  /** Billing mode of subscriptions Checkout creates when the session does not choose one. */
+  setDefaultBillingMode(mode: BillingModeType): void {
+    this.state.defaultBillingMode = mode;
+  }
+
+  /** Pays an open Checkout Session (see {@link Billing.completeCheckout}). */
+  completeCheckout(
+    sessionId: string,
+    options: { outcome?: PaymentOutcome } = {},
+  ): { session: Stripe.Checkout.Session; subscription: Stripe.Subscription } {
+    const { session, subscription } = this.billing.completeCheckout(sessionId, options);
+    return { session: copy(session), subscription: copy(subscription) };
+  }
+
+  /** Expires an open Checkout Session. */
+  expireCheckout(sessionId: string): Stripe.Checkout.Session {
+    return copy(this.billing.expireCheckout(sessionId));
+  }
+
+  /** Schedules cancellation at period end in the shape of `mode` (default: the subscription's). */
+  cancelAtPeriodEnd(subscriptionId: string, mode?: BillingModeType): Stripe.Subscription {
+    return copy(this.billing.cancelAtPeriodEnd(subscriptionId, mode));
+  }
+
+  /** Removes a scheduled cancellation. */
+  keepSubscription(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.keepSubscription(subscriptionId));
+  }
+
+  /** Ends the current period: renewal (paid or declined) or the scheduled cancel takes effect. */
+  advanceToPeriodEnd(
+    subscriptionId: string,
+    options: { outcome?: PaymentOutcome } = {},
+  ): Stripe.Subscription {
+    return copy(this.billing.advanceToPeriodEnd(subscriptionId, options));
+  }
+
+  /** A declined renewal (invoice.payment_failed; the subscription becomes `past_due`). */
+  failRenewal(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.failRenewal(subscriptionId));
+  }
+
+  /** A successful retry of the open renewal invoice (back to `active`). */
+  recoverRenewal(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.recoverRenewal(subscriptionId));
+  }
+
+  /** Dunning gives up: the subscription is canceled or marked `unpaid`. */
+  endDunning(subscriptionId: string, result: "canceled" | "unpaid"): Stripe.Subscription {
+    return copy(this.billing.endDunning(subscriptionId, result));
+  }
+
+  /** Cancels immediately (customer.subscription.deleted). */
+  cancelNow(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.cancelNow(subscriptionId));
+  }
+
+  /** Pauses the subscription (status `paused`). */
+  pause(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.pause(subscriptionId));
+  }
+
+  /** Resumes a paused subscription with a new, paid period. */
+  resume(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.resume(subscriptionId));
+  }
+
+  /** Refunds the latest successful charge (full by default; `full: false` refunds half). */
+  refundLatestCharge(
+    subscriptionId: string,
+    options: { full?: boolean; amount?: number } = {},
+  ): { charge: Stripe.Charge; refund: Stripe.Refund } {
+    const { charge, refund } = this.billing.refundLatestCharge(subscriptionId, options);
+    return { charge: copy(charge), refund: copy(refund) };
+  }
+
+  /** Opens a dispute on the latest successful charge. */
+  openDispute(subscriptionId: string, options: { reason?: string } = {}): Stripe.Dispute {
+    return copy(this.billing.openDispute(subscriptionId, options));
+  }
+
+  /** Closes a dispute as won or lost. */
+  closeDispute(disputeId: string, result: "won" | "lost"): Stripe.Dispute {
+    return copy(this.billing.closeDispute(disputeId, result));
+  }
+
+  /** An active subscription without rolepass metadata, on a customer rolepass does not know. */
+  createForeignSubscription(
+    options: { priceId?: string; email?: string } = {},
+  ): Stripe.Subscription {
+    return copy(this.billing.createForeignSubscription(options));
+  }
+
+  /** A copy of any stored object by id (`cus_`, `sub_`, `in_`, `ch_`, `cs_test_`, ...). */
+  get<T = StoredObject>(id: string): T | undefined {
+    const found = this.state.find(id) ?? this.eventLog.get(id);
+    return found ? copy(found as T) : undefined;
+  }
+
+  /** Events so far, oldest first, optionally only some types. */
+  events(filter: { type?: string | string[] } = {}): Stripe.Event[] {
+    const types = filter.type === undefined ? null : [filter.type].flat();
+    return copy(this.eventLog.events.filter((e) => !types || types.includes(e.type)));
+  }
+
+  /** Signs an event as Stripe would for an endpoint with `secret`. */
+  signEvent(
+    event: Stripe.Event,
+    secret: string,
+    timestamp?: number,
+  ): Promise<{ body: string; header: string }> {
+    return this.eventLog.sign(event, secret, timestamp);
+  }
+
+  /** POSTs pending events to the webhook endpoints now. */
+  deliverEvents(options: DeliverOptions = {}): Promise<DeliveryAttempt[]> {
+    return this.eventLog.deliver(options);
+  }
+
+  /** Turns delivery after every event on or off (off by default). */
+  setAutoDelivery(enabled: boolean): void {
+    this.eventLog.setAutoDelivery(enabled);
+  }
+
+  /** Every webhook POST so far. */
+  deliveries(): DeliveryAttempt[] {
+    return copy(this.eventLog.attempts);
+  }
+
+  /** Adds a fault rule; returns its id. */
+  inject(rule: FaultRule): number {
+    return this.faults.add(rule);
+  }
+
+  /** Removes all fault rules. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** Requests received so far (control and page requests under /__double are not logged). */
+  requests(filter: RequestFilter = {}): LoggedRequest[] {
+    return copy(this.log.list(filter));
+  }
+
+  /** Forgets the logged requests. */
+  clearRequests(): void {
+    this.log.clear();
+  }
+}
+
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}
+
+type Body = Record<string, unknown>;
+
+async function readBody(c: Context): Promise<Body> {
+  const type = c.req.header("content-type") ?? "";
+  if (type.includes("application/json")) {
+    const text = await c.req.text();
+    return text ? JSON.parse(text) : {};
+  }
+  if (type.includes("form")) return Object.fromEntries(Object.entries(await c.req.parseBody()));
+  return {};
+}
+
+function bool(value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  return value === true || value === "true" || value === "1" || value === "on";
+}
+
+function num(value: unknown): number | undefined {
+  return value === undefined || value === "" ? undefined : Number(value);
+}
+
+/**
+ * The `/__double` HTTP app: JSON control routes mirroring {@link StripeDoubleControl}, and the
+ * sandbox's HTML pages.
+ */
+export function createControlApp(control: StripeDoubleControl, state: StripeState): Hono {
+  const app = new Hono().basePath("/__double");
+
+  app.get("/", (c) => c.html(indexPage(state)));
+  app.get("/health", (c) => c.json({ ok: true, apiVersion: control.apiVersion }));
+  app.get("/events", (c) => {
+    const type = c.req.queries("type");
+    return c.json(control.events(type ? { type } : {}));
+  });
+  app.get("/requests", (c) => {
+    const method = c.req.query("method");
+    const path = c.req.query("path");
+    return c.json(control.requests({ method, path }));
+  });
+  app.delete("/requests", (c) => {
+    control.clearRequests();
+    return c.json({ ok: true });
+  });
+  app.get("/deliveries", (c) => c.json(control.deliveries()));
+  app.get("/objects/:id", (c) => {
+    const object = control.get(c.req.param("id"));
+    return object ? c.json(object) : c.json({ error: { message: "No such object" } }, 404);
+  });
+  app.get("/invoices/:id", (c) => {
+    const object = control.get(c.req.param("id"));
+    return object ? c.json(object) : c.json({ error: { message: "No such invoice" } }, 404);
+  });
+
+  app.post("/prices", async (c) => c.json(control.createPrice((await readBody(c)) as never)));
+  app.post("/customers", async (c) => c.json(control.createCustomer((await readBody(c)) as never)));
+  app.post(
+    "/webhook_endpoints",
+    async (c) => c.json(control.createWebhookEndpoint((await readBody(c)) as never)),
+  );
+  app.post("/portal_configuration", async (c) => {
+    control.configurePortal(bool((await readBody(c)).enabled) ?? true);
+    return c.json({ ok: true });
+  });
+  app.post("/default_billing_mode", async (c) => {
+    const mode = (await readBody(c)).mode;
+    control.setDefaultBillingMode(mode === "classic" ? "classic" : "flexible");
+    return c.json({ ok: true });
+  });
+  app.post("/auto_delivery", async (c) => {
+    control.setAutoDelivery(bool((await readBody(c)).enabled) ?? true);
+    return c.json({ ok: true });
+  });
+  app.post("/deliver", async (c) => {
+    const body = await readBody(c);
+    return c.json(
+      await control.deliverEvents({
+        shuffle: bool(body.shuffle),
+        duplicate: bool(body.duplicate),
+        delayMs: num(body.delayMs),
+        includeDelivered: bool(body.includeDelivered),
+        types: Array.isArray(body.types) ? body.types.map(String) : undefined,
+      }),
+    );
+  });
+  app.post("/sign", async (c) => {
+    const body = await readBody(c);
+    const event = (typeof body.eventId === "string" ? control.get(body.eventId) : body.event) as
+      | Stripe.Event
+      | undefined;
+    if (!event) return c.json({ error: { message: "No such event" } }, 404);
+    return c.json(await control.signEvent(event, String(body.secret), num(body.timestamp)));
+  });
+  app.post("/faults", async (c) => {
+    const id = control.inject(faultRuleFromJson((await readBody(c)) as unknown as FaultRuleJson));
+    return c.json({ id });
+  });
+  app.delete("/faults", (c) => {
+    control.clearFaults();
+    return c.json({ ok: true });
+  });
+  app.post("/foreign_subscriptions", async (c) => {
+    const body = await readBody(c);
+    return c.json(control.createForeignSubscription({
+      priceId: body.priceId as string | undefined,
+      email: body.email as string | undefined,
+    }));
+  });
+
+  app.post("/checkout/:id/complete", async (c) => {
+    const outcome = (await readBody(c)).outcome === "payment_failed" ? "payment_failed" : "paid";
+    return c.json(control.completeCheckout(c.req.param("id"), { outcome }));
+  });
+  app.post("/checkout/:id/expire", (c) => c.json(control.expireCheckout(c.req.param("id"))));
+
+  const actions: Record<string, (id: string, body: Body) => unknown> = {
+    cancel_at_period_end: (id, body) =>
+      control.cancelAtPeriodEnd(id, body.mode as BillingModeType | undefined),
+    keep: (id) => control.keepSubscription(id),
+    advance: (id, body) =>
+      control.advanceToPeriodEnd(id, {
+        outcome: body.outcome === "payment_failed" ? "payment_failed" : "paid",
+      }),
+    fail_renewal: (id) => control.failRenewal(id),
+    recover_renewal: (id) => control.recoverRenewal(id),
+    end_dunning: (id, body) =>
+      control.endDunning(id, body.result === "unpaid" ? "unpaid" : "canceled"),
+    cancel_now: (id) => control.cancelNow(id),
+    pause: (id) => control.pause(id),
+    resume: (id) => control.resume(id),
+    refund: (id, body) =>
+      control.refundLatestCharge(id, { full: bool(body.full) ?? true, amount: num(body.amount) }),
+    dispute: (id, body) => control.openDispute(id, { reason: body.reason as string | undefined }),
+  };
+  app.post("/subscriptions/:id/:action", async (c) => {
+    const action = actions[c.req.param("action")];
+    if (!action) return c.json({ error: { message: "Unknown action" } }, 404);
+    const result = action(c.req.param("id"), await readBody(c));
+    return c.req.query("redirect") ? c.redirect("/__double", 303) : c.json(result);
+  });
+
+  app.get("/checkout/:id", (c) => {
+    const session = state.checkoutSessions.get(c.req.param("id"));
+    if (!session) return c.html("<p>No such Checkout Session.</p>", 404);
+    return c.html(checkoutPage(state, session));
+  });
+  app.post("/checkout/:id/pay", async (c) => {
+    const id = c.req.param("id");
+    const outcome = (await readBody(c)).outcome === "payment_failed" ? "payment_failed" : "paid";
+    const { session } = control.completeCheckout(id, { outcome });
+    if (session.status === "complete" && session.success_url) {
+      return c.redirect(session.success_url.replaceAll("{CHECKOUT_SESSION_ID}", id), 303);
+    }
+    return c.redirect(`/__double/checkout/${id}`, 303);
+  });
+  app.get("/portal/:id", (c) => {
+    const session = state.portalSessions.get(c.req.param("id"));
+    if (!session) return c.html("<p>No such portal session.</p>", 404);
+    return c.html(portalPage(state, session));
+  });
+  app.post("/portal/:id/:action", async (c) => {
+    const session = state.portalSessions.get(c.req.param("id"));
+    if (!session) return c.html("<p>No such portal session.</p>", 404);
+    const subscriptionId = String((await readBody(c)).subscription ?? "");
+    const subscription = state.subscriptions.get(subscriptionId);
+    if (!subscription || subscription.customer !== session.customer) {
+      return c.html("<p>No such subscription for this customer.</p>", 404);
+    }
+    const action = c.req.param("action");
+    if (action === "cancel_at_period_end") control.cancelAtPeriodEnd(subscriptionId);
+    else if (action === "cancel_now") control.cancelNow(subscriptionId);
+    else if (action === "renew") control.keepSubscription(subscriptionId);
+    else return c.html("<p>Unknown action.</p>", 404);
+    return c.redirect(`/__double/portal/${session.id}`, 303);
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof StripeApiError) {
+      return c.json({ error: error.body }, error.status as 400);
+    }
+    return c.json({ error: { type: "double_error", message: String(error) } }, 500);
+  });
+  return app;
+}
