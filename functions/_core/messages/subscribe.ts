@@ -1,0 +1,260 @@
+/**
+ * What the bot says in answer to `/subscribe`, in Japanese and English. Every reply is ephemeral
+ * (only the member who ran the command sees it) and can mention nobody.
+ *
+ * Times are written as Discord timestamp markup (`<t:unix:R>`), which each member's client renders
+ * in their own language and time zone.
+ */
+import {
+  type APIActionRowComponent,
+  type APIButtonComponentWithURL,
+  type APIInteractionResponseChannelMessageWithSource,
+  ButtonStyle,
+  ComponentType,
+  InteractionResponseType,
+  MessageFlags,
+} from "discord-api-types/v10";
+import type { LinkPurpose } from "../link_token.ts";
+import type { Locale } from "../locale.ts";
+import type { PlanDisplay } from "../operator_text.ts";
+
+/** A plan as the reply lists it. */
+export interface PlanSummary {
+  display: PlanDisplay;
+  /** In the currency's smallest unit, as Stripe counts it. */
+  unitAmount: number;
+  /** ISO 4217, lower case as Stripe writes it. */
+  currency: string;
+  billingInterval: "day" | "week" | "month" | "year";
+  intervalCount: number;
+}
+
+/** The member's current subscription, for a "manage" reply. */
+export interface MembershipSummary {
+  entitled: boolean;
+  /** The plan's display text, or null when the plan is no longer configured. */
+  plan: PlanDisplay | null;
+  /** When a scheduled cancellation takes effect, or null. */
+  endsAt: Date | null;
+}
+
+/** What `/subscribe` found out, decided in one database round trip. */
+export type SubscribeOutcome =
+  | { kind: "no_plan"; guildName: string | null }
+  | {
+    kind: "join";
+    guildName: string;
+    plans: PlanSummary[];
+    link: string;
+    linkExpiresAt: Date;
+  }
+  | {
+    kind: "manage";
+    guildName: string;
+    membership: MembershipSummary;
+    link: string;
+    linkExpiresAt: Date;
+  };
+
+/** An ephemeral message reply. */
+export type EphemeralReply = APIInteractionResponseChannelMessageWithSource;
+
+/** How many plans the reply lists; the plan page shows them all. */
+const LISTED_PLANS = 10;
+
+function reply(
+  content: string,
+  button?: { label: string; url: string },
+): EphemeralReply {
+  const components: APIActionRowComponent<APIButtonComponentWithURL>[] | undefined = button
+    ? [{
+      type: ComponentType.ActionRow,
+      components: [{
+        type: ComponentType.Button,
+        style: ButtonStyle.Link,
+        label: button.label,
+        url: button.url,
+      }],
+    }]
+    : undefined;
+  return {
+    type: InteractionResponseType.ChannelMessageWithSource,
+    data: {
+      content,
+      flags: MessageFlags.Ephemeral,
+      allowed_mentions: { parse: [] },
+      ...(components ? { components } : {}),
+    },
+  };
+}
+
+/**
+ * Escapes Discord's inline markdown in operator-written text (server and plan names); the names
+ * never start a line, so line-start markup (`#`, `-`, `>`) cannot trigger.
+ */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/([\\*_~`|])/g, "\\$1");
+}
+
+function timestamp(date: Date, style: "R" | "D"): string {
+  return `<t:${Math.floor(date.getTime() / 1000)}:${style}>`;
+}
+
+function planName(display: PlanDisplay, locale: Locale): string {
+  return escapeMarkdown((locale === "ja" ? display.ja?.name : undefined) ?? display.en.name);
+}
+
+/** Formats an amount in Stripe's smallest currency unit, e.g. 500 jpy -> "￥500", 1200 usd -> "$12.00". */
+export function formatAmount(unitAmount: number, currency: string, locale: Locale): string {
+  const format = new Intl.NumberFormat(locale === "ja" ? "ja-JP" : "en-US", {
+    style: "currency",
+    currency: currency.toUpperCase(),
+  });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 0;
+  return format.format(unitAmount / 10 ** digits);
+}
+
+const INTERVALS_JA = { day: "日", week: "週間", month: "か月", year: "年" } as const;
+const INTERVALS_JA_SINGLE = { day: "日", week: "週", month: "月", year: "年" } as const;
+
+/** "/ month", "/ 3 months", "／月", "／3か月". */
+export function formatInterval(
+  interval: PlanSummary["billingInterval"],
+  count: number,
+  locale: Locale,
+): string {
+  if (locale === "ja") {
+    return count === 1
+      ? `／${INTERVALS_JA_SINGLE[interval]}`
+      : `／${count}${INTERVALS_JA[interval]}`;
+  }
+  return count === 1 ? `/ ${interval}` : `/ ${count} ${interval}s`;
+}
+
+function planLine(plan: PlanSummary, locale: Locale): string {
+  const price = formatAmount(plan.unitAmount, plan.currency, locale);
+  const interval = formatInterval(plan.billingInterval, plan.intervalCount, locale);
+  return `• ${planName(plan.display, locale)}: ${price} ${interval}`;
+}
+
+function listPlans(plans: PlanSummary[], locale: Locale): string {
+  const lines = plans.slice(0, LISTED_PLANS).map((plan) => planLine(plan, locale));
+  const more = plans.length - LISTED_PLANS;
+  if (more > 0) lines.push(locale === "ja" ? `…ほか${more}件` : `…and ${more} more`);
+  return lines.join("\n");
+}
+
+/**
+ * The reply to `/subscribe` in a server.
+ * @param outcome what the database said about the server's plans and the member
+ * @param locale the member's language
+ */
+export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): EphemeralReply {
+  const ja = locale === "ja";
+  if (outcome.kind === "no_plan") {
+    const server = outcome.guildName ? `**${escapeMarkdown(outcome.guildName)}**` : null;
+    if (ja) {
+      return reply(
+        `${server ?? "このサーバー"} ではまだ有料ロールのプランが用意されていません。` +
+          "サーバーの運営者にお問い合わせください。",
+      );
+    }
+    return reply(
+      `${server ?? "This server"} has no paid role plan yet. Please ask the server's operators.`,
+    );
+  }
+
+  const guild = `**${escapeMarkdown(outcome.guildName)}**`;
+  const expires = timestamp(outcome.linkExpiresAt, "R");
+  if (outcome.kind === "join") {
+    const plans = listPlans(outcome.plans, locale);
+    if (ja) {
+      return reply(
+        `${guild} のプラン:\n${plans}\n\n下のボタンからあなた専用のページを開いて、プランを選んでください。` +
+          `このリンクは1回だけ使え、${expires}に期限が切れます。誰にも共有しないでください。`,
+        { label: "プランを選ぶ", url: outcome.link },
+      );
+    }
+    return reply(
+      `Plans on ${guild}:\n${plans}\n\nOpen your private page below to choose a plan. ` +
+        `The link works once and expires ${expires}. Do not share it.`,
+      { label: "Choose a plan", url: outcome.link },
+    );
+  }
+
+  const { membership } = outcome;
+  const plan = membership.plan
+    ? `**${planName(membership.plan, locale)}**`
+    : (ja ? "有料ロール" : "the paid role");
+  const ends = membership.endsAt ? timestamp(membership.endsAt, "D") : null;
+  let situation: string;
+  if (!membership.entitled) {
+    situation = ja
+      ? `${guild} の ${plan} のサブスクリプションに対応が必要なため、ロールは現在停止しています。` +
+        "ポータルでお支払い方法を確認してください。"
+      : `Your subscription to ${plan} on ${guild} needs attention, so the role is paused for now. ` +
+        "Check your payment method in the portal.";
+  } else if (ends) {
+    situation = ja
+      ? `${guild} の ${plan} のサブスクリプションは ${ends} に終了します。それまではロールをお使いいただけます。` +
+        "ポータルで継続に戻すこともできます。"
+      : `Your subscription to ${plan} on ${guild} ends on ${ends}; you keep the role until then. ` +
+        "You can resume it in the portal.";
+  } else {
+    situation = ja
+      ? `${guild} の ${plan} を購読中です。ポータルでカードの変更、プランの確認、解約ができます。`
+      : `You are subscribed to ${plan} on ${guild}. In the portal you can change your card, ` +
+        "review the plan or cancel.";
+  }
+  const linkNote = ja
+    ? `\n\nこのリンクは1回だけ使え、${expires}に期限が切れます。誰にも共有しないでください。`
+    : `\n\nThe link works once and expires ${expires}. Do not share it.`;
+  return reply(situation + linkNote, {
+    label: ja ? "サブスクリプションを管理" : "Manage subscription",
+    url: outcome.link,
+  });
+}
+
+/**
+ * The reply when `/subscribe` is used outside a server (in a DM with the bot).
+ * @param commandMention `</subscribe:id>`, which Discord shows in the member's language
+ */
+export function dmRefusalReply(locale: Locale, commandMention: string): EphemeralReply {
+  return reply(
+    locale === "ja"
+      ? `${commandMention} はサーバーの中で使うコマンドです。ロールを購入したいサーバーのチャンネルで実行してください。`
+      : `${commandMention} works inside a server. Run it in a channel of the server whose role you want.`,
+  );
+}
+
+/** The reply to a command this application does not (or no longer) offers. */
+export function unknownCommandReply(locale: Locale): EphemeralReply {
+  return reply(
+    locale === "ja"
+      ? "このコマンドは現在使えません。/サブスク (/subscribe) をお使いください。"
+      : "This command is not available any more. Please use /subscribe.",
+  );
+}
+
+/** The reply to a button or form this application did not send (or no longer handles). */
+export function unsupportedInteractionReply(locale: Locale): EphemeralReply {
+  return reply(
+    locale === "ja"
+      ? "この操作は現在使えません。/サブスク (/subscribe) をもう一度実行してください。"
+      : "This action is not available any more. Please run /subscribe again.",
+  );
+}
+
+/** The reply when the database could not be reached; nothing was stored. */
+export function unavailableReply(locale: Locale, commandMention: string): EphemeralReply {
+  return reply(
+    locale === "ja"
+      ? `ただいま処理できませんでした。少し待ってから ${commandMention} をもう一度実行してください。`
+      : `Something went wrong on our side. Please run ${commandMention} again in a minute.`,
+  );
+}
+
+/** The path of the plan page (join) or the portal redirect (manage) for a link token. */
+export function linkPath(purpose: LinkPurpose, token: string): string {
+  return `/${purpose}/${token}`;
+}

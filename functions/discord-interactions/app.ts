@@ -1,0 +1,156 @@
+/**
+ * The `discord-interactions` function: Discord's interactions endpoint. Every request's Ed25519
+ * signature is checked over the raw body before anything else; PING gets PONG; `/subscribe` gets
+ * an ephemeral reply with a private link. No Stripe code is loaded here.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { InteractionResponseType, InteractionType } from "discord-api-types/v10";
+import { SUBSCRIBE_COMMAND_NAME } from "../_core/commands.ts";
+import { newLinkToken } from "../_core/link_token.ts";
+import { localeFromDiscord } from "../_core/locale.ts";
+import { unknownCommandReply, unsupportedInteractionReply } from "../_core/messages/subscribe.ts";
+import { createLogger, type Logger } from "../_shared/log.ts";
+import { type Interaction, interactionSchema } from "./interaction.ts";
+import type { SignatureVerifier } from "./signature.ts";
+import { answerSubscribe } from "./subscribe.ts";
+import type { SubscribeLinkStore } from "./subscribe_links.ts";
+
+/** The function's name: Supabase passes requests to it under `/<name>/...`. */
+export const FUNCTION_NAME = "discord-interactions";
+
+/** Everything the app needs, built by `depsFromConfig` or by a test. */
+export interface InteractionsDeps {
+  verifySignature: SignatureVerifier;
+  subscribeLinks: SubscribeLinkStore;
+  /** DISCORD_APPLICATION_ID: interactions for another application are refused. */
+  applicationId: string;
+  /** PUBLIC_SITE_URL without a trailing slash. */
+  publicSiteUrl: string;
+  linkTokenTtlSeconds: number;
+  /** Defaults to the CSPRNG token of `_core/link_token.ts`. */
+  newLinkToken?: () => string;
+  logger?: Logger;
+}
+
+type Env = { Variables: { log: Logger; rawBody: Uint8Array } };
+
+/** Discord's interaction bodies are a few kilobytes; anything far larger is not from Discord. */
+const MAX_BODY_BYTES = 256 * 1024;
+
+/** Builds the Hono app for `deps`. */
+export function createApp(deps: InteractionsDeps): Hono<Env> {
+  const baseLog = deps.logger ?? createLogger(FUNCTION_NAME);
+  const commandDeps = {
+    subscribeLinks: deps.subscribeLinks,
+    publicSiteUrl: deps.publicSiteUrl,
+    linkTokenTtlSeconds: deps.linkTokenTtlSeconds,
+    newLinkToken: deps.newLinkToken ?? (() => newLinkToken()),
+  };
+  const app = new Hono<Env>().basePath(`/${FUNCTION_NAME}`);
+
+  app.use("*", async (c, next) => {
+    const requestId = c.req.header("sb-request-id") ?? crypto.randomUUID();
+    c.set("log", baseLog.child({ request_id: requestId }));
+    await next();
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      c.var.log?.info("request refused", { status: error.status, reason: error.message });
+      return c.json({ error: error.message }, error.status);
+    }
+    (c.var.log ?? baseLog).error("request failed", { error });
+    return c.json({ error: "Internal error" }, 500);
+  });
+
+  app.notFound((c) => c.json({ error: "Not found" }, 404));
+
+  app.post(
+    "/",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HTTPException(413, { message: "Cannot accept interaction: body is too large" });
+      },
+    }),
+    async (c, next) => {
+      const signature = c.req.header("x-signature-ed25519");
+      const timestamp = c.req.header("x-signature-timestamp");
+      if (!signature || !timestamp) {
+        throw new HTTPException(401, {
+          message: "Cannot verify interaction: signature is missing",
+        });
+      }
+      const rawBody = new Uint8Array(await c.req.arrayBuffer());
+      if (!(await deps.verifySignature(rawBody, signature, timestamp))) {
+        throw new HTTPException(401, {
+          message: "Cannot verify interaction: signature is invalid",
+        });
+      }
+      c.set("rawBody", rawBody);
+      await next();
+    },
+    async (c) => {
+      const interaction = parseInteraction(c.var.rawBody);
+      const log = c.var.log.child({ interaction_id: interaction.id, type: interaction.type });
+      const locale = localeFromDiscord(interaction.locale ?? interaction.guild_locale);
+      switch (interaction.type) {
+        case InteractionType.Ping:
+          return c.json({ type: InteractionResponseType.Pong });
+        case InteractionType.ApplicationCommand: {
+          if (interaction.application_id !== deps.applicationId) {
+            log.error("interaction is for another application: check DISCORD_APPLICATION_ID");
+            throw new HTTPException(400, {
+              message: "Cannot answer interaction: it is for another application",
+            });
+          }
+          if (interaction.data?.name !== SUBSCRIBE_COMMAND_NAME) {
+            log.warn("unknown command", { command: interaction.data?.name });
+            return c.json(unknownCommandReply(locale));
+          }
+          const reply = await answerSubscribe(
+            commandDeps,
+            interaction,
+            deps.applicationId,
+            locale,
+            log,
+          );
+          return c.json(reply);
+        }
+        case InteractionType.ApplicationCommandAutocomplete:
+          // No command has options, so there is nothing to suggest.
+          return c.json({
+            type: InteractionResponseType.ApplicationCommandAutocompleteResult,
+            data: { choices: [] },
+          });
+        case InteractionType.MessageComponent:
+        case InteractionType.ModalSubmit:
+          // Link buttons never reach the app; any other component is not ours any more.
+          return c.json(unsupportedInteractionReply(locale));
+        default:
+          throw new HTTPException(400, {
+            message: `Cannot answer interaction: unknown type ${interaction.type}`,
+          });
+      }
+    },
+  );
+
+  return app;
+}
+
+function parseInteraction(rawBody: Uint8Array): Interaction {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(rawBody));
+  } catch {
+    throw new HTTPException(400, { message: "Cannot read interaction: body is not JSON" });
+  }
+  const parsed = interactionSchema.safeParse(json);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((issue) => issue.path.join(".") || "body").join(", ");
+    throw new HTTPException(400, { message: `Cannot read interaction: invalid ${where}` });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,32 @@
+/**
+ * The parts of a Discord interaction this function reads, parsed once at the edge. Everything else
+ * Discord sends is dropped here, so the handlers only see typed fields.
+ */
+import { z } from "zod";
+
+const snowflake = z.string().regex(/^[0-9]{17,20}$/, "expected a Discord id");
+
+/** An interaction as Discord posts it (the fields rolepass uses). */
+export const interactionSchema = z.object({
+  id: snowflake,
+  /** Discord always sends it; the JS library's synthetic PING bodies do not. */
+  application_id: snowflake.optional(),
+  type: z.number().int(),
+  token: z.string().min(1).max(1000),
+  /** The invoking member's language; absent on PING. */
+  locale: z.string().max(16).optional(),
+  guild_locale: z.string().max(16).optional(),
+  /** Absent when the command runs in a DM. */
+  guild_id: snowflake.optional(),
+  /** Present in a guild. */
+  member: z.object({ user: z.object({ id: snowflake }) }).optional(),
+  /** Present in a DM. */
+  user: z.object({ id: snowflake }).optional(),
+  data: z.object({
+    id: snowflake.optional(),
+    name: z.string().max(100).optional(),
+  }).optional(),
+});
+
+/** A parsed interaction. */
+export type Interaction = z.infer<typeof interactionSchema>;

@@ -1,0 +1,98 @@
+/**
+ * The Postgres side of `/subscribe`: one call to `public.open_subscribe_link`, which reads the
+ * server's plans and the member's membership, stores the link token's hash and keeps the
+ * interaction token, all in one round trip (Discord allows 3 seconds for the whole answer).
+ */
+import { z } from "zod";
+import type { Sql } from "../_shared/db.ts";
+import type { LinkPurpose } from "../_core/link_token.ts";
+import type { Locale } from "../_core/locale.ts";
+import { planDisplaySchema } from "../_core/operator_text.ts";
+import type { MembershipSummary, PlanSummary } from "../_core/messages/subscribe.ts";
+
+/** What `/subscribe` asks the database to do. */
+export interface SubscribeLinkRequest {
+  guildId: string;
+  memberId: string;
+  locale: Locale;
+  /** SHA-256 of the link token; the token itself never reaches the database. */
+  linkTokenHash: Uint8Array;
+  linkTokenTtlSeconds: number;
+  applicationId: string;
+  /** Discord's interaction token, kept 15 minutes for the role-sync follow-up. */
+  interactionToken: string;
+}
+
+/** What the database decided and stored. */
+export type SubscribeLink =
+  | { outcome: "no_plan"; guildName: string | null }
+  | {
+    outcome: LinkPurpose;
+    guildName: string;
+    plans: PlanSummary[];
+    linkExpiresAt: Date;
+    /** Present when the outcome is "manage". */
+    membership: MembershipSummary | null;
+  };
+
+/** Opens subscribe links. */
+export interface SubscribeLinkStore {
+  open(request: SubscribeLinkRequest): Promise<SubscribeLink>;
+}
+
+const planSchema = z.object({
+  display: planDisplaySchema,
+  unit_amount: z.number().int(),
+  currency: z.string(),
+  billing_interval: z.enum(["day", "week", "month", "year"]),
+  interval_count: z.number().int(),
+}).transform((plan): PlanSummary => ({
+  display: plan.display,
+  unitAmount: plan.unit_amount,
+  currency: plan.currency,
+  billingInterval: plan.billing_interval,
+  intervalCount: plan.interval_count,
+}));
+
+const resultSchema = z.discriminatedUnion("outcome", [
+  z.object({ outcome: z.literal("no_plan"), guild_name: z.string().nullable() }),
+  z.object({
+    outcome: z.enum(["join", "manage"]),
+    guild_name: z.string(),
+    plans: z.array(planSchema),
+    link_expires_at: z.coerce.date(),
+    membership: z.object({
+      entitled: z.boolean(),
+      plan: z.object({ display: planDisplaySchema }).nullable(),
+      cancel_at: z.coerce.date().nullable(),
+    }).nullable(),
+  }),
+]);
+
+/** The store over a postgres.js client. */
+export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
+  return {
+    async open(request) {
+      const [row] = await sql<{ result: unknown }[]>`
+        select public.open_subscribe_link(
+          ${request.guildId}, ${request.memberId}, ${request.locale}, ${request.linkTokenHash},
+          ${request.linkTokenTtlSeconds}, ${request.applicationId}, ${request.interactionToken}
+        ) as result`;
+      const result = resultSchema.parse(row.result);
+      if (result.outcome === "no_plan") {
+        return { outcome: "no_plan", guildName: result.guild_name };
+      }
+      return {
+        outcome: result.outcome,
+        guildName: result.guild_name,
+        plans: result.plans,
+        linkExpiresAt: result.link_expires_at,
+        membership: result.membership && {
+          entitled: result.membership.entitled,
+          plan: result.membership.plan?.display ?? null,
+          endsAt: result.membership.cancel_at,
+        },
+      };
+    },
+  };
+}
