@@ -13,10 +13,12 @@ export interface MemberEntitlement {
   /** The role the member should hold now, or null when not entitled. */
   entitledRoleId: string | null;
   /**
-   * Every role rolepass manages for this member: the guild's plan roles and every role a role job
-   * ever named for them (a plan whose role was changed still had its old role granted).
+   * Every role rolepass may have granted this member: each role a role job ever named for them
+   * (so a plan whose role was changed since still has its old role removed).
    */
   managedRoleIds: readonly string[];
+  /** The role the member had before the change being applied (the job's previous role). */
+  previousRoleId: string | null;
 }
 
 /** The Discord calls that make the member's roles match their entitlement. */
@@ -37,8 +39,9 @@ export function planRoleChanges(entitlement: MemberEntitlement): RoleChanges {
     .filter((roleId) => roleId !== entitledRoleId)
     .sort();
   const add = entitledRoleId ? [entitledRoleId] : [];
+  const previous = entitlement.previousRoleId;
   const kind = entitledRoleId
-    ? (remove.length > 0 ? "swap" : "grant")
+    ? (previous && previous !== entitledRoleId ? "swap" : "grant")
     : (remove.length > 0 ? "revoke" : "none");
   return { add, remove, kind };
 }

@@ -1,0 +1,155 @@
+/**
+ * The role-sync function: woken by the database webhook on every new role job and by the pg_cron
+ * sweep every minute, it claims due jobs and makes Discord match the memberships.
+ *
+ * pg_net gives a webhook 1-5 s before it stops waiting, far less than a drain can take, so the
+ * function answers 202 at once and drains in `EdgeRuntime.waitUntil` (which Supabase keeps alive
+ * within the function's wall clock). Without it, a bounded batch runs inside the request.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import type { Logger } from "../_shared/log.ts";
+import type { RoleJobStore } from "./role_job_store.ts";
+import { drainRoleJobs, type DrainSummary, type RoleSyncWorkerDeps } from "./role_sync.ts";
+
+/** What the app needs; built by config.ts in production and by tests with doubles. */
+export interface RoleSyncDeps extends RoleSyncWorkerDeps {
+  store: RoleJobStore;
+  /** The shared secret the database sends in `x-rolepass-secret`. */
+  secret: string;
+  logger: Logger;
+  /** `EdgeRuntime.waitUntil` where it exists; absent means "work inside the request". */
+  runInBackground?: (work: Promise<unknown>) => void;
+  /** The longest a background drain runs (below the platform's wall clock). */
+  backgroundBudgetMs: number;
+  /** The longest a drain inside the request runs (below the caller's timeout). */
+  inlineBudgetMs: number;
+}
+
+const jobRecordSchema = z.object({ id: z.coerce.number().int().positive() }).passthrough();
+
+/** What the database webhook and the sweep send (Supabase database-webhook shape). */
+const wakeSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("INSERT"),
+    table: z.literal("role_jobs"),
+    schema: z.literal("public").optional(),
+    record: jobRecordSchema,
+    old_record: z.null().optional(),
+  }),
+  z.object({
+    type: z.literal("SWEEP"),
+    table: z.literal("role_jobs").optional(),
+    schema: z.literal("public").optional(),
+  }),
+]);
+
+const encoder = new TextEncoder();
+
+type Env = { Variables: { logger: Logger } };
+
+/** Compares two secrets in time that does not depend on where they differ, nor on their lengths. */
+async function secretsMatch(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest("SHA-256", encoder.encode(given)),
+    crypto.subtle.digest("SHA-256", encoder.encode(expected)),
+  ]);
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  let difference = 0;
+  for (let i = 0; i < x.length; i++) difference |= x[i] ^ y[i];
+  return difference === 0;
+}
+
+/** Builds the role-sync app, mounted at /role-sync as Supabase passes the path. */
+export function createApp(deps: RoleSyncDeps): Hono<Env> {
+  const app = new Hono<Env>().basePath("/role-sync");
+  let draining: Promise<DrainSummary> | null = null;
+  let wokenWhileDraining = false;
+
+  // One drain per isolate; a wake during it makes it look once more before it stops, so a job
+  // inserted just as the drain found the queue empty is not left for the next sweep.
+  function drainInBackground(logger: Logger): Promise<DrainSummary> {
+    if (draining) {
+      wokenWhileDraining = true;
+      return draining;
+    }
+    const total: DrainSummary = { claimed: 0, done: 0, failed: 0, retried: 0 };
+    const started = deps.now();
+    draining = (async () => {
+      do {
+        wokenWhileDraining = false;
+        const summary = await drainRoleJobs(deps, started + deps.backgroundBudgetMs);
+        total.claimed += summary.claimed;
+        total.done += summary.done;
+        total.failed += summary.failed;
+        total.retried += summary.retried;
+      } while (wokenWhileDraining && deps.now() < started + deps.backgroundBudgetMs);
+      logger.info("drain finished", { ...total, ms: deps.now() - started });
+      return total;
+    })().catch((error) => {
+      logger.error("drain failed", { error });
+      return total;
+    }).finally(() => {
+      draining = null;
+    });
+    return draining;
+  }
+
+  app.use("*", async (c, next) => {
+    const requestId = c.req.header("x-request-id") ?? crypto.randomUUID();
+    c.set("logger", deps.logger.child({ requestId }));
+    const given = c.req.header("x-rolepass-secret") ?? "";
+    if (!given || !await secretsMatch(given, deps.secret)) {
+      throw new HTTPException(401, {
+        message: "Cannot accept the request: x-rolepass-secret is missing or wrong",
+      });
+    }
+    await next();
+  });
+
+  app.post("/", async (c) => {
+    const logger = c.get("logger");
+    const text = await c.req.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new HTTPException(400, { message: "Cannot read the body: it is not JSON" });
+    }
+    const wake = wakeSchema.safeParse(json);
+    if (!wake.success) {
+      throw new HTTPException(400, {
+        message: "Cannot read the body: expected a role_jobs INSERT webhook or a SWEEP",
+      });
+    }
+    logger.debug("woken", {
+      type: wake.data.type,
+      jobId: wake.data.type === "INSERT" ? wake.data.record.id : undefined,
+    });
+    if (deps.runInBackground) {
+      deps.runInBackground(drainInBackground(logger));
+      return c.json({ accepted: true }, 202);
+    }
+    const summary = await drainRoleJobs(deps, deps.now() + deps.inlineBudgetMs);
+    return c.json({ accepted: true, ...summary }, 200);
+  });
+
+  app.get("/health", async (c) => {
+    const status = await deps.store.queueStatus();
+    return c.json(status, 200);
+  });
+
+  app.notFound((c) => c.json({ error: "Not found" }, 404));
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      return c.json({ error: error.message }, error.status);
+    }
+    deps.logger.error("role-sync request failed", { error });
+    return c.json({ error: "Internal error" }, 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,115 @@
+/**
+ * The role-sync function's configuration, read once from the environment, and the dependencies
+ * built from it. The dev runner and the tests build the same app from here.
+ */
+import { z } from "zod";
+import { DEFAULT_RETRY_POLICY } from "../_core/role_plan.ts";
+import { createSql, type Sql } from "../_shared/db.ts";
+import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
+import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
+import { ConfigError, databaseUrlFrom, fields, parseEnv } from "../_shared/env.ts";
+import { createLogger } from "../_shared/log.ts";
+import type { RoleSyncDeps } from "./app.ts";
+import { createRoleJobStore } from "./role_job_store.ts";
+
+const shape = {
+  ROLE_SYNC_SECRET: fields.secret.describe(
+    "the shared secret the database sends (Vault role_sync_secret must hold the same value)",
+  ),
+  DISCORD_BOT_TOKEN: z.string().min(20, "expected a bot token").describe(
+    "the bot's token (Developer Portal > Bot > Reset Token)",
+  ),
+  DISCORD_APPLICATION_ID: fields.snowflake.describe(
+    "the application id (Developer Portal > General Information)",
+  ),
+  DISCORD_API_BASE_URL: fields.url.default(DISCORD_DEFAULT_BASE_URL).describe(
+    "the Discord API; only tests and the dev runner change it",
+  ),
+};
+
+/** The function's configuration. */
+export interface RoleSyncConfig {
+  secret: string;
+  botToken: string;
+  applicationId: string;
+  discordApiBaseUrl: string;
+  databaseUrl: string;
+}
+
+/** Parses the environment; throws a ConfigError naming each bad variable. */
+export function loadConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): RoleSyncConfig {
+  const parsed = parseEnv(shape, env);
+  const databaseUrl = databaseUrlFrom(env);
+  if (!databaseUrl) {
+    throw new ConfigError([
+      "SUPABASE_DB_URL is missing: the Postgres connection string (DATABASE_URL is read as a fallback)",
+    ]);
+  }
+  return {
+    secret: parsed.ROLE_SYNC_SECRET,
+    botToken: parsed.DISCORD_BOT_TOKEN,
+    applicationId: parsed.DISCORD_APPLICATION_ID,
+    discordApiBaseUrl: parsed.DISCORD_API_BASE_URL,
+    databaseUrl,
+  };
+}
+
+/** `EdgeRuntime.waitUntil` on Supabase's Edge Runtime; undefined elsewhere. */
+function edgeRuntimeWaitUntil(): ((work: Promise<unknown>) => void) | undefined {
+  const runtime = (globalThis as { EdgeRuntime?: { waitUntil?: (p: Promise<unknown>) => void } })
+    .EdgeRuntime;
+  return runtime?.waitUntil ? (work) => runtime.waitUntil!(work) : undefined;
+}
+
+/** Tuning a test or the dev runner may change; production uses the defaults. */
+export type RoleSyncTuning =
+  & Partial<
+    Pick<
+      RoleSyncDeps,
+      | "runInBackground"
+      | "backgroundBudgetMs"
+      | "inlineBudgetMs"
+      | "concurrency"
+      | "leaseSeconds"
+      | "discordTimeoutMs"
+      | "retryPolicy"
+      | "now"
+      | "random"
+    >
+  >
+  & { fetch?: typeof fetch; globalLimit?: number; globalWindowMs?: number };
+
+/** Builds the app's dependencies (one database pool per worker). */
+export function depsFromConfig(
+  config: RoleSyncConfig,
+  tuning: RoleSyncTuning = {},
+  sql: Sql = createSql(config.databaseUrl, { max: 10 }),
+): RoleSyncDeps & { sql: Sql } {
+  const api = createDiscordApi(config.discordApiBaseUrl, config.botToken, tuning.fetch);
+  // The free plan's wall clock is 150 s: a drain stops starting jobs well before it.
+  const backgroundBudgetMs = tuning.backgroundBudgetMs ?? 100_000;
+  return {
+    sql,
+    store: createRoleJobStore(sql),
+    discord: createRateLimitedDiscord({
+      api,
+      sql,
+      globalLimit: tuning.globalLimit,
+      globalWindowMs: tuning.globalWindowMs,
+    }),
+    secret: config.secret,
+    logger: createLogger("role-sync"),
+    runInBackground: "runInBackground" in tuning ? tuning.runInBackground : edgeRuntimeWaitUntil(),
+    backgroundBudgetMs,
+    // pg_net waits 5 s for the webhook (request_role_sync's timeout_milliseconds).
+    inlineBudgetMs: tuning.inlineBudgetMs ?? 4_000,
+    concurrency: tuning.concurrency ?? 8,
+    leaseSeconds: tuning.leaseSeconds ?? Math.ceil(backgroundBudgetMs / 1000) + 30,
+    discordTimeoutMs: tuning.discordTimeoutMs ?? 8_000,
+    retryPolicy: tuning.retryPolicy ?? DEFAULT_RETRY_POLICY,
+    now: tuning.now ?? Date.now,
+    random: tuning.random ?? Math.random,
+  };
+}

@@ -1,0 +1,9 @@
+/**
+ * Supabase Edge Function entrypoint for role-sync (`verify_jwt = false`: the database calls it
+ * with the shared secret in `x-rolepass-secret`).
+ */
+import { createApp } from "./app.ts";
+import { depsFromConfig, loadConfig } from "./config.ts";
+
+const app = createApp(depsFromConfig(loadConfig()));
+Deno.serve(app.fetch);

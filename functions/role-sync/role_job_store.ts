@@ -1,0 +1,238 @@
+/**
+ * The role-job queue in Postgres, as role-sync sees it: claim with a lease, read the member's
+ * current entitlement, record outcomes, notices and alerts. Every write names the claim, so a
+ * worker whose lease expired cannot overwrite the work of the one that took the job over.
+ */
+import { z } from "zod";
+import { type PlanDisplay, planDisplaySchema } from "../_core/operator_text.ts";
+import type { Locale } from "../_core/locale.ts";
+import type { Sql } from "../_shared/db.ts";
+
+const claimedJobSchema = z.object({
+  id: z.coerce.number().int(),
+  membership_id: z.string(),
+  guild_id: z.string(),
+  discord_user_id: z.string(),
+  role_id: z.string().nullable(),
+  previous_role_id: z.string().nullable(),
+  cause: z.string(),
+  attempts: z.number().int(),
+  claim_id: z.string(),
+  notice_status: z.string().nullable(),
+});
+
+/** A job this worker holds the lease of. */
+export type ClaimedJob = z.infer<typeof claimedJobSchema>;
+
+const memberRowSchema = z.object({
+  guild_id: z.string(),
+  discord_user_id: z.string(),
+  locale: z.enum(["ja", "en"]),
+  entitled: z.boolean(),
+  entitled_role_id: z.string().nullable(),
+  deleted_at: z.date().nullable(),
+  cancel_at: z.date().nullable(),
+  cancel_at_period_end: z.boolean(),
+  current_period_end: z.date().nullable(),
+  revoked_reason: z.enum(["refund", "dispute"]).nullable(),
+  stripe_subscription_id: z.string().nullable(),
+  guild_name: z.string(),
+  operator_log_channel_id: z.string().nullable(),
+  guild_locale: z.enum(["ja", "en"]),
+  entitled_plan_display: z.unknown().nullable(),
+  membership_plan_display: z.unknown().nullable(),
+  managed_role_ids: z.array(z.string()),
+  interaction_token: z.string().nullable(),
+  interaction_application_id: z.string().nullable(),
+});
+
+/** The member as the job must make Discord show them, read when the job runs. */
+export interface MemberState {
+  guildId: string;
+  guildName: string;
+  memberId: string;
+  locale: Locale;
+  /** The role the member should hold now (null when not entitled or deleted). */
+  entitledRoleId: string | null;
+  managedRoleIds: string[];
+  /** The plan that grants the entitled role, or the membership's plan when not entitled. */
+  plan: PlanDisplay | null;
+  /** When a scheduled cancel ends the role. */
+  endsAt: Date | null;
+  revokedReason: "refund" | "dispute" | null;
+  stripeSubscriptionId: string | null;
+  operatorLogChannelId: string | null;
+  operatorLocale: Locale;
+  /** A live interaction token for a follow-up (never logged), with its application. */
+  interaction: { token: string; applicationId: string } | null;
+}
+
+/** Final states a job can be closed with. */
+export type JobOutcome =
+  | "applied"
+  | "member_not_in_guild"
+  | "membership_gone"
+  | "unknown_role"
+  | "missing_permissions"
+  | "missing_access"
+  | "unknown_guild"
+  | "unauthorized"
+  | "forbidden"
+  | "invalid_request"
+  | "gave_up";
+
+/** Notice results the database records. */
+export type NoticeStatus = "sent" | "dms_closed" | "not_sent" | "unknown";
+
+/** The queue operations role-sync needs. */
+export interface RoleJobStore {
+  claim(maxJobs: number, leaseSeconds: number): Promise<ClaimedJob[]>;
+  loadMember(membershipId: string): Promise<MemberState | null>;
+  finish(
+    job: ClaimedJob,
+    status: "done" | "failed",
+    outcome: JobOutcome,
+    error?: string,
+  ): Promise<boolean>;
+  retry(
+    job: ClaimedJob,
+    delayMs: number,
+    error: string,
+    countsAsAttempt: boolean,
+  ): Promise<boolean>;
+  beginNotice(job: ClaimedJob): Promise<boolean>;
+  /** `null` gives the right to send back (nothing was posted). */
+  endNotice(job: ClaimedJob, status: NoticeStatus | null): Promise<void>;
+  beginAlert(job: ClaimedJob): Promise<boolean>;
+  queueStatus(): Promise<QueueStatus>;
+}
+
+/** What GET /role-sync/health reports. */
+export interface QueueStatus {
+  pending: number;
+  failing: number;
+  failed: number;
+  running: number;
+  /** Seconds the oldest due job has waited past its due time; 0 when none is due. */
+  oldestDueAgeSeconds: number;
+}
+
+function parsePlan(value: unknown): PlanDisplay | null {
+  const parsed = planDisplaySchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
+/** The store over a postgres.js client. */
+export function createRoleJobStore(sql: Sql): RoleJobStore {
+  return {
+    async claim(maxJobs, leaseSeconds) {
+      const rows = await sql`select * from public.claim_role_jobs(${maxJobs}, ${leaseSeconds})`;
+      return rows.map((row) => claimedJobSchema.parse(row));
+    },
+
+    async loadMember(membershipId) {
+      const rows = await sql`
+        select m.guild_id, m.discord_user_id, m.locale, m.entitled, m.entitled_role_id,
+          m.deleted_at, m.cancel_at, m.cancel_at_period_end, m.current_period_end,
+          m.revoked_reason, m.stripe_subscription_id,
+          g.name as guild_name, g.operator_log_channel_id, g.default_locale as guild_locale,
+          (select p.display from public.plans p
+            where p.guild_id = m.guild_id and p.discord_role_id = m.entitled_role_id
+            order by (p.id = m.plan_id) desc, p.active desc limit 1) as entitled_plan_display,
+          (select p.display from public.plans p where p.id = m.plan_id)
+            as membership_plan_display,
+          array(
+            select distinct r from (
+              select j.role_id as r from public.role_jobs j where j.membership_id = m.id
+              union select j.previous_role_id from public.role_jobs j where j.membership_id = m.id
+            ) roles where r is not null order by r
+          ) as managed_role_ids,
+          t.token as interaction_token, t.application_id as interaction_application_id
+        from public.memberships m
+        join public.guilds g on g.id = m.guild_id
+        -- Discord interaction tokens live 15 minutes; one about to expire is not worth trying.
+        left join public.interaction_tokens t on t.guild_id = m.guild_id
+          and t.discord_user_id = m.discord_user_id
+          and t.expires_at > now() + interval '30 seconds'
+        where m.id = ${membershipId}`;
+      if (rows.length === 0) return null;
+      const row = memberRowSchema.parse(rows[0]);
+      const entitledRoleId = row.entitled && row.deleted_at === null ? row.entitled_role_id : null;
+      const endsAt = row.cancel_at ?? (row.cancel_at_period_end ? row.current_period_end : null);
+      return {
+        guildId: row.guild_id,
+        guildName: row.guild_name,
+        memberId: row.discord_user_id,
+        locale: row.locale,
+        entitledRoleId,
+        managedRoleIds: row.managed_role_ids,
+        plan: parsePlan(
+          entitledRoleId ? row.entitled_plan_display : row.membership_plan_display,
+        ),
+        endsAt,
+        revokedReason: row.revoked_reason,
+        stripeSubscriptionId: row.stripe_subscription_id,
+        operatorLogChannelId: row.operator_log_channel_id,
+        operatorLocale: row.guild_locale,
+        interaction: row.interaction_token && row.interaction_application_id
+          ? { token: row.interaction_token, applicationId: row.interaction_application_id }
+          : null,
+      };
+    },
+
+    async finish(job, status, outcome, error) {
+      const [row] = await sql<{ ok: boolean }[]>`
+        select public.finish_role_job(${job.id}, ${job.claim_id}, ${status}, ${outcome},
+          ${error ?? null}) as ok`;
+      return row.ok;
+    },
+
+    async retry(job, delayMs, error, countsAsAttempt) {
+      const [row] = await sql<{ ok: boolean }[]>`
+        select public.retry_role_job(${job.id}, ${job.claim_id}, ${Math.round(delayMs)},
+          ${error}, ${countsAsAttempt}) as ok`;
+      return row.ok;
+    },
+
+    async beginNotice(job) {
+      const [row] = await sql<{ ok: boolean }[]>`
+        select public.begin_role_job_notice(${job.id}, ${job.claim_id}) as ok`;
+      return row.ok;
+    },
+
+    async endNotice(job, status) {
+      await sql`select public.end_role_job_notice(${job.id}, ${status})`;
+    },
+
+    async beginAlert(job) {
+      const [row] = await sql<{ ok: boolean }[]>`
+        select public.begin_role_job_alert(${job.id}) as ok`;
+      return row.ok;
+    },
+
+    async queueStatus() {
+      const [row] = await sql<
+        {
+          pending: string;
+          failing: string;
+          failed: string;
+          running: string;
+          oldest_due_age_seconds: number | null;
+        }[]
+      >`
+        select s.pending, s.failing, s.failed, s.running,
+          (select extract(epoch from now() - min(j.next_attempt_at))::float8
+            from public.role_jobs j
+            where j.status in ('pending', 'running') and j.next_attempt_at <= now())
+            as oldest_due_age_seconds
+        from public.role_job_queue_status s`;
+      return {
+        pending: Number(row.pending),
+        failing: Number(row.failing),
+        failed: Number(row.failed),
+        running: Number(row.running),
+        oldestDueAgeSeconds: Math.max(0, row.oldest_due_age_seconds ?? 0),
+      };
+    },
+  };
+}
