@@ -1,0 +1,167 @@
+/**
+ * `deno task commands:register` against the Discord double, which checks every request against
+ * Discord's own OpenAPI description and its command naming rules.
+ */
+import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
+import { startDiscordDouble } from "../doubles/discord/index.ts";
+import { COMMANDS } from "../../functions/_core/commands.ts";
+import { createDiscordApi } from "../../functions/_shared/discord_api.ts";
+import { registerCommands, RegistrationError } from "../../functions/_cli/register_commands.ts";
+
+const GUILD_ID = "290926798626357999";
+
+async function withDouble(
+  fn: (discord: Awaited<ReturnType<typeof startDiscordDouble>>) => Promise<void>,
+) {
+  const discord = await startDiscordDouble({ rateLimits: { enabled: false } });
+  discord.addGuild({ id: GUILD_ID, name: "Test Guild" });
+  try {
+    await fn(discord);
+  } finally {
+    await discord.close();
+  }
+}
+
+async function runCli(args: string[], env: Record<string, string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", "functions/_cli/register_commands.ts", ...args],
+    cwd: new URL("../../", import.meta.url),
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("the registration payload is what Discord's API description accepts", async () => {
+  await withDouble(async (discord) => {
+    const registered = await registerCommands({
+      api: createDiscordApi(discord.apiBaseUrl, discord.botToken),
+      applicationId: discord.applicationId,
+      guildId: null,
+    });
+    assertEquals(discord.specViolations(), []);
+    assertEquals(registered.map((command) => command.name), ["subscribe"]);
+    const [request] = discord.requests();
+    assertEquals(request.method, "PUT");
+    assertEquals(request.path, `/applications/${discord.applicationId}/commands`);
+    assertEquals(request.status, 200);
+    assertEquals(request.body, COMMANDS);
+  });
+});
+
+Deno.test("/subscribe is registered with Japanese name and description", async () => {
+  await withDouble(async (discord) => {
+    await registerCommands({
+      api: createDiscordApi(discord.apiBaseUrl, discord.botToken),
+      applicationId: discord.applicationId,
+      guildId: null,
+    });
+    const [subscribe] = discord.commands();
+    assertEquals(subscribe.name, "subscribe");
+    assertEquals(subscribe.name_localizations, { ja: "サブスク" });
+    assert(subscribe.description_localizations?.ja?.includes("有料ロール"));
+    assert(subscribe.description.length <= 100);
+  });
+});
+
+Deno.test("the command line registers in one server when given --guild, idempotently", async () => {
+  await withDouble(async (discord) => {
+    const env = {
+      DISCORD_APPLICATION_ID: discord.applicationId,
+      DISCORD_BOT_TOKEN: discord.botToken,
+      DISCORD_API_BASE_URL: discord.apiBaseUrl,
+    };
+    const first = await runCli(["--guild", GUILD_ID], env);
+    assertEquals(first.code, 0, first.stderr);
+    assert(first.stdout.includes(`in server ${GUILD_ID}`), first.stdout);
+    const ids = discord.commands(GUILD_ID).map((command) => command.id);
+
+    const second = await runCli([`--guild=${GUILD_ID}`], env);
+    assertEquals(second.code, 0, second.stderr);
+    assertEquals(discord.commands(GUILD_ID).map((command) => command.id), ids);
+    assertEquals(discord.commands(GUILD_ID).length, 1);
+    assertEquals(discord.commands(), []);
+    assert(
+      discord.requests().every((request) =>
+        request.path === `/applications/${discord.applicationId}/guilds/${GUILD_ID}/commands`
+      ),
+    );
+    assertEquals(discord.specViolations(), []);
+  });
+});
+
+Deno.test("the command line takes the server from DISCORD_GUILD_ID, and registers globally without one", async () => {
+  await withDouble(async (discord) => {
+    const env = {
+      DISCORD_APPLICATION_ID: discord.applicationId,
+      DISCORD_BOT_TOKEN: discord.botToken,
+      DISCORD_API_BASE_URL: discord.apiBaseUrl,
+    };
+    const scoped = await runCli([], { ...env, DISCORD_GUILD_ID: GUILD_ID });
+    assertEquals(scoped.code, 0, scoped.stderr);
+    assertEquals(discord.commands(GUILD_ID).length, 1);
+
+    const global = await runCli([], env);
+    assertEquals(global.code, 0, global.stderr);
+    assert(global.stdout.includes("globally"), global.stdout);
+    assertEquals(discord.commands().map((command) => command.name), ["subscribe"]);
+  });
+});
+
+Deno.test("the command line names the missing configuration and calls nothing", async () => {
+  await withDouble(async (discord) => {
+    const result = await runCli([], { DISCORD_API_BASE_URL: discord.apiBaseUrl });
+    assertEquals(result.code, 1);
+    assert(result.stderr.includes("DISCORD_APPLICATION_ID is missing"), result.stderr);
+    assert(result.stderr.includes("DISCORD_BOT_TOKEN is missing"), result.stderr);
+    assertEquals(discord.requests(), []);
+  });
+});
+
+Deno.test("a 429 is retried after Discord's retry_after", async () => {
+  await withDouble(async (discord) => {
+    discord.inject({
+      method: "PUT",
+      path: /commands$/,
+      status: 429,
+      retryAfterSeconds: 2,
+      times: 1,
+    });
+    const waits: number[] = [];
+    const registered = await registerCommands({
+      api: createDiscordApi(discord.apiBaseUrl, discord.botToken),
+      applicationId: discord.applicationId,
+      guildId: GUILD_ID,
+      sleep: (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+    });
+    assertEquals(waits, [2000]);
+    assertEquals(registered.length, 1);
+    assertEquals(discord.requests().map((request) => request.status), [429, 200]);
+  });
+});
+
+Deno.test("a wrong bot token fails once with Discord's reason, without retrying", async () => {
+  await withDouble(async (discord) => {
+    await assertRejects(
+      () =>
+        registerCommands({
+          api: createDiscordApi(discord.apiBaseUrl, "not-the-token"),
+          applicationId: discord.applicationId,
+          guildId: null,
+        }),
+      RegistrationError,
+      "Discord answered 401",
+    );
+    assertEquals(discord.requests().length, 1);
+  });
+});
