@@ -163,6 +163,12 @@ export class Billing {
     if (session.mode !== "subscription") {
       throw invalidRequest("The double only completes Checkout Sessions in subscription mode.");
     }
+    const pending = request.pendingSubscriptionId
+      ? this.state.subscriptions.get(request.pendingSubscriptionId)
+      : undefined;
+    if (pending?.status === "incomplete") {
+      return { session, subscription: this.payPendingCheckout(session, pending, outcome) };
+    }
     let customer = session.customer
       ? this.state.customers.get(String(session.customer))
       : undefined;
