@@ -136,7 +136,7 @@ export async function applyPlansFile(
           revoke_on_dispute, operator_log_channel_id
         ) values (
           ${guild.id}, ${guild.name}, ${guild.default_locale},
-          ${JSON.stringify(guild.seller_notice)}::jsonb, ${guild.past_due_grace}::interval,
+          ${tx.json(guild.seller_notice)}, ${guild.past_due_grace}::interval,
           ${guild.revoke_on_refund}, ${guild.revoke_on_dispute}, ${guild.operator_log_channel_id}
         )
         on conflict (id) do update set
@@ -165,7 +165,7 @@ export async function applyPlansFile(
             billing_interval, interval_count, sort_order, active
           ) values (
             ${guild.id}, ${plan.stripe_price_id}, ${plan.discord_role_id},
-            ${JSON.stringify(plan.display)}::jsonb, ${price.unit_amount}, ${price.currency},
+            ${tx.json(plan.display)}, ${price.unit_amount}, ${price.currency},
             ${price.billing_interval}, ${price.interval_count}, ${plan.sort_order}, ${plan.active}
           )
           on conflict (stripe_price_id) do update set

@@ -7,20 +7,10 @@ import type { StripeFacts } from "./stripe_facts.ts";
 import { fail, type Finding, pass, skip, warn } from "./finding.ts";
 import { describeFailure } from "./probe.ts";
 import { STRIPE_API_VERSION } from "../../_shared/stripe_client.ts";
+import { HANDLED_EVENT_TYPES } from "../../_core/stripe_shapes.ts";
 
 /** The events stripe-webhook acts on; the endpoint must send each of them (or `*`). */
-export const REQUIRED_WEBHOOK_EVENTS = [
-  "checkout.session.completed",
-  "customer.subscription.created",
-  "customer.subscription.updated",
-  "customer.subscription.deleted",
-  "customer.subscription.paused",
-  "customer.subscription.resumed",
-  "invoice.paid",
-  "invoice.payment_failed",
-  "charge.refunded",
-  "charge.dispute.created",
-] as const;
+export const REQUIRED_WEBHOOK_EVENTS: readonly string[] = HANDLED_EVENT_TYPES;
 
 /** Where Stripe must send events: the stripe-webhook function under SUPABASE_URL. */
 export function stripeWebhookUrl(supabaseUrl: string): string {
