@@ -566,3 +566,77 @@ Deno.test("the control API works over HTTP for a separate process", async () => 
     assert.ok(events.some((e: Stripe.Event) => e.type === "customer.subscription.created"));
   });
 });
+
+Deno.test("with automatic delivery on, events reach the webhook without being asked", async () => {
+  const secret = "whsec_auto_delivery";
+  const received: string[] = [];
+  const verifier = new Stripe(SECRET_KEY);
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const event = await verifier.webhooks.constructEventAsync(
+      await req.text(),
+      req.headers.get("stripe-signature")!,
+      secret,
+    );
+    received.push(event.type);
+    return new Response("ok");
+  });
+  try {
+    await withDouble(async (double, stripe) => {
+      const { session } = await openCheckout(double, stripe);
+      double.completeCheckout(session.id);
+      const expected = double.events().length;
+      for (let i = 0; i < 100 && received.length < expected; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(received.length, expected);
+      assert.ok(received.includes("checkout.session.completed"));
+    }, {
+      webhook: { url: `http://127.0.0.1:${receiver.addr.port}/`, secret },
+      autoDeliver: true,
+    });
+  } finally {
+    await receiver.shutdown();
+  }
+});
+
+Deno.test("customers are found by metadata search, and timestamps follow the injected clock", async () => {
+  const now = Date.UTC(2026, 0, 31, 12) / 1000;
+  await withDouble(async (double, stripe) => {
+    const { customer, session } = await openCheckout(double, stripe);
+    assert.equal(customer.created, now);
+    const found = await stripe.customers.search({ query: "metadata['discord_user_id']:'42'" });
+    assert.deepEqual(found.data.map((c) => c.id), [customer.id]);
+    const none = await stripe.customers.search({ query: "email:'nobody@example.com'" });
+    assert.equal(none.data.length, 0);
+
+    const { subscription } = double.completeCheckout(session.id);
+    // Monthly periods keep the anchor day, clamped to the month's last day (31 Jan → 28 Feb).
+    assert.equal(subscription.items.data[0].current_period_end, Date.UTC(2026, 1, 28, 12) / 1000);
+  }, { clock: () => now * 1000 });
+});
+
+Deno.test("pause and resume emit their events; canceled subscriptions leave the default list", async () => {
+  await withDouble(async (double, stripe) => {
+    const { session, customer } = await openCheckout(double, stripe);
+    const { subscription } = double.completeCheckout(session.id);
+    assert.equal(double.pause(subscription.id).status, "paused");
+    assert.equal(double.events({ type: "customer.subscription.paused" }).length, 1);
+    const resumed = await stripe.subscriptions.resume(subscription.id);
+    assert.equal(resumed.status, "active");
+    assert.equal(double.events({ type: "customer.subscription.resumed" }).length, 1);
+
+    await stripe.subscriptions.cancel(subscription.id);
+    const deleted = double.events({ type: "customer.subscription.deleted" })[0];
+    assert.equal((deleted.data.object as Stripe.Subscription).status, "canceled");
+    assert.equal(deleted.data.previous_attributes, undefined);
+    assert.equal((await stripe.subscriptions.list({ customer: customer.id })).data.length, 0);
+    assert.equal(
+      (await stripe.subscriptions.list({ customer: customer.id, status: "all" })).data.length,
+      1,
+    );
+    const refused = await rejection(
+      stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true }),
+    );
+    assert.equal(refused.statusCode, 400);
+  });
+});

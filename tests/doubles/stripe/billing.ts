@@ -198,6 +198,7 @@ export class Billing {
       Object.assign(session, {
         status: "complete",
         payment_status: "paid",
+        url: null,
         customer: customer.id,
         subscription: subscription.id,
         invoice: steps.invoice.id,
@@ -231,6 +232,7 @@ export class Billing {
     Object.assign(session, {
       status: "complete",
       payment_status: "paid",
+      url: null,
       customer: subscription.customer,
       subscription: subscription.id,
       invoice: invoice.id,
@@ -342,11 +344,11 @@ export class Billing {
     const period = periodOf(subscription);
     const cancelAt = subscription.cancel_at_period_end ? period.end : subscription.cancel_at;
     if (cancelAt !== null && cancelAt <= period.end) {
-      const before = structuredClone(subscription);
       subscription.status = "canceled";
       subscription.ended_at = cancelAt;
       subscription.canceled_at ??= this.state.now();
-      this.events.emit("customer.subscription.deleted", subscription, before);
+      // Deleted events carry the final object only, without previous_attributes.
+      this.events.emit("customer.subscription.deleted", subscription);
       return subscription;
     }
     const latest = this.latestInvoice(subscription);
@@ -414,7 +416,7 @@ export class Billing {
       ended_at: now,
       cancellation_details: cancellationDetails("payment_failed"),
     });
-    this.events.emit("customer.subscription.deleted", subscription, before);
+    this.events.emit("customer.subscription.deleted", subscription);
     return subscription;
   }
 
@@ -426,7 +428,6 @@ export class Billing {
   ): Stripe.Subscription {
     const subscription = this.subscription(id);
     this.refuseEnded(subscription);
-    const before = structuredClone(subscription);
     const now = this.state.now();
     Object.assign(subscription, {
       status: subscription.status === "incomplete" ? "incomplete_expired" : "canceled",
@@ -438,7 +439,7 @@ export class Billing {
         details.feedback ?? subscription.cancellation_details?.feedback,
       ),
     });
-    this.events.emit("customer.subscription.deleted", subscription, before, request);
+    this.events.emit("customer.subscription.deleted", subscription, undefined, request);
     return subscription;
   }
 
