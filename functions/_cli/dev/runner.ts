@@ -28,7 +28,10 @@ export interface DevRunner {
 export interface DevRunnerOptions {
   /** The process environment merged with `.env`. */
   env: Record<string, string | undefined>;
-  /** Where PGlite persists; default `.data/pglite`. "memory://" for a throwaway database. */
+  /**
+   * Where PGlite persists; default `.data/pglite`, or "memory://" (a throwaway database) in the
+   * sandbox.
+   */
   dataDir?: string;
   /** Interface to listen on; default 127.0.0.1. */
   hostname?: string;
@@ -97,10 +100,10 @@ export async function startDevRunner(
   };
 
   try {
-    const database: RunnerDatabase = await openRunnerDatabase(
-      settings.databaseUrl,
-      options.dataDir ?? ".data/pglite",
-    );
+    // The doubles keep their state in memory, so a persisted sandbox database would point at
+    // customers and prices that no longer exist: the sandbox starts from scratch every time.
+    const dataDir = options.dataDir ?? (settings.mode === "sandbox" ? "memory://" : ".data/pglite");
+    const database: RunnerDatabase = await openRunnerDatabase(settings.databaseUrl, dataDir);
     cleanups.push(() => database.stop());
 
     let handler: FetchHandler = () => new Response("Starting", { status: 503 });
@@ -158,7 +161,7 @@ export async function startDevRunner(
       mode: settings.mode,
       url,
       database: database.kind === "embedded"
-        ? `embedded PGlite (${options.dataDir ?? ".data/pglite"}) at ${
+        ? `embedded PGlite (${dataDir === "memory://" ? "in memory" : dataDir}) at ${
           maskDatabaseUrl(database.url)
         }`
         : maskDatabaseUrl(database.url),

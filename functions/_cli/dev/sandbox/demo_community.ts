@@ -1,0 +1,100 @@
+/**
+ * The demo community of the sandbox and the end-to-end test: a Discord guild with a paid role and
+ * a member in the Discord double, a monthly price in the Stripe double, and the same guild and plan
+ * in the database, validated by the plans file schema first.
+ */
+import type { DiscordDouble } from "../../../../tests/doubles/discord/index.ts";
+import type { StripeDouble } from "../../../../tests/doubles/stripe/index.ts";
+import { parsePlansFile } from "../../../_core/plans_file.ts";
+import type { Sql } from "../../../_shared/db.ts";
+
+/** Ids of what was seeded. */
+export interface DemoCommunity {
+  guildId: string;
+  guildName: string;
+  roleId: string;
+  memberId: string;
+  priceId: string;
+}
+
+/** Where to seed. */
+export interface DemoSeedTargets {
+  discord: DiscordDouble;
+  stripe: StripeDouble;
+  sql: Sql;
+  /** The member who will run /subscribe. */
+  memberId?: string;
+}
+
+const MANAGE_ROLES = 1n << 28n;
+
+const sandboxNotice = (text: string) => ({
+  ja: `（サンドボックス）${text}`,
+  en: `(sandbox) ${text}`,
+});
+
+/** Seeds the demo community everywhere it must exist and returns its ids. */
+export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoCommunity> {
+  const { discord, stripe } = targets;
+  const guildName = "Rolepass Sandbox Lounge";
+  const guild = discord.addGuild({
+    name: guildName,
+    botPermissions: MANAGE_ROLES,
+    botRolePosition: 10,
+  });
+  const role = discord.addRole(guild.id, { name: "Supporter", position: 5 });
+  const memberId = targets.memberId ?? "200000000000000777";
+  discord.addMember(guild.id, memberId);
+  const price = stripe.createPrice({
+    unitAmount: 500,
+    currency: "jpy",
+    interval: "month",
+    productName: "Supporter (monthly)",
+  });
+
+  const parsed = parsePlansFile(JSON.stringify({
+    guilds: [{
+      id: guild.id,
+      name: guildName,
+      default_locale: "ja",
+      seller_notice: {
+        seller: sandboxNotice("ロールパス サンドボックス"),
+        representative: sandboxNotice("サンプル 太郎"),
+        address: sandboxNotice("東京都千代田区 1-1-1"),
+        phone: sandboxNotice("ご請求があれば遅滞なく開示いたします"),
+        email: "sandbox@rolepass.example",
+        additionalFees: sandboxNotice("なし"),
+        paymentMethods: sandboxNotice("クレジットカード（Stripe テストダブル）"),
+        paymentTiming: sandboxNotice("お申込み時、以降毎月自動更新"),
+        deliveryTiming: sandboxNotice("決済完了後すぐにロールを付与"),
+        cancellationPolicy: sandboxNotice("/subscribe からいつでも解約できます"),
+      },
+      plans: [{
+        stripe_price_id: price.id,
+        discord_role_id: role.id,
+        display: {
+          ja: { name: "サポーター（月額）", description: "サポーター限定チャンネルに参加できます" },
+          en: { name: "Supporter (monthly)", description: "Access to supporter-only channels" },
+        },
+      }],
+    }],
+  }));
+  if (!parsed.ok) {
+    throw new Error(`The sandbox plans file is invalid:\n${parsed.problems.join("\n")}`);
+  }
+  // Written directly rather than through plans_apply.applyPlansFile, whose seller_notice
+  // parameter is JSON-encoded twice (it arrives as a jsonb string and fails the table's check).
+  const [entry] = parsed.file.guilds;
+  const [plan] = entry.plans;
+  await targets.sql.begin(async (tx) => {
+    await tx`insert into public.guilds (id, name, default_locale, seller_notice)
+      values (${entry.id}, ${entry.name}, ${entry.default_locale},
+        ${tx.json(entry.seller_notice as never)})`;
+    await tx`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+        unit_amount, currency, billing_interval, interval_count)
+      values (${entry.id}, ${plan.stripe_price_id}, ${plan.discord_role_id},
+        ${tx.json(plan.display as never)}, ${price.unit_amount ?? 0}, ${price.currency},
+        ${price.recurring?.interval ?? "month"}, ${price.recurring?.interval_count ?? 1})`;
+  });
+  return { guildId: guild.id, guildName, roleId: role.id, memberId, priceId: price.id };
+}

@@ -1,0 +1,77 @@
+/**
+ * The sandbox home page: run /subscribe as the demo member, follow the link, and watch the role
+ * and the messages appear. Server-rendered with hono/html (values are escaped).
+ */
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { SentMessage } from "../../../../tests/doubles/discord/index.ts";
+import type { DemoCommunity } from "./demo_community.ts";
+import type { SubscribeReply } from "./subscribe_as_member.ts";
+
+/** The label on every sandbox page. */
+export const SANDBOX_LABEL = "Local sandbox — no real Stripe or Discord";
+
+/** What the page shows. */
+export interface SandboxView {
+  community: DemoCommunity;
+  hasRole: boolean;
+  messages: SentMessage[];
+  stripeDashboardUrl: string;
+  reply?: SubscribeReply;
+}
+
+/** Renders the page. */
+export function sandboxPage(view: SandboxView): HtmlEscapedString | Promise<HtmlEscapedString> {
+  const { community, reply } = view;
+  return html`
+    <!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>rolepass · ${SANDBOX_LABEL}</title>
+        <style>
+      body { font: 16px/1.5 system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; }
+      .label { background: #fff4ce; border: 1px solid #e0b400; padding: .5rem .75rem; border-radius: 6px; font-weight: 600; }
+      .card { border: 1px solid #ddd; border-radius: 8px; padding: 1rem 1.25rem; margin: 1rem 0; }
+      button, .button { font: inherit; padding: .5rem 1rem; border-radius: 6px; border: 1px solid #5865f2; background: #5865f2; color: #fff; cursor: pointer; text-decoration: none; display: inline-block; }
+      .granted { color: #1a7f37; font-weight: 600; } .missing { color: #8a6d00; font-weight: 600; }
+      li { margin: .25rem 0; }
+    </style>
+      </head>
+      <body>
+        <p class="label" role="note">${SANDBOX_LABEL}</p>
+        <h1>rolepass sandbox</h1>
+        <p>The Stripe and Discord doubles stand in for the real services. You are the member
+    <code>${community.memberId}</code> of <strong>${community.guildName}</strong>.</p>
+
+        <div class="card">
+      <h2>1. Run /subscribe</h2>
+      <form method="post" action="/sandbox/subscribe"><button type="submit" id="run-subscribe">Run /subscribe</button></form>
+      ${reply
+        ? html`<p>The bot answered (only you can see this):</p>
+  <blockquote id="bot-reply">${reply.content}</blockquote>
+  ${
+          reply.linkUrl
+            ? html`<p><a class="button" id="subscribe-link" href="${reply.linkUrl}">Open the link</a></p>`
+            : html`<p>(no link in the answer; HTTP ${reply.status})</p>`
+        }`
+        : ""}
+        </div>
+
+        <div class="card">
+          <h2>2. Your role in Discord</h2>
+          <p id="role-status" class="${view.hasRole ? "granted" : "missing"}">${view.hasRole
+            ? "You have the Supporter role."
+            : "You do not have the Supporter role yet."}</p>
+          <h3>Messages the bot sent you</h3>
+          <ul id="messages">${view.messages.length
+            ? view.messages.map((message) => html`<li>[${message.kind}] ${message.content}</li>`)
+            : html`<li>None yet.</li>`}</ul>
+          <p><a href="/sandbox">Refresh</a> · <a href="${view
+            .stripeDashboardUrl}">Stripe double: account overview</a></p>
+        </div>
+      </body>
+    </html>
+  `;
+}
