@@ -69,7 +69,10 @@ export interface PlanPageMessages {
   grants(guildName: string): string;
   subscribeButton(planName: string): string;
   stripeNote: string;
+  alreadySubscribed: string;
+  manageButton: string;
   sellerNotice: SellerNoticeLabels;
+  sellerNoticeMissing: string;
   /** The price row of the seller notice: each plan's price is on its card. */
   priceNotice: string;
   thanksTitle: string;
@@ -81,6 +84,8 @@ export interface PlanPageMessages {
   homeTitle: string;
   homeBody: string;
   errorTitle: string;
+  tryAgainTitle: string;
+  tryAgainLink: string;
   runSubscribeAgain: string;
   problems: Record<PlanPageProblem, string>;
 }
@@ -98,6 +103,11 @@ const ja: PlanPageMessages = {
   subscribeButton: (plan) => `${plan} を申し込む`,
   stripeNote:
     "ボタンを押すと Stripe の決済ページに移動します。カード情報は当サイトに送信・保存されません。",
+  alreadySubscribed:
+    "すでにご契約中です。ボタンからご契約の確認・変更・解約ができます（Stripe カスタマーポータル）。",
+  manageButton: "ご契約を管理する",
+  sellerNoticeMissing:
+    "販売事業者の表記を準備中です。お申し込みの前にサーバーの運営者にお問い合わせください。",
   sellerNotice: {
     heading: "特定商取引法に基づく表記",
     seller: "販売事業者",
@@ -125,6 +135,8 @@ const ja: PlanPageMessages = {
   homeTitle: "rolepass",
   homeBody: "Discord サーバーで /subscribe を実行すると、あなた専用のリンクが届きます。",
   errorTitle: "このリンクは使えません",
+  tryAgainTitle: "お手続きを続けられませんでした",
+  tryAgainLink: "プランの選択に戻る",
   runSubscribeAgain: "Discord で /subscribe をもう一度実行して、新しいリンクを開いてください。",
   problems: {
     malformed_token: "リンクの形式が正しくありません。途中で切れていないか確認してください。",
@@ -159,6 +171,11 @@ const en: PlanPageMessages = {
   subscribeButton: (plan) => `Subscribe to ${plan}`,
   stripeNote:
     "The button takes you to Stripe's checkout page. Your card details are never sent to or stored by this site.",
+  alreadySubscribed:
+    "You already have a subscription. The button opens the Stripe customer portal, where you can review, change or cancel it.",
+  manageButton: "Manage your subscription",
+  sellerNoticeMissing:
+    "The seller's legal notice is not published yet. Please ask the server's operator before subscribing.",
   sellerNotice: {
     heading: "Notation based on the Specified Commercial Transactions Act",
     seller: "Seller",
@@ -185,6 +202,8 @@ const en: PlanPageMessages = {
   homeTitle: "rolepass",
   homeBody: "Run /subscribe on the Discord server to get your personal link.",
   errorTitle: "This link cannot be used",
+  tryAgainTitle: "We could not continue",
+  tryAgainLink: "Back to the plans",
   runSubscribeAgain: "Run /subscribe again in Discord and open the new link.",
   problems: {
     malformed_token: "The link is not complete. Check that it was not cut off.",

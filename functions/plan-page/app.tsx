@@ -1,0 +1,174 @@
+/**
+ * The plan page (a Deno Deploy app, not a Supabase function: *.supabase.co rewrites `text/html`
+ * answers to `text/plain`). It holds no Stripe key and no database credential: every decision is
+ * the `checkout` function's, reached through {@link CheckoutClient}.
+ *
+ * | path                       | does                                                     |
+ * |----------------------------|----------------------------------------------------------|
+ * | GET  /join/<token>         | the plans, the seller notice, a subscribe form per plan  |
+ * | POST /join/<token>         | 303 to Stripe Checkout (or the portal for a subscriber)  |
+ * | GET  /manage/<token>       | 303 to the Stripe Customer Portal                        |
+ * | GET  /join/thanks          | after Checkout succeeded                                 |
+ * | GET  /join/cancelled       | after the member left Checkout                           |
+ * | GET  /manage/done          | back from the portal                                     |
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { type Locale, parseLocale } from "../_core/locale.ts";
+import {
+  type PlanPageMessages,
+  planPageMessages,
+  type PlanPageProblem,
+} from "../_core/messages/plan_page.ts";
+import { PROBLEM_STATUS } from "../checkout/contract.ts";
+import { createLogger, type Logger } from "../_shared/log.ts";
+import type { CheckoutClient } from "./checkout_client.ts";
+import { ErrorPage, MessagePage, PlanPage } from "./views.tsx";
+
+/** What the plan page is built from. */
+export interface PlanPageDeps {
+  checkoutClient: CheckoutClient;
+  /** Where this page is served (PUBLIC_SITE_URL); forms posted from other sites are refused. */
+  publicSiteUrl: string;
+  logger?: Logger;
+}
+
+type Env = { Variables: { log: Logger } };
+
+/** The plain-text messages (not the functions or groups). */
+type TextKey = {
+  [K in keyof PlanPageMessages]: PlanPageMessages[K] extends string ? K : never;
+}[keyof PlanPageMessages];
+
+const subscribeFormSchema = z.object({
+  plan_id: z.string().uuid(),
+});
+
+/** The language asked for: `?lang=`, else the browser's, else Japanese (the seller's market). */
+function requestedLocale(c: Context): Locale | null {
+  return parseLocale(c.req.query("lang"));
+}
+
+function browserLocale(c: Context): Locale {
+  const accept = c.req.header("accept-language") ?? "";
+  if (/^\s*ja\b/i.test(accept)) return "ja";
+  return accept.trim() ? "en" : "ja";
+}
+
+function html(c: Context, status: ContentfulStatusCode, node: unknown): Response {
+  return c.html(`<!doctype html>${node}`, status);
+}
+
+function errorPage(
+  c: Context,
+  locale: Locale,
+  problem: PlanPageProblem,
+  retryHref?: string,
+): Response {
+  const path = new URL(c.req.url).pathname;
+  return html(
+    c,
+    PROBLEM_STATUS[problem],
+    <ErrorPage locale={locale} problem={problem} path={path} retryHref={retryHref} />,
+  );
+}
+
+/** Builds the plan page app. */
+export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
+  const logger = deps.logger ?? createLogger("plan-page");
+  const siteOrigin = new URL(deps.publicSiteUrl).origin;
+  const app = new Hono<Env>();
+
+  app.use(async (c, next) => {
+    c.set("log", logger.child({ requestId: crypto.randomUUID() }));
+    await next();
+    // The token is in the path: no referrer may carry it to Stripe or anywhere else.
+    c.header("referrer-policy", "no-referrer");
+    c.header("cache-control", "no-store");
+    c.header("x-robots-tag", "noindex");
+    c.header("x-content-type-options", "nosniff");
+    c.header(
+      "content-security-policy",
+      "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+    );
+  });
+
+  const message = (title: TextKey, body: TextKey) => (c: Context) => {
+    const locale = requestedLocale(c) ?? browserLocale(c);
+    const text = planPageMessages(locale);
+    return html(
+      c,
+      200,
+      <MessagePage
+        locale={locale}
+        title={text[title]}
+        body={text[body]}
+        path={new URL(c.req.url).pathname}
+      />,
+    );
+  };
+
+  app.get("/", message("homeTitle", "homeBody"));
+  app.get("/join/thanks", message("thanksTitle", "thanksBody"));
+  app.get("/join/cancelled", message("cancelledTitle", "cancelledBody"));
+  app.get("/manage/done", message("portalReturnTitle", "portalReturnBody"));
+
+  app.get("/join/:token", async (c) => {
+    const token = c.req.param("token");
+    const answer = await deps.checkoutClient.planView(token);
+    if (!answer.ok) return errorPage(c, requestedLocale(c) ?? browserLocale(c), answer.problem);
+    const locale = requestedLocale(c) ?? answer.value.locale;
+    return html(
+      c,
+      200,
+      <PlanPage
+        view={answer.value}
+        locale={locale}
+        token={token}
+        path={new URL(c.req.url).pathname}
+      />,
+    );
+  });
+
+  app.post("/join/:token", async (c) => {
+    const token = c.req.param("token");
+    const origin = c.req.header("origin");
+    const body: Record<string, unknown> = await c.req.parseBody().catch(() => ({}));
+    const form = subscribeFormSchema.safeParse(body);
+    const locale = parseLocale(String(body.lang ?? "")) ?? browserLocale(c);
+    const ownOrigin = new URL(c.req.url).origin;
+    if (origin && origin !== "null" && origin !== siteOrigin && origin !== ownOrigin) {
+      c.var.log.warn("subscribe refused: form posted from another origin", { origin });
+      return errorPage(c, locale, "invalid_request");
+    }
+    if (!form.success) return errorPage(c, locale, "invalid_request");
+    const answer = await deps.checkoutClient.checkoutSession(token, form.data.plan_id);
+    if (!answer.ok) {
+      const retryable = answer.problem === "stripe_unavailable" || answer.problem === "unavailable";
+      return errorPage(
+        c,
+        locale,
+        answer.problem,
+        retryable ? `/join/${encodeURIComponent(token)}?lang=${locale}` : undefined,
+      );
+    }
+    return c.redirect(answer.value.url, 303);
+  });
+
+  app.get("/manage/:token", async (c) => {
+    const answer = await deps.checkoutClient.portalSession(c.req.param("token"));
+    if (!answer.ok) return errorPage(c, requestedLocale(c) ?? browserLocale(c), answer.problem);
+    return c.redirect(answer.value.url, 303);
+  });
+
+  app.notFound((c) => errorPage(c, requestedLocale(c) ?? browserLocale(c), "not_found"));
+
+  app.onError((error, c) => {
+    (c.var.log ?? logger).error("plan page failed", { error });
+    return errorPage(c, requestedLocale(c) ?? browserLocale(c), "unavailable");
+  });
+
+  return app;
+}

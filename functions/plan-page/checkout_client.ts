@@ -1,0 +1,80 @@
+/**
+ * How the plan page reaches the `checkout` function: supabase-js `functions.invoke` with the
+ * project URL and the publishable key, the only credentials the page holds. Answers are parsed
+ * with the function's own schemas (../checkout/contract.ts).
+ */
+import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
+import type { z } from "zod";
+import {
+  CHECKOUT_PATHS,
+  type CheckoutProblem,
+  errorBodySchema,
+  type PlanView,
+  planViewSchema,
+  type SessionLink,
+  sessionLinkSchema,
+} from "../checkout/contract.ts";
+import type { Logger } from "../_shared/log.ts";
+
+/** An answer of the checkout API: a value, or the problem to show the member. */
+export type CheckoutAnswer<T> = { ok: true; value: T } | { ok: false; problem: CheckoutProblem };
+
+/** The checkout API as the plan page uses it. */
+export interface CheckoutClient {
+  planView(token: string): Promise<CheckoutAnswer<PlanView>>;
+  checkoutSession(token: string, planId: string): Promise<CheckoutAnswer<SessionLink>>;
+  portalSession(token: string): Promise<CheckoutAnswer<SessionLink>>;
+}
+
+/** Where the checkout function lives and the key the gateway expects. */
+export interface CheckoutClientOptions {
+  /** The Supabase project URL (in dev, the dev runner; in tests, a server mounting the app). */
+  supabaseUrl: string;
+  publishableKey: string;
+  /** Stripe calls take up to 10 s with one retry; the page waits a little longer. */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+/** A checkout client over supabase-js. */
+export function createCheckoutClient(options: CheckoutClientOptions): CheckoutClient {
+  const supabase = createClient(options.supabaseUrl, options.publishableKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
+  const timeout = options.timeoutMs ?? 25_000;
+
+  async function call<S extends z.ZodType>(
+    path: string,
+    body: Record<string, string>,
+    schema: S,
+  ): Promise<CheckoutAnswer<z.infer<S>>> {
+    const { data, error } = await supabase.functions.invoke(`checkout/${path}`, {
+      body,
+      timeout,
+    });
+    if (error) {
+      if (error instanceof FunctionsHttpError) {
+        const response = error.context as Response;
+        const parsed = errorBodySchema.safeParse(await response.json().catch(() => null));
+        if (parsed.success) return { ok: false, problem: parsed.data.error.code };
+        options.logger?.error("checkout answered an unknown error", { status: response.status });
+        return { ok: false, problem: "unavailable" };
+      }
+      options.logger?.error("checkout unreachable", { error });
+      return { ok: false, problem: "unavailable" };
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      options.logger?.error("checkout answered an unexpected body", { path });
+      return { ok: false, problem: "unavailable" };
+    }
+    return { ok: true, value: parsed.data };
+  }
+
+  return {
+    planView: (token) => call(CHECKOUT_PATHS.planView, { token }, planViewSchema),
+    checkoutSession: (token, planId) =>
+      call(CHECKOUT_PATHS.checkoutSession, { token, planId }, sessionLinkSchema),
+    portalSession: (token) => call(CHECKOUT_PATHS.portalSession, { token }, sessionLinkSchema),
+  };
+}

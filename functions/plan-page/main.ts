@@ -1,0 +1,10 @@
+/**
+ * The plan page's entrypoint for Deno Deploy (or any Deno host): `deno run -A functions/plan-page/main.ts`.
+ */
+import { createPlanPageApp } from "./app.tsx";
+import { depsFromConfig, loadConfig } from "./config.ts";
+
+const config = loadConfig(Deno.env.toObject());
+const app = createPlanPageApp(depsFromConfig(config));
+
+Deno.serve({ port: config.port }, app.fetch);

@@ -1,0 +1,221 @@
+/**
+ * The plan page's HTML and redirects, built with a checkout client that answers from data (the
+ * integration and browser tests drive the real checkout function).
+ */
+import { assert, assertEquals } from "../harness/assert.ts";
+import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
+import type { CheckoutAnswer, CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
+import type { PlanView, SessionLink } from "../../functions/checkout/contract.ts";
+import {
+  PLAN_PAGE_PROBLEMS,
+  planPageMessages,
+  type PlanPageProblem,
+} from "../../functions/_core/messages/plan_page.ts";
+import { sellerNoticeSchema } from "../../functions/_core/operator_text.ts";
+
+const example = JSON.parse(
+  await Deno.readTextFile(new URL("../../supabase/plans.example.json", import.meta.url)),
+);
+const guild = example.guilds[0];
+const TOKEN = "A".repeat(43);
+const SITE = "https://plans.rolepass.test";
+
+function viewOf(overrides: Partial<PlanView> = {}): PlanView {
+  return {
+    locale: "ja",
+    guild: {
+      id: guild.id,
+      name: guild.name,
+      sellerNotice: sellerNoticeSchema.parse(guild.seller_notice),
+    },
+    plans: [{
+      id: "7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10",
+      display: guild.plans[0].display,
+      unitAmount: 500,
+      currency: "jpy",
+      interval: "month",
+      intervalCount: 1,
+    }],
+    entitled: false,
+    expiresAt: new Date(Date.now() + 600_000).toISOString(),
+    ...overrides,
+  };
+}
+
+function clientAnswering(answers: {
+  view?: CheckoutAnswer<PlanView>;
+  session?: CheckoutAnswer<SessionLink>;
+  portal?: CheckoutAnswer<SessionLink>;
+}) {
+  const calls: string[] = [];
+  const client: CheckoutClient = {
+    planView(token) {
+      calls.push(`view ${token}`);
+      return Promise.resolve(answers.view ?? { ok: true, value: viewOf() });
+    },
+    checkoutSession(token, planId) {
+      calls.push(`session ${token} ${planId}`);
+      return Promise.resolve(answers.session ?? { ok: false, problem: "unavailable" });
+    },
+    portalSession(token) {
+      calls.push(`portal ${token}`);
+      return Promise.resolve(answers.portal ?? { ok: false, problem: "unavailable" });
+    },
+  };
+  return { client, calls };
+}
+
+function app(client: CheckoutClient) {
+  return createPlanPageApp({ checkoutClient: client, publicSiteUrl: SITE });
+}
+
+Deno.test("the join page shows the plan, its price and the seller notice in the link's language", async () => {
+  const { client } = clientAnswering({});
+  const response = await app(client).request(`/join/${TOKEN}`);
+  assertEquals(response.status, 200);
+  const html = await response.text();
+  assert(html.startsWith("<!doctype html>"));
+  assert(html.includes('<html lang="ja">'));
+  assert(html.includes(guild.plans[0].display.ja.name));
+  assert(html.includes("￥500 / 毎月"));
+  assert(html.includes("特定商取引法に基づく表記"));
+  assert(html.includes(guild.seller_notice.address.ja));
+  assert(html.includes(guild.seller_notice.email));
+  assert(html.includes(`action="/join/${TOKEN}"`));
+  assert(html.includes('name="plan_id" value="7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10"'));
+  assertEquals(response.headers.get("referrer-policy"), "no-referrer");
+  assertEquals(response.headers.get("cache-control"), "no-store");
+  assert(!html.includes("<script"), "the page has no client script");
+});
+
+Deno.test("the language switch shows the same page in English", async () => {
+  const { client } = clientAnswering({});
+  const html = await (await app(client).request(`/join/${TOKEN}?lang=en`)).text();
+  assert(html.includes('<html lang="en">'));
+  assert(html.includes(guild.plans[0].display.en.name));
+  assert(html.includes("¥500 per month"));
+  assert(html.includes(guild.seller_notice.address.en));
+  assert(html.includes(`href="/join/${TOKEN}?lang=ja"`));
+  assert(html.includes('aria-current="true"'));
+});
+
+Deno.test("a member who already subscribes is told so and offered the portal", async () => {
+  const { client } = clientAnswering({ view: { ok: true, value: viewOf({ entitled: true }) } });
+  const html = await (await app(client).request(`/join/${TOKEN}?lang=en`)).text();
+  assert(html.includes(planPageMessages("en").alreadySubscribed));
+  assert(html.includes(planPageMessages("en").manageButton));
+});
+
+Deno.test("a missing seller notice is said plainly instead of showing an empty table", async () => {
+  const view = viewOf();
+  view.guild.sellerNotice = null;
+  const { client } = clientAnswering({ view: { ok: true, value: view } });
+  const html = await (await app(client).request(`/join/${TOKEN}?lang=en`)).text();
+  assert(html.includes(planPageMessages("en").sellerNoticeMissing.replaceAll("'", "&#39;")));
+});
+
+Deno.test("subscribing posts the plan and answers 303 to the Checkout URL", async () => {
+  const checkoutUrl = "https://checkout.stripe.test/c/pay/cs_test_1";
+  const { client, calls } = clientAnswering({
+    session: { ok: true, value: { kind: "checkout", url: checkoutUrl, locale: "ja" } },
+  });
+  const response = await app(client).request(`/join/${TOKEN}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: SITE },
+    body: "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10&lang=ja",
+  });
+  assertEquals(response.status, 303);
+  assertEquals(response.headers.get("location"), checkoutUrl);
+  assertEquals(calls, [`session ${TOKEN} 7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10`]);
+});
+
+Deno.test("a form posted from another site is refused without calling checkout", async () => {
+  const { client, calls } = clientAnswering({});
+  const response = await app(client).request(`/join/${TOKEN}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.test" },
+    body: "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10&lang=en",
+  });
+  assertEquals(response.status, 400);
+  assertEquals(calls, []);
+});
+
+Deno.test("a form without a valid plan is a 400 page, and checkout is not called", async () => {
+  const { client, calls } = clientAnswering({});
+  const response = await app(client).request(`/join/${TOKEN}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: "plan_id=not-a-plan&lang=en",
+  });
+  assertEquals(response.status, 400);
+  assert((await response.text()).includes(planPageMessages("en").runSubscribeAgain));
+  assertEquals(calls, []);
+});
+
+Deno.test("every problem renders a page that tells the member to run /subscribe again", async () => {
+  const statuses: Record<string, number> = {};
+  for (const problem of PLAN_PAGE_PROBLEMS) {
+    const { client } = clientAnswering({ view: { ok: false, problem } });
+    for (const locale of ["ja", "en"] as const) {
+      const response = await app(client).request(`/join/${TOKEN}?lang=${locale}`);
+      const html = await response.text();
+      const text = planPageMessages(locale);
+      assert(html.includes(text.problems[problem as PlanPageProblem]), `${problem} ${locale}`);
+      assert(html.includes(text.runSubscribeAgain), `${problem} ${locale}`);
+      assert(html.includes(`<html lang="${locale}">`));
+      statuses[problem] = response.status;
+    }
+  }
+  assertEquals(statuses.expired_token, 410);
+  assertEquals(statuses.used_token, 409);
+  assertEquals(statuses.malformed_token, 400);
+  assertEquals(statuses.unknown_token, 404);
+  assertEquals(statuses.stripe_unavailable, 502);
+});
+
+Deno.test("a Stripe failure while subscribing offers a way back to the plans", async () => {
+  const { client } = clientAnswering({ session: { ok: false, problem: "stripe_unavailable" } });
+  const response = await app(client).request(`/join/${TOKEN}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10&lang=en",
+  });
+  assertEquals(response.status, 502);
+  assert((await response.text()).includes(`href="/join/${TOKEN}?lang=en"`));
+});
+
+Deno.test("the manage link answers 303 to the portal", async () => {
+  const portalUrl = "https://billing.stripe.test/p/session/bps_1";
+  const { client } = clientAnswering({
+    portal: { ok: true, value: { kind: "portal", url: portalUrl, locale: "en" } },
+  });
+  const response = await app(client).request(`/manage/${TOKEN}`);
+  assertEquals(response.status, 303);
+  assertEquals(response.headers.get("location"), portalUrl);
+});
+
+Deno.test("the thank-you, cancelled and portal-return pages speak the requested language", async () => {
+  const { client } = clientAnswering({});
+  for (
+    const [path, key] of [
+      ["/join/thanks", "thanksTitle"],
+      ["/join/cancelled", "cancelledTitle"],
+      ["/manage/done", "portalReturnTitle"],
+    ] as const
+  ) {
+    for (const locale of ["ja", "en"] as const) {
+      const response = await app(client).request(`${path}?lang=${locale}&session_id=cs_test_1`);
+      assertEquals(response.status, 200);
+      assert((await response.text()).includes(planPageMessages(locale)[key]), `${path} ${locale}`);
+    }
+  }
+});
+
+Deno.test("an unknown path is a proper 404 page", async () => {
+  const { client } = clientAnswering({});
+  const response = await app(client).request("/nothing/here", {
+    headers: { "accept-language": "en-US,en;q=0.9" },
+  });
+  assertEquals(response.status, 404);
+  assert((await response.text()).includes(planPageMessages("en").problems.not_found));
+});
