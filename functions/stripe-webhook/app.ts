@@ -98,7 +98,7 @@ async function verifyEvent(
         secret,
         SIGNATURE_TOLERANCE_SECONDS,
         cryptoProvider,
-        Math.floor(now.getTime() / 1000),
+        now.getTime(),
       );
       break;
     } catch (error) {
