@@ -9,7 +9,8 @@
  * 3. Guilds and plans are upserted in one transaction; plans that left the file become inactive,
  *    never deleted, since memberships and history refer to them.
  *
- * Nothing is written when any step finds a problem.
+ * Nothing is written when any step finds a problem. Variables come from the environment and the
+ * project's `.env`: STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, DATABASE_URL or SUPABASE_DB_URL.
  */
 import { z } from "zod";
 import type Stripe from "stripe";
@@ -23,6 +24,8 @@ import {
 import { createSql, type Sql } from "../_shared/db.ts";
 import { ConfigError, databaseUrlFrom, parseEnv } from "../_shared/env.ts";
 import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+import { readEnvFile } from "./dev/env_file.ts";
+import { projectRoot } from "./supabase_cli.ts";
 
 /** The default location of the operator's plans file. */
 export const DEFAULT_PLANS_FILE = "supabase/plans.json";
@@ -319,9 +322,16 @@ function describeRefusal(path: string, problems: string[]): string {
     problems.map((problem) => `  - ${problem}`).join("\n");
 }
 
+/** The project's `.env` when present, under the process environment (which wins), as `deno task dev`
+ * reads it. */
+async function environment(): Promise<Record<string, string | undefined>> {
+  const fromFile = await readEnvFile(`${projectRoot}.env`);
+  return { ...(fromFile ?? {}), ...Deno.env.toObject() };
+}
+
 if (import.meta.main) {
   try {
-    Deno.exit(await runPlansApply(Deno.args, Deno.env.toObject()));
+    Deno.exit(await runPlansApply(Deno.args, await environment()));
   } catch (error) {
     console.error(`plans:apply failed: ${error instanceof Error ? error.message : error}`);
     Deno.exit(1);
