@@ -1,0 +1,108 @@
+/**
+ * Dependency failures while an event is processed: Stripe answering 500 or not answering in time,
+ * and the database dropping the connection mid-transaction. Each leaves nothing half-applied and
+ * the event unprocessed; Stripe's retry of the same event then finishes the work.
+ */
+import { assert, assertEquals } from "../harness/assert.ts";
+import type Stripe from "stripe";
+import { startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
+
+async function purchaseEvent(world: WebhookWorld) {
+  const member = await world.newMember();
+  world.stripeDouble.completeCheckout(member.sessionId);
+  const event = world.takeEvents().find((e) => e.type === "checkout.session.completed")!;
+  return { member, event };
+}
+
+async function eventRow(world: WebhookWorld, event: Stripe.Event) {
+  const [row] = await world.db.sql<
+    { processed_at: Date | null; attempts: number; last_error: string | null }[]
+  >`select processed_at, attempts, last_error from public.stripe_events where id = ${event.id}`;
+  return row;
+}
+
+async function assertNothingApplied(world: WebhookWorld, membershipId: string) {
+  const membership = await world.membership(membershipId);
+  assertEquals([membership.status, membership.entitled], [null, false]);
+  const jobs = await world.db
+    .sql`select id from public.role_jobs where membership_id = ${membershipId}`;
+  assertEquals(jobs.length, 0);
+}
+
+Deno.test("Stripe failing with 500 answers 500, applies nothing, and the retry finishes", async () => {
+  const world = await startWebhookWorld();
+  try {
+    const { member, event } = await purchaseEvent(world);
+    // The SDK retries once on its own; both attempts fail.
+    world.stripeDouble.inject({ method: "GET", path: "/v1/subscriptions", status: 500, times: 2 });
+    const failed = await world.post(event);
+    assertEquals(failed.status, 500);
+    await assertNothingApplied(world, member.membershipId);
+    const row = await eventRow(world, event);
+    assertEquals([row.processed_at, row.attempts], [null, 1]);
+    assert(row.last_error);
+
+    const retried = await world.post(event);
+    assertEquals(retried.status, 200);
+    assertEquals((await world.membership(member.membershipId)).entitled, true);
+    const done = await eventRow(world, event);
+    assert(done.processed_at);
+    assertEquals([done.attempts, done.last_error], [2, null]);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("Stripe timing out answers 500, applies nothing, and the retry finishes", async () => {
+  const world = await startWebhookWorld({ stripeTimeoutMs: 200 });
+  try {
+    const { member, event } = await purchaseEvent(world);
+    world.stripeDouble.inject({
+      method: "GET",
+      path: "/v1/subscriptions",
+      delayMs: 1_000,
+      times: 2,
+    });
+    const failed = await world.post(event);
+    assertEquals(failed.status, 500);
+    await assertNothingApplied(world, member.membershipId);
+    assertEquals((await eventRow(world, event)).processed_at, null);
+
+    world.stripeDouble.clearFaults();
+    assertEquals((await world.post(event)).status, 200);
+    assertEquals((await world.membership(member.membershipId)).entitled, true);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("the database dropping the connection mid-event applies nothing, and the retry finishes", async () => {
+  const world = await startWebhookWorld();
+  try {
+    const { member, event } = await purchaseEvent(world);
+    // Hold the Stripe re-read for a moment, while the transaction holds the customer's lock,
+    // and kill the function's database session meanwhile.
+    world.stripeDouble.inject({ method: "GET", path: "/v1/subscriptions", delayMs: 400, times: 1 });
+    const pending = world.post(event);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const killed = await world.db.sql`
+      select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and application_name = 'rolepass'
+        and state = 'idle in transaction'`;
+    assert(killed.length >= 1, "the function's transaction was found and terminated");
+    const failed = await pending;
+    assertEquals(failed.status, 500);
+    await assertNothingApplied(world, member.membershipId);
+    const row = await eventRow(world, event);
+    assert(!row?.processed_at);
+
+    assertEquals((await world.post(event)).status, 200);
+    const membership = await world.membership(member.membershipId);
+    assertEquals([membership.status, membership.entitled], ["active", true]);
+    const jobs = await world.db
+      .sql`select id from public.role_jobs where membership_id = ${member.membershipId}`;
+    assertEquals(jobs.length, 1);
+  } finally {
+    await world.close();
+  }
+});
