@@ -9,6 +9,11 @@ import { startStripeDouble, type StripeDouble } from "../doubles/stripe/index.ts
 import { doctorCommand } from "../../functions/_cli/doctor.ts";
 import type { Finding } from "../../functions/_cli/doctor/finding.ts";
 import { runDoctor } from "../../functions/_cli/doctor/run.ts";
+import {
+  botPermissions,
+  ranksAbove,
+} from "../../functions/_cli/doctor/discord_permissions_check.ts";
+import { missingEvents } from "../../functions/_cli/doctor/stripe_webhook_check.ts";
 import { applyPlansFile, fetchPriceTerms } from "../../functions/_cli/plans_apply.ts";
 import { parsePlansFile } from "../../functions/_core/plans_file.ts";
 import { createStripeClient } from "../../functions/_shared/stripe_client.ts";
@@ -371,4 +376,44 @@ Deno.test("Vault without the role-sync URL, with a wrong URL or another secret i
     );
     assert(!JSON.stringify(failure).includes("another-secret"), "the secret is not shown");
   });
+});
+
+Deno.test("warnings alone, such as a portal without cancellation, do not block going live", async () => {
+  await withSetup(async ({ env, stripe }) => {
+    const client = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE_URL);
+    const list = await client.billingPortal.configurations.list();
+    list.data[0].features.subscription_cancel.enabled = false;
+    list.data[0].features.payment_method_update.enabled = true;
+    stripe.inject({
+      method: "GET",
+      path: "/v1/billing_portal/configurations",
+      status: 200,
+      body: list,
+    });
+    const lines: string[] = [];
+    assertEquals(await doctorCommand([], env, (text) => lines.push(text)), 0);
+    const report = lines.join("\n");
+    assert(report.includes("! The Customer Portal does not let members cancel"), report);
+    assert(report.includes("Nothing blocks going live (2 warnings)"), report);
+  });
+});
+
+Deno.test("roles at equal positions rank by age, and @everyone's permissions count", () => {
+  const older = { id: "1000000000000000001", position: 4 };
+  const newer = { id: "1000000000000000002", position: 4 };
+  assert(ranksAbove(older, newer) && !ranksAbove(newer, older));
+  assert(ranksAbove({ id: newer.id, position: 5 }, older));
+  const everyone = { id: GUILD_ID, permissions: String(1n << 28n) };
+  const botRole = { id: "1000000000000000003", permissions: "0" };
+  const roles = [everyone, botRole] as Parameters<typeof botPermissions>[1];
+  assertEquals(botPermissions(GUILD_ID, roles, [botRole.id]), 1n << 28n);
+  assertEquals(botPermissions("1000000000000000009", roles, [botRole.id]), 0n);
+});
+
+Deno.test("an endpoint sending every event ('*') lacks none of the needed events", () => {
+  assertEquals(missingEvents({ enabled_events: ["*"] }), []);
+  assertEquals(
+    missingEvents({ enabled_events: HANDLED_EVENT_TYPES.filter((t) => t !== "invoice.paid") }),
+    ["invoice.paid"],
+  );
 });
