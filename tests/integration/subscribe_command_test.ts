@@ -83,7 +83,7 @@ Deno.test("a member without a subscription gets an ephemeral link to the plan pa
     assertEquals(reply.type, 4);
     assertEquals(reply.data.flags, 64);
     assertEquals(reply.data.allowed_mentions, { parse: [] });
-    assert(reply.data.content.includes("Gold 1: ¥500 / month"), reply.data.content);
+    assert(reply.data.content.includes("Gold 1: ¥500 per month"), reply.data.content);
     const button = linkButton(reply);
     assertEquals(button.style, 5);
     assertEquals(button.label, "Choose a plan");
@@ -127,7 +127,7 @@ Deno.test("the reply is in Japanese for a Japanese member, and the link remember
     const { reply } = await answer(db.url, await subscribeInteraction({ locale: "ja" }));
 
     assert(reply.data.content.includes("**テスト鯖** のプラン"), reply.data.content);
-    assert(reply.data.content.includes("ゴールド1: ￥500 ／月"), reply.data.content);
+    assert(reply.data.content.includes("ゴールド1: ￥500 / 毎月"), reply.data.content);
     assertEquals(linkButton(reply).label, "プランを選ぶ");
     const [stored] = await db.sql`select locale from public.link_tokens`;
     assertEquals(stored.locale, "ja");
@@ -238,7 +238,7 @@ Deno.test("LINK_TOKEN_TTL_SECONDS sets how long the link works", async () => {
     });
     const [stored] = await db.sql`
       select extract(epoch from expires_at - created_at)::int as ttl,
-        extract(epoch from expires_at)::bigint as expires from public.link_tokens`;
+        floor(extract(epoch from expires_at))::bigint as expires from public.link_tokens`;
     assertEquals(stored.ttl, 300);
     assert(reply.data.content.includes(`<t:${stored.expires}:R>`), reply.data.content);
   });

@@ -17,6 +17,7 @@ import {
 import type { LinkPurpose } from "../link_token.ts";
 import type { Locale } from "../locale.ts";
 import type { PlanDisplay } from "../operator_text.ts";
+import { type BillingInterval, formatPlanPrice } from "../price.ts";
 
 /** A plan as the reply lists it. */
 export interface PlanSummary {
@@ -25,7 +26,7 @@ export interface PlanSummary {
   unitAmount: number;
   /** ISO 4217, lower case as Stripe writes it. */
   currency: string;
-  billingInterval: "day" | "week" | "month" | "year";
+  billingInterval: BillingInterval;
   intervalCount: number;
 }
 
@@ -104,37 +105,14 @@ function planName(display: PlanDisplay, locale: Locale): string {
   return escapeMarkdown((locale === "ja" ? display.ja?.name : undefined) ?? display.en.name);
 }
 
-/** Formats an amount in Stripe's smallest currency unit, e.g. 500 jpy -> "￥500", 1200 usd -> "$12.00". */
-export function formatAmount(unitAmount: number, currency: string, locale: Locale): string {
-  const format = new Intl.NumberFormat(locale === "ja" ? "ja-JP" : "en-US", {
-    style: "currency",
-    currency: currency.toUpperCase(),
-  });
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 0;
-  return format.format(unitAmount / 10 ** digits);
-}
-
-const INTERVALS_JA = { day: "日", week: "週間", month: "か月", year: "年" } as const;
-const INTERVALS_JA_SINGLE = { day: "日", week: "週", month: "月", year: "年" } as const;
-
-/** "/ month", "/ 3 months", "／月", "／3か月". */
-export function formatInterval(
-  interval: PlanSummary["billingInterval"],
-  count: number,
-  locale: Locale,
-): string {
-  if (locale === "ja") {
-    return count === 1
-      ? `／${INTERVALS_JA_SINGLE[interval]}`
-      : `／${count}${INTERVALS_JA[interval]}`;
-  }
-  return count === 1 ? `/ ${interval}` : `/ ${count} ${interval}s`;
-}
-
 function planLine(plan: PlanSummary, locale: Locale): string {
-  const price = formatAmount(plan.unitAmount, plan.currency, locale);
-  const interval = formatInterval(plan.billingInterval, plan.intervalCount, locale);
-  return `• ${planName(plan.display, locale)}: ${price} ${interval}`;
+  const price = formatPlanPrice({
+    unitAmount: plan.unitAmount,
+    currency: plan.currency,
+    interval: plan.billingInterval,
+    intervalCount: plan.intervalCount,
+  }, locale);
+  return `• ${planName(plan.display, locale)}: ${price}`;
 }
 
 function listPlans(plans: PlanSummary[], locale: Locale): string {
