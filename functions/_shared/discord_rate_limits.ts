@@ -130,9 +130,9 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
     }
   }
 
-  async function record(bucket: RouteBucket, response: DiscordResponse): Promise<void> {
-    const { headers } = response;
-    const limited = response.status === 429;
+  async function record(bucket: RouteBucket, response: DiscordResponse | null): Promise<void> {
+    const headers = response?.headers ?? new Headers();
+    const limited = response?.status === 429;
     const resetAfter = numberHeader(headers, "X-RateLimit-Reset-After");
     await sql`
       select public.record_discord_rate_limit(
@@ -141,8 +141,8 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
         ${numberHeader(headers, "X-RateLimit-Limit")},
         ${numberHeader(headers, "X-RateLimit-Remaining")},
         ${resetAfter === null ? null : Math.ceil(resetAfter * 1000)},
-        ${limited ? retryAfterMsOf(response) : null},
-        ${limited && isGlobalRateLimit(response)}
+        ${response && limited ? retryAfterMsOf(response) : null},
+        ${response !== null && limited && isGlobalRateLimit(response)}
       )`;
   }
 
@@ -160,6 +160,7 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
         try {
           response = await api.request(method, path, { ...requestOptions, timeoutMs });
         } catch (error) {
+          await record(bucket, null);
           if (error instanceof DOMException && error.name === "TimeoutError") {
             return { kind: "timeout" };
           }

@@ -330,6 +330,11 @@ begin
     return;
   end if;
   if request_limit is null or remaining is null or reset_after_ms is null then
+    -- No headers (a timeout, a 5xx from a proxy): a probe learnt nothing, so let the next one go.
+    if known.request_limit is null then
+      update public.discord_rate_limits set reset_at = '-infinity', updated_at = t
+        where route_key = key;
+    end if;
     return;
   end if;
   if known.request_limit is null or known.reset_at <= t then

@@ -1,0 +1,315 @@
+/**
+ * role-sync against real PostgreSQL and the Discord double: every outcome of a role job.
+ */
+import { assert, assertEquals } from "../harness/assert.ts";
+import { ROLE_SYNC_SECRET, withRoleSync } from "./role_sync_fixtures.ts";
+
+const ALICE = "400000000000000001";
+const BOB = "400000000000000002";
+
+Deno.test("a grant puts the role on the member with an audit-log reason naming the subscription, and tells them once by DM", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE, { locale: "ja" });
+    await w.entitle(alice, "gold", "evt_test_grant");
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
+    const audit = w.discord.auditLog().filter((entry) => entry.userId === ALICE);
+    assertEquals(audit.length, 1);
+    assert(audit[0].reason?.includes(`sub_${ALICE}`), audit[0].reason ?? "no reason");
+    assert(audit[0].reason?.includes("evt_test_grant"));
+    const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
+    assertEquals(dms.length, 1);
+    assert(dms[0].content.includes("ゴールド"), dms[0].content);
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.outcome, job.notice_status], ["done", "applied", "sent"]);
+    assertEquals(w.discord.specViolations(), []);
+  });
+});
+
+Deno.test("a member with a live interaction token gets an ephemeral follow-up instead of a DM", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    const token = "interaction-token-" + crypto.randomUUID();
+    w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
+    await w.db.sql`insert into public.interaction_tokens
+      (guild_id, discord_user_id, application_id, token, expires_at)
+      values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
+        now() + interval '14 minutes')`;
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const followups = w.discord.messages({ userId: ALICE, kind: "followup" });
+    assertEquals(followups.length, 1);
+    assertEquals(followups[0].ephemeral, true);
+    assert(followups[0].content.includes("Gold"));
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 0);
+  });
+});
+
+Deno.test("an expired interaction token falls back to a DM", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    const token = "interaction-token-" + crypto.randomUUID();
+    w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
+    w.discord.advanceClock(16 * 60_000);
+    await w.db.sql`insert into public.interaction_tokens
+      (guild_id, discord_user_id, application_id, token, expires_at)
+      values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
+        now() + interval '10 minutes')`;
+    await w.entitle(alice, "gold");
+    await w.settle();
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "followup" }).length, 0);
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
+  });
+});
+
+Deno.test("a plan change swaps the roles and says the new plan", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    await w.entitle(alice, "silver");
+    await w.settle();
+    const roles = w.discord.memberRoles(w.guildId, ALICE) ?? [];
+    assertEquals([roles.includes(w.goldRoleId), roles.includes(w.silverRoleId)], [false, true]);
+    const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
+    assertEquals(dms.length, 2);
+    assert(dms[1].content.includes('Your plan is now "Silver"'), dms[1].content);
+  });
+});
+
+Deno.test("a cancellation removes the role and tells the member; a scheduled cancel names the date", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    await w.db.sql`update public.memberships set cancel_at = '2030-01-31T00:00:00Z'
+      where id = ${alice}`;
+    await w.entitle(alice, "gold");
+    await w.settle();
+    await w.entitle(alice, null, "evt_cancel");
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), false);
+    const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
+    assertEquals(dms.length, 2);
+    assert(dms[0].content.includes(`<t:${Date.parse("2030-01-31T00:00:00Z") / 1000}:D>`));
+    assert(dms[1].content.includes("has been removed"), dms[1].content);
+  });
+});
+
+Deno.test("a member who left the guild ends the job as member_not_in_guild, without retry or message", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE, { inDiscord: false });
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.outcome, job.attempts], ["done", "member_not_in_guild", 1]);
+    assertEquals(w.discord.messages().length, 0);
+  });
+});
+
+Deno.test("an unknown role fails without retry, tells the operator once, and can be re-queued by hand", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    const missingRole = "399999999999999999";
+    await w.db.sql`update public.plans set discord_role_id = ${missingRole}
+      where id = ${w.goldPlanId}`;
+    await w.db.sql`update public.memberships set entitled = true,
+      entitled_role_id = ${missingRole}, plan_id = ${w.goldPlanId} where id = ${alice}`;
+    await w.settle();
+    let [job] = await w.jobs();
+    assertEquals([job.status, job.outcome, job.attempts], ["failed", "unknown_role", 1]);
+    assert(job.alerted_at);
+    const alerts = w.discord.messages({ kind: "channel" });
+    assertEquals(alerts.length, 1);
+    assert(alerts[0].content.includes("retry_failed_role_jobs"));
+    const puts = w.discord.requests().filter((r) => r.method === "PUT");
+    assertEquals(puts.length, 1);
+
+    await w.db.sql`update public.plans set discord_role_id = ${w.goldRoleId}
+      where id = ${w.goldPlanId}`;
+    await w.db.sql`update public.memberships set entitled_role_id = ${w.goldRoleId}
+      where id = ${alice}`;
+    const [{ requeued }] = await w.db.sql`select public.retry_failed_role_jobs() as requeued`;
+    assertEquals(requeued, 1);
+    await w.settle();
+    [job] = await w.jobs();
+    assertEquals(job.status, "done");
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
+  }, { operatorLogChannel: true });
+});
+
+Deno.test("missing permissions (the bot's role below the paid role) fail without retry and alert", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.setBotRole(w.guildId, { position: 1 });
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.outcome, job.attempts], ["failed", "missing_permissions", 1]);
+    assertEquals(w.discord.messages({ kind: "channel" }).length, 1);
+    assertEquals(w.discord.messages({ kind: "dm" }).length, 0);
+  }, { operatorLogChannel: true });
+});
+
+Deno.test("a rejected bot token (401) fails without retry", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({
+      method: "PUT",
+      path: /\/roles\//,
+      status: 401,
+      body: { message: "401: Unauthorized", code: 0 },
+    });
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.outcome, job.attempts], ["failed", "unauthorized", 1]);
+    assertEquals(w.discord.requests().filter((r) => r.method === "PUT").length, 1);
+  });
+});
+
+Deno.test("a 429 is waited out for retry_after and the role is then granted", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({
+      method: "PUT",
+      path: /\/roles\//,
+      status: 429,
+      retryAfterSeconds: 0.3,
+      times: 1,
+    });
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    const started = Date.now();
+    await w.settle();
+    const puts = w.discord.requests().filter((r) => r.method === "PUT");
+    assertEquals(puts.map((r) => r.status), [429, 204]);
+    assert(puts[1].at - puts[0].at >= 290, `waited ${puts[1].at - puts[0].at} ms`);
+    assert(Date.now() - started < 5_000);
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.attempts], ["done", 1]);
+  });
+});
+
+Deno.test("5xx answers and timeouts are retried with backoff until the role is granted", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({ method: "PUT", path: /\/roles\//, status: 502, times: 1 });
+    w.discord.inject({ method: "PUT", path: /\/roles\//, delayMs: 3_000, times: 1 });
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.attempts], ["done", 3]);
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
+    assertEquals(w.discord.messages({ userId: ALICE }).length, 1);
+  }, { tuning: { discordTimeoutMs: 300 } });
+});
+
+Deno.test("a job that keeps failing gives up after the maximum attempts and alerts the operator", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({ method: "PUT", path: /\/roles\//, status: 503 });
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.outcome, job.attempts], ["failed", "gave_up", 3]);
+    assertEquals(w.discord.requests().filter((r) => r.method === "PUT").length, 3);
+    assertEquals(w.discord.messages({ kind: "channel" }).length, 1);
+  }, { operatorLogChannel: true });
+});
+
+Deno.test("closed DMs (50007) are recorded and not retried", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE, { dmsClosed: true });
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.notice_status], ["done", "dms_closed"]);
+    const posts = w.discord.requests().filter((r) => r.route.includes("/messages"));
+    assertEquals(posts.length, 1);
+  });
+});
+
+Deno.test("a message whose answer was lost is never sent again (at most once per change)", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({
+      method: "POST",
+      path: /^\/channels\/\d+\/messages$/,
+      status: 500,
+      times: 1,
+    });
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.notice_status], ["done", "unknown"]);
+    const posts = w.discord.requests().filter((r) => r.route.includes("/channels/"));
+    assertEquals(posts.length, 1);
+  });
+});
+
+Deno.test("a caller without the shared secret gets 401 and nothing is done", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    const body = JSON.stringify({ type: "SWEEP", table: "role_jobs", schema: "public" });
+    for (const secret of [undefined, "wrong-secret-wrong-secret", ROLE_SYNC_SECRET + "x"]) {
+      const response = await w.app.request("/role-sync", {
+        method: "POST",
+        headers: secret ? { "x-rolepass-secret": secret } : {},
+        body,
+      });
+      assertEquals(response.status, 401);
+    }
+    const health = await w.app.request("/role-sync/health");
+    assertEquals(health.status, 401);
+    assertEquals(w.discord.requests().length, 0);
+    assertEquals((await w.jobs())[0].status, "pending");
+  });
+});
+
+Deno.test("a malformed wake is a 400; a webhook INSERT drains the queue; health reports it", async () => {
+  await withRoleSync(async (w) => {
+    const headers = { "x-rolepass-secret": ROLE_SYNC_SECRET };
+    const bad = await w.app.request("/role-sync", { method: "POST", headers, body: '{"type":1}' });
+    assertEquals(bad.status, 400);
+    const alice = await w.addMember(ALICE);
+    const bob = await w.addMember(BOB, { inDiscord: false });
+    await w.entitle(alice, "gold");
+    await w.entitle(bob, "gold");
+    let health = await (await w.app.request("/role-sync/health", { headers })).json();
+    assertEquals([health.pending, health.failed], [2, 0]);
+    const [job] = await w.jobs();
+    const woken = await w.app.request("/role-sync", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        type: "INSERT",
+        table: "role_jobs",
+        schema: "public",
+        record: { id: job.id },
+        old_record: null,
+      }),
+    });
+    assertEquals(woken.status, 200);
+    assertEquals((await woken.json()).done, 2);
+    health = await (await w.app.request("/role-sync/health", { headers })).json();
+    assertEquals(
+      [health.pending, health.failing, health.failed, health.oldestDueAgeSeconds],
+      [0, 0, 0, 0],
+    );
+  });
+});
+
+Deno.test("with a background runner the webhook is answered 202 at once and the work finishes after", async () => {
+  const background: Promise<unknown>[] = [];
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    const response = await w.app.request("/role-sync", {
+      method: "POST",
+      headers: { "x-rolepass-secret": ROLE_SYNC_SECRET },
+      body: JSON.stringify({ type: "SWEEP" }),
+    });
+    assertEquals(response.status, 202);
+    await Promise.all(background);
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
+  }, { tuning: { runInBackground: (work) => background.push(work) } });
+});
