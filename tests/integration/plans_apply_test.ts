@@ -139,10 +139,13 @@ Deno.test("a plan removed from the file becomes inactive and is kept", async () 
     const json = exampleWith(monthly, yearly);
     json.guilds[0].plans.pop();
     json.guilds[0].name = "Rolepass Lounge 2";
+    json.guilds[0].past_due_grace = "P1WT12H";
     const { code, out } = await apply(json);
     assertEquals(code, 0, out);
     assert(out.includes("guilds: 0 added, 1 updated"), out);
     assert(out.includes(`1 deactivated (${yearly})`), out);
+    const [guild] = await db.sql`select past_due_grace::text as grace from public.guilds`;
+    assertEquals(guild.grace, "7 days 12:00:00");
     const rows = await db.sql`
       select stripe_price_id, active from public.plans order by stripe_price_id`;
     assertEquals(
