@@ -1,0 +1,110 @@
+/**
+ * role-sync under concurrency and reordering: leases, two invocations at once, late jobs.
+ */
+import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
+import { assert, assertEquals } from "../harness/assert.ts";
+import { withRoleSync } from "./role_sync_fixtures.ts";
+
+const member = (n: number) => `5000000000000${String(n).padStart(5, "0")}`;
+
+Deno.test("a job whose worker died is picked up again once its lease expires, not before", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(member(1));
+    await w.entitle(alice, "gold");
+    const [claimed] = await w.appSql`select * from public.claim_role_jobs(1, 60)`;
+    assertEquals(claimed.status, "running");
+    let summary = await w.drain(2_000);
+    assertEquals(summary.claimed, 0);
+    await w.db.sql`update public.role_jobs set lease_expires_at = now() - interval '1 second'`;
+    summary = await w.drain(2_000);
+    assertEquals(summary.done, 1);
+    assertEquals(w.discord.memberRoles(w.guildId, member(1))?.includes(w.goldRoleId), true);
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.attempts], ["done", 2]);
+    const stale = await w.appSql`select public.finish_role_job(${job.id}, ${claimed.claim_id},
+      'failed', 'gave_up') as ok`;
+    assertEquals(stale[0].ok, false, "the dead worker's claim can no longer write");
+  });
+});
+
+Deno.test("two invocations draining the same jobs at once never call Discord twice for a job", async () => {
+  await withRoleSync(async (w) => {
+    const count = 40;
+    for (let i = 0; i < count; i++) {
+      await w.entitle(await w.addMember(member(i)), "gold");
+    }
+    const deadline = Date.now() + 30_000;
+    const [first, second] = await Promise.all([
+      drainRoleJobs(w.deps, deadline),
+      drainRoleJobs(w.deps, deadline),
+    ]);
+    assertEquals(first.claimed + second.claimed, count);
+    assert(first.claimed > 0 && second.claimed > 0, `${first.claimed} / ${second.claimed}`);
+    const puts = w.discord.requests().filter((r) => r.method === "PUT" && r.status === 204);
+    assertEquals(puts.length, count);
+    assertEquals(new Set(puts.map((r) => r.path)).size, count);
+    assertEquals(w.discord.messages({ kind: "dm" }).length, count);
+    assertEquals(w.discord.stats().rateLimited, 0);
+  }, {
+    tuning: { concurrency: 4 },
+    double: {
+      rateLimits: {
+        buckets: {
+          roles: { limit: 100, resetAfterSeconds: 1 },
+          dm_channels: { limit: 100, resetAfterSeconds: 1 },
+          messages: { limit: 100, resetAfterSeconds: 1 },
+        },
+      },
+    },
+  });
+});
+
+Deno.test("a revoke that arrives before its grant leaves the role revoked", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(member(1));
+    await w.entitle(alice, "gold");
+    await w.entitle(alice, null);
+    // The grant's job is late: the revoke's job is done first, then the grant's job runs.
+    const [grant, revoke] = await w.jobs();
+    await w.db.sql`update public.role_jobs set next_attempt_at = now() + interval '1 hour'
+      where id = ${grant.id}`;
+    await w.drain();
+    await w.db.sql`update public.role_jobs set next_attempt_at = now() where id = ${grant.id}`;
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, member(1))?.includes(w.goldRoleId), false);
+    const jobs = await w.jobs();
+    assertEquals(jobs.map((j) => j.id), [grant.id, revoke.id]);
+    assertEquals(jobs.every((j) => j.status === "done"), true);
+  });
+});
+
+Deno.test("a job for a membership that changed again before it ran applies the newest state once", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(member(1));
+    await w.entitle(alice, "gold");
+    await w.entitle(alice, "silver");
+    await w.entitle(alice, null);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const roles = w.discord.memberRoles(w.guildId, member(1)) ?? [];
+    assertEquals([roles.includes(w.goldRoleId), roles.includes(w.silverRoleId)], [true, false]);
+    const jobs = await w.jobs();
+    assertEquals(jobs.map((j) => j.outcome), ["superseded", "superseded", "superseded", "applied"]);
+    assertEquals(w.discord.messages({ kind: "dm" }).length, 1);
+  });
+});
+
+Deno.test("a job that read the membership just before it changed is followed by the newer job", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(member(1));
+    await w.entitle(alice, "gold");
+    // Hold the grant's PUT until the membership has been revoked in the database.
+    w.discord.inject({ method: "PUT", path: /\/roles\//, delayMs: 400, times: 1 });
+    const draining = w.drain();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await w.entitle(alice, null);
+    await draining;
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, member(1))?.includes(w.goldRoleId), false);
+  });
+});
