@@ -18,6 +18,16 @@ import {
   depsFromConfig as webhookDeps,
   loadConfig as loadWebhookConfig,
 } from "../../stripe-webhook/config.ts";
+import { createPlanPageApp } from "../../plan-page/app.tsx";
+import {
+  depsFromConfig as planPageDeps,
+  loadConfig as loadPlanPageConfig,
+} from "../../plan-page/config.ts";
+import { createApp as createRoleSyncApp } from "../../role-sync/app.ts";
+import {
+  depsFromConfig as roleSyncDeps,
+  loadConfig as loadRoleSyncConfig,
+} from "../../role-sync/config.ts";
 import type { FetchHandler } from "./gateway.ts";
 
 /** A built app and how to release what it opened (database pools). */
@@ -46,7 +56,18 @@ export const FUNCTION_FACTORIES: Record<string, AppFactory> = {
     const app = createWebhookApp(deps);
     return { fetch: (request) => app.fetch(request), close: () => deps.sql.end() };
   },
+  "role-sync": (env) => {
+    // Like EdgeRuntime.waitUntil: answer the database webhook at once, grant roles after.
+    const deps = roleSyncDeps(loadRoleSyncConfig(env), {
+      runInBackground: (work) => void work.catch(() => {}),
+    });
+    const app = createRoleSyncApp(deps);
+    return { fetch: (request) => app.fetch(request), close: () => deps.sql.end() };
+  },
 };
 
-/** The plan page, when it exists. */
-export const PLAN_PAGE_FACTORY: AppFactory | null = null;
+/** The plan page (a Deno Deploy app of its own in production, so no base path). */
+export const PLAN_PAGE_FACTORY: AppFactory | null = (env) => {
+  const app = createPlanPageApp(planPageDeps(loadPlanPageConfig(env)));
+  return { fetch: (request) => app.fetch(request) };
+};

@@ -76,6 +76,7 @@ export function functionEnvironment(
     PUBLIC_SITE_URL: settings.publicSiteUrl ?? facts.url,
     SUPABASE_URL: settings.supabaseUrl ?? facts.url,
     SUPABASE_PUBLISHABLE_KEY: settings.supabasePublishableKey ?? "sb_publishable_dev_runner",
+    PORT: new URL(facts.url).port,
   };
 }
 
