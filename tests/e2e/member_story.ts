@@ -105,6 +105,8 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
         STRIPE_API_BASE_URL: stripe.url,
         ROLE_SYNC_SECRET: secrets.roleSyncSecret,
       },
+      // A sweep every two seconds, so a lost database webhook would only slow the walk down.
+      cronIntervalMs: 2_000,
     });
     cleanups.push(() => runner.stop());
     stripe.createWebhookEndpoint({

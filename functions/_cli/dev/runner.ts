@@ -1,11 +1,14 @@
 /**
  * The dev runner: the whole system in one process. It opens and migrates the database, serves
  * every Edge Function under `/functions/v1/<name>` and the plan page at `/`, points Vault's
- * role-sync URL and secret at itself, and delivers the database webhook and the cron sweep.
+ * role-sync URL and secret at itself, and delivers the database webhook and the cron sweep
+ * (functions/_cli/dispatcher.ts). On a real Supabase database (DATABASE_URL of `supabase start`)
+ * pg_net and pg_cron do that themselves and the queue it polls stays empty.
  * With no credentials it starts the local sandbox, where the Stripe and Discord doubles stand in.
  */
 import { createSql } from "../../_shared/db.ts";
 import { createLogger } from "../../_shared/log.ts";
+import { startDispatcher } from "../dispatcher.ts";
 import { maskDatabaseUrl, startupBanner } from "./banner.ts";
 import { openRunnerDatabase, type RunnerDatabase } from "./database.ts";
 import { type BuiltApp, FUNCTION_FACTORIES, PLAN_PAGE_FACTORY } from "./function_registry.ts";
@@ -35,6 +38,8 @@ export interface DevRunnerOptions {
   dataDir?: string;
   /** Interface to listen on; default 127.0.0.1. */
   hostname?: string;
+  /** How often the cron sweep runs; default every minute, as pg_cron's `* * * * *`. */
+  cronIntervalMs?: number;
 }
 
 /** The extra routes and credentials a sandbox contributes. */
@@ -157,6 +162,13 @@ export async function startDevRunner(
       extras,
     });
     handler = (request) => gateway.fetch(request);
+
+    // pg_net and pg_cron stand-ins record requests and jobs; the dispatcher sends them.
+    const dispatcher = await startDispatcher({
+      databaseUrl: database.url,
+      cronIntervalMs: options.cronIntervalMs,
+    });
+    cleanups.push(() => dispatcher.stop());
 
     const banner = startupBanner({
       mode: settings.mode,
