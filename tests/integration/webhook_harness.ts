@@ -41,18 +41,23 @@ export interface Member {
 /** What a test works with. */
 export interface WebhookWorld {
   db: TestDatabase;
-  stripeDouble: StripeDouble;
+  readonly stripeDouble: StripeDouble;
   /** The SDK client the app uses (talks to the double). */
-  stripe: Stripe;
+  readonly stripe: Stripe;
   /** The app's own pool (tests may terminate its connections). */
   appSql: Sql;
-  app: ReturnType<typeof createApp>;
-  deps: WebhookDeps;
+  readonly app: ReturnType<typeof createApp>;
+  readonly deps: WebhookDeps;
   guildId: string;
-  plan: { id: string; priceId: string; roleId: string };
+  readonly plan: { id: string; priceId: string; roleId: string };
   /** The app's clock; tests move it. */
   clock: { now: Date };
   newMember(options?: { billingMode?: "classic" | "flexible" }): Promise<Member>;
+  /**
+   * Replaces the double with a fresh one (and a new plan on the same role), for long runs: the
+   * double copies its whole event log on every read, so reads slow down as it grows.
+   */
+  restartDouble(): Promise<void>;
   /** Events emitted by the double since the last call. */
   takeEvents(): Stripe.Event[];
   /** Signs `event` and POSTs it to the app. */
@@ -101,20 +106,23 @@ export async function startWebhookWorld(
   } = {},
 ): Promise<WebhookWorld> {
   const db = options.db ?? await createTestDatabase();
-  const stripeDouble = await startStripeDouble(options.double ?? {});
-  const stripe = createStripeClient("sk_test_rolepass", stripeDouble.url, {
-    timeoutMs: options.stripeTimeoutMs ?? 2_000,
-  });
   const appSql = createSql(db.url, { max: 8 });
   const clock = { now: new Date() };
-  const deps: WebhookDeps = {
-    sql: appSql,
-    stripe,
-    webhookSecrets: [OLD_WEBHOOK_SECRET, WEBHOOK_SECRET],
-    now: () => clock.now,
-    logger: options.logger ?? quietLogger,
+  let stripeDouble = await startStripeDouble(options.double ?? {});
+  const connect = (double: StripeDouble) => {
+    const stripe = createStripeClient("sk_test_rolepass", double.url, {
+      timeoutMs: options.stripeTimeoutMs ?? 2_000,
+    });
+    const deps: WebhookDeps = {
+      sql: appSql,
+      stripe,
+      webhookSecrets: [OLD_WEBHOOK_SECRET, WEBHOOK_SECRET],
+      now: () => clock.now,
+      logger: options.logger ?? quietLogger,
+    };
+    return { stripe, deps, app: createApp(deps) };
   };
-  const app = createApp(deps);
+  let { stripe, deps, app } = connect(stripeDouble);
 
   const seed = ++guildCounter * 1000 + Deno.pid % 997;
   const guildId = snowflake(seed);
@@ -124,28 +132,49 @@ export async function startWebhookWorld(
     insert into public.guilds (id, name, past_due_grace, revoke_on_refund, revoke_on_dispute)
     values (${guildId}, 'Test guild', ${guild.pastDueGrace ?? "0"}::interval,
       ${guild.revokeOnRefund ?? true}, ${guild.revokeOnDispute ?? true})`;
-  const price = stripeDouble.createPrice({ unitAmount: 980, currency: "jpy", interval: "month" });
-  const [plan] = await db.sql<{ id: string }[]>`
-    insert into public.plans
-      (guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency, billing_interval)
-    values (${guildId}, ${price.id}, ${roleId},
-      ${db.sql.json({ en: { name: "Supporter", description: "Supporter role" } })},
-      980, 'jpy', 'month')
-    returning id`;
+  const addPlan = async () => {
+    const price = stripeDouble.createPrice({ unitAmount: 980, currency: "jpy", interval: "month" });
+    const [row] = await db.sql<{ id: string }[]>`
+      insert into public.plans
+        (guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency, billing_interval)
+      values (${guildId}, ${price.id}, ${roleId},
+        ${db.sql.json({ en: { name: "Supporter", description: "Supporter role" } })},
+        980, 'jpy', 'month')
+      returning id`;
+    return { id: row.id, priceId: price.id, roleId };
+  };
+  let plan = await addPlan();
 
   let memberCounter = 0;
   let cursor = 0;
 
   const world: WebhookWorld = {
     db,
-    stripeDouble,
-    stripe,
+    get stripeDouble() {
+      return stripeDouble;
+    },
+    get stripe() {
+      return stripe;
+    },
     appSql,
-    app,
-    deps,
+    get app() {
+      return app;
+    },
+    get deps() {
+      return deps;
+    },
     guildId,
-    plan: { id: plan.id, priceId: price.id, roleId },
+    get plan() {
+      return plan;
+    },
     clock,
+    async restartDouble() {
+      await stripeDouble.close();
+      stripeDouble = await startStripeDouble(options.double ?? {});
+      ({ stripe, deps, app } = connect(stripeDouble));
+      plan = await addPlan();
+      cursor = 0;
+    },
     async newMember(memberOptions = {}) {
       const discordUserId = snowflake(seed * 1000 + ++memberCounter);
       const [row] = await db.sql<{ id: string }[]>`
@@ -164,7 +193,7 @@ export async function startWebhookWorld(
       const session = await stripe.checkout.sessions.create({
         mode: "subscription",
         customer: customer.id,
-        line_items: [{ price: price.id, quantity: 1 }],
+        line_items: [{ price: plan.priceId, quantity: 1 }],
         metadata,
         subscription_data: { metadata },
         success_url: "https://example.com/done",
