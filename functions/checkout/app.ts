@@ -99,7 +99,7 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
     const status = problemOfError(error) === null ? 500 : PROBLEM_STATUS[problem];
     const stripe = error instanceof Stripe.errors.StripeError
       ? {
-        type: error.type,
+        type: error.rawType ?? error.type,
         code: error.code,
         stripeRequestId: error.requestId,
         status: error.statusCode,

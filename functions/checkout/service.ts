@@ -241,7 +241,7 @@ async function openSession(
   }
   log.info(`${action.kind} session opened`, {
     membershipId: membership.id,
-    linkTokenId: link.id,
+    linkId: link.id,
     sessionId: session.id,
     replay: use.replay,
   });
