@@ -1,0 +1,135 @@
+/**
+ * Shared by the interactions benchmark and load script: a database cloned from the migrated
+ * template (DATABASE_URL) with one server and plan, the app built as production builds it, signed
+ * /subscribe requests, and the floor: Ed25519 verify + one INSERT round trip.
+ */
+import postgres from "postgres";
+import { verifyKey } from "discord-interactions";
+import { createSql } from "../../functions/_shared/db.ts";
+import { setLogSink } from "../../functions/_shared/log.ts";
+import {
+  buildApp,
+  createDiscordSigner,
+  ENDPOINT,
+  insertGuild,
+  subscribeInteraction,
+} from "../integration/interactions_fixtures.ts";
+
+const BENCH_DATABASE = "rolepass_bench_interactions";
+
+/** Clones the template named in DATABASE_URL into a database kept for benchmarks. */
+export async function benchDatabaseUrl(): Promise<string> {
+  const given = Deno.env.get("DATABASE_URL");
+  if (!given) throw new Error("DATABASE_URL is not set: run `deno task bench interactions`");
+  const template = new URL(given);
+  const admin = new URL(given);
+  admin.pathname = "/postgres";
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`drop database if exists "${BENCH_DATABASE}" with (force)`);
+    await sql.unsafe(
+      `create database "${BENCH_DATABASE}" template "${
+        decodeURIComponent(template.pathname.slice(1))
+      }"`,
+    );
+  } finally {
+    await sql.end();
+  }
+  const url = new URL(given);
+  url.pathname = `/${BENCH_DATABASE}`;
+  const seed = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  try {
+    await insertGuild(seed, { plans: [{}, {}] });
+  } finally {
+    await seed.end();
+  }
+  return url.toString();
+}
+
+/** Everything a measurement needs. */
+export interface InteractionsBench {
+  databaseUrl: string;
+  publicKeyHex: string;
+  /** A fresh request for the n-th member (requests are single-use; the signed bytes are not). */
+  subscribeRequest(n?: number): Request;
+  /** One PING through the app's fetch handler; resolves to the status. */
+  ping(): Promise<number>;
+  /** One /subscribe through the app's fetch handler; throws unless it answered with a link. */
+  subscribe(n?: number): Promise<void>;
+  /** Ed25519 verify of the same bytes + one INSERT round trip on its own pool. */
+  floor(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Members the requests rotate through, so concurrent requests do not queue on one row lock. */
+const MEMBERS = 64;
+
+/** Builds the app and pre-signs one /subscribe per member. */
+export async function setUpInteractionsBench(): Promise<InteractionsBench> {
+  setLogSink(() => {});
+  const databaseUrl = await benchDatabaseUrl();
+  const signer = await createDiscordSigner();
+  const { app, sql } = buildApp(databaseUrl, signer.publicKeyHex);
+  const signed: { body: string; headers: Record<string, string> }[] = [];
+  for (let i = 0; i < MEMBERS; i++) {
+    const body = JSON.stringify(
+      await subscribeInteraction({ memberId: String(400000000000000000n + BigInt(i)) }),
+    );
+    signed.push({ body, headers: await signer.sign(body) });
+  }
+  const ping = '{"id":"995105663481028770","type":1,"token":"t","version":1}';
+  const pingHeaders = await signer.sign(ping);
+  const request = ({ body, headers }: { body: string; headers: Record<string, string> }) =>
+    new Request(ENDPOINT, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...headers },
+      body,
+    });
+
+  const floorSql = createSql(databaseUrl);
+  const publicKey = await crypto.subtle.importKey(
+    "raw",
+    Uint8Array.from(signer.publicKeyHex.match(/../g)!.map((h) => parseInt(h, 16))),
+    { name: "Ed25519" },
+    false,
+    ["verify"],
+  );
+  const floorBody = new TextEncoder().encode(signed[0].body);
+  return {
+    databaseUrl,
+    publicKeyHex: signer.publicKeyHex,
+    subscribeRequest: (n = 0) => request(signed[n % MEMBERS]),
+    async ping() {
+      const response = await app.fetch(request({ body: ping, headers: pingHeaders }));
+      await response.body?.cancel();
+      return response.status;
+    },
+    async subscribe(n = 0) {
+      const response = await app.fetch(request(signed[n % MEMBERS]));
+      const text = await response.text();
+      if (response.status !== 200 || !text.includes("/join/")) {
+        throw new Error(`unexpected answer ${response.status}: ${text}`);
+      }
+    },
+    async floor() {
+      const valid = await verifyKey(
+        floorBody,
+        signed[0].headers["X-Signature-Ed25519"],
+        signed[0].headers["X-Signature-Timestamp"],
+        publicKey,
+      );
+      if (!valid) throw new Error("floor: signature did not verify");
+      const floorHash = crypto.getRandomValues(new Uint8Array(32));
+      await floorSql`
+        insert into public.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
+          expires_at)
+        values (${floorHash}, 'join', '290926798626357999', '400000000000000000', 'en',
+          now() + interval '15 minutes')`;
+    },
+    async close() {
+      await sql.end();
+      await floorSql.end();
+      setLogSink(null);
+    },
+  };
+}
