@@ -37,6 +37,34 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"discord_global_rate_limit": {
+                  Row: {
+                    "blocked_until": string | null,"id": boolean,"sent_at": (string)[]
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "blocked_until"?: string | null,"id"?: boolean,"sent_at"?: (string)[]
+                  }
+                  Update: {
+                    "blocked_until"?: string | null,"id"?: boolean,"sent_at"?: (string)[]
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"discord_rate_limits": {
+                  Row: {
+                    "bucket": string | null,"remaining": number,"request_limit": number | null,"reset_at": string,"route_key": string,"updated_at": string,"window_seconds": number | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "bucket"?: string | null,"remaining": number,"request_limit"?: number | null,"reset_at": string,"route_key": string,"updated_at"?: string,"window_seconds"?: number | null
+                  }
+                  Update: {
+                    "bucket"?: string | null,"remaining"?: number,"request_limit"?: number | null,"reset_at"?: string,"route_key"?: string,"updated_at"?: string,"window_seconds"?: number | null
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"guilds": {
                   Row: {
                     "created_at": string,"default_locale": string,"id": string,"name": string,"operator_log_channel_id": string | null,"past_due_grace": string,"revoke_on_dispute": boolean,"revoke_on_refund": boolean,"seller_notice": NonNullable<Json>,"updated_at": string
@@ -153,14 +181,14 @@ isOneToOne: false
                   ]
                 },"role_jobs": {
                   Row: {
-                    "attempts": number,"cause": string,"created_at": string,"discord_user_id": string,"done_at": string | null,"entitled": boolean,"guild_id": string,"id": number,"last_error": string | null,"lease_expires_at": string | null,"membership_id": string,"next_attempt_at": string,"notified_at": string | null,"outcome": string | null,"previous_role_id": string | null,"role_id": string | null,"status": string,"updated_at": string
+                    "alerted_at": string | null,"attempts": number,"cause": string,"claim_id": string | null,"created_at": string,"discord_user_id": string,"done_at": string | null,"entitled": boolean,"guild_id": string,"id": number,"last_error": string | null,"lease_expires_at": string | null,"membership_id": string,"next_attempt_at": string,"notice_status": string | null,"notified_at": string | null,"outcome": string | null,"previous_role_id": string | null,"role_id": string | null,"status": string,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"cause": string,"created_at"?: string,"discord_user_id": string,"done_at"?: string | null,"entitled": boolean,"guild_id": string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id": string,"next_attempt_at"?: string,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
+                    "alerted_at"?: string | null,"attempts"?: number,"cause": string,"claim_id"?: string | null,"created_at"?: string,"discord_user_id": string,"done_at"?: string | null,"entitled": boolean,"guild_id": string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id": string,"next_attempt_at"?: string,"notice_status"?: string | null,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
                   }
                   Update: {
-                    "attempts"?: number,"cause"?: string,"created_at"?: string,"discord_user_id"?: string,"done_at"?: string | null,"entitled"?: boolean,"guild_id"?: string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id"?: string,"next_attempt_at"?: string,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
+                    "alerted_at"?: string | null,"attempts"?: number,"cause"?: string,"claim_id"?: string | null,"created_at"?: string,"discord_user_id"?: string,"done_at"?: string | null,"entitled"?: boolean,"guild_id"?: string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id"?: string,"next_attempt_at"?: string,"notice_status"?: string | null,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
                   }
                   Relationships: [
                     {
@@ -185,6 +213,26 @@ isOneToOne: false
                   Relationships: [
                     
                   ]
+                },"stripe_subscription_revocations": {
+                  Row: {
+                    "membership_id": string,"reason": string,"revoked_at": string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "membership_id": string,"reason": string,"revoked_at"?: string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id": string
+                  }
+                  Update: {
+                    "membership_id"?: string,"reason"?: string,"revoked_at"?: string,"stripe_event_id"?: string,"stripe_object_id"?: string,"stripe_subscription_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "stripe_subscription_revocations_membership_id_fkey"
+      columns: ["membership_id"]
+isOneToOne: false
+      referencedRelation: "memberships"
+      referencedColumns: ["id"]
+    }
+                  ]
                 }
           }
           Views: {
@@ -199,14 +247,74 @@ isOneToOne: false
                 }
           }
           Functions: {
-            "delete_expired_tokens":
+            "acquire_discord_slot":
+{ Args: { "global_limit": number,"global_window_ms": number,"key": string,"use_global": boolean }; Returns: number
+                           },
+"begin_role_job_alert":
+{ Args: { "job_id": number }; Returns: boolean
+                           },
+"begin_role_job_notice":
+{ Args: { "claim": string,"job_id": number }; Returns: boolean
+                           },
+"claim_role_jobs":
+{ Args: { "lease_seconds": number,"max_jobs": number }; Returns: {
+              "alerted_at": string | null,
+"attempts": number,
+"cause": string,
+"claim_id": string | null,
+"created_at": string,
+"discord_user_id": string,
+"done_at": string | null,
+"entitled": boolean,
+"guild_id": string,
+"id": number,
+"last_error": string | null,
+"lease_expires_at": string | null,
+"membership_id": string,
+"next_attempt_at": string,
+"notice_status": string | null,
+"notified_at": string | null,
+"outcome": string | null,
+"previous_role_id": string | null,
+"role_id": string | null,
+"status": string,
+"updated_at": string
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "role_jobs"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
+"delete_expired_tokens":
 { Args: Record<PropertyKey, never>; Returns: undefined
+                           },
+"end_role_job_notice":
+{ Args: { "job_id": number,"result": string }; Returns: undefined
+                           },
+"expire_entitlements":
+{ Args: Record<PropertyKey, never>; Returns: number
+                           },
+"finish_role_job":
+{ Args: { "claim": string,"error"?: string,"final_status": string,"job_id": number,"job_outcome": string }; Returns: boolean
                            },
 "open_subscribe_link":
 { Args: { "application_id": string,"discord_user_id": string,"guild_id": string,"interaction_token": string,"link_token_hash": string,"link_token_ttl_seconds": number,"locale": string }; Returns: Json
                            },
+"record_discord_rate_limit":
+{ Args: { "bucket_id": string,"is_global": boolean,"key": string,"remaining": number,"request_limit": number,"reset_after_ms": number,"retry_after_ms": number }; Returns: undefined
+                           },
 "request_role_sync":
 { Args: { "payload": Json }; Returns: number
+                           },
+"retry_failed_role_jobs":
+{ Args: { "only_guild_id"?: string }; Returns: number
+                           },
+"retry_role_job":
+{ Args: { "claim": string,"counts_as_attempt": boolean,"delay_ms": number,"error": string,"job_id": number }; Returns: boolean
+                           },
+"role_sync_housekeeping":
+{ Args: Record<PropertyKey, never>; Returns: undefined
                            },
 "sweep_role_jobs":
 { Args: Record<PropertyKey, never>; Returns: number
