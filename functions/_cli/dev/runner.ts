@@ -46,6 +46,8 @@ export interface DevRunnerOptions {
 export interface SandboxParts {
   credentials: LiveCredentials;
   extras: Record<string, FetchHandler>;
+  /** Wraps the plan page so that its pages carry the sandbox label. */
+  labelPage: (handler: FetchHandler) => FetchHandler;
   stop(): Promise<void>;
 }
 
@@ -123,11 +125,13 @@ export async function startDevRunner(
 
     let credentials: LiveCredentials;
     let extras: Record<string, FetchHandler> = {};
+    let labelPage = (page: FetchHandler) => page;
     if (settings.mode === "sandbox") {
       const sandbox = await startSandbox!(url, database.url);
       cleanups.push(() => sandbox.stop());
       credentials = sandbox.credentials;
       extras = sandbox.extras;
+      labelPage = sandbox.labelPage;
     } else {
       credentials = settings.credentials!;
     }
@@ -158,7 +162,7 @@ export async function startDevRunner(
 
     const gateway = createGateway({
       functions: Object.fromEntries(Object.entries(apps).map(([name, app]) => [name, app.fetch])),
-      planPage: planPage?.fetch,
+      planPage: planPage ? labelPage(planPage.fetch) : undefined,
       extras,
     });
     handler = (request) => gateway.fetch(request);

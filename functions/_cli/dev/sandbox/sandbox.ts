@@ -11,7 +11,7 @@ import { createSql } from "../../../_shared/db.ts";
 import type { SandboxParts } from "../runner.ts";
 import { generateInteractionKeys } from "../signed_interaction.ts";
 import { seedDemoCommunity } from "./demo_community.ts";
-import { sandboxPage } from "./sandbox_page.ts";
+import { sandboxPage, withSandboxLabel } from "./sandbox_page.ts";
 import { subscribeAsMember } from "./subscribe_as_member.ts";
 
 function randomAlphanumeric(length: number): string {
@@ -81,6 +81,7 @@ export async function startSandbox(runnerUrl: string, databaseUrl: string): Prom
         stripeApiBaseUrl: stripe.url,
       },
       extras: { "/sandbox": (request) => app.fetch(request) },
+      labelPage: withSandboxLabel,
       stop: stopDoubles,
     };
   } catch (error) {

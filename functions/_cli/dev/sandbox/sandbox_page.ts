@@ -75,3 +75,24 @@ export function sandboxPage(view: SandboxView): HtmlEscapedString | Promise<Html
     </html>
   `;
 }
+
+const LABEL_BANNER = `<p role="note" style="margin:0;padding:.5rem .75rem;background:#fff4ce;` +
+  `border-bottom:1px solid #e0b400;font:600 15px/1.4 system-ui,sans-serif">${SANDBOX_LABEL}</p>`;
+
+/**
+ * Puts the sandbox label at the top of every HTML page `handler` serves (the plan page knows
+ * nothing of the sandbox; in the sandbox it must still say that nothing is real).
+ */
+export function withSandboxLabel(
+  handler: (request: Request) => Response | Promise<Response>,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const response = await handler(request);
+    if (!(response.headers.get("content-type") ?? "").includes("text/html")) return response;
+    const page = await response.text();
+    const labelled = page.replace(/<body([^>]*)>/i, (body) => `${body}${LABEL_BANNER}`);
+    const headers = new Headers(response.headers);
+    headers.delete("content-length");
+    return new Response(labelled, { status: response.status, headers });
+  };
+}
