@@ -68,6 +68,12 @@ export interface RateLimitedDiscordOptions {
   globalWindowMs?: number;
   /** How many 429s one call waits out before giving the answer back. Default 2. */
   maxRateLimitWaits?: number;
+  /**
+   * The longest one call sleeps for a slot or a 429; a longer wait returns `deferred` so the
+   * caller can put its job back and do another one (a busy guild does not hold up the rest).
+   * Default 1 500.
+   */
+  maxWaitMs?: number;
   /** Clock in epoch ms; tests may replace it. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -116,6 +122,7 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
   const globalLimit = options.globalLimit ?? DISCORD_GLOBAL_LIMIT_PER_SECOND;
   const globalWindowMs = options.globalWindowMs ?? 1_060;
   const maxWaits = options.maxRateLimitWaits ?? 2;
+  const maxWaitMs = options.maxWaitMs ?? 1_500;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
 
@@ -125,7 +132,7 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
         select public.acquire_discord_slot(${bucket.key}, ${bucket.global}, ${globalLimit},
           ${globalWindowMs}) as wait`;
       if (wait <= 0) return 0;
-      if (now() + wait >= deadline) return wait;
+      if (wait > maxWaitMs || now() + wait >= deadline) return wait;
       await sleep(wait);
     }
   }
@@ -171,7 +178,10 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
         }
         await record(bucket, response);
         if (response.status !== 429 || waits >= maxWaits) return { kind: "response", response };
-        if (now() + retryAfterMsOf(response) >= deadline) return { kind: "response", response };
+        const retryAfter = retryAfterMsOf(response);
+        if (retryAfter > maxWaitMs || now() + retryAfter >= deadline) {
+          return { kind: "response", response };
+        }
       }
     },
   };

@@ -79,7 +79,7 @@ export type RoleSyncTuning =
       | "random"
     >
   >
-  & { fetch?: typeof fetch; globalLimit?: number; globalWindowMs?: number };
+  & { fetch?: typeof fetch; globalLimit?: number; globalWindowMs?: number; maxWaitMs?: number };
 
 /** Builds the app's dependencies (one database pool per worker). */
 export function depsFromConfig(
@@ -98,6 +98,7 @@ export function depsFromConfig(
       sql,
       globalLimit: tuning.globalLimit,
       globalWindowMs: tuning.globalWindowMs,
+      maxWaitMs: tuning.maxWaitMs,
     }),
     secret: config.secret,
     logger: createLogger("role-sync"),

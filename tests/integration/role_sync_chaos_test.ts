@@ -1,0 +1,146 @@
+/**
+ * Chaos: Discord fails 30% of calls at random (5xx, timeouts, 429s) while 500 members in 10 guilds
+ * subscribe, cancel and change plans, with two role-sync invocations draining at once. Once the
+ * faults stop and the sweep runs, every member's roles equal their entitlement, no job is lost and
+ * no member got a message twice for the same change.
+ */
+import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
+import { assertEquals } from "../harness/assert.ts";
+import { withRoleSync } from "./role_sync_fixtures.ts";
+
+const GUILDS = 10;
+const MEMBERS_PER_GUILD = 50;
+
+interface Member {
+  guildId: string;
+  userId: string;
+  membershipId: string;
+  gold: string;
+  silver: string;
+}
+
+Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to their entitlement, no job lost, no message twice", async () => {
+  await withRoleSync(async (w) => {
+    const { sql } = w.db;
+    const members: Member[] = [];
+    for (let g = 0; g < GUILDS; g++) {
+      const guild = w.discord.addGuild({ botRolePosition: 10 });
+      const gold = w.discord.addRole(guild.id, { name: "Gold", position: 5 }).id;
+      const silver = w.discord.addRole(guild.id, { name: "Silver", position: 4 }).id;
+      await sql`insert into public.guilds (id, name) values (${guild.id}, ${"Guild " + g})`;
+      await sql`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+          unit_amount, currency, billing_interval)
+        values (${guild.id}, ${`price_gold_${g}`}, ${gold}, ${sql.json({ en: { name: "Gold" } })},
+          500, 'jpy', 'month'),
+          (${guild.id}, ${`price_silver_${g}`}, ${silver},
+            ${sql.json({ en: { name: "Silver" } })}, 300, 'jpy', 'month')`;
+      for (let m = 0; m < MEMBERS_PER_GUILD; m++) {
+        const userId = `7${String(g).padStart(2, "0")}${String(m).padStart(15, "0")}`;
+        w.discord.addMember(guild.id, userId);
+        const token = `chaos-token-${g}-${m}-${crypto.randomUUID()}`;
+        w.discord.registerInteraction(token, { guildId: guild.id, userId });
+        const [row] = await sql<{ id: string }[]>`
+          insert into public.memberships (guild_id, discord_user_id, locale,
+            stripe_customer_id, stripe_subscription_id)
+          values (${guild.id}, ${userId}, ${m % 2 ? "ja" : "en"}, ${"cus_" + userId},
+            ${"sub_" + userId})
+          returning id`;
+        await sql`insert into public.interaction_tokens
+            (guild_id, discord_user_id, application_id, token, expires_at)
+          values (${guild.id}, ${userId}, ${w.discord.applicationId}, ${token},
+            now() + interval '14 minutes')`;
+        members.push({ guildId: guild.id, userId, membershipId: row.id, gold, silver });
+      }
+    }
+
+    w.discord.randomFaults({ rate: 0.3, seed: 20261121, timeoutMs: 1_000 });
+    let running = true;
+    const invocation = async () => {
+      while (running) {
+        await drainRoleJobs(w.deps, Date.now() + 5_000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    const invocations = [invocation(), invocation()];
+
+    const entitle = (member: Member, role: string | null, cause: string) =>
+      sql`update public.memberships set entitled = ${role !== null}, entitled_role_id = ${role},
+          status = ${role ? "active" : "canceled"}, change_cause = ${cause}
+        where id = ${member.membershipId}`;
+    await Promise.all(members.map((member) => entitle(member, member.gold, "subscribed")));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await Promise.all(members.map((member, i) => {
+      if (i % 2 === 0) return entitle(member, null, "canceled");
+      if (i % 5 === 1) return entitle(member, member.silver, "plan_changed");
+      return Promise.resolve();
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+
+    const duringFaults = w.discord.requests().length;
+    w.discord.clearFaults();
+    const [{ open }] = await sql<{ open: number }[]>`select count(*)::int as open
+      from public.role_jobs where status in ('pending', 'running')`;
+    running = false;
+    await Promise.all(invocations);
+    await sql`update public.role_jobs set next_attempt_at = now()
+      where status in ('pending', 'running') and lease_expires_at is null`;
+    await w.settle(30_000);
+
+    const stats = w.discord.stats();
+    console.log(
+      `chaos: ${stats.total} Discord calls, ${stats.faultsInjected} faults injected, ` +
+        `${stats.rateLimited} 429s; ${duringFaults} calls while faults were on, ${open} jobs open when they stopped`,
+    );
+
+    const memberships = await sql<{ id: string; entitled_role_id: string | null }[]>`
+      select id, entitled_role_id from public.memberships`;
+    const entitlement = new Map(memberships.map((m) => [m.id, m.entitled_role_id]));
+    const wrong = members.filter((member) => {
+      const roles = w.discord.memberRoles(member.guildId, member.userId) ?? [];
+      const should = entitlement.get(member.membershipId);
+      const held = [member.gold, member.silver].filter((role) => roles.includes(role));
+      return JSON.stringify(held) !== JSON.stringify(should ? [should] : []);
+    });
+    assertEquals(wrong.length, 0, `${wrong.length} members' roles differ from their entitlement`);
+
+    const jobs = await w.jobs();
+    const notDone = jobs.filter((job) => job.status !== "done");
+    assertEquals(notDone.map((job) => [job.id, job.status, job.outcome, job.last_error]), []);
+    const [{ changes }] = await sql<{ changes: number }[]>`
+      select count(*)::int as changes from public.membership_history
+      where operation = 'UPDATE' and (old_entitled is distinct from new_entitled
+        or (old_row ->> 'entitled_role_id') is distinct from (new_row ->> 'entitled_role_id'))`;
+    assertEquals(jobs.length, changes, "one job per entitlement change");
+
+    // A notice is "sent" (Discord confirmed it) or "unknown" (the answer was lost: it may or may
+    // not have been posted, and it is never posted again). Either way at most one per job.
+    const noticesPerMember = new Map<string, { sent: number; maybe: number }>();
+    for (const job of jobs) {
+      const counts = noticesPerMember.get(job.discord_user_id) ?? { sent: 0, maybe: 0 };
+      if (job.notice_status === "sent") counts.sent++;
+      if (job.notice_status === "unknown") counts.maybe++;
+      noticesPerMember.set(job.discord_user_id, counts);
+    }
+    const badCounts = members.flatMap((member) => {
+      const posted = w.discord.messages({ userId: member.userId }).length;
+      const { sent, maybe } = noticesPerMember.get(member.userId) ?? { sent: 0, maybe: 0 };
+      return posted < sent || posted > sent + maybe
+        ? [{ member: member.userId, posted, sent, maybe }]
+        : [];
+    });
+    assertEquals(badCounts, [], "messages posted match the notices recorded, none twice");
+  }, {
+    tuning: {
+      concurrency: 16,
+      discordTimeoutMs: 250,
+      globalLimit: 1_000,
+      retryPolicy: { maxAttempts: 14, baseDelayMs: 20, maxDelayMs: 200 },
+    },
+    double: {
+      rateLimits: {
+        global: { limit: 1_000, resetAfterSeconds: 1 },
+        buckets: { roles: { limit: 100, resetAfterSeconds: 1 } },
+      },
+    },
+  });
+});
