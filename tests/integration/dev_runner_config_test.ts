@@ -55,7 +55,7 @@ Deno.test("a half-filled .env stops start-up naming each missing variable and wh
   for (const name of missing) {
     const problem = problems.find((line) => line.startsWith(`${name} is missing`));
     assert(problem, `${name} is named`);
-    assert(problem.includes("Get it from:"), `${name} says where to get it`);
+    assert(problem.includes("Where to get it:"), `${name} says where to get it`);
   }
   assert(
     problems.some((line) => line.includes("Discord Developer Portal > your application > Bot")),

@@ -79,7 +79,7 @@ function problemsOf(error: z.ZodError, given: Record<string, string>): string[] 
       const what = given[name] === undefined ? "is missing" : `is malformed (${issue.message})`;
       const variable = variableNamed(name);
       return variable
-        ? `${name} ${what}. It ${variable.purpose}. Get it from: ${variable.source}`
+        ? `${name} ${what}. What it is for: ${variable.purpose}. Where to get it: ${variable.source}`
         : `${name} ${what}`;
     })),
   ];
