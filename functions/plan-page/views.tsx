@@ -104,7 +104,7 @@ export function Layout(
 }
 
 function SellerNoticeSection(
-  props: { notice: SellerNotice | null; locale: Locale; text: PlanPageMessages },
+  props: { notice: SellerNotice | null; locale: Locale; text: PlanPageMessages; prices: string },
 ) {
   const labels = props.text.sellerNotice;
   const notice = props.notice;
@@ -115,7 +115,7 @@ function SellerNoticeSection(
       [labels.address, pickText(notice.address, props.locale)],
       [labels.phone, pickText(notice.phone, props.locale)],
       [labels.email, notice.email],
-      [labels.price, props.text.priceNotice],
+      [labels.price, props.prices],
       [labels.additionalFees, pickText(notice.additionalFees, props.locale)],
       [labels.paymentMethods, pickText(notice.paymentMethods, props.locale)],
       [labels.paymentTiming, pickText(notice.paymentTiming, props.locale)],
@@ -148,6 +148,16 @@ export function PlanPage(
 ) {
   const { view, locale } = props;
   const text = planPageMessages(locale);
+  const nameOf = (plan: PlanView["plans"][number]) =>
+    (locale === "ja" && plan.display.ja ? plan.display.ja : plan.display.en).name;
+  const priceOf = (plan: PlanView["plans"][number]) =>
+    formatPlanPrice({
+      unitAmount: plan.unitAmount,
+      currency: plan.currency,
+      interval: plan.interval,
+      intervalCount: plan.intervalCount,
+    }, locale);
+  const prices = view.plans.map((plan) => `${nameOf(plan)}: ${priceOf(plan)}`).join("\n");
   return (
     <Layout locale={locale} title={text.joinTitle(view.guild.name)} path={props.path}>
       <h1>{text.joinTitle(view.guild.name)}</h1>
@@ -166,14 +176,7 @@ export function PlanPage(
                   {display.description && <p>{display.description}</p>}
                   <dl class="facts">
                     <dt>{text.priceLabel}</dt>
-                    <dd class="price">
-                      {formatPlanPrice({
-                        unitAmount: plan.unitAmount,
-                        currency: plan.currency,
-                        interval: plan.interval,
-                        intervalCount: plan.intervalCount,
-                      }, locale)}
-                    </dd>
+                    <dd class="price">{priceOf(plan)}</dd>
                     <dt>{text.grantsLabel}</dt>
                     <dd>{text.grants(view.guild.name)}</dd>
                   </dl>
@@ -191,7 +194,12 @@ export function PlanPage(
         </ul>
         <p class="muted">{text.stripeNote}</p>
       </section>
-      <SellerNoticeSection notice={view.guild.sellerNotice} locale={locale} text={text} />
+      <SellerNoticeSection
+        notice={view.guild.sellerNotice}
+        locale={locale}
+        text={text}
+        prices={prices}
+      />
     </Layout>
   );
 }

@@ -59,7 +59,10 @@ export interface CheckoutWorld {
 }
 
 /** Runs `fn` in a fresh world and tears it down afterwards. */
-export function withCheckoutWorld(fn: (world: CheckoutWorld) => Promise<void>): Promise<void> {
+export function withCheckoutWorld(
+  fn: (world: CheckoutWorld) => Promise<void>,
+  options: { publicSiteUrl?: string } = {},
+): Promise<void> {
   return withTestDatabase(async (db) => {
     const stripeDouble = await startStripeDouble({ secretKey: STRIPE_KEY });
     const logLines: string[] = [];
@@ -85,7 +88,7 @@ export function withCheckoutWorld(fn: (world: CheckoutWorld) => Promise<void>): 
       const app = createApp({
         sql,
         stripe: createCheckoutStripe(stripe),
-        publicSiteUrl: SITE,
+        publicSiteUrl: options.publicSiteUrl ?? SITE,
       });
       const world: CheckoutWorld = {
         db,

@@ -73,8 +73,6 @@ export interface PlanPageMessages {
   manageButton: string;
   sellerNotice: SellerNoticeLabels;
   sellerNoticeMissing: string;
-  /** The price row of the seller notice: each plan's price is on its card. */
-  priceNotice: string;
   thanksTitle: string;
   thanksBody: string;
   cancelledTitle: string;
@@ -122,7 +120,6 @@ const ja: PlanPageMessages = {
     deliveryTiming: "役務の提供時期",
     cancellationPolicy: "返品・キャンセル（解約）",
   },
-  priceNotice: "各プランに表示の金額（税込）",
   thanksTitle: "お申し込みありがとうございます",
   thanksBody:
     "お支払いを受け付けました。まもなく Discord でロールが付与され、お知らせが届きます。このページは閉じてかまいません。",
@@ -190,7 +187,6 @@ const en: PlanPageMessages = {
     deliveryTiming: "Delivery",
     cancellationPolicy: "Returns and cancellation",
   },
-  priceNotice: "As shown on each plan (tax included)",
   thanksTitle: "Thank you for subscribing",
   thanksBody:
     "Your payment was received. Your role will be granted on Discord shortly, and you will get a message there. You can close this page.",

@@ -1,0 +1,172 @@
+/**
+ * The plan page in headless Chromium, over real HTTP: the page server calls the checkout function
+ * through supabase-js (`functions.invoke`) at a stand-in for the Supabase gateway that mounts the
+ * checkout app under /functions/v1/checkout, as Kong does. Screenshots in both languages go to
+ * tests/artifacts/.
+ */
+import { assert, assertEquals } from "../harness/assert.ts";
+import { launchHeadlessChromium } from "../e2e/browser.ts";
+import { PLAN_DISPLAY, SELLER_NOTICE, withCheckoutWorld } from "../integration/checkout_harness.ts";
+import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
+import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
+
+const ARTIFACTS = new URL("../artifacts/", import.meta.url);
+
+/** Passes a gateway request on to the checkout app with the path Supabase functions see. */
+async function forward(
+  app: { fetch: (request: Request) => Response | Promise<Response> },
+  url: URL,
+  request: Request,
+): Promise<Response> {
+  const body = request.method === "GET" ? undefined : await request.arrayBuffer();
+  return app.fetch(new Request(url, { method: request.method, headers: request.headers, body }));
+}
+
+/** Serves `handler` on 127.0.0.1; `handler` may be bound after the port is known. */
+function serve(handler: { fetch?: (request: Request) => Response | Promise<Response> }) {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => handler.fetch!(request),
+  );
+  return { server, url: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("a member opens the join link, reads plan and seller notice in both languages, and lands on Checkout", async () => {
+  const page = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const gateway = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const pageServer = serve(page);
+  const gatewayServer = serve(gateway);
+  const browser = await launchHeadlessChromium();
+  try {
+    await withCheckoutWorld(async (world) => {
+      const gatewayPaths: string[] = [];
+      gateway.fetch = (request) => {
+        const url = new URL(request.url);
+        gatewayPaths.push(
+          `${request.method} ${url.pathname} apikey=${request.headers.has("apikey")}`,
+        );
+        url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
+        return forward(world.app, url, request);
+      };
+      page.fetch = createPlanPageApp({
+        checkoutClient: createCheckoutClient({
+          supabaseUrl: gatewayServer.url,
+          publishableKey: "sb_publishable_rolepass_test",
+        }),
+        publicSiteUrl: pageServer.url,
+      }).fetch;
+
+      const token = await world.issueLink({ locale: "ja" });
+      const tab = await browser.context.newPage();
+      await tab.setViewportSize({ width: 390, height: 844 });
+      const opened = await tab.goto(`${pageServer.url}/join/${token}`);
+      assertEquals(opened?.status(), 200);
+      assertEquals(await tab.getAttribute("html", "lang"), "ja");
+      assertEquals(
+        await tab.locator("h3").first().textContent(),
+        PLAN_DISPLAY.ja.name,
+      );
+      assert((await tab.locator(".price").first().textContent())?.includes("￥500 / 毎月"));
+      const notice = tab.getByRole("region", { name: "特定商取引法に基づく表記" });
+      assert(await notice.isVisible());
+      assert((await notice.textContent())?.includes(SELLER_NOTICE.seller.ja));
+      assert((await notice.textContent())?.includes(SELLER_NOTICE.cancellationPolicy.ja));
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      await tab.screenshot({
+        path: new URL("plan_page_ja.png", ARTIFACTS).pathname,
+        fullPage: true,
+      });
+
+      await tab.getByRole("link", { name: "English" }).click();
+      await tab.waitForURL(/lang=en/);
+      assertEquals(await tab.getAttribute("html", "lang"), "en");
+      assert((await tab.locator(".price").first().textContent())?.includes("¥500 per month"));
+      const noticeEn = tab.getByRole("region", {
+        name: "Notation based on the Specified Commercial Transactions Act",
+      });
+      assert((await noticeEn.textContent())?.includes(SELLER_NOTICE.seller.en));
+      await tab.screenshot({
+        path: new URL("plan_page_en.png", ARTIFACTS).pathname,
+        fullPage: true,
+      });
+
+      // Keyboard only: the subscribe button is reachable with Tab and shows its focus. (Page-side
+      // expressions are strings: the test is type-checked without the DOM library.)
+      const buttonName = `Subscribe to ${PLAN_DISPLAY.en.name}`;
+      const button = tab.getByRole("button", { name: buttonName });
+      const focused = () => tab.evaluate<string>("document.activeElement?.textContent ?? ''");
+      for (let i = 0; i < 10 && (await focused()) !== buttonName; i++) {
+        await tab.keyboard.press("Tab");
+      }
+      assertEquals(await focused(), buttonName, "the button takes keyboard focus");
+      assertEquals(
+        await tab.evaluate<string>("getComputedStyle(document.activeElement).outlineStyle"),
+        "solid",
+      );
+      await Promise.all([
+        tab.waitForURL((url) => url.pathname.startsWith("/__double/checkout/cs_")),
+        tab.keyboard.press("Enter"),
+      ]);
+      assert(tab.url().startsWith(`${world.stripeDouble.url}/__double/checkout/cs_`));
+      const [request] = world.stripeDouble.requests({
+        method: "POST",
+        path: "/v1/checkout/sessions",
+      });
+      assertEquals(request.params.locale, "ja");
+      assertEquals(request.params.cancel_url, `${pageServer.url}/join/cancelled?lang=ja`);
+      assert(gatewayPaths.includes("POST /functions/v1/checkout/plan-view apikey=true"));
+      assert(gatewayPaths.includes("POST /functions/v1/checkout/checkout-session apikey=true"));
+
+      // Back from Checkout: the link still shows the plans, and the same session is offered again.
+      await tab.goto(`${pageServer.url}/join/${token}?lang=en`);
+      await Promise.all([
+        tab.waitForURL((url) => url.pathname.startsWith("/__double/checkout/cs_")),
+        button.click(),
+      ]);
+      const sessions = await world.stripe.checkout.sessions.list({ limit: 10 });
+      assertEquals(sessions.data.length, 1);
+      await tab.close();
+    }, { publicSiteUrl: pageServer.url });
+  } finally {
+    await browser.close();
+    await pageServer.server.shutdown();
+    await gatewayServer.server.shutdown();
+  }
+});
+
+Deno.test("an expired link shows a page telling the member to run /subscribe again", async () => {
+  const page = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const gateway = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const pageServer = serve(page);
+  const gatewayServer = serve(gateway);
+  const browser = await launchHeadlessChromium();
+  try {
+    await withCheckoutWorld(async (world) => {
+      gateway.fetch = (request) => {
+        const url = new URL(request.url);
+        url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
+        return forward(world.app, url, request);
+      };
+      page.fetch = createPlanPageApp({
+        checkoutClient: createCheckoutClient({
+          supabaseUrl: gatewayServer.url,
+          publishableKey: "sb_publishable_rolepass_test",
+        }),
+        publicSiteUrl: pageServer.url,
+      }).fetch;
+      const token = await world.issueLink({ expired: true, locale: "en" });
+      const tab = await browser.context.newPage();
+      const opened = await tab.goto(`${pageServer.url}/join/${token}?lang=en`);
+      assertEquals(opened?.status(), 410);
+      assertEquals(await tab.locator("h1").textContent(), "This link cannot be used");
+      assert((await tab.getByRole("alert").textContent())?.includes("expired"));
+      assert((await tab.locator("main").textContent())?.includes("Run /subscribe again"));
+      await tab.screenshot({ path: new URL("plan_page_expired_en.png", ARTIFACTS).pathname });
+      await tab.close();
+    }, { publicSiteUrl: pageServer.url });
+  } finally {
+    await browser.close();
+    await pageServer.server.shutdown();
+    await gatewayServer.server.shutdown();
+  }
+});
