@@ -82,8 +82,8 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
   if (!parsed.ok) {
     throw new Error(`The sandbox plans file is invalid:\n${parsed.problems.join("\n")}`);
   }
-  // Written directly rather than through plans_apply.applyPlansFile, whose seller_notice
-  // parameter is JSON-encoded twice (it arrives as a jsonb string and fails the table's check).
+  // Written directly: the price was just created here, so plans:apply's Stripe look-up of its
+  // amount and interval would only repeat what is already known.
   const [entry] = parsed.file.guilds;
   const [plan] = entry.plans;
   await targets.sql.begin(async (tx) => {
