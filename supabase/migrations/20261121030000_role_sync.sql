@@ -260,6 +260,10 @@ begin
     values (key, 0, '-infinity') on conflict (route_key) do nothing;
   select * into bucket from public.discord_rate_limits where route_key = key for update;
   if bucket.reset_at > t and bucket.remaining <= 0 then
+    -- While a probe is out, ask again soon: its answer usually comes back in milliseconds.
+    if bucket.request_limit is null then
+      return least(ceil(extract(epoch from bucket.reset_at - t) * 1000)::integer + 1, 25);
+    end if;
     return ceil(extract(epoch from bucket.reset_at - t) * 1000)::integer + 1;
   end if;
   if use_global then
