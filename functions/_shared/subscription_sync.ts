@@ -118,6 +118,10 @@ interface MembershipRow {
   past_due_grace_ms: number;
   revoke_on_refund: boolean;
   revoke_on_dispute: boolean;
+  /** The guild's plans. */
+  plans: { id: string; stripe_price_id: string; discord_role_id: string }[];
+  /** Refunds and disputes recorded against the listed subscriptions. */
+  revocations: { stripe_subscription_id: string; reason: Revocation }[];
 }
 
 /**
@@ -145,6 +149,9 @@ export async function syncCustomerLocked(
   if (!membership) return { result: "not_rolepass", customerId };
 
   let revoked: Revocation | null = null;
+  const revocations = new Map(
+    membership.revocations.map((row) => [row.stripe_subscription_id, row.reason]),
+  );
   if (revocation && subscriptions.some((s) => s.id === revocation.subscriptionId)) {
     const allowed = revocation.reason === "refund"
       ? membership.revoke_on_refund
@@ -156,20 +163,13 @@ export async function syncCustomerLocked(
         values (${revocation.subscriptionId}, ${membership.id}, ${revocation.reason},
           ${revocation.stripeObjectId}, ${revocation.eventId})
         on conflict (stripe_subscription_id) do nothing`;
+      if (!revocations.has(revocation.subscriptionId)) {
+        revocations.set(revocation.subscriptionId, revocation.reason);
+      }
       revoked = revocation.reason;
     }
   }
-
-  const plans = await tx<{ id: string; stripe_price_id: string; discord_role_id: string }[]>`
-    select id, stripe_price_id, discord_role_id from public.plans
-    where guild_id = ${membership.guild_id}`;
-  const planByPrice = new Map(plans.map((plan) => [plan.stripe_price_id, plan]));
-  const revocations = new Map(
-    (await tx<{ stripe_subscription_id: string; reason: Revocation }[]>`
-      select stripe_subscription_id, reason from public.stripe_subscription_revocations
-      where stripe_subscription_id = any(${subscriptions.map((s) => s.id)})`)
-      .map((row) => [row.stripe_subscription_id, row.reason]),
-  );
+  const planByPrice = new Map(membership.plans.map((plan) => [plan.stripe_price_id, plan]));
 
   const now = deps.now();
   const policy = { pastDueGraceMs: membership.past_due_grace_ms };
@@ -218,7 +218,12 @@ async function findMembership(
   customerId: string,
   subscriptions: SubscriptionSnapshot[],
 ): Promise<MembershipRow | null> {
-  const [byCustomer] = await selectMemberships(tx, tx`m.stripe_customer_id = ${customerId}`);
+  const subscriptionIds = subscriptions.map((s) => s.id);
+  const [byCustomer] = await selectMemberships(
+    tx,
+    tx`m.stripe_customer_id = ${customerId}`,
+    subscriptionIds,
+  );
   if (byCustomer) return byCustomer;
   // The checkout function stores the customer before Checkout, so this only matters when that
   // write was lost; a membership already tied to another customer is never taken over.
@@ -229,17 +234,34 @@ async function findMembership(
   const [byMetadata] = await selectMemberships(
     tx,
     tx`m.id = any(${ids}::uuid[]) and m.stripe_customer_id is null`,
+    subscriptionIds,
   );
   return byMetadata ?? null;
 }
 
-function selectMemberships(tx: Transaction, where: postgres.PendingQuery<postgres.Row[]>) {
+/** The membership with its guild's policy, plans and recorded revocations, in one round trip. */
+function selectMemberships(
+  tx: Transaction,
+  where: postgres.PendingQuery<postgres.Row[]>,
+  subscriptionIds: string[],
+) {
   return tx<MembershipRow[]>`
     select m.id, m.guild_id, m.stripe_customer_id, m.stripe_subscription_id, m.plan_id, m.status,
       m.current_period_end, m.cancel_at, m.cancel_at_period_end, m.past_due_since, m.entitled,
       m.entitled_role_id, m.entitled_until, m.revoked_reason,
       (extract(epoch from g.past_due_grace) * 1000)::float8 as past_due_grace_ms,
-      g.revoke_on_refund, g.revoke_on_dispute
+      g.revoke_on_refund, g.revoke_on_dispute,
+      coalesce((
+        select jsonb_agg(jsonb_build_object('id', p.id, 'stripe_price_id', p.stripe_price_id,
+          'discord_role_id', p.discord_role_id))
+        from public.plans p where p.guild_id = m.guild_id
+      ), '[]'::jsonb) as plans,
+      coalesce((
+        select jsonb_agg(jsonb_build_object('stripe_subscription_id', r.stripe_subscription_id,
+          'reason', r.reason))
+        from public.stripe_subscription_revocations r
+        where r.stripe_subscription_id = any(${subscriptionIds})
+      ), '[]'::jsonb) as revocations
     from public.memberships m
     join public.guilds g on g.id = m.guild_id
     where ${where}

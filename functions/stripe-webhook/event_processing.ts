@@ -72,12 +72,12 @@ export async function processEvent(
     };
     const outcome = await deps.sql.begin(async (tx) => {
       await lockCustomer(tx, resolved.customerId);
-      await tx`
+      // Inserts the event or, when it is known, locks its row (do update) and reads it back.
+      const [row] = await tx<{ processed_at: Date | null }[]>`
         insert into public.stripe_events (id, type, api_version, livemode)
         values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode})
-        on conflict (id) do nothing`;
-      const [row] = await tx<{ processed_at: Date | null }[]>`
-        select processed_at from public.stripe_events where id = ${envelope.id} for update`;
+        on conflict (id) do update set type = excluded.type
+        returning processed_at`;
       // A concurrent delivery of the same event finished while this one waited for the lock.
       if (row.processed_at) return null;
       const synced = await syncCustomerLocked(
