@@ -117,14 +117,33 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
       assert(gatewayPaths.includes("POST /functions/v1/checkout/plan-view apikey=true"));
       assert(gatewayPaths.includes("POST /functions/v1/checkout/checkout-session apikey=true"));
 
-      // Back from Checkout: the link still shows the plans, and the same session is offered again.
+      // The member cancels on Checkout and lands on the cancelled page in their language.
+      const checkoutUrl = tab.url();
+      await Promise.all([
+        tab.waitForURL((url) => url.pathname === "/join/cancelled"),
+        tab.getByRole("link", { name: "Cancel" }).click(),
+      ]);
+      assertEquals(await tab.getAttribute("html", "lang"), "ja");
+      assertEquals(await tab.locator("h1").textContent(), "お申し込みは完了していません");
+
+      // Back on the plan page with the same link: the plans still show, and subscribing again
+      // returns the same Checkout session rather than a second one.
       await tab.goto(`${pageServer.url}/join/${token}?lang=en`);
       await Promise.all([
         tab.waitForURL((url) => url.pathname.startsWith("/__double/checkout/cs_")),
         button.click(),
       ]);
+      assertEquals(tab.url(), checkoutUrl);
       const sessions = await world.stripe.checkout.sessions.list({ limit: 10 });
       assertEquals(sessions.data.length, 1);
+
+      // Paying leads to the thank-you page.
+      await Promise.all([
+        tab.waitForURL((url) => url.pathname === "/join/thanks"),
+        tab.getByRole("button", { name: "Pay", exact: true }).click(),
+      ]);
+      assertEquals(new URL(tab.url()).searchParams.get("session_id"), sessions.data[0].id);
+      assertEquals(await tab.locator("h1").textContent(), "お申し込みありがとうございます");
       await tab.close();
     }, { publicSiteUrl: pageServer.url });
   } finally {
