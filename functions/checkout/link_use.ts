@@ -80,8 +80,15 @@ export function decideLinkUse(
   return { ok: false, problem: "used_token" };
 }
 
-/** Checkout sessions end 30 minutes after the link does: the shortest Stripe allows, so a session
- * left open is not a way around the link's short life. Deterministic per link, as replays need. */
-export function checkoutSessionExpiry(linkExpiresAt: Date): number {
-  return Math.ceil(linkExpiresAt.getTime() / 1000) + 30 * 60;
+/**
+ * When a Checkout session opened with a link ends: 30 minutes after the link does, the shortest
+ * Stripe allows, so a session left open is no way around the link's short life. Stripe also caps
+ * it at 24 hours from the session's creation, so a link configured to live longer is held to 24
+ * hours from its own creation (less a minute of slack). Derived from the link alone, so every
+ * replay sends the same parameters, as Stripe's idempotency requires.
+ */
+export function checkoutSessionExpiry(link: { createdAt: Date; expiresAt: Date }): number {
+  const afterLink = Math.ceil(link.expiresAt.getTime() / 1000) + 30 * 60;
+  const stripeCap = Math.floor(link.createdAt.getTime() / 1000) + 24 * 60 * 60 - 60;
+  return Math.min(afterLink, stripeCap);
 }

@@ -225,7 +225,7 @@ async function openSession(
       locale: link.locale,
       successUrl: `${siteUrl(deps, "/join/thanks", link.locale)}&session_id={CHECKOUT_SESSION_ID}`,
       cancelUrl: siteUrl(deps, "/join/cancelled", link.locale),
-      expiresAt: checkoutSessionExpiry(link.expires_at),
+      expiresAt: checkoutSessionExpiry({ createdAt: link.created_at, expiresAt: link.expires_at }),
       idempotencyKey: `rolepass-checkout-${link.id}`,
     });
   }

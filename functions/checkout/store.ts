@@ -20,6 +20,7 @@ const linkTokenRowSchema = z.object({
   locale: z.enum(["ja", "en"]),
   expires_at: z.date(),
   used_at: z.date().nullable(),
+  created_at: z.date(),
 });
 /** A stored link token (found by the hash of the token in the link). */
 export type LinkTokenRow = z.infer<typeof linkTokenRowSchema>;
@@ -78,7 +79,7 @@ export async function findLinkToken(
   tokenHash: Uint8Array,
 ): Promise<LinkTokenRow | null> {
   const rows = await sql`
-    select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at
+    select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at, created_at
     from public.link_tokens
     where token_hash = decode(${hex(tokenHash)}, 'hex')`;
   return rows.length ? linkTokenRowSchema.parse(rows[0]) : null;
@@ -87,7 +88,7 @@ export async function findLinkToken(
 /** Re-reads a link token under a row lock, serialising every request made with that link. */
 export async function lockLinkToken(tx: Queryable, id: string): Promise<LinkTokenRow> {
   const rows = await tx`
-    select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at
+    select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at, created_at
     from public.link_tokens where id = ${id} for update`;
   return linkTokenRowSchema.parse(rows[0]);
 }

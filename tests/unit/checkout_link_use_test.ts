@@ -74,7 +74,20 @@ Deno.test("a live subscription is entitled now or one Stripe could still charge"
 });
 
 Deno.test("a Checkout session ends 30 minutes after its link, the same for every replay", () => {
-  const expiry = checkoutSessionExpiry(live.expiresAt);
+  const link = { createdAt: new Date("2026-11-21T11:55:00Z"), expiresAt: live.expiresAt };
+  const expiry = checkoutSessionExpiry(link);
   assertEquals(expiry, Date.parse("2026-11-21T12:40:00Z") / 1000);
-  assertEquals(checkoutSessionExpiry(new Date(live.expiresAt.getTime() + 300)), expiry + 1);
+  assertEquals(
+    checkoutSessionExpiry({ ...link, expiresAt: new Date(live.expiresAt.getTime() + 300) }),
+    expiry + 1,
+  );
+});
+
+Deno.test("a link configured to live for days still gets a session within Stripe's 24 hours", () => {
+  const createdAt = new Date("2026-11-21T12:00:00Z");
+  const expiresAt = new Date("2026-11-24T12:00:00Z");
+  assertEquals(
+    checkoutSessionExpiry({ createdAt, expiresAt }),
+    Date.parse("2026-11-22T11:59:00Z") / 1000,
+  );
 });
