@@ -24,7 +24,7 @@ import {
 } from "../_core/messages/plan_page.ts";
 import { PROBLEM_STATUS } from "../checkout/contract.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
-import type { CheckoutClient } from "./checkout_client.ts";
+import type { CallContext, CheckoutClient } from "./checkout_client.ts";
 import { ErrorPage, MessagePage, PlanPage } from "./views.tsx";
 
 /** What the plan page is built from. */
@@ -35,7 +35,7 @@ export interface PlanPageDeps {
   logger?: Logger;
 }
 
-type Env = { Variables: { log: Logger } };
+type Env = { Variables: { log: Logger; call: CallContext } };
 
 /** The plain-text messages (not the functions or groups). */
 type TextKey = {
@@ -82,7 +82,10 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
   const app = new Hono<Env>();
 
   app.use(async (c, next) => {
-    c.set("log", logger.child({ requestId: crypto.randomUUID() }));
+    const requestId = crypto.randomUUID();
+    const log = logger.child({ requestId });
+    c.set("log", log);
+    c.set("call", { requestId, log });
     await next();
     // The token is in the path: no referrer may carry it to Stripe or anywhere else.
     c.header("referrer-policy", "no-referrer");
@@ -117,7 +120,7 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
 
   app.get("/join/:token", async (c) => {
     const token = c.req.param("token");
-    const answer = await deps.checkoutClient.planView(token);
+    const answer = await deps.checkoutClient.planView(token, c.var.call);
     if (!answer.ok) return errorPage(c, requestedLocale(c) ?? browserLocale(c), answer.problem);
     const locale = requestedLocale(c) ?? answer.value.locale;
     return html(
@@ -144,7 +147,11 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
       return errorPage(c, locale, "invalid_request");
     }
     if (!form.success) return errorPage(c, locale, "invalid_request");
-    const answer = await deps.checkoutClient.checkoutSession(token, form.data.plan_id);
+    const answer = await deps.checkoutClient.checkoutSession(
+      token,
+      form.data.plan_id,
+      c.var.call,
+    );
     if (!answer.ok) {
       const retryable = answer.problem === "stripe_unavailable" || answer.problem === "unavailable";
       return errorPage(
@@ -158,7 +165,7 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
   });
 
   app.get("/manage/:token", async (c) => {
-    const answer = await deps.checkoutClient.portalSession(c.req.param("token"));
+    const answer = await deps.checkoutClient.portalSession(c.req.param("token"), c.var.call);
     if (!answer.ok) return errorPage(c, requestedLocale(c) ?? browserLocale(c), answer.problem);
     return c.redirect(answer.value.url, 303);
   });

@@ -19,11 +19,22 @@ import type { Logger } from "../_shared/log.ts";
 /** An answer of the checkout API: a value, or the problem to show the member. */
 export type CheckoutAnswer<T> = { ok: true; value: T } | { ok: false; problem: CheckoutProblem };
 
+/** The page request a call is made for: its id goes along as `x-request-id`, so the page's and
+ * the function's log lines of one click share it. */
+export interface CallContext {
+  requestId: string;
+  log: Logger;
+}
+
 /** The checkout API as the plan page uses it. */
 export interface CheckoutClient {
-  planView(token: string): Promise<CheckoutAnswer<PlanView>>;
-  checkoutSession(token: string, planId: string): Promise<CheckoutAnswer<SessionLink>>;
-  portalSession(token: string): Promise<CheckoutAnswer<SessionLink>>;
+  planView(token: string, context?: CallContext): Promise<CheckoutAnswer<PlanView>>;
+  checkoutSession(
+    token: string,
+    planId: string,
+    context?: CallContext,
+  ): Promise<CheckoutAnswer<SessionLink>>;
+  portalSession(token: string, context?: CallContext): Promise<CheckoutAnswer<SessionLink>>;
 }
 
 /** Where the checkout function lives and the key the gateway expects. */
@@ -33,7 +44,6 @@ export interface CheckoutClientOptions {
   publishableKey: string;
   /** Stripe calls take up to 10 s with one retry; the page waits a little longer. */
   timeoutMs?: number;
-  logger?: Logger;
 }
 
 /** A checkout client over supabase-js. */
@@ -47,34 +57,37 @@ export function createCheckoutClient(options: CheckoutClientOptions): CheckoutCl
     path: string,
     body: Record<string, string>,
     schema: S,
+    context: CallContext | undefined,
   ): Promise<CheckoutAnswer<z.infer<S>>> {
     const { data, error } = await supabase.functions.invoke(`checkout/${path}`, {
       body,
       timeout,
+      headers: context ? { "x-request-id": context.requestId } : {},
     });
     if (error) {
       if (error instanceof FunctionsHttpError) {
         const response = error.context as Response;
         const parsed = errorBodySchema.safeParse(await response.json().catch(() => null));
         if (parsed.success) return { ok: false, problem: parsed.data.error.code };
-        options.logger?.error("checkout answered an unknown error", { status: response.status });
+        context?.log.error("checkout answered an unknown error", { status: response.status });
         return { ok: false, problem: "unavailable" };
       }
-      options.logger?.error("checkout unreachable", { error });
+      context?.log.error("checkout unreachable", { error });
       return { ok: false, problem: "unavailable" };
     }
     const parsed = schema.safeParse(data);
     if (!parsed.success) {
-      options.logger?.error("checkout answered an unexpected body", { path });
+      context?.log.error("checkout answered an unexpected body", { path });
       return { ok: false, problem: "unavailable" };
     }
     return { ok: true, value: parsed.data };
   }
 
   return {
-    planView: (token) => call(CHECKOUT_PATHS.planView, { token }, planViewSchema),
-    checkoutSession: (token, planId) =>
-      call(CHECKOUT_PATHS.checkoutSession, { token, planId }, sessionLinkSchema),
-    portalSession: (token) => call(CHECKOUT_PATHS.portalSession, { token }, sessionLinkSchema),
+    planView: (token, context) => call(CHECKOUT_PATHS.planView, { token }, planViewSchema, context),
+    checkoutSession: (token, planId, context) =>
+      call(CHECKOUT_PATHS.checkoutSession, { token, planId }, sessionLinkSchema, context),
+    portalSession: (token, context) =>
+      call(CHECKOUT_PATHS.portalSession, { token }, sessionLinkSchema, context),
   };
 }

@@ -44,7 +44,6 @@ export function depsFromConfig(config: PlanPageConfig): PlanPageDeps {
     checkoutClient: createCheckoutClient({
       supabaseUrl: config.supabaseUrl,
       publishableKey: config.supabasePublishableKey,
-      logger,
     }),
     publicSiteUrl: config.publicSiteUrl,
     logger,

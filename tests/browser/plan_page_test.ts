@@ -43,7 +43,9 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
       gateway.fetch = (request) => {
         const url = new URL(request.url);
         gatewayPaths.push(
-          `${request.method} ${url.pathname} apikey=${request.headers.has("apikey")}`,
+          `${request.method} ${url.pathname} apikey=${request.headers.has("apikey")} request-id=${
+            request.headers.has("x-request-id")
+          }`,
         );
         url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
         return forward(world.app, url, request);
@@ -114,8 +116,14 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
       });
       assertEquals(request.params.locale, "ja");
       assertEquals(request.params.cancel_url, `${pageServer.url}/join/cancelled?lang=ja`);
-      assert(gatewayPaths.includes("POST /functions/v1/checkout/plan-view apikey=true"));
-      assert(gatewayPaths.includes("POST /functions/v1/checkout/checkout-session apikey=true"));
+      assert(
+        gatewayPaths.includes("POST /functions/v1/checkout/plan-view apikey=true request-id=true"),
+      );
+      assert(
+        gatewayPaths.includes(
+          "POST /functions/v1/checkout/checkout-session apikey=true request-id=true",
+        ),
+      );
 
       // The member cancels on Checkout and lands on the cancelled page in their language.
       const checkoutUrl = tab.url();
