@@ -4,6 +4,8 @@
  * checkout app under /functions/v1/checkout, as Kong does. Screenshots in both languages go to
  * tests/artifacts/.
  */
+import axe from "axe-core";
+import type { Page } from "playwright-core";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { launchHeadlessChromium } from "../e2e/browser.ts";
 import { PLAN_DISPLAY, SELLER_NOTICE, withCheckoutWorld } from "../integration/checkout_harness.ts";
@@ -11,6 +13,22 @@ import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 
 const ARTIFACTS = new URL("../artifacts/", import.meta.url);
+
+/**
+ * WCAG 2.1 A/AA violations axe-core finds on the page (contrast, labels, lang, landmarks...).
+ * Evaluated through the DevTools protocol, which the page's CSP does not restrict.
+ */
+async function accessibilityViolations(tab: Page): Promise<string[]> {
+  await tab.evaluate(axe.source);
+  const result = await tab.evaluate<{ passes: number; violations: string[] }>(`axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+  }).then((r) => ({
+    passes: r.passes.length,
+    violations: r.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target).join(" ")),
+  }))`);
+  assert(result.passes > 10, `axe ran its rules (${result.passes} passed)`);
+  return result.violations;
+}
 
 /** Passes a gateway request on to the checkout app with the path Supabase functions see. */
 async function forward(
@@ -78,6 +96,7 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         path: new URL("plan_page_ja.png", ARTIFACTS).pathname,
         fullPage: true,
       });
+      assertEquals(await accessibilityViolations(tab), [], "no WCAG 2.1 AA violation (ja)");
 
       await tab.getByRole("link", { name: "English" }).click();
       await tab.waitForURL(/lang=en/);
@@ -91,6 +110,7 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         path: new URL("plan_page_en.png", ARTIFACTS).pathname,
         fullPage: true,
       });
+      assertEquals(await accessibilityViolations(tab), [], "no WCAG 2.1 AA violation (en)");
 
       // Keyboard only: the subscribe button is reachable with Tab and shows its focus. (Page-side
       // expressions are strings: the test is type-checked without the DOM library.)
@@ -189,6 +209,7 @@ Deno.test("an expired link shows a page telling the member to run /subscribe aga
       assert((await tab.getByRole("alert").textContent())?.includes("expired"));
       assert((await tab.locator("main").textContent())?.includes("Run /subscribe again"));
       await tab.screenshot({ path: new URL("plan_page_expired_en.png", ARTIFACTS).pathname });
+      assertEquals(await accessibilityViolations(tab), [], "no WCAG 2.1 AA violation (error page)");
       await tab.close();
     }, { publicSiteUrl: pageServer.url });
   } finally {
