@@ -41,9 +41,15 @@ begin
     from public.role_jobs j
     where j.status in ('pending', 'running') and j.next_attempt_at <= now()
       and (j.lease_expires_at is null or j.lease_expires_at <= now())
+      and not exists (
+        select 1 from public.role_jobs busy
+        where busy.membership_id = j.membership_id and busy.status = 'running'
+          and busy.lease_expires_at > now()
+      )
     group by j.membership_id
     order by min(j.next_attempt_at)
-    limit greatest(max_jobs, 1) * 4
+    -- Room for candidates another claimer takes at the same moment (skipped below).
+    limit greatest(max_jobs, 1) + 32
   loop
     exit when taken >= max_jobs;
     -- Held until this transaction ends; a concurrent claimer of the same member skips it.
