@@ -1,0 +1,77 @@
+/**
+ * Discord's rate limits, shared through the database by every role-sync instance.
+ */
+import { depsFromConfig } from "../../functions/role-sync/config.ts";
+import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
+import { createSql } from "../../functions/_shared/db.ts";
+import { assert, assertEquals } from "../harness/assert.ts";
+import { BOT_TOKEN, ROLE_SYNC_SECRET, withRoleSync } from "./role_sync_fixtures.ts";
+
+const member = (n: number) => `9100000000000${String(n).padStart(5, "0")}`;
+
+Deno.test("two instances draining a burst in one guild learn the bucket from headers and get no 429", async () => {
+  await withRoleSync(async (w) => {
+    const count = 25;
+    for (let i = 0; i < count; i++) await w.entitle(await w.addMember(member(i)), "gold");
+    // A second instance: its own pool and clients, the same database.
+    const otherSql = createSql(w.db.url, { max: 5 });
+    try {
+      const other = depsFromConfig(
+        {
+          secret: ROLE_SYNC_SECRET,
+          botToken: BOT_TOKEN,
+          applicationId: w.discord.applicationId,
+          discordApiBaseUrl: w.discord.apiBaseUrl,
+          databaseUrl: w.db.url,
+        },
+        { runInBackground: undefined, concurrency: 4 },
+        otherSql,
+      );
+      const deadline = Date.now() + 30_000;
+      await Promise.all([drainRoleJobs(w.deps, deadline), drainRoleJobs(other, deadline)]);
+      await w.settle();
+    } finally {
+      await otherSql.end({ timeout: 5 });
+    }
+    const puts = w.discord.requests().filter((r) => r.method === "PUT");
+    assertEquals(puts.filter((r) => r.status === 204).length, count);
+    assertEquals(w.discord.stats().rateLimited, 0);
+    const [bucket] = await w.db.sql`select request_limit, bucket from public.discord_rate_limits
+      where route_key = ${"roles:" + w.guildId}`;
+    assertEquals(bucket.request_limit, 10);
+    assert(bucket.bucket);
+    // 25 role changes in windows of 10 per second: at least two full windows.
+    assert(puts.at(-1)!.at - puts[0].at >= 1_900, `${puts.at(-1)!.at - puts[0].at} ms`);
+  }, {
+    double: {
+      rateLimits: {
+        buckets: {
+          roles: { limit: 10, resetAfterSeconds: 1 },
+          dm_channels: { limit: 50, resetAfterSeconds: 1 },
+          messages: { limit: 50, resetAfterSeconds: 1 },
+        },
+      },
+    },
+  });
+});
+
+Deno.test("a global 429 holds every call until its retry_after has passed", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({
+      method: "PUT",
+      path: /\/roles\//,
+      status: 429,
+      scope: "global",
+      retryAfterSeconds: 0.5,
+      times: 1,
+    });
+    await w.entitle(await w.addMember(member(1)), "gold");
+    await w.settle();
+    const [limited, next] = w.discord.requests();
+    assertEquals(limited.status, 429);
+    assert(next.at - limited.at >= 490, `next call after ${next.at - limited.at} ms`);
+    const [{ blocked }] = await w.db.sql`select blocked_until is not null as blocked
+      from public.discord_global_rate_limit`;
+    assertEquals(blocked, true);
+  });
+});
