@@ -92,15 +92,18 @@ export async function drainRoleJobs(
       if (!job) return;
       summary.claimed++;
       const end = await runRoleJob(deps, job, deadline).catch(async (error) => {
-        deps.logger.error("role job crashed; it is retried", { jobId: job.id, error });
-        await deps.store.retry(
-          job,
-          retryDelayMs(job.attempts, deps.retryPolicy, deps.random()),
-          `crashed: ${error instanceof Error ? error.message : String(error)}`,
-          true,
-        )
-          .catch(() => {});
-        return "retried" as const;
+        const message = `crashed: ${error instanceof Error ? error.message : String(error)}`;
+        deps.logger.error("role job crashed", { jobId: job.id, error });
+        // A job that crashes every time (bad data) must not be retried forever.
+        const settled = shouldGiveUp(job.attempts, deps.retryPolicy)
+          ? deps.store.finish(job, "failed", "gave_up", message).then(() => "failed" as const)
+          : deps.store.retry(
+            job,
+            retryDelayMs(job.attempts, deps.retryPolicy, deps.random()),
+            message,
+            true,
+          ).then(() => "retried" as const);
+        return await settled.catch(() => "lost" as const);
       });
       if (end === "done") summary.done++;
       else if (end === "failed") summary.failed++;
