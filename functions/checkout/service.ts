@@ -7,9 +7,10 @@
  * succeeded, the Stripe session is left open but unrecorded and the link unused, and the member's
  * retry gets the same session back through the idempotency key.
  *
- * The Stripe customer is created in a transaction of its own, before any session, and committed
- * even if the session then fails: the customer exists on Stripe, so the database says so, and the
- * next attempt reuses it.
+ * The membership row, then the Stripe customer, are each committed on their own before any
+ * session: the row's id keys the customer's idempotency, and a customer that exists on Stripe is
+ * recorded even if the session then fails, so the next attempt reuses it. Neither is a checkout
+ * "done": a membership without a subscription entitles nothing.
  */
 import { hashLinkToken, isWellFormedLinkToken, type LinkPurpose } from "../_core/link_token.ts";
 import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts";
@@ -118,19 +119,17 @@ export async function viewPlans(
 /**
  * Makes sure the member has a membership row and exactly one Stripe customer. The membership row
  * lock makes check-and-create one critical section per member; the idempotency key (derived from
- * the membership id) makes a retried create return the same customer.
+ * the committed membership id) makes a retried create return the same customer.
  */
 async function ensureCustomer(
   deps: CheckoutDeps,
   link: store.LinkTokenRow,
   log: Logger,
 ): Promise<void> {
+  const member = { guildId: link.guild_id, discordUserId: link.discord_user_id };
+  await store.ensureMembership(deps.sql, { ...member, locale: link.locale });
   await store.inTransaction(deps.sql, async (tx) => {
-    const membership = await store.lockMembership(tx, {
-      guildId: link.guild_id,
-      discordUserId: link.discord_user_id,
-      locale: link.locale,
-    });
+    const membership = await store.lockMembership(tx, member);
     if (membership.stripe_customer_id) return;
     const customerId = await deps.stripe.createCustomer({
       guildId: link.guild_id,
@@ -270,7 +269,6 @@ export async function openCheckout(
     const membership = await store.lockMembership(tx, {
       guildId: link.guild_id,
       discordUserId: link.discord_user_id,
-      locale: link.locale,
     });
     const action: SessionAction = hasLiveSubscription(membershipState(membership))
       ? { kind: "portal" }

@@ -151,18 +151,29 @@ export async function findMembership(
 }
 
 /**
- * Returns the member's membership locked for update, creating it first if needed. The unique
- * (guild_id, discord_user_id) constraint makes concurrent creation yield one row; the lock then
- * makes the customer check-and-create one critical section per member.
+ * Creates the member's membership row if there is none. Committed on its own, before anything is
+ * asked of Stripe: the row's id names the customer's idempotency key, so it must survive a failed
+ * attempt, or the retry would use a new key and could make a second customer. The unique
+ * (guild_id, discord_user_id) constraint makes concurrent creation yield one row.
  */
-export async function lockMembership(
-  tx: Queryable,
+export async function ensureMembership(
+  sql: Queryable,
   member: { guildId: string; discordUserId: string; locale: "ja" | "en" },
-): Promise<MembershipRow> {
-  await tx`
+): Promise<void> {
+  await sql`
     insert into public.memberships (guild_id, discord_user_id, locale, change_cause)
     values (${member.guildId}, ${member.discordUserId}, ${member.locale}, 'join_link')
     on conflict (guild_id, discord_user_id) do nothing`;
+}
+
+/**
+ * Returns the member's membership locked for update (see {@link ensureMembership}); the lock makes
+ * the customer check-and-create one critical section per member.
+ */
+export async function lockMembership(
+  tx: Queryable,
+  member: { guildId: string; discordUserId: string },
+): Promise<MembershipRow> {
   const rows = await tx`
     select id, guild_id, discord_user_id, stripe_customer_id, stripe_subscription_id, status,
       entitled

@@ -104,11 +104,14 @@ function opened(id: string, url: string | null): OpenedSession {
 export function createCheckoutStripe(stripe: Stripe): CheckoutStripe {
   return {
     async createCustomer(member, locale) {
+      // The create call's parameters depend on the membership alone: a retry under the same key
+      // from a link in another language must replay the customer, not fail as a mismatch.
       const customer = await stripe.customers.create({
         description: `Discord member ${member.discordUserId} of guild ${member.guildId}`,
         metadata: metadataOf(member),
-        preferred_locales: [locale],
       }, { idempotencyKey: `rolepass-customer-${member.membershipId}` });
+      // Receipts and invoice emails follow the customer's preferred locale.
+      await stripe.customers.update(customer.id, { preferred_locales: [locale] });
       return customer.id;
     },
 

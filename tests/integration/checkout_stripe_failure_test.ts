@@ -5,13 +5,16 @@
 import { assert, assertEquals } from "../harness/assert.ts";
 import { checkoutRecords, withCheckoutWorld } from "./checkout_harness.ts";
 
-Deno.test("Stripe failing to create the customer: 502, no membership, the link still works", async () => {
+Deno.test("Stripe failing to create the customer: 502, no customer, the link still works", async () => {
   await withCheckoutWorld(async (world) => {
     world.stripeDouble.inject({ method: "POST", path: "/v1/customers", status: 500 });
     const token = await world.issueLink();
     const answer = await world.post("checkout-session", { token, planId: world.planId });
     assertEquals([answer.status, answer.body.error.code], [502, "stripe_unavailable"]);
-    assertEquals(await checkoutRecords(world.db), { memberships: [], attempts: [], usedLinks: 0 });
+    const records = await checkoutRecords(world.db);
+    assertEquals([records.attempts.length, records.usedLinks], [0, 0]);
+    // Only the bare membership row stays: it keys the customer's idempotency for the retry.
+    assertEquals(records.memberships.map((m) => m.stripe_customer_id), [null]);
 
     world.stripeDouble.clearFaults();
     const retry = await world.post("checkout-session", { token, planId: world.planId });
@@ -97,5 +100,42 @@ Deno.test("a database that is down is a 503, not a crash", async () => {
     assertEquals([answer.status, answer.body.error.code], [503, "unavailable"]);
     await world.db.sql`alter table public.link_tokens_gone rename to link_tokens`;
     assertEquals((await world.post("plan-view", { token })).status, 200);
+  });
+});
+
+Deno.test("a customer created on Stripe whose answer was lost is reused by a link in another language", async () => {
+  await withCheckoutWorld(async (world) => {
+    world.stripeDouble.inject({
+      method: "POST",
+      path: "/v1/customers",
+      drop: true,
+      dropPhase: "after",
+    });
+    const ja = await world.post("checkout-session", {
+      token: await world.issueLink({ locale: "ja" }),
+      planId: world.planId,
+    });
+    assertEquals([ja.status, ja.body.error.code], [502, "stripe_unavailable"]);
+    const records = await checkoutRecords(world.db);
+    assertEquals(
+      records.memberships.map((m) => m.stripe_customer_id),
+      [null],
+      "no customer recorded",
+    );
+    assertEquals((await world.customers()).length, 1, "but Stripe did create the customer");
+
+    world.stripeDouble.clearFaults();
+    const en = await world.post("checkout-session", {
+      token: await world.issueLink({ locale: "en" }),
+      planId: world.planId,
+    });
+    assertEquals(en.status, 200);
+    const customers = await world.customers();
+    assertEquals(customers.length, 1, "the same customer, replayed under its idempotency key");
+    assertEquals(customers[0].preferred_locales, ["en"]);
+    assertEquals(
+      (await checkoutRecords(world.db)).memberships[0].stripe_customer_id,
+      customers[0].id,
+    );
   });
 });
