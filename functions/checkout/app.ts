@@ -3,6 +3,7 @@
  * Statuses are decided in one place, `onError` and {@link PROBLEM_STATUS}.
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { zValidator } from "@hono/zod-validator";
 import postgres from "postgres";
@@ -72,6 +73,8 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
     c.header("cache-control", "no-store");
     await next();
   });
+  // Every request body is a token and maybe a plan id: a few hundred bytes.
+  app.use(bodyLimit({ maxSize: 4096, onError: (c) => c.json(errorBody("invalid_request"), 413) }));
 
   const answer = <T>(c: { json: (body: unknown, status: number) => Response }, out: Outcome<T>) =>
     out.ok ? c.json(out.value, 200) : c.json(errorBody(out.problem), PROBLEM_STATUS[out.problem]);

@@ -13,6 +13,7 @@
  * | GET  /manage/done          | back from the portal                                     |
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
@@ -112,6 +113,13 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
       />,
     );
   };
+
+  app.use(
+    bodyLimit({
+      maxSize: 4096,
+      onError: (c) => errorPage(c, requestedLocale(c) ?? browserLocale(c), "invalid_request"),
+    }),
+  );
 
   app.get("/", message("homeTitle", "homeBody"));
   app.get("/join/thanks", message("thanksTitle", "thanksBody"));

@@ -62,6 +62,7 @@ Deno.test("malformed, unknown, expired and wrong-purpose links get a clear 4xx a
       ["checkout-session", { token: expired }, 400, "invalid_request"],
       ["plan-view", "{not json", 400, "invalid_request"],
       ["nothing-here", { token: expired }, 404, "not_found"],
+      ["plan-view", { token: "x".repeat(10_000) }, 413, "invalid_request"],
     ];
     for (const [path, body, status, code] of cases) {
       const answer = await world.post(path, body);

@@ -219,3 +219,14 @@ Deno.test("an unknown path is a proper 404 page", async () => {
   assertEquals(response.status, 404);
   assert((await response.text()).includes(planPageMessages("en").problems.not_found));
 });
+
+Deno.test("an oversized form is refused before anything is parsed or called", async () => {
+  const { client, calls } = clientAnswering({});
+  const response = await app(client).request(`/join/${TOKEN}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `plan_id=${"x".repeat(10_000)}`,
+  });
+  assertEquals(response.status, 400);
+  assertEquals(calls, []);
+});
