@@ -102,32 +102,37 @@ try {
   const floor = await measure(RUNS, async () => {
     await sql`select 1`;
   });
-  const rows: [string, Awaited<ReturnType<typeof measure>>][] = [
-    ["floor: select 1 round trip", floor],
+  // [name, what it costs in round trips, figures]
+  const rows: [string, string, Awaited<ReturnType<typeof measure>>][] = [
+    ["floor: select 1", "1 db", floor],
     [
       "plan view (POST /checkout/plan-view)",
+      "4 db",
       await measure(RUNS, async () => {
         await expectOk(await post("plan-view", { token }));
       }),
     ],
     [
       "plan page render (GET /join/<token>)",
+      "0",
       await measure(RUNS, async () => {
         await expectOk(await page.request(`/join/${token}`));
       }),
     ],
     [
-      "repeated subscribe, replayed session",
+      "subscribe again, same session (replay)",
+      "~10 db + 1 Stripe",
       await measure(RUNS, async () => {
         await expectOk(await post("checkout-session", { token, planId: plan.id }));
       }),
     ],
   ];
   console.log(`checkout, ${RUNS} sequential requests each, warm, local PostgreSQL + Stripe double`);
-  for (const [name, m] of rows) {
+  for (const [name, trips, m] of rows) {
     console.log(
-      `${name.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms` +
-        `  p99 ${m.p99.toFixed(2)} ms  (p99 = ${(m.p99 / floor.p99).toFixed(1)}x floor p99)`,
+      `${name.padEnd(40)} ${trips.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s` +
+        `  p50 ${m.p50.toFixed(2)} ms (${(m.p50 / floor.p50).toFixed(1)}x floor)` +
+        `  p99 ${m.p99.toFixed(2)} ms`,
     );
   }
 } finally {
