@@ -39,6 +39,17 @@ export function databaseUrlFrom(env: Record<string, string | undefined>): string
   return env.SUPABASE_DB_URL || env.DATABASE_URL || undefined;
 }
 
+/** The database URL, or a ConfigError naming the variable to set. */
+export function requireDatabaseUrl(env: Record<string, string | undefined>): string {
+  const databaseUrl = databaseUrlFrom(env);
+  if (!databaseUrl) {
+    throw new ConfigError([
+      "SUPABASE_DB_URL is missing: the Postgres connection string (DATABASE_URL is read as a fallback)",
+    ]);
+  }
+  return databaseUrl;
+}
+
 /** Reusable field schemas. */
 export const fields = {
   url: z.string().url(),

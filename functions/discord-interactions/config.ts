@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_LINK_TOKEN_TTL_SECONDS } from "../_core/link_token.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
-import { ConfigError, databaseUrlFrom, fields, parseEnv } from "../_shared/env.ts";
+import { fields, parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
 import type { InteractionsDeps } from "./app.ts";
 import { createSignatureVerifier } from "./signature.ts";
 import { createSubscribeLinkStore } from "./subscribe_links.ts";
@@ -47,12 +47,7 @@ export interface InteractionsConfig {
 /** Reads the configuration, throwing a ConfigError that names every bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): InteractionsConfig {
   const parsed = parseEnv(shape, env);
-  const databaseUrl = databaseUrlFrom(env);
-  if (!databaseUrl) {
-    throw new ConfigError([
-      "SUPABASE_DB_URL is missing: the Postgres connection string (DATABASE_URL is read as a fallback)",
-    ]);
-  }
+  const databaseUrl = requireDatabaseUrl(env);
   return {
     publicKey: parsed.DISCORD_PUBLIC_KEY,
     applicationId: parsed.DISCORD_APPLICATION_ID,

@@ -7,7 +7,7 @@ import { DEFAULT_RETRY_POLICY } from "../_core/role_plan.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
-import { ConfigError, databaseUrlFrom, fields, parseEnv } from "../_shared/env.ts";
+import { fields, parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
 import type { RoleSyncDeps } from "./app.ts";
 import { createRoleJobStore } from "./role_job_store.ts";
@@ -41,12 +41,7 @@ export function loadConfig(
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): RoleSyncConfig {
   const parsed = parseEnv(shape, env);
-  const databaseUrl = databaseUrlFrom(env);
-  if (!databaseUrl) {
-    throw new ConfigError([
-      "SUPABASE_DB_URL is missing: the Postgres connection string (DATABASE_URL is read as a fallback)",
-    ]);
-  }
+  const databaseUrl = requireDatabaseUrl(env);
   return {
     secret: parsed.ROLE_SYNC_SECRET,
     botToken: parsed.DISCORD_BOT_TOKEN,

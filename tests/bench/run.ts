@@ -18,21 +18,14 @@ try {
     if (entry.name.endsWith("_bench.ts")) benchFiles.push(`tests/bench/${entry.name}`);
     if (entry.name.endsWith("_load.ts")) loadScripts.push(`tests/bench/${entry.name}`);
   }
-  for (const file of benchFiles.sort()) {
-    console.log(`\n== deno bench ${file}`);
+  const runs = [
+    ...benchFiles.sort().map((file) => ["bench", "-A", "--no-check", file]),
+    ...loadScripts.sort().map((script) => ["run", "-A", "--no-check", script]),
+  ];
+  for (const args of runs) {
+    console.log(`\n== deno ${args[0]} ${args.at(-1)}`);
     const { success } = await new Deno.Command(Deno.execPath(), {
-      args: ["bench", "-A", "--no-check", file],
-      cwd: projectRoot,
-      env,
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    failed ||= !success;
-  }
-  for (const script of loadScripts.sort()) {
-    console.log(`\n== ${script}`);
-    const { success } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-check", script],
+      args,
       cwd: projectRoot,
       env,
       stdout: "inherit",
