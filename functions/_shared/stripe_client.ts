@@ -31,5 +31,8 @@ export function createStripeClient(
     timeout: options.timeoutMs ?? 10_000,
     maxNetworkRetries: options.maxNetworkRetries ?? 1,
     appInfo: { name: "rolepass" },
+    // The SDK otherwise sends the previous request's latency to Stripe on every request; building
+    // that header costs the webhook's re-fetch, which runs under the customer's lock, for nothing.
+    telemetry: false,
   });
 }

@@ -97,7 +97,19 @@ export async function syncSubscription(
  * customer id's hash, released at commit or rollback (also when the connection drops).
  */
 export async function lockCustomer(tx: Transaction, customerId: string): Promise<void> {
-  await tx`select pg_advisory_xact_lock(hashtextextended(${"stripe_customer:" + customerId}, 0))`;
+  await tx`select ${customerLock(tx, customerId)}`;
+}
+
+/**
+ * The {@link lockCustomer} call as a fragment, for a statement that takes the lock and does its
+ * first write in one round trip (the webhook's event insert). Put it in a FROM subquery that the
+ * statement reads from, so the lock is held before the rest of the statement runs.
+ */
+export function customerLock(
+  tx: Transaction,
+  customerId: string,
+): postgres.PendingQuery<postgres.Row[]> {
+  return tx`pg_advisory_xact_lock(hashtextextended(${"stripe_customer:" + customerId}, 0))`;
 }
 
 interface MembershipRow {

@@ -1,7 +1,9 @@
 /**
  * What the webhook does with a verified event: record it by id (so a replay is a no-op), find the
  * customer and subscription it is about, and apply Stripe's current state under the customer's
- * lock in the same transaction that marks the event processed. A failure rolls all of it back and
+ * lock in the same transaction that marks the event processed. The hot path (an event about a
+ * customer) costs four database round trips: begin, lock and claim the event, read the
+ * membership after the Stripe re-read, commit (one more when the membership changes). A failure rolls all of it back and
  * leaves the event unprocessed, so Stripe's retry finishes the work.
  */
 import type Stripe from "stripe";
@@ -17,11 +19,12 @@ import {
 } from "../_core/stripe_shapes.ts";
 import type { Logger } from "../_shared/log.ts";
 import {
-  lockCustomer,
+  customerLock,
   type PendingRevocation,
   syncCustomerLocked,
   type SyncDeps,
   type SyncOutcome,
+  type Transaction,
 } from "../_shared/subscription_sync.ts";
 
 /** What happened to an event; the HTTP answer reports it. */
@@ -44,11 +47,8 @@ export async function processEvent(
   envelope: StripeEventEnvelope,
   logger: Logger,
 ): Promise<EventOutcome> {
-  const [known] = await deps.sql<{ processed_at: Date | null }[]>`
-    select processed_at from public.stripe_events where id = ${envelope.id}`;
-  if (known?.processed_at) return { status: "duplicate" };
-
   if (!isHandledEventType(envelope.type)) {
+    if (await isProcessed(deps, envelope.id)) return { status: "duplicate" };
     await recordIgnored(deps, envelope, null);
     return { status: "ignored", why: `event type ${envelope.type} is not handled` };
   }
@@ -58,9 +58,14 @@ export async function processEvent(
       `Cannot read ${envelope.type} event ${envelope.id}: ${parsed.error.issues[0]?.message}`,
     );
   }
+  const target = eventTarget(parsed.data);
+  // An event about a customer goes straight to the transaction, whose event insert already makes
+  // a replay a no-op; the others are checked first because resolving them calls Stripe.
+  if (target.kind !== "customer" && await isProcessed(deps, envelope.id)) {
+    return { status: "duplicate" };
+  }
 
   try {
-    const target = eventTarget(parsed.data);
     const resolved = await resolveTarget(deps.stripe, target, envelope.id);
     if ("ignore" in resolved) {
       await recordIgnored(deps, envelope, resolved.ignore);
@@ -71,15 +76,7 @@ export async function processEvent(
       eventId: envelope.id,
     };
     const outcome = await deps.sql.begin(async (tx) => {
-      await lockCustomer(tx, resolved.customerId);
-      // Inserts the event or, when it is known, locks its row (do update) and reads it back.
-      const [row] = await tx<{ processed_at: Date | null }[]>`
-        insert into public.stripe_events (id, type, api_version, livemode)
-        values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode})
-        on conflict (id) do update set type = excluded.type
-        returning processed_at`;
-      // A concurrent delivery of the same event finished while this one waited for the lock.
-      if (row.processed_at) return null;
+      if (!await claimEvent(tx, envelope, resolved.customerId)) return null;
       const synced = await syncCustomerLocked(
         tx,
         deps,
@@ -87,11 +84,9 @@ export async function processEvent(
         cause,
         resolved.revocation,
       );
-      const ignored = synced.result === "not_rolepass";
-      await tx`
-        update public.stripe_events
-        set processed_at = now(), ignored = ${ignored}, attempts = attempts + 1, last_error = null
-        where id = ${envelope.id}`;
+      if (synced.result === "not_rolepass") {
+        await tx`update public.stripe_events set ignored = true where id = ${envelope.id}`;
+      }
       return synced;
     }) as SyncOutcome | null;
 
@@ -120,6 +115,37 @@ export async function processEvent(
     await recordFailure(deps, envelope, error, logger);
     throw error;
   }
+}
+
+/**
+ * Takes the customer's lock and claims the event in one round trip: inserts it already marked
+ * processed or, when an earlier attempt failed, marks that row. Returns false when the event was
+ * already processed, also by a concurrent delivery that finished while this one waited for the
+ * lock: the conflicting row is re-checked at its latest version, whatever the statement's
+ * snapshot. The mark commits with the membership it applies or rolls back with it.
+ */
+async function claimEvent(
+  tx: Transaction,
+  envelope: StripeEventEnvelope,
+  customerId: string,
+): Promise<boolean> {
+  const claimed = await tx`
+    insert into public.stripe_events
+      (id, type, api_version, livemode, processed_at, attempts, last_error)
+    select ${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
+      now(), 1, null
+    from (select ${customerLock(tx, customerId)}) as customer_lock
+    on conflict (id) do update set processed_at = excluded.processed_at,
+      attempts = stripe_events.attempts + 1, last_error = null
+    where stripe_events.processed_at is null
+    returning id`;
+  return claimed.length === 1;
+}
+
+async function isProcessed(deps: SyncDeps, eventId: string): Promise<boolean> {
+  const [known] = await deps.sql<{ processed_at: Date | null }[]>`
+    select processed_at from public.stripe_events where id = ${eventId}`;
+  return Boolean(known?.processed_at);
 }
 
 type ResolvedTarget =
