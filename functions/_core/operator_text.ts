@@ -20,16 +20,23 @@ export function pickText(text: LocalizedText, locale: Locale): string {
   return (locale === "ja" ? text.ja : undefined) ?? text.en;
 }
 
+/**
+ * One language of `plans.display`. `role_name` is the Discord role as members know it ("Supporter");
+ * it is optional because rows written before it existed lack it, and the plan page then speaks of
+ * "this plan's role" instead.
+ */
+export const planTextSchema = z.object({
+  name: z.string().trim().min(1).max(100),
+  description: z.string().trim().max(1000).default(""),
+  role_name: z.string().trim().min(1).max(100).optional(),
+});
+/** One language of `plans.display`. */
+export type PlanText = z.infer<typeof planTextSchema>;
+
 /** `plans.display`: what the plan page and Discord messages call the plan. */
 export const planDisplaySchema = z.object({
-  en: z.object({
-    name: z.string().trim().min(1).max(100),
-    description: z.string().trim().max(1000).default(""),
-  }),
-  ja: z.object({
-    name: z.string().trim().min(1).max(100),
-    description: z.string().trim().max(1000).default(""),
-  }).optional(),
+  en: planTextSchema,
+  ja: planTextSchema.optional(),
 });
 /** `plans.display`. */
 export type PlanDisplay = z.infer<typeof planDisplaySchema>;

@@ -5,7 +5,7 @@
  * it to `guilds` and `plans`; nothing here does I/O.
  */
 import { z } from "zod";
-import { planDisplaySchema, sellerNoticeSchema } from "./operator_text.ts";
+import { planTextSchema, sellerNoticeSchema } from "./operator_text.ts";
 
 const snowflake = z.string().regex(/^[0-9]{17,20}$/, {
   message: "expected a Discord id (17-20 digits; Developer Mode → right click → Copy ID)",
@@ -41,7 +41,11 @@ export const planEntrySchema = z.strictObject({
     message: 'expected a Stripe price id such as "price_1Qx..." (Product catalog → the price)',
   }),
   discord_role_id: snowflake,
-  display: planDisplaySchema.strict(),
+  // Strict at every level, so a misspelled `role_name` is refused rather than dropped.
+  display: z.strictObject({
+    en: planTextSchema.strict(),
+    ja: planTextSchema.strict().optional(),
+  }),
   sort_order: z.number().int().min(-1000).max(1000).default(0),
   active: z.boolean().default(true),
 });

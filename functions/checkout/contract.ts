@@ -30,6 +30,7 @@ export const checkoutRequestSchema = z.object({
 /** One plan as the plan page shows it. */
 export const planViewItemSchema = z.object({
   id: z.string().uuid(),
+  /** Name, description and, when the operator gave it, the Discord role's name per language. */
   display: planDisplaySchema,
   unitAmount: z.number().int().nonnegative(),
   currency: z.string().regex(/^[a-z]{3}$/),

@@ -150,6 +150,9 @@ export function PlanPage(
   const text = planPageMessages(locale);
   const nameOf = (plan: PlanView["plans"][number]) =>
     (locale === "ja" && plan.display.ja ? plan.display.ja : plan.display.en).name;
+  // Discord role names are not localized: a Japanese block without one shows the English one.
+  const roleNameOf = (plan: PlanView["plans"][number]) =>
+    (locale === "ja" ? plan.display.ja?.role_name : undefined) ?? plan.display.en.role_name;
   const priceOf = (plan: PlanView["plans"][number]) =>
     formatPlanPrice({
       unitAmount: plan.unitAmount,
@@ -178,7 +181,7 @@ export function PlanPage(
                     <dt>{text.priceLabel}</dt>
                     <dd class="price">{priceOf(plan)}</dd>
                     <dt>{text.grantsLabel}</dt>
-                    <dd>{text.grants(view.guild.name)}</dd>
+                    <dd>{text.grants(view.guild.name, roleNameOf(plan))}</dd>
                   </dl>
                   <form method="post" action={`/join/${props.token}`}>
                     <input type="hidden" name="plan_id" value={plan.id} />

@@ -87,6 +87,10 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         PLAN_DISPLAY.ja.name,
       );
       assert((await tab.locator(".price").first().textContent())?.includes("￥500 / 毎月"));
+      assertEquals(
+        await tab.locator("dl.facts dd").nth(1).textContent(),
+        `「Rolepass Lounge」の「${PLAN_DISPLAY.ja.role_name}」ロール（ご契約中のみ）`,
+      );
       const notice = tab.getByRole("region", { name: "特定商取引法に基づく表記" });
       assert(await notice.isVisible());
       assert((await notice.textContent())?.includes(SELLER_NOTICE.seller.ja));

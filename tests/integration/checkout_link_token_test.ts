@@ -24,8 +24,26 @@ Deno.test("the plan view lists the guild's plans and seller notice in the link's
     assertEquals(answer.body.plans.length, 1);
     assertEquals(answer.body.plans[0].id, world.planId);
     assertEquals(answer.body.plans[0].display.ja.name, PLAN_DISPLAY.ja.name);
+    assertEquals(answer.body.plans[0].display.en.role_name, PLAN_DISPLAY.en.role_name);
+    assertEquals(answer.body.plans[0].display.ja.role_name, PLAN_DISPLAY.ja.role_name);
     assertEquals(answer.body.plans[0].unitAmount, 500);
     assertEquals(answer.body.entitled, false);
+  });
+});
+
+Deno.test("a plan stored before role names existed is still shown, without a role name", async () => {
+  await withCheckoutWorld(async (world) => {
+    const display = structuredClone(PLAN_DISPLAY);
+    delete display.en.role_name;
+    delete display.ja.role_name;
+    await world.db.sql`
+      update public.plans set display = ${world.db.sql.json(display)} where id = ${world.planId}`;
+    const answer = await world.post("plan-view", { token: await world.issueLink() });
+    assertEquals(answer.status, 200);
+    assertEquals(answer.body.plans.length, 1);
+    assertEquals(answer.body.plans[0].display.en.name, PLAN_DISPLAY.en.name);
+    assert(!("role_name" in answer.body.plans[0].display.en));
+    assert(!("role_name" in answer.body.plans[0].display.ja));
   });
 });
 

@@ -99,6 +99,36 @@ Deno.test("the language switch shows the same page in English", async () => {
   assert(html.includes('aria-current="true"'));
 });
 
+Deno.test("the plan names the Discord role it grants, in the page's language", async () => {
+  const { client } = clientAnswering({});
+  const ja = await (await app(client).request(`/join/${TOKEN}`)).text();
+  assert(ja.includes(planPageMessages("ja").grants(guild.name, "サポーター")));
+  const en = await (await app(client).request(`/join/${TOKEN}?lang=en`)).text();
+  assert(
+    en.includes(planPageMessages("en").grants(guild.name, "Supporter").replaceAll("'", "&#39;")),
+  );
+  assert(en.includes("The “Supporter” role on"));
+});
+
+Deno.test('a plan without a role name says "this plan\'s role", and Japanese falls back to English', async () => {
+  const noRole = structuredClone(guild.plans[0].display);
+  delete noRole.en.role_name;
+  delete noRole.ja.role_name;
+  const enOnly = structuredClone(guild.plans[0].display);
+  delete enOnly.ja.role_name;
+  const view = viewOf();
+  view.plans = [
+    { ...view.plans[0], display: noRole },
+    { ...view.plans[0], id: "7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a11", display: enOnly },
+  ];
+  const { client } = clientAnswering({ view: { ok: true, value: view } });
+  const en = await (await app(client).request(`/join/${TOKEN}?lang=en`)).text();
+  assert(en.includes("This plan&#39;s role on “Rolepass Lounge”"));
+  const ja = await (await app(client).request(`/join/${TOKEN}?lang=ja`)).text();
+  assert(ja.includes(planPageMessages("ja").grants(guild.name)));
+  assert(ja.includes(planPageMessages("ja").grants(guild.name, "Supporter")));
+});
+
 Deno.test("a member who already subscribes is told so and offered the portal", async () => {
   const { client } = clientAnswering({ view: { ok: true, value: viewOf({ entitled: true }) } });
   const html = await (await app(client).request(`/join/${TOKEN}?lang=en`)).text();

@@ -93,6 +93,37 @@ Deno.test("a plan display without English text is refused", () => {
   assert(problemsOf(json).some((p) => p.startsWith("guilds[0].plans[0].display.en:")));
 });
 
+Deno.test("a plan may name its Discord role in each language, or leave it out", () => {
+  const named = parsePlansFile(exampleText);
+  assert(named.ok);
+  assertEquals(named.file.guilds[0].plans[0].display.en.role_name, "Supporter");
+  assertEquals(named.file.guilds[0].plans[0].display.ja?.role_name, "サポーター");
+
+  const json = example();
+  const display = plansOf(json)[0].display as Record<string, Record<string, unknown>>;
+  delete display.en.role_name;
+  delete display.ja.role_name;
+  const unnamed = parsePlansFile(JSON.stringify(json));
+  assert(unnamed.ok, unnamed.ok ? "" : unnamed.problems.join("\n"));
+  assertEquals(unnamed.file.guilds[0].plans[0].display.en.role_name, undefined);
+});
+
+Deno.test("an empty, overlong or misspelled role name is refused with its path", () => {
+  const json = example();
+  const display = plansOf(json)[0].display as Record<string, Record<string, unknown>>;
+  display.en.role_name = " ";
+  display.ja.role_name = "x".repeat(101);
+  const second = plansOf(json)[1].display as Record<string, Record<string, unknown>>;
+  second.en.rolename = "Supporter";
+  const problems = problemsOf(json);
+  assertEquals(problems.length, 3, problems.join("\n"));
+  assert(problems.some((p) => p.startsWith("guilds[0].plans[0].display.en.role_name:")));
+  assert(problems.some((p) => p.startsWith("guilds[0].plans[0].display.ja.role_name:")));
+  assert(
+    problems.some((p) => p.startsWith("guilds[0].plans[1].display.en:") && p.includes("rolename")),
+  );
+});
+
 Deno.test("the @everyone role cannot be sold as a paid role", () => {
   const json = example();
   plansOf(json)[0].discord_role_id = json.guilds[0].id;

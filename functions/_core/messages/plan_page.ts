@@ -66,7 +66,8 @@ export interface PlanPageMessages {
   plansHeading: string;
   priceLabel: string;
   grantsLabel: string;
-  grants(guildName: string): string;
+  /** The role a plan grants; without the operator's `role_name`, "this plan's role". */
+  grants(guildName: string, roleName?: string): string;
   subscribeButton(planName: string): string;
   stripeNote: string;
   alreadySubscribed: string;
@@ -97,7 +98,10 @@ const ja: PlanPageMessages = {
   plansHeading: "プラン",
   priceLabel: "料金",
   grantsLabel: "付与されるロール",
-  grants: (guild) => `「${guild}」でこのプランのロール（ご契約中のみ）`,
+  grants: (guild, role) =>
+    role
+      ? `「${guild}」の「${role}」ロール（ご契約中のみ）`
+      : `「${guild}」でこのプランのロール（ご契約中のみ）`,
   subscribeButton: (plan) => `${plan} を申し込む`,
   stripeNote:
     "ボタンを押すと Stripe の決済ページに移動します。カード情報は当サイトに送信・保存されません。",
@@ -164,7 +168,10 @@ const en: PlanPageMessages = {
   plansHeading: "Plans",
   priceLabel: "Price",
   grantsLabel: "Role granted",
-  grants: (guild) => `This plan's role on “${guild}”, while your subscription runs`,
+  grants: (guild, role) =>
+    role
+      ? `The “${role}” role on “${guild}”, while your subscription runs`
+      : `This plan's role on “${guild}”, while your subscription runs`,
   subscribeButton: (plan) => `Subscribe to ${plan}`,
   stripeNote:
     "The button takes you to Stripe's checkout page. Your card details are never sent to or stored by this site.",

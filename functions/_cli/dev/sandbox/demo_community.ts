@@ -73,8 +73,16 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
         stripe_price_id: price.id,
         discord_role_id: role.id,
         display: {
-          ja: { name: "サポーター（月額）", description: "サポーター限定チャンネルに参加できます" },
-          en: { name: "Supporter (monthly)", description: "Access to supporter-only channels" },
+          ja: {
+            name: "サポーター（月額）",
+            description: "サポーター限定チャンネルに参加できます",
+            role_name: role.name,
+          },
+          en: {
+            name: "Supporter (monthly)",
+            description: "Access to supporter-only channels",
+            role_name: role.name,
+          },
         },
       }],
     }],
