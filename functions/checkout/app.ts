@@ -15,11 +15,19 @@ import {
   CHECKOUT_PATHS,
   type CheckoutProblem,
   checkoutRequestSchema,
+  completeRequestSchema,
   type ErrorBody,
   PROBLEM_STATUS,
   tokenRequestSchema,
 } from "./contract.ts";
-import { type CheckoutDeps, openCheckout, openPortal, type Outcome, viewPlans } from "./service.ts";
+import {
+  type CheckoutDeps,
+  completeCheckout,
+  openCheckout,
+  openPortal,
+  type Outcome,
+  viewPlans,
+} from "./service.ts";
 import { StripeAnswerError } from "./stripe_sessions.ts";
 
 /** What the app is built from: the procedures' dependencies and, optionally, a logger. */
@@ -92,6 +100,11 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
   app.post(`/${CHECKOUT_PATHS.portalSession}`, jsonBody(tokenRequestSchema), async (c) => {
     const { token } = c.req.valid("json");
     return answer(c, await openPortal(procedureDeps, token, c.var.log));
+  });
+
+  app.post(`/${CHECKOUT_PATHS.checkoutComplete}`, jsonBody(completeRequestSchema), async (c) => {
+    const { sessionId } = c.req.valid("json");
+    return answer(c, await completeCheckout(procedureDeps, sessionId, c.var.log));
   });
 
   app.notFound((c) => c.json(errorBody("not_found"), 404));

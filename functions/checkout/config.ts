@@ -43,11 +43,11 @@ export function loadConfig(env: Record<string, string | undefined>): CheckoutCon
 
 /** Builds the app's dependencies: one Postgres pool and one Stripe client per worker. */
 export function depsFromConfig(config: CheckoutConfig): CheckoutAppDeps {
+  const stripeClient = createStripeClient(config.stripeSecretKey, config.stripeApiBaseUrl);
   return {
     sql: createSql(config.databaseUrl),
-    stripe: createCheckoutStripe(
-      createStripeClient(config.stripeSecretKey, config.stripeApiBaseUrl),
-    ),
+    stripe: createCheckoutStripe(stripeClient),
+    stripeClient,
     publicSiteUrl: config.publicSiteUrl,
   };
 }

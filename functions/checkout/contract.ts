@@ -7,6 +7,7 @@
  * | POST /checkout/plan-view       | `{ token }`          | {@link PlanView}                 |
  * | POST /checkout/checkout-session| `{ token, planId }`  | {@link SessionLink} (checkout, or portal for an entitled member) |
  * | POST /checkout/portal-session  | `{ token }`          | {@link SessionLink} (portal)     |
+ * | POST /checkout/checkout-complete | `{ sessionId }`    | {@link CheckoutCompletion}       |
  *
  * Errors: `{ error: { code, message } }` with a 4xx for the member's input (see
  * {@link PROBLEM_STATUS}), 502 when Stripe fails and 503 when the database does.
@@ -25,6 +26,14 @@ export const tokenRequestSchema = z.object({ token: tokenFieldSchema });
 export const checkoutRequestSchema = z.object({
   token: tokenFieldSchema,
   planId: z.string().uuid(),
+});
+
+/**
+ * Body of `POST /checkout/checkout-complete`: the Checkout session id Stripe put in the success
+ * URL (`{CHECKOUT_SESSION_ID}`). Anyone can send one, so it only ever makes rolepass re-read Stripe.
+ */
+export const completeRequestSchema = z.object({
+  sessionId: z.string().regex(/^cs_(test|live)_[A-Za-z0-9]{1,250}$/),
 });
 
 /** One plan as the plan page shows it. */
@@ -67,6 +76,16 @@ export const sessionLinkSchema = z.object({
 /** A Stripe-hosted page to send the member to. */
 export type SessionLink = z.infer<typeof sessionLinkSchema>;
 
+/** What the thank-you page learns from the Checkout session it was sent back from. */
+export const checkoutCompletionSchema = z.object({
+  /** The session as Stripe reports it now. */
+  session: z.enum(["open", "complete", "expired"]),
+  /** Whether the membership, synced from Stripe just now, entitles the role (a role job is queued). */
+  entitled: z.boolean(),
+});
+/** What the thank-you page learns from the Checkout session it was sent back from. */
+export type CheckoutCompletion = z.infer<typeof checkoutCompletionSchema>;
+
 /** Why a request failed; the codes are the plan page's problems. */
 export type CheckoutProblem = PlanPageProblem;
 
@@ -102,6 +121,7 @@ export const CHECKOUT_PATHS = {
   planView: "plan-view",
   checkoutSession: "checkout-session",
   portalSession: "portal-session",
+  checkoutComplete: "checkout-complete",
 } as const;
 
 /** The metadata keys Stripe objects carry back to the webhook (customer, session, subscription). */

@@ -1,5 +1,6 @@
 /**
- * Supabase Edge Function entrypoint: token -> plan view, Checkout session, Portal session.
+ * Supabase Edge Function entrypoint: token -> plan view, Checkout session, Portal session; Checkout
+ * session id -> the membership synced from Stripe (the thank-you page).
  */
 import { createApp } from "./app.ts";
 import { depsFromConfig, loadConfig } from "./config.ts";

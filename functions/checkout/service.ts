@@ -13,10 +13,18 @@
  * "done": a membership without a subscription entitles nothing.
  */
 import { hashLinkToken, isWellFormedLinkToken, type LinkPurpose } from "../_core/link_token.ts";
+import type Stripe from "stripe";
 import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts";
 import type { Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
-import type { CheckoutProblem, PlanView, PlanViewItem, SessionLink } from "./contract.ts";
+import { syncSubscription } from "../_shared/subscription_sync.ts";
+import type {
+  CheckoutCompletion,
+  CheckoutProblem,
+  PlanView,
+  PlanViewItem,
+  SessionLink,
+} from "./contract.ts";
 import {
   checkLinkLife,
   checkoutSessionExpiry,
@@ -32,6 +40,11 @@ import type { CheckoutStripe } from "./stripe_sessions.ts";
 export interface CheckoutDeps {
   sql: Sql;
   stripe: CheckoutStripe;
+  /**
+   * The SDK client the shared re-read-and-overwrite sync reads subscriptions with
+   * (../_shared/subscription_sync.ts), the same path the stripe-webhook function takes.
+   */
+  stripeClient: Stripe;
   /** Where the plan page lives, without a trailing slash; Stripe sends the member back there. */
   publicSiteUrl: string;
   now: () => Date;
@@ -293,4 +306,59 @@ export async function openPortal(
     if (!membership?.stripe_customer_id) return fail("no_subscription");
     return await openSession(deps, tx, link, membership, { kind: "portal" }, null, log);
   });
+}
+
+/** The membership change cause written when the thank-you page, not a webhook, applied Stripe's state. */
+export const CHECKOUT_SUCCESS_CAUSE = "checkout_success_page";
+
+/**
+ * Checkout session id (from the success URL) -> the member's membership synced from Stripe now,
+ * without waiting for the webhook (Stripe delivers events late at times; t3dotgg's
+ * stripe-recommendations: call the same sync from the success page).
+ *
+ * The id is only a key to look with: the session must be one rolepass recorded, and Stripe's copy
+ * must carry the membership id of that record; anything else is `not_found` and changes nothing.
+ * What is applied is read from Stripe under the customer's lock by {@link syncSubscription}, so a
+ * replayed request, or a webhook running at the same time, re-applies the same truth.
+ */
+export async function completeCheckout(
+  deps: CheckoutDeps,
+  sessionId: string,
+  log: Logger,
+): Promise<Outcome<CheckoutCompletion>> {
+  const attempt = await store.findCheckoutAttemptBySession(deps.sql, sessionId);
+  if (!attempt) {
+    log.warn("checkout completion refused: no such session recorded", { sessionId });
+    return fail("not_found");
+  }
+  const session = await deps.stripe.checkoutSessionState(sessionId);
+  const customerMatches = !attempt.stripe_customer_id || !session.customerId ||
+    attempt.stripe_customer_id === session.customerId;
+  if (session.membershipId !== attempt.membership_id || !customerMatches) {
+    log.warn("checkout completion refused: Stripe's session is not the recorded one", {
+      sessionId,
+      membershipId: attempt.membership_id,
+    });
+    return fail("not_found");
+  }
+  if (session.status !== "complete" || !session.customerId) {
+    return { ok: true, value: { session: session.status, entitled: false } };
+  }
+  if (attempt.status !== "completed") {
+    await store.setAttemptStatus(deps.sql, attempt.id, "completed");
+  }
+  const synced = await syncSubscription(
+    { sql: deps.sql, stripe: deps.stripeClient, now: deps.now, logger: log },
+    { customerId: session.customerId },
+    { cause: CHECKOUT_SUCCESS_CAUSE, eventId: null },
+  );
+  const entitled = synced.result === "applied" && synced.entitled;
+  log.info("checkout completion synced", {
+    sessionId,
+    membershipId: attempt.membership_id,
+    result: synced.result,
+    changed: synced.result === "applied" ? synced.changed : false,
+    entitled,
+  });
+  return { ok: true, value: { session: "complete", entitled } };
 }

@@ -221,6 +221,27 @@ export async function openCheckoutAttempts(
   return rows.map((row) => attemptRowSchema.parse(row));
 }
 
+const sessionAttemptRowSchema = attemptRowSchema.extend({
+  membership_id: z.string().uuid(),
+  stripe_customer_id: z.string().nullable(),
+});
+/** A Checkout attempt found by its session id, with its membership's Stripe customer. */
+export type SessionAttemptRow = z.infer<typeof sessionAttemptRowSchema>;
+
+/** The Checkout attempt recorded for a Stripe Checkout session id, or null. */
+export async function findCheckoutAttemptBySession(
+  sql: Queryable,
+  stripeSessionId: string,
+): Promise<SessionAttemptRow | null> {
+  const rows = await sql`
+    select a.id, a.link_token_id, a.plan_id, a.kind, a.stripe_session_id, a.status,
+      a.membership_id, m.stripe_customer_id
+    from public.checkout_attempts a
+    join public.memberships m on m.id = a.membership_id
+    where a.stripe_session_id = ${stripeSessionId} and a.kind = 'checkout'`;
+  return rows.length ? sessionAttemptRowSchema.parse(rows[0]) : null;
+}
+
 /** Records what Stripe says became of an earlier session. */
 export async function setAttemptStatus(
   tx: Queryable,

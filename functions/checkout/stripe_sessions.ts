@@ -41,10 +41,13 @@ export interface OpenedSession {
   url: string;
 }
 
-/** What became of a Checkout session. */
+/** What became of a Checkout session, and whose it is. */
 export interface CheckoutSessionState {
   status: "open" | "complete" | "expired";
   subscriptionId: string | null;
+  customerId: string | null;
+  /** The `rolepass_membership_id` metadata rolepass wrote on the session, if any. */
+  membershipId: string | null;
 }
 
 /** Stripe as the checkout function uses it. */
@@ -85,6 +88,7 @@ export function clientReferenceId(member: MemberRef): string {
 
 function stateOf(session: Stripe.Checkout.Session): CheckoutSessionState {
   const subscription = session.subscription;
+  const customer = session.customer;
   return {
     status: session.status === "complete"
       ? "complete"
@@ -92,6 +96,8 @@ function stateOf(session: Stripe.Checkout.Session): CheckoutSessionState {
       ? "expired"
       : "open",
     subscriptionId: typeof subscription === "string" ? subscription : subscription?.id ?? null,
+    customerId: typeof customer === "string" ? customer : customer?.id ?? null,
+    membershipId: session.metadata?.[METADATA_KEYS.membershipId] ?? null,
   };
 }
 

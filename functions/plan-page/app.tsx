@@ -8,7 +8,7 @@
  * | GET  /join/<token>         | the plans, the seller notice, a subscribe form per plan  |
  * | POST /join/<token>         | 303 to Stripe Checkout (or the portal for a subscriber)  |
  * | GET  /manage/<token>       | 303 to the Stripe Customer Portal                        |
- * | GET  /join/thanks          | after Checkout succeeded                                 |
+ * | GET  /join/thanks          | after Checkout succeeded: syncs the membership at once   |
  * | GET  /join/cancelled       | after the member left Checkout                           |
  * | GET  /manage/done          | back from the portal                                     |
  */
@@ -122,7 +122,23 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
   );
 
   app.get("/", message("homeTitle", "homeBody"));
-  app.get("/join/thanks", message("thanksTitle", "thanksBody"));
+  // Stripe's webhooks can come late: the thank-you page asks checkout to sync the membership from
+  // Stripe now. Whatever fails, the member still gets the thank-you page; the webhook finishes.
+  app.get("/join/thanks", async (c) => {
+    const sessionId = c.req.query("session_id");
+    let body: TextKey = "thanksBody";
+    if (sessionId) {
+      const answer = await deps.checkoutClient.completeCheckout(sessionId, c.var.call);
+      if (answer.ok) {
+        body = answer.value.entitled ? "thanksGrantingBody" : "thanksProcessingBody";
+      } else {
+        c.var.log.warn("thank-you page could not sync the checkout; the webhook will", {
+          problem: answer.problem,
+        });
+      }
+    }
+    return message("thanksTitle", body)(c);
+  });
   app.get("/join/cancelled", message("cancelledTitle", "cancelledBody"));
   app.get("/manage/done", message("portalReturnTitle", "portalReturnBody"));
 

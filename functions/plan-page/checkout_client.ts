@@ -7,6 +7,8 @@ import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import type { z } from "zod";
 import {
   CHECKOUT_PATHS,
+  type CheckoutCompletion,
+  checkoutCompletionSchema,
   type CheckoutProblem,
   errorBodySchema,
   type PlanView,
@@ -35,6 +37,11 @@ export interface CheckoutClient {
     context?: CallContext,
   ): Promise<CheckoutAnswer<SessionLink>>;
   portalSession(token: string, context?: CallContext): Promise<CheckoutAnswer<SessionLink>>;
+  /** After Checkout: has the membership the session paid for been brought up to date? */
+  completeCheckout(
+    sessionId: string,
+    context?: CallContext,
+  ): Promise<CheckoutAnswer<CheckoutCompletion>>;
 }
 
 /** Where the checkout function lives and the key the gateway expects. */
@@ -89,5 +96,7 @@ export function createCheckoutClient(options: CheckoutClientOptions): CheckoutCl
       call(CHECKOUT_PATHS.checkoutSession, { token, planId }, sessionLinkSchema, context),
     portalSession: (token, context) =>
       call(CHECKOUT_PATHS.portalSession, { token }, sessionLinkSchema, context),
+    completeCheckout: (sessionId, context) =>
+      call(CHECKOUT_PATHS.checkoutComplete, { sessionId }, checkoutCompletionSchema, context),
   };
 }

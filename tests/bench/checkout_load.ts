@@ -47,9 +47,11 @@ await db.sql`insert into public.link_tokens (token_hash, purpose, guild_id, disc
   values (${await hashLinkToken(token)}, 'join', ${GUILD_ID}, ${MEMBER_ID}, 'ja',
     now() + interval '1 day')`;
 
+const stripeClient = createStripeClient(STRIPE_KEY, stripeDouble.url);
 const checkout = createApp({
   sql,
-  stripe: createCheckoutStripe(createStripeClient(STRIPE_KEY, stripeDouble.url)),
+  stripe: createCheckoutStripe(stripeClient),
+  stripeClient,
   publicSiteUrl: "https://plans.rolepass.test",
 });
 const post = (path: string, body: unknown) =>
@@ -64,6 +66,7 @@ const memoryClient: CheckoutClient = {
   planView: () => Promise.resolve({ ok: true, value: view }),
   checkoutSession: () => Promise.resolve({ ok: false, problem: "unavailable" }),
   portalSession: () => Promise.resolve({ ok: false, problem: "unavailable" }),
+  completeCheckout: () => Promise.resolve({ ok: false, problem: "unavailable" }),
 };
 const page = createPlanPageApp({
   checkoutClient: memoryClient,

@@ -11,6 +11,7 @@ import { launchHeadlessChromium } from "../e2e/browser.ts";
 import { PLAN_DISPLAY, SELLER_NOTICE, withCheckoutWorld } from "../integration/checkout_harness.ts";
 import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
+import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
 
 const ARTIFACTS = new URL("../artifacts/", import.meta.url);
 
@@ -169,13 +170,27 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
       const sessions = await world.stripe.checkout.sessions.list({ limit: 10 });
       assertEquals(sessions.data.length, 1);
 
-      // Paying leads to the thank-you page.
+      // Paying leads to the thank-you page, which syncs the membership from Stripe at once: no
+      // webhook is delivered here, yet the page can say the role is being granted.
       await Promise.all([
         tab.waitForURL((url) => url.pathname === "/join/thanks"),
         tab.getByRole("button", { name: "Pay", exact: true }).click(),
       ]);
       assertEquals(new URL(tab.url()).searchParams.get("session_id"), sessions.data[0].id);
       assertEquals(await tab.locator("h1").textContent(), "お申し込みありがとうございます");
+      assertEquals(
+        await tab.locator("main p").first().textContent(),
+        planPageMessages("ja").thanksGrantingBody,
+      );
+      assert(
+        gatewayPaths.includes(
+          "POST /functions/v1/checkout/checkout-complete apikey=true request-id=true",
+        ),
+      );
+      assertEquals(world.stripeDouble.deliveries(), []);
+      const [membership] = await world.db.sql<{ entitled: boolean }[]>`
+        select entitled from public.memberships`;
+      assertEquals(membership.entitled, true);
       await tab.close();
     }, { publicSiteUrl: pageServer.url });
   } finally {

@@ -88,6 +88,7 @@ export function withCheckoutWorld(
       const app = createApp({
         sql,
         stripe: createCheckoutStripe(stripe),
+        stripeClient: stripe,
         publicSiteUrl: options.publicSiteUrl ?? SITE,
       });
       const world: CheckoutWorld = {

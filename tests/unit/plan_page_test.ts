@@ -5,13 +5,18 @@
 import { assert, assertEquals } from "../harness/assert.ts";
 import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutAnswer, CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
-import type { PlanView, SessionLink } from "../../functions/checkout/contract.ts";
+import type {
+  CheckoutCompletion,
+  PlanView,
+  SessionLink,
+} from "../../functions/checkout/contract.ts";
 import {
   PLAN_PAGE_PROBLEMS,
   planPageMessages,
   type PlanPageProblem,
 } from "../../functions/_core/messages/plan_page.ts";
 import { sellerNoticeSchema } from "../../functions/_core/operator_text.ts";
+import { setLogSink } from "../../functions/_shared/log.ts";
 
 const example = JSON.parse(
   await Deno.readTextFile(new URL("../../supabase/plans.example.json", import.meta.url)),
@@ -46,6 +51,7 @@ function clientAnswering(answers: {
   view?: CheckoutAnswer<PlanView>;
   session?: CheckoutAnswer<SessionLink>;
   portal?: CheckoutAnswer<SessionLink>;
+  completion?: CheckoutAnswer<CheckoutCompletion>;
 }) {
   const calls: string[] = [];
   const client: CheckoutClient = {
@@ -60,6 +66,10 @@ function clientAnswering(answers: {
     portalSession(token) {
       calls.push(`portal ${token}`);
       return Promise.resolve(answers.portal ?? { ok: false, problem: "unavailable" });
+    },
+    completeCheckout(sessionId) {
+      calls.push(`complete ${sessionId}`);
+      return Promise.resolve(answers.completion ?? { ok: false, problem: "unavailable" });
     },
   };
   return { client, calls };
@@ -239,6 +249,59 @@ Deno.test("the thank-you, cancelled and portal-return pages speak the requested 
       assert((await response.text()).includes(planPageMessages(locale)[key]), `${path} ${locale}`);
     }
   }
+});
+
+Deno.test("the thank-you page syncs the Checkout session and says the role is being granted", async () => {
+  const { client, calls } = clientAnswering({
+    completion: { ok: true, value: { session: "complete", entitled: true } },
+  });
+  for (const locale of ["ja", "en"] as const) {
+    const response = await app(client).request(`/join/thanks?lang=${locale}&session_id=cs_test_a1`);
+    assertEquals(response.status, 200);
+    const html = await response.text();
+    const text = planPageMessages(locale);
+    assert(html.includes(text.thanksTitle));
+    assert(html.includes(text.thanksGrantingBody.replaceAll("'", "&#39;")), locale);
+  }
+  assertEquals(calls, ["complete cs_test_a1", "complete cs_test_a1"]);
+});
+
+Deno.test("the thank-you page says the payment is still processing when Stripe has not confirmed it", async () => {
+  for (const session of ["complete", "open"] as const) {
+    const { client } = clientAnswering({
+      completion: { ok: true, value: { session, entitled: false } },
+    });
+    const html = await (await app(client).request(`/join/thanks?lang=en&session_id=cs_test_a1`))
+      .text();
+    assert(html.includes(planPageMessages("en").thanksProcessingBody), session);
+  }
+});
+
+Deno.test("a failed sync still shows the thank-you page, and is logged", async () => {
+  const logLines: string[] = [];
+  setLogSink((line) => logLines.push(line));
+  try {
+    for (const problem of ["not_found", "stripe_unavailable", "unavailable"] as const) {
+      const { client } = clientAnswering({ completion: { ok: false, problem } });
+      const response = await app(client).request(`/join/thanks?lang=en&session_id=cs_test_a1`);
+      assertEquals(response.status, 200);
+      const html = await response.text();
+      assert(html.includes(planPageMessages("en").thanksTitle));
+      assert(html.includes(planPageMessages("en").thanksBody));
+    }
+  } finally {
+    setLogSink(null);
+  }
+  const warnings = logLines.filter((line) => line.includes("could not sync the checkout"));
+  assertEquals(warnings.length, 3);
+  assert(warnings[1].includes("stripe_unavailable"));
+});
+
+Deno.test("the thank-you page without a session id calls nothing", async () => {
+  const { client, calls } = clientAnswering({});
+  const html = await (await app(client).request("/join/thanks?lang=en")).text();
+  assert(html.includes(planPageMessages("en").thanksBody));
+  assertEquals(calls, []);
 });
 
 Deno.test("an unknown path is a proper 404 page", async () => {

@@ -75,7 +75,12 @@ export interface PlanPageMessages {
   sellerNotice: SellerNoticeLabels;
   sellerNoticeMissing: string;
   thanksTitle: string;
+  /** When the page could not tell how far the payment got (the webhook still finishes it). */
   thanksBody: string;
+  /** The payment went through and the membership is updated: the role job is queued. */
+  thanksGrantingBody: string;
+  /** Stripe has not confirmed the payment yet. */
+  thanksProcessingBody: string;
   cancelledTitle: string;
   cancelledBody: string;
   portalReturnTitle: string;
@@ -127,6 +132,10 @@ const ja: PlanPageMessages = {
   thanksTitle: "お申し込みありがとうございます",
   thanksBody:
     "お支払いを受け付けました。まもなく Discord でロールが付与され、お知らせが届きます。このページは閉じてかまいません。",
+  thanksGrantingBody:
+    "お支払いが完了しました。Discord でロールを付与しています。付与されるとお知らせが届きます。このページは閉じてかまいません。",
+  thanksProcessingBody:
+    "お支払いの処理がまだ完了していません。完了しだい Discord でロールが付与され、お知らせが届きます。このページは閉じてかまいません。",
   cancelledTitle: "お申し込みは完了していません",
   cancelledBody:
     "決済は行われていません。もう一度お申し込みの場合は、Discord で /subscribe を実行して新しいリンクを開いてください。",
@@ -197,6 +206,10 @@ const en: PlanPageMessages = {
   thanksTitle: "Thank you for subscribing",
   thanksBody:
     "Your payment was received. Your role will be granted on Discord shortly, and you will get a message there. You can close this page.",
+  thanksGrantingBody:
+    "Your payment went through and your role is being granted on Discord now; you will get a message there. You can close this page.",
+  thanksProcessingBody:
+    "Your payment is still processing. Your role will be granted on Discord as soon as it completes, and you will get a message there. You can close this page.",
   cancelledTitle: "Your subscription was not completed",
   cancelledBody:
     "Nothing was charged. To try again, run /subscribe in Discord and open the new link.",

@@ -1,0 +1,195 @@
+/**
+ * The thank-you page's sync: `POST /checkout/checkout-complete {sessionId}` brings the membership
+ * up to date from Stripe without waiting for the webhook. No Stripe event is delivered in these
+ * tests: whatever changes, the success page alone changed it.
+ */
+import { assert, assertEquals } from "../harness/assert.ts";
+import type { TestDatabase } from "../harness/database.ts";
+import {
+  checkoutRecords,
+  type CheckoutWorld,
+  MEMBER_ID,
+  ROLE_ID,
+  withCheckoutWorld,
+} from "./checkout_harness.ts";
+
+/** Opens Checkout for the member the way the plan page does and returns the session id. */
+async function openCheckout(world: CheckoutWorld): Promise<string> {
+  const token = await world.issueLink({ locale: "en" });
+  const answer = await world.post("checkout-session", { token, planId: world.planId });
+  assertEquals(answer.status, 200);
+  const [attempt] = (await checkoutRecords(world.db)).attempts;
+  return attempt.stripe_session_id;
+}
+
+/** What the success page may change: the membership, its history and the role jobs. */
+async function membershipRecords(db: TestDatabase) {
+  const memberships = await db.sql<
+    {
+      id: string;
+      status: string | null;
+      entitled: boolean;
+      entitled_role_id: string | null;
+      stripe_subscription_id: string | null;
+      change_cause: string;
+    }[]
+  >`select id, status, entitled, entitled_role_id, stripe_subscription_id, change_cause
+    from public.memberships order by created_at`;
+  const history = await db.sql<{ cause: string; new_entitled: boolean | null }[]>`
+    select cause, new_entitled from public.membership_history order by id`;
+  const roleJobs = await db.sql<
+    { discord_user_id: string; entitled: boolean; role_id: string | null; cause: string }[]
+  >`select discord_user_id, entitled, role_id, cause from public.role_jobs order by id`;
+  return {
+    memberships: [...memberships],
+    history: [...history],
+    roleJobs: [...roleJobs],
+  };
+}
+
+Deno.test("the success page alone entitles the member and queues the role job, before any webhook", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    const { subscription } = world.stripeDouble.completeCheckout(sessionId);
+    assertEquals(world.stripeDouble.deliveries(), [], "no event was delivered");
+    const before = await membershipRecords(world.db);
+    assertEquals([before.memberships[0].entitled, before.roleJobs.length], [false, 0]);
+
+    const answer = await world.post("checkout-complete", { sessionId });
+    assertEquals(answer.status, 200);
+    assertEquals(answer.body, { session: "complete", entitled: true });
+
+    const after = await membershipRecords(world.db);
+    const [membership] = after.memberships;
+    assertEquals(membership.status, "active");
+    assertEquals(membership.entitled, true);
+    assertEquals(membership.entitled_role_id, ROLE_ID);
+    assertEquals(membership.stripe_subscription_id, subscription.id);
+    assertEquals(membership.change_cause, "checkout_success_page");
+    assertEquals(after.roleJobs, [{
+      discord_user_id: MEMBER_ID,
+      entitled: true,
+      role_id: ROLE_ID,
+      cause: "checkout_success_page",
+    }]);
+    assertEquals(after.history.at(-1), { cause: "checkout_success_page", new_entitled: true });
+    const [attempt] = (await checkoutRecords(world.db)).attempts;
+    assertEquals(attempt.status, "completed");
+    // The sync re-read the customer's subscriptions from Stripe, as the webhook does.
+    assertEquals(
+      world.stripeDouble.requests({ method: "GET", path: "/v1/subscriptions" }).length,
+      1,
+    );
+  });
+});
+
+Deno.test("a replayed success page (reload, back button) changes nothing more", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    world.stripeDouble.completeCheckout(sessionId);
+    const first = await world.post("checkout-complete", { sessionId });
+    const once = await membershipRecords(world.db);
+    const replays = await Promise.all(
+      Array.from({ length: 4 }, () => world.post("checkout-complete", { sessionId })),
+    );
+    for (const answer of [first, ...replays]) {
+      assertEquals([answer.status, answer.body.entitled], [200, true]);
+    }
+    const again = await membershipRecords(world.db);
+    assertEquals(again, once, "no second history row, no second role job");
+    assertEquals(again.roleJobs.length, 1);
+  });
+});
+
+Deno.test("a payment not yet confirmed answers 'processing' and entitles nothing", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    world.stripeDouble.completeCheckout(sessionId, { outcome: "payment_failed" });
+    const before = await membershipRecords(world.db);
+    const answer = await world.post("checkout-complete", { sessionId });
+    assertEquals(answer.status, 200);
+    assertEquals(answer.body, { session: "open", entitled: false });
+    assertEquals(await membershipRecords(world.db), before);
+    assertEquals((await checkoutRecords(world.db)).attempts[0].status, "open");
+  });
+});
+
+Deno.test("forged, unknown and malformed session ids change nothing", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    world.stripeDouble.completeCheckout(sessionId);
+    // A real, paid session on the same Stripe account that rolepass did not open.
+    const stranger = world.stripeDouble.createCustomer({});
+    const foreign = await world.stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer: stranger.id,
+      line_items: [{ price: world.priceId, quantity: 1 }],
+      success_url: "https://elsewhere.test/done",
+    });
+    world.stripeDouble.completeCheckout(foreign.id);
+    const before = await membershipRecords(world.db);
+    const attemptsBefore = (await checkoutRecords(world.db)).attempts;
+    world.stripeDouble.clearRequests();
+
+    const cases: [unknown, number, string][] = [
+      [{ sessionId: foreign.id }, 404, "not_found"],
+      [{ sessionId: `cs_test_a1${"Z".repeat(56)}` }, 404, "not_found"],
+      [{ sessionId: "not-a-session" }, 400, "invalid_request"],
+      [{ sessionId: `${sessionId}' or '1'='1` }, 400, "invalid_request"],
+      [{}, 400, "invalid_request"],
+      ["{not json", 400, "invalid_request"],
+    ];
+    for (const [body, status, code] of cases) {
+      const answer = await world.post("checkout-complete", body);
+      assertEquals([answer.status, answer.body.error.code], [status, code], JSON.stringify(body));
+    }
+    assertEquals(world.stripeDouble.requests(), [], "an unrecorded id never reaches Stripe");
+    assertEquals(await membershipRecords(world.db), before);
+    assertEquals((await checkoutRecords(world.db)).attempts, attemptsBefore);
+  });
+});
+
+Deno.test("a recorded session whose Stripe copy belongs to someone else is refused", async () => {
+  await withCheckoutWorld(async (world) => {
+    await openCheckout(world);
+    const stranger = world.stripeDouble.createCustomer({});
+    const foreign = await world.stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer: stranger.id,
+      line_items: [{ price: world.priceId, quantity: 1 }],
+      success_url: "https://elsewhere.test/done",
+      metadata: { rolepass_membership_id: crypto.randomUUID() },
+    });
+    world.stripeDouble.completeCheckout(foreign.id);
+    // A record pointing at that session (a corrupted or tampered row): Stripe's metadata decides.
+    const [membership] = (await checkoutRecords(world.db)).memberships;
+    await world.db.sql`
+      insert into public.checkout_attempts (membership_id, kind, stripe_session_id, status)
+      values (${membership.id}, 'checkout', ${foreign.id}, 'expired')`;
+    const before = await membershipRecords(world.db);
+
+    const answer = await world.post("checkout-complete", { sessionId: foreign.id });
+    assertEquals([answer.status, answer.body.error.code], [404, "not_found"]);
+    assertEquals(await membershipRecords(world.db), before);
+    const attempt = (await checkoutRecords(world.db)).attempts.find((a) =>
+      a.stripe_session_id === foreign.id
+    );
+    assertEquals(attempt?.status, "expired");
+    assert(world.logLines.some((line) => line.includes("not the recorded one")));
+  });
+});
+
+Deno.test("Stripe failing during the success page's sync is a 502 and leaves the membership as it was", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    world.stripeDouble.completeCheckout(sessionId);
+    const before = await membershipRecords(world.db);
+    world.stripeDouble.inject({ method: "GET", path: "/v1/subscriptions", status: 500, times: 5 });
+    const answer = await world.post("checkout-complete", { sessionId });
+    assertEquals([answer.status, answer.body.error.code], [502, "stripe_unavailable"]);
+    assertEquals(await membershipRecords(world.db), before);
+    world.stripeDouble.clearFaults();
+    const retried = await world.post("checkout-complete", { sessionId });
+    assertEquals([retried.status, retried.body.entitled], [200, true]);
+  });
+});
