@@ -52,7 +52,7 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
 
   app.use("*", async (c, next) => {
     const requestId = c.req.header("sb-request-id") ?? crypto.randomUUID();
-    c.set("log", baseLog.child({ request_id: requestId }));
+    c.set("log", baseLog.child({ requestId }));
     await next();
   });
 

@@ -80,7 +80,8 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     draining = (async () => {
       do {
         wokenWhileDraining = false;
-        const summary = await drainRoleJobs(deps, started + deps.backgroundBudgetMs);
+        // The jobs' lines carry the id of the request that started the drain.
+        const summary = await drainRoleJobs({ ...deps, logger }, started + deps.backgroundBudgetMs);
         total.claimed += summary.claimed;
         total.done += summary.done;
         total.failed += summary.failed;
@@ -132,7 +133,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
       deps.runInBackground(drainInBackground(logger));
       return c.json({ accepted: true }, 202);
     }
-    const summary = await drainRoleJobs(deps, deps.now() + deps.inlineBudgetMs);
+    const summary = await drainRoleJobs({ ...deps, logger }, deps.now() + deps.inlineBudgetMs);
     return c.json({ accepted: true, ...summary }, 200);
   });
 
@@ -147,7 +148,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     if (error instanceof HTTPException) {
       return c.json({ error: error.message }, error.status);
     }
-    deps.logger.error("role-sync request failed", { error });
+    (c.get("logger") ?? deps.logger).error("role-sync request failed", { error });
     return c.json({ error: "Internal error" }, 500);
   });
 

@@ -34,7 +34,7 @@ export function createApp(deps: WebhookDeps) {
 
   app.use(async (c, next) => {
     const requestId = c.req.header("x-request-id") ?? crypto.randomUUID();
-    c.set("logger", deps.logger.child({ request_id: requestId }));
+    c.set("logger", deps.logger.child({ requestId }));
     await next();
   });
 

@@ -7,17 +7,8 @@ import { walkMemberStory } from "./member_story.ts";
 const FUNCTIONS = ["discord-interactions", "checkout", "stripe-webhook", "role-sync", "plan-page"];
 /** Those that must have logged during the walk (the plan page logs only its failures). */
 const MUST_LOG = ["discord-interactions", "checkout", "stripe-webhook", "role-sync"];
-/** Where each app puts the request id (the apps do not agree on the key yet). */
-const REQUEST_ID_KEYS = ["request_id", "requestId"];
-
-/**
- * role-sync drains jobs after answering the request that woke it (as EdgeRuntime.waitUntil
- * allows), and those lines carry the job id rather than the waking request's id. The job id is
- * the better key there (one wake drains many jobs), so such lines are accepted when they have it.
- */
-function isBackgroundRoleJobLine(line: Record<string, unknown>): boolean {
-  return line.fn === "role-sync" && typeof line.jobId === "number";
-}
+/** Where every app puts the request id. */
+const REQUEST_ID_KEYS = ["requestId"];
 
 type ConsoleMethod = "log" | "info" | "warn" | "error" | "debug";
 
@@ -79,8 +70,7 @@ Deno.test({
     const logged = new Set(functionLines.map((line) => String(line.fn)));
     for (const fn of MUST_LOG) assert(logged.has(fn), `${fn} logged during the walk`);
     const withoutRequestId = functionLines.filter((line) =>
-      !REQUEST_ID_KEYS.some((key) => typeof line[key] === "string" && line[key] !== "") &&
-      !isBackgroundRoleJobLine(line)
+      !REQUEST_ID_KEYS.some((key) => typeof line[key] === "string" && line[key] !== "")
     );
     assertEquals(withoutRequestId, []);
   },
