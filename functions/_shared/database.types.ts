@@ -39,14 +39,14 @@ isOneToOne: false
                   ]
                 },"discord_global_rate_limit": {
                   Row: {
-                    "blocked_until": string | null,"id": boolean,"sent_at": (string)[]
+                    "blocked_until": string | null,"id": boolean,"in_flight": (string)[],"sent_at": (string)[]
                   }
                   ComputedFields: never
                   Insert: {
-                    "blocked_until"?: string | null,"id"?: boolean,"sent_at"?: (string)[]
+                    "blocked_until"?: string | null,"id"?: boolean,"in_flight"?: (string)[],"sent_at"?: (string)[]
                   }
                   Update: {
-                    "blocked_until"?: string | null,"id"?: boolean,"sent_at"?: (string)[]
+                    "blocked_until"?: string | null,"id"?: boolean,"in_flight"?: (string)[],"sent_at"?: (string)[]
                   }
                   Relationships: [
                     
@@ -248,7 +248,9 @@ isOneToOne: false
           }
           Functions: {
             "acquire_discord_slot":
-{ Args: { "global_limit": number,"global_window_ms": number,"key": string,"use_global": boolean }; Returns: number
+{ Args: { "global_limit": number,"global_window_ms": number,"key": string,"max_in_flight_ms": number,"use_global": boolean }; Returns: {
+              "taken_at": string,"wait_ms": number
+            }[]
                            },
 "begin_role_job_alert":
 { Args: { "job_id": number }; Returns: boolean
@@ -302,7 +304,7 @@ isOneToOne: false
 { Args: { "application_id": string,"discord_user_id": string,"guild_id": string,"interaction_token": string,"link_token_hash": string,"link_token_ttl_seconds": number,"locale": string }; Returns: Json
                            },
 "record_discord_rate_limit":
-{ Args: { "bucket_id": string,"is_global": boolean,"key": string,"remaining": number,"request_limit": number,"reset_after_ms": number,"retry_after_ms": number }; Returns: undefined
+{ Args: { "answered_after_ms": number,"bucket_id": string,"global_taken_at": string,"is_global": boolean,"key": string,"remaining": number,"request_limit": number,"reset_after_ms": number,"retry_after_ms": number }; Returns: undefined
                            },
 "request_role_sync":
 { Args: { "payload": Json }; Returns: number

@@ -6,7 +6,10 @@
  * live there, so a burst of jobs spread over many isolates drains at Discord's rate instead of
  * discovering it through 429s (429s count towards the invalid-request limit that bans an IP:
  * https://discord.com/developers/docs/topics/rate-limits#invalid-request-limit-aka-cloudflare-bans).
- * Every answer's headers are written back (`public.record_discord_rate_limit`).
+ * Every answer's headers are written back (`public.record_discord_rate_limit`), with how long
+ * the call took: a request reaches Discord somewhere between taking its slot and its answer, so
+ * the global window counts each request until one window after its answer, which holds however
+ * late a busy isolate sends what it was allowed to.
  */
 import type { Sql } from "./db.ts";
 import type { DiscordApi, DiscordRequestOptions, DiscordResponse } from "./discord_api.ts";
@@ -62,8 +65,8 @@ export interface RateLimitedDiscordOptions {
   /** Requests per window for the global limit. Default 50. */
   globalLimit?: number;
   /**
-   * The sliding window for the global limit. Default 1 060 ms: a little over Discord's second, so
-   * requests that reach Discord a few milliseconds apart from when they left still fit its window.
+   * The sliding window for the global limit. Default 1 000 ms, Discord's second: a request counts
+   * from its slot until this long after its answer, so travel time needs no extra margin.
    */
   globalWindowMs?: number;
   /** How many 429s one call waits out before giving the answer back. Default 2. */
@@ -120,24 +123,43 @@ export function isGlobalRateLimit(response: DiscordResponse): boolean {
 export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): RateLimitedDiscord {
   const { api, sql } = options;
   const globalLimit = options.globalLimit ?? DISCORD_GLOBAL_LIMIT_PER_SECOND;
-  const globalWindowMs = options.globalWindowMs ?? 1_060;
+  const globalWindowMs = options.globalWindowMs ?? 1_000;
   const maxWaits = options.maxRateLimitWaits ?? 2;
   const maxWaitMs = options.maxWaitMs ?? 1_500;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
 
-  async function acquire(bucket: RouteBucket, deadline: number): Promise<number> {
+  /** A slot taken: `takenAt` (the database's clock) names a global one. */
+  interface Slot {
+    kind: "taken";
+    takenAt: Date | null;
+    /** `performance.now()` before the slot was asked for: the call's time is measured from it. */
+    askedAt: number;
+  }
+
+  async function acquire(
+    bucket: RouteBucket,
+    deadline: number,
+    maxInFlightMs: number,
+  ): Promise<Slot | { kind: "wait"; waitMs: number }> {
     while (true) {
-      const [{ wait }] = await sql<{ wait: number }[]>`
-        select public.acquire_discord_slot(${bucket.key}, ${bucket.global}, ${globalLimit},
-          ${globalWindowMs}) as wait`;
-      if (wait <= 0) return 0;
-      if (wait > maxWaitMs || now() + wait >= deadline) return wait;
+      const askedAt = performance.now();
+      const [{ wait_ms: wait, taken_at: takenAt }] = await sql<
+        { wait_ms: number; taken_at: Date | null }[]
+      >`
+        select * from public.acquire_discord_slot(${bucket.key}, ${bucket.global},
+          ${globalLimit}, ${globalWindowMs}, ${maxInFlightMs})`;
+      if (wait <= 0) return { kind: "taken", takenAt, askedAt };
+      if (wait > maxWaitMs || now() + wait >= deadline) return { kind: "wait", waitMs: wait };
       await sleep(wait);
     }
   }
 
-  async function record(bucket: RouteBucket, response: DiscordResponse | null): Promise<void> {
+  async function record(
+    bucket: RouteBucket,
+    slot: Slot,
+    response: DiscordResponse | null,
+  ): Promise<void> {
     const headers = response?.headers ?? new Headers();
     const limited = response?.status === 429;
     const resetAfter = numberHeader(headers, "X-RateLimit-Reset-After");
@@ -149,7 +171,9 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
         ${numberHeader(headers, "X-RateLimit-Remaining")},
         ${resetAfter === null ? null : Math.ceil(resetAfter * 1000)},
         ${response && limited ? retryAfterMsOf(response) : null},
-        ${response !== null && limited && isGlobalRateLimit(response)}
+        ${response !== null && limited && isGlobalRateLimit(response)},
+        ${slot.takenAt},
+        ${Math.ceil(performance.now() - slot.askedAt)}
       )`;
   }
 
@@ -157,17 +181,16 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
     async call(method, path, requestOptions, deadline) {
       const bucket = await routeBucketOf(method, path);
       for (let waits = 0;; waits++) {
-        const wait = await acquire(bucket, deadline);
-        if (wait > 0) return { kind: "deferred", waitMs: wait };
-        const timeoutMs = Math.max(
-          1,
-          Math.min(requestOptions.timeoutMs ?? 10_000, deadline - now()),
-        );
+        const requestTimeoutMs = requestOptions.timeoutMs ?? 10_000;
+        // A slot whose answer is never recorded (the isolate died) stops counting after this.
+        const slot = await acquire(bucket, deadline, requestTimeoutMs + 5_000);
+        if (slot.kind === "wait") return { kind: "deferred", waitMs: slot.waitMs };
+        const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, deadline - now()));
         let response: DiscordResponse;
         try {
           response = await api.request(method, path, { ...requestOptions, timeoutMs });
         } catch (error) {
-          await record(bucket, null);
+          await record(bucket, slot, null);
           if (error instanceof DOMException && error.name === "TimeoutError") {
             return { kind: "timeout" };
           }
@@ -176,7 +199,7 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
             message: error instanceof Error ? error.message : String(error),
           };
         }
-        await record(bucket, response);
+        await record(bucket, slot, response);
         if (response.status !== 429 || waits >= maxWaits) return { kind: "response", response };
         const retryAfter = retryAfterMsOf(response);
         if (retryAfter > maxWaitMs || now() + retryAfter >= deadline) {

@@ -86,9 +86,31 @@ export async function drainRoleJobs(
   const summary: DrainSummary = { claimed: 0, done: 0, failed: 0, retried: 0 };
   // A job is not started in the last second; its calls' timeouts are cut to the deadline anyway.
   const lastStart = deadline - Math.min(deps.discordTimeoutMs, 1_000);
+  const workers = Math.max(1, deps.concurrency);
+  // One claim statement serves every worker that is idle at the time: a claim scans the queue,
+  // and with one claim per job the claims, not Discord's limits, paced a burst.
+  const claimed: ClaimedJob[] = [];
+  let waiting = 0;
+  let claiming: Promise<number> | null = null;
+  const nextJob = async (): Promise<ClaimedJob | undefined> => {
+    waiting++;
+    try {
+      while (claimed.length === 0) {
+        claiming ??= deps.store.claim(waiting, deps.leaseSeconds).then((jobs) => {
+          claimed.push(...jobs);
+          return jobs.length;
+        }).finally(() => claiming = null);
+        // Nothing due: this worker stops, as the others do when their next claim finds nothing.
+        if (await claiming === 0) return undefined;
+      }
+      return claimed.shift();
+    } finally {
+      waiting--;
+    }
+  };
   const worker = async () => {
     while (deps.now() < lastStart) {
-      const [job] = await deps.store.claim(1, deps.leaseSeconds);
+      const job = await nextJob();
       if (!job) return;
       summary.claimed++;
       const end = await runRoleJob(deps, job, deadline).catch(async (error) => {
@@ -110,7 +132,14 @@ export async function drainRoleJobs(
       else if (end === "retried") summary.retried++;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency) }, worker));
+  try {
+    await Promise.all(Array.from({ length: workers }, worker));
+  } finally {
+    // A job claimed for a worker that then failed goes back at once rather than at lease expiry.
+    for (const job of claimed.splice(0)) {
+      await deps.store.retry(job, 0, "claimed but not started", false).catch(() => false);
+    }
+  }
   return summary;
 }
 

@@ -108,3 +108,35 @@ Deno.test("a job that read the membership just before it changed is followed by 
     assertEquals(w.discord.memberRoles(w.guildId, member(1))?.includes(w.goldRoleId), false);
   });
 });
+
+Deno.test("a claim takes one job per guild before a second of any, and a guild with a spent role bucket last", async () => {
+  await withRoleSync(async (w) => {
+    for (let i = 0; i < 3; i++) await w.entitle(await w.addMember(member(10 + i)), "gold");
+    // A second guild whose one job is younger than the first guild's three.
+    const other = w.discord.addGuild({ botRolePosition: 10 });
+    const otherRole = w.discord.addRole(other.id, { position: 5 }).id;
+    const sql = w.db.sql;
+    await sql`insert into public.guilds (id, name) values (${other.id}, 'Other guild')`;
+    const [plan] = await sql`insert into public.plans (guild_id, stripe_price_id,
+        discord_role_id, display, unit_amount, currency, billing_interval)
+      values (${other.id}, 'price_other', ${otherRole}, ${sql.json({ en: { name: "Other" } })},
+        500, 'jpy', 'month') returning id`;
+    await sql`insert into public.memberships (guild_id, discord_user_id)
+      values (${other.id}, ${member(20)})`;
+    await sql`update public.memberships set entitled = true, entitled_role_id = ${otherRole},
+        plan_id = ${plan.id}, status = 'active', change_cause = 'test'
+      where guild_id = ${other.id}`;
+
+    const both = await w.appSql`select guild_id from public.claim_role_jobs(2, 60)`;
+    assertEquals(both.map((j) => j.guild_id).sort(), [w.guildId, other.id].sort());
+    await sql`update public.role_jobs set status = 'pending', lease_expires_at = null,
+      claim_id = null where status = 'running'`;
+
+    // The first guild's bucket is spent for 10 s: the other guild's job goes first.
+    await sql`insert into public.discord_rate_limits (route_key, request_limit, remaining,
+        reset_at)
+      values (${"roles:" + w.guildId}, 10, 0, now() + interval '10 seconds')`;
+    const [first] = await w.appSql`select guild_id from public.claim_role_jobs(1, 60)`;
+    assertEquals(first.guild_id, other.id);
+  });
+});

@@ -4,6 +4,8 @@
 import { depsFromConfig } from "../../functions/role-sync/config.ts";
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
 import { createSql } from "../../functions/_shared/db.ts";
+import { createDiscordApi } from "../../functions/_shared/discord_api.ts";
+import { createRateLimitedDiscord } from "../../functions/_shared/discord_rate_limits.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { BOT_TOKEN, ROLE_SYNC_SECRET, withRoleSync } from "./role_sync_fixtures.ts";
 
@@ -73,5 +75,47 @@ Deno.test("a global 429 holds every call until its retry_after has passed", asyn
     const [{ blocked }] = await w.db.sql`select blocked_until is not null as blocked
       from public.discord_global_rate_limit`;
     assertEquals(blocked, true);
+  });
+});
+
+Deno.test("calls sent late by a busy isolate still stay within the global limit in every second", async () => {
+  await withRoleSync(async (w) => {
+    const api = createDiscordApi(w.discord.apiBaseUrl, BOT_TOKEN);
+    // Every other call leaves 400 ms after its slot was taken, as from an event loop that lags.
+    let sent = 0;
+    const discord = createRateLimitedDiscord({
+      api: {
+        async request(method, path, options) {
+          if (sent++ % 2 === 0) await new Promise((resolve) => setTimeout(resolve, 400));
+          return await api.request(method, path, options);
+        },
+      },
+      sql: w.db.sql,
+      globalLimit: 5,
+      maxWaitMs: 10_000,
+    });
+    const deadline = Date.now() + 30_000;
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        discord.call(
+          "PUT",
+          `/guilds/${w.guildId}/members/${member(i)}/roles/${w.goldRoleId}`,
+          {},
+          deadline,
+        )),
+    );
+    assertEquals(results.filter((r) => r.kind === "response").length, 30);
+    assertEquals(w.discord.stats().rateLimited, 0);
+    const times = w.discord.requests().map((r) => r.at).sort((a, b) => a - b);
+    for (let i = 0; i + 5 < times.length; i++) {
+      assert(times[i + 5] - times[i] >= 1_000, `6 calls within ${times[i + 5] - times[i]} ms`);
+    }
+  }, {
+    double: {
+      rateLimits: {
+        global: { limit: 5, resetAfterSeconds: 1 },
+        buckets: { roles: { limit: 100, resetAfterSeconds: 1 } },
+      },
+    },
   });
 });
