@@ -49,25 +49,3 @@ end;
 $$;
 revoke execute on function public.expire_entitlements() from public, anon, authenticated;
 grant execute on function public.expire_entitlements() to service_role;
-
--- The cron sweep (every minute) now expires entitlements first, so the role jobs it queues are
--- woken by the same sweep.
-create or replace function public.sweep_role_jobs() returns bigint
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  perform public.expire_entitlements();
-  if not exists (
-    select 1 from public.role_jobs
-    where status in ('pending', 'running') and next_attempt_at <= now()
-      and (lease_expires_at is null or lease_expires_at <= now())
-  ) then
-    return null;
-  end if;
-  return public.request_role_sync(jsonb_build_object('type', 'SWEEP', 'table', 'role_jobs',
-    'schema', 'public', 'record', null, 'old_record', null));
-end;
-$$;
-revoke execute on function public.sweep_role_jobs() from public, anon, authenticated;
