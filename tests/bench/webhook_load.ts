@@ -23,7 +23,11 @@ import type { Stripe as StripeTypes } from "stripe";
 import { createApp } from "../../functions/stripe-webhook/app.ts";
 import { createStripeClient } from "../../functions/_shared/stripe_client.ts";
 import { eventBody, signPayload } from "../doubles/stripe/index.ts";
-import { startWebhookWorld, WEBHOOK_SECRET } from "../integration/webhook_harness.ts";
+import {
+  startCheckout,
+  startWebhookWorld,
+  WEBHOOK_SECRET,
+} from "../integration/webhook_harness.ts";
 
 const MEMBERS = 100;
 const SEQUENTIAL_EVENTS = 1_000;
@@ -199,27 +203,7 @@ try {
   for (let i = 0; i < MEMBERS; i++) {
     // A member who went to Checkout, as the webhook world's newMember makes one.
     const discordUserId = String(200_000_000_000_000_000n + BigInt(i));
-    const [row] = await db.sql<{ id: string }[]>`
-      insert into public.memberships (guild_id, discord_user_id)
-      values (${guildId}, ${discordUserId}) returning id`;
-    const metadata = {
-      rolepass_guild_id: guildId,
-      rolepass_discord_user_id: discordUserId,
-      rolepass_membership_id: row.id,
-    };
-    const customer = await stripe.customers.create({ metadata });
-    await db.sql`
-      update public.memberships set stripe_customer_id = ${customer.id}, change_cause = 'checkout'
-      where id = ${row.id}`;
-    const session = await stripe.checkout.sessions.create({
-      mode: "subscription",
-      customer: customer.id,
-      line_items: [{ price: price.id, quantity: 1 }],
-      metadata,
-      subscription_data: { metadata },
-      success_url: "https://example.com/done",
-      cancel_url: "https://example.com/cancel",
-    });
+    const { session } = await startCheckout(db.sql, stripe, guildId, discordUserId, price.id);
     await double.control("POST", `/checkout/${session.id}/complete`, { outcome: "paid" });
     const events = await takeEvents();
     for (const event of events) await post(event);

@@ -95,6 +95,41 @@ setLogSink((line) => {
 
 const quietLogger: Logger = createLogger("stripe-webhook");
 
+/**
+ * A member who went to Checkout, as the checkout function leaves one: the membership row, its
+ * Stripe customer with rolepass metadata, and an open subscription-mode Checkout Session.
+ */
+export async function startCheckout(
+  sql: Sql,
+  stripe: Stripe,
+  guildId: string,
+  discordUserId: string,
+  priceId: string,
+) {
+  const [row] = await sql<{ id: string }[]>`
+    insert into public.memberships (guild_id, discord_user_id)
+    values (${guildId}, ${discordUserId}) returning id`;
+  const metadata = {
+    rolepass_guild_id: guildId,
+    rolepass_discord_user_id: discordUserId,
+    rolepass_membership_id: row.id,
+  };
+  const customer = await stripe.customers.create({ metadata });
+  await sql`
+    update public.memberships set stripe_customer_id = ${customer.id}, change_cause = 'checkout'
+    where id = ${row.id}`;
+  const session = await stripe.checkout.sessions.create({
+    mode: "subscription",
+    customer: customer.id,
+    line_items: [{ price: priceId, quantity: 1 }],
+    metadata,
+    subscription_data: { metadata },
+    success_url: "https://example.com/done",
+    cancel_url: "https://example.com/cancel",
+  });
+  return { row, customer, session };
+}
+
 /** Builds a world on a database of its own (or `db` when given). */
 export async function startWebhookWorld(
   options: {
@@ -177,28 +212,14 @@ export async function startWebhookWorld(
     },
     async newMember(memberOptions = {}) {
       const discordUserId = snowflake(seed * 1000 + ++memberCounter);
-      const [row] = await db.sql<{ id: string }[]>`
-        insert into public.memberships (guild_id, discord_user_id)
-        values (${guildId}, ${discordUserId}) returning id`;
-      const metadata = {
-        rolepass_guild_id: guildId,
-        rolepass_discord_user_id: discordUserId,
-        rolepass_membership_id: row.id,
-      };
-      const customer = await stripe.customers.create({ metadata });
-      await db.sql`
-        update public.memberships set stripe_customer_id = ${customer.id}, change_cause = 'checkout'
-        where id = ${row.id}`;
       if (memberOptions.billingMode) stripeDouble.setDefaultBillingMode(memberOptions.billingMode);
-      const session = await stripe.checkout.sessions.create({
-        mode: "subscription",
-        customer: customer.id,
-        line_items: [{ price: plan.priceId, quantity: 1 }],
-        metadata,
-        subscription_data: { metadata },
-        success_url: "https://example.com/done",
-        cancel_url: "https://example.com/cancel",
-      });
+      const { row, customer, session } = await startCheckout(
+        db.sql,
+        stripe,
+        guildId,
+        discordUserId,
+        plan.priceId,
+      );
       return {
         membershipId: row.id,
         discordUserId,
