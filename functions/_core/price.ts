@@ -53,16 +53,25 @@ export function currencyExponent(currency: string): number {
 
 const INTL_LOCALE: Record<Locale, string> = { ja: "ja-JP", en: "en-US" };
 
+// Building an Intl.NumberFormat costs far more than formatting with one, and /subscribe formats
+// prices on every call: keep one per (locale, currency).
+const amountFormats = new Map<string, Intl.NumberFormat>();
+
 /** Formats a Stripe amount for `locale`: 500 JPY -> "￥500" (ja) or "¥500" (en); 500 USD -> "$5.00". */
 export function formatAmount(unitAmount: number, currency: string, locale: Locale): string {
   const exponent = currencyExponent(currency);
-  const value = unitAmount / 10 ** exponent;
-  return new Intl.NumberFormat(INTL_LOCALE[locale], {
-    style: "currency",
-    currency: currency.toUpperCase(),
-    minimumFractionDigits: exponent,
-    maximumFractionDigits: exponent,
-  }).format(value);
+  const key = `${locale}:${currency.toUpperCase()}`;
+  let format = amountFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(INTL_LOCALE[locale], {
+      style: "currency",
+      currency: currency.toUpperCase(),
+      minimumFractionDigits: exponent,
+      maximumFractionDigits: exponent,
+    });
+    amountFormats.set(key, format);
+  }
+  return format.format(unitAmount / 10 ** exponent);
 }
 
 const JA_UNIT: Record<BillingInterval, string> = {
