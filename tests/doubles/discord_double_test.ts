@@ -13,7 +13,7 @@ const MANAGE_ROLES = 1n << 28n;
 const dmChannelExample = JSON.parse(
   await Deno.readTextFile(
     new URL(
-      "../../../shared/fixtures/discord/rest/discord-api-docs-dm-channel-example.json",
+      "../fixtures/discord/rest/discord-api-docs-dm-channel-example.json",
       import.meta.url,
     ),
   ),

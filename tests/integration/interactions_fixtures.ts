@@ -7,7 +7,7 @@ import type postgres from "postgres";
 import { createApp } from "../../functions/discord-interactions/app.ts";
 import { depsFromConfig, loadConfig } from "../../functions/discord-interactions/config.ts";
 
-const FIXTURES = new URL("../../../shared/fixtures/discord/interactions/", import.meta.url);
+const FIXTURES = new URL("../fixtures/discord/interactions/", import.meta.url);
 
 export const APPLICATION_ID = "775799577604522054";
 export const GUILD_ID = "290926798626357999";
@@ -18,7 +18,7 @@ export const SITE_URL = "https://plans.rolepass.test";
 /** The interactions endpoint as Supabase routes it inside the function. */
 export const ENDPOINT = "http://localhost/discord-interactions";
 
-/** Reads a JSON fixture from ../shared/fixtures/discord/interactions/. */
+/** Reads a JSON fixture from tests/fixtures/discord/interactions/. */
 export async function readInteractionFixture<T = Record<string, unknown>>(
   name: string,
 ): Promise<T> {
@@ -103,11 +103,15 @@ export async function subscribeInteraction(
   return body;
 }
 
-/** The app as production builds it, from an environment, against the database at `databaseUrl`. */
+/**
+ * The app as production builds it, from an environment, against the database at `databaseUrl`.
+ * `now` sets the clock signature timestamps are held against (for vectors signed long ago).
+ */
 export function buildApp(
   databaseUrl: string,
   publicKeyHex: string,
   extraEnv: Record<string, string> = {},
+  now?: () => Date,
 ) {
   const config = loadConfig({
     DISCORD_PUBLIC_KEY: publicKeyHex,
@@ -117,7 +121,12 @@ export function buildApp(
     ...extraEnv,
   });
   const deps = depsFromConfig(config);
-  return { app: createApp(deps), sql: deps.sql, config };
+  return { app: createApp({ ...deps, now }), sql: deps.sql, config };
+}
+
+/** A clock stopped at `unixSeconds`, as Discord writes X-Signature-Timestamp. */
+export function clockAt(unixSeconds: string | number): () => Date {
+  return () => new Date(Number(unixSeconds) * 1000);
 }
 
 /** Posts `body` signed by `signer` to the app. */

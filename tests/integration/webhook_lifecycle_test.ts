@@ -442,7 +442,7 @@ Deno.test("a legacy-shaped (2020-03-02) subscription event is understood", async
     const fixture = JSON.parse(
       await Deno.readTextFile(
         new URL(
-          "../../../shared/fixtures/stripe/stripe-sync-engine/subscription_updated.json",
+          "../fixtures/stripe/stripe-sync-engine/subscription_updated.json",
           import.meta.url,
         ),
       ),

@@ -6,7 +6,7 @@ import {
   stripeSubscription,
 } from "../../functions/_core/stripe_shapes.ts";
 
-const FIXTURES = new URL("../../../shared/fixtures/stripe/", import.meta.url);
+const FIXTURES = new URL("../fixtures/stripe/", import.meta.url);
 
 async function fixture(path: string): Promise<Record<string, unknown>> {
   return JSON.parse(await Deno.readTextFile(new URL(path, FIXTURES)));

@@ -3,7 +3,7 @@
  * nested `errors` tree of 50035 "Invalid Form Body".
  *
  * Wire wording differs from the docs' code table ("Unknown Member", not "Unknown member"):
- * see `shared/fixtures/discord/rest/observed-error-responses.json`.
+ * see `tests/fixtures/discord/rest/observed-error-responses.json`.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Discord's own OpenAPI description (`shared/specs/discord-openapi.json`) as a request checker:
+ * Discord's own OpenAPI description (`tests/fixtures/discord-openapi.json`) as a request checker:
  * which path templates and methods exist, which operation a request is, and whether its path
  * parameters, query and JSON body are what Discord accepts.
  *
@@ -11,9 +11,9 @@
 import type { FieldErrorAt } from "./discord_errors.ts";
 import { type Schema, SchemaValidator, type SchemaValidatorOptions } from "./json_schema.ts";
 
-/** Where the spec lives in this workspace unless `DISCORD_OPENAPI_SPEC` says otherwise. */
+/** Where the spec lives in the repository unless `DISCORD_OPENAPI_SPEC` says otherwise. */
 export const DEFAULT_SPEC_URL = new URL(
-  "../../../../shared/specs/discord-openapi.json",
+  "../../fixtures/discord-openapi.json",
   import.meta.url,
 );
 

@@ -63,7 +63,7 @@ export interface DiscordDoubleOptions {
   clock?: TimeSource;
   /**
    * Discord's OpenAPI document: a path or URL, or `false` to skip the check. Default:
-   * `DISCORD_OPENAPI_SPEC`, else `shared/specs/discord-openapi.json` of this workspace.
+   * `DISCORD_OPENAPI_SPEC`, else `tests/fixtures/discord-openapi.json`.
    */
   openApiSpec?: string | URL | false;
   /** Reject body fields the spec does not list (Discord itself mostly ignores them). Default `true`. */

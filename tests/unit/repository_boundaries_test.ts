@@ -1,0 +1,89 @@
+/**
+ * Architecture rules about paths, checked over the source text of `functions/` and `tests/`:
+ * the repository runs on its own (no file refers to anything above its root, such as the
+ * workspace's shared folder beside a checkout), and product code never imports tests.
+ */
+import { assertEquals } from "../harness/assert.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const SOURCE_EXTENSIONS = [".ts", ".tsx", ".js", ".mjs", ".sql"];
+/** Generated or copied data, not source: never refers to anything. */
+const SKIPPED_FOLDERS = ["tests/artifacts/", "tests/fixtures/"];
+/**
+ * The workspace folder the fixtures were copied from, also caught when a path is built from
+ * pieces. Spelled in two parts so that this file does not match itself.
+ */
+const SHARED_FOLDER = ["..", "shared"].join("/");
+
+/**
+ * Files under `functions/` that import `tests/` today: the dev sandbox serves the test doubles, and
+ * `db:types` starts the test harness's cluster. Issue 17 gives both a home outside `tests/` and
+ * removes them from this list; the list may only shrink.
+ */
+const KNOWN_PRODUCT_IMPORTS_OF_TESTS = [
+  "functions/_cli/db_types.ts",
+  "functions/_cli/dev/sandbox/demo_community.ts",
+  "functions/_cli/dev/sandbox/sandbox.ts",
+  "functions/_cli/dev/sandbox/sandbox_page.ts",
+  "functions/_cli/dev/sandbox/subscribe_as_member.ts",
+];
+
+interface SourceFile {
+  /** Path relative to the repository root, e.g. `functions/checkout/app.ts`. */
+  path: string;
+  url: URL;
+  text: string;
+}
+
+async function sourceFiles(folder: string): Promise<SourceFile[]> {
+  const files: SourceFile[] = [];
+  const pending = [folder];
+  while (pending.length) {
+    const dir = pending.pop() as string;
+    for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
+      const path = `${dir}${entry.name}`;
+      if (entry.isDirectory) {
+        if (!SKIPPED_FOLDERS.includes(`${path}/`)) pending.push(`${path}/`);
+      } else if (SOURCE_EXTENSIONS.some((extension) => entry.name.endsWith(extension))) {
+        const url = new URL(path, ROOT);
+        files.push({ path, url, text: await Deno.readTextFile(url) });
+      }
+    }
+  }
+  return files.sort((a, b) => a.path < b.path ? -1 : 1);
+}
+
+/** Every quoted relative path in the text (imports, `new URL(..., import.meta.url)`, file reads). */
+function relativePaths(text: string): string[] {
+  return [...text.matchAll(/["'`](\.\.?\/[^"'`\s]*)["'`]/g)].map((match) => match[1] as string);
+}
+
+/** Where a relative path in `file` points, relative to the root; `undefined` above the root. */
+function resolveInRepository(file: SourceFile, relative: string): string | undefined {
+  const target = new URL(relative, file.url).href;
+  return target.startsWith(ROOT.href) ? target.slice(ROOT.href.length) : undefined;
+}
+
+const allSources = [...await sourceFiles("functions/"), ...await sourceFiles("tests/")];
+
+Deno.test("no source file refers to a path outside the repository", () => {
+  const outside = allSources.flatMap((file) => [
+    ...(file.text.includes(SHARED_FOLDER) ? [`${file.path}: ${SHARED_FOLDER}`] : []),
+    ...relativePaths(file.text)
+      .filter((relative) => resolveInRepository(file, relative) === undefined)
+      .map((relative) => `${file.path}: ${relative}`),
+  ]);
+  assertEquals(outside, []);
+});
+
+Deno.test("nothing under functions/ imports from tests/ beyond the known files", () => {
+  const importers = allSources
+    .filter((file) => file.path.startsWith("functions/"))
+    .filter((file) =>
+      relativePaths(file.text).some((relative) =>
+        resolveInRepository(file, relative)?.startsWith("tests/")
+      )
+    )
+    .map((file) => file.path);
+  assertEquals(importers, KNOWN_PRODUCT_IMPORTS_OF_TESTS);
+});
