@@ -1,7 +1,8 @@
 /**
  * The `discord-interactions` function: Discord's interactions endpoint. Every request's Ed25519
- * signature is checked over the raw body before anything else; PING gets PONG; `/subscribe` gets
- * an ephemeral reply with a private link. No Stripe code is loaded here.
+ * signature is checked over the raw body before anything else, and its timestamp against the
+ * clock; PING gets PONG; `/subscribe` gets an ephemeral reply with a private link, once per
+ * interaction. No Stripe code is loaded here.
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -13,7 +14,7 @@ import { localeFromDiscord } from "../_core/locale.ts";
 import { unknownCommandReply, unsupportedInteractionReply } from "../_core/messages/subscribe.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
 import { type Interaction, interactionSchema } from "./interaction.ts";
-import type { SignatureVerifier } from "./signature.ts";
+import { isFreshSignatureTimestamp, type SignatureVerifier } from "./signature.ts";
 import { answerSubscribe } from "./subscribe.ts";
 import type { SubscribeLinkStore } from "./subscribe_links.ts";
 
@@ -31,10 +32,18 @@ export interface InteractionsDeps {
   linkTokenTtlSeconds: number;
   /** Defaults to the CSPRNG token of `_core/link_token.ts`. */
   newLinkToken?: () => string;
+  /** The clock signature timestamps are held against; defaults to the system clock. */
+  now?: () => Date;
   logger?: Logger;
 }
 
-type Env = { Variables: { log: Logger; rawBody: Uint8Array } };
+type Env = {
+  Variables: {
+    log: Logger;
+    signatureHeaders: { signature: string; timestamp: string };
+    rawBody: Uint8Array;
+  };
+};
 
 /** Discord's interaction bodies are a few kilobytes; anything far larger is not from Discord. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -42,6 +51,7 @@ const MAX_BODY_BYTES = 256 * 1024;
 /** Builds the Hono app for `deps`. */
 export function createApp(deps: InteractionsDeps): Hono<Env> {
   const baseLog = deps.logger ?? createLogger(FUNCTION_NAME);
+  const now = deps.now ?? (() => new Date());
   const commandDeps = {
     subscribeLinks: deps.subscribeLinks,
     publicSiteUrl: deps.publicSiteUrl,
@@ -69,12 +79,8 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
 
   app.post(
     "/",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new HTTPException(413, { message: "Cannot accept interaction: body is too large" });
-      },
-    }),
+    // The headers are checked before a byte of the body is read: a request that cannot be a fresh
+    // signed interaction costs nothing to refuse, whatever it carries.
     async (c, next) => {
       const signature = c.req.header("x-signature-ed25519");
       const timestamp = c.req.header("x-signature-timestamp");
@@ -83,6 +89,22 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
           message: "Cannot verify interaction: signature is missing",
         });
       }
+      if (!isFreshSignatureTimestamp(timestamp, now())) {
+        throw new HTTPException(401, {
+          message: "Cannot verify interaction: timestamp is outside the accepted window",
+        });
+      }
+      c.set("signatureHeaders", { signature, timestamp });
+      await next();
+    },
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HTTPException(413, { message: "Cannot accept interaction: body is too large" });
+      },
+    }),
+    async (c, next) => {
+      const { signature, timestamp } = c.var.signatureHeaders;
       const rawBody = new Uint8Array(await c.req.arrayBuffer());
       if (!(await deps.verifySignature(rawBody, signature, timestamp))) {
         throw new HTTPException(401, {
@@ -110,14 +132,21 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
             log.warn("unknown command", { command: interaction.data?.name });
             return c.json(unknownCommandReply(locale));
           }
-          const reply = await answerSubscribe(
+          const answer = await answerSubscribe(
             commandDeps,
             interaction,
             deps.applicationId,
             locale,
             log,
           );
-          return c.json(reply);
+          if (!answer.ok) {
+            // Discord never sends an interaction twice, so a repeat comes from whoever captured
+            // the signed request: it gets a refusal, not a reply meant for the member.
+            throw new HTTPException(409, {
+              message: "Cannot answer interaction: it was already handled",
+            });
+          }
+          return c.json(answer.reply);
         }
         case InteractionType.ApplicationCommandAutocomplete:
           // No command has options, so there is nothing to suggest.

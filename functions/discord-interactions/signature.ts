@@ -15,6 +15,23 @@ export type SignatureVerifier = (
 const SIGNATURE_PATTERN = /^[0-9a-fA-F]{128}$/;
 const TIMESTAMP_PATTERN = /^[0-9]{1,20}$/;
 
+/**
+ * How far `X-Signature-Timestamp` may be from the function's clock, either way. Discord signs and
+ * sends at once and wants the answer within 3 seconds, so minutes leave room for clock skew while
+ * a captured request stops working soon; the stored interaction ids cover what is left.
+ */
+export const SIGNED_AT_TOLERANCE_SECONDS = 5 * 60;
+
+/**
+ * Whether `timestamp` (Unix seconds, as Discord sends it) lies within
+ * {@link SIGNED_AT_TOLERANCE_SECONDS} of `now`. Anything that is not such a number is not fresh.
+ */
+export function isFreshSignatureTimestamp(timestamp: string, now: Date): boolean {
+  if (!TIMESTAMP_PATTERN.test(timestamp)) return false;
+  const ageSeconds = now.getTime() / 1000 - Number(timestamp);
+  return Math.abs(ageSeconds) <= SIGNED_AT_TOLERANCE_SECONDS;
+}
+
 function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);

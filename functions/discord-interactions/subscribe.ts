@@ -29,11 +29,17 @@ function commandMention(interaction: Interaction): string {
   return interaction.data?.id ? `</subscribe:${interaction.data.id}>` : "/subscribe";
 }
 
+/** The reply to send, or why there is none. */
+export type SubscribeAnswer =
+  | { ok: true; reply: EphemeralReply }
+  | { ok: false; reason: "already_handled" };
+
 /**
  * Answers `/subscribe`.
  * @param interaction the signed, parsed interaction
  * @param applicationId the application that owns the interaction token
  * @param locale the member's language
+ * @returns the reply, or `already_handled` when this interaction id was answered before
  */
 export async function answerSubscribe(
   deps: SubscribeCommandDeps,
@@ -41,17 +47,18 @@ export async function answerSubscribe(
   applicationId: string,
   locale: Locale,
   log: Logger,
-): Promise<EphemeralReply> {
+): Promise<SubscribeAnswer> {
   const memberId = interaction.member?.user.id;
   if (!interaction.guild_id || !memberId) {
     log.info("subscribe refused outside a server");
-    return dmRefusalReply(locale, commandMention(interaction));
+    return replied(dmRefusalReply(locale, commandMention(interaction)));
   }
   const started = performance.now();
   const linkToken = deps.newLinkToken();
   let link;
   try {
     link = await deps.subscribeLinks.open({
+      interactionId: interaction.id,
       guildId: interaction.guild_id,
       memberId,
       locale,
@@ -62,7 +69,14 @@ export async function answerSubscribe(
     });
   } catch (error) {
     log.error("subscribe could not open a link", { error, guild_id: interaction.guild_id });
-    return unavailableReply(locale, commandMention(interaction));
+    return replied(unavailableReply(locale, commandMention(interaction)));
+  }
+  if (link.outcome === "already_handled") {
+    log.warn("subscribe refused: interaction was already handled", {
+      guild_id: interaction.guild_id,
+      member_id: memberId,
+    });
+    return { ok: false, reason: "already_handled" };
   }
   log.info("subscribe answered", {
     guild_id: interaction.guild_id,
@@ -71,23 +85,27 @@ export async function answerSubscribe(
     ms: Math.round(performance.now() - started),
   });
   if (link.outcome === "no_plan") {
-    return subscribeReply({ kind: "no_plan", guildName: link.guildName }, locale);
+    return replied(subscribeReply({ kind: "no_plan", guildName: link.guildName }, locale));
   }
   const url = `${deps.publicSiteUrl}${linkPath(link.outcome, linkToken)}`;
   if (link.outcome === "join") {
-    return subscribeReply({
+    return replied(subscribeReply({
       kind: "join",
       guildName: link.guildName,
       plans: link.plans,
       link: url,
       linkExpiresAt: link.linkExpiresAt,
-    }, locale);
+    }, locale));
   }
-  return subscribeReply({
+  return replied(subscribeReply({
     kind: "manage",
     guildName: link.guildName,
     membership: link.membership ?? { entitled: false, plan: null, endsAt: null },
     link: url,
     linkExpiresAt: link.linkExpiresAt,
-  }, locale);
+  }, locale));
+}
+
+function replied(reply: EphemeralReply): SubscribeAnswer {
+  return { ok: true, reply };
 }

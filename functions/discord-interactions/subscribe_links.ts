@@ -1,7 +1,8 @@
 /**
- * The Postgres side of `/subscribe`: one call to `public.open_subscribe_link`, which reads the
- * server's plans and the member's membership, stores the link token's hash and keeps the
- * interaction token, all in one round trip (Discord allows 3 seconds for the whole answer).
+ * The Postgres side of `/subscribe`: one call to `public.open_subscribe_link`, which claims the
+ * interaction's id, reads the server's plans and the member's membership, stores the link token's
+ * hash and keeps the interaction token, all in one round trip (Discord allows 3 seconds for the
+ * whole answer).
  */
 import { z } from "zod";
 import type { Sql } from "../_shared/db.ts";
@@ -12,6 +13,8 @@ import type { MembershipSummary, PlanSummary } from "../_core/messages/subscribe
 
 /** What `/subscribe` asks the database to do. */
 export interface SubscribeLinkRequest {
+  /** Discord's id of the interaction; a second request with the same id stores nothing. */
+  interactionId: string;
   guildId: string;
   memberId: string;
   locale: Locale;
@@ -25,6 +28,7 @@ export interface SubscribeLinkRequest {
 
 /** What the database decided and stored. */
 export type SubscribeLink =
+  | { outcome: "already_handled" }
   | { outcome: "no_plan"; guildName: string | null }
   | {
     outcome: LinkPurpose;
@@ -55,6 +59,7 @@ const planSchema = z.object({
 }));
 
 const resultSchema = z.discriminatedUnion("outcome", [
+  z.object({ outcome: z.literal("already_handled") }),
   z.object({ outcome: z.literal("no_plan"), guild_name: z.string().nullable() }),
   z.object({
     outcome: z.enum(["join", "manage"]),
@@ -75,10 +80,11 @@ export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
     async open(request) {
       const [row] = await sql<{ result: unknown }[]>`
         select public.open_subscribe_link(
-          ${request.guildId}, ${request.memberId}, ${request.locale}, ${request.linkTokenHash},
+          ${request.interactionId}, ${request.guildId}, ${request.memberId}, ${request.locale}, ${request.linkTokenHash},
           ${request.linkTokenTtlSeconds}, ${request.applicationId}, ${request.interactionToken}
         ) as result`;
       const result = resultSchema.parse(row.result);
+      if (result.outcome === "already_handled") return { outcome: "already_handled" };
       if (result.outcome === "no_plan") {
         return { outcome: "no_plan", guildName: result.guild_name };
       }
