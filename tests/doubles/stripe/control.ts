@@ -68,6 +68,11 @@ export class StripeDoubleControl {
     this.state.defaultBillingMode = mode;
   }
 
+  /** Prefix of the ids of charges made from now on (Stripe's own fixtures hold a `py_` charge). */
+  setChargeIdPrefix(prefix: "ch" | "py"): void {
+    this.state.chargeIdPrefix = prefix;
+  }
+
   /** Pays an open Checkout Session (see {@link Billing.completeCheckout}). */
   completeCheckout(
     sessionId: string,

@@ -411,7 +411,7 @@ export function chargeInvoice(
   const charge = fromTemplate<Stripe.Charge>("charge");
   const paymentMethod = newId("pm");
   Object.assign(charge, {
-    id: newId("ch"),
+    id: newId(state.chargeIdPrefix),
     created: now,
     amount: invoice.amount_due,
     amount_captured: succeeded ? invoice.amount_due : 0,

@@ -43,6 +43,8 @@ export class StripeState {
   portalConfigured = true;
   /** Billing mode of new subscriptions when Checkout does not say. */
   defaultBillingMode: BillingModeType;
+  /** Prefix of new charge ids: `ch`, or `py` as Stripe gives charges of some payment methods. */
+  chargeIdPrefix: "ch" | "py" = "ch";
 
   private readonly sequence = new Map<string, number>();
   private counter = 0;
@@ -98,6 +100,7 @@ export class StripeState {
       inpay: this.invoicePayments,
       pi: this.paymentIntents,
       ch: this.charges,
+      py: this.charges,
       re: this.refunds,
       dp: this.disputes,
       cs: this.checkoutSessions,
