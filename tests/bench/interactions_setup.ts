@@ -50,11 +50,19 @@ export async function benchDatabaseUrl(): Promise<string> {
 export interface InteractionsBench {
   databaseUrl: string;
   publicKeyHex: string;
-  /** A fresh request for the n-th member (requests are single-use; the signed bytes are not). */
-  subscribeRequest(n?: number): Request;
+  /** A newly signed /subscribe of the n-th member, never sent before. */
+  subscribeRequest(n?: number): Promise<Request>;
+  /**
+   * Signs `count` /subscribe requests ahead, so the measured calls of `subscribe` do not sign:
+   * the endpoint answers each interaction once, so every call needs bytes of its own.
+   */
+  prepareSubscribes(count: number): Promise<void>;
   /** One PING through the app's fetch handler; resolves to the status. */
   ping(): Promise<number>;
-  /** One /subscribe through the app's fetch handler; throws unless it answered with a link. */
+  /**
+   * One /subscribe through the app's fetch handler, with a request prepared ahead (signed on the
+   * spot once those run out); throws unless it answered with a link.
+   */
   subscribe(n?: number): Promise<void>;
   /** Ed25519 verify of the same bytes + one INSERT round trip on its own pool. */
   floor(): Promise<void>;
@@ -64,19 +72,26 @@ export interface InteractionsBench {
 /** Members the requests rotate through, so concurrent requests do not queue on one row lock. */
 const MEMBERS = 64;
 
-/** Builds the app and pre-signs one /subscribe per member. */
+/** Builds the app; /subscribe requests are signed ahead with `prepareSubscribes`. */
 export async function setUpInteractionsBench(): Promise<InteractionsBench> {
   setLogSink(() => {});
   const databaseUrl = await benchDatabaseUrl();
   const signer = await createDiscordSigner();
   const { app, sql } = buildApp(databaseUrl, signer.publicKeyHex);
-  const signed: { body: string; headers: Record<string, string> }[] = [];
+  const memberInteractions: Record<string, unknown>[] = [];
   for (let i = 0; i < MEMBERS; i++) {
-    const body = JSON.stringify(
+    memberInteractions.push(
       await subscribeInteraction({ memberId: String(400000000000000000n + BigInt(i)) }),
     );
-    signed.push({ body, headers: await signer.sign(body) });
   }
+  let sent = 0;
+  const signSubscribe = async (n: number) => {
+    const id = String(700000000000000000n + BigInt(sent++));
+    const body = JSON.stringify({ ...memberInteractions[n % MEMBERS], id });
+    return { body, headers: await signer.sign(body) };
+  };
+  let prepared: { body: string; headers: Record<string, string> }[] = [];
+  let nextPrepared = 0;
   const ping = '{"id":"995105663481028770","type":1,"token":"t","version":1}';
   const pingHeaders = await signer.sign(ping);
   const request = ({ body, headers }: { body: string; headers: Record<string, string> }) =>
@@ -94,18 +109,24 @@ export async function setUpInteractionsBench(): Promise<InteractionsBench> {
     false,
     ["verify"],
   );
-  const floorBody = new TextEncoder().encode(signed[0].body);
+  const floorSigned = await signSubscribe(0);
+  const floorBody = new TextEncoder().encode(floorSigned.body);
   return {
     databaseUrl,
     publicKeyHex: signer.publicKeyHex,
-    subscribeRequest: (n = 0) => request(signed[n % MEMBERS]),
+    subscribeRequest: async (n = 0) => request(await signSubscribe(n)),
+    async prepareSubscribes(count) {
+      prepared = prepared.slice(nextPrepared);
+      nextPrepared = 0;
+      for (let i = 0; i < count; i++) prepared.push(await signSubscribe(i));
+    },
     async ping() {
       const response = await app.fetch(request({ body: ping, headers: pingHeaders }));
       await response.body?.cancel();
       return response.status;
     },
     async subscribe(n = 0) {
-      const response = await app.fetch(request(signed[n % MEMBERS]));
+      const response = await app.fetch(request(prepared[nextPrepared++] ?? await signSubscribe(n)));
       const text = await response.text();
       if (response.status !== 200 || !text.includes("/join/")) {
         throw new Error(`unexpected answer ${response.status}: ${text}`);
@@ -114,8 +135,8 @@ export async function setUpInteractionsBench(): Promise<InteractionsBench> {
     async floor() {
       const valid = await verifyKey(
         floorBody,
-        signed[0].headers["X-Signature-Ed25519"],
-        signed[0].headers["X-Signature-Timestamp"],
+        floorSigned.headers["X-Signature-Ed25519"],
+        floorSigned.headers["X-Signature-Timestamp"],
         publicKey,
       );
       if (!valid) throw new Error("floor: signature did not verify");
