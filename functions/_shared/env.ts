@@ -57,3 +57,55 @@ export const fields = {
   hexKey: z.string().regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex characters"),
   secret: z.string().min(16, "expected at least 16 characters"),
 };
+
+const httpUrl = z.string().url().refine((text) => /^https?:\/\//.test(text), {
+  message: "expected an http(s) URL",
+});
+
+const WEBHOOK_SECRET_MESSAGE = "expected whsec_... (several separated by commas while rotating)";
+
+/**
+ * What a valid value is, for each variable more than one part of rolepass reads: the functions'
+ * `loadConfig`, the dev runner and `deno task doctor` all parse with these, so they cannot
+ * disagree on what they accept.
+ */
+export const variableSchemas = {
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected postgresql://..."),
+  DISCORD_PUBLIC_KEY: fields.hexKey,
+  DISCORD_APPLICATION_ID: fields.snowflake,
+  DISCORD_BOT_TOKEN: z.string()
+    .refine((text) => !/^Bot\s/i.test(text), 'give the token alone, without the "Bot " prefix')
+    .refine(
+      (text) => /^[A-Za-z0-9._-]{20,}$/.test(text),
+      "expected a bot token (about 70 letters, digits, dots, - and _)",
+    ),
+  DISCORD_API_BASE_URL: httpUrl,
+  STRIPE_SECRET_KEY: z.string().regex(
+    /^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/,
+    "expected sk_test_..., sk_live_... or a restricted rk_ key",
+  ),
+  /** Parses to the list of secrets: several, comma-separated, while rotating. */
+  STRIPE_WEBHOOK_SECRET: z.string()
+    .transform((value) => value.split(",").map((secret) => secret.trim()))
+    .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9_]+$/, WEBHOOK_SECRET_MESSAGE)).min(1)),
+  STRIPE_API_BASE_URL: httpUrl,
+  ROLE_SYNC_SECRET: z.string().min(
+    32,
+    "expected at least 32 characters, e.g. from `openssl rand -hex 32`",
+  ),
+  PUBLIC_SITE_URL: httpUrl,
+  SUPABASE_URL: httpUrl,
+  SUPABASE_PUBLISHABLE_KEY: z.string().min(20, "too short for a Supabase key"),
+} as const;
+
+/** Hosts that name this machine: a URL on one of them is unreachable for anyone else. */
+export function isLoopbackUrl(text: string): boolean {
+  let host: string;
+  try {
+    host = new URL(text).hostname;
+  } catch {
+    return false;
+  }
+  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host);
+}

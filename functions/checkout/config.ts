@@ -1,9 +1,8 @@
 /**
  * The checkout function's configuration, read once at boot, and the dependencies built from it.
  */
-import { z } from "zod";
 import { createSql } from "../_shared/db.ts";
-import { databaseUrlFrom, fields, parseEnv } from "../_shared/env.ts";
+import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
 import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
 import type { CheckoutAppDeps } from "./app.ts";
 import { createCheckoutStripe } from "./stripe_sessions.ts";
@@ -19,11 +18,9 @@ export interface CheckoutConfig {
 /** Parses the environment; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): CheckoutConfig {
   const parsed = parseEnv({
-    STRIPE_SECRET_KEY: z.string().regex(
-      /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/,
-      "expected sk_… or rk_…",
-    )
-      .describe("Stripe Dashboard → Developers → API keys (secret or restricted key)"),
+    STRIPE_SECRET_KEY: variableSchemas.STRIPE_SECRET_KEY.describe(
+      "Stripe Dashboard → Developers → API keys (secret or restricted key)",
+    ),
     STRIPE_API_BASE_URL: fields.url.default(STRIPE_DEFAULT_BASE_URL)
       .describe("leave unset in production; tests point it at the Stripe double"),
     PUBLIC_SITE_URL: fields.url

@@ -2,21 +2,20 @@
  * The role-sync function's configuration, read once from the environment, and the dependencies
  * built from it. The dev runner and the tests build the same app from here.
  */
-import { z } from "zod";
 import { DEFAULT_RETRY_POLICY } from "../_core/role_plan.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
-import { fields, parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
 import type { RoleSyncDeps } from "./app.ts";
 import { createRoleJobStore } from "./role_job_store.ts";
 
 const shape = {
-  ROLE_SYNC_SECRET: fields.secret.describe(
+  ROLE_SYNC_SECRET: variableSchemas.ROLE_SYNC_SECRET.describe(
     "the shared secret the database sends (Vault role_sync_secret must hold the same value)",
   ),
-  DISCORD_BOT_TOKEN: z.string().min(20, "expected a bot token").describe(
+  DISCORD_BOT_TOKEN: variableSchemas.DISCORD_BOT_TOKEN.describe(
     "the bot's token (Developer Portal > Bot > Reset Token)",
   ),
   DISCORD_APPLICATION_ID: fields.snowflake.describe(

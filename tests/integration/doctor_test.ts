@@ -154,17 +154,19 @@ Deno.test("a correct setup passes every check and exits 0", async () => {
   });
 });
 
-Deno.test("a missing or malformed variable is named with where to get it", async () => {
+Deno.test("a missing variable is told to be set, a malformed one to be corrected, each with where to get it", async () => {
   await withSetup(async ({ env }) => {
     const broken = { ...env, DISCORD_PUBLIC_KEY: "", STRIPE_WEBHOOK_SECRET: "not-a-secret" };
     const findings = await runDoctor(broken);
     const env_ = findings.filter((f) => f.check === "env" && f.status === "fail");
     assertEquals(env_.map((f) => f.message), [
       "DISCORD_PUBLIC_KEY is not set",
-      "STRIPE_WEBHOOK_SECRET is malformed (expected whsec_... (several separated by commas " +
-      "while rotating))",
+      "STRIPE_WEBHOOK_SECRET is set but malformed (expected whsec_... (several separated by " +
+      "commas while rotating))",
     ]);
+    assert(env_[0].fix?.startsWith("set it: "), env_[0].fix);
     assert(env_[0].fix?.includes("General Information → Public Key"));
+    assert(env_[1].fix?.startsWith("correct its value: "), env_[1].fix);
     const lines: string[] = [];
     assertEquals(await doctorCommand([], broken, (text) => lines.push(text)), 1);
   });
@@ -172,7 +174,10 @@ Deno.test("a missing or malformed variable is named with where to get it", async
 
 Deno.test("a bot token Discord refuses is reported and the guild checks are skipped", async () => {
   await withSetup(async ({ env }) => {
-    const findings = await runDoctor({ ...env, DISCORD_BOT_TOKEN: "MTE.wrong.token" });
+    const findings = await runDoctor({
+      ...env,
+      DISCORD_BOT_TOKEN: "MTE4NzY1NDMyMTA5ODc2NTQzMg.wrong.token-discord-refuses",
+    });
     assertOnlyFailure(findings, "discord.token", "Discord refused DISCORD_BOT_TOKEN (401");
     assert(findings.some((f) => f.check === "discord.guild" && f.status === "skip"));
   });

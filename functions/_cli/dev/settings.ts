@@ -3,7 +3,7 @@
  * database, which port, parsed once with zod. Every problem names the variable and where to get it.
  */
 import { z } from "zod";
-import { fields } from "../../_shared/env.ts";
+import { variableSchemas } from "../../_shared/env.ts";
 import { CREDENTIAL_NAMES, variableNamed } from "./variables.ts";
 
 /** The default port: not Supabase's 54321, so the runner and `supabase start` can coexist. */
@@ -48,28 +48,22 @@ export interface DevSettings {
 }
 
 const liveShape = {
-  DISCORD_PUBLIC_KEY: fields.hexKey,
-  DISCORD_APPLICATION_ID: fields.snowflake,
-  DISCORD_BOT_TOKEN: z.string().min(20, "expected a bot token (about 70 characters)"),
-  STRIPE_SECRET_KEY: z.string().regex(
-    /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/,
-    "expected sk_test_..., sk_live_... or a restricted rk_ key",
-  ),
-  STRIPE_WEBHOOK_SECRET: z.string().regex(
-    /^whsec_[A-Za-z0-9]+(,\s*whsec_[A-Za-z0-9]+)*$/,
-    "expected whsec_... (several comma-separated while rotating)",
-  ),
-  DISCORD_API_BASE_URL: fields.url.optional(),
-  STRIPE_API_BASE_URL: fields.url.optional(),
+  DISCORD_PUBLIC_KEY: variableSchemas.DISCORD_PUBLIC_KEY,
+  DISCORD_APPLICATION_ID: variableSchemas.DISCORD_APPLICATION_ID,
+  DISCORD_BOT_TOKEN: variableSchemas.DISCORD_BOT_TOKEN,
+  STRIPE_SECRET_KEY: variableSchemas.STRIPE_SECRET_KEY,
+  STRIPE_WEBHOOK_SECRET: variableSchemas.STRIPE_WEBHOOK_SECRET,
+  DISCORD_API_BASE_URL: variableSchemas.DISCORD_API_BASE_URL.optional(),
+  STRIPE_API_BASE_URL: variableSchemas.STRIPE_API_BASE_URL.optional(),
 };
 
 const commonShape = {
   PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected postgresql://...").optional(),
-  ROLE_SYNC_SECRET: z.string().min(32, "expected at least 32 characters").optional(),
-  PUBLIC_SITE_URL: fields.url.optional(),
-  SUPABASE_URL: fields.url.optional(),
-  SUPABASE_PUBLISHABLE_KEY: z.string().min(1).optional(),
+  DATABASE_URL: variableSchemas.DATABASE_URL.optional(),
+  ROLE_SYNC_SECRET: variableSchemas.ROLE_SYNC_SECRET.optional(),
+  PUBLIC_SITE_URL: variableSchemas.PUBLIC_SITE_URL.optional(),
+  SUPABASE_URL: variableSchemas.SUPABASE_URL.optional(),
+  SUPABASE_PUBLISHABLE_KEY: variableSchemas.SUPABASE_PUBLISHABLE_KEY.optional(),
 };
 
 function problemsOf(error: z.ZodError, given: Record<string, string>): string[] {
@@ -117,7 +111,7 @@ export function loadDevSettings(env: Record<string, string | undefined>): DevSet
       discordApplicationId: live.DISCORD_APPLICATION_ID,
       discordBotToken: live.DISCORD_BOT_TOKEN,
       stripeSecretKey: live.STRIPE_SECRET_KEY,
-      stripeWebhookSecret: live.STRIPE_WEBHOOK_SECRET,
+      stripeWebhookSecret: live.STRIPE_WEBHOOK_SECRET.join(","),
       discordApiBaseUrl: live.DISCORD_API_BASE_URL,
       stripeApiBaseUrl: live.STRIPE_API_BASE_URL,
     };

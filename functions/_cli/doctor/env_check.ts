@@ -5,70 +5,58 @@
  */
 import { z } from "zod";
 import { DISCORD_DEFAULT_BASE_URL } from "../../_shared/discord_api.ts";
-import { fields } from "../../_shared/env.ts";
+import { isLoopbackUrl, variableSchemas } from "../../_shared/env.ts";
 import { STRIPE_DEFAULT_BASE_URL } from "../../_shared/stripe_client.ts";
 import { fail, type Finding, pass, warn } from "./finding.ts";
-
-const httpUrl = z.string().url().refine((text) => /^https?:\/\//.test(text), {
-  message: "expected an http(s) URL",
-});
 
 /** Each variable with its schema and where the operator gets it. */
 export const DOCTOR_ENV = {
   DATABASE_URL: {
-    schema: z.string().regex(/^postgres(ql)?:\/\//, { message: "expected postgresql://..." }),
+    schema: variableSchemas.DATABASE_URL,
     where: "Supabase Dashboard → Connect → connection string (or SUPABASE_DB_URL)",
   },
   DISCORD_APPLICATION_ID: {
-    schema: fields.snowflake,
+    schema: variableSchemas.DISCORD_APPLICATION_ID,
     where: "Discord Developer Portal → your application → General Information → Application ID",
   },
   DISCORD_PUBLIC_KEY: {
-    schema: fields.hexKey,
+    schema: variableSchemas.DISCORD_PUBLIC_KEY,
     where: "Discord Developer Portal → your application → General Information → Public Key",
   },
   DISCORD_BOT_TOKEN: {
-    schema: z.string().refine((text) => !/^Bot\s/i.test(text), {
-      message: 'give the token alone, without the "Bot " prefix',
-    }).refine((text) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(text), {
-      message: "a bot token has three parts separated by dots",
-    }),
+    schema: variableSchemas.DISCORD_BOT_TOKEN,
     where: "Discord Developer Portal → your application → Bot → Reset Token",
   },
   DISCORD_API_BASE_URL: {
-    schema: httpUrl.default(DISCORD_DEFAULT_BASE_URL),
+    schema: variableSchemas.DISCORD_API_BASE_URL.default(DISCORD_DEFAULT_BASE_URL),
     where: "leave unset to use Discord itself",
   },
   STRIPE_SECRET_KEY: {
-    schema: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, {
-      message: "expected a key starting with sk_live_, sk_test_, rk_live_ or rk_test_",
-    }),
+    schema: variableSchemas.STRIPE_SECRET_KEY,
     where: "Stripe Dashboard → Developers → API keys → Secret key",
   },
   STRIPE_WEBHOOK_SECRET: {
-    schema: z.string().regex(/^whsec_[A-Za-z0-9_]+(,whsec_[A-Za-z0-9_]+)*$/, {
-      message: "expected whsec_... (several separated by commas while rotating)",
-    }),
+    schema: variableSchemas.STRIPE_WEBHOOK_SECRET,
     where: "Stripe Dashboard → Developers → Webhooks → your endpoint → Signing secret",
   },
   STRIPE_API_BASE_URL: {
-    schema: httpUrl.default(STRIPE_DEFAULT_BASE_URL),
+    schema: variableSchemas.STRIPE_API_BASE_URL.default(STRIPE_DEFAULT_BASE_URL),
     where: "leave unset to use Stripe itself",
   },
   ROLE_SYNC_SECRET: {
-    schema: fields.secret,
+    schema: variableSchemas.ROLE_SYNC_SECRET,
     where: "any long random string, e.g. `openssl rand -hex 32`; the same value goes into Vault",
   },
   PUBLIC_SITE_URL: {
-    schema: httpUrl,
+    schema: variableSchemas.PUBLIC_SITE_URL,
     where: "the URL where the plan page is deployed (Deno Deploy)",
   },
   SUPABASE_URL: {
-    schema: httpUrl,
+    schema: variableSchemas.SUPABASE_URL,
     where: "Supabase Dashboard → Project Settings → API → Project URL",
   },
   SUPABASE_PUBLISHABLE_KEY: {
-    schema: z.string().min(20, { message: "too short for a Supabase key" }),
+    schema: variableSchemas.SUPABASE_PUBLISHABLE_KEY,
     where: "Supabase Dashboard → Project Settings → API Keys → Publishable key",
   },
 } as const;
@@ -79,11 +67,6 @@ type EnvName = keyof typeof DOCTOR_ENV;
 export type DoctorEnv = {
   [K in EnvName]?: z.infer<(typeof DOCTOR_ENV)[K]["schema"]>;
 };
-
-function isLocalUrl(text: string): boolean {
-  const host = new URL(text).hostname;
-  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
-}
 
 /**
  * Checks every variable; DATABASE_URL falls back from SUPABASE_DB_URL as the functions do.
@@ -107,7 +90,9 @@ export function checkEnvironment(
       findings.push(fail("env", `${name} is not set`, `set it: ${where}`));
     } else {
       const reason = result.error.issues[0]?.message ?? "malformed";
-      findings.push(fail("env", `${name} is malformed (${reason})`, `set it: ${where}`));
+      findings.push(
+        fail("env", `${name} is set but malformed (${reason})`, `correct its value: ${where}`),
+      );
     }
   }
   const parsed = env as DoctorEnv;
@@ -118,7 +103,16 @@ export function checkEnvironment(
       "fine for a rehearsal; use the live secret key (and live prices) to go live",
     ));
   }
-  if (parsed.PUBLIC_SITE_URL?.startsWith("http://") && !isLocalUrl(parsed.PUBLIC_SITE_URL)) {
+  if (parsed.PUBLIC_SITE_URL && isLoopbackUrl(parsed.PUBLIC_SITE_URL)) {
+    const live = parsed.STRIPE_SECRET_KEY?.includes("_live_") ?? false;
+    findings.push((live ? fail : warn)(
+      "env",
+      `PUBLIC_SITE_URL (${parsed.PUBLIC_SITE_URL}) is on this machine: the links /subscribe ` +
+        "sends would send members to a page only this machine can open",
+      "set PUBLIC_SITE_URL to the plan page's public https URL (Deno Deploy), or a tunnel to it",
+    ));
+  }
+  if (parsed.PUBLIC_SITE_URL?.startsWith("http://") && !isLoopbackUrl(parsed.PUBLIC_SITE_URL)) {
     findings.push(fail(
       "env",
       `PUBLIC_SITE_URL (${parsed.PUBLIC_SITE_URL}) is not https: links in Discord would send ` +
