@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
+import { readCappedBody } from "../_shared/body_cap.ts";
 import type { Logger } from "../_shared/log.ts";
 import type { RoleJobStore } from "./role_job_store.ts";
 import { drainRoleJobs, type DrainSummary, type RoleSyncWorkerDeps } from "./role_sync.ts";
@@ -46,6 +47,9 @@ const wakeSchema = z.discriminatedUnion("type", [
 ]);
 
 const encoder = new TextEncoder();
+
+/** A wake is one role_jobs row or a sweep marker, well under a kilobyte; 64 KiB is ample. */
+export const MAX_WAKE_BODY_BYTES = 64 * 1024;
 
 type Env = { Variables: { logger: Logger } };
 
@@ -112,10 +116,13 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
 
   app.post("/", async (c) => {
     const logger = c.get("logger");
-    const text = await c.req.text();
+    const body = await readCappedBody(c.req.raw, MAX_WAKE_BODY_BYTES);
+    if (!body.ok) {
+      throw new HTTPException(413, { message: "Cannot read the body: it is larger than 64 KiB" });
+    }
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(new TextDecoder().decode(body.bytes));
     } catch {
       throw new HTTPException(400, { message: "Cannot read the body: it is not JSON" });
     }
