@@ -4,9 +4,9 @@
  * ids). Guild-scoped when a guild id is given (`--guild <id>` or DISCORD_GUILD_ID): guild commands
  * update instantly, which suits testing; global otherwise.
  *
- * Reads DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN and DISCORD_API_BASE_URL.
+ * Reads DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN and DISCORD_API_BASE_URL from the environment
+ * and the project's `.env`, as every task does (functions/_cli/task.ts).
  */
-import { z } from "zod";
 import type { APIApplicationCommand } from "discord-api-types/v10";
 import { COMMANDS } from "../_core/commands.ts";
 import {
@@ -14,7 +14,8 @@ import {
   DISCORD_DEFAULT_BASE_URL,
   type DiscordApi,
 } from "../_shared/discord_api.ts";
-import { ConfigError, fields, parseEnv } from "../_shared/env.ts";
+import { fields, parseEnv, variableSchemas } from "../_shared/env.ts";
+import { runTask, type TaskDefinition, TaskFailure, USAGE_EXIT_CODE } from "./task.ts";
 
 /** Where and how to register. */
 export interface RegisterCommandsOptions {
@@ -72,7 +73,9 @@ const shape = {
   DISCORD_APPLICATION_ID: fields.snowflake.describe(
     "the application id (Developer Portal > General Information)",
   ),
-  DISCORD_BOT_TOKEN: z.string().min(1).describe("the bot token (Developer Portal > Bot)"),
+  DISCORD_BOT_TOKEN: variableSchemas.DISCORD_BOT_TOKEN.describe(
+    "the bot token (Developer Portal > Bot)",
+  ),
   DISCORD_API_BASE_URL: fields.url.default(DISCORD_DEFAULT_BASE_URL).describe(
     "Discord's API root; default https://discord.com/api/v10",
   ),
@@ -81,37 +84,58 @@ const shape = {
   ),
 };
 
-/** Reads `--guild <id>` / `--guild=<id>` from the command line; null when absent. */
-export function guildFlag(args: string[]): string | null {
-  const index = args.findIndex((arg) => arg === "--guild" || arg.startsWith("--guild="));
-  if (index === -1) return null;
-  const value = args[index].includes("=") ? args[index].split("=")[1] : args[index + 1];
-  if (!value || !/^[0-9]{17,20}$/.test(value)) {
-    throw new ConfigError(["--guild needs a Discord server id (17-20 digits)"]);
+const TASK: TaskDefinition = {
+  name: "commands:register",
+  help: `Usage: deno task commands:register [--guild <server id>]
+
+Registers rolepass's slash commands with Discord (running it again changes nothing).
+  --guild <id>   register in this server only (instant updates; DISCORD_GUILD_ID does the same)
+  --help         print this help
+
+Reads DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN and DISCORD_API_BASE_URL from the environment
+and .env (the environment wins). Without a server id the commands are registered globally.`,
+  flags: { guild: { type: "string" } },
+};
+
+/** What to tell the operator to do about a refusal, by Discord's status. */
+function fixFor(error: RegistrationError): string {
+  if (error.status === 401) {
+    return "Check DISCORD_BOT_TOKEN: Discord Developer Portal > your application > Bot > Reset Token.";
   }
-  return value;
+  if (error.status === 403 || error.status === 404) {
+    return "Check that DISCORD_APPLICATION_ID belongs to the bot token, and that the bot was " +
+      "invited to the server with the applications.commands scope.";
+  }
+  return "Try again in a minute.";
 }
 
-async function main(): Promise<number> {
-  try {
-    const env = parseEnv(shape);
-    const guildId = guildFlag(Deno.args) ?? env.DISCORD_GUILD_ID ?? null;
-    const commands = await registerCommands({
-      api: createDiscordApi(env.DISCORD_API_BASE_URL, env.DISCORD_BOT_TOKEN),
-      applicationId: env.DISCORD_APPLICATION_ID,
-      guildId,
-    });
+if (import.meta.main) {
+  await runTask(TASK, async ({ args, env }) => {
+    const config = parseEnv(shape, env.values);
+    const guildFlag = args.flags.guild as string | undefined;
+    if (guildFlag !== undefined && !/^[0-9]{17,20}$/.test(guildFlag)) {
+      throw new TaskFailure("--guild needs a Discord server id (17-20 digits).", USAGE_EXIT_CODE);
+    }
+    const guildId = guildFlag ?? config.DISCORD_GUILD_ID ?? null;
+    let commands: APIApplicationCommand[];
+    try {
+      commands = await registerCommands({
+        api: createDiscordApi(config.DISCORD_API_BASE_URL, config.DISCORD_BOT_TOKEN),
+        applicationId: config.DISCORD_APPLICATION_ID,
+        guildId,
+      });
+    } catch (error) {
+      if (error instanceof RegistrationError) {
+        throw new TaskFailure(`${error.message}. ${fixFor(error)}`);
+      }
+      throw new TaskFailure(
+        `Cannot reach Discord at ${config.DISCORD_API_BASE_URL}: the connection failed. Check ` +
+          "the network, or DISCORD_API_BASE_URL if you set it.",
+      );
+    }
     const where = guildId ? `in server ${guildId}` : "globally";
     console.log(`Registered ${commands.length} command(s) ${where}:`);
     for (const command of commands) console.log(`  /${command.name} (id ${command.id})`);
     return 0;
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof RegistrationError) {
-      console.error(error.message);
-      return 1;
-    }
-    throw error;
-  }
+  });
 }
-
-if (import.meta.main) Deno.exit(await main());

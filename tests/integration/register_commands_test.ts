@@ -13,7 +13,10 @@ const GUILD_ID = "290926798626357999";
 async function withDouble(
   fn: (discord: Awaited<ReturnType<typeof startDiscordDouble>>) => Promise<void>,
 ) {
-  const discord = await startDiscordDouble({ rateLimits: { enabled: false } });
+  const discord = await startDiscordDouble({
+    rateLimits: { enabled: false },
+    botToken: "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.the-doubles-bot-token",
+  });
   discord.addGuild({ id: GUILD_ID, name: "Test Guild" });
   try {
     await fn(discord);
@@ -22,10 +25,24 @@ async function withDouble(
   }
 }
 
-async function runCli(args: string[], env: Record<string, string>) {
+const PROJECT_ROOT = new URL("../../", import.meta.url);
+
+/** Runs the task as `deno task` would; `cwd` (default the project root) is where `.env` is read. */
+async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string | URL = PROJECT_ROOT,
+) {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", "functions/_cli/register_commands.ts", ...args],
-    cwd: new URL("../../", import.meta.url),
+    args: [
+      "run",
+      "-A",
+      "--no-check",
+      `--config=${new URL("deno.json", PROJECT_ROOT).pathname}`,
+      new URL("functions/_cli/register_commands.ts", PROJECT_ROOT).pathname,
+      ...args,
+    ],
+    cwd,
     env,
     clearEnv: true,
     stdout: "piped",
@@ -118,7 +135,7 @@ Deno.test("the command line takes the server from DISCORD_GUILD_ID, and register
 Deno.test("the command line names the missing configuration and calls nothing", async () => {
   await withDouble(async (discord) => {
     const result = await runCli([], { DISCORD_API_BASE_URL: discord.apiBaseUrl });
-    assertEquals(result.code, 1);
+    assertEquals(result.code, 2);
     assert(result.stderr.includes("DISCORD_APPLICATION_ID is missing"), result.stderr);
     assert(result.stderr.includes("DISCORD_BOT_TOKEN is missing"), result.stderr);
     assertEquals(discord.requests(), []);
@@ -163,5 +180,84 @@ Deno.test("a wrong bot token fails once with Discord's reason, without retrying"
       "Discord answered 401",
     );
     assertEquals(discord.requests().length, 1);
+  });
+});
+
+Deno.test("--help prints the usage and exits 0 without any configuration", async () => {
+  const result = await runCli(["--help"], {});
+  assertEquals(result.code, 0, result.stderr);
+  assert(result.stdout.startsWith("Usage: deno task commands:register"), result.stdout);
+  assertEquals(result.stderr, "");
+});
+
+Deno.test("an unknown flag such as --gild is refused before anything is registered", async () => {
+  await withDouble(async (discord) => {
+    const env = {
+      DISCORD_APPLICATION_ID: discord.applicationId,
+      DISCORD_BOT_TOKEN: discord.botToken,
+      DISCORD_API_BASE_URL: discord.apiBaseUrl,
+    };
+    const result = await runCli(["--gild", GUILD_ID], env);
+    assertEquals(result.code, 2);
+    assertEquals(
+      result.stderr.trim(),
+      "Unknown flag --gild. Run `deno task commands:register --help` for the usage.",
+    );
+    assertEquals(discord.requests(), []);
+    assertEquals(discord.commands(), []);
+  });
+});
+
+Deno.test("the credentials are read from .env, under the environment, as the other tasks do", async () => {
+  await withDouble(async (discord) => {
+    const folder = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${folder}/.env`,
+        [
+          `DISCORD_APPLICATION_ID=${discord.applicationId}`,
+          `DISCORD_BOT_TOKEN="${discord.botToken}"`,
+          "DISCORD_API_BASE_URL=https://discord.invalid/api/v10",
+          `DISCORD_GUILD_ID=${GUILD_ID}`,
+        ].join("\n"),
+      );
+      const result = await runCli([], { DISCORD_API_BASE_URL: discord.apiBaseUrl }, folder);
+      assertEquals(result.code, 0, result.stderr);
+      assertEquals(discord.commands(GUILD_ID).length, 1);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  });
+});
+
+Deno.test("an unreachable Discord is one sentence with the fix and exit 1, no stack trace", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = listener.addr.port;
+  listener.close();
+  const result = await runCli([], {
+    DISCORD_APPLICATION_ID: "100000000000000009",
+    DISCORD_BOT_TOKEN: "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.fake-bot-token-for-tests",
+    DISCORD_API_BASE_URL: `http://127.0.0.1:${closedPort}/api/v10`,
+  });
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr.trim(),
+    `Cannot reach Discord at http://127.0.0.1:${closedPort}/api/v10: the connection failed. ` +
+      "Check the network, or DISCORD_API_BASE_URL if you set it.",
+  );
+});
+
+Deno.test("a bot token Discord refuses is one sentence naming the variable to fix", async () => {
+  await withDouble(async (discord) => {
+    const result = await runCli([], {
+      DISCORD_APPLICATION_ID: discord.applicationId,
+      DISCORD_BOT_TOKEN: "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.not-the-doubles-token",
+      DISCORD_API_BASE_URL: discord.apiBaseUrl,
+    });
+    assertEquals(result.code, 1);
+    const lines = result.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, result.stderr);
+    assert(lines[0].startsWith("Cannot register commands: Discord answered 401"), lines[0]);
+    assert(lines[0].includes("Check DISCORD_BOT_TOKEN"), lines[0]);
   });
 });
