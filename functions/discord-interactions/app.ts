@@ -58,7 +58,9 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
     linkTokenTtlSeconds: deps.linkTokenTtlSeconds,
     newLinkToken: deps.newLinkToken ?? (() => newLinkToken()),
   };
-  const app = new Hono<Env>().basePath(`/${FUNCTION_NAME}`);
+  // An endpoint URL pasted with a trailing slash still works: Discord's check of the URL would
+  // otherwise fail with nothing to say why.
+  const app = new Hono<Env>({ strict: false }).basePath(`/${FUNCTION_NAME}`);
 
   app.use("*", async (c, next) => {
     const requestId = c.req.header("sb-request-id") ?? crypto.randomUUID();

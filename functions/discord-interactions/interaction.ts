@@ -2,6 +2,7 @@
  * The parts of a Discord interaction this function reads, parsed once at the edge. Everything else
  * Discord sends is dropped here, so the handlers only see typed fields.
  */
+import { InteractionType } from "discord-api-types/v10";
 import { z } from "zod";
 
 const snowflake = z.string().regex(/^[0-9]{17,20}$/, "expected a Discord id");
@@ -26,6 +27,16 @@ export const interactionSchema = z.object({
     id: snowflake.optional(),
     name: z.string().max(100).optional(),
   }).optional(),
+}).superRefine((interaction, context) => {
+  // Discord names who acted: `member` in a server, `user` in a DM. A signed body without them is
+  // not from Discord, and must not be answered as if it came from a DM.
+  if (interaction.guild_id && !interaction.member) {
+    context.addIssue({ code: "custom", path: ["member"], message: "missing in a server" });
+  }
+  const isCommand = interaction.type === InteractionType.ApplicationCommand;
+  if (isCommand && !interaction.guild_id && !interaction.user) {
+    context.addIssue({ code: "custom", path: ["user"], message: "missing outside a server" });
+  }
 });
 
 /** A parsed interaction. */
