@@ -1,11 +1,8 @@
 /**
- * How a plan's price reads on the plan page: amount with its currency, and how often it is charged.
- *
- * Stripe stores amounts in the currency's smallest unit, and decides itself which currencies have
- * one: JPY and KRW have none (500 means ¥500), most have cents (500 means $5.00), a few have three
- * decimals (https://docs.stripe.com/currencies#zero-decimal). The exponent therefore comes from
- * Stripe's lists, not from Intl, whose ISO data differs for a few currencies (ISK, HUF, TWD, UGX).
+ * How a plan's price reads on the plan page and in Discord: amount with its currency, and how
+ * often it is charged. The amount's decimals come from Stripe's currency lists (`currency.ts`).
  */
+import { displayedDecimals, toMajorUnits } from "./currency.ts";
 import type { Locale } from "./locale.ts";
 
 /** How often a subscription renews, as Stripe names it. */
@@ -22,56 +19,30 @@ export interface PlanPrice {
   intervalCount: number;
 }
 
-const ZERO_DECIMAL = new Set([
-  "bif",
-  "clp",
-  "djf",
-  "gnf",
-  "isk",
-  "jpy",
-  "kmf",
-  "krw",
-  "mga",
-  "pyg",
-  "rwf",
-  "ugx",
-  "vnd",
-  "vuv",
-  "xaf",
-  "xof",
-  "xpf",
-]);
-const THREE_DECIMAL = new Set(["bhd", "jod", "kwd", "omr", "tnd"]);
-
-/** How many decimals Stripe's smallest unit has for `currency` (0 for JPY, 2 for USD). */
-export function currencyExponent(currency: string): number {
-  const code = currency.toLowerCase();
-  if (ZERO_DECIMAL.has(code)) return 0;
-  if (THREE_DECIMAL.has(code)) return 3;
-  return 2;
-}
-
 const INTL_LOCALE: Record<Locale, string> = { ja: "ja-JP", en: "en-US" };
 
 // Building an Intl.NumberFormat costs far more than formatting with one, and /subscribe formats
 // prices on every call: keep one per (locale, currency).
 const amountFormats = new Map<string, Intl.NumberFormat>();
 
-/** Formats a Stripe amount for `locale`: 500 JPY -> "￥500" (ja) or "¥500" (en); 500 USD -> "$5.00". */
+/**
+ * Formats a Stripe amount for `locale`: 500 JPY -> "￥500" (ja) or "¥500" (en); 500 USD -> "$5.00";
+ * 1500 KWD -> "KWD 1.500".
+ */
 export function formatAmount(unitAmount: number, currency: string, locale: Locale): string {
-  const exponent = currencyExponent(currency);
+  const decimals = displayedDecimals(currency);
   const key = `${locale}:${currency.toUpperCase()}`;
   let format = amountFormats.get(key);
   if (!format) {
     format = new Intl.NumberFormat(INTL_LOCALE[locale], {
       style: "currency",
       currency: currency.toUpperCase(),
-      minimumFractionDigits: exponent,
-      maximumFractionDigits: exponent,
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
     });
     amountFormats.set(key, format);
   }
-  return format.format(unitAmount / 10 ** exponent);
+  return format.format(toMajorUnits(unitAmount, currency));
 }
 
 const JA_UNIT: Record<BillingInterval, string> = {

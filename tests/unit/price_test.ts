@@ -1,10 +1,5 @@
 import { assertEquals } from "../harness/assert.ts";
-import {
-  currencyExponent,
-  formatAmount,
-  formatInterval,
-  formatPlanPrice,
-} from "../../functions/_core/price.ts";
+import { formatAmount, formatInterval, formatPlanPrice } from "../../functions/_core/price.ts";
 
 Deno.test("a yen amount has no minor unit: 500 is five hundred yen", () => {
   assertEquals(formatAmount(500, "jpy", "ja"), "￥500");
@@ -16,15 +11,6 @@ Deno.test("a dollar amount is in cents and always shows two decimals", () => {
   assertEquals(formatAmount(500, "usd", "en"), "$5.00");
   assertEquals(formatAmount(1999, "usd", "ja"), "$19.99");
   assertEquals(formatAmount(100000, "eur", "en"), "€1,000.00");
-});
-
-Deno.test("Stripe's exponents decide, including its three-decimal and zero-decimal lists", () => {
-  assertEquals(currencyExponent("jpy"), 0);
-  assertEquals(currencyExponent("KRW"), 0);
-  assertEquals(currencyExponent("isk"), 0);
-  assertEquals(currencyExponent("kwd"), 3);
-  assertEquals(currencyExponent("usd"), 2);
-  assertEquals(formatAmount(1500, "kwd", "en"), "KWD\u00a01.500");
 });
 
 Deno.test("intervals read naturally in both languages, with counts", () => {

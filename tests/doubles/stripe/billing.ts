@@ -28,7 +28,7 @@ export type PaymentOutcome = "paid" | "payment_failed";
 
 /** Options for {@link Billing.createPrice}. */
 export interface CreatePriceOptions {
-  /** Amount in the currency's smallest unit (cents). */
+  /** Amount in the currency's minor unit, as Stripe counts it (500 JPY is ¥500, 500 USD is $5.00). */
   unitAmount: number;
   currency?: string;
   interval?: Stripe.Price.Recurring.Interval;
@@ -496,7 +496,28 @@ export class Billing {
     const amount = options.full === false
       ? Math.min(options.amount ?? Math.floor(charge.amount / 2), remaining)
       : remaining;
-    if (amount <= 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`);
+    return this.refundCharge(charge.id, { amount });
+  }
+
+  /**
+   * Refunds `amount` of a charge (all that is left when omitted), as `POST /v1/refunds` does
+   * (emits refund.created and charge.refunded).
+   */
+  refundCharge(
+    chargeId: string,
+    options: { amount?: number; reason?: string; metadata?: Record<string, string> } = {},
+    request: EventRequest = NO_REQUEST,
+  ): { charge: Stripe.Charge; refund: Stripe.Refund } {
+    const charge = this.state.charges.get(chargeId);
+    if (!charge) throw resourceMissing("charge", chargeId);
+    const remaining = charge.amount - charge.amount_refunded;
+    const amount = options.amount ?? remaining;
+    if (remaining <= 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`);
+    if (amount <= 0 || amount > remaining) {
+      throw invalidRequest(
+        `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining})`,
+      );
+    }
     const refund = fromTemplate<Stripe.Refund>("refund");
     Object.assign(refund, {
       id: newId("re"),
@@ -508,7 +529,8 @@ export class Billing {
       customer: charge.customer,
       payment_intent: charge.payment_intent,
       payment_method: charge.payment_method,
-      reason: "requested_by_customer",
+      metadata: options.metadata ?? {},
+      reason: options.reason ?? "requested_by_customer",
       status: "succeeded",
     });
     this.state.add(this.state.refunds, refund);
@@ -516,8 +538,8 @@ export class Billing {
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded >= charge.amount;
     charge.refunds?.data.unshift(structuredClone(refund));
-    this.events.emit("refund.created", refund);
-    this.events.emit("charge.refunded", charge, before);
+    this.events.emit("refund.created", refund, undefined, request);
+    this.events.emit("charge.refunded", charge, before, request);
     return { charge, refund };
   }
 
@@ -543,6 +565,10 @@ export class Billing {
         enhanced_eligibility: {},
       },
       is_charge_refundable: false,
+      // Stripe withdraws the disputed amount at once; a won dispute adds the reversal.
+      balance_transactions: [
+        disputeBalanceTransaction(charge.amount - charge.amount_refunded, now, "dispute"),
+      ],
       payment_intent: charge.payment_intent,
       reason: options.reason ?? "fraudulent",
       status: "needs_response",
@@ -560,6 +586,15 @@ export class Billing {
     if (!dispute) throw resourceMissing("dispute", disputeId);
     const before = structuredClone(dispute);
     dispute.status = result;
+    if (result === "won") {
+      dispute.balance_transactions.push(
+        disputeBalanceTransaction(
+          -dispute.balance_transactions[0].amount,
+          this.state.now(),
+          "dispute_reversal",
+        ),
+      );
+    }
     this.events.emit("charge.dispute.closed", dispute, before);
     return dispute;
   }
@@ -703,4 +738,20 @@ interface InvoiceSteps {
   draft: Stripe.Invoice;
   open: Stripe.Invoice;
   attempt: ReturnType<typeof chargeInvoice>;
+}
+
+/** A dispute's balance transaction: the withdrawal when opened, the reversal when won. */
+function disputeBalanceTransaction(
+  amount: number,
+  created: number,
+  category: "dispute" | "dispute_reversal",
+): Stripe.BalanceTransaction {
+  return {
+    id: newId("txn"),
+    object: "balance_transaction",
+    amount: category === "dispute" ? -Math.abs(amount) : Math.abs(amount),
+    created,
+    reporting_category: category,
+    type: "adjustment",
+  } as Stripe.BalanceTransaction;
 }

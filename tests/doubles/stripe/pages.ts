@@ -4,6 +4,7 @@
  * newcomer can walk the member's flow without a Stripe account; every page says it is a double.
  */
 import type Stripe from "stripe";
+import { formatAmount as formatStripeAmount } from "../../../functions/_core/price.ts";
 import { checkoutLineItems } from "./expand.ts";
 import type { StripeState } from "./state.ts";
 
@@ -14,14 +15,48 @@ function escapeHtml(text: string): string {
   );
 }
 
+// The product's own formatting, so the double's pages and the plan page cannot disagree on how
+// many decimals a currency has (¥500 is 500 JPY, not ¥5).
 function formatAmount(amount: number | null, currency: string | null): string {
   if (amount === null || currency === null) return "";
   try {
-    return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() })
-      .format(amount / 100);
+    return formatStripeAmount(amount, currency, "en");
   } catch {
     return `${amount} ${currency}`;
   }
+}
+
+// What Stripe's hosted Checkout says when the issuer declines the card, in the session's language.
+const CARD_DECLINED: Record<string, string> = {
+  ja: "カードが拒否されました。",
+  en: "Your card was declined.",
+};
+
+/**
+ * The decline of the session's last payment attempt, or null: a declined payment leaves the
+ * session open with an `incomplete` subscription whose latest charge failed.
+ */
+function declineNotice(state: StripeState, session: Stripe.Checkout.Session): string | null {
+  const pendingId = state.checkoutRequests.get(session.id)?.pendingSubscriptionId;
+  const pending = pendingId ? state.subscriptions.get(pendingId) : undefined;
+  if (session.status !== "open" || pending?.status !== "incomplete") return null;
+  const charges = [...state.charges.values()].filter((c) => c.customer === pending.customer);
+  if (charges.at(-1)?.status !== "failed") return null;
+  const locale = session.locale === "ja" ? "ja" : "en";
+  return `<p class="declined" role="alert" lang="${locale}">${CARD_DECLINED[locale]}</p>`;
+}
+
+/** The one line that says where a subscription stands: renews, cancels, or ended. */
+function subscriptionState(subscription: Stripe.Subscription, periodEnd: number | null): string {
+  if (["canceled", "incomplete_expired"].includes(subscription.status)) {
+    return `Canceled · ended on ${formatDate(subscription.ended_at)}`;
+  }
+  const status = subscription.status.replace("_", " ");
+  const label = status[0].toUpperCase() + status.slice(1);
+  if (subscription.cancel_at !== null || subscription.cancel_at_period_end) {
+    return `${label} · cancels on ${formatDate(subscription.cancel_at ?? periodEnd)}`;
+  }
+  return `${label} · renews on ${formatDate(periodEnd)}`;
 }
 
 function formatDate(timestamp: number | null): string {
@@ -38,6 +73,7 @@ function layout(title: string, body: string): string {
 <style>
   body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; }
   .banner { background: #fff4ce; border: 1px solid #e0b400; padding: .5rem .75rem; border-radius: 6px; }
+  .declined { color: #b3261e; font-weight: 600; }
   .card { border: 1px solid #ddd; border-radius: 8px; padding: 1rem 1.25rem; margin: 1rem 0; }
   button { font: inherit; padding: .5rem 1rem; border-radius: 6px; border: 1px solid #635bff; background: #635bff; color: #fff; cursor: pointer; }
   button.secondary { background: #fff; color: #635bff; }
@@ -86,6 +122,7 @@ ${session.cancel_url ? `<p><a href="${escapeHtml(session.cancel_url)}">Cancel</a
     }</strong></p>
 ${email ? `<p>Paying as ${escapeHtml(email)}</p>` : ""}
 </div>
+${declineNotice(state, session) ?? ""}
 ${actions}
 <p><small>Session ${escapeHtml(session.id)}</small></p>`,
   );
@@ -114,16 +151,8 @@ export function portalPage(state: StripeState, session: Stripe.BillingPortal.Ses
         action("cancel_now", "Cancel now", true);
     return `<div class="card">
 <h2>${escapeHtml(product?.name ?? "Subscription")}</h2>
-<p>${
-      escapeHtml(item ? formatAmount(item.price.unit_amount, item.price.currency) : "")
-    } · status <strong>${escapeHtml(s.status)}</strong></p>
-<p>${
-      scheduled
-        ? `Cancels on ${formatDate(s.cancel_at)}`
-        : live
-        ? `Renews on ${formatDate(end)}`
-        : `Ended on ${formatDate(s.ended_at)}`
-    }</p>
+<p>${escapeHtml(item ? formatAmount(item.price.unit_amount, item.price.currency) : "")}</p>
+<p class="state">${escapeHtml(subscriptionState(s, end))}</p>
 ${buttons}
 </div>`;
   }).join("\n");
