@@ -17,6 +17,7 @@ import {
   checkoutRequestSchema,
   completeRequestSchema,
   type ErrorBody,
+  portalRequestSchema,
   PROBLEM_STATUS,
   tokenRequestSchema,
 } from "./contract.ts";
@@ -37,6 +38,12 @@ export interface CheckoutAppDeps extends Omit<CheckoutDeps, "now"> {
 }
 
 type Env = { Variables: { log: Logger } };
+
+/**
+ * A caller's `x-request-id` (the plan page sends a UUID) is kept only in this shape: it goes into
+ * every log line and back out as a header, so anything longer or stranger is replaced.
+ */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
 function errorBody(problem: CheckoutProblem): ErrorBody {
   // The API answers in English; the plan page shows its own localized text for the code.
@@ -75,7 +82,8 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
   const app = new Hono<Env>().basePath("/checkout");
 
   app.use(async (c, next) => {
-    const requestId = c.req.header("x-request-id") ?? crypto.randomUUID();
+    const given = c.req.header("x-request-id");
+    const requestId = given && REQUEST_ID_PATTERN.test(given) ? given : crypto.randomUUID();
     c.set("log", logger.child({ requestId }));
     c.header("x-request-id", requestId);
     c.header("cache-control", "no-store");
@@ -93,13 +101,11 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
   });
 
   app.post(`/${CHECKOUT_PATHS.checkoutSession}`, jsonBody(checkoutRequestSchema), async (c) => {
-    const { token, planId } = c.req.valid("json");
-    return answer(c, await openCheckout(procedureDeps, token, planId, c.var.log));
+    return answer(c, await openCheckout(procedureDeps, c.req.valid("json"), c.var.log));
   });
 
-  app.post(`/${CHECKOUT_PATHS.portalSession}`, jsonBody(tokenRequestSchema), async (c) => {
-    const { token } = c.req.valid("json");
-    return answer(c, await openPortal(procedureDeps, token, c.var.log));
+  app.post(`/${CHECKOUT_PATHS.portalSession}`, jsonBody(portalRequestSchema), async (c) => {
+    return answer(c, await openPortal(procedureDeps, c.req.valid("json"), c.var.log));
   });
 
   app.post(`/${CHECKOUT_PATHS.checkoutComplete}`, jsonBody(completeRequestSchema), async (c) => {

@@ -5,8 +5,8 @@
  * | method and path                | body                 | answer                           |
  * |--------------------------------|----------------------|----------------------------------|
  * | POST /checkout/plan-view       | `{ token }`          | {@link PlanView}                 |
- * | POST /checkout/checkout-session| `{ token, planId }`  | {@link SessionLink} (checkout, or portal for an entitled member) |
- * | POST /checkout/portal-session  | `{ token }`          | {@link SessionLink} (portal)     |
+ * | POST /checkout/checkout-session| `{ token, planId, locale? }` | {@link SessionLink} (checkout, or portal for an entitled member) |
+ * | POST /checkout/portal-session  | `{ token, locale? }` | {@link SessionLink} (portal)     |
  * | POST /checkout/checkout-complete | `{ sessionId }`    | {@link CheckoutCompletion}       |
  *
  * Errors: `{ error: { code, message } }` with a 4xx for the member's input (see
@@ -19,13 +19,26 @@ import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts
 /** A link token as it arrives: the page passes it unchecked, the function judges its shape. */
 export const tokenFieldSchema = z.string().max(256);
 
-/** Body of `POST /checkout/plan-view` and `POST /checkout/portal-session`. */
+/** A language the plan page speaks. */
+export const localeSchema = z.enum(["ja", "en"]);
+
+/** Body of `POST /checkout/plan-view`. */
 export const tokenRequestSchema = z.object({ token: tokenFieldSchema });
 
-/** Body of `POST /checkout/checkout-session`. */
+/**
+ * Body of `POST /checkout/portal-session`. `locale` is the language the member chose on the page,
+ * when they chose one: Stripe's page and the page it returns to speak it. Without it, the link's.
+ */
+export const portalRequestSchema = z.object({
+  token: tokenFieldSchema,
+  locale: localeSchema.optional(),
+});
+
+/** Body of `POST /checkout/checkout-session` (`locale` as in {@link portalRequestSchema}). */
 export const checkoutRequestSchema = z.object({
   token: tokenFieldSchema,
   planId: z.string().uuid(),
+  locale: localeSchema.optional(),
 });
 
 /**
@@ -51,7 +64,7 @@ export type PlanViewItem = z.infer<typeof planViewItemSchema>;
 
 /** What the plan page shows for a join link. */
 export const planViewSchema = z.object({
-  locale: z.enum(["ja", "en"]),
+  locale: localeSchema,
   guild: z.object({
     id: z.string(),
     name: z.string(),
@@ -71,17 +84,19 @@ export type PlanView = z.infer<typeof planViewSchema>;
 export const sessionLinkSchema = z.object({
   kind: z.enum(["checkout", "portal"]),
   url: z.string().url(),
-  locale: z.enum(["ja", "en"]),
+  locale: localeSchema,
 });
 /** A Stripe-hosted page to send the member to. */
 export type SessionLink = z.infer<typeof sessionLinkSchema>;
 
-/** What the thank-you page learns from the Checkout session it was sent back from. */
+/**
+ * What the thank-you page learns from the Checkout session it was sent back from, and no more:
+ * anyone holding a session id may ask, so the answer says what the page shows and nothing of the
+ * member's standing since. `granting`: the session completed and its sync entitled the member (a
+ * role job is queued). `processing`: anything else; the webhook finishes.
+ */
 export const checkoutCompletionSchema = z.object({
-  /** The session as Stripe reports it now. */
-  session: z.enum(["open", "complete", "expired"]),
-  /** Whether the membership, synced from Stripe just now, entitles the role (a role job is queued). */
-  entitled: z.boolean(),
+  status: z.enum(["granting", "processing"]),
 });
 /** What the thank-you page learns from the Checkout session it was sent back from. */
 export type CheckoutCompletion = z.infer<typeof checkoutCompletionSchema>;

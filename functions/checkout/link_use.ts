@@ -80,15 +80,38 @@ export function decideLinkUse(
   return { ok: false, problem: "used_token" };
 }
 
+const MINUTE = 60;
+
 /**
- * When a Checkout session opened with a link ends: 30 minutes after the link does, the shortest
- * Stripe allows, so a session left open is no way around the link's short life. Stripe also caps
- * it at 24 hours from the session's creation, so a link configured to live longer is held to 24
- * hours from its own creation (less a minute of slack). Derived from the link alone, so every
- * replay sends the same parameters, as Stripe's idempotency requires.
+ * Stripe accepts a Checkout `expires_at` from 30 minutes to 24 hours after it creates the session
+ * (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at).
+ * Ours stays a minute inside the short end and five inside the long one, so a clock a little off
+ * from Stripe's is still inside.
  */
-export function checkoutSessionExpiry(link: { createdAt: Date; expiresAt: Date }): number {
-  const afterLink = Math.ceil(link.expiresAt.getTime() / 1000) + 30 * 60;
-  const stripeCap = Math.floor(link.createdAt.getTime() / 1000) + 24 * 60 * 60 - 60;
-  return Math.min(afterLink, stripeCap);
+export const CHECKOUT_EXPIRY_WINDOW = {
+  minSeconds: 31 * MINUTE,
+  maxSeconds: 23 * 60 * MINUTE + 55 * MINUTE,
+};
+
+/**
+ * When a Checkout session opened with a link at `now` ends, in Unix seconds.
+ *
+ * Preferably 32 minutes after the link does, so a session left open is no way around the link's
+ * short life, and never later than 23 h 55 min after the link was created. That value is derived
+ * from the link alone, so a retry under the same idempotency key sends the same parameters, as
+ * Stripe requires. Only when it would fall outside {@link CHECKOUT_EXPIRY_WINDOW} from `now` (a
+ * link configured to live nearly a day, used late) is it clamped into the window.
+ */
+export function checkoutSessionExpiry(
+  link: { createdAt: Date; expiresAt: Date },
+  now: Date,
+): number {
+  const afterLink = Math.ceil(link.expiresAt.getTime() / 1000) + 32 * MINUTE;
+  const dayAfterLink = Math.floor(link.createdAt.getTime() / 1000) +
+    CHECKOUT_EXPIRY_WINDOW.maxSeconds;
+  const preferred = Math.min(afterLink, dayAfterLink);
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const earliest = nowSeconds + CHECKOUT_EXPIRY_WINDOW.minSeconds;
+  const latest = nowSeconds + CHECKOUT_EXPIRY_WINDOW.maxSeconds;
+  return Math.min(Math.max(preferred, earliest), latest);
 }

@@ -18,6 +18,7 @@ import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts
 import type { Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import { syncSubscription } from "../_shared/subscription_sync.ts";
+import type { Locale } from "../_core/locale.ts";
 import type {
   CheckoutCompletion,
   CheckoutProblem,
@@ -137,6 +138,7 @@ export async function viewPlans(
 async function ensureCustomer(
   deps: CheckoutDeps,
   link: store.LinkTokenRow,
+  locale: Locale,
   log: Logger,
 ): Promise<void> {
   const member = { guildId: link.guild_id, discordUserId: link.discord_user_id };
@@ -148,7 +150,7 @@ async function ensureCustomer(
       guildId: link.guild_id,
       discordUserId: link.discord_user_id,
       membershipId: membership.id,
-    }, link.locale);
+    }, locale);
     await store.setMembershipCustomer(tx, membership.id, customerId);
     log.info("stripe customer created", { membershipId: membership.id, customerId });
   });
@@ -189,7 +191,8 @@ async function settleEarlierCheckouts(
   return { ok: true, value: null };
 }
 
-function siteUrl(deps: CheckoutDeps, path: string, locale: string): string {
+/** A page of the plan site in `locale`: the pages Stripe sends the member back to read `?lang=`. */
+function siteUrl(deps: CheckoutDeps, path: string, locale: Locale): string {
   return `${deps.publicSiteUrl}${path}?lang=${locale}`;
 }
 
@@ -199,10 +202,10 @@ async function openSession(
   tx: store.Queryable,
   link: store.LinkTokenRow,
   membership: store.MembershipRow,
-  action: SessionAction,
-  priceId: string | null,
+  request: { action: SessionAction; priceId: string | null; locale: Locale | undefined },
   log: Logger,
 ): Promise<Outcome<SessionLink>> {
+  const { action, priceId } = request;
   const opened = await store.attemptsForLinkToken(tx, link.id);
   const use = decideLinkUse(
     linkState(link),
@@ -211,6 +214,9 @@ async function openSession(
   );
   if (!use.ok) return use;
   if (!membership.stripe_customer_id) return fail("no_subscription");
+  // A replay must send Stripe the first request's parameters under the same idempotency key: it
+  // keeps the language the session was opened in, whatever the page asks this time.
+  const locale = (use.replay ? opened[0].locale : request.locale) ?? link.locale;
   const member = {
     guildId: link.guild_id,
     discordUserId: link.discord_user_id,
@@ -221,8 +227,8 @@ async function openSession(
   if (action.kind === "portal") {
     session = await deps.stripe.createPortalSession({
       customerId: membership.stripe_customer_id,
-      locale: link.locale,
-      returnUrl: siteUrl(deps, "/manage/done", link.locale),
+      locale,
+      returnUrl: siteUrl(deps, "/manage/done", locale),
       idempotencyKey: `rolepass-portal-${link.id}`,
     });
   } else {
@@ -234,10 +240,13 @@ async function openSession(
       member,
       customerId: membership.stripe_customer_id,
       priceId: priceId!,
-      locale: link.locale,
-      successUrl: `${siteUrl(deps, "/join/thanks", link.locale)}&session_id={CHECKOUT_SESSION_ID}`,
-      cancelUrl: siteUrl(deps, "/join/cancelled", link.locale),
-      expiresAt: checkoutSessionExpiry({ createdAt: link.created_at, expiresAt: link.expires_at }),
+      locale,
+      successUrl: `${siteUrl(deps, "/join/thanks", locale)}&session_id={CHECKOUT_SESSION_ID}`,
+      cancelUrl: siteUrl(deps, "/join/cancelled", locale),
+      expiresAt: checkoutSessionExpiry(
+        { createdAt: link.created_at, expiresAt: link.expires_at },
+        deps.now(),
+      ),
       idempotencyKey: `rolepass-checkout-${link.id}`,
     });
   }
@@ -248,6 +257,7 @@ async function openSession(
       planId: action.kind === "checkout" ? action.planId : null,
       kind: action.kind,
       stripeSessionId: session.id,
+      locale,
     });
     await store.markLinkTokenUsed(tx, link.id, deps.now());
   }
@@ -257,24 +267,24 @@ async function openSession(
     sessionId: session.id,
     replay: use.replay,
   });
-  return { ok: true, value: { kind: action.kind, url: session.url, locale: link.locale } };
+  return { ok: true, value: { kind: action.kind, url: session.url, locale } };
 }
 
 /**
  * Token + plan -> a Checkout session URL; for a member who already holds a live subscription,
- * a Customer Portal URL instead (never a second subscription).
+ * a Customer Portal URL instead (never a second subscription). `locale` is the language the
+ * member chose on the plan page, if any; else the link's.
  */
 export async function openCheckout(
   deps: CheckoutDeps,
-  token: string,
-  planId: string,
+  request: { token: string; planId: string; locale?: Locale },
   log: Logger,
 ): Promise<Outcome<SessionLink>> {
-  const found = await findUsableLink(deps, token, "join");
+  const found = await findUsableLink(deps, request.token, "join");
   if (!found.ok) return found;
-  const plan = await store.findActivePlan(deps.sql, found.value.guild_id, planId);
+  const plan = await store.findActivePlan(deps.sql, found.value.guild_id, request.planId);
   if (!plan) return fail("unknown_plan");
-  await ensureCustomer(deps, found.value, log);
+  await ensureCustomer(deps, found.value, request.locale ?? found.value.locale, log);
   return await store.inTransaction(deps.sql, async (tx) => {
     const link = await store.lockLinkToken(tx, found.value.id);
     const life = checkLinkLife(linkState(link), "join", deps.now());
@@ -286,17 +296,21 @@ export async function openCheckout(
     const action: SessionAction = hasLiveSubscription(membershipState(membership))
       ? { kind: "portal" }
       : { kind: "checkout", planId: plan.id };
-    return await openSession(deps, tx, link, membership, action, plan.stripe_price_id, log);
+    return await openSession(deps, tx, link, membership, {
+      action,
+      priceId: plan.stripe_price_id,
+      locale: request.locale,
+    }, log);
   });
 }
 
-/** Token -> a Customer Portal URL, for a member with a Stripe customer. */
+/** Token -> a Customer Portal URL, for a member with a Stripe customer (`locale` as in openCheckout). */
 export async function openPortal(
   deps: CheckoutDeps,
-  token: string,
+  request: { token: string; locale?: Locale },
   log: Logger,
 ): Promise<Outcome<SessionLink>> {
-  const found = await findUsableLink(deps, token, "manage");
+  const found = await findUsableLink(deps, request.token, "manage");
   if (!found.ok) return found;
   return await store.inTransaction(deps.sql, async (tx) => {
     const link = await store.lockLinkToken(tx, found.value.id);
@@ -304,12 +318,22 @@ export async function openPortal(
     if (!life.ok) return life;
     const membership = await store.findMembership(tx, link.guild_id, link.discord_user_id);
     if (!membership?.stripe_customer_id) return fail("no_subscription");
-    return await openSession(deps, tx, link, membership, { kind: "portal" }, null, log);
+    return await openSession(deps, tx, link, membership, {
+      action: { kind: "portal" },
+      priceId: null,
+      locale: request.locale,
+    }, log);
   });
 }
 
 /** The membership change cause written when the thank-you page, not a webhook, applied Stripe's state. */
 export const CHECKOUT_SUCCESS_CAUSE = "checkout_success_page";
+
+/**
+ * How long an open session's answer stands before Stripe is asked again: the thank-you page is
+ * loaded once, after Stripe completed the session, so a re-read is only ever for a reload.
+ */
+export const SESSION_RECHECK_SECONDS = 10;
 
 /**
  * Checkout session id (from the success URL) -> the member's membership synced from Stripe now,
@@ -319,7 +343,12 @@ export const CHECKOUT_SUCCESS_CAUSE = "checkout_success_page";
  * The id is only a key to look with: the session must be one rolepass recorded, and Stripe's copy
  * must carry the membership id of that record; anything else is `not_found` and changes nothing.
  * What is applied is read from Stripe under the customer's lock by {@link syncSubscription}, so a
- * replayed request, or a webhook running at the same time, re-applies the same truth.
+ * webhook running at the same time re-applies the same truth.
+ *
+ * Anyone holding a session id may call this in a loop, so the work per session is bounded: one
+ * request at a time claims the right to ask Stripe, an open session is re-read at most once per
+ * {@link SESSION_RECHECK_SECONDS}, and a completed or expired one never again: its answer is
+ * recorded on the attempt and read from there. The answer says only what the page shows.
  */
 export async function completeCheckout(
   deps: CheckoutDeps,
@@ -331,6 +360,26 @@ export async function completeCheckout(
     log.warn("checkout completion refused: no such session recorded", { sessionId });
     return fail("not_found");
   }
+  const now = deps.now();
+  const checkedBefore = new Date(now.getTime() - SESSION_RECHECK_SECONDS * 1000);
+  if (!await store.claimSessionCheck(deps.sql, attempt.id, now, checkedBefore)) {
+    return { ok: true, value: { status: attempt.completion ?? "processing" } };
+  }
+  try {
+    return await checkSession(deps, attempt, log);
+  } catch (error) {
+    await store.releaseSessionCheck(deps.sql, attempt.id);
+    throw error;
+  }
+}
+
+/** Asks Stripe about a recorded session under the claim of {@link completeCheckout}. */
+async function checkSession(
+  deps: CheckoutDeps,
+  attempt: store.SessionAttemptRow,
+  log: Logger,
+): Promise<Outcome<CheckoutCompletion>> {
+  const sessionId = attempt.stripe_session_id;
   const session = await deps.stripe.checkoutSessionState(sessionId);
   const customerMatches = !attempt.stripe_customer_id || !session.customerId ||
     attempt.stripe_customer_id === session.customerId;
@@ -341,11 +390,12 @@ export async function completeCheckout(
     });
     return fail("not_found");
   }
-  if (session.status !== "complete" || !session.customerId) {
-    return { ok: true, value: { session: session.status, entitled: false } };
+  if (session.status === "expired") {
+    await store.setAttemptStatus(deps.sql, attempt.id, "expired");
+    return { ok: true, value: { status: "processing" } };
   }
-  if (attempt.status !== "completed") {
-    await store.setAttemptStatus(deps.sql, attempt.id, "completed");
+  if (session.status !== "complete" || !session.customerId) {
+    return { ok: true, value: { status: "processing" } };
   }
   const synced = await syncSubscription(
     { sql: deps.sql, stripe: deps.stripeClient, now: deps.now, logger: log },
@@ -353,6 +403,8 @@ export async function completeCheckout(
     { cause: CHECKOUT_SUCCESS_CAUSE, eventId: null },
   );
   const entitled = synced.result === "applied" && synced.entitled;
+  const status = entitled ? "granting" : "processing";
+  await store.recordCompletion(deps.sql, attempt.id, status);
   log.info("checkout completion synced", {
     sessionId,
     membershipId: attempt.membership_id,
@@ -360,5 +412,5 @@ export async function completeCheckout(
     changed: synced.result === "applied" ? synced.changed : false,
     entitled,
   });
-  return { ok: true, value: { session: "complete", entitled } };
+  return { ok: true, value: { status } };
 }

@@ -65,6 +65,8 @@ const attemptRowSchema = z.object({
   kind: z.enum(["checkout", "portal"]),
   stripe_session_id: z.string(),
   status: z.enum(["open", "completed", "expired"]),
+  /** Null on rows recorded before the column existed: the link's language applies. */
+  locale: z.enum(["ja", "en"]).nullable(),
 });
 /** A recorded Checkout or Portal session. */
 export type AttemptRow = z.infer<typeof attemptRowSchema>;
@@ -202,7 +204,7 @@ export async function attemptsForLinkToken(
   linkTokenId: string,
 ): Promise<AttemptRow[]> {
   const rows = await sql`
-    select id, link_token_id, plan_id, kind, stripe_session_id, status
+    select id, link_token_id, plan_id, kind, stripe_session_id, status, locale
     from public.checkout_attempts where link_token_id = ${linkTokenId}
     order by created_at`;
   return rows.map((row) => attemptRowSchema.parse(row));
@@ -214,7 +216,7 @@ export async function openCheckoutAttempts(
   membershipId: string,
 ): Promise<AttemptRow[]> {
   const rows = await sql`
-    select id, link_token_id, plan_id, kind, stripe_session_id, status
+    select id, link_token_id, plan_id, kind, stripe_session_id, status, locale
     from public.checkout_attempts
     where membership_id = ${membershipId} and kind = 'checkout' and status = 'open'
     order by created_at`;
@@ -224,6 +226,7 @@ export async function openCheckoutAttempts(
 const sessionAttemptRowSchema = attemptRowSchema.extend({
   membership_id: z.string().uuid(),
   stripe_customer_id: z.string().nullable(),
+  completion: z.enum(["granting", "processing"]).nullable(),
 });
 /** A Checkout attempt found by its session id, with its membership's Stripe customer. */
 export type SessionAttemptRow = z.infer<typeof sessionAttemptRowSchema>;
@@ -234,8 +237,8 @@ export async function findCheckoutAttemptBySession(
   stripeSessionId: string,
 ): Promise<SessionAttemptRow | null> {
   const rows = await sql`
-    select a.id, a.link_token_id, a.plan_id, a.kind, a.stripe_session_id, a.status,
-      a.membership_id, m.stripe_customer_id
+    select a.id, a.link_token_id, a.plan_id, a.kind, a.stripe_session_id, a.status, a.locale,
+      a.membership_id, m.stripe_customer_id, a.completion
     from public.checkout_attempts a
     join public.memberships m on m.id = a.membership_id
     where a.stripe_session_id = ${stripeSessionId} and a.kind = 'checkout'`;
@@ -260,14 +263,50 @@ export async function recordAttempt(
     planId: string | null;
     kind: "checkout" | "portal";
     stripeSessionId: string;
+    locale: "ja" | "en";
   },
 ): Promise<void> {
   await tx`
     insert into public.checkout_attempts (membership_id, link_token_id, plan_id, kind,
-      stripe_session_id)
+      stripe_session_id, locale)
     values (${attempt.membershipId}, ${attempt.linkTokenId}, ${attempt.planId}, ${attempt.kind},
-      ${attempt.stripeSessionId})
+      ${attempt.stripeSessionId}, ${attempt.locale})
     on conflict (stripe_session_id) do nothing`;
+}
+
+/**
+ * Claims the right to ask Stripe about an attempt's session now: granted to one request at a time,
+ * and only when the session has no recorded completion, is not known to be expired, and was not
+ * asked about since `checkedBefore`. Without the claim, the caller answers from the database.
+ */
+export async function claimSessionCheck(
+  sql: Queryable,
+  attemptId: string,
+  now: Date,
+  checkedBefore: Date,
+): Promise<boolean> {
+  const rows = await sql`
+    update public.checkout_attempts set stripe_checked_at = ${now}
+    where id = ${attemptId} and completion is null and status <> 'expired'
+      and (stripe_checked_at is null or stripe_checked_at <= ${checkedBefore})
+    returning id`;
+  return rows.length === 1;
+}
+
+/** Gives a claim back after Stripe failed, so the member's retry asks again at once. */
+export async function releaseSessionCheck(sql: Queryable, attemptId: string): Promise<void> {
+  await sql`update public.checkout_attempts set stripe_checked_at = null where id = ${attemptId}`;
+}
+
+/** Records that a session completed and what the thank-you page was told about it. */
+export async function recordCompletion(
+  sql: Queryable,
+  attemptId: string,
+  completion: "granting" | "processing",
+): Promise<void> {
+  await sql`
+    update public.checkout_attempts set status = 'completed', completion = ${completion}
+    where id = ${attemptId}`;
 }
 
 /** Runs `fn` in one transaction. */

@@ -17,6 +17,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { isWellFormedLinkToken } from "../_core/link_token.ts";
 import { type Locale, parseLocale } from "../_core/locale.ts";
 import {
   type PlanPageMessages,
@@ -130,7 +131,7 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
     if (sessionId) {
       const answer = await deps.checkoutClient.completeCheckout(sessionId, c.var.call);
       if (answer.ok) {
-        body = answer.value.entitled ? "thanksGrantingBody" : "thanksProcessingBody";
+        body = answer.value.status === "granting" ? "thanksGrantingBody" : "thanksProcessingBody";
       } else {
         c.var.log.warn("thank-you page could not sync the checkout; the webhook will", {
           problem: answer.problem,
@@ -144,6 +145,9 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
 
   app.get("/join/:token", async (c) => {
     const token = c.req.param("token");
+    if (!isWellFormedLinkToken(token)) {
+      return errorPage(c, requestedLocale(c) ?? browserLocale(c), "malformed_token");
+    }
     const answer = await deps.checkoutClient.planView(token, c.var.call);
     if (!answer.ok) return errorPage(c, requestedLocale(c) ?? browserLocale(c), answer.problem);
     const locale = requestedLocale(c) ?? answer.value.locale;
@@ -164,16 +168,26 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
     const origin = c.req.header("origin");
     const body: Record<string, unknown> = await c.req.parseBody().catch(() => ({}));
     const form = subscribeFormSchema.safeParse(body);
-    const locale = parseLocale(String(body.lang ?? "")) ?? browserLocale(c);
+    const chosenLocale = parseLocale(String(body.lang ?? ""));
+    const locale = chosenLocale ?? browserLocale(c);
     const ownOrigin = new URL(c.req.url).origin;
-    if (origin && origin !== "null" && origin !== siteOrigin && origin !== ownOrigin) {
-      c.var.log.warn("subscribe refused: form posted from another origin", { origin });
+    // The page sends no referrer, so browsers post its form with `Origin: null`; a page in a
+    // sandboxed frame elsewhere does too, and Sec-Fetch-Site is what tells the two apart.
+    const fetchSite = c.req.header("sec-fetch-site");
+    const crossSite = fetchSite !== undefined && fetchSite !== "same-origin" &&
+      fetchSite !== "none";
+    if (
+      crossSite || (origin && origin !== "null" && origin !== siteOrigin && origin !== ownOrigin)
+    ) {
+      c.var.log.warn("subscribe refused: form posted from another origin", { origin, fetchSite });
       return errorPage(c, locale, "invalid_request");
     }
+    if (!isWellFormedLinkToken(token)) return errorPage(c, locale, "malformed_token");
     if (!form.success) return errorPage(c, locale, "invalid_request");
     const answer = await deps.checkoutClient.checkoutSession(
       token,
       form.data.plan_id,
+      chosenLocale,
       c.var.call,
     );
     if (!answer.ok) {
@@ -189,8 +203,13 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
   });
 
   app.get("/manage/:token", async (c) => {
-    const answer = await deps.checkoutClient.portalSession(c.req.param("token"), c.var.call);
-    if (!answer.ok) return errorPage(c, requestedLocale(c) ?? browserLocale(c), answer.problem);
+    const token = c.req.param("token");
+    const locale = requestedLocale(c);
+    if (!isWellFormedLinkToken(token)) {
+      return errorPage(c, locale ?? browserLocale(c), "malformed_token");
+    }
+    const answer = await deps.checkoutClient.portalSession(token, locale, c.var.call);
+    if (!answer.ok) return errorPage(c, locale ?? browserLocale(c), answer.problem);
     return c.redirect(answer.value.url, 303);
   });
 

@@ -16,6 +16,7 @@ import {
   type SessionLink,
   sessionLinkSchema,
 } from "../checkout/contract.ts";
+import type { Locale } from "../_core/locale.ts";
 import type { Logger } from "../_shared/log.ts";
 
 /** An answer of the checkout API: a value, or the problem to show the member. */
@@ -31,12 +32,18 @@ export interface CallContext {
 /** The checkout API as the plan page uses it. */
 export interface CheckoutClient {
   planView(token: string, context?: CallContext): Promise<CheckoutAnswer<PlanView>>;
+  /** `locale`: the language the member chose on the page; Stripe and the pages after it speak it. */
   checkoutSession(
     token: string,
     planId: string,
+    locale: Locale | null,
     context?: CallContext,
   ): Promise<CheckoutAnswer<SessionLink>>;
-  portalSession(token: string, context?: CallContext): Promise<CheckoutAnswer<SessionLink>>;
+  portalSession(
+    token: string,
+    locale: Locale | null,
+    context?: CallContext,
+  ): Promise<CheckoutAnswer<SessionLink>>;
   /** After Checkout: has the membership the session paid for been brought up to date? */
   completeCheckout(
     sessionId: string,
@@ -62,7 +69,7 @@ export function createCheckoutClient(options: CheckoutClientOptions): CheckoutCl
 
   async function call<S extends z.ZodType>(
     path: string,
-    body: Record<string, string>,
+    body: Record<string, string | undefined>,
     schema: S,
     context: CallContext | undefined,
   ): Promise<CheckoutAnswer<z.infer<S>>> {
@@ -92,10 +99,20 @@ export function createCheckoutClient(options: CheckoutClientOptions): CheckoutCl
 
   return {
     planView: (token, context) => call(CHECKOUT_PATHS.planView, { token }, planViewSchema, context),
-    checkoutSession: (token, planId, context) =>
-      call(CHECKOUT_PATHS.checkoutSession, { token, planId }, sessionLinkSchema, context),
-    portalSession: (token, context) =>
-      call(CHECKOUT_PATHS.portalSession, { token }, sessionLinkSchema, context),
+    checkoutSession: (token, planId, locale, context) =>
+      call(
+        CHECKOUT_PATHS.checkoutSession,
+        { token, planId, locale: locale ?? undefined },
+        sessionLinkSchema,
+        context,
+      ),
+    portalSession: (token, locale, context) =>
+      call(
+        CHECKOUT_PATHS.portalSession,
+        { token, locale: locale ?? undefined },
+        sessionLinkSchema,
+        context,
+      ),
     completeCheckout: (sessionId, context) =>
       call(CHECKOUT_PATHS.checkoutComplete, { sessionId }, checkoutCompletionSchema, context),
   };

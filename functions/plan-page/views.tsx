@@ -12,6 +12,7 @@ import {
 import { pickText, type SellerNotice } from "../_core/operator_text.ts";
 import { formatPlanPrice } from "../_core/price.ts";
 import type { PlanView } from "../checkout/contract.ts";
+import { onSitePath } from "./site_path.ts";
 
 const CSS = `
 :root { color-scheme: light; --ink: #1b1b1f; --muted: #44474f; --line: #c4c6d0; --accent: #3730a3;
@@ -54,16 +55,20 @@ a:focus-visible, button:focus-visible { outline: 3px solid var(--focus); outline
 @media (min-width: 40rem) { button, .button { width: auto; } h1 { font-size: 2rem; } }
 `;
 
-/** Links to the same page in each language; the current one is marked for assistive tech. */
+/**
+ * Links to the same page in each language; the current one is marked for assistive tech. The path
+ * is the request's, so it goes through {@link onSitePath}: `//elsewhere/x` must not lead elsewhere.
+ */
 function LanguageSwitch(props: { locale: Locale; path: string }) {
   const current = planPageMessages(props.locale);
+  const path = onSitePath(props.path);
   return (
     <nav class="lang" aria-label={current.languageSwitchLabel}>
       <ul>
         {(["ja", "en"] as const).map((locale) => (
           <li>
             <a
-              href={`${props.path}?lang=${locale}`}
+              href={`${path}?lang=${locale}`}
               lang={locale}
               hreflang={locale}
               aria-current={locale === props.locale ? "true" : undefined}
@@ -183,7 +188,7 @@ export function PlanPage(
                     <dt>{text.grantsLabel}</dt>
                     <dd>{text.grants(view.guild.name, roleNameOf(plan))}</dd>
                   </dl>
-                  <form method="post" action={`/join/${props.token}`}>
+                  <form method="post" action={`/join/${encodeURIComponent(props.token)}`}>
                     <input type="hidden" name="plan_id" value={plan.id} />
                     <input type="hidden" name="lang" value={locale} />
                     <button type="submit">

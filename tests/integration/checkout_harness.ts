@@ -61,10 +61,19 @@ export interface CheckoutWorld {
 /** Runs `fn` in a fresh world and tears it down afterwards. */
 export function withCheckoutWorld(
   fn: (world: CheckoutWorld) => Promise<void>,
-  options: { publicSiteUrl?: string } = {},
+  options: {
+    publicSiteUrl?: string;
+    /** The checkout function's clock (default: the real one). */
+    now?: () => Date;
+    /** The Stripe double's clock, in epoch milliseconds (default: the real one). */
+    stripeClock?: () => number;
+  } = {},
 ): Promise<void> {
   return withTestDatabase(async (db) => {
-    const stripeDouble = await startStripeDouble({ secretKey: STRIPE_KEY });
+    const stripeDouble = await startStripeDouble({
+      secretKey: STRIPE_KEY,
+      clock: options.stripeClock,
+    });
     const logLines: string[] = [];
     setLogSink((line) => logLines.push(line));
     const sql = createSql(db.url, { max: 10 });
@@ -90,6 +99,7 @@ export function withCheckoutWorld(
         stripe: createCheckoutStripe(stripe),
         stripeClient: stripe,
         publicSiteUrl: options.publicSiteUrl ?? SITE,
+        now: options.now,
       });
       const world: CheckoutWorld = {
         db,

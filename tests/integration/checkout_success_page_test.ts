@@ -57,7 +57,7 @@ Deno.test("the success page alone entitles the member and queues the role job, b
 
     const answer = await world.post("checkout-complete", { sessionId });
     assertEquals(answer.status, 200);
-    assertEquals(answer.body, { session: "complete", entitled: true });
+    assertEquals(answer.body, { status: "granting" });
 
     const after = await membershipRecords(world.db);
     const [membership] = after.memberships;
@@ -93,7 +93,7 @@ Deno.test("a replayed success page (reload, back button) changes nothing more", 
       Array.from({ length: 4 }, () => world.post("checkout-complete", { sessionId })),
     );
     for (const answer of [first, ...replays]) {
-      assertEquals([answer.status, answer.body.entitled], [200, true]);
+      assertEquals([answer.status, answer.body], [200, { status: "granting" }]);
     }
     const again = await membershipRecords(world.db);
     assertEquals(again, once, "no second history row, no second role job");
@@ -108,7 +108,7 @@ Deno.test("a payment not yet confirmed answers 'processing' and entitles nothing
     const before = await membershipRecords(world.db);
     const answer = await world.post("checkout-complete", { sessionId });
     assertEquals(answer.status, 200);
-    assertEquals(answer.body, { session: "open", entitled: false });
+    assertEquals(answer.body, { status: "processing" });
     assertEquals(await membershipRecords(world.db), before);
     assertEquals((await checkoutRecords(world.db)).attempts[0].status, "open");
   });
@@ -165,7 +165,7 @@ Deno.test("a recorded session whose Stripe copy belongs to someone else is refus
     const [membership] = (await checkoutRecords(world.db)).memberships;
     await world.db.sql`
       insert into public.checkout_attempts (membership_id, kind, stripe_session_id, status)
-      values (${membership.id}, 'checkout', ${foreign.id}, 'expired')`;
+      values (${membership.id}, 'checkout', ${foreign.id}, 'completed')`;
     const before = await membershipRecords(world.db);
 
     const answer = await world.post("checkout-complete", { sessionId: foreign.id });
@@ -174,7 +174,10 @@ Deno.test("a recorded session whose Stripe copy belongs to someone else is refus
     const attempt = (await checkoutRecords(world.db)).attempts.find((a) =>
       a.stripe_session_id === foreign.id
     );
-    assertEquals(attempt?.status, "expired");
+    assertEquals(attempt?.status, "completed");
+    const [{ completion }] = await world.db.sql<{ completion: string | null }[]>`
+      select completion from public.checkout_attempts where stripe_session_id = ${foreign.id}`;
+    assertEquals(completion, null, "nothing recorded as the thank-you page's answer");
     assert(world.logLines.some((line) => line.includes("not the recorded one")));
   });
 });
@@ -190,6 +193,127 @@ Deno.test("Stripe failing during the success page's sync is a 502 and leaves the
     assertEquals(await membershipRecords(world.db), before);
     world.stripeDouble.clearFaults();
     const retried = await world.post("checkout-complete", { sessionId });
-    assertEquals([retried.status, retried.body.entitled], [200, true]);
+    assertEquals([retried.status, retried.body], [200, { status: "granting" }]);
   });
+});
+
+/** Stripe API requests the double received, as `METHOD path`. */
+function stripeCalls(world: CheckoutWorld): string[] {
+  return world.stripeDouble.requests().map((request) => `${request.method} ${request.path}`);
+}
+
+Deno.test("fifty calls for a completed session cost Stripe only the first call's reads, and say only 'granting'", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    world.stripeDouble.completeCheckout(sessionId);
+    world.stripeDouble.clearRequests();
+
+    const first = await world.post("checkout-complete", { sessionId });
+    assertEquals([first.status, first.body], [200, { status: "granting" }]);
+    const firstCalls = stripeCalls(world);
+    assert(firstCalls.length > 0, "the first call reads the session and the subscription");
+    const afterFirst = await membershipRecords(world.db);
+
+    const sequential = [];
+    for (let i = 0; i < 25; i++) {
+      sequential.push(await world.post("checkout-complete", { sessionId }));
+    }
+    const concurrent = await Promise.all(
+      Array.from({ length: 24 }, () => world.post("checkout-complete", { sessionId })),
+    );
+    for (const answer of [...sequential, ...concurrent]) {
+      assertEquals([answer.status, answer.body], [200, { status: "granting" }]);
+    }
+    assertEquals(stripeCalls(world), firstCalls, "no Stripe request after the first call");
+    assertEquals(await membershipRecords(world.db), afterFirst);
+    const [attempt] = await world.db.sql<{ status: string; completion: string }[]>`
+      select status, completion from public.checkout_attempts`;
+    assertEquals({ ...attempt }, { status: "completed", completion: "granting" });
+  });
+});
+
+Deno.test("fifty concurrent first calls for a completed session ask Stripe once", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    world.stripeDouble.completeCheckout(sessionId);
+    world.stripeDouble.clearRequests();
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => world.post("checkout-complete", { sessionId })),
+    );
+    for (const answer of answers) {
+      assertEquals(answer.status, 200);
+      assertEquals(Object.keys(answer.body), ["status"]);
+    }
+    assert(answers.some((answer) => answer.body.status === "granting"));
+    const sessionReads = stripeCalls(world).filter((call) =>
+      call === `GET /v1/checkout/sessions/${sessionId}`
+    );
+    assertEquals(sessionReads.length, 1, stripeCalls(world).join("\n"));
+    assertEquals((await membershipRecords(world.db)).roleJobs.length, 1);
+  });
+});
+
+Deno.test("an open session is re-read from Stripe at most once per window, however often it is asked", async () => {
+  let now = Date.now();
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    world.stripeDouble.clearRequests();
+    const sessionReads = () =>
+      stripeCalls(world).filter((call) => call === `GET /v1/checkout/sessions/${sessionId}`)
+        .length;
+
+    for (let i = 0; i < 50; i++) {
+      const answer = await world.post("checkout-complete", { sessionId });
+      assertEquals([answer.status, answer.body], [200, { status: "processing" }]);
+    }
+    assertEquals(sessionReads(), 1);
+    assertEquals(stripeCalls(world).length, 1);
+
+    // The member pays; a reload after the window sees it and grants the role.
+    world.stripeDouble.completeCheckout(sessionId);
+    now += 9_000;
+    assertEquals((await world.post("checkout-complete", { sessionId })).body, {
+      status: "processing",
+    });
+    assertEquals(sessionReads(), 1, "still inside the window");
+    now += 1_000;
+    assertEquals((await world.post("checkout-complete", { sessionId })).body, {
+      status: "granting",
+    });
+    assertEquals(sessionReads(), 2);
+  }, { now: () => new Date(now) });
+});
+
+Deno.test("after completion the answer tells nothing of the member's later standing", async () => {
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    const { subscription } = world.stripeDouble.completeCheckout(sessionId);
+    assertEquals((await world.post("checkout-complete", { sessionId })).body, {
+      status: "granting",
+    });
+    await world.stripe.subscriptions.cancel(subscription.id);
+    await world.db.sql`update public.memberships set status = 'canceled', entitled = false,
+      change_cause = 'test'`;
+    world.stripeDouble.clearRequests();
+    const later = await world.post("checkout-complete", { sessionId });
+    assertEquals([later.status, later.body], [200, { status: "granting" }]);
+    assertEquals(stripeCalls(world), []);
+  });
+});
+
+Deno.test("an expired session is asked about once, then answered from the database", async () => {
+  let now = Date.now();
+  await withCheckoutWorld(async (world) => {
+    const sessionId = await openCheckout(world);
+    await world.stripe.checkout.sessions.expire(sessionId);
+    world.stripeDouble.clearRequests();
+    for (let i = 0; i < 3; i++) {
+      assertEquals((await world.post("checkout-complete", { sessionId })).body, {
+        status: "processing",
+      });
+      now += 60_000;
+    }
+    assertEquals(stripeCalls(world), [`GET /v1/checkout/sessions/${sessionId}`]);
+    assertEquals((await checkoutRecords(world.db)).attempts[0].status, "expired");
+  }, { now: () => new Date(now) });
 });

@@ -1,4 +1,4 @@
-import { assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals } from "../harness/assert.ts";
 import {
   checkLinkLife,
   checkoutSessionExpiry,
@@ -73,21 +73,49 @@ Deno.test("a live subscription is entitled now or one Stripe could still charge"
   }
 });
 
-Deno.test("a Checkout session ends 30 minutes after its link, the same for every replay", () => {
+const SECONDS = (iso: string) => Date.parse(iso) / 1000;
+
+Deno.test("a Checkout session ends 32 minutes after its link, the same for every replay", () => {
   const link = { createdAt: new Date("2026-11-21T11:55:00Z"), expiresAt: live.expiresAt };
-  const expiry = checkoutSessionExpiry(link);
-  assertEquals(expiry, Date.parse("2026-11-21T12:40:00Z") / 1000);
+  const expiry = checkoutSessionExpiry(link, NOW);
+  assertEquals(expiry, SECONDS("2026-11-21T12:42:00Z"));
+  // A retry later in the link's life sends the same value (Stripe's idempotency compares them).
+  assertEquals(checkoutSessionExpiry(link, new Date("2026-11-21T12:09:59Z")), expiry);
   assertEquals(
-    checkoutSessionExpiry({ ...link, expiresAt: new Date(live.expiresAt.getTime() + 300) }),
+    checkoutSessionExpiry({ ...link, expiresAt: new Date(live.expiresAt.getTime() + 300) }, NOW),
     expiry + 1,
   );
 });
 
-Deno.test("a link configured to live for days still gets a session within Stripe's 24 hours", () => {
+Deno.test("a link configured to live for days still gets a session inside Stripe's 24 hours", () => {
   const createdAt = new Date("2026-11-21T12:00:00Z");
   const expiresAt = new Date("2026-11-24T12:00:00Z");
   assertEquals(
-    checkoutSessionExpiry({ createdAt, expiresAt }),
-    Date.parse("2026-11-22T11:59:00Z") / 1000,
+    checkoutSessionExpiry({ createdAt, expiresAt }, createdAt),
+    SECONDS("2026-11-22T11:55:00Z"),
   );
+});
+
+Deno.test("a day-long link used in its last minutes still gets at least 31 minutes of Checkout", () => {
+  const createdAt = new Date("2026-11-21T12:00:00Z");
+  const expiresAt = new Date("2026-11-22T12:00:00Z");
+  for (const usedAt of ["2026-11-22T11:30:00Z", "2026-11-22T11:50:00Z", "2026-11-22T11:59:59Z"]) {
+    const now = new Date(usedAt);
+    assertEquals(checkoutSessionExpiry({ createdAt, expiresAt }, now), SECONDS(usedAt) + 31 * 60);
+  }
+});
+
+Deno.test("every expiry stays inside Stripe's window, with margin, whatever the link and the clock", () => {
+  const base = Date.parse("2026-11-21T12:00:00Z");
+  for (const ttlMinutes of [1, 15, 60, 6 * 60, 23 * 60, 24 * 60, 3 * 24 * 60]) {
+    for (const usedAfter of [0, 0.25, 0.5, 0.9, 0.99, 1]) {
+      const createdAt = new Date(base);
+      const expiresAt = new Date(base + ttlMinutes * 60_000);
+      const now = new Date(base + Math.floor(ttlMinutes * usedAfter) * 60_000);
+      const ahead = checkoutSessionExpiry({ createdAt, expiresAt }, now) - now.getTime() / 1000;
+      const label = `ttl ${ttlMinutes} min, used after ${usedAfter}`;
+      assert(ahead >= 31 * 60, `${label}: ${ahead} s ahead`);
+      assert(ahead <= 23 * 3600 + 55 * 60, `${label}: ${ahead} s ahead`);
+    }
+  }
 });
