@@ -24,8 +24,7 @@ import {
 import { createSql, type Sql } from "../_shared/db.ts";
 import { ConfigError, databaseUrlFrom, parseEnv } from "../_shared/env.ts";
 import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
-import { readEnvFile } from "./dev/env_file.ts";
-import { projectRoot } from "./supabase_cli.ts";
+import { parseCommandLine, runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
 
 /** The default location of the operator's plans file. */
 export const DEFAULT_PLANS_FILE = "supabase/plans.json";
@@ -220,6 +219,22 @@ const envShape = {
     .describe("leave unset for Stripe itself"),
 };
 
+/** The task's command line. */
+export const PLANS_APPLY_TASK: TaskDefinition = {
+  name: "plans:apply",
+  help: `Usage: deno task plans:apply [file] [--dry-run]
+
+Writes the plans file (default ${DEFAULT_PLANS_FILE}) to the database, with each price's amount,
+currency and interval read from Stripe. Nothing is written when anything is wrong.
+  --dry-run   validate the file against Stripe and write nothing
+  --help      print this help
+
+Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
+environment and .env (the environment wins).`,
+  flags: { "dry-run": { type: "boolean" } },
+  maxPositionals: 1,
+};
+
 /** Where the command writes what it has to say (tests capture it). */
 export interface Output {
   info(line: string): void;
@@ -238,13 +253,17 @@ export async function runPlansApply(
   env: Record<string, string | undefined>,
   out: Output = consoleOutput,
 ): Promise<number> {
-  const dryRun = args.includes("--dry-run");
-  const positional = args.filter((arg) => !arg.startsWith("--"));
-  const unknownFlags = args.filter((arg) => arg.startsWith("--") && arg !== "--dry-run");
-  if (unknownFlags.length || positional.length > 1) {
-    out.error("Usage: deno task plans:apply [file] [--dry-run]");
-    return 2;
+  const commandLine = parseCommandLine(PLANS_APPLY_TASK, args);
+  if (commandLine.kind === "help") {
+    out.info(commandLine.text);
+    return 0;
   }
+  if (commandLine.kind === "refused") {
+    out.error(commandLine.message);
+    return USAGE_EXIT_CODE;
+  }
+  const dryRun = commandLine.args.flags["dry-run"] === true;
+  const positional = commandLine.args.positionals;
   const path = positional[0] ?? DEFAULT_PLANS_FILE;
 
   let config: z.infer<z.ZodObject<typeof envShape>>;
@@ -322,18 +341,6 @@ function describeRefusal(path: string, problems: string[]): string {
     problems.map((problem) => `  - ${problem}`).join("\n");
 }
 
-/** The project's `.env` when present, under the process environment (which wins), as `deno task dev`
- * reads it. */
-async function environment(): Promise<Record<string, string | undefined>> {
-  const fromFile = await readEnvFile(`${projectRoot}.env`);
-  return { ...(fromFile ?? {}), ...Deno.env.toObject() };
-}
-
 if (import.meta.main) {
-  try {
-    Deno.exit(await runPlansApply(Deno.args, await environment()));
-  } catch (error) {
-    console.error(`plans:apply failed: ${error instanceof Error ? error.message : error}`);
-    Deno.exit(1);
-  }
+  await runTask(PLANS_APPLY_TASK, ({ env }) => runPlansApply(Deno.args, env.values));
 }

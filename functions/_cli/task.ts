@@ -57,7 +57,9 @@ export function parseCommandLine(definition: TaskDefinition, args: string[]): Pa
     const extra = parsed.positionals[allowed];
     return { kind: "refused", message: `Unexpected argument "${extra}". ${retry}` };
   }
-  return { kind: "run", args: { flags: parsed.values, positionals: parsed.positionals } };
+  // No flag is declared `multiple`, so no value is an array.
+  const flags = parsed.values as TaskArguments["flags"];
+  return { kind: "run", args: { flags, positionals: parsed.positionals } };
 }
 
 function refusalOf(error: unknown): string {
