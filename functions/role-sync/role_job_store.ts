@@ -19,6 +19,8 @@ const claimedJobSchema = z.object({
   attempts: z.number().int(),
   claim_id: z.string(),
   notice_status: z.string().nullable(),
+  roles_applied_at: z.date().nullable(),
+  roles_applied_role_id: z.string().nullable(),
 });
 
 /** A job this worker holds the lease of. */
@@ -100,6 +102,8 @@ export interface RoleJobStore {
     error: string,
     countsAsAttempt: boolean,
   ): Promise<boolean>;
+  /** Records that the job's role calls succeeded, leaving the member with `roleId`. */
+  recordRolesApplied(job: ClaimedJob, roleId: string | null): Promise<boolean>;
   beginNotice(job: ClaimedJob): Promise<boolean>;
   /** `null` gives the right to send back (nothing was posted). */
   endNotice(job: ClaimedJob, status: NoticeStatus | null): Promise<void>;
@@ -191,6 +195,12 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
       const [row] = await sql<{ ok: boolean }[]>`
         select public.retry_role_job(${job.id}, ${job.claim_id}, ${Math.round(delayMs)},
           ${error}, ${countsAsAttempt}) as ok`;
+      return row.ok;
+    },
+
+    async recordRolesApplied(job, roleId) {
+      const [row] = await sql<{ ok: boolean }[]>`
+        select public.record_role_job_roles_applied(${job.id}, ${job.claim_id}, ${roleId}) as ok`;
       return row.ok;
     },
 

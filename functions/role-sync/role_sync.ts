@@ -160,7 +160,11 @@ export async function runRoleJob(
     managedRoleIds: member.managedRoleIds,
     previousRoleId: job.previous_role_id,
   });
-  const calls = [
+  // A retry that only owes the member's message finds its calls recorded: the membership still
+  // wants the role they left, so they are not sent again.
+  const rolesAlreadyApplied = job.roles_applied_at !== null &&
+    job.roles_applied_role_id === member.entitledRoleId;
+  const calls = rolesAlreadyApplied ? [] : [
     ...changes.add.map((roleId) => ({ method: "PUT", roleId, action: "add" as const })),
     ...changes.remove.map((roleId) => ({ method: "DELETE", roleId, action: "remove" as const })),
   ];
@@ -197,6 +201,9 @@ export async function runRoleJob(
           true,
         );
     }
+  }
+  if (calls.length > 0 && !await store.recordRolesApplied(job, member.entitledRoleId)) {
+    return "lost";
   }
   if (changes.kind !== "none" && job.notice_status === null) {
     const roleId = changes.kind === "revoke"
