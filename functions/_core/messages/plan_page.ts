@@ -2,6 +2,7 @@
  * Everything the plan page says to a member, in Japanese and English. The page picks the language
  * from the link's locale (the member's Discord locale) and offers a switch.
  */
+import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
 
 /**
@@ -97,7 +98,8 @@ export interface PlanPageMessages {
 const ja: PlanPageMessages = {
   languageName: "日本語",
   languageSwitchLabel: "表示言語",
-  joinTitle: (guild) => `${guild} の有料プラン`,
+  // Operator names can end in full-width punctuation ("雑談部屋（公式）"), which takes no space.
+  joinTitle: (guild) => tidyJapaneseSpacing(`${guild} の有料プラン`),
   joinIntro: (guild) =>
     `Discord サーバー「${guild}」の有料ロールをお申し込みいただけます。お支払いは Stripe の安全な決済ページで行います。`,
   plansHeading: "プラン",
@@ -107,7 +109,7 @@ const ja: PlanPageMessages = {
     role
       ? `「${guild}」の「${role}」ロール（ご契約中のみ）`
       : `「${guild}」でこのプランのロール（ご契約中のみ）`,
-  subscribeButton: (plan) => `${plan} を申し込む`,
+  subscribeButton: (plan) => tidyJapaneseSpacing(`${plan} を申し込む`),
   stripeNote:
     "ボタンを押すと Stripe の決済ページに移動します。カード情報は当サイトに送信・保存されません。",
   alreadySubscribed:

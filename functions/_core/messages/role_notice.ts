@@ -8,6 +8,7 @@
  */
 import type { RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
 import { MessageFlags } from "discord-api-types/v10";
+import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
 import { pickText, type PlanDisplay } from "../operator_text.ts";
 import type { RefusalReason } from "../role_plan.ts";
@@ -41,6 +42,11 @@ function planName(notice: RoleNotice): string {
 
 /** The text of the member's message. */
 export function roleNoticeText(notice: RoleNotice): string {
+  // Operator names can end in full-width punctuation ("雑談部屋（公式）"), which takes no space.
+  return notice.locale === "ja" ? tidyJapaneseSpacing(noticeText(notice)) : noticeText(notice);
+}
+
+function noticeText(notice: RoleNotice): string {
   const plan = planName(notice);
   const guild = notice.guildName;
   const role = `<@&${notice.roleId}>`;
@@ -164,5 +170,8 @@ export function operatorAlertMessage(alert: OperatorAlert): RESTPostAPIChannelMe
       alert.action === "grant" ? "grant" : "remove"
     } <@&${alert.roleId}> for <@${alert.memberId}>: ${reason} (${alert.detail}, job ${alert.jobId}).` +
       `\nOnce fixed, re-run it with ${retry}.`;
-  return { content, allowed_mentions: { parse: [] } };
+  return {
+    content: alert.locale === "ja" ? tidyJapaneseSpacing(content) : content,
+    allowed_mentions: { parse: [] },
+  };
 }

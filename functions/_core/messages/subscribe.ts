@@ -14,6 +14,7 @@ import {
   InteractionResponseType,
   MessageFlags,
 } from "discord-api-types/v10";
+import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { LinkPurpose } from "../link_token.ts";
 import type { Locale } from "../locale.ts";
 import type { PlanDisplay } from "../operator_text.ts";
@@ -63,7 +64,7 @@ export type EphemeralReply = APIInteractionResponseChannelMessageWithSource;
 /** How many plans the reply lists; the plan page shows them all. */
 const LISTED_PLANS = 10;
 
-function reply(
+function replyWith(
   content: string,
   button?: { label: string; url: string },
 ): EphemeralReply {
@@ -129,11 +130,16 @@ function listPlans(plans: PlanSummary[], locale: Locale): string {
  */
 export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): EphemeralReply {
   const ja = locale === "ja";
+  // Operator names can end in full-width punctuation ("雑談部屋（公式）"), which takes no space.
+  const reply = (content: string, button?: { label: string; url: string }) =>
+    replyWith(ja ? tidyJapaneseSpacing(content) : content, button);
   if (outcome.kind === "no_plan") {
     const server = outcome.guildName ? `**${escapeMarkdown(outcome.guildName)}**` : null;
     if (ja) {
       return reply(
-        `${server ?? "このサーバー"} ではまだ有料ロールのプランが用意されていません。` +
+        `${
+          server ? `${server} では` : "このサーバーでは"
+        }まだ有料ロールのプランが用意されていません。` +
           "サーバーの運営者にお問い合わせください。",
       );
     }
@@ -198,7 +204,7 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
  * @param commandMention `</subscribe:id>`, which Discord shows in the member's language
  */
 export function dmRefusalReply(locale: Locale, commandMention: string): EphemeralReply {
-  return reply(
+  return replyWith(
     locale === "ja"
       ? `${commandMention} はサーバーの中で使うコマンドです。ロールを購入したいサーバーのチャンネルで実行してください。`
       : `${commandMention} works inside a server. Run it in a channel of the server whose role you want.`,
@@ -207,7 +213,7 @@ export function dmRefusalReply(locale: Locale, commandMention: string): Ephemera
 
 /** The reply to a command this application does not (or no longer) offers. */
 export function unknownCommandReply(locale: Locale): EphemeralReply {
-  return reply(
+  return replyWith(
     locale === "ja"
       ? "このコマンドは現在使えません。/サブスク (/subscribe) をお使いください。"
       : "This command is not available any more. Please use /subscribe.",
@@ -216,7 +222,7 @@ export function unknownCommandReply(locale: Locale): EphemeralReply {
 
 /** The reply to a button or form this application did not send (or no longer handles). */
 export function unsupportedInteractionReply(locale: Locale): EphemeralReply {
-  return reply(
+  return replyWith(
     locale === "ja"
       ? "この操作は現在使えません。/サブスク (/subscribe) をもう一度実行してください。"
       : "This action is not available any more. Please run /subscribe again.",
@@ -225,7 +231,7 @@ export function unsupportedInteractionReply(locale: Locale): EphemeralReply {
 
 /** The reply when the database could not be reached; nothing was stored. */
 export function unavailableReply(locale: Locale, commandMention: string): EphemeralReply {
-  return reply(
+  return replyWith(
     locale === "ja"
       ? `ただいま処理できませんでした。少し待ってから ${commandMention} をもう一度実行してください。`
       : `Something went wrong on our side. Please run ${commandMention} again in a minute.`,

@@ -1,0 +1,190 @@
+/**
+ * Every Japanese text the core can produce, built with operator texts that start and end with
+ * full-width punctuation, has no ASCII space next to full-width punctuation: Japanese typesetting
+ * puts none there ("サポーター（月額）を申し込む", not "サポーター（月額） を申し込む").
+ */
+import { assert } from "../harness/assert.ts";
+import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
+import {
+  operatorAlertMessage,
+  type RoleNotice,
+  roleNoticeText,
+} from "../../functions/_core/messages/role_notice.ts";
+import {
+  dmRefusalReply,
+  type MembershipSummary,
+  type PlanSummary,
+  subscribeReply,
+  unavailableReply,
+  unknownCommandReply,
+  unsupportedInteractionReply,
+} from "../../functions/_core/messages/subscribe.ts";
+import type { PlanDisplay } from "../../functions/_core/operator_text.ts";
+import { formatPlanPrice } from "../../functions/_core/price.ts";
+
+const GUILD_NAMES = ["雑談部屋（公式）", "「ゲーム」同好会", "Rolepass Lounge"];
+const PLANS: PlanDisplay[] = [
+  {
+    en: { name: "Supporter", description: "" },
+    ja: { name: "サポーター（月額）", description: "" },
+  },
+  { en: { name: "VIP", description: "" }, ja: { name: "【限定】VIP", description: "" } },
+  { en: { name: "Gold", description: "" } },
+];
+const LINK = "https://plans.example/join/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const LATER = new Date("2026-12-24T10:15:00Z");
+const COMMAND = "</subscribe:1100000000000000000>";
+
+function isFullWidthPunctuation(ch: string | undefined): boolean {
+  if (ch === undefined || !/\p{P}/u.test(ch)) return false;
+  const code = ch.codePointAt(0)!;
+  return (code >= 0x3000 && code <= 0x303f) || code === 0x30fb ||
+    (code >= 0xff00 && code <= 0xff65);
+}
+
+/** The spaces a reader sees next to full-width punctuation, with Discord's emphasis hidden. */
+function spacingProblems(text: string): string[] {
+  const shown = text.replace(/\*\*|__|~~/g, "");
+  const problems: string[] = [];
+  for (let i = 0; i < shown.length; i++) {
+    if (shown[i] !== " ") continue;
+    if (isFullWidthPunctuation(shown[i - 1]) || isFullWidthPunctuation(shown[i + 1])) {
+      problems.push(`…${shown.slice(Math.max(0, i - 12), i + 12)}…`);
+    }
+  }
+  return problems;
+}
+
+function subscribeTexts(): string[] {
+  const plans: PlanSummary[] = PLANS.map((display) => ({
+    display,
+    unitAmount: 500,
+    currency: "jpy",
+    billingInterval: "month",
+    intervalCount: 1,
+  }));
+  const memberships: MembershipSummary[] = PLANS.flatMap((plan) => [
+    { entitled: true, plan, endsAt: null },
+    { entitled: true, plan, endsAt: LATER },
+    { entitled: false, plan, endsAt: null },
+  ]).concat([{ entitled: true, plan: null, endsAt: null }]);
+  const replies = [
+    subscribeReply({ kind: "no_plan", guildName: null }, "ja"),
+    dmRefusalReply("ja", COMMAND),
+    unknownCommandReply("ja"),
+    unsupportedInteractionReply("ja"),
+    unavailableReply("ja", COMMAND),
+    ...GUILD_NAMES.flatMap((guildName) => [
+      subscribeReply({ kind: "no_plan", guildName }, "ja"),
+      subscribeReply({ kind: "join", guildName, plans, link: LINK, linkExpiresAt: LATER }, "ja"),
+      ...memberships.map((membership) =>
+        subscribeReply(
+          { kind: "manage", guildName, membership, link: LINK, linkExpiresAt: LATER },
+          "ja",
+        )
+      ),
+    ]),
+  ];
+  return replies.flatMap((reply) => [
+    reply.data?.content ?? "",
+    ...(reply.data?.components ?? []).flatMap((row) =>
+      row.components.map((button) => "label" in button ? button.label ?? "" : "")
+    ),
+  ]);
+}
+
+function roleNoticeTexts(): string[] {
+  const notices: RoleNotice[] = GUILD_NAMES.flatMap((guildName) =>
+    [...PLANS, null].flatMap((plan) =>
+      [
+        { kind: "grant", endsAt: null, revokedReason: null },
+        { kind: "grant", endsAt: LATER, revokedReason: null },
+        { kind: "swap", endsAt: null, revokedReason: null },
+        { kind: "swap", endsAt: LATER, revokedReason: null },
+        { kind: "revoke", endsAt: null, revokedReason: null },
+        { kind: "revoke", endsAt: null, revokedReason: "refund" },
+        { kind: "revoke", endsAt: null, revokedReason: "dispute" },
+      ].map((change) =>
+        ({
+          ...change,
+          locale: "ja",
+          guildName,
+          plan,
+          roleId: "1200000000000000000",
+        }) as RoleNotice
+      )
+    )
+  );
+  const reasons = [
+    "unknown_role",
+    "missing_permissions",
+    "missing_access",
+    "unknown_guild",
+    "unauthorized",
+    "forbidden",
+    "invalid_request",
+    "gave_up",
+  ] as const;
+  const alerts = reasons.flatMap((reason) =>
+    (["grant", "revoke"] as const).map((action) =>
+      operatorAlertMessage({
+        locale: "ja",
+        action,
+        roleId: "1200000000000000000",
+        memberId: "1300000000000000000",
+        reason,
+        detail: "50013 Missing Permissions",
+        jobId: 42,
+      }).content ?? ""
+    )
+  );
+  return [...notices.map(roleNoticeText), ...alerts];
+}
+
+function planPageTexts(): string[] {
+  const texts: string[] = [];
+  const names = [...GUILD_NAMES, ...PLANS.map((plan) => plan.ja?.name ?? plan.en.name)];
+  const collect = (value: unknown) => {
+    if (typeof value === "string") texts.push(value);
+    else if (typeof value === "function") {
+      for (const first of names) {
+        texts.push(value(first));
+        for (const second of names) texts.push(value(first, second));
+      }
+    } else if (value && typeof value === "object") Object.values(value).forEach(collect);
+  };
+  collect(planPageMessages("ja"));
+  for (const interval of ["day", "week", "month", "year"] as const) {
+    for (const intervalCount of [1, 3]) {
+      texts.push(
+        formatPlanPrice({ unitAmount: 500, currency: "jpy", interval, intervalCount }, "ja"),
+      );
+    }
+  }
+  return texts;
+}
+
+for (
+  const [source, texts] of [
+    ["the /subscribe replies", subscribeTexts],
+    ["the role notices and operator alerts", roleNoticeTexts],
+    ["the plan page and prices", planPageTexts],
+  ] as const
+) {
+  Deno.test(`${source} put no ASCII space next to full-width punctuation in Japanese`, () => {
+    const all = texts();
+    assert(all.length > 10, "the scan found the texts");
+    const problems = all.flatMap(spacingProblems);
+    assert(
+      problems.length === 0,
+      `${problems.length} spaces:\n${[...new Set(problems)].join("\n")}`,
+    );
+  });
+}
+
+Deno.test("the scan itself catches a space on either side, also behind Discord's emphasis", () => {
+  assert(spacingProblems("サポーター（月額） を申し込む").length === 1);
+  assert(spacingProblems("外しました。 再開するには").length === 1);
+  assert(spacingProblems("**雑談部屋（公式）** のプラン").length === 1);
+  assert(spacingProblems("Rolepass Lounge のプラン").length === 0);
+});
