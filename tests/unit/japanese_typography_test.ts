@@ -63,11 +63,11 @@ function subscribeTexts(): string[] {
     billingInterval: "month",
     intervalCount: 1,
   }));
-  const memberships: MembershipSummary[] = PLANS.flatMap((plan) => [
+  const memberships: MembershipSummary[] = [...PLANS, null].flatMap((plan) => [
     { entitled: true, plan, endsAt: null },
     { entitled: true, plan, endsAt: LATER },
     { entitled: false, plan, endsAt: null },
-  ]).concat([{ entitled: true, plan: null, endsAt: null }]);
+  ]);
   const replies = [
     subscribeReply({ kind: "no_plan", guildName: null }, "ja"),
     dmRefusalReply("ja", COMMAND),
