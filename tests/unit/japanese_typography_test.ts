@@ -87,9 +87,9 @@ function subscribeTexts(): string[] {
   ];
   return replies.flatMap((reply) => [
     reply.data?.content ?? "",
-    ...(reply.data?.components ?? []).flatMap((row) =>
-      row.components.map((button) => "label" in button ? button.label ?? "" : "")
-    ),
+    // The link button's label, wherever the reply's component rows put it.
+    ...JSON.stringify(reply.data?.components ?? []).matchAll(/"label":"([^"]*)"/g)
+      .map((match) => match[1]),
   ]);
 }
 
