@@ -1,92 +1,61 @@
--- Monthly close, read from the contract history (public.membership_history), per month and plan:
---   starts       subscriptions that first became active or trialing that month
---   cancellations started subscriptions that first became canceled or unpaid that month
---   refunds      subscriptions revoked by a full refund that month (history cause 'refund')
---   disputes     subscriptions revoked by a dispute that month (history cause 'dispute')
---   active_at_month_end  memberships entitled to the plan's role at the end of the month
+-- Monthly close report, per guild, month, plan and currency, from the money ledger:
+--   status 'closed'  the frozen figures of a closed month (public.closed_period_figures), exactly
+--                    as `deno task close` recorded them; they never change afterwards
+--   status 'open'    the months not closed yet, summed from public.money_ledger as they stand now
+--                    (provisional: no members at month end or MRR until the month is closed)
+--   row_kind         'period' for the month's own facts, 'adjustment' for late facts of an
+--                    earlier, already closed month (fact_month), counted in this month instead
 --
--- Months are calendar months in the accounting time zone set in `settings` (Asia/Tokyo by
--- default). Each history row carries the Stripe event that caused it, so every figure can be
--- traced back to Stripe. Stripe lets refunds happen at any time, so a month that was already
--- closed can still gain a refund later: run the close after the refund window the business allows
--- (see the accounting note in the seeds) and keep the output as the closed figures.
+-- Amounts are in the currency's smallest unit (JPY in yen, USD in cents); currencies are never
+-- added together. Months are calendar months in the guild's accounting time zone
+-- (guilds.accounting_time_zone), and every fact is dated by Stripe's own time: an invoice by
+-- when it was paid, a refund or dispute by when Stripe created it, a subscription's end by its
+-- ended_at.
+--
+-- This replaces the earlier report, which recounted starts, cancellations, refunds, disputes and
+-- members at month end from membership_history on every run: starts are now paid first invoices
+-- (billing_reason subscription_create), cancellations are subscription ends in the ledger,
+-- refunds and disputes are amounts (partial refunds included, whatever revoke_on_refund says),
+-- and members at month end and MRR are recorded once, when the month is closed.
 --
 -- Run it as service_role or the postgres role, e.g.
 --   psql "$DATABASE_URL" -f sql/reports/monthly_close.sql
-with settings as (
-  select 'Asia/Tokyo'::text as time_zone
+with closed as (
+  select f.guild_id, to_char(f.month, 'YYYY-MM') as month, 'closed' as status, f.row_kind,
+    to_char(f.fact_month, 'YYYY-MM') as fact_month, f.plan_id, f.stripe_price_id, f.plan_name,
+    f.currency, f.gross, f.refunds, f.disputes, f.net, f.starts, f.cancellations,
+    f.active_at_month_end, f.mrr
+  from public.closed_period_figures f
 ),
-history as (
-  select h.id, h.membership_id, h.operation, h.cause, h.new_status, h.new_entitled,
-    h.new_plan_id, h.changed_at,
-    h.new_row ->> 'stripe_subscription_id' as subscription_id,
-    date_trunc('month', h.changed_at at time zone s.time_zone) as month
-  from public.membership_history h
-  cross join settings s
-),
-months as (
-  select generate_series(
-    (select min(month) from history),
-    date_trunc('month', now() at time zone (select time_zone from settings)),
-    interval '1 month'
-  ) as month
-),
-starts as (
-  select distinct on (subscription_id) subscription_id, new_plan_id as plan_id, month
-  from history
-  where subscription_id is not null and new_status in ('active', 'trialing')
-  order by subscription_id, changed_at, id
-),
-cancellations as (
-  select distinct on (h.subscription_id) h.subscription_id, h.new_plan_id as plan_id, h.month
-  from history h
-  join starts s on s.subscription_id = h.subscription_id
-  where h.new_status in ('canceled', 'unpaid')
-  order by h.subscription_id, h.changed_at, h.id
-),
-revocations as (
-  select distinct on (subscription_id, cause) subscription_id, cause, new_plan_id as plan_id,
-    month
-  from history
-  where subscription_id is not null and cause in ('refund', 'dispute')
-  order by subscription_id, cause, changed_at, id
-),
-month_end as (
-  select m.month, latest.plan_id
-  from months m
-  cross join lateral (
-    select distinct on (h.membership_id) h.membership_id, h.new_entitled,
-      h.new_plan_id as plan_id
-    from history h
-    where h.month <= m.month
-    order by h.membership_id, h.changed_at desc, h.id desc
-  ) latest
-  where latest.new_entitled
-),
-figures as (
-  select month, plan_id, 1 as starts, 0 as cancellations, 0 as refunds, 0 as disputes,
-    0 as active_at_month_end
-  from starts
-  union all
-  select month, plan_id, 0, 1, 0, 0, 0 from cancellations
-  union all
-  select month, plan_id, 0, 0, 1, 0, 0 from revocations where cause = 'refund'
-  union all
-  select month, plan_id, 0, 0, 0, 1, 0 from revocations where cause = 'dispute'
-  union all
-  select month, plan_id, 0, 0, 0, 0, 1 from month_end
+open_months as (
+  select l.guild_id, to_char(l.period_month, 'YYYY-MM') as month, 'open' as status,
+    case when l.is_adjustment then 'adjustment' else 'period' end as row_kind,
+    to_char(l.fact_month, 'YYYY-MM') as fact_month, l.plan_id, l.stripe_price_id,
+    p.display -> 'en' ->> 'name' as plan_name, l.currency,
+    coalesce(sum(l.amount) filter (where l.kind = 'invoice_paid'), 0) as gross,
+    coalesce(sum(l.amount) filter (where l.kind = 'refund'), 0) as refunds,
+    coalesce(sum(l.amount) filter (where l.kind = 'dispute'), 0)
+      - coalesce(sum(l.amount) filter (where l.kind = 'dispute_won'), 0) as disputes,
+    count(*) filter (where l.kind = 'invoice_paid' and l.starts_subscription)::integer as starts,
+    count(*) filter (where l.kind = 'subscription_ended' and exists (
+      select 1 from public.money_ledger s
+      where s.stripe_subscription_id = l.stripe_object_id and s.starts_subscription
+    ))::integer as cancellations
+  from public.money_ledger l
+  left join public.plans p on p.id = l.plan_id
+  where not exists (
+    select 1 from public.closed_periods c
+    where c.guild_id = l.guild_id and c.month = l.period_month
+  )
+  group by l.guild_id, l.period_month, l.is_adjustment, l.fact_month, l.plan_id,
+    l.stripe_price_id, p.display, l.currency
 )
-select to_char(f.month, 'YYYY-MM') as month,
-  f.plan_id,
-  p.guild_id,
-  p.stripe_price_id,
-  p.display -> 'en' ->> 'name' as plan_name,
-  sum(f.starts)::integer as starts,
-  sum(f.cancellations)::integer as cancellations,
-  sum(f.refunds)::integer as refunds,
-  sum(f.disputes)::integer as disputes,
-  sum(f.active_at_month_end)::integer as active_at_month_end
-from figures f
-left join public.plans p on p.id = f.plan_id
-group by f.month, f.plan_id, p.guild_id, p.stripe_price_id, p.display
-order by f.month, p.guild_id, p.stripe_price_id;
+select guild_id, month, status, row_kind, fact_month, plan_id, stripe_price_id, plan_name,
+  currency, gross, refunds, disputes, net, starts, cancellations, active_at_month_end, mrr
+from closed
+union all
+select guild_id, month, status, row_kind, fact_month, plan_id, stripe_price_id, plan_name,
+  currency, gross, refunds, disputes, gross - refunds - disputes, starts, cancellations,
+  null::integer, null::bigint
+from open_months
+order by guild_id, month, row_kind desc, fact_month, stripe_price_id, currency;

@@ -654,6 +654,43 @@ export function createApiApp(
     client_secret: "string",
   });
   retrieve("/v1/refunds/:id", () => state.refunds, "refund");
+  app.get("/v1/refunds", (c) => {
+    const { params } = c.env;
+    validateParams(params, { ...PAGINATION, charge: "string", payment_intent: "string" });
+    const charge = readString(params, "charge");
+    const paymentIntent = readString(params, "payment_intent");
+    const refunds = [...state.refunds.values()].filter((r) =>
+      (!charge || r.charge === charge) && (!paymentIntent || r.payment_intent === paymentIntent)
+    );
+    return respond(c, paginate(state, refunds, params, "/v1/refunds"));
+  });
+  app.post("/v1/refunds", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      amount: "integer",
+      charge: "string",
+      instructions_email: "string",
+      metadata: "map",
+      origin: ["customer_balance"],
+      payment_intent: "string",
+      reason: ["duplicate", "fraudulent", "requested_by_customer"],
+      refund_application_fee: "boolean",
+      reverse_transfer: "boolean",
+    });
+    checkMetadata(params.metadata);
+    const paymentIntentId = readString(params, "payment_intent");
+    const chargeId = readString(params, "charge") ??
+      (paymentIntentId
+        ? String(get(state.paymentIntents, "payment_intent", paymentIntentId).latest_charge)
+        : undefined);
+    if (!chargeId) throw missingParameter("charge");
+    const { refund } = billing.refundCharge(chargeId, {
+      amount: readInteger(params, "amount"),
+      reason: readString(params, "reason"),
+      metadata: mergeMetadata({}, params.metadata),
+    }, c.env.request);
+    return respond(c, refund);
+  });
   retrieve("/v1/disputes/:id", () => state.disputes, "dispute");
 
   // Webhook endpoints and events

@@ -1,0 +1,176 @@
+/**
+ * `deno task refund -- --guild <id> --member <discord user id>` refunds the member's last paid
+ * invoice through Stripe's API, only within the guild's refund window (guilds.refund_window, 24
+ * hours by default, as seed 003 chose so that closed months stay closed). The refund then comes
+ * back through the webhook like any other: the ledger records it and the guild's
+ * revoke_on_refund policy decides the role.
+ *
+ * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
+ * environment or the project's `.env`.
+ */
+import type Stripe from "stripe";
+import { z } from "zod";
+import { decideRefund } from "../_core/close.ts";
+import { stripeMoneyInvoice } from "../_core/ledger.ts";
+import { formatAmount } from "../_core/price.ts";
+import { stripeCharge } from "../_core/stripe_shapes.ts";
+import { createSql, type Sql } from "../_shared/db.ts";
+import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+import type { TaskOutput } from "./close.ts";
+import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
+
+/** The command line of `deno task refund`. */
+export const REFUND_TASK: TaskDefinition = {
+  name: "refund",
+  help: `Usage: deno task refund -- --guild <guild id> --member <discord user id>
+
+Refunds the member's last paid invoice in full through Stripe, if it was paid within the guild's
+refund window (guilds.refund_window, 24 hours by default); otherwise refuses and says why.
+Running it again for the same invoice does not refund twice (Stripe idempotency key).
+
+Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, DATABASE_URL (or SUPABASE_DB_URL) from the
+environment or .env.`,
+  flags: { guild: { type: "string" }, member: { type: "string" } },
+};
+
+const snowflake = z.string().regex(/^[0-9]{17,20}$/);
+
+/** What a refund needs. */
+export interface RefundDeps {
+  sql: Sql;
+  stripe: Stripe;
+  now: () => Date;
+}
+
+/** What the refund did. */
+export type RefundOutcome =
+  | {
+    ok: true;
+    refundId: string;
+    invoiceId: string;
+    chargeId: string;
+    amount: number;
+    currency: string;
+  }
+  | { ok: false; reason: string };
+
+/**
+ * Refunds the last paid invoice of the member of `guildId` when the guild's refund window allows
+ * it. The idempotency key is the invoice's, so a repeated command (or a retry after a lost answer)
+ * returns the first refund instead of making a second one.
+ */
+export async function refundLastPayment(
+  deps: RefundDeps,
+  guildId: string,
+  discordUserId: string,
+): Promise<RefundOutcome> {
+  const [membership] = await deps.sql<
+    { stripe_customer_id: string | null; refund_window_ms: number }[]
+  >`
+    select m.stripe_customer_id,
+      (extract(epoch from g.refund_window) * 1000)::float8 as refund_window_ms
+    from public.memberships m join public.guilds g on g.id = m.guild_id
+    where m.guild_id = ${guildId} and m.discord_user_id = ${discordUserId}`;
+  if (!membership?.stripe_customer_id) {
+    return { ok: false, reason: `member ${discordUserId} has never paid in guild ${guildId}` };
+  }
+  const invoices = await deps.stripe.invoices.list({
+    customer: membership.stripe_customer_id,
+    status: "paid",
+    limit: 1,
+  });
+  if (!invoices.data[0]) return { ok: false, reason: "the member has no paid invoice" };
+  const invoice = stripeMoneyInvoice.parse(invoices.data[0]);
+  if (!invoice.paidAt || invoice.amountPaid === 0) {
+    return { ok: false, reason: `invoice ${invoice.id} charged nothing` };
+  }
+  const chargeId = await chargeOfInvoice(deps.stripe, invoice.id);
+  if (!chargeId) return { ok: false, reason: `invoice ${invoice.id} has no card payment` };
+  const charge = stripeCharge.parse(await deps.stripe.charges.retrieve(chargeId));
+
+  const decision = decideRefund({
+    paidAt: invoice.paidAt,
+    windowMs: membership.refund_window_ms,
+    fullyRefunded: charge.fullyRefunded,
+  }, deps.now());
+  if (!decision.ok) return decision;
+
+  const refund = await deps.stripe.refunds.create({
+    charge: charge.id,
+    reason: "requested_by_customer",
+    metadata: { rolepass_guild_id: guildId, rolepass_discord_user_id: discordUserId },
+  }, { idempotencyKey: `rolepass-refund-${invoice.id}` });
+  return {
+    ok: true,
+    refundId: refund.id,
+    invoiceId: invoice.id,
+    chargeId: charge.id,
+    amount: refund.amount,
+    currency: refund.currency,
+  };
+}
+
+/** The charge that paid an invoice: its paid InvoicePayment's PaymentIntent's latest charge. */
+async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promise<string | null> {
+  const payments = await stripe.invoicePayments.list({
+    invoice: invoiceId,
+    status: "paid",
+    limit: 1,
+  });
+  const paymentIntentId = payments.data[0]?.payment.payment_intent;
+  if (!paymentIntentId) return null;
+  const paymentIntent = await stripe.paymentIntents.retrieve(
+    typeof paymentIntentId === "string" ? paymentIntentId : paymentIntentId.id,
+  );
+  const charge = paymentIntent.latest_charge;
+  return typeof charge === "string" ? charge : charge?.id ?? null;
+}
+
+const stripeEnv = {
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, "a secret key (sk_... or rk_...)"),
+  STRIPE_API_BASE_URL: z.string().url().default(STRIPE_DEFAULT_BASE_URL),
+};
+
+/** The task's body; returns the exit code. */
+export async function runRefund(
+  flags: Record<string, string | boolean | undefined>,
+  env: Record<string, string | undefined>,
+  output: TaskOutput,
+  now: () => Date = () => new Date(),
+): Promise<number> {
+  const guild = snowflake.safeParse(flags.guild);
+  const member = snowflake.safeParse(flags.member);
+  if (!guild.success || !member.success) {
+    output.error(
+      `${!guild.success ? "--guild" : "--member"} needs a Discord id (17 to 20 digits).`,
+    );
+    return USAGE_EXIT_CODE;
+  }
+  const config = parseEnv(stripeEnv, env);
+  const stripe = createStripeClient(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
+  const sql = createSql(requireDatabaseUrl(env), { max: 1 });
+  try {
+    const outcome = await refundLastPayment({ sql, stripe, now }, guild.data, member.data);
+    if (!outcome.ok) {
+      output.error(`Refund refused: ${outcome.reason}.`);
+      return 1;
+    }
+    output.out(
+      `Refunded ${formatAmount(outcome.amount, outcome.currency, "en")} of invoice ` +
+        `${outcome.invoiceId} (charge ${outcome.chargeId}, refund ${outcome.refundId}). ` +
+        "Stripe's webhook brings it back into the ledger and applies the guild's refund policy.",
+    );
+    return 0;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+if (import.meta.main) {
+  await runTask(REFUND_TASK, ({ args, env }) =>
+    runRefund(args.flags, env.values, {
+      out: (text) => console.log(text),
+      error: (text) => console.error(text),
+    }));
+}
