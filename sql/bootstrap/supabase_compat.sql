@@ -2,10 +2,10 @@
 -- a migration). It provides what a Supabase database has before any migration runs:
 --   * the API roles anon, authenticated and service_role (service_role bypasses RLS);
 --   * stand-ins for pg_net (`net.http_post` records the request in `net.http_request_queue`),
---     Vault (`vault.secrets`, `vault.decrypted_secrets`, `vault.create_secret`) and pg_cron
---     (`cron.schedule` records the job in `cron.job`).
+--     Vault (`vault.secrets`, `vault.decrypted_secrets`, `vault.create_secret`) and, where the real
+--     extension cannot run, pg_cron (`cron.schedule` records the job in `cron.job`).
 -- Nothing is sent by the database itself: the project's dispatcher (functions/_cli/dispatcher.ts)
--- delivers the recorded requests the way pg_net would, and runs the recorded cron commands.
+-- delivers the recorded requests the way pg_net would, and runs the stand-in's cron commands.
 -- Like pg_net, a request queued in a transaction that rolls back is never delivered.
 
 do $$
@@ -106,30 +106,46 @@ revoke all on all tables in schema vault from public;
 revoke execute on all functions in schema vault from public;
 
 -- pg_cron stand-in --------------------------------------------------------------------------------
-create schema if not exists cron;
-create table if not exists cron.job (
-  jobid bigserial primary key,
-  jobname text unique,
-  schedule text not null,
-  command text not null,
-  active boolean not null default true
-);
+-- Only where the real pg_cron cannot run. pg_cron must be preloaded and can be created only in the
+-- one database its scheduler runs in (`cron.database_name`): there the migration creates the real
+-- extension. Everywhere else (PGlite, a PostgreSQL without postgresql-15-cron, any other database of
+-- a cluster that has it, such as the template the tests clone) the stand-in records the jobs.
+do $cron_stand_in$
+begin
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    return;
+  end if;
+  if current_setting('cron.database_name', true) = current_database()
+    and exists (select 1 from pg_available_extensions where name = 'pg_cron') then
+    return;
+  end if;
 
-create or replace function cron.schedule(job_name text, schedule text, command text)
-returns bigint
-language sql
-set search_path = ''
-as $$
-  insert into cron.job (jobname, schedule, command) values (job_name, schedule, command)
-  on conflict (jobname) do update set schedule = excluded.schedule, command = excluded.command
-  returning jobid;
-$$;
+  create schema if not exists cron;
+  create table if not exists cron.job (
+    jobid bigserial primary key,
+    jobname text unique,
+    schedule text not null,
+    command text not null,
+    active boolean not null default true
+  );
 
-create or replace function cron.unschedule(job_name text) returns boolean
-language sql
-set search_path = ''
-as $$
-  with deleted as (delete from cron.job where jobname = job_name returning 1)
-  select exists (select 1 from deleted);
-$$;
-revoke execute on all functions in schema cron from public;
+  create or replace function cron.schedule(job_name text, schedule text, command text)
+  returns bigint
+  language sql
+  set search_path = ''
+  as $$
+    insert into cron.job (jobname, schedule, command) values (job_name, schedule, command)
+    on conflict (jobname) do update set schedule = excluded.schedule, command = excluded.command
+    returning jobid;
+  $$;
+
+  create or replace function cron.unschedule(job_name text) returns boolean
+  language sql
+  set search_path = ''
+  as $$
+    with deleted as (delete from cron.job where jobname = job_name returning 1)
+    select exists (select 1 from deleted);
+  $$;
+  revoke execute on all functions in schema cron from public;
+end;
+$cron_stand_in$;

@@ -1,12 +1,25 @@
 /**
  * A throwaway PostgreSQL cluster: initdb in a temp dir, a free port on 127.0.0.1, removed on stop.
+ * When Debian's postgresql-15-cron is installed, the cluster preloads the real pg_cron, as Supabase
+ * does, with its scheduler in the `postgres` database.
  */
+
+/**
+ * The database pg_cron's scheduler runs jobs in (`cron.database_name`; pg_cron's default and
+ * Supabase's). pg_cron can be created only there, and its worker stays connected to it, so it can
+ * never be the template that tests clone.
+ */
+export const PG_CRON_DATABASE = "postgres";
 
 /** A running throwaway cluster. */
 export interface PgCluster {
   /** Connection string to the `postgres` database as the superuser `postgres`. */
   url: string;
   port: number;
+  /** The directory of the PostgreSQL programs (`psql`, `pg_ctl`, ...). */
+  bin: string;
+  /** Whether the real pg_cron is loaded, with its scheduler in {@linkcode PG_CRON_DATABASE}. */
+  pgCron: boolean;
   stop(): Promise<void>;
 }
 
@@ -30,6 +43,18 @@ async function findPgBin(): Promise<string> {
     "Cannot start PostgreSQL: initdb not found. Install it (apt-get install postgresql-15) " +
       "or set DATABASE_URL to an existing database.",
   );
+}
+
+/** Whether pg_cron's library is installed for the PostgreSQL whose programs are in `bin`. */
+async function hasPgCron(bin: string): Promise<boolean> {
+  const { success, stdout } = await new Deno.Command(`${bin}/pg_config`, {
+    args: ["--pkglibdir"],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => ({ success: false, stdout: new Uint8Array() }));
+  if (!success) return false;
+  const libDir = new TextDecoder().decode(stdout).trim();
+  return await Deno.stat(`${libDir}/pg_cron.so`).then(() => true, () => false);
 }
 
 function freePort(): number {
@@ -72,6 +97,15 @@ export async function startPgCluster(): Promise<PgCluster> {
     "--no-sync",
   ], user);
   const port = freePort();
+  const pgCron = await hasPgCron(bin);
+  // Jobs run through libpq on the cluster's own socket (trust), as the job's user.
+  const pgCronOptions = pgCron
+    ? [
+      "-c shared_preload_libraries=pg_cron",
+      `-c cron.database_name=${PG_CRON_DATABASE}`,
+      `-c cron.host=${dir}`,
+    ]
+    : [];
   const options = [
     `-p ${port}`,
     "-c listen_addresses=127.0.0.1",
@@ -81,6 +115,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     "-c full_page_writes=off",
     "-c max_connections=300",
     "-c shared_buffers=256MB",
+    ...pgCronOptions,
   ].join(" ");
   await run(
     `${bin}/pg_ctl`,
@@ -90,6 +125,8 @@ export async function startPgCluster(): Promise<PgCluster> {
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
     port,
+    bin,
+    pgCron,
     async stop() {
       await run(`${bin}/pg_ctl`, ["-D", dataDir, "-m", "immediate", "-w", "stop"], user).catch(
         () => {},

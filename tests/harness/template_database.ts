@@ -1,10 +1,14 @@
 /**
  * The migrated database tests clone from: DATABASE_URL when given (migrated in place), otherwise
  * `rolepass_template` in a throwaway cluster started for the run.
+ *
+ * When the cluster runs the real pg_cron, its scheduler's database is migrated too, so that the
+ * migrations' schedules are parsed and run by pg_cron itself (tests/db/pg_cron_test.ts). The
+ * template, which pg_cron cannot serve, keeps the bootstrap's stand-in.
  */
 import postgres from "postgres";
-import { migrate } from "../../functions/_cli/db_migrate.ts";
-import { startPgCluster } from "./pg_cluster.ts";
+import { applyBootstrapIfNeeded, migrate } from "../../functions/_cli/db_migrate.ts";
+import { PG_CRON_DATABASE, startPgCluster } from "./pg_cluster.ts";
 
 /** A migrated template database and how to release it. */
 export interface TemplateDatabase {
@@ -35,7 +39,16 @@ export async function prepareTemplateDatabase(): Promise<TemplateDatabase> {
   const cluster = await startPgCluster();
   try {
     const url = await createEmptyDatabase(cluster.url, "rolepass_template");
-    await migrate(url);
+    if (cluster.pgCron) {
+      const scheduler = new URL(cluster.url);
+      scheduler.pathname = `/${PG_CRON_DATABASE}`;
+      // The roles are the cluster's, not a database's: one bootstrap creates them before the two
+      // migrations run side by side.
+      await applyBootstrapIfNeeded(scheduler.toString());
+      await Promise.all([migrate(scheduler.toString()), migrate(url)]);
+    } else {
+      await migrate(url);
+    }
     return { url, release: () => cluster.stop() };
   } catch (error) {
     await cluster.stop();
