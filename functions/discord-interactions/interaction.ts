@@ -19,8 +19,14 @@ export const interactionSchema = z.object({
   guild_locale: z.string().max(16).optional(),
   /** Absent when the command runs in a DM. */
   guild_id: snowflake.optional(),
-  /** Present in a guild. */
-  member: z.object({ user: z.object({ id: snowflake }) }).optional(),
+  /**
+   * Present in a guild. `roles` are the role ids the member holds right now: an HTTP-only bot
+   * hears of role edits and rejoins nowhere else.
+   */
+  member: z.object({
+    user: z.object({ id: snowflake }),
+    roles: z.array(snowflake).max(1000).optional(),
+  }).optional(),
   /** Present in a DM. */
   user: z.object({ id: snowflake }).optional(),
   data: z.object({

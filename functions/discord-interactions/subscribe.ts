@@ -66,6 +66,7 @@ export async function answerSubscribe(
       linkTokenTtlSeconds: deps.linkTokenTtlSeconds,
       applicationId,
       interactionToken: interaction.token,
+      memberRoleIds: interaction.member?.roles ?? null,
     });
   } catch (error) {
     log.error("subscribe could not open a link", { error, guild_id: interaction.guild_id });
@@ -82,6 +83,7 @@ export async function answerSubscribe(
     guild_id: interaction.guild_id,
     member_id: memberId,
     outcome: link.outcome,
+    roleRepair: link.outcome === "manage" && link.roleRepair,
     ms: Math.round(performance.now() - started),
   });
   if (link.outcome === "no_plan") {
@@ -101,6 +103,7 @@ export async function answerSubscribe(
     kind: "manage",
     guildName: link.guildName,
     membership: link.membership ?? { entitled: false, plan: null, endsAt: null },
+    roleRepair: link.roleRepair,
     link: url,
     linkExpiresAt: link.linkExpiresAt,
   }, locale));

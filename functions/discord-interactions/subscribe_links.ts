@@ -24,6 +24,8 @@ export interface SubscribeLinkRequest {
   applicationId: string;
   /** Discord's interaction token, kept 15 minutes for the role-sync follow-up. */
   interactionToken: string;
+  /** The role ids the interaction says the member holds now; null when Discord did not say. */
+  memberRoleIds: string[] | null;
 }
 
 /** What the database decided and stored. */
@@ -37,6 +39,8 @@ export type SubscribeLink =
     linkExpiresAt: Date;
     /** Present when the outcome is "manage". */
     membership: MembershipSummary | null;
+    /** The member is entitled but lacks the role: a role job gives it back. */
+    roleRepair: boolean;
   };
 
 /** Opens subscribe links. */
@@ -66,6 +70,7 @@ const resultSchema = z.discriminatedUnion("outcome", [
     guild_name: z.string(),
     plans: z.array(planSchema),
     link_expires_at: z.coerce.date(),
+    role_repair: z.boolean(),
     membership: z.object({
       entitled: z.boolean(),
       plan: z.object({ display: planDisplaySchema }).nullable(),
@@ -81,7 +86,8 @@ export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
       const [row] = await sql<{ result: unknown }[]>`
         select public.open_subscribe_link(
           ${request.interactionId}, ${request.guildId}, ${request.memberId}, ${request.locale}, ${request.linkTokenHash},
-          ${request.linkTokenTtlSeconds}, ${request.applicationId}, ${request.interactionToken}
+          ${request.linkTokenTtlSeconds}, ${request.applicationId}, ${request.interactionToken},
+          ${request.memberRoleIds}::text[]
         ) as result`;
       const result = resultSchema.parse(row.result);
       if (result.outcome === "already_handled") return { outcome: "already_handled" };
@@ -93,6 +99,7 @@ export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
         guildName: result.guild_name,
         plans: result.plans,
         linkExpiresAt: result.link_expires_at,
+        roleRepair: result.role_repair,
         membership: result.membership && {
           entitled: result.membership.entitled,
           plan: result.membership.plan?.display ?? null,

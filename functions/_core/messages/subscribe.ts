@@ -54,6 +54,8 @@ export type SubscribeOutcome =
     kind: "manage";
     guildName: string;
     membership: MembershipSummary;
+    /** The member is entitled but lacks the role, and a role job is giving it back. */
+    roleRepair?: boolean;
     link: string;
     linkExpiresAt: Date;
   };
@@ -189,6 +191,15 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
       ? `${guild} の ${plan} を購読中です。ポータルでカードの変更、プランの確認、解約ができます。`
       : `You are subscribed to ${plan} on ${guild}. In the portal you can change your card, ` +
         "review the plan or cancel.";
+  }
+  if (outcome.roleRepair) {
+    const role = membership.plan
+      ? (ja ? `${plan} のロール` : `the ${plan} role`)
+      : (ja ? "有料ロール" : "the paid role");
+    situation += ja
+      ? `\n\n${role}が付いていなかったため、付け直しを手配しました。数秒で戻ります。`
+      : `\n\nYou did not have ${role} on the server, so it is being given back now. ` +
+        "It should appear within seconds.";
   }
   const linkNote = ja
     ? `\n\nこのリンクは1回だけ使え、${expires}に期限が切れます。誰にも共有しないでください。`
