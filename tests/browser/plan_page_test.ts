@@ -139,8 +139,9 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         method: "POST",
         path: "/v1/checkout/sessions",
       });
-      assertEquals(request.params.locale, "ja");
-      assertEquals(request.params.cancel_url, `${pageServer.url}/join/cancelled?lang=ja`);
+      // The member switched to English: Stripe's page and every page after it speak English.
+      assertEquals(request.params.locale, "en");
+      assertEquals(request.params.cancel_url, `${pageServer.url}/join/cancelled?lang=en`);
       assert(
         gatewayPaths.includes("POST /functions/v1/checkout/plan-view apikey=true request-id=true"),
       );
@@ -156,8 +157,8 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         tab.waitForURL((url) => url.pathname === "/join/cancelled"),
         tab.getByRole("link", { name: "Cancel" }).click(),
       ]);
-      assertEquals(await tab.getAttribute("html", "lang"), "ja");
-      assertEquals(await tab.locator("h1").textContent(), "お申し込みは完了していません");
+      assertEquals(await tab.getAttribute("html", "lang"), "en");
+      assertEquals(await tab.locator("h1").textContent(), planPageMessages("en").cancelledTitle);
 
       // Back on the plan page with the same link: the plans still show, and subscribing again
       // returns the same Checkout session rather than a second one.
@@ -177,10 +178,11 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         tab.getByRole("button", { name: "Pay", exact: true }).click(),
       ]);
       assertEquals(new URL(tab.url()).searchParams.get("session_id"), sessions.data[0].id);
-      assertEquals(await tab.locator("h1").textContent(), "お申し込みありがとうございます");
+      assertEquals(await tab.getAttribute("html", "lang"), "en");
+      assertEquals(await tab.locator("h1").textContent(), planPageMessages("en").thanksTitle);
       assertEquals(
         await tab.locator("main p").first().textContent(),
-        planPageMessages("ja").thanksGrantingBody,
+        planPageMessages("en").thanksGrantingBody,
       );
       assert(
         gatewayPaths.includes(
@@ -235,5 +237,102 @@ Deno.test("an expired link shows a page telling the member to run /subscribe aga
     await browser.close();
     await pageServer.server.shutdown();
     await gatewayServer.server.shutdown();
+  }
+});
+
+Deno.test("a member who stays in Japanese gets Checkout and the pages after it in Japanese", async () => {
+  const page = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const gateway = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const pageServer = serve(page);
+  const gatewayServer = serve(gateway);
+  const browser = await launchHeadlessChromium();
+  try {
+    await withCheckoutWorld(async (world) => {
+      gateway.fetch = (request) => {
+        const url = new URL(request.url);
+        url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
+        return forward(world.app, url, request);
+      };
+      page.fetch = createPlanPageApp({
+        checkoutClient: createCheckoutClient({
+          supabaseUrl: gatewayServer.url,
+          publishableKey: "sb_publishable_rolepass_test",
+        }),
+        publicSiteUrl: pageServer.url,
+      }).fetch;
+      // An English link whose member reads Japanese: the page's choice wins over the link's.
+      const token = await world.issueLink({ locale: "en" });
+      const tab = await browser.context.newPage();
+      await tab.goto(`${pageServer.url}/join/${token}`);
+      await tab.getByRole("link", { name: planPageMessages("ja").languageName }).click();
+      await tab.waitForURL(/lang=ja/);
+      await Promise.all([
+        tab.waitForURL((url) => url.pathname.startsWith("/__double/checkout/cs_")),
+        tab.getByRole("button", {
+          name: planPageMessages("ja").subscribeButton(PLAN_DISPLAY.ja.name),
+        }).click(),
+      ]);
+      await Promise.all([
+        tab.waitForURL((url) => url.pathname === "/join/thanks"),
+        tab.getByRole("button", { name: "Pay", exact: true }).click(),
+      ]);
+      assertEquals(await tab.getAttribute("html", "lang"), "ja");
+      assertEquals(await tab.locator("h1").textContent(), planPageMessages("ja").thanksTitle);
+      assertEquals(
+        await tab.locator("main p").first().textContent(),
+        planPageMessages("ja").thanksGrantingBody,
+      );
+      await tab.close();
+    }, { publicSiteUrl: pageServer.url });
+  } finally {
+    await browser.close();
+    await pageServer.server.shutdown();
+    await gatewayServer.server.shutdown();
+  }
+});
+
+Deno.test("the language links of a 404 for a path like //elsewhere stay on the site", async () => {
+  const page = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const pageServer = serve(page);
+  page.fetch = createPlanPageApp({
+    // A 404 calls nothing; the client points nowhere.
+    checkoutClient: createCheckoutClient({
+      supabaseUrl: "http://127.0.0.1:9",
+      publishableKey: "sb_publishable_rolepass_test",
+    }),
+    publicSiteUrl: pageServer.url,
+  }).fetch;
+  const browser = await launchHeadlessChromium();
+  try {
+    const tab = await browser.context.newPage();
+    // Anything off the site is answered here, so a link that leaves shows up as a page, not a
+    // DNS failure.
+    const site = new URL(pageServer.url);
+    await tab.route((url) => url.host !== site.host, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "text/html",
+        body: "<!doctype html><title>elsewhere</title><h1>elsewhere</h1>",
+      }));
+    for (const path of ["//evil.example/x", "/\\evil.example/x", "///evil.example/x"]) {
+      const opened = await tab.goto(`${pageServer.url}${path}`);
+      assertEquals(opened?.status(), 404, path);
+      assertEquals(new URL(tab.url()).host, site.host, path);
+      await Promise.all([
+        tab.waitForURL(/lang=en/),
+        tab.getByRole("link", { name: "English" }).click(),
+      ]);
+      const landed = new URL(tab.url());
+      assertEquals(landed.host, site.host, `${path} -> ${tab.url()}`);
+      assertEquals(await tab.getAttribute("html", "lang"), "en", path);
+      assertEquals(
+        await tab.getByRole("alert").textContent(),
+        planPageMessages("en").problems.not_found,
+      );
+    }
+    await tab.close();
+  } finally {
+    await browser.close();
+    await pageServer.server.shutdown();
   }
 });

@@ -17,6 +17,7 @@ import {
 } from "../../functions/_core/messages/plan_page.ts";
 import { sellerNoticeSchema } from "../../functions/_core/operator_text.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
+import { onSitePath } from "../../functions/plan-page/site_path.ts";
 
 const example = JSON.parse(
   await Deno.readTextFile(new URL("../../supabase/plans.example.json", import.meta.url)),
@@ -59,12 +60,12 @@ function clientAnswering(answers: {
       calls.push(`view ${token}`);
       return Promise.resolve(answers.view ?? { ok: true, value: viewOf() });
     },
-    checkoutSession(token, planId) {
-      calls.push(`session ${token} ${planId}`);
+    checkoutSession(token, planId, locale) {
+      calls.push(`session ${token} ${planId} ${locale}`);
       return Promise.resolve(answers.session ?? { ok: false, problem: "unavailable" });
     },
-    portalSession(token) {
-      calls.push(`portal ${token}`);
+    portalSession(token, locale) {
+      calls.push(`portal ${token} ${locale}`);
       return Promise.resolve(answers.portal ?? { ok: false, problem: "unavailable" });
     },
     completeCheckout(sessionId) {
@@ -166,7 +167,7 @@ Deno.test("subscribing posts the plan and answers 303 to the Checkout URL", asyn
   });
   assertEquals(response.status, 303);
   assertEquals(response.headers.get("location"), checkoutUrl);
-  assertEquals(calls, [`session ${TOKEN} 7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10`]);
+  assertEquals(calls, [`session ${TOKEN} 7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10 ja`]);
 });
 
 Deno.test("a form posted from another site is refused without calling checkout", async () => {
@@ -253,7 +254,7 @@ Deno.test("the thank-you, cancelled and portal-return pages speak the requested 
 
 Deno.test("the thank-you page syncs the Checkout session and says the role is being granted", async () => {
   const { client, calls } = clientAnswering({
-    completion: { ok: true, value: { session: "complete", entitled: true } },
+    completion: { ok: true, value: { status: "granting" } },
   });
   for (const locale of ["ja", "en"] as const) {
     const response = await app(client).request(`/join/thanks?lang=${locale}&session_id=cs_test_a1`);
@@ -267,14 +268,10 @@ Deno.test("the thank-you page syncs the Checkout session and says the role is be
 });
 
 Deno.test("the thank-you page says the payment is still processing when Stripe has not confirmed it", async () => {
-  for (const session of ["complete", "open"] as const) {
-    const { client } = clientAnswering({
-      completion: { ok: true, value: { session, entitled: false } },
-    });
-    const html = await (await app(client).request(`/join/thanks?lang=en&session_id=cs_test_a1`))
-      .text();
-    assert(html.includes(planPageMessages("en").thanksProcessingBody), session);
-  }
+  const { client } = clientAnswering({ completion: { ok: true, value: { status: "processing" } } });
+  const html = await (await app(client).request(`/join/thanks?lang=en&session_id=cs_test_a1`))
+    .text();
+  assert(html.includes(planPageMessages("en").thanksProcessingBody));
 });
 
 Deno.test("a failed sync still shows the thank-you page, and is logged", async () => {
@@ -321,5 +318,232 @@ Deno.test("an oversized form is refused before anything is parsed or called", as
     body: `plan_id=${"x".repeat(10_000)}`,
   });
   assertEquals(response.status, 400);
+  assertEquals(calls, []);
+});
+
+Deno.test("the language chosen on the page goes to checkout; without a choice, none is sent", async () => {
+  const checkoutUrl = "https://checkout.stripe.test/c/pay/cs_test_1";
+  const session = {
+    ok: true,
+    value: { kind: "checkout", url: checkoutUrl, locale: "en" },
+  } as const;
+  const portal = { ok: true, value: { kind: "portal", url: checkoutUrl, locale: "en" } } as const;
+  const { client, calls } = clientAnswering({ session, portal });
+  const plan = "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10";
+  for (const body of [`${plan}&lang=en`, `${plan}&lang=ja`, plan, `${plan}&lang=fr`]) {
+    const response = await app(client).request(`/join/${TOKEN}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
+    assertEquals(response.status, 303, body);
+  }
+  for (const query of ["?lang=en", "?lang=ja", "", "?lang=de"]) {
+    assertEquals((await app(client).request(`/manage/${TOKEN}${query}`)).status, 303, query);
+  }
+  const session_ = `session ${TOKEN} 7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10`;
+  assertEquals(calls, [
+    `${session_} en`,
+    `${session_} ja`,
+    `${session_} null`,
+    `${session_} null`,
+    `portal ${TOKEN} en`,
+    `portal ${TOKEN} ja`,
+    `portal ${TOKEN} null`,
+    `portal ${TOKEN} null`,
+  ]);
+});
+
+/** The language links of a page, as written in its HTML. */
+function languageHrefs(html: string): string[] {
+  return [...html.matchAll(/<a href="([^"]*)" lang="(?:ja|en)"/g)].map((match) => match[1]);
+}
+
+/** Whether a browser on SITE following `href` stays on SITE (tabs and newlines are dropped first). */
+function staysOnSite(href: string): boolean {
+  const decoded = href.replaceAll("&amp;", "&").replaceAll("&#39;", "'");
+  return new URL(decoded.replace(/[\t\n\r]/g, ""), `${SITE}/somewhere/page`).origin === SITE;
+}
+
+const ODD_PATHS = [
+  "//x",
+  "//evil.example/x",
+  "///evil.example/x",
+  "/\\evil.example/x",
+  "/\\\\evil.example",
+  "\\/evil.example",
+  "/%2F%2Fevil.example",
+  "/%5C%5Cevil.example",
+  "/\t/evil.example",
+  "/\n/evil.example",
+  "/\r\n/evil.example",
+  "/ /evil.example",
+  "https:",
+  "https://evil.example/x",
+  "javascript:alert(1)",
+  "evil.example",
+  "",
+  "/join/thanks/../..//evil.example",
+  "/.//evil.example",
+  "/%",
+  "/%zz/x",
+  "/\u0000/x",
+  "/日本語/x",
+  "/\ud800/x",
+  '/"><script>alert(1)</script>',
+];
+
+Deno.test("a path, however odd, becomes a link that stays on the site", () => {
+  for (const path of ODD_PATHS) {
+    const link = onSitePath(path);
+    assert(link.startsWith("/") && !/^\/[/\\]/.test(link), `${JSON.stringify(path)} -> ${link}`);
+    assert(!/[\s\\"<>\x00-\x1f\x7f]/.test(link), `${JSON.stringify(path)} -> ${link}`);
+    assert(staysOnSite(`${link}?lang=en`), `${JSON.stringify(path)} -> ${link}`);
+  }
+  assertEquals(onSitePath("/join/thanks"), "/join/thanks");
+  assertEquals(onSitePath(`/join/${TOKEN}`), `/join/${TOKEN}`);
+  assertEquals(onSitePath("//evil.example/x"), "/evil.example/x");
+  assertEquals(onSitePath("/\\evil.example/x"), "/%5Cevil.example/x");
+  assertEquals(onSitePath("/%2F%2Fx"), "/%2F%2Fx");
+  assertEquals(onSitePath("/\t/x"), "/%09/x");
+  assertEquals(onSitePath("https:"), "/https:");
+  assertEquals(onSitePath("/%zz"), "/%25zz");
+});
+
+Deno.test("the language links of a 404 for an odd path stay on the site", async () => {
+  const { client, calls } = clientAnswering({});
+  const requests = [
+    "http://plans.rolepass.test//evil.example/x",
+    "http://plans.rolepass.test///evil.example/x",
+    "http://plans.rolepass.test/\\evil.example/x",
+    "http://plans.rolepass.test/%2F%2Fevil.example/x",
+    "http://plans.rolepass.test/%09/evil.example",
+    "http://plans.rolepass.test/https:/evil.example",
+    "http://plans.rolepass.test//evil.example/x?lang=en",
+  ];
+  for (const url of requests) {
+    const response = await app(client).request(url);
+    assertEquals(response.status, 404, url);
+    const hrefs = languageHrefs(await response.text());
+    assertEquals(hrefs.length, 2, url);
+    for (const href of hrefs) assert(staysOnSite(href), `${url}: ${href}`);
+  }
+  assertEquals(calls, []);
+});
+
+Deno.test("links of every page built from the request stay on the site", async () => {
+  const { client } = clientAnswering({
+    view: { ok: false, problem: "expired_token" },
+    session: { ok: false, problem: "stripe_unavailable" },
+  });
+  const pages = [
+    await app(client).request(`http://plans.rolepass.test//join/${TOKEN}`),
+    await app(client).request(`http://plans.rolepass.test/join/${TOKEN}`),
+    await app(client).request(`http://plans.rolepass.test/join/${TOKEN}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10&lang=en",
+    }),
+    await app(client).request("http://plans.rolepass.test//join/thanks"),
+    await app(client).request("http://plans.rolepass.test//manage/done?lang=en"),
+  ];
+  for (const response of pages) {
+    const html = await response.text();
+    const hrefs = [...html.matchAll(/(?:href|action)="([^"]*)"/g)].map((match) => match[1]);
+    assert(hrefs.length >= 2);
+    for (const href of hrefs) assert(staysOnSite(href), href);
+  }
+});
+
+Deno.test("a token of the wrong length or alphabet is refused without calling checkout", async () => {
+  const { client, calls } = clientAnswering({});
+  const tokens = [
+    "A".repeat(42),
+    "A".repeat(44),
+    "A".repeat(42) + "=",
+    "A".repeat(42) + "+",
+    "A".repeat(42) + "%2F",
+    "A".repeat(42) + ".",
+    "x".repeat(5000),
+  ];
+  for (const token of tokens) {
+    const join = await app(client).request(`/join/${token}?lang=en`);
+    assertEquals(join.status, 400, token);
+    assert((await join.text()).includes(planPageMessages("en").problems.malformed_token));
+    const manage = await app(client).request(`/manage/${token}`);
+    assertEquals(manage.status, 400, token);
+    const post = await app(client).request(`/join/${token}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10&lang=en",
+    });
+    assertEquals(post.status, 400, token);
+  }
+  assertEquals(calls, []);
+});
+
+Deno.test("a form posted cross-site, even with Origin: null, is refused without calling checkout", async () => {
+  const { client, calls } = clientAnswering({});
+  const cases: Record<string, string>[] = [
+    { origin: "null", "sec-fetch-site": "cross-site" },
+    { origin: "null", "sec-fetch-site": "same-site" },
+    { "sec-fetch-site": "cross-site" },
+    { origin: "https://plans.rolepass.test.evil.example" },
+    { origin: "http://plans.rolepass.test" },
+  ];
+  for (const headers of cases) {
+    const response = await app(client).request(`/join/${TOKEN}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+      body: "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10&lang=en",
+    });
+    assertEquals(response.status, 400, JSON.stringify(headers));
+  }
+  assertEquals(calls, []);
+});
+
+Deno.test("the page's own form, posted with Origin: null as no-referrer pages are, goes through", async () => {
+  const checkoutUrl = "https://checkout.stripe.test/c/pay/cs_test_1";
+  const { client, calls } = clientAnswering({
+    session: { ok: true, value: { kind: "checkout", url: checkoutUrl, locale: "en" } },
+  });
+  const response = await app(client).request(`${SITE}/join/${TOKEN}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      origin: "null",
+      "sec-fetch-site": "same-origin",
+    },
+    body: "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10&lang=en",
+  });
+  assertEquals(response.status, 303);
+  assertEquals(calls.length, 1);
+});
+
+Deno.test("other methods and odd forms get a page, never a crash or a call", async () => {
+  const { client, calls } = clientAnswering({});
+  for (const method of ["PUT", "DELETE", "PATCH", "OPTIONS"]) {
+    for (const path of [`/join/${TOKEN}`, "/join/thanks", `/manage/${TOKEN}`, "/"]) {
+      const response = await app(client).request(path, { method });
+      assertEquals(response.status, 404, `${method} ${path}`);
+      await response.body?.cancel();
+    }
+  }
+  const forms: [string, string][] = [
+    ["application/x-www-form-urlencoded", "plan_id=a&plan_id=b&lang=en&lang=ja"],
+    ["application/x-www-form-urlencoded", "%%%%=%%"],
+    ["application/json", '{"plan_id":"7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10"}'],
+    ["multipart/form-data; boundary=x", "--x\r\nnot a part"],
+    ["text/plain", "plan_id=7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a10"],
+  ];
+  for (const [type, body] of forms) {
+    const response = await app(client).request(`/join/${TOKEN}`, {
+      method: "POST",
+      headers: { "content-type": type },
+      body,
+    });
+    assertEquals(response.status, 400, `${type} ${body}`);
+    await response.body?.cancel();
+  }
   assertEquals(calls, []);
 });
