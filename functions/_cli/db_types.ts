@@ -3,6 +3,7 @@
  * with `supabase gen types typescript`. Without DATABASE_URL it migrates a throwaway cluster first.
  */
 import { projectRoot, runSupabase } from "./supabase_cli.ts";
+import { runTask, type TaskDefinition } from "./task.ts";
 
 /** Where the generated types are checked in, relative to the project root. */
 export const TYPES_PATH = "functions/_shared/database.types.ts";
@@ -17,17 +18,35 @@ export function generateDatabaseTypes(databaseUrl: string): Promise<string> {
   );
 }
 
+/** The task's command line. */
+export const DB_TYPES_TASK: TaskDefinition = {
+  name: "db:types",
+  help: `Usage: deno task db:types
+
+Regenerates ${TYPES_PATH} with \`supabase gen types typescript\` from the database at
+DATABASE_URL, which must already be migrated. Without DATABASE_URL it starts a throwaway
+PostgreSQL (PostgreSQL 15-17 from Debian, or PG_BIN), migrates it and reads that one.
+  --help   print this help
+
+Reads the environment and .env (the environment wins).`,
+};
+
 if (import.meta.main) {
-  const { startPgCluster } = await import("../../tests/harness/pg_cluster.ts");
-  const { migrate } = await import("./db_migrate.ts");
-  const given = Deno.env.get("DATABASE_URL");
-  const cluster = given ? null : await startPgCluster();
-  try {
-    const url = given ?? cluster!.url;
-    if (!given) await migrate(url);
-    await Deno.writeTextFile(`${projectRoot}${TYPES_PATH}`, await generateDatabaseTypes(url));
-    console.log(`Wrote ${TYPES_PATH}`);
-  } finally {
-    await cluster?.stop();
-  }
+  await runTask(DB_TYPES_TASK, async ({ env }) => {
+    // The throwaway cluster is test harness code: imported only when the task runs, so nothing
+    // that imports this module depends on tests/.
+    const { startPgCluster } = await import("../../tests/harness/pg_cluster.ts");
+    const { migrate } = await import("./db_migrate.ts");
+    const given = env.values.DATABASE_URL || undefined;
+    const cluster = given ? null : await startPgCluster();
+    try {
+      const url = given ?? cluster!.url;
+      if (!given) await migrate(url);
+      await Deno.writeTextFile(`${projectRoot}${TYPES_PATH}`, await generateDatabaseTypes(url));
+      console.log(`Wrote ${TYPES_PATH}`);
+      return 0;
+    } finally {
+      await cluster?.stop();
+    }
+  });
 }

@@ -4,17 +4,22 @@
  */
 import { z } from "zod";
 import { variableSchemas } from "../../_shared/env.ts";
+import { TaskFailure, USAGE_EXIT_CODE } from "../task.ts";
 import { CREDENTIAL_NAMES, variableNamed } from "./variables.ts";
 
 /** The default port: not Supabase's 54321, so the runner and `supabase start` can coexist. */
 export const DEFAULT_PORT = 8787;
 
-/** Thrown when the environment cannot start the runner; the message lists every problem. */
-export class DevConfigError extends Error {
+/**
+ * Thrown when the environment cannot start the runner; the message lists every problem, and the
+ * task exits with the usage code, as for any configuration error.
+ */
+export class DevConfigError extends TaskFailure {
   constructor(readonly problems: string[]) {
     super(
       `Cannot start the dev runner:\n${problems.map((problem) => `  - ${problem}`).join("\n")}\n` +
         "See .env.example for every variable.",
+      USAGE_EXIT_CODE,
     );
     this.name = "DevConfigError";
   }
