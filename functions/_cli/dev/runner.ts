@@ -9,11 +9,13 @@
 import { createSql } from "../../_shared/db.ts";
 import { createLogger } from "../../_shared/log.ts";
 import { startDispatcher } from "../dispatcher.ts";
+import type { VariableSource } from "../task.ts";
 import { maskDatabaseUrl, startupBanner } from "./banner.ts";
 import { openRunnerDatabase, type RunnerDatabase } from "./database.ts";
 import { type BuiltApp, FUNCTION_FACTORIES, PLAN_PAGE_FACTORY } from "./function_registry.ts";
 import { createGateway, type FetchHandler } from "./gateway.ts";
 import { type DevSettings, type LiveCredentials, loadDevSettings } from "./settings.ts";
+import { CREDENTIAL_NAMES } from "./variables.ts";
 import { pointRoleSyncAt } from "./vault.ts";
 
 /** What a started runner exposes (to dev.ts and to tests). */
@@ -31,6 +33,8 @@ export interface DevRunner {
 export interface DevRunnerOptions {
   /** The process environment merged with `.env`. */
   env: Record<string, string | undefined>;
+  /** Where each variable of `env` came from; default: all from the environment. */
+  sources?: Record<string, VariableSource>;
   /**
    * Where PGlite persists; default `.data/pglite`, or "memory://" (a throwaway database) in the
    * sandbox.
@@ -183,6 +187,12 @@ export async function startDevRunner(
         }`
         : maskDatabaseUrl(database.url),
       functions: Object.keys(apps),
+      credentialSources: settings.mode === "live"
+        ? Object.fromEntries(
+          CREDENTIAL_NAMES.map((name) => [name, options.sources?.[name] ?? "environment"]),
+        )
+        : undefined,
+      publicSiteUrl: settings.publicSiteUrl,
     });
     return { url, settings, databaseUrl: database.url, banner, stop: stopAll };
   } catch (error) {
