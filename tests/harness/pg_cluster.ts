@@ -23,7 +23,8 @@ export interface PgCluster {
   stop(): Promise<void>;
 }
 
-async function findPgBin(): Promise<string> {
+/** The directory of the PostgreSQL programs: `PG_BIN`, else Debian's for PostgreSQL 15 to 17. */
+export async function findPgBin(): Promise<string> {
   const fromEnv = Deno.env.get("PG_BIN");
   const candidates = [
     fromEnv,
