@@ -636,3 +636,84 @@ Deno.test("an interaction answered through the callback endpoint can then have i
     ]]);
   });
 });
+
+Deno.test("list guild members pages by user id with limit and after, checked against Discord's description", async () => {
+  await withDouble({ rateLimits: { enabled: false } }, async (d) => {
+    for (let i = 2; i <= 5; i++) d.addMember(GUILD, `20000000000000000${i}`);
+    const first = await expectJson(await call(d, "GET", `/guilds/${GUILD}/members?limit=2`), 200);
+    const ids = (page: unknown) => (page as { user: { id: string } }[]).map((m) => m.user.id);
+    // The bot is a member too; its id is a snowflake made now, larger than these fixed ids.
+    assert.deepEqual(ids(first), [MEMBER, "200000000000000002"]);
+    const second = await expectJson(
+      await call(d, "GET", `/guilds/${GUILD}/members?limit=1000&after=200000000000000002`),
+      200,
+    );
+    assert.deepEqual(ids(second).slice(0, 3), [
+      "200000000000000003",
+      "200000000000000004",
+      "200000000000000005",
+    ]);
+    assert.equal(ids(second).length, 4);
+    const tooMany = await call(d, "GET", `/guilds/${GUILD}/members?limit=1001`);
+    assert.equal(tooMany.status, 400);
+    await tooMany.body?.cancel();
+    assert.equal(d.specViolations().length, 1, "only the limit above 1000 breaks the description");
+  });
+});
+
+Deno.test("without the Server Members intent, listing members answers 403 50001 while one member still reads", async () => {
+  await withDouble({ rateLimits: { enabled: false } }, async (d) => {
+    d.setMembersIntent(false);
+    assert.deepEqual(
+      await expectJson(await call(d, "GET", `/guilds/${GUILD}/members?limit=10`), 403),
+      { message: "Missing Access", code: 50001 },
+    );
+    await expectJson(await call(d, "GET", `/guilds/${GUILD}/members/${MEMBER}`), 200);
+    d.setMembersIntent(true);
+    await expectJson(await call(d, "GET", `/guilds/${GUILD}/members?limit=10`), 200);
+  });
+});
+
+Deno.test("a member who leaves and rejoins comes back without roles; a moderator's hand edit shows in reads", async () => {
+  await withDouble({ rateLimits: { enabled: false } }, async (d, { roleId }) => {
+    d.setMemberRoles(GUILD, MEMBER, [roleId]);
+    const read = await expectJson(await call(d, "GET", `/guilds/${GUILD}/members/${MEMBER}`), 200);
+    assert.deepEqual(read.roles, [roleId]);
+    assert.deepEqual(d.auditLog(), [], "a hand edit is not rolepass's audit entry");
+    d.rejoinMember(GUILD, MEMBER);
+    assert.deepEqual(d.memberRoles(GUILD, MEMBER), []);
+
+    const control = (method: string, path: string, body?: unknown) =>
+      fetch(`${d.url}/__double${path}`, {
+        method,
+        headers: { "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const set = await control("PUT", `/guilds/${GUILD}/members/${MEMBER}/roles`, {
+      roles: [roleId],
+    });
+    assert.deepEqual(await set.json(), { roles: [roleId] });
+    const rejoined = await control("POST", `/guilds/${GUILD}/members/${MEMBER}/rejoin`);
+    assert.deepEqual(await rejoined.json(), { roles: [] });
+    const intent = await control("PUT", "/members-intent", { enabled: false });
+    assert.equal(intent.status, 204);
+    const listed = await call(d, "GET", `/guilds/${GUILD}/members?limit=10`);
+    assert.equal(listed.status, 403);
+    await listed.body?.cancel();
+  });
+});
+
+Deno.test("a fault can skip the first matching requests, as a failure in the middle of a paged read", async () => {
+  await withDouble({ rateLimits: { enabled: false } }, async (d) => {
+    d.inject({
+      path: `/guilds/${GUILD}/members`,
+      status: 403,
+      body: { message: "Missing Permissions", code: 50013 },
+      skip: 1,
+      times: 1,
+    });
+    await expectJson(await call(d, "GET", `/guilds/${GUILD}/members?limit=1`), 200);
+    await expectJson(await call(d, "GET", `/guilds/${GUILD}/members?limit=1&after=1`), 403);
+    await expectJson(await call(d, "GET", `/guilds/${GUILD}/members?limit=1&after=1`), 200);
+  });
+});

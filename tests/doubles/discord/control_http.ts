@@ -67,6 +67,7 @@ const faultBody = z.object({
   retryAfterSeconds: z.number().nonnegative().optional(),
   scope: z.enum(["user", "global", "shared"]).optional(),
   times: z.number().int().positive().optional(),
+  skip: z.number().int().nonnegative().optional(),
   probability: z.number().min(0).max(1).optional(),
 }).strict().refine((f) => (f.path === undefined) !== (f.pathPattern === undefined), {
   message: "Give exactly one of path and pathPattern",
@@ -166,6 +167,27 @@ export function controlApp(double: DiscordDouble): Hono {
     double.removeMember(c.req.param("guildId"), c.req.param("userId"));
     return c.body(null, 204);
   });
+  app.post("/guilds/:guildId/members/:userId/rejoin", (c) => {
+    double.rejoinMember(c.req.param("guildId"), c.req.param("userId"));
+    return c.json({ roles: double.memberRoles(c.req.param("guildId"), c.req.param("userId")) });
+  });
+  app.put(
+    "/guilds/:guildId/members/:userId/roles",
+    zValidator("json", z.object({ roles: z.array(snowflake) }).strict()),
+    (c) => {
+      const { guildId, userId } = c.req.param();
+      double.setMemberRoles(guildId, userId, c.req.valid("json").roles);
+      return c.json({ roles: double.memberRoles(guildId, userId) });
+    },
+  );
+  app.put(
+    "/members-intent",
+    zValidator("json", z.object({ enabled: z.boolean() }).strict()),
+    (c) => {
+      double.setMembersIntent(c.req.valid("json").enabled);
+      return c.body(null, 204);
+    },
+  );
   app.post(
     "/guilds/:guildId/channels",
     zValidator(

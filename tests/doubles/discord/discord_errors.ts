@@ -60,6 +60,7 @@ export const DISCORD_ERRORS = {
   alreadyAcknowledged: () => discordError(400, 40060, "Interaction has already been acknowledged."),
   emptyMessage: () => discordError(400, 50006, "Cannot send an empty message"),
   cannotMessageUser: () => discordError(403, 50007, "Cannot send messages to this user"),
+  missingAccess: () => discordError(403, 50001, "Missing Access"),
   missingPermissions: () => discordError(403, 50013, "Missing Permissions"),
   invalidWebhookToken: () => discordError(401, 50027, "Invalid Webhook Token"),
   invalidRecipients: () => discordError(400, 50033, "Invalid Recipient(s)"),

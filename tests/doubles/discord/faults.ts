@@ -25,6 +25,8 @@ export interface FaultRule {
   scope?: "user" | "global" | "shared";
   /** Apply this many times, then retire. Unlimited when absent. */
   times?: number;
+  /** Let this many matching requests through first (a fault in the middle of a paged read). */
+  skip?: number;
   /** Apply with this probability (0..1), drawn from the double's seeded generator. */
   probability?: number;
 }
@@ -63,6 +65,7 @@ export type FaultAction =
 interface ActiveRule {
   rule: FaultRule;
   remaining: number;
+  toSkip: number;
 }
 
 /** Holds fault rules and decides, per request, which one applies. */
@@ -75,7 +78,7 @@ export class FaultInjector {
 
   /** Adds a rule; rules are tried in the order they were added. */
   inject(rule: FaultRule): void {
-    this.#rules.push({ rule, remaining: rule.times ?? Infinity });
+    this.#rules.push({ rule, remaining: rule.times ?? Infinity, toSkip: rule.skip ?? 0 });
   }
 
   /** Turns on random faults. */
@@ -104,6 +107,10 @@ export class FaultInjector {
       if (rule.method && rule.method.toUpperCase() !== method.toUpperCase()) continue;
       if (typeof rule.path === "string" ? rule.path !== path : !rule.path.test(path)) continue;
       if (rule.probability !== undefined && this.#next() >= rule.probability) continue;
+      if (active.toSkip > 0) {
+        active.toSkip--;
+        continue;
+      }
       active.remaining--;
       this.injected++;
       return actionOf(rule);

@@ -273,7 +273,9 @@ function coerceQueryValue(raw: string, schema: Schema, validator: SchemaValidato
   }
   if ((types.includes("integer") || types.includes("number")) && /^-?[0-9.]+$/.test(raw)) {
     const n = Number(raw);
-    return Number.isSafeInteger(n) || types.includes("number") ? n : raw;
+    // A query value is text: Discord reads integers there as 64-bit, so a snowflake in
+    // List Guild Members' `after` (typed plain "integer" in the description) is accepted.
+    return Number.isInteger(n) || types.includes("number") ? n : raw;
   }
   return raw;
 }

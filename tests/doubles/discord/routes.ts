@@ -139,6 +139,26 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     major: byGuild,
     global: true,
   },
+  list_guild_members: {
+    method: "GET",
+    template: "/guilds/{guild_id}/members",
+    body: false,
+    auth: true,
+    handle: ({ state, params, query }) => {
+      // The spec check holds limit to 1..1000 and after to an integer; without it, the same.
+      const limit = Number(query.get("limit") ?? "1");
+      const after = query.get("after") ?? "0";
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !/^[0-9]{1,20}$/.test(after)) {
+        return reply(
+          invalidFormBody([{ path: ["limit"], code: "NUMBER_TYPE_MAX", message: "Invalid query" }]),
+        );
+      }
+      return reply(state.listMembers(params.guild_id, limit, BigInt(after)));
+    },
+    bucket: "default",
+    major: byGuild,
+    global: true,
+  },
   get_guild_member: {
     method: "GET",
     template: "/guilds/{guild_id}/members/{user_id}",

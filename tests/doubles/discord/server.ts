@@ -104,6 +104,12 @@ export interface DiscordDouble {
   addMember(guildId: string, userId: string, setup?: MemberSetup): void;
   /** Removes a member: later role changes for them fail with 10007. */
   removeMember(guildId: string, userId: string): void;
+  /** A member leaves and joins again: Discord gives back none of their roles. */
+  rejoinMember(guildId: string, userId: string): void;
+  /** A moderator sets a member's roles by hand (no audit reason from rolepass). */
+  setMemberRoles(guildId: string, userId: string, roles: string[]): void;
+  /** Turns the Server Members privileged intent on or off (List Guild Members needs it). */
+  setMembersIntent(enabled: boolean): void;
   /** Opens or closes a user's DMs to the bot. */
   setDmsClosed(userId: string, closed: boolean): void;
   /** Adds a guild text channel. */
@@ -221,6 +227,9 @@ export async function startDiscordDouble(
     setBotRole: (guildId, change) => state.setBotRole(guildId, change),
     addMember: (guildId, userId, setup) => state.addMember(guildId, userId, setup),
     removeMember: (guildId, userId) => state.removeMember(guildId, userId),
+    rejoinMember: (guildId, userId) => state.rejoinMember(guildId, userId),
+    setMemberRoles: (guildId, userId, roles) => state.setMemberRoles(guildId, userId, roles),
+    setMembersIntent: (enabled) => state.setMembersIntent(enabled),
     setDmsClosed: (userId, closed) => state.setDmsClosed(userId, closed),
     addChannel: (guildId, setup) => state.addChannel(guildId, setup),
     registerInteraction: (token, setup) => state.registerInteraction(token, setup),

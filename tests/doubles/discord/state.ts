@@ -192,6 +192,7 @@ export class DiscordState {
   #interactions = new Map<string, InteractionRecord>();
   #interactionsById = new Map<string, InteractionRecord>();
   #audit: AuditEntry[] = [];
+  #membersIntent = true;
 
   /**
    * @param clock the double's clock.
@@ -301,6 +302,35 @@ export class DiscordState {
   /** Removes a member from a guild: later role changes for them fail with 10007. */
   removeMember(guildId: string, userId: string): void {
     this.#guild(guildId).members.delete(userId);
+  }
+
+  /** A member leaves and joins again: Discord keeps none of their roles. */
+  rejoinMember(guildId: string, userId: string): void {
+    const guild = this.#guild(guildId);
+    guild.members.delete(userId);
+    this.addUser(userId);
+    guild.members.set(userId, { roles: new Set(), joinedAt: this.#iso() });
+  }
+
+  /** A moderator sets a member's roles in Discord's client: rolepass is not told. */
+  setMemberRoles(guildId: string, userId: string, roles: string[]): void {
+    const guild = this.#guild(guildId);
+    const member = guild.members.get(userId);
+    if (!member) throw new Error(`Cannot set roles: ${userId} is not in guild ${guildId}`);
+    for (const roleId of roles) {
+      if (!guild.roles.has(roleId)) {
+        throw new Error(`Cannot set roles: role ${roleId} is not in guild ${guildId}`);
+      }
+    }
+    member.roles = new Set(roles);
+  }
+
+  /**
+   * The Server Members privileged intent of the application (Developer Portal > Bot). Without
+   * it, List Guild Members answers 403 50001.
+   */
+  setMembersIntent(enabled: boolean): void {
+    this.#membersIntent = enabled;
   }
 
   /** Adds a guild text channel. */
@@ -447,6 +477,23 @@ export class DiscordState {
       communication_disabled_until: null,
       flags: 0 as GuildMemberFlags,
     };
+  }
+
+  /**
+   * `GET /guilds/{id}/members`: members in ascending user id after `after`, `limit` of them
+   * (Discord: default 1, at most 1000). Needs the Server Members intent (403 50001 without).
+   */
+  listMembers(
+    guildId: string,
+    limit: number,
+    after: bigint,
+  ): APIGuildMember[] | DiscordErrorReply {
+    const g = this.#guilds.get(guildId);
+    if (!g) return DISCORD_ERRORS.unknownGuild();
+    if (!this.#membersIntent) return DISCORD_ERRORS.missingAccess();
+    const ids = [...g.members.keys()].map(BigInt).filter((id) => id > after)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit);
+    return ids.map((id) => this.memberObject(guildId, id.toString()) as APIGuildMember);
   }
 
   /**
