@@ -17,6 +17,9 @@ create index role_jobs_open_by_guild_idx on public.role_jobs (guild_id, next_att
 -- A membership's open jobs: the claim's busy check, its newest job, and superseding the older.
 create index role_jobs_open_by_membership_idx on public.role_jobs (membership_id, id)
   where status in ('pending', 'running');
+-- Leased jobs (a handful: role-sync's concurrency per instance): whether a member is busy.
+create index role_jobs_running_idx on public.role_jobs (membership_id, lease_expires_at)
+  where status = 'running';
 -- Retention finds finished jobs by age without reading the open ones.
 create index role_jobs_done_at_idx on public.role_jobs (done_at) where status = 'done';
 create index stripe_events_received_at_idx on public.stripe_events (received_at);

@@ -140,3 +140,27 @@ Deno.test("a claim takes one job per guild before a second of any, and a guild w
     assertEquals(first.guild_id, other.id);
   });
 });
+
+Deno.test("with more guilds waiting than one claim reads, every guild gets its turn before any gets a second", async () => {
+  await withRoleSync(async (w) => {
+    const guilds = 45;
+    const sql = w.db.sql;
+    await sql`insert into public.guilds (id, name)
+      select (110000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${guilds}) g`;
+    // Three waiting members per guild, the oldest jobs in the guilds with the lowest ids.
+    await sql`insert into public.memberships (guild_id, discord_user_id)
+      select (110000000000000000 + g)::text, (510000000000000000 + g * 10 + n)::text
+      from generate_series(1, ${guilds}) g, generate_series(1, 3) n`;
+    await sql`update public.memberships set entitled = true, entitled_role_id = ${w.goldRoleId},
+        status = 'active', change_cause = 'test'
+      where guild_id like '11%'`;
+    await sql`update public.role_jobs set next_attempt_at = now() - make_interval(secs =>
+      1000 - (guild_id::numeric - 110000000000000000))`;
+    const claimed: string[] = [];
+    for (let i = 0; i < guilds; i++) {
+      const [job] = await w.appSql`select guild_id from public.claim_role_jobs(1, 60)`;
+      claimed.push(job.guild_id);
+    }
+    assertEquals(new Set(claimed).size, guilds);
+  });
+});

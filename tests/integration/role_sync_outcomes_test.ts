@@ -188,6 +188,30 @@ Deno.test("a 429 is waited out for retry_after and the role is then granted", as
   });
 });
 
+Deno.test("a member's message that has to wait is sent on the retry without a second role call", async () => {
+  await withRoleSync(async (w) => {
+    // The role call succeeds; the DM is rate-limited once, so the job is retried for it alone.
+    w.discord.inject({
+      method: "POST",
+      path: /^\/channels\/\d+\/messages$/,
+      status: 429,
+      retryAfterSeconds: 0.05,
+      times: 1,
+    });
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const puts = w.discord.requests().filter((r) => r.method === "PUT");
+    assertEquals(puts.map((r) => r.status), [204]);
+    assertEquals(w.discord.auditLog().filter((entry) => entry.userId === ALICE).length, 1);
+    const posts = w.discord.requests().filter((r) => /^\/channels\/\d+\/messages$/.test(r.path));
+    assertEquals(posts.map((r) => r.status), [429, 200]);
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
+    const [job] = await w.jobs();
+    assertEquals([job.status, job.outcome, job.notice_status], ["done", "applied", "sent"]);
+  });
+});
+
 Deno.test("5xx answers and timeouts are retried with backoff until the role is granted", async () => {
   await withRoleSync(async (w) => {
     w.discord.inject({ method: "PUT", path: /\/roles\//, status: 502, times: 1 });

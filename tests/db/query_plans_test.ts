@@ -1,0 +1,125 @@
+/**
+ * The hot statements of the role-job queue read through their indexes at 100,000 jobs, so their
+ * cost does not grow with the queue or with the jobs finished long ago. Plans are read from
+ * PostgreSQL's own EXPLAIN (auto_explain for the statements inside PL/pgSQL functions); node types
+ * and index names are asserted, never times.
+ */
+import postgres from "postgres";
+import { assert, assertEquals } from "../harness/assert.ts";
+import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
+
+const JOBS = 100_000;
+const GUILDS = 100;
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  Plans?: PlanNode[];
+}
+
+interface ExplainedStatement {
+  query: string;
+  nodes: PlanNode[];
+}
+
+function flatten(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(flatten)];
+}
+
+/**
+ * Runs `statement` with auto_explain reporting every statement it executes, nested ones included,
+ * as JSON notices on this connection.
+ */
+async function explainNested(db: TestDatabase, statement: string): Promise<ExplainedStatement[]> {
+  const notices: string[] = [];
+  const sql = postgres(db.url, { max: 1, onnotice: (notice) => notices.push(notice.message) });
+  try {
+    await sql.unsafe("load 'auto_explain'");
+    await sql.unsafe("set auto_explain.log_min_duration = 0");
+    await sql.unsafe("set auto_explain.log_nested_statements = on");
+    await sql.unsafe("set auto_explain.log_format = 'json'");
+    await sql.unsafe("set auto_explain.log_level = 'notice'");
+    await sql.unsafe(statement);
+  } finally {
+    await sql.end();
+  }
+  return notices.filter((message) => message.includes("plan:")).map((message) => {
+    const explained = JSON.parse(message.slice(message.indexOf("plan:") + 5)) as {
+      "Query Text": string;
+      Plan: PlanNode;
+    };
+    return { query: explained["Query Text"], nodes: flatten(explained.Plan) };
+  });
+}
+
+function seqScansOfRoleJobs(statements: ExplainedStatement[]): string[] {
+  return statements.filter((s) =>
+    s.nodes.some((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "role_jobs")
+  ).map((s) => s.query.trim());
+}
+
+function indexesUsed(statements: ExplainedStatement[]): Set<string> {
+  return new Set(statements.flatMap((s) => s.nodes.flatMap((n) => n["Index Name"] ?? [])));
+}
+
+/**
+ * One membership per job across `GUILDS` guilds, and `count` role jobs in `status`; triggers are
+ * off while arranging (the plans, not the triggers, are under test).
+ */
+async function arrangeJobs(sql: postgres.Sql, count: number, status: "pending" | "done") {
+  await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`insert into public.guilds (id, name)
+      select (100000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${GUILDS}) g`;
+    await tx`insert into public.memberships (guild_id, discord_user_id, entitled,
+        entitled_role_id, status)
+      select (100000000000000000 + 1 + i % ${GUILDS})::text, (200000000000000000 + i)::text,
+        true, '300000000000000001', 'active'
+      from generate_series(1, ${count}) i`;
+    await tx`insert into public.role_jobs (membership_id, guild_id, discord_user_id, entitled,
+        role_id, cause, status, next_attempt_at, created_at, done_at, outcome)
+      select m.id, m.guild_id, m.discord_user_id, true, '300000000000000001', 'test',
+        ${status}, now() - interval '1 hour', now() - interval '1 hour',
+        case when ${status} = 'done' then now() - interval '50 minutes' end,
+        case when ${status} = 'done' then 'applied' end
+      from public.memberships m`;
+  });
+  await sql`analyze public.role_jobs`;
+  await sql`analyze public.memberships`;
+}
+
+Deno.test("with 100,000 queued jobs the claim reads each guild's first due jobs through its index", async () => {
+  await withTestDatabase(async (db) => {
+    await arrangeJobs(db.sql, JOBS, "pending");
+    const statements = await explainNested(db, "select * from public.claim_role_jobs(8, 60)");
+    assertEquals(seqScansOfRoleJobs(statements), []);
+    const used = indexesUsed(statements);
+    assert(used.has("role_jobs_open_by_guild_idx"), [...used].join(", "));
+    assert(used.has("role_jobs_open_by_membership_idx"), [...used].join(", "));
+    const [{ running, guilds }] = await db.sql`
+      select count(*)::int as running, count(distinct guild_id)::int as guilds
+      from public.role_jobs where status = 'running'`;
+    assertEquals([running, guilds], [8, 8], "one job from each of eight guilds");
+  });
+});
+
+Deno.test("with 100,000 finished jobs the queue health view and the sweep read only open and failed jobs", async () => {
+  await withTestDatabase(async (db) => {
+    await arrangeJobs(db.sql, JOBS, "done");
+    const [view] = await db.sql<{ "QUERY PLAN": { Plan: PlanNode }[] }[]>`
+      explain (format json) select * from public.role_job_queue_status`;
+    const health = [{ query: "role_job_queue_status", nodes: flatten(view["QUERY PLAN"][0].Plan) }];
+    assertEquals(seqScansOfRoleJobs(health), []);
+    const used = indexesUsed(health);
+    assert(used.has("role_jobs_failed_idx"), [...used].join(", "));
+
+    const sweep = await explainNested(db, "select public.sweep_role_jobs()");
+    assert(sweep.length > 1, "the sweep's own statements were explained");
+    assertEquals(seqScansOfRoleJobs(sweep), []);
+
+    const [status] = await db.sql`select pending::int, failed::int
+      from public.role_job_queue_status`;
+    assertEquals([status.pending, status.failed], [0, 0]);
+  });
+});
