@@ -15,15 +15,21 @@
  */
 import { z } from "zod";
 
-/** A Stripe id that may also arrive expanded into its object. */
-const idOf = (prefix: string) =>
-  z.union([
-    z.string().startsWith(prefix),
-    z.object({ id: z.string().startsWith(prefix) }).transform((object) => object.id),
-  ]);
+/**
+ * A Stripe object id whose prefix Stripe does not promise. Stripe types ids as plain strings and
+ * counts "adding or removing fixed prefixes (such as ch_ on charge IDs)" among its
+ * backwards-compatible changes (https://docs.stripe.com/upgrades#what-changes-does-stripe-consider-to-be-backward-compatible);
+ * a charge paid by some methods is `py_...`. Customer, subscription and event ids keep their
+ * prefixes here because the database's checks still require them.
+ */
+const stripeId = z.string().regex(/^[A-Za-z0-9_]{1,255}$/, "expected a Stripe id");
 
-const nullableId = (prefix: string) =>
-  idOf(prefix).nullable().optional().transform((v) => v ?? null);
+/** A Stripe id that may also arrive expanded into its object. */
+const idOf = (id: z.ZodString) => z.union([id, z.object({ id }).transform((object) => object.id)]);
+
+const nullableId = (id: z.ZodString) => idOf(id).nullable().optional().transform((v) => v ?? null);
+
+const prefixed = (prefix: string) => z.string().max(255).startsWith(prefix);
 
 const metadata = z.record(z.string(), z.string()).nullable().optional().transform((v) => v ?? {});
 
@@ -44,8 +50,10 @@ export type SubscriptionStatus = typeof SUBSCRIPTION_STATUSES[number];
 
 /** The event envelope, read before the event type decides how to read the object. */
 export const stripeEventEnvelope = z.object({
-  id: z.string().regex(/^evt_[A-Za-z0-9_]+$/, "expected an event id (evt_...)"),
-  type: z.string().min(1),
+  id: z.string().regex(/^evt_[A-Za-z0-9_]{1,251}$/, "expected an event id (evt_...)"),
+  type: z.string().min(1).max(255),
+  /** The connected account a Connect event is about; absent for the platform's own events. */
+  account: z.string().max(255).nullable().optional().transform((v) => v ?? null),
   api_version: z.string().nullable().optional().transform((v) => v ?? null),
   livemode: z.boolean().optional().default(false),
   created: z.number().int().optional(),
@@ -59,27 +67,28 @@ const checkoutSession = z.object({
   object: z.literal("checkout.session"),
   id: z.string().startsWith("cs_"),
   mode: z.string(),
-  customer: nullableId("cus_"),
-  subscription: nullableId("sub_"),
+  customer: nullableId(prefixed("cus_")),
+  subscription: nullableId(prefixed("sub_")),
   metadata,
 });
 
 const subscriptionReference = z.object({
   object: z.literal("subscription"),
   id: z.string().startsWith("sub_"),
-  customer: idOf("cus_"),
+  customer: idOf(prefixed("cus_")),
   metadata,
 });
 
 const invoiceReference = z.object({
   object: z.literal("invoice"),
-  id: z.string(),
-  customer: nullableId("cus_"),
+  id: stripeId,
+  customer: nullableId(prefixed("cus_")),
   parent: z.object({
-    subscription_details: z.object({ subscription: nullableId("sub_") }).nullable().optional(),
+    subscription_details: z.object({ subscription: nullableId(prefixed("sub_")) }).nullable()
+      .optional(),
   }).nullable().optional(),
   /** Legacy (before basil). */
-  subscription: nullableId("sub_"),
+  subscription: nullableId(prefixed("sub_")),
 }).transform((invoice) => ({
   id: invoice.id,
   customer: invoice.customer,
@@ -88,11 +97,11 @@ const invoiceReference = z.object({
 
 const chargeReference = z.object({
   object: z.literal("charge"),
-  id: z.string().startsWith("ch_"),
-  customer: nullableId("cus_"),
-  payment_intent: nullableId("pi_"),
+  id: stripeId,
+  customer: nullableId(prefixed("cus_")),
+  payment_intent: nullableId(stripeId),
   /** Legacy (before basil). */
-  invoice: nullableId("in_"),
+  invoice: nullableId(stripeId),
   amount: z.number().int(),
   amount_refunded: z.number().int(),
   refunded: z.boolean(),
@@ -100,10 +109,16 @@ const chargeReference = z.object({
 
 const disputeReference = z.object({
   object: z.literal("dispute"),
-  id: z.string().startsWith("dp_"),
-  charge: idOf("ch_"),
-  payment_intent: nullableId("pi_"),
+  id: stripeId,
+  charge: idOf(stripeId),
+  payment_intent: nullableId(stripeId),
   status: z.string(),
+});
+
+const refundReference = z.object({
+  object: z.literal("refund"),
+  id: stripeId,
+  charge: nullableId(stripeId),
 });
 
 const subscriptionEventTypes = [
@@ -119,9 +134,13 @@ export const HANDLED_EVENT_TYPES = [
   "checkout.session.completed",
   ...subscriptionEventTypes,
   "invoice.paid",
+  "invoice.payment_succeeded",
   "invoice.payment_failed",
   "charge.refunded",
+  "refund.created",
+  "refund.updated",
   "charge.dispute.created",
+  "charge.dispute.closed",
 ] as const;
 
 /** A handled event type. */
@@ -139,9 +158,13 @@ export const handledStripeEvent = z.discriminatedUnion("type", [
     z.object({ type: z.literal(type), data: withObject(subscriptionReference) })
   ),
   z.object({ type: z.literal("invoice.paid"), data: withObject(invoiceReference) }),
+  z.object({ type: z.literal("invoice.payment_succeeded"), data: withObject(invoiceReference) }),
   z.object({ type: z.literal("invoice.payment_failed"), data: withObject(invoiceReference) }),
   z.object({ type: z.literal("charge.refunded"), data: withObject(chargeReference) }),
+  z.object({ type: z.literal("refund.created"), data: withObject(refundReference) }),
+  z.object({ type: z.literal("refund.updated"), data: withObject(refundReference) }),
   z.object({ type: z.literal("charge.dispute.created"), data: withObject(disputeReference) }),
+  z.object({ type: z.literal("charge.dispute.closed"), data: withObject(disputeReference) }),
 ]);
 
 /** A handled event, parsed. */
@@ -178,6 +201,7 @@ export function eventTarget(event: HandledStripeEvent): EventTarget {
       };
     }
     case "invoice.paid":
+    case "invoice.payment_succeeded":
     case "invoice.payment_failed": {
       const invoice = event.data.object;
       if (!invoice.subscription) return { kind: "none", why: "invoice is not a subscription's" };
@@ -197,7 +221,15 @@ export function eventTarget(event: HandledStripeEvent): EventTarget {
         fullyRefunded: charge.refunded || charge.amount_refunded >= charge.amount,
       };
     }
-    case "charge.dispute.created": {
+    case "refund.created":
+    case "refund.updated": {
+      // The charge, re-read, says whether the refund was full and who the customer is.
+      const refund = event.data.object;
+      if (!refund.charge) return { kind: "none", why: "refund of no charge" };
+      return { kind: "refund", customerId: null, chargeId: refund.charge, fullyRefunded: false };
+    }
+    case "charge.dispute.created":
+    case "charge.dispute.closed": {
       const dispute = event.data.object;
       return { kind: "dispute", chargeId: dispute.charge, disputeId: dispute.id };
     }
@@ -219,7 +251,7 @@ const unixSeconds = z.number().int().nullable().optional().transform((v) =>
 /** A subscription as fetched from Stripe, current or legacy shape. */
 export const stripeSubscription = z.object({
   id: z.string().startsWith("sub_"),
-  customer: idOf("cus_"),
+  customer: idOf(prefixed("cus_")),
   status: z.enum(SUBSCRIPTION_STATUSES),
   metadata,
   created: z.number().int(),
@@ -259,10 +291,10 @@ export type SubscriptionSnapshot = z.infer<typeof stripeSubscription>;
 
 /** A charge as fetched from Stripe: whether it is fully refunded, and how to find its invoice. */
 export const stripeCharge = z.object({
-  id: z.string().startsWith("ch_"),
-  customer: nullableId("cus_"),
-  payment_intent: nullableId("pi_"),
-  invoice: nullableId("in_"),
+  id: stripeId,
+  customer: nullableId(prefixed("cus_")),
+  payment_intent: nullableId(stripeId),
+  invoice: nullableId(stripeId),
   amount: z.number().int(),
   amount_refunded: z.number().int(),
   refunded: z.boolean(),

@@ -6,7 +6,7 @@
  * membership after the Stripe re-read, commit (one more when the membership changes). A failure rolls all of it back and
  * leaves the event unprocessed, so Stripe's retry finishes the work.
  */
-import type Stripe from "stripe";
+import Stripe from "stripe";
 import type { Revocation } from "../_core/entitlement.ts";
 import {
   type EventTarget,
@@ -18,6 +18,7 @@ import {
   stripeInvoice,
 } from "../_core/stripe_shapes.ts";
 import type { Logger } from "../_shared/log.ts";
+import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
   customerLock,
   type PendingRevocation,
@@ -26,12 +27,19 @@ import {
   type SyncOutcome,
   type Transaction,
 } from "../_shared/subscription_sync.ts";
+import { readMoneyFacts } from "./money_facts.ts";
 
 /** What happened to an event; the HTTP answer reports it. */
 export type EventOutcome =
   | { status: "applied"; membershipId: string; changed: boolean; entitled: boolean }
   | { status: "duplicate" }
   | { status: "ignored"; why: string };
+
+/** What processing needs: the sync's dependencies and the mode of the deployment's Stripe key. */
+export interface EventDeps extends SyncDeps {
+  /** Whether the Stripe key is a live-mode key. */
+  livemode: boolean;
+}
 
 /** Thrown when a verified event does not have the shape its type promises. */
 export class MalformedEventError extends Error {
@@ -41,16 +49,21 @@ export class MalformedEventError extends Error {
   }
 }
 
-/** Processes one verified event. Throws on dependency failures (the caller answers 500). */
+/**
+ * Processes one verified event. Throws on dependency failures (the caller answers 500); an object
+ * Stripe says it does not have is a permanent answer, so that event is recorded as ignored.
+ */
 export async function processEvent(
-  deps: SyncDeps,
+  deps: EventDeps,
   envelope: StripeEventEnvelope,
   logger: Logger,
 ): Promise<EventOutcome> {
-  if (!isHandledEventType(envelope.type)) {
+  const skip = whyNotServed(envelope, deps.livemode) ??
+    (isHandledEventType(envelope.type) ? null : `event type ${envelope.type} is not handled`);
+  if (skip) {
     if (await isProcessed(deps, envelope.id)) return { status: "duplicate" };
-    await recordIgnored(deps, envelope, null);
-    return { status: "ignored", why: `event type ${envelope.type} is not handled` };
+    await recordIgnored(deps, envelope, skip);
+    return { status: "ignored", why: skip };
   }
   const parsed = handledStripeEvent.safeParse({ type: envelope.type, data: envelope.data });
   if (!parsed.success) {
@@ -71,6 +84,7 @@ export async function processEvent(
       await recordIgnored(deps, envelope, resolved.ignore);
       return { status: "ignored", why: resolved.ignore };
     }
+    const moneyFacts = await readMoneyFacts(deps.stripe, parsed.data);
     const cause = {
       cause: resolved.revocation?.reason ?? envelope.type,
       eventId: envelope.id,
@@ -85,7 +99,11 @@ export async function processEvent(
         resolved.revocation,
       );
       if (synced.result === "not_rolepass") {
-        await tx`update public.stripe_events set ignored = true where id = ${envelope.id}`;
+        await tx`
+          update public.stripe_events set ignored = true, ignored_reason = ${NOT_ROLEPASS}
+          where id = ${envelope.id}`;
+      } else {
+        await recordMoneyFacts(tx, moneyFacts, envelope.id);
       }
       return synced;
     }) as SyncOutcome | null;
@@ -97,7 +115,7 @@ export async function processEvent(
         event_id: envelope.id,
         customer_id: outcome.customerId,
       });
-      return { status: "ignored", why: "customer and subscription are not rolepass's" };
+      return { status: "ignored", why: NOT_ROLEPASS };
     }
     if (outcome.result === "no_subscription") {
       return {
@@ -112,9 +130,37 @@ export async function processEvent(
       entitled: outcome.entitled,
     };
   } catch (error) {
+    if (error instanceof Stripe.errors.StripeError && error.code === "resource_missing") {
+      const why = `Stripe has no object it refers to: ${error.message}`;
+      logger.warn("Ignored an event whose object Stripe does not have", {
+        event_id: envelope.id,
+        why,
+      });
+      await recordIgnored(deps, envelope, why);
+      return { status: "ignored", why };
+    }
     await recordFailure(deps, envelope, error, logger);
     throw error;
   }
+}
+
+const NOT_ROLEPASS = "customer and subscription are not rolepass's";
+
+/**
+ * Why a delivery is not this deployment's to act on: an event of the other mode than the key's
+ * (an endpoint registered in both modes, or a test event sent to the live URL), or a Connect
+ * event about a connected account, which this deployment does not serve.
+ */
+function whyNotServed(envelope: StripeEventEnvelope, livemode: boolean): string | null {
+  if (envelope.account) {
+    return `event of Connect account ${envelope.account}, which this deployment does not serve`;
+  }
+  if (envelope.livemode !== livemode) {
+    return envelope.livemode
+      ? "live-mode event, but the Stripe key is a test-mode key"
+      : "test-mode event, but the Stripe key is a live-mode key";
+  }
+  return null;
 }
 
 /**
@@ -215,15 +261,16 @@ async function subscriptionOfCharge(
 async function recordIgnored(
   deps: SyncDeps,
   envelope: StripeEventEnvelope,
-  why: string | null,
+  why: string,
 ): Promise<void> {
   await deps.sql`
     insert into public.stripe_events
-      (id, type, api_version, livemode, processed_at, ignored, attempts, last_error)
+      (id, type, api_version, livemode, processed_at, ignored, ignored_reason, attempts)
     values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
-      now(), true, 1, ${why})
+      now(), true, ${why.slice(0, 500)}, 1)
     on conflict (id) do update set processed_at = coalesce(stripe_events.processed_at, now()),
-      ignored = true, attempts = stripe_events.attempts + 1, last_error = excluded.last_error`;
+      ignored = true, ignored_reason = excluded.ignored_reason,
+      attempts = stripe_events.attempts + 1`;
 }
 
 /**
