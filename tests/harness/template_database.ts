@@ -8,6 +8,7 @@
  */
 import postgres from "postgres";
 import { applyBootstrapIfNeeded, migrate } from "../../functions/_cli/db_migrate.ts";
+import { supabaseCli } from "../../functions/_cli/supabase_cli.ts";
 import { PG_CRON_DATABASE, startPgCluster } from "./pg_cluster.ts";
 
 /** A migrated template database and how to release it. */
@@ -42,9 +43,10 @@ export async function prepareTemplateDatabase(): Promise<TemplateDatabase> {
     if (cluster.pgCron) {
       const scheduler = new URL(cluster.url);
       scheduler.pathname = `/${PG_CRON_DATABASE}`;
-      // The roles are the cluster's, not a database's: one bootstrap creates them before the two
-      // migrations run side by side.
+      // The roles are the cluster's, not a database's, and a first run installs the CLI: both
+      // happen once, before the two migrations run side by side.
       await applyBootstrapIfNeeded(scheduler.toString());
+      await supabaseCli();
       await Promise.all([migrate(scheduler.toString()), migrate(url)]);
     } else {
       await migrate(url);
