@@ -3,25 +3,37 @@
  *
  * The raw text body is verified with `constructEventAsync` (Deno's SubtleCrypto is async-only)
  * against each configured signing secret, so an endpoint secret can be rolled without losing
- * events. Answers: 200 for an applied, repeated or ignored event; 400 when the signature is
- * missing, wrong or too old, or the body is not an event (nothing recorded); 500 when a dependency
- * failed (the event stays unprocessed and Stripe retries it).
+ * events. The signature header is checked before the body is read, and the body is read up to a
+ * cap, so an unsigned or oversized request costs no memory. Answers: 200 for an applied, repeated
+ * or ignored event; 400 when the signature is missing, malformed, wrong or outside the tolerance,
+ * or the body is not an event; 413 when the body is over the cap (nothing recorded for any 4xx);
+ * 500 when a dependency failed (the event stays unprocessed and Stripe retries it).
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import Stripe from "stripe";
 import { type StripeEventEnvelope, stripeEventEnvelope } from "../_core/stripe_shapes.ts";
+import { readCappedBody } from "../_shared/body_cap.ts";
 import type { Logger } from "../_shared/log.ts";
 import type { SyncDeps } from "../_shared/subscription_sync.ts";
 import { MalformedEventError, processEvent } from "./event_processing.ts";
+import { checkSignatureHeader } from "./signature_header.ts";
 
 /** Stripe's default: a signature older than this is refused, which defeats replayed requests. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/**
+ * Stripe's event payloads are a few kilobytes (lists inside them carry only their first page), so
+ * 512 KiB is ample for any real event while one request stays far below a function's 256 MB.
+ */
+export const MAX_EVENT_BODY_BYTES = 512 * 1024;
 
 /** What the app needs. */
 export interface WebhookDeps extends SyncDeps {
   /** The endpoint's signing secrets (whsec_...); any one may match. */
   webhookSecrets: string[];
+  /** Whether the Stripe key is a live-mode key; events of the other mode are ignored. */
+  livemode: boolean;
 }
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
@@ -40,19 +52,43 @@ export function createApp(deps: WebhookDeps) {
 
   app.post("/", async (c) => {
     const logger = c.get("logger");
-    const rawBody = await c.req.text();
-    const envelope = await verifyEvent(
-      deps.stripe,
-      rawBody,
-      c.req.header("stripe-signature"),
-      deps.webhookSecrets,
-      deps.now(),
-    );
+    const now = deps.now();
+    const signature = c.req.header("stripe-signature");
+    const header = checkSignatureHeader(signature, now, SIGNATURE_TOLERANCE_SECONDS);
+    if (!header.ok || !signature) {
+      throw new HTTPException(400, {
+        message: `Cannot verify Stripe signature: ${
+          header.ok ? "header is missing" : header.problem
+        }`,
+      });
+    }
+    const body = await readCappedBody(c.req.raw, MAX_EVENT_BODY_BYTES);
+    if (!body.ok) {
+      throw new HTTPException(413, {
+        message: "Cannot read the Stripe event: the body is larger than 512 KiB",
+      });
+    }
+    if (body.bytes.byteLength === 0) {
+      throw new HTTPException(400, { message: "Cannot read the Stripe event: the body is empty" });
+    }
+    const rawBody = new TextDecoder().decode(body.bytes);
+    const envelope = await verifyEvent(deps.stripe, rawBody, signature, deps.webhookSecrets, now);
     const eventLogger = logger.child({ event_id: envelope.id, event_type: envelope.type });
     const outcome = await processEvent(deps, envelope, eventLogger);
     eventLogger.info("Stripe event handled", { ...outcome });
     return c.json({ received: true, ...outcome });
   });
+
+  app.on(
+    ["GET", "PUT", "PATCH", "DELETE"],
+    "/",
+    (c) =>
+      c.json({ error: "Cannot handle this method: Stripe sends POST" }, 405, { allow: "POST" }),
+  );
+
+  app.notFound((c) =>
+    c.json({ error: "Cannot find this path: Stripe posts to /stripe-webhook" }, 404)
+  );
 
   app.onError((error, c) => {
     const logger = c.get("logger") ?? deps.logger;
@@ -81,18 +117,15 @@ export function createApp(deps: WebhookDeps) {
 async function verifyEvent(
   stripe: Stripe,
   rawBody: string,
-  signature: string | undefined,
+  signature: string,
   secrets: readonly string[],
   now: Date,
 ): Promise<StripeEventEnvelope> {
-  if (!signature) {
-    throw new HTTPException(400, { message: "Cannot verify Stripe signature: header is missing" });
-  }
-  let verified: unknown = null;
+  let verified: { event: unknown } | null = null;
   let lastProblem = "no signing secret configured";
   for (const secret of secrets) {
     try {
-      verified = await stripe.webhooks.constructEventAsync(
+      const event: unknown = await stripe.webhooks.constructEventAsync(
         rawBody,
         signature,
         secret,
@@ -100,17 +133,21 @@ async function verifyEvent(
         cryptoProvider,
         now.getTime(),
       );
+      verified = { event };
       break;
     } catch (error) {
+      // The signature matched but the body is not JSON: the same for every secret, and the
+      // parser's message would echo the body.
+      if (error instanceof SyntaxError) {
+        throw new HTTPException(400, { message: "Cannot read the Stripe event: it is not JSON" });
+      }
       lastProblem = error instanceof Error ? error.message : String(error);
-      // A body that matches the signature but is not JSON fails the same way for every secret.
-      if (error instanceof SyntaxError) break;
     }
   }
   if (verified === null) {
     throw new HTTPException(400, { message: `Cannot verify Stripe signature: ${lastProblem}` });
   }
-  const envelope = stripeEventEnvelope.safeParse(verified);
+  const envelope = stripeEventEnvelope.safeParse(verified.event);
   if (!envelope.success) {
     throw new HTTPException(400, {
       message: `Cannot read the Stripe event: ${envelope.error.issues[0]?.message}`,

@@ -2,26 +2,17 @@
  * The stripe-webhook function's configuration, read once from the environment, and the
  * dependencies built from it. The dev runner and the tests build the same app from here.
  */
-import { z } from "zod";
 import { createSql } from "../_shared/db.ts";
-import { databaseUrlFrom, fields, parseEnv } from "../_shared/env.ts";
+import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
 import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
 import type { WebhookDeps } from "./app.ts";
 
-const webhookSecrets = z.string()
-  .transform((value) => value.split(",").map((secret) => secret.trim()).filter(Boolean))
-  .pipe(
-    z.array(z.string().regex(/^whsec_[A-Za-z0-9_]+$/, "expected whsec_... values")).min(1),
-  );
-
 const shape = {
-  STRIPE_SECRET_KEY: z.string().regex(
-    /^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/,
-    "expected sk_... or rk_...",
-  )
-    .describe("the Stripe secret (or restricted) key, Dashboard > Developers > API keys"),
-  STRIPE_WEBHOOK_SECRET: webhookSecrets.describe(
+  STRIPE_SECRET_KEY: variableSchemas.STRIPE_SECRET_KEY.describe(
+    "the Stripe secret (or restricted) key, Dashboard > Developers > API keys",
+  ),
+  STRIPE_WEBHOOK_SECRET: variableSchemas.STRIPE_WEBHOOK_SECRET.describe(
     "the endpoint's signing secret(s), comma-separated during a rotation (whsec_...)",
   ),
   STRIPE_API_BASE_URL: fields.url.default(STRIPE_DEFAULT_BASE_URL)
@@ -59,7 +50,13 @@ export function depsFromConfig(config: WebhookConfig): WebhookDeps {
       timeoutMs: 8_000,
     }),
     webhookSecrets: config.webhookSecrets,
+    livemode: isLiveKey(config.stripeSecretKey),
     now: () => new Date(),
     logger: createLogger("stripe-webhook"),
   };
+}
+
+/** Whether a Stripe secret or restricted key acts in live mode (sk_live_/rk_live_). */
+export function isLiveKey(stripeSecretKey: string): boolean {
+  return /^(sk|rk)_live_/.test(stripeSecretKey);
 }

@@ -152,6 +152,7 @@ export async function startWebhookWorld(
       sql: appSql,
       stripe,
       webhookSecrets: [OLD_WEBHOOK_SECRET, WEBHOOK_SECRET],
+      livemode: false,
       now: () => clock.now,
       logger: options.logger ?? quietLogger,
     };
