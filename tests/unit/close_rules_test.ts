@@ -28,7 +28,7 @@ Deno.test("a refund is allowed inside the window and refused after it or once re
     {
       ok: false,
       reason:
-        "it was paid 48 hours ago (2026-11-01T00:00:00.000Z), outside the guild's refund window of 24 hours",
+        "it was paid 2 days ago (2026-11-01T00:00:00.000Z), outside the guild's refund window of 24 hours",
     },
   );
   assertEquals(decideRefund({ paidAt, windowMs, fullyRefunded: true }, paidAt).ok, false);
