@@ -98,3 +98,54 @@ Deno.test("an event id that is not evt_... is refused", () => {
   });
   assertEquals(parsed.success, false);
 });
+
+Deno.test("charge and dispute ids of any Stripe shape are read, py_ charges included", () => {
+  const refund = handledStripeEvent.parse({
+    type: "charge.refunded",
+    data: {
+      object: {
+        object: "charge",
+        id: "py_1Qh0QpKXBGcbgpbZs6AdqNzv",
+        customer: "cus_QXg1o8vcGmoR32",
+        payment_intent: "pi_3Qh0QpKXBGcbgpbZ1tm2f3Pp",
+        invoice: null,
+        amount: 500,
+        amount_refunded: 500,
+        refunded: true,
+      },
+    },
+  });
+  assertEquals(eventTarget(refund), {
+    kind: "refund",
+    customerId: "cus_QXg1o8vcGmoR32",
+    chargeId: "py_1Qh0QpKXBGcbgpbZs6AdqNzv",
+    fullyRefunded: true,
+  });
+  const dispute = handledStripeEvent.parse({
+    type: "charge.dispute.created",
+    data: {
+      object: {
+        object: "dispute",
+        id: "du_1Qh0QpKXBGcbgpbZ",
+        charge: { id: "py_1Qh0QpKXBGcbgpbZs6AdqNzv" },
+        payment_intent: null,
+        status: "needs_response",
+      },
+    },
+  });
+  assertEquals(eventTarget(dispute), {
+    kind: "dispute",
+    chargeId: "py_1Qh0QpKXBGcbgpbZs6AdqNzv",
+    disputeId: "du_1Qh0QpKXBGcbgpbZ",
+  });
+});
+
+Deno.test("an id that is empty, too long or not made of Stripe's characters is refused", () => {
+  for (const id of ["", "x".repeat(256), "ch_1 2", "ch_1'--"]) {
+    const parsed = handledStripeEvent.safeParse({
+      type: "charge.dispute.created",
+      data: { object: { object: "dispute", id, charge: "ch_1", status: "needs_response" } },
+    });
+    assertEquals(parsed.success, false, id);
+  }
+});
