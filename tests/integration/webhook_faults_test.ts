@@ -80,15 +80,23 @@ Deno.test("the database dropping the connection mid-event applies nothing, and t
   const world = await startWebhookWorld();
   try {
     const { member, event } = await purchaseEvent(world);
-    // Hold the Stripe re-read for a moment, while the transaction holds the customer's lock,
-    // and kill the function's database session meanwhile.
-    world.stripeDouble.inject({ method: "GET", path: "/v1/subscriptions", delayMs: 400, times: 1 });
+    // Hold the Stripe re-read while the transaction holds the customer's lock, and kill the
+    // function's database session as soon as it shows up waiting (found by looking, not by a
+    // guessed sleep, so a loaded machine does not make the test miss it).
+    world.stripeDouble.inject({
+      method: "GET",
+      path: "/v1/subscriptions",
+      delayMs: 1_500,
+      times: 1,
+    });
     const pending = world.post(event);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const killed = await world.db.sql`
-      select pg_terminate_backend(pid) from pg_stat_activity
-      where datname = current_database() and application_name = 'rolepass'
-        and state = 'idle in transaction'`;
+    let killed: readonly unknown[] = [];
+    for (let look = 0; look < 500 && killed.length === 0; look++) {
+      killed = await world.db.sql`
+        select pg_terminate_backend(pid) from pg_stat_activity
+        where datname = current_database() and application_name = 'rolepass'
+          and state = 'idle in transaction'`;
+    }
     assert(killed.length >= 1, "the function's transaction was found and terminated");
     const failed = await pending;
     assertEquals(failed.status, 500);
