@@ -31,6 +31,8 @@ nav.lang a[aria-current="true"] { background: var(--accent); color: var(--accent
 h1 { font-size: 1.6rem; line-height: 1.3; margin: 1rem 0 .5rem; }
 h2 { font-size: 1.25rem; margin: 2rem 0 .75rem; }
 h3 { font-size: 1.15rem; margin: 0 0 .25rem; }
+h1, h2, h3, button { word-break: keep-all; overflow-wrap: anywhere; line-break: strict; }
+@supports (word-break: auto-phrase) { :lang(ja) :is(h1, h2, h3, button) { word-break: auto-phrase; } }
 p { margin: .5rem 0; }
 .muted { color: var(--muted); }
 ul.plans { list-style: none; margin: 0; padding: 0; display: grid; gap: 1rem; }

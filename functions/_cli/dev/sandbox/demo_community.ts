@@ -13,6 +13,8 @@ export interface DemoCommunity {
   guildId: string;
   guildName: string;
   roleId: string;
+  /** The paid role's name, as members see it in Discord. */
+  roleName: string;
   memberId: string;
   priceId: string;
 }
@@ -28,9 +30,9 @@ export interface DemoSeedTargets {
 
 const MANAGE_ROLES = 1n << 28n;
 
-const sandboxNotice = (text: string) => ({
-  ja: `（サンドボックス）${text}`,
-  en: `(sandbox) ${text}`,
+const sandboxNotice = (ja: string, en: string) => ({
+  ja: `（サンドボックス）${ja}`,
+  en: `(sandbox) ${en}`,
 });
 
 /** Seeds the demo community everywhere it must exist and returns its ids. */
@@ -58,16 +60,31 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
       name: guildName,
       default_locale: "ja",
       seller_notice: {
-        seller: sandboxNotice("ロールパス サンドボックス"),
-        representative: sandboxNotice("サンプル 太郎"),
-        address: sandboxNotice("東京都千代田区 1-1-1"),
-        phone: sandboxNotice("ご請求があれば遅滞なく開示いたします"),
+        seller: sandboxNotice("ロールパス サンドボックス", "Rolepass Sandbox"),
+        representative: sandboxNotice("サンプル 太郎", "Taro Sample"),
+        address: sandboxNotice("東京都千代田区千代田1-1-1", "1-1-1 Chiyoda, Chiyoda-ku, Tokyo"),
+        phone: sandboxNotice(
+          "ご請求があれば遅滞なく開示いたします",
+          "Disclosed without delay on request",
+        ),
         email: "sandbox@rolepass.example",
-        additionalFees: sandboxNotice("なし"),
-        paymentMethods: sandboxNotice("クレジットカード（Stripe テストダブル）"),
-        paymentTiming: sandboxNotice("お申込み時、以降毎月自動更新"),
-        deliveryTiming: sandboxNotice("決済完了後すぐにロールを付与"),
-        cancellationPolicy: sandboxNotice("/subscribe からいつでも解約できます"),
+        additionalFees: sandboxNotice("なし", "None"),
+        paymentMethods: sandboxNotice(
+          "クレジットカード（Stripe テストダブル）",
+          "Credit card (Stripe test double)",
+        ),
+        paymentTiming: sandboxNotice(
+          "お申し込み時、以降は毎月自動更新",
+          "On subscribing, then renewed automatically every month",
+        ),
+        deliveryTiming: sandboxNotice(
+          "決済完了後すぐにロールを付与",
+          "The role is granted as soon as the payment completes",
+        ),
+        cancellationPolicy: sandboxNotice(
+          "/subscribe からいつでも解約できます",
+          "Cancel at any time from /subscribe",
+        ),
       },
       plans: [{
         stripe_price_id: price.id,
@@ -104,5 +121,12 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
         ${tx.json(plan.display as never)}, ${price.unit_amount ?? 0}, ${price.currency},
         ${price.recurring?.interval ?? "month"}, ${price.recurring?.interval_count ?? 1})`;
   });
-  return { guildId: guild.id, guildName, roleId: role.id, memberId, priceId: price.id };
+  return {
+    guildId: guild.id,
+    guildName,
+    roleId: role.id,
+    roleName: role.name,
+    memberId,
+    priceId: price.id,
+  };
 }

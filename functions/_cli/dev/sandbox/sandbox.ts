@@ -11,7 +11,13 @@ import { createSql } from "../../../_shared/db.ts";
 import type { SandboxParts } from "../runner.ts";
 import { generateInteractionKeys } from "../signed_interaction.ts";
 import { seedDemoCommunity } from "./demo_community.ts";
-import { sandboxPage, withSandboxLabel } from "./sandbox_page.ts";
+import {
+  type MemberLocale,
+  parseMemberLocale,
+  type RoleState,
+  sandboxPage,
+  withSandboxLabel,
+} from "./sandbox_page.ts";
 import { subscribeAsMember } from "./subscribe_as_member.ts";
 
 function randomAlphanumeric(length: number): string {
@@ -48,24 +54,39 @@ export async function startSandbox(runnerUrl: string, databaseUrl: string): Prom
       await sql.end();
     }
 
+    // The demo member's Discord client language, as the newcomer last chose it on the page.
+    let memberLocale: MemberLocale = "ja";
+    const roleState = (): RoleState => {
+      const roles = discord.memberRoles(community.guildId, community.memberId) ?? [];
+      if (roles.includes(community.roleId)) return "granted";
+      const removed = discord.auditLog().some((entry) =>
+        entry.action === "member_role_remove" && entry.userId === community.memberId &&
+        entry.roleId === community.roleId
+      );
+      return removed ? "removed" : "never";
+    };
     const view = (reply?: Awaited<ReturnType<typeof subscribeAsMember>>) =>
       sandboxPage({
         community,
-        hasRole: (discord.memberRoles(community.guildId, community.memberId) ?? [])
-          .includes(community.roleId),
+        memberLocale,
+        roleState: roleState(),
         messages: discord.messages({ userId: community.memberId }),
-        stripeDashboardUrl: `${stripe.url}/__double/`,
+        stripeDashboardUrl: `${stripe.url}/__double`,
+        now: new Date(),
         reply,
       });
     const app = new Hono().basePath("/sandbox");
     app.get("/", async (c) => c.html(await view()));
     app.post("/subscribe", async (c) => {
+      const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
+      memberLocale = parseMemberLocale(form.locale) ?? memberLocale;
       const reply = await subscribeAsMember({
         discord,
         keys,
         interactionsUrl: `${runnerUrl}/functions/v1/discord-interactions`,
         guildId: community.guildId,
         memberId: community.memberId,
+        locale: memberLocale,
       });
       return c.html(await view(reply));
     });
