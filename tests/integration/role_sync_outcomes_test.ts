@@ -190,25 +190,21 @@ Deno.test("a 429 is waited out for retry_after and the role is then granted", as
 
 Deno.test("a member's message that has to wait is sent on the retry without a second role call", async () => {
   await withRoleSync(async (w) => {
-    // The role call succeeds; the DM is rate-limited once, so the job is retried for it alone.
-    w.discord.inject({
-      method: "POST",
-      path: /^\/channels\/\d+\/messages$/,
-      status: 429,
-      retryAfterSeconds: 0.05,
-      times: 1,
-    });
+    // The role call succeeds; opening the DM channel fails once, so the job is retried for the
+    // message alone.
+    w.discord.inject({ method: "POST", path: "/users/@me/channels", status: 500, times: 1 });
     const alice = await w.addMember(ALICE);
     await w.entitle(alice, "gold");
     await w.settle();
     const puts = w.discord.requests().filter((r) => r.method === "PUT");
     assertEquals(puts.map((r) => r.status), [204]);
     assertEquals(w.discord.auditLog().filter((entry) => entry.userId === ALICE).length, 1);
-    const posts = w.discord.requests().filter((r) => /^\/channels\/\d+\/messages$/.test(r.path));
-    assertEquals(posts.map((r) => r.status), [429, 200]);
+    const opened = w.discord.requests().filter((r) => r.path === "/users/@me/channels");
+    assertEquals(opened.map((r) => r.status), [500, 200]);
     assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
     const [job] = await w.jobs();
     assertEquals([job.status, job.outcome, job.notice_status], ["done", "applied", "sent"]);
+    assertEquals(job.attempts, 2);
   });
 });
 

@@ -1,0 +1,221 @@
+/**
+ * How the hot statements' costs move from 1,000 to 100,000 members.
+ *
+ * For each size a fresh migrated database is filled with bulk SQL (generate_series, triggers off):
+ * guilds of 500 members, a year of history per member (4 membership history rows, 4 processed
+ * Stripe events, 3 finished role jobs, a checkout attempt, an expired link token), and 1% of the
+ * memberships past their grace period. Then, each statement inside a transaction that is rolled
+ * back (so every sample sees the same rows), median of several samples:
+ *
+ * - claim: `claim_role_jobs(8, 60)` with one due job per member queued (a reconcile of everyone);
+ * - sweep: `sweep_role_jobs()` (expiry, housekeeping, the due check and the wake-up);
+ * - expiry: `expire_entitlements()` (one call, as the sweep makes it);
+ * - health: the `role_job_queue_status` view, without and with that backlog;
+ * - subscribe: `/subscribe`'s `open_subscribe_link` call for a member;
+ *
+ * each next to two floors measured in the same run on the same connection: `select 1` and a
+ * primary-key lookup of a membership. Ratios are against `select 1`.
+ *
+ * `deno task bench scaling`; sizes from SCALING_SIZES (default "1000,10000,100000").
+ */
+import type postgres from "postgres";
+import { createTestDatabase } from "../harness/database.ts";
+
+const SIZES = (Deno.env.get("SCALING_SIZES") ?? "1000,10000,100000").split(",").map(Number);
+const MEMBERS_PER_GUILD = 500;
+/** Each statement gets about this long, within [MIN_SAMPLES, MAX_SAMPLES] samples. */
+const BUDGET_MS = 3_000;
+const MIN_SAMPLES = 5;
+const MAX_SAMPLES = 200;
+
+type Reserved = postgres.ReservedSql;
+
+function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Times `statement` on `sql`, in a transaction rolled back after each sample. */
+async function measure(
+  sql: Reserved,
+  statement: (sql: Reserved, sample: number) => Promise<unknown>,
+  { rolledBack = true } = {},
+): Promise<number> {
+  const samples: number[] = [];
+  const started = performance.now();
+  while (
+    samples.length < MIN_SAMPLES ||
+    (samples.length < MAX_SAMPLES && performance.now() - started < BUDGET_MS)
+  ) {
+    if (rolledBack) await sql`begin`;
+    const t0 = performance.now();
+    await statement(sql, samples.length);
+    samples.push(performance.now() - t0);
+    if (rolledBack) await sql`rollback`;
+  }
+  return median(samples);
+}
+
+async function fill(sql: postgres.Sql, members: number): Promise<void> {
+  const guilds = Math.max(2, Math.ceil(members / MEMBERS_PER_GUILD));
+  await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`insert into public.guilds (id, name)
+      select (120000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${guilds}) g`;
+    await tx`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+        unit_amount, currency, billing_interval)
+      select (120000000000000000 + g)::text, 'price_scale_' || g,
+        (320000000000000000 + g)::text, '{"en": {"name": "Gold"}}'::jsonb, 500, 'jpy', 'month'
+      from generate_series(1, ${guilds}) g`;
+    // Every hundredth member is past due with a grace period that has just run out.
+    await tx`insert into public.memberships (guild_id, discord_user_id, stripe_customer_id,
+        stripe_subscription_id, plan_id, status, entitled, entitled_role_id, entitled_until,
+        current_period_end, created_at)
+      select p.guild_id, (520000000000000000 + i)::text, 'cus_scale' || i, 'sub_scale' || i,
+        p.id, case when i % 100 = 0 then 'past_due' else 'active' end, true, p.discord_role_id,
+        case when i % 100 = 0 then now() - interval '1 minute' end,
+        now() + interval '20 days', now() - interval '1 year'
+      from generate_series(1, ${members}) i
+      join public.plans p on p.stripe_price_id = 'price_scale_' || (1 + i % ${guilds})`;
+    await tx`insert into public.membership_history (membership_id, guild_id, discord_user_id,
+        operation, cause, stripe_event_id, old_status, new_status, old_entitled, new_entitled,
+        old_row, new_row, changed_at)
+      select m.id, m.guild_id, m.discord_user_id, 'UPDATE', 'evt_scale', 'evt_scale_' || n,
+        'active', 'active', true, true, jsonb_build_object('status', 'active'),
+        jsonb_build_object('status', 'active'), now() - make_interval(days => 90 * n)
+      from public.memberships m, generate_series(1, 4) n`;
+    await tx`insert into public.stripe_events (id, type, received_at, processed_at)
+      select 'evt_scale_' || m.discord_user_id || '_' || n, 'invoice.paid',
+        now() - make_interval(days => 90 * n), now() - make_interval(days => 90 * n)
+      from public.memberships m, generate_series(1, 4) n`;
+    await tx`insert into public.role_jobs (membership_id, guild_id, discord_user_id, entitled,
+        role_id, cause, status, outcome, attempts, next_attempt_at, created_at, done_at)
+      select m.id, m.guild_id, m.discord_user_id, true, m.entitled_role_id, 'evt_scale', 'done',
+        'applied', 1, now() - make_interval(days => 120 * n),
+        now() - make_interval(days => 120 * n), now() - make_interval(days => 120 * n)
+      from public.memberships m, generate_series(1, 3) n`;
+    await tx`insert into public.checkout_attempts (membership_id, kind, stripe_session_id, status,
+        created_at, updated_at)
+      select m.id, 'checkout', 'cs_scale_' || m.discord_user_id, 'completed',
+        now() - interval '1 year', now() - interval '1 year'
+      from public.memberships m`;
+    await tx`insert into public.link_tokens (token_hash, purpose, guild_id, discord_user_id,
+        locale, expires_at, created_at)
+      select extensions.digest(m.discord_user_id, 'sha256'), 'join', m.guild_id,
+        m.discord_user_id, 'en', now() - interval '1 year' + interval '15 minutes',
+        now() - interval '1 year'
+      from public.memberships m`;
+  });
+  await sql`vacuum analyze`;
+}
+
+/** One due job per member: a reconcile of every member. */
+async function queueBacklog(sql: postgres.Sql): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`insert into public.role_jobs (membership_id, guild_id, discord_user_id, entitled,
+        role_id, cause, next_attempt_at, created_at)
+      select m.id, m.guild_id, m.discord_user_id, m.entitled, m.entitled_role_id, 'reconcile',
+        now() - interval '1 minute', now() - interval '1 minute'
+      from public.memberships m`;
+  });
+  await sql`vacuum analyze public.role_jobs`;
+}
+
+/** `/subscribe`'s call, with the arguments the migrated function takes (they grew over time). */
+async function subscribeCall(
+  sql: Reserved,
+): Promise<(sql: Reserved, n: number) => Promise<unknown>> {
+  const [fn] = await sql<{ names: string[] }[]>`
+    select proargnames as names from pg_proc
+    where proname = 'open_subscribe_link' and pronamespace = 'public'::regnamespace`;
+  const [member] = await sql<{ guild_id: string; discord_user_id: string }[]>`
+    select guild_id, discord_user_id from public.memberships order by discord_user_id limit 1`;
+  const values = (n: number): Record<string, unknown> => ({
+    interaction_id: String(930000000000000000n + BigInt(n)),
+    guild_id: member.guild_id,
+    discord_user_id: member.discord_user_id,
+    locale: "en",
+    link_token_hash: crypto.getRandomValues(new Uint8Array(32)),
+    link_token_ttl_seconds: 900,
+    application_id: "940000000000000001",
+    interaction_token: "bench-interaction-token",
+    member_role_ids: [],
+  });
+  for (const name of fn.names) {
+    if (!(name in values(0))) throw new Error(`open_subscribe_link takes ${name}: add it here`);
+  }
+  const call = fn.names.map((name, i) =>
+    `${name} => $${i + 1}${name === "member_role_ids" ? "::text[]" : ""}`
+  ).join(", ");
+  return (sql, n) => {
+    const args = values(n);
+    return sql.unsafe(
+      `select public.open_subscribe_link(${call})`,
+      fn.names.map((name) => args[name]) as postgres.ParameterOrJSON<never>[],
+    );
+  };
+}
+
+interface Row {
+  members: number;
+  figures: Record<string, number>;
+}
+
+const rows: Row[] = [];
+for (const members of SIZES) {
+  const db = await createTestDatabase();
+  try {
+    const t0 = performance.now();
+    await fill(db.sql, members);
+    console.log(`${members} members: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const sql = await db.sql.reserve();
+    try {
+      const [{ id }] = await sql<{ id: string }[]>`select id from public.memberships limit 1`;
+      const subscribe = await subscribeCall(sql);
+      const figures: Record<string, number> = {};
+      figures["select 1"] = await measure(sql, (s) => s`select 1`, { rolledBack: false });
+      figures["pk lookup"] = await measure(
+        sql,
+        (s) => s`select * from public.memberships where id = ${id}`,
+        { rolledBack: false },
+      );
+      figures["sweep"] = await measure(sql, (s) => s`select public.sweep_role_jobs()`);
+      figures["expiry"] = await measure(sql, (s) => s`select public.expire_entitlements()`);
+      figures["health"] = await measure(
+        sql,
+        (s) => s`select * from public.role_job_queue_status`,
+        { rolledBack: false },
+      );
+      figures["subscribe"] = await measure(sql, subscribe);
+      await queueBacklog(db.sql);
+      figures["claim(8)"] = await measure(
+        sql,
+        (s) => s`select * from public.claim_role_jobs(8, 60)`,
+      );
+      figures["health+backlog"] = await measure(
+        sql,
+        (s) => s`select * from public.role_job_queue_status`,
+        { rolledBack: false },
+      );
+      rows.push({ members, figures });
+    } finally {
+      sql.release();
+    }
+  } finally {
+    await db.drop();
+  }
+}
+
+const names = Object.keys(rows[0]?.figures ?? {});
+console.log("\nmedian ms (ratio to `select 1` in the same run)");
+console.log(["statement", ...rows.map((r) => `${r.members} members`)].join(" | "));
+for (const name of names) {
+  console.log([
+    name,
+    ...rows.map((r) => {
+      const ms = r.figures[name];
+      return `${ms.toFixed(3)} ms (${(ms / r.figures["select 1"]).toFixed(1)}x)`;
+    }),
+  ].join(" | "));
+}
