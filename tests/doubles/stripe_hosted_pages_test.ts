@@ -135,5 +135,8 @@ Deno.test("the Portal says one truthful state: renews, then cancels on a date, t
     const ended = await act("cancel_now");
     assert.match(ended, /Canceled · ended on \d{4}-\d\d-\d\d/);
     assert.doesNotMatch(ended, /cancels on|renews on|active/i);
+    const overview = await page(`${double.url}/__double`);
+    assert.match(overview, /Canceled · ended on/);
+    assert.doesNotMatch(overview, /cancels/i);
   });
 });

@@ -169,6 +169,7 @@ export function indexPage(state: StripeState): string {
   const rows = [...state.subscriptions.values()]
     .sort((a, b) => state.orderOf(b.id) - state.orderOf(a.id))
     .map((s) => {
+      const periodEnd = Math.max(...s.items.data.map((i) => i.current_period_end));
       const buttons = [
         "advance",
         "fail_renewal",
@@ -182,10 +183,8 @@ export function indexPage(state: StripeState): string {
           `<button type="submit" class="secondary">${action.replace("_", " ")}</button></form>`
         ).join("");
       return `<tr><td><code>${s.id}</code><br><code>${escapeHtml(String(s.customer))}</code></td>` +
-        `<td>${escapeHtml(s.status)}${
-          s.cancel_at ? `<br>cancels ${formatDate(s.cancel_at)}` : ""
-        }</td>` +
-        `<td>${formatDate(Math.max(...s.items.data.map((i) => i.current_period_end)))}</td>` +
+        `<td>${escapeHtml(subscriptionState(s, periodEnd))}</td>` +
+        `<td>${formatDate(periodEnd)}</td>` +
         `<td>${buttons}</td></tr>`;
     }).join("");
   return layout(
