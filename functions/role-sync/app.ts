@@ -11,6 +11,7 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { readCappedBody } from "../_shared/body_cap.ts";
 import type { Logger } from "../_shared/log.ts";
+import { type ReconcileDeps, reconcileGuild } from "./reconciliation.ts";
 import type { RoleJobStore } from "./role_job_store.ts";
 import { drainRoleJobs, type DrainSummary, type RoleSyncWorkerDeps } from "./role_sync.ts";
 
@@ -26,6 +27,8 @@ export interface RoleSyncDeps extends RoleSyncWorkerDeps {
   backgroundBudgetMs: number;
   /** The longest a drain inside the request runs (below the caller's timeout). */
   inlineBudgetMs: number;
+  /** The reconciliation pass (`POST /role-sync/reconcile`), sharing `discord` and its limits. */
+  reconciliation: Omit<ReconcileDeps, "discord" | "logger" | "now" | "discordTimeoutMs">;
 }
 
 const jobRecordSchema = z.object({ id: z.coerce.number().int().positive() }).passthrough();
@@ -45,6 +48,9 @@ const wakeSchema = z.discriminatedUnion("type", [
     schema: z.literal("public").optional(),
   }),
 ]);
+
+/** What pg_cron's schedule_reconciliations sends: the guild whose pass is due. */
+const reconcileSchema = z.object({ guild_id: z.string().regex(/^[0-9]{17,20}$/) }).strict();
 
 const encoder = new TextEncoder();
 
@@ -142,6 +148,42 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     }
     const summary = await drainRoleJobs({ ...deps, logger }, deps.now() + deps.inlineBudgetMs);
     return c.json({ accepted: true, ...summary }, 200);
+  });
+
+  app.post("/reconcile", async (c) => {
+    const logger = c.get("logger");
+    const body = await readCappedBody(c.req.raw, MAX_WAKE_BODY_BYTES);
+    if (!body.ok) {
+      throw new HTTPException(413, { message: "Cannot read the body: it is larger than 64 KiB" });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(body.bytes));
+    } catch {
+      throw new HTTPException(400, { message: "Cannot read the body: it is not JSON" });
+    }
+    const wake = reconcileSchema.safeParse(json);
+    if (!wake.success) {
+      throw new HTTPException(400, { message: "Cannot read the body: expected {guild_id}" });
+    }
+    const passDeps: ReconcileDeps = {
+      ...deps.reconciliation,
+      discord: deps.discord,
+      logger,
+      now: deps.now,
+      discordTimeoutMs: deps.discordTimeoutMs,
+    };
+    const guildId = wake.data.guild_id;
+    if (deps.runInBackground) {
+      deps.runInBackground(
+        reconcileGuild(passDeps, guildId, deps.now() + deps.backgroundBudgetMs).catch((error) =>
+          logger.error("reconciliation failed", { guildId, error })
+        ),
+      );
+      return c.json({ accepted: true }, 202);
+    }
+    const result = await reconcileGuild(passDeps, guildId, deps.now() + deps.inlineBudgetMs);
+    return c.json({ accepted: true, ...result }, 200);
   });
 
   app.get("/health", async (c) => {

@@ -9,6 +9,8 @@ import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
 import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
 import type { RoleSyncDeps } from "./app.ts";
+import { RECONCILE_DEFAULTS, type ReconcileDeps } from "./reconciliation.ts";
+import { createReconciliationStore } from "./reconciliation_store.ts";
 import { createRoleJobStore } from "./role_job_store.ts";
 
 const shape = {
@@ -73,7 +75,12 @@ export type RoleSyncTuning =
       | "random"
     >
   >
-  & { fetch?: typeof fetch; globalLimit?: number; globalWindowMs?: number; maxWaitMs?: number };
+  & { fetch?: typeof fetch; globalLimit?: number; globalWindowMs?: number; maxWaitMs?: number }
+  & {
+    reconcile?: Partial<
+      Omit<ReconcileDeps, "store" | "discord" | "logger" | "now" | "discordTimeoutMs">
+    >;
+  };
 
 /** Builds the app's dependencies (one database pool per worker). */
 export function depsFromConfig(
@@ -106,5 +113,10 @@ export function depsFromConfig(
     retryPolicy: tuning.retryPolicy ?? DEFAULT_RETRY_POLICY,
     now: tuning.now ?? Date.now,
     random: tuning.random ?? Math.random,
+    reconciliation: {
+      ...RECONCILE_DEFAULTS,
+      ...tuning.reconcile,
+      store: createReconciliationStore(sql),
+    },
   };
 }
