@@ -167,3 +167,20 @@ Deno.test("the pass waits while the guild's live role jobs are due, and caps the
     assertEquals([capped.counts.missingRoles, capped.counts.repairsQueued], [3, 2]);
   }, { tuning: { reconcile: { repairSpacingMs: 5, maxRepairsPerRun: 2 } } });
 });
+
+Deno.test("a plan whose role changes swaps the role of every member on it, and a deactivated plan keeps its members", async () => {
+  await withRoleSync(async (w) => {
+    for (const id of [ALICE, BOB]) await payingMember(w, id);
+    const platinum = w.discord.addRole(w.guildId, { name: "Platinum", position: 6 });
+    await w.db.sql`update public.plans set discord_role_id = ${platinum.id}
+      where id = ${w.goldPlanId}`;
+    await w.settle();
+    for (const id of [ALICE, BOB]) {
+      assertEquals(w.discord.memberRoles(w.guildId, id), [platinum.id]);
+    }
+    await w.db.sql`update public.plans set active = false where id = ${w.goldPlanId}`;
+    const [{ entitled }] = await w.db.sql`
+      select count(*)::int as entitled from public.memberships where entitled`;
+    assertEquals(entitled, 2);
+  }, { tuning });
+});
