@@ -59,9 +59,10 @@ async function measure(
 async function fill(sql: postgres.Sql, members: number): Promise<void> {
   const guilds = Math.max(2, Math.ceil(members / MEMBERS_PER_GUILD));
   await sql.begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
+    // Guilds and plans with their triggers (their defaults come from them); the bulk without.
     await tx`insert into public.guilds (id, name)
       select (120000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${guilds}) g`;
+    await tx`set local session_replication_role = replica`;
     await tx`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
         unit_amount, currency, billing_interval)
       select (120000000000000000 + g)::text, 'price_scale_' || g,
