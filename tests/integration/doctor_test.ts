@@ -40,12 +40,16 @@ interface Setup {
   run(): Promise<Finding[]>;
 }
 
-async function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
+async function withSetup(
+  fn: (setup: Setup) => Promise<void>,
+  options: { stripeKey?: string } = {},
+): Promise<void> {
+  const stripeKey = options.stripeKey ?? STRIPE_KEY;
   const discord = await startDiscordDouble({
     botToken: BOT_TOKEN,
     rateLimits: { enabled: false },
   });
-  const stripe = await startStripeDouble({ secretKey: STRIPE_KEY });
+  const stripe = await startStripeDouble({ secretKey: stripeKey });
   try {
     await withTestDatabase(async (db) => {
       discord.addGuild({ id: GUILD_ID, name: "Rolepass Lounge", botRolePosition: 10 });
@@ -61,7 +65,7 @@ async function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
         DISCORD_PUBLIC_KEY: "0".repeat(64),
         DISCORD_BOT_TOKEN: BOT_TOKEN,
         DISCORD_API_BASE_URL: discord.apiBaseUrl,
-        STRIPE_SECRET_KEY: STRIPE_KEY,
+        STRIPE_SECRET_KEY: stripeKey,
         STRIPE_WEBHOOK_SECRET: "whsec_doctorTestSecret",
         STRIPE_API_BASE_URL: stripe.url,
         ROLE_SYNC_SECRET,
@@ -421,4 +425,25 @@ Deno.test("an endpoint sending every event ('*') lacks none of the needed events
     missingEvents({ enabled_events: HANDLED_EVENT_TYPES.filter((t) => t !== "invoice.paid") }),
     ["invoice.paid"],
   );
+});
+
+Deno.test("a PUBLIC_SITE_URL on this machine blocks going live with a live key, and is a warning with a test key", async () => {
+  const loopback = "http://127.0.0.1:8787";
+  const localLinks = (findings: Finding[]) =>
+    findings.filter((f) => f.check === "env" && f.message.includes("PUBLIC_SITE_URL"));
+
+  await withSetup(async ({ env }) => {
+    const findings = await runDoctor({ ...env, PUBLIC_SITE_URL: loopback });
+    const found = localLinks(findings);
+    assertEquals(found.map((f) => f.status), ["warn"], JSON.stringify(found));
+    assert(found[0].message.includes(`PUBLIC_SITE_URL (${loopback}) is on this machine`));
+    assert(found[0].fix?.includes("public https URL"), found[0].fix);
+    assertEquals(failures(findings), [], "a rehearsal with a test key is not blocked");
+  });
+
+  await withSetup(async ({ env }) => {
+    const findings = await runDoctor({ ...env, PUBLIC_SITE_URL: loopback });
+    assertOnlyFailure(findings, "env", `PUBLIC_SITE_URL (${loopback}) is on this machine`);
+    assertEquals(localLinks(findings).map((f) => f.status), ["fail"]);
+  }, { stripeKey: "sk_live_doctorDoubleKey123" });
 });
