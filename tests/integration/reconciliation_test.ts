@@ -4,7 +4,13 @@
  * intent, and a bot that loses its access in the middle of a pass.
  */
 import { assert, assertEquals } from "../harness/assert.ts";
-import { ROLE_SYNC_SECRET, type RoleSyncWorld, withRoleSync } from "./role_sync_fixtures.ts";
+import { runDrift } from "../../functions/_cli/drift.ts";
+import {
+  BOT_TOKEN,
+  ROLE_SYNC_SECRET,
+  type RoleSyncWorld,
+  withRoleSync,
+} from "./role_sync_fixtures.ts";
 
 const ALICE = "400000000000000001";
 const BOB = "400000000000000002";
@@ -182,5 +188,26 @@ Deno.test("a plan whose role changes swaps the role of every member on it, and a
     const [{ entitled }] = await w.db.sql`
       select count(*)::int as entitled from public.memberships where entitled`;
     assertEquals(entitled, 2);
+  }, { tuning });
+});
+
+Deno.test("deno task drift prints what the pass would change and changes nothing", async () => {
+  await withRoleSync(async (w) => {
+    await payingMember(w, ALICE);
+    w.discord.setMemberRoles(w.guildId, ALICE, []);
+    w.discord.addMember(w.guildId, BOB, { roles: [w.goldRoleId] });
+    const lines: string[] = [];
+    const code = await runDrift({ guild: w.guildId }, {
+      DISCORD_BOT_TOKEN: BOT_TOKEN,
+      DISCORD_API_BASE_URL: w.discord.apiBaseUrl,
+      DATABASE_URL: w.db.url,
+    }, { out: (text) => lines.push(text), error: (text) => lines.push(text) });
+    assertEquals(code, 0);
+    assert(lines[0].includes("1 missing role(s), 1 unpaid role(s)"), lines.join("\n"));
+    assert(lines.some((l) => l.includes(`grant   ${w.goldRoleId} to ${ALICE}`)), lines.join("\n"));
+    const [{ n }] = await w.db.sql`select count(*)::int as n from public.role_jobs
+      where cause like 'reconciliation%'`;
+    assertEquals(n, 0);
+    assertEquals((await w.db.sql`select 1 from public.guild_reconciliations`).length, 0);
   }, { tuning });
 });
