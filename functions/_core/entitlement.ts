@@ -15,8 +15,9 @@
  * - A scheduled cancel (`cancel_at`, or `cancel_at_period_end` in classic billing mode) keeps the
  *   role until it takes effect; `entitledUntil` says when, so the sweep revokes it on time even if
  *   Stripe's `customer.subscription.deleted` is late.
- * - A full refund or a dispute revokes at once when the guild says so (`revoke_on_refund`,
- *   `revoke_on_dispute`); the caller records it and passes it in as `revokedFor`.
+ * - A full refund or a dispute revokes at once when the guild's policy says so
+ *   (`refund_dispute_policy.ts`); the caller records it and passes the one still in force
+ *   ({@link revocationInForce}) as `revokedFor`.
  */
 import type { SubscriptionSnapshot, SubscriptionStatus } from "./stripe_shapes.ts";
 
@@ -41,6 +42,35 @@ export type NotEntitledReason =
 
 /** Why the role was taken away regardless of the subscription's status. */
 export type Revocation = "refund" | "dispute";
+
+/** A refund or dispute recorded against a subscription, and the period it took the role for. */
+export interface RecordedRevocation {
+  reason: Revocation;
+  /**
+   * The end of the period the refunded or disputed charge paid for; null when it is not known
+   * (revocations recorded before periods were kept), which revokes for the subscription's life.
+   */
+  coversPeriodEnd: Date | null;
+}
+
+/**
+ * The revocation that still takes the role from `subscription`, if any. A revocation takes the
+ * role for the period its charge paid for: once Stripe reports a later period the member is back
+ * under the ordinary rules, so a renewal that was paid gives the role back and one that failed
+ * is judged like any failed renewal. A dispute counts before a refund, as the graver reason.
+ */
+export function revocationInForce(
+  subscription: Pick<SubscriptionSnapshot, "currentPeriodEnd">,
+  recorded: readonly RecordedRevocation[],
+): Revocation | null {
+  const periodEnd = subscription.currentPeriodEnd?.getTime();
+  const inForce = recorded.filter((revocation) =>
+    revocation.coversPeriodEnd === null || periodEnd === undefined ||
+    periodEnd <= revocation.coversPeriodEnd.getTime()
+  );
+  if (inForce.some((revocation) => revocation.reason === "dispute")) return "dispute";
+  return inForce.length ? "refund" : null;
+}
 
 /** The subscription facts the rules read. */
 export type EntitlementInput = Pick<

@@ -15,8 +15,17 @@ import {
   decideEntitlement,
   type EntitlementDecision,
   pickDrivingSubscription,
+  type RecordedRevocation,
   type Revocation,
+  revocationInForce,
 } from "../_core/entitlement.ts";
+import {
+  cancellationIdempotencyKey,
+  decideReversal,
+  type ReversalDecision,
+  type ReversalPolicy,
+  type ReversalStage,
+} from "../_core/refund_dispute_policy.ts";
 import {
   ROLEPASS_METADATA,
   stripeSubscription,
@@ -46,12 +55,22 @@ export interface SyncCause {
   eventId: string | null;
 }
 
-/** A refund or dispute to record against a subscription before the membership is recomputed. */
-export interface PendingRevocation {
-  reason: Revocation;
-  subscriptionId: string;
-  /** The charge refunded or the dispute opened. */
+/**
+ * A refunded charge or a dispute, as re-read from Stripe, for the guild's policy to decide on
+ * before the membership is recomputed.
+ */
+export interface PendingReversal {
+  stage: ReversalStage;
+  /** The subscription the charge paid for; null for a charge of no subscription invoice. */
+  subscriptionId: string | null;
+  /** The charge refunded, or the dispute. */
   stripeObjectId: string;
+  chargeId: string;
+  /** The end of the period the charge paid for, when its invoice says. */
+  coversPeriodEnd: Date | null;
+  /** Refunded or disputed so far, in the currency's smallest unit. */
+  amount: number;
+  currency: string;
   eventId: string;
 }
 
@@ -66,6 +85,8 @@ export type SyncOutcome =
     entitled: boolean;
     /** Set when a refund or dispute was recorded by this sync. */
     revoked: Revocation | null;
+    /** What the guild's policy decided about the refund or dispute behind this sync. */
+    reversal: ReversalDecision | null;
   }
   | { result: "no_subscription"; membershipId: string }
   | { result: "not_rolepass"; customerId: string };
@@ -128,58 +149,86 @@ interface MembershipRow {
   entitled_until: Date | null;
   revoked_reason: string | null;
   past_due_grace_ms: number;
-  revoke_on_refund: boolean;
-  revoke_on_dispute: boolean;
+  refund_policy: ReversalPolicy;
+  dispute_policy: ReversalPolicy;
   /** The guild's plans. */
   plans: { id: string; stripe_price_id: string; discord_role_id: string }[];
-  /** Refunds and disputes recorded against the listed subscriptions. */
-  revocations: { stripe_subscription_id: string; reason: Revocation }[];
+  /** Refunds and disputes in force against the listed subscriptions. */
+  revocations: RevocationRow[];
+}
+
+interface RevocationRow {
+  stripe_subscription_id: string;
+  reason: Revocation;
+  stripe_object_id: string;
+  /** ISO time (read through jsonb). */
+  covers_period_end: string | null;
 }
 
 /**
  * The sync itself, inside a transaction that already holds {@link lockCustomer} for `customerId`.
  * Lists the customer's subscriptions from Stripe, finds the membership (by customer, else by the
- * rolepass metadata on a subscription), records `revocation` when the guild's policy asks for it,
- * picks the subscription that drives the membership and overwrites the membership when it
- * differs. The triggers write the history and queue role jobs.
+ * rolepass metadata on a subscription), applies the guild's policy to `reversal` (a refund or
+ * dispute: records or lifts a revocation, cancels the subscription on Stripe), picks the
+ * subscription that drives the membership and overwrites the membership when it differs. The
+ * triggers write the history and queue role jobs.
  */
 export async function syncCustomerLocked(
   tx: Transaction,
   deps: SyncDeps,
   customerId: string,
   cause: SyncCause,
-  revocation: PendingRevocation | null = null,
+  reversal: PendingReversal | null = null,
 ): Promise<SyncOutcome> {
   const listed = await deps.stripe.subscriptions.list({
     customer: customerId,
     status: "all",
     limit: 100,
   });
-  const subscriptions = listed.data.map((subscription) => stripeSubscription.parse(subscription));
+  let subscriptions = listed.data.map((subscription) => stripeSubscription.parse(subscription));
 
   const membership = await findMembership(tx, customerId, subscriptions);
   if (!membership) return { result: "not_rolepass", customerId };
 
   let revoked: Revocation | null = null;
-  const revocations = new Map(
-    membership.revocations.map((row) => [row.stripe_subscription_id, row.reason]),
-  );
-  if (revocation && subscriptions.some((s) => s.id === revocation.subscriptionId)) {
-    const allowed = revocation.reason === "refund"
-      ? membership.revoke_on_refund
-      : membership.revoke_on_dispute;
-    if (allowed) {
-      await tx`
-        insert into public.stripe_subscription_revocations
-          (stripe_subscription_id, membership_id, reason, stripe_object_id, stripe_event_id)
-        values (${revocation.subscriptionId}, ${membership.id}, ${revocation.reason},
-          ${revocation.stripeObjectId}, ${revocation.eventId})
-        on conflict (stripe_subscription_id) do nothing`;
-      if (!revocations.has(revocation.subscriptionId)) {
-        revocations.set(revocation.subscriptionId, revocation.reason);
-      }
-      revoked = revocation.reason;
+  let decision: ReversalDecision | null = null;
+  let revocationRows = membership.revocations;
+  const reversed = reversal?.subscriptionId
+    ? subscriptions.find((s) => s.id === reversal.subscriptionId)
+    : undefined;
+  if (reversal && reversed) {
+    decision = decideReversal(reversal.stage, {
+      refund: membership.refund_policy,
+      dispute: membership.dispute_policy,
+    });
+    let canceled = false;
+    if (decision.cancelSubscription && !ENDED_STATUSES.has(reversed.status)) {
+      const cancelled = await deps.stripe.subscriptions.cancel(reversed.id, {}, {
+        idempotencyKey: cancellationIdempotencyKey(reversal.stripeObjectId),
+      });
+      const snapshot = stripeSubscription.parse(cancelled);
+      subscriptions = subscriptions.map((s) => s.id === snapshot.id ? snapshot : s);
+      canceled = true;
     }
+    revocationRows = await applyReversal(
+      tx,
+      membership,
+      subscriptions.map((s) => s.id),
+      reversed.id,
+      reversal,
+      decision,
+    );
+    await recordReversalOutcome(tx, membership, reversed.id, reversal, decision, canceled);
+    if (decision.revoke) revoked = reversal.stage.startsWith("dispute") ? "dispute" : "refund";
+  }
+  const revocations = new Map<string, RecordedRevocation[]>();
+  for (const row of revocationRows) {
+    const recorded = revocations.get(row.stripe_subscription_id) ?? [];
+    recorded.push({
+      reason: row.reason,
+      coversPeriodEnd: row.covers_period_end ? new Date(row.covers_period_end) : null,
+    });
+    revocations.set(row.stripe_subscription_id, recorded);
   }
   const planByPrice = new Map(membership.plans.map((plan) => [plan.stripe_price_id, plan]));
 
@@ -188,7 +237,7 @@ export async function syncCustomerLocked(
   const candidates = subscriptions.flatMap((subscription) => {
     const plan = subscription.priceIds.map((price) => planByPrice.get(price)).find(Boolean);
     if (!plan) return [];
-    const revokedFor = revocations.get(subscription.id) ?? null;
+    const revokedFor = revocationInForce(subscription, revocations.get(subscription.id) ?? []);
     const decision = decideEntitlement(subscription, policy, now, revokedFor);
     return [{
       id: subscription.id,
@@ -222,7 +271,72 @@ export async function syncCustomerLocked(
     changed,
     entitled: next.entitled,
     revoked,
+    reversal: decision,
   };
+}
+
+/** Statuses Stripe cannot cancel again (it answers that the subscription does not exist). */
+const ENDED_STATUSES: ReadonlySet<string> = new Set(["canceled", "incomplete_expired"]);
+
+/**
+ * Records the revocation `decision` asks for, or lifts the one a won dispute recorded, and
+ * returns the revocations in force for `subscriptionIds` afterwards. Keyed by the charge or
+ * dispute, so the same decision taken twice writes nothing new.
+ */
+async function applyReversal(
+  tx: Transaction,
+  membership: MembershipRow,
+  subscriptionIds: string[],
+  subscriptionId: string,
+  reversal: PendingReversal,
+  decision: ReversalDecision,
+): Promise<RevocationRow[]> {
+  const reason: Revocation = reversal.stage.startsWith("dispute") ? "dispute" : "refund";
+  if (decision.lift) {
+    await tx`
+      update public.stripe_subscription_revocations
+      set status = 'lifted', lifted_at = now(), lifted_event_id = ${reversal.eventId}
+      where reason = ${reason} and stripe_object_id = ${reversal.stripeObjectId}
+        and status = 'in_force'`;
+  } else if (decision.revoke) {
+    await tx`
+      insert into public.stripe_subscription_revocations (stripe_subscription_id, membership_id,
+        reason, stripe_object_id, stripe_event_id, covers_period_end)
+      values (${subscriptionId}, ${membership.id}, ${reason}, ${reversal.stripeObjectId},
+        ${reversal.eventId}, ${reversal.coversPeriodEnd})
+      on conflict (reason, stripe_object_id) do nothing`;
+  } else {
+    return membership.revocations;
+  }
+  return await tx<RevocationRow[]>`
+    select stripe_subscription_id, reason, stripe_object_id,
+      to_jsonb(covers_period_end) #>> '{}' as covers_period_end
+    from public.stripe_subscription_revocations
+    where stripe_subscription_id = any(${subscriptionIds}) and status = 'in_force'`;
+}
+
+/**
+ * Keeps what the policy did about a refunded charge or a dispute, once per stage; a second
+ * partial refund of the same charge raises the amount.
+ */
+async function recordReversalOutcome(
+  tx: Transaction,
+  membership: MembershipRow,
+  subscriptionId: string,
+  reversal: PendingReversal,
+  decision: ReversalDecision,
+  canceled: boolean,
+): Promise<void> {
+  await tx`
+    insert into public.refund_dispute_outcomes as o (stripe_object_id, stage, membership_id,
+      guild_id, stripe_subscription_id, stripe_charge_id, policy, role_effect,
+      subscription_canceled, amount, currency, stripe_event_id)
+    values (${reversal.stripeObjectId}, ${decision.stage}, ${membership.id},
+      ${membership.guild_id}, ${subscriptionId}, ${reversal.chargeId}, ${decision.policy},
+      ${decision.role}, ${canceled}, ${reversal.amount}, ${reversal.currency}, ${reversal.eventId})
+    on conflict (stage, stripe_object_id) do update set amount = excluded.amount,
+      subscription_canceled = o.subscription_canceled or excluded.subscription_canceled
+    where excluded.amount > o.amount or (excluded.subscription_canceled and not o.subscription_canceled)`;
 }
 
 async function findMembership(
@@ -262,7 +376,7 @@ function selectMemberships(
       m.current_period_end, m.cancel_at, m.cancel_at_period_end, m.past_due_since, m.entitled,
       m.entitled_role_id, m.entitled_until, m.revoked_reason,
       (extract(epoch from g.past_due_grace) * 1000)::float8 as past_due_grace_ms,
-      g.revoke_on_refund, g.revoke_on_dispute,
+      g.refund_policy, g.dispute_policy,
       coalesce((
         select jsonb_agg(jsonb_build_object('id', p.id, 'stripe_price_id', p.stripe_price_id,
           'discord_role_id', p.discord_role_id))
@@ -270,9 +384,10 @@ function selectMemberships(
       ), '[]'::jsonb) as plans,
       coalesce((
         select jsonb_agg(jsonb_build_object('stripe_subscription_id', r.stripe_subscription_id,
-          'reason', r.reason))
+          'reason', r.reason, 'stripe_object_id', r.stripe_object_id,
+          'covers_period_end', r.covers_period_end))
         from public.stripe_subscription_revocations r
-        where r.stripe_subscription_id = any(${subscriptionIds})
+        where r.stripe_subscription_id = any(${subscriptionIds}) and r.status = 'in_force'
       ), '[]'::jsonb) as revocations
     from public.memberships m
     join public.guilds g on g.id = m.guild_id

@@ -7,7 +7,8 @@
  * leaves the event unprocessed, so Stripe's retry finishes the work.
  */
 import Stripe from "stripe";
-import type { Revocation } from "../_core/entitlement.ts";
+import { z } from "zod";
+import { disputeStage } from "../_core/refund_dispute_policy.ts";
 import {
   type EventTarget,
   eventTarget,
@@ -21,7 +22,7 @@ import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
   customerLock,
-  type PendingRevocation,
+  type PendingReversal,
   syncCustomerLocked,
   type SyncDeps,
   type SyncOutcome,
@@ -85,10 +86,7 @@ export async function processEvent(
       return { status: "ignored", why: resolved.ignore };
     }
     const moneyFacts = await readMoneyFacts(deps.stripe, parsed.data);
-    const cause = {
-      cause: resolved.revocation?.reason ?? envelope.type,
-      eventId: envelope.id,
-    };
+    const cause = { cause: causeOf(resolved.reversal) ?? envelope.type, eventId: envelope.id };
     const outcome = await deps.sql.begin(async (tx) => {
       if (!await claimEvent(tx, envelope, resolved.customerId)) return null;
       const synced = await syncCustomerLocked(
@@ -96,7 +94,7 @@ export async function processEvent(
         deps,
         resolved.customerId,
         cause,
-        resolved.revocation,
+        resolved.reversal,
       );
       if (synced.result === "not_rolepass") {
         await tx`
@@ -195,13 +193,44 @@ async function isProcessed(deps: SyncDeps, eventId: string): Promise<boolean> {
 }
 
 type ResolvedTarget =
-  | { customerId: string; revocation: PendingRevocation | null }
+  | { customerId: string; reversal: PendingReversal | null }
   | { ignore: string };
+
+/** The history's cause for a refund or a dispute, as before policies had stages. */
+function causeOf(reversal: PendingReversal | null): string | null {
+  if (!reversal) return null;
+  return reversal.stage.startsWith("dispute") ? "dispute" : "refund";
+}
+
+/** The charge fields the policy needs beyond {@link stripeCharge}'s. */
+const chargeAmounts = z.object({
+  amount_refunded: z.number().int().nonnegative(),
+  currency: z.string().regex(/^[a-z]{3}$/),
+});
+
+/** The dispute fields the policy needs. */
+const disputeState = z.object({
+  id: z.string(),
+  status: z.string(),
+  amount: z.number().int().nonnegative(),
+  currency: z.string().regex(/^[a-z]{3}$/),
+});
+
+/** An invoice's subscription and the end of the period its lines bill for. */
+const invoicePeriod = z.object({
+  lines: z.object({
+    data: z.array(z.object({
+      period: z.object({ end: z.number().int() }).nullable().optional(),
+    })),
+  }).optional(),
+});
 
 /**
  * Turns an event's target into the customer to sync. A refund or a dispute is followed from its
- * charge to the invoice and the subscription it paid, re-read from Stripe rather than trusted
- * from the payload.
+ * charge to the invoice and the subscription it paid, and its stage (full or partial refund,
+ * dispute open, won or lost) is read from Stripe's current charge or dispute, not from the
+ * payload: a refund made in the Dashboard and one made through the API are then the same charge,
+ * and a late or repeated event decides the same thing again.
  */
 async function resolveTarget(
   stripe: Stripe,
@@ -212,25 +241,42 @@ async function resolveTarget(
     case "none":
       return { ignore: target.why };
     case "customer":
-      return { customerId: target.customerId, revocation: null };
+      return { customerId: target.customerId, reversal: null };
     case "refund":
     case "dispute": {
-      const charge = stripeCharge.parse(await stripe.charges.retrieve(target.chargeId));
+      const rawCharge = await stripe.charges.retrieve(target.chargeId);
+      const charge = stripeCharge.parse(rawCharge);
       if (!charge.customerId) return { ignore: `charge ${charge.id} has no customer` };
-      const reason: Revocation = target.kind;
-      // A partial refund keeps the role; it is still a reason to re-read the subscription.
-      if (reason === "refund" && !charge.fullyRefunded) {
-        return { customerId: charge.customerId, revocation: null };
+      const amounts = chargeAmounts.parse(rawCharge);
+      const paid = await subscriptionOfCharge(stripe, charge);
+      if (!paid) return { customerId: charge.customerId, reversal: null };
+      const common = {
+        subscriptionId: paid.subscriptionId,
+        chargeId: charge.id,
+        coversPeriodEnd: paid.periodEnd,
+        eventId,
+      };
+      if (target.kind === "refund") {
+        return {
+          customerId: charge.customerId,
+          reversal: {
+            ...common,
+            stage: charge.fullyRefunded ? "full_refund" : "partial_refund",
+            stripeObjectId: charge.id,
+            amount: amounts.amount_refunded,
+            currency: amounts.currency,
+          },
+        };
       }
-      const subscriptionId = await subscriptionOfCharge(stripe, charge);
-      if (!subscriptionId) return { customerId: charge.customerId, revocation: null };
+      const dispute = disputeState.parse(await stripe.disputes.retrieve(target.disputeId));
       return {
         customerId: charge.customerId,
-        revocation: {
-          reason,
-          subscriptionId,
-          stripeObjectId: target.kind === "dispute" ? target.disputeId : charge.id,
-          eventId,
+        reversal: {
+          ...common,
+          stage: disputeStage(dispute.status),
+          stripeObjectId: dispute.id,
+          amount: dispute.amount,
+          currency: dispute.currency,
         },
       };
     }
@@ -238,13 +284,14 @@ async function resolveTarget(
 }
 
 /**
- * The subscription a charge paid for: through the charge's invoice on legacy API versions, and
- * since basil through the InvoicePayment that links the charge's PaymentIntent to its invoice.
+ * The subscription a charge paid for, and the end of the period it paid: through the charge's
+ * invoice on legacy API versions, and since basil through the InvoicePayment that links the
+ * charge's PaymentIntent to its invoice. Null for a charge of no subscription invoice.
  */
 async function subscriptionOfCharge(
   stripe: Stripe,
   charge: { invoiceId: string | null; paymentIntentId: string | null },
-): Promise<string | null> {
+): Promise<{ subscriptionId: string; periodEnd: Date | null } | null> {
   let invoiceId = charge.invoiceId;
   if (!invoiceId && charge.paymentIntentId) {
     const payments = await stripe.invoicePayments.list({
@@ -255,7 +302,17 @@ async function subscriptionOfCharge(
     invoiceId = typeof invoice === "string" ? invoice : invoice?.id ?? null;
   }
   if (!invoiceId) return null;
-  return stripeInvoice.parse(await stripe.invoices.retrieve(invoiceId)).subscription;
+  const rawInvoice = await stripe.invoices.retrieve(invoiceId);
+  const subscriptionId = stripeInvoice.parse(rawInvoice).subscription;
+  if (!subscriptionId) return null;
+  // A line's period is the service it bills (the invoice's own period_end is the previous
+  // period for renewals): https://docs.stripe.com/api/invoices/line_item#invoice_line_item_object-period
+  const ends = (invoicePeriod.parse(rawInvoice).lines?.data ?? [])
+    .flatMap((line) => line.period ? [line.period.end] : []);
+  return {
+    subscriptionId,
+    periodEnd: ends.length ? new Date(Math.max(...ends) * 1000) : null,
+  };
 }
 
 async function recordIgnored(

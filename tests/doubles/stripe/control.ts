@@ -355,6 +355,13 @@ export function createControlApp(control: StripeDoubleControl, state: StripeStat
       control.refundLatestCharge(id, { full: bool(body.full) ?? true, amount: num(body.amount) }),
     dispute: (id, body) => control.openDispute(id, { reason: body.reason as string | undefined }),
   };
+  app.post("/disputes/:id/close", async (c) => {
+    const result = (await readBody(c)).result;
+    if (result !== "won" && result !== "lost") {
+      return c.json({ error: { message: 'result must be "won" or "lost"' } }, 400);
+    }
+    return c.json(control.closeDispute(c.req.param("id"), result));
+  });
   app.post("/subscriptions/:id/:action", async (c) => {
     const action = actions[c.req.param("action")];
     if (!action) return c.json({ error: { message: "Unknown action" } }, 404);
