@@ -10,7 +10,7 @@
  * Flags: `--quick` skips step 1 and 3; anything after `--` goes to `deno test` (e.g. a file).
  */
 import { generateDatabaseTypes, TYPES_PATH } from "../functions/_cli/db_types.ts";
-import { projectRoot, runSupabase } from "../functions/_cli/supabase_cli.ts";
+import { projectRoot, runSupabase, SupabaseCliError } from "../functions/_cli/supabase_cli.ts";
 import { prepareTemplateDatabase } from "./harness/template_database.ts";
 
 const separator = Deno.args.indexOf("--");
@@ -46,7 +46,11 @@ async function main(): Promise<number> {
       const lint = await runSupabase(
         ["db", "lint", "--db-url", databaseUrl, "--level", "warning", "--fail-on", "warning"],
         { quiet: true },
-      );
+      ).catch((error) => {
+        // The task's one-sentence failure hides the findings; a developer needs all of them.
+        if (error instanceof SupabaseCliError) console.error(error.output.trim());
+        throw error;
+      });
       console.log(lint.trim() || "No schema errors found");
       console.log("\n== database types are current");
       const generated = await generateDatabaseTypes(databaseUrl);
