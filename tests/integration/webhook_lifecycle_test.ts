@@ -277,8 +277,10 @@ Deno.test("pausing revokes (paused event) and resuming grants again (resumed eve
   });
 });
 
-Deno.test("a full refund revokes at once and is recorded in the history as 'refund'", async () => {
+Deno.test("under revoke_only a full refund revokes at once and is recorded in the history as 'refund'", async () => {
   await withWorld({}, async (world) => {
+    await world.db
+      .sql`update public.guilds set refund_policy = 'revoke_only' where id = ${world.guildId}`;
     const member = await subscribedMember(world);
     const { charge } = world.stripeDouble.refundLatestCharge(member.subscriptionId);
     const refunded = only(world.takeEvents(), "charge.refunded");
