@@ -3,6 +3,7 @@ import {
   decideEntitlement,
   type EntitlementInput,
   pickDrivingSubscription,
+  revocationInForce,
   scheduledCancelAt,
 } from "../../functions/_core/entitlement.ts";
 import { SUBSCRIPTION_STATUSES } from "../../functions/_core/stripe_shapes.ts";
@@ -142,4 +143,25 @@ Deno.test("without an entitling subscription the most recent one drives, whateve
   assertEquals(pickDrivingSubscription([a, b, c])?.id, "sub_c");
   assertEquals(pickDrivingSubscription([c, b, a])?.id, "sub_c");
   assertEquals(pickDrivingSubscription([]), null);
+});
+
+Deno.test("a refund or dispute revokes only while the subscription is in the period it covers", () => {
+  const refundThisPeriod = { reason: "refund" as const, coversPeriodEnd: periodEnd };
+  assertEquals(revocationInForce(subscription(), [refundThisPeriod]), "refund");
+  const renewed = subscription({ currentPeriodEnd: new Date(periodEnd.getTime() + 30 * DAY) });
+  assertEquals(revocationInForce(renewed, [refundThisPeriod]), null);
+});
+
+Deno.test("a revocation of unknown period revokes for the subscription's life", () => {
+  const renewed = subscription({ currentPeriodEnd: new Date(periodEnd.getTime() + 300 * DAY) });
+  assertEquals(revocationInForce(renewed, [{ reason: "refund", coversPeriodEnd: null }]), "refund");
+});
+
+Deno.test("a dispute in force is reported before a refund in force", () => {
+  const both = [
+    { reason: "refund" as const, coversPeriodEnd: periodEnd },
+    { reason: "dispute" as const, coversPeriodEnd: periodEnd },
+  ];
+  assertEquals(revocationInForce(subscription(), both), "dispute");
+  assertEquals(revocationInForce(subscription(), []), null);
 });
