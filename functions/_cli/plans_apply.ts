@@ -135,11 +135,12 @@ export async function applyPlansFile(
       const [row] = await tx<{ inserted: boolean }[]>`
         insert into public.guilds as g (
           id, name, default_locale, seller_notice, past_due_grace, revoke_on_refund,
-          revoke_on_dispute, operator_log_channel_id
+          revoke_on_dispute, refund_policy, dispute_policy, operator_log_channel_id
         ) values (
           ${guild.id}, ${guild.name}, ${guild.default_locale},
           ${tx.json(guild.seller_notice)}, ${guild.past_due_grace}::interval,
-          ${guild.revoke_on_refund}, ${guild.revoke_on_dispute}, ${guild.operator_log_channel_id}
+          ${guild.revoke_on_refund}, ${guild.revoke_on_dispute}, ${guild.refund_policy},
+          ${guild.dispute_policy}, ${guild.operator_log_channel_id}
         )
         on conflict (id) do update set
           name = excluded.name,
@@ -148,11 +149,13 @@ export async function applyPlansFile(
           past_due_grace = excluded.past_due_grace,
           revoke_on_refund = excluded.revoke_on_refund,
           revoke_on_dispute = excluded.revoke_on_dispute,
+          refund_policy = excluded.refund_policy,
+          dispute_policy = excluded.dispute_policy,
           operator_log_channel_id = excluded.operator_log_channel_id
-        where (g.name, g.default_locale, g.seller_notice, g.past_due_grace, g.revoke_on_refund,
-            g.revoke_on_dispute, g.operator_log_channel_id)
+        where (g.name, g.default_locale, g.seller_notice, g.past_due_grace, g.refund_policy,
+            g.dispute_policy, g.operator_log_channel_id)
           is distinct from (excluded.name, excluded.default_locale, excluded.seller_notice,
-            excluded.past_due_grace, excluded.revoke_on_refund, excluded.revoke_on_dispute,
+            excluded.past_due_grace, excluded.refund_policy, excluded.dispute_policy,
             excluded.operator_log_channel_id)
         returning (xmax = 0) as inserted`;
       if (row?.inserted) summary.guildsAdded++;

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { planTextSchema, sellerNoticeSchema } from "./operator_text.ts";
+import { policyOfSwitch, reversalPolicy } from "./refund_dispute_policy.ts";
 
 const snowflake = z.string().regex(/^[0-9]{17,20}$/, {
   message: "expected a Discord id (17-20 digits; Developer Mode → right click → Copy ID)",
@@ -59,8 +60,14 @@ export const guildEntrySchema = z.strictObject({
   default_locale: z.enum(["ja", "en"]).default("ja"),
   seller_notice: sellerNoticeSchema.strict(),
   past_due_grace: pastDueGraceSchema.default("P0D"),
-  revoke_on_refund: z.boolean().default(true),
-  revoke_on_dispute: z.boolean().default(true),
+  /** What a full refund does (refund_dispute_policy.ts); default revoke_and_cancel. */
+  refund_policy: reversalPolicy.optional(),
+  /** What a dispute does; default revoke_and_cancel. */
+  dispute_policy: reversalPolicy.optional(),
+  /** The older switch: false is the same as `refund_policy: "keep"`. */
+  revoke_on_refund: z.boolean().optional(),
+  /** The older switch: false is the same as `dispute_policy: "keep"`. */
+  revoke_on_dispute: z.boolean().optional(),
   operator_log_channel_id: snowflake.nullable().default(null),
   plans: z.array(planEntrySchema).min(1, { message: "a guild needs at least one plan" }),
 }).superRefine((guild, ctx) => {
@@ -73,9 +80,30 @@ export const guildEntrySchema = z.strictObject({
       });
     }
   });
+  for (const kind of ["refund", "dispute"] as const) {
+    const policy = guild[`${kind}_policy`];
+    const revokes = guild[`revoke_on_${kind}`];
+    if (policy && revokes !== undefined && (policy !== "keep") !== revokes) {
+      ctx.addIssue({
+        code: "custom",
+        path: [`revoke_on_${kind}`],
+        message: `contradicts ${kind}_policy "${policy}"; remove revoke_on_${kind}`,
+      });
+    }
+  }
+}).transform((guild) => {
+  const refundPolicy = guild.refund_policy ?? policyOfSwitch(guild.revoke_on_refund ?? true);
+  const disputePolicy = guild.dispute_policy ?? policyOfSwitch(guild.revoke_on_dispute ?? true);
+  return {
+    ...guild,
+    refund_policy: refundPolicy,
+    dispute_policy: disputePolicy,
+    revoke_on_refund: refundPolicy !== "keep",
+    revoke_on_dispute: disputePolicy !== "keep",
+  };
 });
 /** One guild of the plans file. */
-export type GuildEntry = z.infer<typeof guildEntrySchema>;
+export type GuildEntry = z.output<typeof guildEntrySchema>;
 
 /** The whole plans file. */
 export const plansFileSchema = z.strictObject({
