@@ -93,7 +93,7 @@ declare
   visited text := '';
   next_guild text;
   wrapped boolean := false;
-  guilds text[] := '{}';
+  guilds text[] := array[]::text[];
   candidate record;
   newest public.role_jobs;
   taken integer := 0;
@@ -384,11 +384,12 @@ begin
   -- year) and never prunes it; Supabase's docs advise deleting old rows. A week is enough to see
   -- why a job failed. The dev runner's stand-in for pg_cron keeps no run log.
   if to_regclass('cron.job_run_details') is not null then
-    execute 'delete from cron.job_run_details d where d.runid in (
-        select old.runid from cron.job_run_details old
+    -- Built with format() so that a linter on a database without the table does not resolve it.
+    execute format('delete from %1$I.%2$I d where d.runid in (
+        select old.runid from %1$I.%2$I old
         where old.end_time < now() - interval ''7 days''
         order by old.runid
-        limit $1)'
+        limit $1)', 'cron', 'job_run_details')
       using batch_size;
     get diagnostics n = row_count;
     deleted := deleted || jsonb_build_object('cron.job_run_details', n);
