@@ -14,8 +14,9 @@
  * again resumes.
  */
 import postgres from "postgres";
-import { isLoopbackUrl } from "../_shared/env.ts";
 import { projectRoot, runSupabase } from "./supabase_cli.ts";
+
+export { cliDatabaseUrl } from "./supabase_cli.ts";
 import { runTask, type TaskDefinition, TaskFailure, USAGE_EXIT_CODE } from "./task.ts";
 
 type Sql = ReturnType<typeof postgres>;
@@ -46,19 +47,6 @@ export async function applyBootstrapIfNeeded(databaseUrl: string): Promise<boole
   } finally {
     await sql.end();
   }
-}
-
-/**
- * The URL handed to the Supabase CLI. The CLI (pgx) insists on TLS unless the URL says
- * `sslmode=disable`, and a local PostgreSQL usually runs without it: a loopback URL that names no
- * sslmode gets `sslmode=disable`. Any other URL is left alone, so a remote database keeps TLS.
- */
-export function cliDatabaseUrl(databaseUrl: string): string {
-  if (!isLoopbackUrl(databaseUrl)) return databaseUrl;
-  const url = new URL(databaseUrl);
-  if (url.searchParams.has("sslmode")) return databaseUrl;
-  url.searchParams.set("sslmode", "disable");
-  return url.toString();
 }
 
 /** A migration that failed in the rehearsal; nothing was written. */
@@ -161,7 +149,7 @@ export async function migrate(
     "db",
     "push",
     "--db-url",
-    cliDatabaseUrl(databaseUrl),
+    databaseUrl,
     "--include-all",
     "--yes",
     "--workdir",

@@ -5,6 +5,7 @@
  * platform), so the CLI is installed with npm, which picks the one for this machine.
  */
 import { fileURLToPath } from "node:url";
+import { isLoopbackUrl } from "../_shared/env.ts";
 import { TaskFailure } from "./task.ts";
 
 /** The Supabase CLI version every task uses. */
@@ -133,10 +134,26 @@ export function supabaseFailureSentence(command: string, output: string): string
   return `Cannot run \`supabase ${command}\`: ${reason}.${fix}`;
 }
 
-/** Runs the Supabase CLI in the project root; throws SupabaseCliError when it fails. */
+/**
+ * The URL handed to the Supabase CLI. The CLI (pgx) insists on TLS unless the URL says
+ * `sslmode=disable`, and a local PostgreSQL usually runs without it: a loopback URL that names no
+ * sslmode gets `sslmode=disable`. Any other URL is left alone, so a remote database keeps TLS.
+ */
+export function cliDatabaseUrl(databaseUrl: string): string {
+  if (!isLoopbackUrl(databaseUrl)) return databaseUrl;
+  const url = new URL(databaseUrl);
+  if (url.searchParams.has("sslmode")) return databaseUrl;
+  url.searchParams.set("sslmode", "disable");
+  return url.toString();
+}
+
+/**
+ * Runs the Supabase CLI in the project root; throws SupabaseCliError when it fails. A `--db-url`
+ * value goes through `cliDatabaseUrl`, so every subcommand reaches a local PostgreSQL the same way.
+ */
 export async function runSupabase(args: string[], opts: { quiet?: boolean } = {}): Promise<string> {
   const command = new Deno.Command(await supabaseCli(), {
-    args,
+    args: args.map((arg, i) => args[i - 1] === "--db-url" ? cliDatabaseUrl(arg) : arg),
     cwd: projectRoot,
     env: { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
     stdout: "piped",

@@ -7,14 +7,14 @@ export type Database = {
           Tables: {
             "checkout_attempts": {
                   Row: {
-                    "created_at": string,"id": string,"kind": string,"link_token_id": string | null,"membership_id": string,"plan_id": string | null,"status": string,"stripe_session_id": string,"updated_at": string
+                    "completion": string | null,"created_at": string,"id": string,"kind": string,"link_token_id": string | null,"locale": string | null,"membership_id": string,"plan_id": string | null,"status": string,"stripe_checked_at": string | null,"stripe_session_id": string,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "created_at"?: string,"id"?: string,"kind": string,"link_token_id"?: string | null,"membership_id": string,"plan_id"?: string | null,"status"?: string,"stripe_session_id": string,"updated_at"?: string
+                    "completion"?: string | null,"created_at"?: string,"id"?: string,"kind": string,"link_token_id"?: string | null,"locale"?: string | null,"membership_id": string,"plan_id"?: string | null,"status"?: string,"stripe_checked_at"?: string | null,"stripe_session_id": string,"updated_at"?: string
                   }
                   Update: {
-                    "created_at"?: string,"id"?: string,"kind"?: string,"link_token_id"?: string | null,"membership_id"?: string,"plan_id"?: string | null,"status"?: string,"stripe_session_id"?: string,"updated_at"?: string
+                    "completion"?: string | null,"created_at"?: string,"id"?: string,"kind"?: string,"link_token_id"?: string | null,"locale"?: string | null,"membership_id"?: string,"plan_id"?: string | null,"status"?: string,"stripe_checked_at"?: string | null,"stripe_session_id"?: string,"updated_at"?: string
                   }
                   Relationships: [
                     {
@@ -34,6 +34,46 @@ isOneToOne: false
       columns: ["plan_id"]
 isOneToOne: false
       referencedRelation: "plans"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"closed_period_figures": {
+                  Row: {
+                    "active_at_month_end": number | null,"cancellations": number,"currency": string,"disputes": number,"fact_month": string,"gross": number,"guild_id": string,"month": string,"mrr": number | null,"net": number,"plan_id": string,"plan_name": string | null,"refunds": number,"row_kind": string,"starts": number,"stripe_price_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "active_at_month_end"?: number | null,"cancellations": number,"currency": string,"disputes": number,"fact_month": string,"gross": number,"guild_id": string,"month": string,"mrr"?: number | null,"net": number,"plan_id": string,"plan_name"?: string | null,"refunds": number,"row_kind": string,"starts": number,"stripe_price_id": string
+                  }
+                  Update: {
+                    "active_at_month_end"?: number | null,"cancellations"?: number,"currency"?: string,"disputes"?: number,"fact_month"?: string,"gross"?: number,"guild_id"?: string,"month"?: string,"mrr"?: number | null,"net"?: number,"plan_id"?: string,"plan_name"?: string | null,"refunds"?: number,"row_kind"?: string,"starts"?: number,"stripe_price_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "closed_period_figures_guild_id_month_fkey"
+      columns: ["guild_id","month"]
+isOneToOne: false
+      referencedRelation: "closed_periods"
+      referencedColumns: ["guild_id","month"]
+    }
+                  ]
+                },"closed_periods": {
+                  Row: {
+                    "closed_at": string,"guild_id": string,"month": string,"time_zone": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "closed_at"?: string,"guild_id": string,"month": string,"time_zone": string
+                  }
+                  Update: {
+                    "closed_at"?: string,"guild_id"?: string,"month"?: string,"time_zone"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "closed_periods_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
       referencedColumns: ["id"]
     }
                   ]
@@ -65,16 +105,50 @@ isOneToOne: false
                   Relationships: [
                     
                   ]
-                },"guilds": {
+                },"guild_reconciliations": {
                   Row: {
-                    "created_at": string,"default_locale": string,"id": string,"name": string,"operator_log_channel_id": string | null,"past_due_grace": string,"revoke_on_dispute": boolean,"revoke_on_refund": boolean,"seller_notice": NonNullable<Json>,"updated_at": string
+                    "alerted_at": string | null,"comped": number,"findings": NonNullable<Json>,"finished_at": string | null,"guild_id": string,"last_error": string | null,"members_checked": number,"missing_roles": number,"mode": string | null,"next_run_at": string,"repairs_queued": number,"resume_after": string | null,"started_at": string | null,"status": string,"unpaid_roles": number,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "created_at"?: string,"default_locale"?: string,"id": string,"name": string,"operator_log_channel_id"?: string | null,"past_due_grace"?: string,"revoke_on_dispute"?: boolean,"revoke_on_refund"?: boolean,"seller_notice"?: NonNullable<Json>,"updated_at"?: string
+                    "alerted_at"?: string | null,"comped"?: number,"findings"?: NonNullable<Json>,"finished_at"?: string | null,"guild_id": string,"last_error"?: string | null,"members_checked"?: number,"missing_roles"?: number,"mode"?: string | null,"next_run_at": string,"repairs_queued"?: number,"resume_after"?: string | null,"started_at"?: string | null,"status"?: string,"unpaid_roles"?: number,"updated_at"?: string
                   }
                   Update: {
-                    "created_at"?: string,"default_locale"?: string,"id"?: string,"name"?: string,"operator_log_channel_id"?: string | null,"past_due_grace"?: string,"revoke_on_dispute"?: boolean,"revoke_on_refund"?: boolean,"seller_notice"?: NonNullable<Json>,"updated_at"?: string
+                    "alerted_at"?: string | null,"comped"?: number,"findings"?: NonNullable<Json>,"finished_at"?: string | null,"guild_id"?: string,"last_error"?: string | null,"members_checked"?: number,"missing_roles"?: number,"mode"?: string | null,"next_run_at"?: string,"repairs_queued"?: number,"resume_after"?: string | null,"started_at"?: string | null,"status"?: string,"unpaid_roles"?: number,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "guild_reconciliations_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: true
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"guilds": {
+                  Row: {
+                    "accounting_time_zone": string,"created_at": string,"default_locale": string,"dispute_policy": string,"id": string,"name": string,"operator_log_channel_id": string | null,"past_due_grace": string,"reconcile_interval": string,"refund_policy": string,"refund_window": string,"revoke_on_dispute": boolean,"revoke_on_refund": boolean,"role_drift_policy": string,"seller_notice": NonNullable<Json>,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "accounting_time_zone"?: string,"created_at"?: string,"default_locale"?: string,"dispute_policy": string,"id": string,"name": string,"operator_log_channel_id"?: string | null,"past_due_grace"?: string,"reconcile_interval"?: string,"refund_policy": string,"refund_window"?: string,"revoke_on_dispute"?: boolean,"revoke_on_refund"?: boolean,"role_drift_policy"?: string,"seller_notice"?: NonNullable<Json>,"updated_at"?: string
+                  }
+                  Update: {
+                    "accounting_time_zone"?: string,"created_at"?: string,"default_locale"?: string,"dispute_policy"?: string,"id"?: string,"name"?: string,"operator_log_channel_id"?: string | null,"past_due_grace"?: string,"reconcile_interval"?: string,"refund_policy"?: string,"refund_window"?: string,"revoke_on_dispute"?: boolean,"revoke_on_refund"?: boolean,"role_drift_policy"?: string,"seller_notice"?: NonNullable<Json>,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"handled_interactions": {
+                  Row: {
+                    "handled_at": string,"id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "handled_at"?: string,"id": string
+                  }
+                  Update: {
+                    "handled_at"?: string,"id"?: string
                   }
                   Relationships: [
                     
@@ -159,6 +233,26 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"money_ledger": {
+                  Row: {
+                    "amount": number,"currency": string,"dispute_status": string | null,"fact_month": string,"guild_id": string,"id": number,"is_adjustment": boolean | null,"kind": string,"occurred_at": string,"period_month": string,"plan_id": string,"recorded_at": string,"starts_subscription": boolean,"stripe_charge_id": string | null,"stripe_customer_id": string | null,"stripe_event_id": string | null,"stripe_invoice_id": string | null,"stripe_object_id": string,"stripe_price_id": string,"stripe_subscription_id": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "amount": number,"currency": string,"dispute_status"?: string | null,"fact_month": string,"guild_id": string,"id"?: never,"is_adjustment"?: never,"kind": string,"occurred_at": string,"period_month": string,"plan_id": string,"recorded_at"?: string,"starts_subscription"?: boolean,"stripe_charge_id"?: string | null,"stripe_customer_id"?: string | null,"stripe_event_id"?: string | null,"stripe_invoice_id"?: string | null,"stripe_object_id": string,"stripe_price_id": string,"stripe_subscription_id"?: string | null
+                  }
+                  Update: {
+                    "amount"?: number,"currency"?: string,"dispute_status"?: string | null,"fact_month"?: string,"guild_id"?: string,"id"?: never,"is_adjustment"?: never,"kind"?: string,"occurred_at"?: string,"period_month"?: string,"plan_id"?: string,"recorded_at"?: string,"starts_subscription"?: boolean,"stripe_charge_id"?: string | null,"stripe_customer_id"?: string | null,"stripe_event_id"?: string | null,"stripe_invoice_id"?: string | null,"stripe_object_id"?: string,"stripe_price_id"?: string,"stripe_subscription_id"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "money_ledger_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"plans": {
                   Row: {
                     "active": boolean,"billing_interval": string,"created_at": string,"currency": string,"discord_role_id": string,"display": NonNullable<Json>,"guild_id": string,"id": string,"interval_count": number,"sort_order": number,"stripe_price_id": string,"unit_amount": number,"updated_at": string
@@ -179,16 +273,76 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
-                },"role_jobs": {
+                },"refund_dispute_outcomes": {
                   Row: {
-                    "alerted_at": string | null,"attempts": number,"cause": string,"claim_id": string | null,"created_at": string,"discord_user_id": string,"done_at": string | null,"entitled": boolean,"guild_id": string,"id": number,"last_error": string | null,"lease_expires_at": string | null,"membership_id": string,"next_attempt_at": string,"notice_status": string | null,"notified_at": string | null,"outcome": string | null,"previous_role_id": string | null,"role_id": string | null,"status": string,"updated_at": string
+                    "amount": number,"currency": string,"decided_at": string,"guild_id": string,"membership_id": string,"policy": string,"role_effect": string,"stage": string,"stripe_charge_id": string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id": string | null,"subscription_canceled": boolean
                   }
                   ComputedFields: never
                   Insert: {
-                    "alerted_at"?: string | null,"attempts"?: number,"cause": string,"claim_id"?: string | null,"created_at"?: string,"discord_user_id": string,"done_at"?: string | null,"entitled": boolean,"guild_id": string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id": string,"next_attempt_at"?: string,"notice_status"?: string | null,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
+                    "amount": number,"currency": string,"decided_at"?: string,"guild_id": string,"membership_id": string,"policy": string,"role_effect": string,"stage": string,"stripe_charge_id": string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id"?: string | null,"subscription_canceled": boolean
                   }
                   Update: {
-                    "alerted_at"?: string | null,"attempts"?: number,"cause"?: string,"claim_id"?: string | null,"created_at"?: string,"discord_user_id"?: string,"done_at"?: string | null,"entitled"?: boolean,"guild_id"?: string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id"?: string,"next_attempt_at"?: string,"notice_status"?: string | null,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"status"?: string,"updated_at"?: string
+                    "amount"?: number,"currency"?: string,"decided_at"?: string,"guild_id"?: string,"membership_id"?: string,"policy"?: string,"role_effect"?: string,"stage"?: string,"stripe_charge_id"?: string,"stripe_event_id"?: string,"stripe_object_id"?: string,"stripe_subscription_id"?: string | null,"subscription_canceled"?: boolean
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "refund_dispute_outcomes_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "refund_dispute_outcomes_membership_id_fkey"
+      columns: ["membership_id"]
+isOneToOne: false
+      referencedRelation: "memberships"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"role_comps": {
+                  Row: {
+                    "created_at": string,"discord_role_id": string,"discord_user_id": string,"expires_at": string | null,"guild_id": string,"reason": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"discord_role_id": string,"discord_user_id": string,"expires_at"?: string | null,"guild_id": string,"reason": string
+                  }
+                  Update: {
+                    "created_at"?: string,"discord_role_id"?: string,"discord_user_id"?: string,"expires_at"?: string | null,"guild_id"?: string,"reason"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "role_comps_guild_id_fkey"
+      columns: ["guild_id"]
+isOneToOne: false
+      referencedRelation: "guilds"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"role_job_claim_cursor": {
+                  Row: {
+                    "id": boolean,"last_guild_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "id"?: boolean,"last_guild_id"?: string
+                  }
+                  Update: {
+                    "id"?: boolean,"last_guild_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"role_jobs": {
+                  Row: {
+                    "alerted_at": string | null,"attempts": number,"cause": string,"claim_id": string | null,"created_at": string,"discord_user_id": string,"done_at": string | null,"entitled": boolean,"guild_id": string,"id": number,"last_error": string | null,"lease_expires_at": string | null,"membership_id": string,"next_attempt_at": string,"notice_status": string | null,"notified_at": string | null,"outcome": string | null,"previous_role_id": string | null,"role_id": string | null,"roles_applied_at": string | null,"roles_applied_role_id": string | null,"status": string,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "alerted_at"?: string | null,"attempts"?: number,"cause": string,"claim_id"?: string | null,"created_at"?: string,"discord_user_id": string,"done_at"?: string | null,"entitled": boolean,"guild_id": string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id": string,"next_attempt_at"?: string,"notice_status"?: string | null,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"roles_applied_at"?: string | null,"roles_applied_role_id"?: string | null,"status"?: string,"updated_at"?: string
+                  }
+                  Update: {
+                    "alerted_at"?: string | null,"attempts"?: number,"cause"?: string,"claim_id"?: string | null,"created_at"?: string,"discord_user_id"?: string,"done_at"?: string | null,"entitled"?: boolean,"guild_id"?: string,"id"?: never,"last_error"?: string | null,"lease_expires_at"?: string | null,"membership_id"?: string,"next_attempt_at"?: string,"notice_status"?: string | null,"notified_at"?: string | null,"outcome"?: string | null,"previous_role_id"?: string | null,"role_id"?: string | null,"roles_applied_at"?: string | null,"roles_applied_role_id"?: string | null,"status"?: string,"updated_at"?: string
                   }
                   Relationships: [
                     {
@@ -201,28 +355,28 @@ isOneToOne: false
                   ]
                 },"stripe_events": {
                   Row: {
-                    "api_version": string | null,"attempts": number,"id": string,"ignored": boolean,"last_error": string | null,"livemode": boolean,"processed_at": string | null,"received_at": string,"type": string
+                    "api_version": string | null,"attempts": number,"id": string,"ignored": boolean,"ignored_reason": string | null,"last_error": string | null,"livemode": boolean,"processed_at": string | null,"received_at": string,"type": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "api_version"?: string | null,"attempts"?: number,"id": string,"ignored"?: boolean,"last_error"?: string | null,"livemode"?: boolean,"processed_at"?: string | null,"received_at"?: string,"type": string
+                    "api_version"?: string | null,"attempts"?: number,"id": string,"ignored"?: boolean,"ignored_reason"?: string | null,"last_error"?: string | null,"livemode"?: boolean,"processed_at"?: string | null,"received_at"?: string,"type": string
                   }
                   Update: {
-                    "api_version"?: string | null,"attempts"?: number,"id"?: string,"ignored"?: boolean,"last_error"?: string | null,"livemode"?: boolean,"processed_at"?: string | null,"received_at"?: string,"type"?: string
+                    "api_version"?: string | null,"attempts"?: number,"id"?: string,"ignored"?: boolean,"ignored_reason"?: string | null,"last_error"?: string | null,"livemode"?: boolean,"processed_at"?: string | null,"received_at"?: string,"type"?: string
                   }
                   Relationships: [
                     
                   ]
                 },"stripe_subscription_revocations": {
                   Row: {
-                    "membership_id": string,"reason": string,"revoked_at": string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id": string
+                    "covers_period_end": string | null,"lifted_at": string | null,"lifted_event_id": string | null,"membership_id": string,"reason": string,"revoked_at": string,"status": string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "membership_id": string,"reason": string,"revoked_at"?: string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id": string
+                    "covers_period_end"?: string | null,"lifted_at"?: string | null,"lifted_event_id"?: string | null,"membership_id": string,"reason": string,"revoked_at"?: string,"status"?: string,"stripe_event_id": string,"stripe_object_id": string,"stripe_subscription_id": string
                   }
                   Update: {
-                    "membership_id"?: string,"reason"?: string,"revoked_at"?: string,"stripe_event_id"?: string,"stripe_object_id"?: string,"stripe_subscription_id"?: string
+                    "covers_period_end"?: string | null,"lifted_at"?: string | null,"lifted_event_id"?: string | null,"membership_id"?: string,"reason"?: string,"revoked_at"?: string,"status"?: string,"stripe_event_id"?: string,"stripe_object_id"?: string,"stripe_subscription_id"?: string
                   }
                   Relationships: [
                     {
@@ -279,6 +433,8 @@ isOneToOne: false
 "outcome": string | null,
 "previous_role_id": string | null,
 "role_id": string | null,
+"roles_applied_at": string | null,
+"roles_applied_role_id": string | null,
 "status": string,
 "updated_at": string
             }[]
@@ -288,23 +444,46 @@ isOneToOne: false
         isOneToOne: false
         isSetofReturn: true
       } },
+"close_period":
+{ Args: { "closing_guild_id": string,"closing_month": string }; Returns: {
+              "detail": string,"outcome": string
+            }[]
+                           },
 "delete_expired_tokens":
 { Args: Record<PropertyKey, never>; Returns: undefined
+                           },
+"dispute_status_rank":
+{ Args: { "status": string }; Returns: number
                            },
 "end_role_job_notice":
 { Args: { "job_id": number,"result": string }; Returns: undefined
                            },
+"enqueue_role_repairs":
+{ Args: { "max_jobs": number,"repairs": Json,"spacing_ms": number,"target_guild_id": string }; Returns: number
+                           },
 "expire_entitlements":
-{ Args: Record<PropertyKey, never>; Returns: number
+{ Args: { "max_rows"?: number }; Returns: number
                            },
 "finish_role_job":
 { Args: { "claim": string,"error"?: string,"final_status": string,"job_id": number,"job_outcome": string }; Returns: boolean
                            },
+"is_time_zone":
+{ Args: { "zone": string }; Returns: boolean
+                           },
 "open_subscribe_link":
-{ Args: { "application_id": string,"discord_user_id": string,"guild_id": string,"interaction_token": string,"link_token_hash": string,"link_token_ttl_seconds": number,"locale": string }; Returns: Json
+{ Args: { "application_id": string,"discord_user_id": string,"guild_id": string,"interaction_id": string,"interaction_token": string,"link_token_hash": string,"link_token_ttl_seconds": number,"locale": string,"member_role_ids": (string)[] }; Returns: Json
+                           },
+"prune_retained_rows":
+{ Args: { "batch_size"?: number }; Returns: Json
                            },
 "record_discord_rate_limit":
 { Args: { "answered_after_ms": number,"bucket_id": string,"global_taken_at": string,"is_global": boolean,"key": string,"remaining": number,"request_limit": number,"reset_after_ms": number,"retry_after_ms": number }; Returns: undefined
+                           },
+"record_role_job_roles_applied":
+{ Args: { "applied_role_id": string,"claim": string,"job_id": number }; Returns: boolean
+                           },
+"request_reconciliation":
+{ Args: { "target_guild_id": string }; Returns: number
                            },
 "request_role_sync":
 { Args: { "payload": Json }; Returns: number
@@ -318,8 +497,14 @@ isOneToOne: false
 "role_sync_housekeeping":
 { Args: Record<PropertyKey, never>; Returns: undefined
                            },
+"schedule_reconciliations":
+{ Args: { "max_guilds"?: number }; Returns: number
+                           },
 "sweep_role_jobs":
 { Args: Record<PropertyKey, never>; Returns: number
+                           },
+"wake_role_sync_once":
+{ Args: { "payload": Json }; Returns: number
                            }
           }
           Enums: {
