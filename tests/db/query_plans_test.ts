@@ -70,8 +70,9 @@ function indexesUsed(statements: ExplainedStatement[]): Set<string> {
 async function arrangeJobs(sql: postgres.Sql, count: number, status: "pending" | "done") {
   await sql.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
-    await tx`insert into public.guilds (id, name)
-      select (100000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${GUILDS}) g`;
+    await tx`insert into public.guilds (id, name, refund_policy, dispute_policy)
+      select (100000000000000000 + g)::text, 'Guild ' || g, 'revoke_and_cancel', 'revoke_and_cancel'
+      from generate_series(1, ${GUILDS}) g`;
     await tx`insert into public.memberships (guild_id, discord_user_id, entitled,
         entitled_role_id, status)
       select (100000000000000000 + 1 + i % ${GUILDS})::text, (200000000000000000 + i)::text,
