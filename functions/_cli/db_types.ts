@@ -2,6 +2,8 @@
  * `deno task db:types`: regenerates functions/_shared/database.types.ts from a migrated database
  * with `supabase gen types typescript`. Without DATABASE_URL it migrates a throwaway cluster first.
  */
+import { migrate } from "./db_migrate.ts";
+import { startPgCluster } from "./pg_cluster.ts";
 import { projectRoot, runSupabase } from "./supabase_cli.ts";
 import { runTask, type TaskDefinition } from "./task.ts";
 
@@ -33,10 +35,6 @@ Reads the environment and .env (the environment wins).`,
 
 if (import.meta.main) {
   await runTask(DB_TYPES_TASK, async ({ env }) => {
-    // The throwaway cluster is test harness code: imported only when the task runs, so nothing
-    // that imports this module depends on tests/.
-    const { startPgCluster } = await import("../../tests/harness/pg_cluster.ts");
-    const { migrate } = await import("./db_migrate.ts");
     const given = env.values.DATABASE_URL || undefined;
     const cluster = given ? null : await startPgCluster();
     try {

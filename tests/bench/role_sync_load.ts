@@ -17,7 +17,7 @@ import { depsFromConfig } from "../../functions/role-sync/config.ts";
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
 import { createSql } from "../../functions/_shared/db.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
-import { startDiscordDouble } from "../doubles/discord/index.ts";
+import { startDiscordDouble } from "../doubles/discord.ts";
 import { createTestDatabase } from "../harness/database.ts";
 
 const GUILDS = 100;

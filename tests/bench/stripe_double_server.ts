@@ -6,7 +6,7 @@
  *
  *   deno run -A tests/bench/stripe_double_server.ts [--port=N] [--secret-key=sk_test_...]
  */
-import { startStripeDouble } from "../doubles/stripe/index.ts";
+import { startStripeDouble } from "../../functions/_doubles/stripe/index.ts";
 
 function flag(name: string): string | undefined {
   const prefix = `--${name}=`;

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  type DiscordDouble,
-  type DiscordDoubleOptions,
-  startDiscordDouble,
-} from "./discord/index.ts";
+import { startDiscordDouble as startUncheckedDiscordDouble } from "../../functions/_doubles/discord/index.ts";
+import { type DiscordDouble, type DiscordDoubleOptions, startDiscordDouble } from "./discord.ts";
 
 const MEMBER = "200000000000000001";
 const OTHER_USER = "200000000000000002";
@@ -19,12 +16,17 @@ const dmChannelExample = JSON.parse(
   ),
 );
 
-/** Starts a double with one guild, a paid role below the bot's and one member; closes it after. */
+/**
+ * Starts a double with one guild, a paid role below the bot's and one member; closes it after.
+ * Requests are checked against Discord's OpenAPI description unless `checked` is `false`.
+ */
 async function withDouble(
-  options: DiscordDoubleOptions,
+  { checked = true, ...options }: DiscordDoubleOptions & { checked?: boolean },
   test: (d: DiscordDouble, ids: { roleId: string }) => Promise<void>,
 ): Promise<void> {
-  const discord = await startDiscordDouble(options);
+  const discord = checked
+    ? await startDiscordDouble(options)
+    : startUncheckedDiscordDouble(options);
   try {
     discord.addGuild({
       id: GUILD,
@@ -592,7 +594,7 @@ Deno.test("the HTTP control API shows a member's roles and messages to another p
 
 Deno.test("without the OpenAPI check the implemented routes still answer", async () => {
   await withDouble(
-    { rateLimits: { enabled: false }, openApiSpec: false },
+    { rateLimits: { enabled: false }, checked: false },
     async (d, { roleId }) => {
       const response = await call(d, "PUT", rolePath(roleId));
       assert.equal(response.status, 204);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import Stripe from "stripe";
-import { startStripeDouble, type StripeDouble } from "./stripe/index.ts";
+import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 
 const SECRET_KEY = "sk_test_double_123";
 

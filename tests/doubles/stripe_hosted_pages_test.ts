@@ -8,7 +8,7 @@ import {
   THREE_DECIMAL_CURRENCIES,
   ZERO_DECIMAL_CURRENCIES,
 } from "../../functions/_core/currency.ts";
-import { startStripeDouble, type StripeDouble } from "./stripe/index.ts";
+import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 
 const SECRET_KEY = "sk_test_hosted_pages";
 

@@ -6,8 +6,8 @@
  */
 import { assert, assertEquals } from "../harness/assert.ts";
 import type { TestDatabase } from "../harness/database.ts";
-import { type DiscordDouble, startDiscordDouble } from "../doubles/discord/index.ts";
-import { startStripeDouble, type StripeDouble } from "../doubles/stripe/index.ts";
+import { type DiscordDouble, startDiscordDouble } from "../doubles/discord.ts";
+import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { type DevRunner, startDevRunner } from "../../functions/_cli/dev/runner.ts";
 import { generateInteractionKeys } from "../../functions/_cli/dev/signed_interaction.ts";
 import {

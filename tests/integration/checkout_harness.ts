@@ -6,7 +6,7 @@
  */
 import type Stripe from "stripe";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
-import { startStripeDouble, type StripeDouble } from "../doubles/stripe/index.ts";
+import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { createApp } from "../../functions/checkout/app.ts";
 import { createCheckoutStripe } from "../../functions/checkout/stripe_sessions.ts";
 import { createSql } from "../../functions/_shared/db.ts";

@@ -4,8 +4,8 @@
  */
 import { assert, assertEquals } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
-import { type DiscordDouble, startDiscordDouble } from "../doubles/discord/index.ts";
-import { startStripeDouble, type StripeDouble } from "../doubles/stripe/index.ts";
+import { type DiscordDouble, startDiscordDouble } from "../doubles/discord.ts";
+import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { doctorCommand } from "../../functions/_cli/doctor.ts";
 import type { Finding } from "../../functions/_cli/doctor/finding.ts";
 import { runDoctor } from "../../functions/_cli/doctor/run.ts";

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
-import { startStripeDouble, type StripeDouble } from "../doubles/stripe/index.ts";
+import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { runPlansApply } from "../../functions/_cli/plans_apply.ts";
 
 const STRIPE_KEY = "sk_test_plansApplyDoubleKey";

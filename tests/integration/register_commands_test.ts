@@ -3,7 +3,7 @@
  * Discord's own OpenAPI description and its command naming rules.
  */
 import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
-import { startDiscordDouble } from "../doubles/discord/index.ts";
+import { startDiscordDouble } from "../doubles/discord.ts";
 import { COMMANDS } from "../../functions/_core/commands.ts";
 import { createDiscordApi } from "../../functions/_shared/discord_api.ts";
 import { registerCommands, RegistrationError } from "../../functions/_cli/register_commands.ts";

@@ -12,7 +12,7 @@ import {
   type DiscordDouble,
   type DiscordDoubleOptions,
   startDiscordDouble,
-} from "../doubles/discord/index.ts";
+} from "../doubles/discord.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
 
 /** The shared secret the tests send. */

@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../harness/assert.ts";
 import type Stripe from "stripe";
 import { MAX_EVENT_BODY_BYTES } from "../../functions/stripe-webhook/app.ts";
-import { eventBody, signPayload } from "../doubles/stripe/index.ts";
+import { eventBody, signPayload } from "../../functions/_doubles/stripe/index.ts";
 import { startWebhookWorld, WEBHOOK_SECRET, type WebhookWorld } from "./webhook_harness.ts";
 
 const MB = 1024 * 1024;

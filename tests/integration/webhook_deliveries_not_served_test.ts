@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../harness/assert.ts";
 import type Stripe from "stripe";
 import { createApp } from "../../functions/stripe-webhook/app.ts";
-import { eventBody, signPayload } from "../doubles/stripe/index.ts";
+import { eventBody, signPayload } from "../../functions/_doubles/stripe/index.ts";
 import {
   postAll,
   startWebhookWorld,

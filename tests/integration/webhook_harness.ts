@@ -15,7 +15,7 @@ import {
   startStripeDouble,
   type StripeDouble,
   type StripeDoubleOptions,
-} from "../doubles/stripe/index.ts";
+} from "../../functions/_doubles/stripe/index.ts";
 import { createTestDatabase, type TestDatabase } from "../harness/database.ts";
 
 /** The endpoint's signing secret in tests. */

@@ -406,7 +406,7 @@ Deno.test("bad signatures, old timestamps and bodies that are not events get 400
     const missing = await world.app.fetch(
       new Request("http://localhost/stripe-webhook", { method: "POST", body: "{}" }),
     );
-    const { signPayload } = await import("../doubles/stripe/index.ts");
+    const { signPayload } = await import("../../functions/_doubles/stripe/index.ts");
     const garbage = await world.app.fetch(
       new Request("http://localhost/stripe-webhook", {
         method: "POST",

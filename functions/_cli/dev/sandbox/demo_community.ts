@@ -3,8 +3,8 @@
  * a member in the Discord double, a monthly price in the Stripe double, and the same guild and plan
  * in the database, validated by the plans file schema first.
  */
-import type { DiscordDouble } from "../../../../tests/doubles/discord/index.ts";
-import type { StripeDouble } from "../../../../tests/doubles/stripe/index.ts";
+import type { DiscordDouble } from "../../../_doubles/discord/index.ts";
+import type { StripeDouble } from "../../../_doubles/stripe/index.ts";
 import { parsePlansFile } from "../../../_core/plans_file.ts";
 import type { Sql } from "../../../_shared/db.ts";
 

@@ -5,8 +5,8 @@
  * newcomer walk the member's story in a browser.
  */
 import { Hono } from "hono";
-import { startDiscordDouble } from "../../../../tests/doubles/discord/index.ts";
-import { startStripeDouble } from "../../../../tests/doubles/stripe/index.ts";
+import { startDiscordDouble } from "../../../_doubles/discord/index.ts";
+import { startStripeDouble } from "../../../_doubles/stripe/index.ts";
 import { createSql } from "../../../_shared/db.ts";
 import type { SandboxParts } from "../runner.ts";
 import { generateInteractionKeys } from "../signed_interaction.ts";
@@ -31,9 +31,8 @@ export async function startSandbox(runnerUrl: string, databaseUrl: string): Prom
   const keys = await generateInteractionKeys();
   const stripeSecretKey = `sk_test_sandbox${randomAlphanumeric(24)}`;
   const webhookSecret = `whsec_sandbox${randomAlphanumeric(32)}`;
-  const discord = await startDiscordDouble({
+  const discord = startDiscordDouble({
     botToken: `sandbox-bot-token.${randomAlphanumeric(40)}`,
-    openApiSpec: false,
   });
   const stripe = await startStripeDouble({
     secretKey: stripeSecretKey,

@@ -6,7 +6,7 @@
  */
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import type { SentMessage } from "../../../../tests/doubles/discord/index.ts";
+import type { SentMessage } from "../../../_doubles/discord/index.ts";
 import { localeFromDiscord } from "../../../_core/locale.ts";
 import type { DemoCommunity } from "./demo_community.ts";
 import { discordMarkupToHtml } from "./discord_markup.ts";

@@ -3,7 +3,7 @@
  * (so the follow-up webhook accepts it for 15 minutes), signs the interaction with the
  * application's key and POSTs it to the discord-interactions function.
  */
-import type { DiscordDouble } from "../../../../tests/doubles/discord/index.ts";
+import type { DiscordDouble } from "../../../_doubles/discord/index.ts";
 import {
   type InteractionKeys,
   newInteractionToken,

@@ -5,6 +5,7 @@
  * Every request goes through the same steps, in Discord's order:
  * faults → route (404/405) → bot token (401) → global and route rate limits (429) →
  * OpenAPI check of path, query, headers and body (400 50035) → the endpoint itself.
+ * The OpenAPI check uses the injected request validator (Discord's description in the tests).
  *
  * @module
  */
@@ -18,7 +19,7 @@ import {
   invalidFormBody,
 } from "./discord_errors.ts";
 import { FaultInjector, type FaultRule, type RandomFaultOptions } from "./faults.ts";
-import { loadOpenApiSpec, OpenApiSpec, type Operation } from "./openapi.ts";
+import { OpenApiSpec, type Operation } from "./openapi.ts";
 import {
   type RateDecision,
   RateLimiter,
@@ -62,12 +63,11 @@ export interface DiscordDoubleOptions {
   /** Time source in epoch ms. Default `Date.now`; the double's clock can still be moved. */
   clock?: TimeSource;
   /**
-   * Discord's OpenAPI document: a path or URL, or `false` to skip the check. Default:
-   * `DISCORD_OPENAPI_SPEC`, else `tests/fixtures/discord-openapi.json`.
+   * What requests are matched and checked against, e.g. Discord's own OpenAPI description
+   * compiled as an {@linkcode OpenApiSpec}. Default: the double's own routes, with no schema
+   * checks.
    */
-  openApiSpec?: string | URL | false;
-  /** Reject body fields the spec does not list (Discord itself mostly ignores them). Default `true`. */
-  strictUnknownFields?: boolean;
+  requestValidator?: OpenApiSpec;
   /** Requests kept for {@linkcode DiscordDouble.requests}. Default 20 000. */
   requestLogLimit?: number;
 }
@@ -162,7 +162,7 @@ const HOST = "127.0.0.1";
  *
  * @example
  * ```ts
- * const discord = await startDiscordDouble({ rateLimits: { enabled: false } });
+ * const discord = startDiscordDouble({ rateLimits: { enabled: false } });
  * const guild = discord.addGuild({ botRolePosition: 10 });
  * const role = discord.addRole(guild.id, { position: 5 });
  * discord.addMember(guild.id, "200000000000000001");
@@ -171,14 +171,8 @@ const HOST = "127.0.0.1";
  * await discord.close();
  * ```
  */
-export async function startDiscordDouble(
-  options: DiscordDoubleOptions = {},
-): Promise<DiscordDouble> {
-  const spec = options.openApiSpec === false
-    ? new OpenApiSpec(implementedRoutesDocument())
-    : await loadOpenApiSpec(options.openApiSpec, {
-      strictUnknownFields: options.strictUnknownFields,
-    });
+export function startDiscordDouble(options: DiscordDoubleOptions = {}): DiscordDouble {
+  const spec = options.requestValidator ?? new OpenApiSpec(implementedRoutesDocument());
   const clock = new DoubleClock(options.clock);
   const state = new DiscordState(clock, options.applicationId);
   const botToken = options.botToken ?? "double-bot-token";

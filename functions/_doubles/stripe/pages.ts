@@ -4,7 +4,7 @@
  * newcomer can walk the member's flow without a Stripe account; every page says it is a double.
  */
 import type Stripe from "stripe";
-import { formatAmount as formatStripeAmount } from "../../../functions/_core/price.ts";
+import { formatAmount as formatStripeAmount } from "../../_core/price.ts";
 import { checkoutLineItems } from "./expand.ts";
 import type { StripeState } from "./state.ts";
 

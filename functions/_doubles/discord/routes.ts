@@ -320,7 +320,7 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
 
 /**
  * A minimal OpenAPI document with only the implemented routes and no schemas, for running
- * without Discord's description (`openApiSpec: false`).
+ * without Discord's description (no `requestValidator` given).
  */
 export function implementedRoutesDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};

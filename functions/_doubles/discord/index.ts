@@ -1,11 +1,13 @@
 /**
- * Discord REST API test double: Discord's paths under `/api/v10` on 127.0.0.1, checked against
- * Discord's own OpenAPI description, with Discord's errors, rate limits and faults on demand.
+ * Discord REST API double, for the tests and the dev runner's sandbox: Discord's paths under
+ * `/api/v10` on 127.0.0.1, with Discord's errors, rate limits and faults on demand. Requests are
+ * checked against whatever OpenAPI description is injected (`requestValidator`); the tests inject
+ * Discord's own.
  *
  * @example
  * ```ts
- * import { startDiscordDouble } from "./tests/doubles/discord/index.ts";
- * const discord = await startDiscordDouble();
+ * import { startDiscordDouble } from "./functions/_doubles/discord/index.ts";
+ * const discord = startDiscordDouble();
  * Deno.env.set("DISCORD_API_BASE_URL", discord.apiBaseUrl);
  * Deno.env.set("DISCORD_BOT_TOKEN", discord.botToken);
  * ```
@@ -19,6 +21,8 @@ export {
   type MessageFilter,
   startDiscordDouble,
 } from "./server.ts";
+export { OpenApiSpec } from "./openapi.ts";
+export type { SchemaValidatorOptions } from "./json_schema.ts";
 export type {
   AuditEntry,
   ChannelRecord,
