@@ -10,6 +10,8 @@ import postgres from "postgres";
 import Stripe from "stripe";
 import type { z } from "zod";
 import { planPageMessages } from "../_core/messages/plan_page.ts";
+import { errorHandler } from "../_shared/http/error_handler.ts";
+import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
 import {
   CHECKOUT_PATHS,
@@ -37,13 +39,7 @@ export interface CheckoutAppDeps extends Omit<CheckoutDeps, "now"> {
   logger?: Logger;
 }
 
-type Env = { Variables: { log: Logger } };
-
-/**
- * A caller's `x-request-id` (the plan page sends a UUID) is kept only in this shape: it goes into
- * every log line and back out as a header, so anything longer or stranger is replaced.
- */
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+type Env = RequestContextEnv;
 
 function errorBody(problem: CheckoutProblem): ErrorBody {
   // The API answers in English; the plan page shows its own localized text for the code.
@@ -78,14 +74,10 @@ function jsonBody<T extends z.ZodType>(schema: T) {
 /** Builds the checkout app, mounted at `/checkout` as Supabase passes the path. */
 export function createApp(deps: CheckoutAppDeps): Hono<Env> {
   const procedureDeps: CheckoutDeps = { ...deps, now: deps.now ?? (() => new Date()) };
-  const logger = deps.logger ?? createLogger("checkout");
   const app = new Hono<Env>().basePath("/checkout");
 
+  app.use(requestContext(deps.logger ?? createLogger("checkout")));
   app.use(async (c, next) => {
-    const given = c.req.header("x-request-id");
-    const requestId = given && REQUEST_ID_PATTERN.test(given) ? given : crypto.randomUUID();
-    c.set("log", logger.child({ requestId }));
-    c.header("x-request-id", requestId);
     c.header("cache-control", "no-store");
     await next();
   });
@@ -115,21 +107,26 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
 
   app.notFound((c) => c.json(errorBody("not_found"), 404));
 
-  app.onError((error, c) => {
-    const log = c.var.log ?? logger;
-    const problem = problemOfError(error) ?? "unavailable";
-    const status = problemOfError(error) === null ? 500 : PROBLEM_STATUS[problem];
-    const stripe = error instanceof Stripe.errors.StripeError
-      ? {
-        type: error.rawType ?? error.type,
-        code: error.code,
-        stripeRequestId: error.requestId,
-        status: error.statusCode,
-      }
-      : undefined;
-    log.error("request failed", { problem, status, error, stripe });
-    return c.json(errorBody(problem), status as 500);
-  });
+  app.onError(errorHandler({
+    replyTo: (error) => {
+      const known = problemOfError(error);
+      const problem = known ?? "unavailable";
+      const stripe = error instanceof Stripe.errors.StripeError
+        ? {
+          type: error.rawType ?? error.type,
+          code: error.code,
+          stripeRequestId: error.requestId,
+          status: error.statusCode,
+        }
+        : undefined;
+      return {
+        status: known === null ? 500 : PROBLEM_STATUS[problem],
+        body: errorBody(problem),
+        fields: { problem, stripe },
+        level: "error",
+      };
+    },
+  }));
 
   return app;
 }

@@ -12,6 +12,8 @@ import { SUBSCRIBE_COMMAND_NAME } from "../_core/commands.ts";
 import { newLinkToken } from "../_core/link_token.ts";
 import { localeFromDiscord } from "../_core/locale.ts";
 import { unknownCommandReply, unsupportedInteractionReply } from "../_core/messages/subscribe.ts";
+import { errorHandler } from "../_shared/http/error_handler.ts";
+import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
 import { type Interaction, interactionSchema } from "./interaction.ts";
 import { isFreshSignatureTimestamp, type SignatureVerifier } from "./signature.ts";
@@ -38,8 +40,7 @@ export interface InteractionsDeps {
 }
 
 type Env = {
-  Variables: {
-    log: Logger;
+  Variables: RequestContextEnv["Variables"] & {
     signatureHeaders: { signature: string; timestamp: string };
     rawBody: Uint8Array;
   };
@@ -50,7 +51,6 @@ const MAX_BODY_BYTES = 256 * 1024;
 
 /** Builds the Hono app for `deps`. */
 export function createApp(deps: InteractionsDeps): Hono<Env> {
-  const baseLog = deps.logger ?? createLogger(FUNCTION_NAME);
   const now = deps.now ?? (() => new Date());
   const commandDeps = {
     subscribeLinks: deps.subscribeLinks,
@@ -62,20 +62,8 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
   // otherwise fail with nothing to say why.
   const app = new Hono<Env>({ strict: false }).basePath(`/${FUNCTION_NAME}`);
 
-  app.use("*", async (c, next) => {
-    const requestId = c.req.header("sb-request-id") ?? crypto.randomUUID();
-    c.set("log", baseLog.child({ requestId }));
-    await next();
-  });
-
-  app.onError((error, c) => {
-    if (error instanceof HTTPException) {
-      c.var.log?.info("request refused", { status: error.status, reason: error.message });
-      return c.json({ error: error.message }, error.status);
-    }
-    (c.var.log ?? baseLog).error("request failed", { error });
-    return c.json({ error: "Internal error" }, 500);
-  });
+  app.use(requestContext(deps.logger ?? createLogger(FUNCTION_NAME)));
+  app.onError(errorHandler());
 
   app.notFound((c) => c.json({ error: "Not found" }, 404));
 
@@ -118,7 +106,7 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
     },
     async (c) => {
       const interaction = parseInteraction(c.var.rawBody);
-      const log = c.var.log.child({ interaction_id: interaction.id, type: interaction.type });
+      const log = c.var.log.child({ interactionId: interaction.id, type: interaction.type });
       const locale = localeFromDiscord(interaction.locale ?? interaction.guild_locale);
       switch (interaction.type) {
         case InteractionType.Ping:

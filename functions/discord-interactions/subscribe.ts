@@ -69,19 +69,19 @@ export async function answerSubscribe(
       memberRoleIds: interaction.member?.roles ?? null,
     });
   } catch (error) {
-    log.error("subscribe could not open a link", { error, guild_id: interaction.guild_id });
+    log.error("subscribe could not open a link", { error, guildId: interaction.guild_id });
     return replied(unavailableReply(locale, commandMention(interaction)));
   }
   if (link.outcome === "already_handled") {
     log.warn("subscribe refused: interaction was already handled", {
-      guild_id: interaction.guild_id,
-      member_id: memberId,
+      guildId: interaction.guild_id,
+      memberId,
     });
     return { ok: false, reason: "already_handled" };
   }
   log.info("subscribe answered", {
-    guild_id: interaction.guild_id,
-    member_id: memberId,
+    guildId: interaction.guild_id,
+    memberId,
     outcome: link.outcome,
     roleRepair: link.outcome === "manage" && link.roleRepair,
     ms: Math.round(performance.now() - started),

@@ -25,6 +25,8 @@ import {
   type PlanPageProblem,
 } from "../_core/messages/plan_page.ts";
 import { PROBLEM_STATUS } from "../checkout/contract.ts";
+import { errorHandler } from "../_shared/http/error_handler.ts";
+import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
 import type { CallContext, CheckoutClient } from "./checkout_client.ts";
 import { ErrorPage, MessagePage, PlanPage } from "./views.tsx";
@@ -37,7 +39,7 @@ export interface PlanPageDeps {
   logger?: Logger;
 }
 
-type Env = { Variables: { log: Logger; call: CallContext } };
+type Env = { Variables: RequestContextEnv["Variables"] & { call: CallContext } };
 
 /** The plain-text messages (not the functions or groups). */
 type TextKey = {
@@ -78,16 +80,18 @@ function errorPage(
 }
 
 /** Builds the plan page app. */
-export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
-  const logger = deps.logger ?? createLogger("plan-page");
+export function createApp(deps: PlanPageDeps): Hono<Env> {
   const siteOrigin = new URL(deps.publicSiteUrl).origin;
   const app = new Hono<Env>();
 
+  app.use(requestContext(deps.logger ?? createLogger("plan-page")));
+  app.onError(errorHandler({
+    replyTo: () => ({ status: PROBLEM_STATUS.unavailable, body: null }),
+    respond: (c) => errorPage(c, requestedLocale(c) ?? browserLocale(c), "unavailable"),
+  }));
   app.use(async (c, next) => {
-    const requestId = crypto.randomUUID();
-    const log = logger.child({ requestId });
-    c.set("log", log);
-    c.set("call", { requestId, log });
+    // Checkout logs under the page's request id, so one click reads as one story.
+    c.set("call", { requestId: c.var.requestId, log: c.var.log });
     await next();
     // The token is in the path: no referrer may carry it to Stripe or anywhere else.
     c.header("referrer-policy", "no-referrer");
@@ -214,11 +218,6 @@ export function createPlanPageApp(deps: PlanPageDeps): Hono<Env> {
   });
 
   app.notFound((c) => errorPage(c, requestedLocale(c) ?? browserLocale(c), "not_found"));
-
-  app.onError((error, c) => {
-    (c.var.log ?? logger).error("plan page failed", { error });
-    return errorPage(c, requestedLocale(c) ?? browserLocale(c), "unavailable");
-  });
 
   return app;
 }

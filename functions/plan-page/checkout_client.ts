@@ -17,6 +17,7 @@ import {
   sessionLinkSchema,
 } from "../checkout/contract.ts";
 import type { Locale } from "../_core/locale.ts";
+import { REQUEST_ID_HEADER } from "../_shared/http/request_context.ts";
 import type { Logger } from "../_shared/log.ts";
 
 /** An answer of the checkout API: a value, or the problem to show the member. */
@@ -76,7 +77,7 @@ export function createCheckoutClient(options: CheckoutClientOptions): CheckoutCl
     const { data, error } = await supabase.functions.invoke(`checkout/${path}`, {
       body,
       timeout,
-      headers: context ? { "x-request-id": context.requestId } : {},
+      headers: context ? { [REQUEST_ID_HEADER]: context.requestId } : {},
     });
     if (error) {
       if (error instanceof FunctionsHttpError) {

@@ -38,9 +38,7 @@ export interface RoleSyncConfig {
 }
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */
-export function loadConfig(
-  env: Record<string, string | undefined> = Deno.env.toObject(),
-): RoleSyncConfig {
+export function loadConfig(env: Record<string, string | undefined>): RoleSyncConfig {
   const parsed = parseEnv(shape, env);
   const databaseUrl = requireDatabaseUrl(env);
   return {

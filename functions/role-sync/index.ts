@@ -5,5 +5,5 @@
 import { createApp } from "./app.ts";
 import { depsFromConfig, loadConfig } from "./config.ts";
 
-const app = createApp(depsFromConfig(loadConfig()));
+const app = createApp(depsFromConfig(loadConfig(Deno.env.toObject())));
 Deno.serve(app.fetch);

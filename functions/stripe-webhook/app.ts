@@ -14,7 +14,8 @@ import { HTTPException } from "hono/http-exception";
 import Stripe from "stripe";
 import { type StripeEventEnvelope, stripeEventEnvelope } from "../_core/stripe_shapes.ts";
 import { readCappedBody } from "../_shared/body_cap.ts";
-import type { Logger } from "../_shared/log.ts";
+import { errorHandler } from "../_shared/http/error_handler.ts";
+import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import type { SyncDeps } from "../_shared/subscription_sync.ts";
 import { MalformedEventError, processEvent } from "./event_processing.ts";
 import { checkSignatureHeader } from "./signature_header.ts";
@@ -38,20 +39,21 @@ export interface WebhookDeps extends SyncDeps {
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
-type Env = { Variables: { logger: Logger } };
-
 /** Builds the function's Hono app. */
-export function createApp(deps: WebhookDeps) {
-  const app = new Hono<Env>().basePath("/stripe-webhook");
+export function createApp(deps: WebhookDeps): Hono<RequestContextEnv> {
+  const app = new Hono<RequestContextEnv>().basePath("/stripe-webhook");
 
-  app.use(async (c, next) => {
-    const requestId = c.req.header("x-request-id") ?? crypto.randomUUID();
-    c.set("logger", deps.logger.child({ requestId }));
-    await next();
-  });
+  app.use(requestContext(deps.logger));
+  app.onError(errorHandler({
+    replyTo: (error) =>
+      error instanceof MalformedEventError
+        // Signed by Stripe yet not of its type's shape: our schema is behind Stripe's API.
+        ? { status: 400, body: { error: error.message }, level: "error" }
+        : null,
+    failureBody: { error: "Cannot process the event now; Stripe will retry it" },
+  }));
 
   app.post("/", async (c) => {
-    const logger = c.get("logger");
     const now = deps.now();
     const signature = c.req.header("stripe-signature");
     const header = checkSignatureHeader(signature, now, SIGNATURE_TOLERANCE_SECONDS);
@@ -73,9 +75,9 @@ export function createApp(deps: WebhookDeps) {
     }
     const rawBody = new TextDecoder().decode(body.bytes);
     const envelope = await verifyEvent(deps.stripe, rawBody, signature, deps.webhookSecrets, now);
-    const eventLogger = logger.child({ event_id: envelope.id, event_type: envelope.type });
-    const outcome = await processEvent(deps, envelope, eventLogger);
-    eventLogger.info("Stripe event handled", { ...outcome });
+    const log = c.var.log.child({ eventId: envelope.id, eventType: envelope.type });
+    const outcome = await processEvent(deps, envelope, log);
+    log.info("Stripe event handled", { ...outcome });
     return c.json({ received: true, ...outcome });
   });
 
@@ -89,23 +91,6 @@ export function createApp(deps: WebhookDeps) {
   app.notFound((c) =>
     c.json({ error: "Cannot find this path: Stripe posts to /stripe-webhook" }, 404)
   );
-
-  app.onError((error, c) => {
-    const logger = c.get("logger") ?? deps.logger;
-    if (error instanceof HTTPException) {
-      logger.warn("Rejected a Stripe webhook request", {
-        status: error.status,
-        reason: error.message,
-      });
-      return c.json({ error: error.message }, error.status);
-    }
-    if (error instanceof MalformedEventError) {
-      logger.error("Rejected a Stripe event that does not have its type's shape", { error });
-      return c.json({ error: error.message }, 400);
-    }
-    logger.error("Stripe event processing failed", { error });
-    return c.json({ error: "Cannot process the event now; Stripe will retry it" }, 500);
-  });
 
   return app;
 }

@@ -29,9 +29,7 @@ export interface WebhookConfig {
 }
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */
-export function loadConfig(
-  env: Record<string, string | undefined> = Deno.env.toObject(),
-): WebhookConfig {
+export function loadConfig(env: Record<string, string | undefined>): WebhookConfig {
   const parsed = parseEnv(shape, { ...env, DATABASE_URL: databaseUrlFrom(env) });
   return {
     stripeSecretKey: parsed.STRIPE_SECRET_KEY,

@@ -3,7 +3,7 @@
  * integration and browser tests drive the real checkout function).
  */
 import { assert, assertEquals } from "../harness/assert.ts";
-import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
+import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutAnswer, CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 import type {
   CheckoutCompletion,

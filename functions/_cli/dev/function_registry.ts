@@ -18,7 +18,7 @@ import {
   depsFromConfig as webhookDeps,
   loadConfig as loadWebhookConfig,
 } from "../../stripe-webhook/config.ts";
-import { createPlanPageApp } from "../../plan-page/app.tsx";
+import { createApp as createPlanPageApp } from "../../plan-page/app.tsx";
 import {
   depsFromConfig as planPageDeps,
   loadConfig as loadPlanPageConfig,
