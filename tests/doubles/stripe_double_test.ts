@@ -599,15 +599,11 @@ Deno.test("with automatic delivery on, events reach the webhook without being as
   }
 });
 
-Deno.test("customers are found by metadata search, and timestamps follow the injected clock", async () => {
+Deno.test("timestamps follow the injected clock", async () => {
   const now = Date.UTC(2026, 0, 31, 12) / 1000;
   await withDouble(async (double, stripe) => {
     const { customer, session } = await openCheckout(double, stripe);
     assert.equal(customer.created, now);
-    const found = await stripe.customers.search({ query: "metadata['discord_user_id']:'42'" });
-    assert.deepEqual(found.data.map((c) => c.id), [customer.id]);
-    const none = await stripe.customers.search({ query: "email:'nobody@example.com'" });
-    assert.equal(none.data.length, 0);
 
     const { subscription } = double.completeCheckout(session.id);
     // Monthly periods keep the anchor day, clamped to the month's last day (31 Jan → 28 Feb).
@@ -621,7 +617,7 @@ Deno.test("pause and resume emit their events; canceled subscriptions leave the 
     const { subscription } = double.completeCheckout(session.id);
     assert.equal(double.pause(subscription.id).status, "paused");
     assert.equal(double.events({ type: "customer.subscription.paused" }).length, 1);
-    const resumed = await stripe.subscriptions.resume(subscription.id);
+    const resumed = double.resume(subscription.id);
     assert.equal(resumed.status, "active");
     assert.equal(double.events({ type: "customer.subscription.resumed" }).length, 1);
 

@@ -16,7 +16,7 @@ import {
   unrecognizedUrl,
 } from "./errors.ts";
 import type { EventLog, EventRequest } from "./events.ts";
-import { checkoutLineItems, expand } from "./expand.ts";
+import { expand } from "./expand.ts";
 import type { FormParams } from "./form.ts";
 import { newId } from "./ids.ts";
 import { fromTemplate, periodOf } from "./objects.ts";
@@ -277,35 +277,6 @@ function json(c: ApiContext, object: unknown): Response {
   });
 }
 
-/** Matches `metadata['key']:'value'` and `field:'value'` clauses of Stripe's search language. */
-function searchCustomers(state: StripeState, query: string): Stripe.Customer[] {
-  const clauses = query.split(/\s+(AND|OR)\s+/i);
-  const connective = clauses.length > 1 ? clauses[1].toUpperCase() : "AND";
-  const tests = clauses.filter((_, i) => i % 2 === 0).map((clause) => {
-    const match = clause.trim().match(
-      /^(-)?(email|name|phone|metadata\[['"]([^'"]+)['"]\])\s*:\s*['"]([^'"]*)['"]$/,
-    );
-    if (!match) {
-      throw invalidParameter(
-        "query",
-        `Invalid query: could not parse '${clause.trim()}'. The Stripe double supports ` +
-          "email, name, phone and metadata['key'] equality clauses.",
-        "parameter_invalid_string",
-      );
-    }
-    const [, negate, field, metadataKey, value] = match;
-    return (customer: Stripe.Customer) => {
-      const actual = metadataKey !== undefined
-        ? customer.metadata[metadataKey]
-        : customer[field as "email" | "name" | "phone"];
-      return (actual === value) !== (negate === "-");
-    };
-  });
-  return [...state.customers.values()].filter((customer) =>
-    connective === "OR" ? tests.some((t) => t(customer)) : tests.every((t) => t(customer))
-  );
-}
-
 /**
  * Builds the Hono app that serves `/v1/...`.
  *
@@ -355,20 +326,6 @@ export function createApiApp(
     const customers = [...state.customers.values()].filter((cu) => !email || cu.email === email);
     return respond(c, paginate(state, customers, params, "/v1/customers"));
   });
-  app.get("/v1/customers/search", (c) => {
-    const { params } = c.env;
-    validateParams(params, { query: "string", limit: "integer", page: "string" }, ["query"]);
-    const data = searchCustomers(state, readString(params, "query")!)
-      .sort((a, b) => state.orderOf(b.id) - state.orderOf(a.id))
-      .slice(0, readInteger(params, "limit") ?? 10);
-    return respond(c, {
-      object: "search_result",
-      data,
-      has_more: false,
-      next_page: null,
-      url: "/v1/customers/search",
-    });
-  });
   retrieve("/v1/customers/:id", () => state.customers, "customer");
   app.post("/v1/customers/:id", (c) => {
     const { params } = c.env;
@@ -389,60 +346,8 @@ export function createApiApp(
     return respond(c, customer);
   });
 
-  // Products and prices
-  retrieve("/v1/products/:id", () => state.products, "product");
-  app.get("/v1/products", (c) => {
-    const { params } = c.env;
-    validateParams(params, {
-      ...PAGINATION,
-      active: "boolean",
-      ids: { list: "string" },
-      shippable: "boolean",
-      url: "string",
-    });
-    const active = readBoolean(params, "active");
-    const ids = readList(params, "ids").map(String);
-    const products = [...state.products.values()].filter((p) =>
-      (active === undefined || p.active === active) && (ids.length === 0 || ids.includes(p.id))
-    );
-    return respond(c, paginate(state, products, params, "/v1/products"));
-  });
+  // Prices
   retrieve("/v1/prices/:id", () => state.prices, "price");
-  app.get("/v1/prices", (c) => {
-    const { params } = c.env;
-    validateParams(params, {
-      ...PAGINATION,
-      active: "boolean",
-      currency: "string",
-      lookup_keys: { list: "string" },
-      product: "string",
-      recurring: {
-        interval: ["day", "week", "month", "year"],
-        meter: "string",
-        usage_type: [
-          "licensed",
-          "metered",
-        ],
-      },
-      type: ["one_time", "recurring"],
-    });
-    const active = readBoolean(params, "active");
-    const currency = readString(params, "currency");
-    const product = readString(params, "product");
-    const type = readString(params, "type");
-    const lookupKeys = readList(params, "lookup_keys").map(String);
-    const interval = readObject(params, "recurring")?.interval;
-    const prices = [...state.prices.values()].filter((p) =>
-      (active === undefined || p.active === active) &&
-      (!currency || p.currency === currency) &&
-      (!product || p.product === product) &&
-      (!type || p.type === type) &&
-      (lookupKeys.length === 0 || (p.lookup_key !== null && lookupKeys.includes(p.lookup_key))) &&
-      (!interval || p.recurring?.interval === interval)
-    );
-    return respond(c, paginate(state, prices, params, "/v1/prices"));
-  });
-
   // Checkout
   app.post("/v1/checkout/sessions", (c) => {
     const { params } = c.env;
@@ -467,15 +372,6 @@ export function createApiApp(
     return respond(c, paginate(state, sessions, params, "/v1/checkout/sessions"));
   });
   retrieve("/v1/checkout/sessions/:id", () => state.checkoutSessions, "checkout.session");
-  app.get("/v1/checkout/sessions/:id/line_items", (c) => {
-    validateParams(c.env.params, {
-      limit: "integer",
-      starting_after: "string",
-      ending_before: "string",
-    });
-    get(state.checkoutSessions, "checkout.session", c.req.param("id"));
-    return respond(c, checkoutLineItems(state, c.req.param("id")));
-  });
   app.post("/v1/checkout/sessions/:id/expire", (c) => {
     validateParams(c.env.params, {});
     get(state.checkoutSessions, "checkout.session", c.req.param("id"));
@@ -504,11 +400,6 @@ export function createApiApp(
     const configurations = state.portalConfigured ? [...state.portalConfigurations.values()] : [];
     return respond(c, paginate(state, configurations, params, "/v1/billing_portal/configurations"));
   });
-  retrieve(
-    "/v1/billing_portal/configurations/:id",
-    () => state.portalConfigurations,
-    "configuration",
-  );
 
   // Subscriptions
   app.get("/v1/subscriptions", (c) => {
@@ -577,15 +468,6 @@ export function createApiApp(
     });
     return respond(c, subscription);
   });
-  app.post("/v1/subscriptions/:id/resume", (c) => {
-    get(state.subscriptions, "subscription", c.req.param("id"));
-    validateParams(c.env.params, {
-      billing_cycle_anchor: ["now", "unchanged"],
-      proration_behavior: ["always_invoice", "create_prorations", "none"],
-      proration_date: "integer",
-    });
-    return respond(c, billing.resume(c.req.param("id"), c.env.request));
-  });
 
   // Invoices and payments
   retrieve("/v1/invoices/:id", () => state.invoices, "invoice");
@@ -610,7 +492,6 @@ export function createApiApp(
     );
     return respond(c, paginate(state, invoices, params, "/v1/invoices"));
   });
-  retrieve("/v1/invoice_payments/:id", () => state.invoicePayments, "invoice_payment");
   app.get("/v1/invoice_payments", (c) => {
     const { params } = c.env;
     validateParams(params, {
@@ -634,22 +515,6 @@ export function createApiApp(
     return respond(c, paginate(state, payments, params, "/v1/invoice_payments"));
   });
   retrieve("/v1/charges/:id", () => state.charges, "charge");
-  app.get("/v1/charges", (c) => {
-    const { params } = c.env;
-    validateParams(params, {
-      ...PAGINATION,
-      customer: "string",
-      payment_intent: "string",
-      transfer_group: "string",
-    });
-    const customer = readString(params, "customer");
-    const paymentIntent = readString(params, "payment_intent");
-    const charges = [...state.charges.values()].filter((ch) =>
-      (!customer || ch.customer === customer) &&
-      (!paymentIntent || ch.payment_intent === paymentIntent)
-    );
-    return respond(c, paginate(state, charges, params, "/v1/charges"));
-  });
   retrieve("/v1/payment_intents/:id", () => state.paymentIntents, "payment_intent", {
     client_secret: "string",
   });
@@ -702,25 +567,6 @@ export function createApiApp(
       paginate(state, [...state.webhookEndpoints.values()], params, "/v1/webhook_endpoints"),
     );
   });
-  app.post("/v1/webhook_endpoints", (c) => {
-    const { params } = c.env;
-    validateParams(params, {
-      api_version: "string",
-      connect: "boolean",
-      description: "string",
-      enabled_events: { list: "string" },
-      metadata: "map",
-      url: "string",
-    }, ["url", "enabled_events"]);
-    const endpoint = billing.createWebhookEndpoint({
-      url: readString(params, "url")!,
-      enabled_events: readList(params, "enabled_events").map(String),
-      description: readString(params, "description"),
-      api_version: readString(params, "api_version"),
-    });
-    return respond(c, endpoint);
-  });
-  retrieve("/v1/webhook_endpoints/:id", () => state.webhookEndpoints, "webhook_endpoint");
   app.get("/v1/events", (c) => {
     const { params } = c.env;
     validateParams(params, {
