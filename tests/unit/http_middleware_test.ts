@@ -136,7 +136,7 @@ Deno.test("an app may word the 500 of an unexpected failure its own way", async 
   const app = testApp({
     failureBody: { error: "Cannot process the event now; Stripe will retry it" },
   });
-  const response = await app.request("/broken");
+  const { result: response } = await capturingLogs(() => Promise.resolve(app.request("/broken")));
   assertEquals([response.status, await response.json()], [500, {
     error: "Cannot process the event now; Stripe will retry it",
   }]);

@@ -550,3 +550,18 @@ Deno.test("other methods and odd forms get a page, never a crash or a call", asy
   }
   assertEquals(calls, []);
 });
+
+Deno.test("the page's request id goes to checkout with the call and back in the answer", async () => {
+  const { client } = clientAnswering({});
+  const passed: (string | undefined)[] = [];
+  const planView = client.planView;
+  client.planView = (token, context) => {
+    passed.push(context?.requestId);
+    return planView(token, context);
+  };
+  const response = await app(client).request(`/join/${TOKEN}`, {
+    headers: { "x-request-id": "page-click-1" },
+  });
+  assertEquals(response.headers.get("x-request-id"), "page-click-1");
+  assertEquals(passed, ["page-click-1"]);
+});
