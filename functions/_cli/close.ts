@@ -1,6 +1,6 @@
 /**
  * `deno task close -- --guild <id> --month YYYY-MM` closes a month for a guild: the database
- * freezes its figures per plan and currency (public.close_period), and facts that arrive later
+ * freezes its figures per plan and currency (rolepass.close_period), and facts that arrive later
  * for it count as adjustments of the next open month. `--export` prints a closed month as CSV.
  *
  * Reads DATABASE_URL or SUPABASE_DB_URL from the environment or the project's `.env`.
@@ -35,7 +35,7 @@ export type CloseOutcome =
 /** Closes `month` (`YYYY-MM-01`) for a guild through the database's close_period(). */
 export async function closeMonth(sql: Sql, guild: string, firstDay: string): Promise<CloseOutcome> {
   const [row] = await sql<CloseOutcome[]>`
-    select outcome, detail from public.close_period(${guild}, ${firstDay}::date)`;
+    select outcome, detail from rolepass.close_period(${guild}, ${firstDay}::date)`;
   return row;
 }
 
@@ -46,7 +46,7 @@ export async function closedFigures(
   firstDay: string,
 ): Promise<ClosedFigureRow[] | null> {
   const [closed] = await sql`
-    select 1 from public.closed_periods where guild_id = ${guild} and month = ${firstDay}::date`;
+    select 1 from rolepass.closed_periods where guild_id = ${guild} and month = ${firstDay}::date`;
   if (!closed) return null;
   const rows = await sql<
     (Omit<ClosedFigureRow, "gross" | "refunds" | "disputes" | "net" | "mrr"> & {
@@ -62,7 +62,7 @@ export async function closedFigures(
       stripe_price_id as "stripePriceId", plan_name as "planName", currency,
       gross::text, refunds::text, disputes::text, net::text, starts, cancellations,
       active_at_month_end as "activeAtMonthEnd", mrr::text
-    from public.closed_period_figures
+    from rolepass.closed_period_figures
     where guild_id = ${guild} and month = ${firstDay}::date`;
   return rows.map((row) => ({
     ...row,

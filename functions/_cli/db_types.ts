@@ -10,10 +10,10 @@ import { runTask, type TaskDefinition } from "./task.ts";
 /** Where the generated types are checked in, relative to the project root. */
 export const TYPES_PATH = "functions/_shared/database.types.ts";
 
-/** The types the Supabase CLI generates for the `public` schema of the database at `url`. */
+/** The types the Supabase CLI generates for the `rolepass` schema of the database at `url`. */
 export function generateDatabaseTypes(databaseUrl: string): Promise<string> {
   return runSupabase(
-    ["gen", "types", "typescript", "--db-url", databaseUrl, "--schema", "public"],
+    ["gen", "types", "typescript", "--db-url", databaseUrl, "--schema", "rolepass"],
     {
       quiet: true,
     },

@@ -53,7 +53,7 @@ export async function runDrift(
   try {
     const guildIds = guild?.data
       ? [guild.data]
-      : (await sql<{ id: string }[]>`select id from public.guilds order by id`).map((g) => g.id);
+      : (await sql<{ id: string }[]>`select id from rolepass.guilds order by id`).map((g) => g.id);
     const api = createDiscordApi(config.DISCORD_API_BASE_URL, config.DISCORD_BOT_TOKEN);
     const deps = {
       ...RECONCILE_DEFAULTS,

@@ -115,7 +115,7 @@ export async function applyPlansFile(
   const priceIds = file.guilds.flatMap((guild) => guild.plans.map((p) => p.stripe_price_id));
   await sql.begin(async (tx) => {
     const owners = await tx<{ stripe_price_id: string; guild_id: string }[]>`
-      select stripe_price_id, guild_id from public.plans
+      select stripe_price_id, guild_id from rolepass.plans
       where stripe_price_id = any(${priceIds}::text[])`;
     const problems: string[] = [];
     for (const [g, guild] of file.guilds.entries()) {
@@ -133,7 +133,7 @@ export async function applyPlansFile(
 
     for (const guild of file.guilds) {
       const [row] = await tx<{ inserted: boolean }[]>`
-        insert into public.guilds as g (
+        insert into rolepass.guilds as g (
           id, name, default_locale, seller_notice, past_due_grace, revoke_on_refund,
           revoke_on_dispute, refund_policy, dispute_policy, operator_log_channel_id
         ) values (
@@ -165,7 +165,7 @@ export async function applyPlansFile(
         const price = terms.get(plan.stripe_price_id);
         if (!price) throw new Error(`No Stripe terms fetched for ${plan.stripe_price_id}`);
         const [planRow] = await tx<{ inserted: boolean }[]>`
-          insert into public.plans as p (
+          insert into rolepass.plans as p (
             guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency,
             billing_interval, interval_count, sort_order, active
           ) values (
@@ -195,7 +195,7 @@ export async function applyPlansFile(
     }
 
     const deactivated = await tx<{ stripe_price_id: string }[]>`
-      update public.plans set active = false
+      update rolepass.plans set active = false
       where active and stripe_price_id <> all(${priceIds}::text[])
       returning stripe_price_id`;
     summary.plansDeactivated = deactivated.map((row) => row.stripe_price_id).sort();

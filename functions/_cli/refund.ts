@@ -70,7 +70,7 @@ export async function refundLastPayment(
   >`
     select m.stripe_customer_id,
       (extract(epoch from g.refund_window) * 1000)::float8 as refund_window_ms
-    from public.memberships m join public.guilds g on g.id = m.guild_id
+    from rolepass.memberships m join rolepass.guilds g on g.id = m.guild_id
     where m.guild_id = ${guildId} and m.discord_user_id = ${discordUserId}`;
   if (!membership?.stripe_customer_id) {
     return { ok: false, reason: `member ${discordUserId} has never paid in guild ${guildId}` };

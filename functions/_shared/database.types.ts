@@ -3,7 +3,7 @@ export type Json = string | number | boolean | null | { [key: string]: Json | un
 
 export type Database = {
   
-  "public": {
+  "rolepass": {
           Tables: {
             "checkout_attempts": {
                   Row: {
@@ -518,7 +518,7 @@ isOneToOne: false
 
 type DatabaseWithoutInternals = Omit<Database, '__InternalSupabase'>
 
-type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "public">]
+type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "rolepass">]
 
 export type Tables<
   DefaultSchemaTableNameOrOptions extends
@@ -622,7 +622,7 @@ export type CompositeTypes<
   : never
 
 export const Constants = {
-  "public": {
+  "rolepass": {
           Enums: {
             
           }

@@ -1,12 +1,12 @@
 /**
  * Discord calls that respect Discord's rate limits across every instance of a function.
  *
- * Before each call a slot is taken in the database (`public.acquire_discord_slot`): the bucket
+ * Before each call a slot is taken in the database (`rolepass.acquire_discord_slot`): the bucket
  * state learned from `X-RateLimit-*` headers and a sliding window for the global 50 requests/s
  * live there, so a burst of jobs spread over many isolates drains at Discord's rate instead of
  * discovering it through 429s (429s count towards the invalid-request limit that bans an IP:
  * https://discord.com/developers/docs/topics/rate-limits#invalid-request-limit-aka-cloudflare-bans).
- * Every answer's headers are written back (`public.record_discord_rate_limit`), with how long
+ * Every answer's headers are written back (`rolepass.record_discord_rate_limit`), with how long
  * the call took: a request reaches Discord somewhere between taking its slot and its answer, so
  * the global window counts each request until one window after its answer, which holds however
  * late a busy isolate sends what it was allowed to.
@@ -147,7 +147,7 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
       const [{ wait_ms: wait, taken_at: takenAt }] = await sql<
         { wait_ms: number; taken_at: Date | null }[]
       >`
-        select * from public.acquire_discord_slot(${bucket.key}, ${bucket.global},
+        select * from rolepass.acquire_discord_slot(${bucket.key}, ${bucket.global},
           ${globalLimit}, ${globalWindowMs}, ${maxInFlightMs})`;
       if (wait <= 0) return { kind: "taken", takenAt, askedAt };
       if (wait > maxWaitMs || now() + wait >= deadline) return { kind: "wait", waitMs: wait };
@@ -164,7 +164,7 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
     const limited = response?.status === 429;
     const resetAfter = numberHeader(headers, "X-RateLimit-Reset-After");
     await sql`
-      select public.record_discord_rate_limit(
+      select rolepass.record_discord_rate_limit(
         ${bucket.key},
         ${headers.get("X-RateLimit-Bucket")},
         ${numberHeader(headers, "X-RateLimit-Limit")},

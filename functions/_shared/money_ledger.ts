@@ -1,5 +1,5 @@
 /**
- * Writes money facts into the ledger (public.money_ledger), inside the caller's transaction, so a
+ * Writes money facts into the ledger (rolepass.money_ledger), inside the caller's transaction, so a
  * fact commits with the webhook event that brought it or not at all.
  */
 import type { MoneyFact } from "../_core/ledger.ts";
@@ -31,7 +31,7 @@ export async function recordMoneyFacts(
     dispute_status: fact.disputeStatus,
   }));
   await tx`
-    insert into public.money_ledger as l (guild_id, plan_id, stripe_price_id, kind,
+    insert into rolepass.money_ledger as l (guild_id, plan_id, stripe_price_id, kind,
       stripe_object_id, stripe_customer_id, stripe_subscription_id, stripe_invoice_id,
       stripe_charge_id, starts_subscription, amount, currency, occurred_at, dispute_status,
       stripe_event_id, fact_month, period_month)
@@ -45,12 +45,12 @@ export async function recordMoneyFacts(
       stripe_invoice_id text, stripe_charge_id text, starts_subscription boolean, amount bigint,
       currency text, occurred_at timestamptz, dispute_status text)
     cross join lateral (
-      select pl.id, pl.guild_id, pl.stripe_price_id from public.plans pl
+      select pl.id, pl.guild_id, pl.stripe_price_id from rolepass.plans pl
       where pl.stripe_price_id = any(f.price_ids)
       order by array_position(f.price_ids, pl.stripe_price_id)
       limit 1
     ) p
     on conflict (kind, stripe_object_id) do update set dispute_status = excluded.dispute_status
-    where public.dispute_status_rank(l.dispute_status)
-      < public.dispute_status_rank(excluded.dispute_status)`;
+    where rolepass.dispute_status_rank(l.dispute_status)
+      < rolepass.dispute_status_rank(excluded.dispute_status)`;
 }

@@ -82,7 +82,7 @@ export async function findLinkToken(
 ): Promise<LinkTokenRow | null> {
   const rows = await sql`
     select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at, created_at
-    from public.link_tokens
+    from rolepass.link_tokens
     where token_hash = decode(${hex(tokenHash)}, 'hex')`;
   return rows.length ? linkTokenRowSchema.parse(rows[0]) : null;
 }
@@ -91,14 +91,14 @@ export async function findLinkToken(
 export async function lockLinkToken(tx: Queryable, id: string): Promise<LinkTokenRow> {
   const rows = await tx`
     select id, purpose, guild_id, discord_user_id, locale, expires_at, used_at, created_at
-    from public.link_tokens where id = ${id} for update`;
+    from rolepass.link_tokens where id = ${id} for update`;
   return linkTokenRowSchema.parse(rows[0]);
 }
 
 /** Marks a link token as used, unless it already is (then returns false). */
 export async function markLinkTokenUsed(tx: Queryable, id: string, now: Date): Promise<boolean> {
   const rows = await tx`
-    update public.link_tokens set used_at = ${now}
+    update rolepass.link_tokens set used_at = ${now}
     where id = ${id} and used_at is null
     returning id`;
   return rows.length === 1;
@@ -110,12 +110,12 @@ export async function loadGuildPlans(
   guildId: string,
 ): Promise<{ guild: GuildRow; plans: PlanRow[] } | null> {
   const guilds = await sql`
-    select id, name, seller_notice from public.guilds where id = ${guildId}`;
+    select id, name, seller_notice from rolepass.guilds where id = ${guildId}`;
   if (!guilds.length) return null;
   const plans = await sql`
     select id, guild_id, stripe_price_id, display, unit_amount, currency, billing_interval,
       interval_count
-    from public.plans
+    from rolepass.plans
     where guild_id = ${guildId} and active
     order by sort_order, created_at, id`;
   return {
@@ -133,7 +133,7 @@ export async function findActivePlan(
   const rows = await sql`
     select id, guild_id, stripe_price_id, display, unit_amount, currency, billing_interval,
       interval_count
-    from public.plans
+    from rolepass.plans
     where id = ${planId} and guild_id = ${guildId} and active`;
   return rows.length ? planRowSchema.parse(rows[0]) : null;
 }
@@ -147,7 +147,7 @@ export async function findMembership(
   const rows = await sql`
     select id, guild_id, discord_user_id, stripe_customer_id, stripe_subscription_id, status,
       entitled
-    from public.memberships
+    from rolepass.memberships
     where guild_id = ${guildId} and discord_user_id = ${discordUserId}`;
   return rows.length ? membershipRowSchema.parse(rows[0]) : null;
 }
@@ -163,7 +163,7 @@ export async function ensureMembership(
   member: { guildId: string; discordUserId: string; locale: "ja" | "en" },
 ): Promise<void> {
   await sql`
-    insert into public.memberships (guild_id, discord_user_id, locale, change_cause)
+    insert into rolepass.memberships (guild_id, discord_user_id, locale, change_cause)
     values (${member.guildId}, ${member.discordUserId}, ${member.locale}, 'join_link')
     on conflict (guild_id, discord_user_id) do nothing`;
 }
@@ -179,7 +179,7 @@ export async function lockMembership(
   const rows = await tx`
     select id, guild_id, discord_user_id, stripe_customer_id, stripe_subscription_id, status,
       entitled
-    from public.memberships
+    from rolepass.memberships
     where guild_id = ${member.guildId} and discord_user_id = ${member.discordUserId}
     for update`;
   return membershipRowSchema.parse(rows[0]);
@@ -192,7 +192,7 @@ export async function setMembershipCustomer(
   customerId: string,
 ): Promise<void> {
   await tx`
-    update public.memberships
+    update rolepass.memberships
     set stripe_customer_id = ${customerId}, change_cause = 'stripe_customer_created',
       change_event_id = null
     where id = ${membershipId}`;
@@ -205,7 +205,7 @@ export async function attemptsForLinkToken(
 ): Promise<AttemptRow[]> {
   const rows = await sql`
     select id, link_token_id, plan_id, kind, stripe_session_id, status, locale
-    from public.checkout_attempts where link_token_id = ${linkTokenId}
+    from rolepass.checkout_attempts where link_token_id = ${linkTokenId}
     order by created_at`;
   return rows.map((row) => attemptRowSchema.parse(row));
 }
@@ -217,7 +217,7 @@ export async function openCheckoutAttempts(
 ): Promise<AttemptRow[]> {
   const rows = await sql`
     select id, link_token_id, plan_id, kind, stripe_session_id, status, locale
-    from public.checkout_attempts
+    from rolepass.checkout_attempts
     where membership_id = ${membershipId} and kind = 'checkout' and status = 'open'
     order by created_at`;
   return rows.map((row) => attemptRowSchema.parse(row));
@@ -239,8 +239,8 @@ export async function findCheckoutAttemptBySession(
   const rows = await sql`
     select a.id, a.link_token_id, a.plan_id, a.kind, a.stripe_session_id, a.status, a.locale,
       a.membership_id, m.stripe_customer_id, a.completion
-    from public.checkout_attempts a
-    join public.memberships m on m.id = a.membership_id
+    from rolepass.checkout_attempts a
+    join rolepass.memberships m on m.id = a.membership_id
     where a.stripe_session_id = ${stripeSessionId} and a.kind = 'checkout'`;
   return rows.length ? sessionAttemptRowSchema.parse(rows[0]) : null;
 }
@@ -251,7 +251,7 @@ export async function setAttemptStatus(
   attemptId: string,
   status: "completed" | "expired",
 ): Promise<void> {
-  await tx`update public.checkout_attempts set status = ${status} where id = ${attemptId}`;
+  await tx`update rolepass.checkout_attempts set status = ${status} where id = ${attemptId}`;
 }
 
 /** Records a session Stripe has created (a replayed session is already recorded: no-op). */
@@ -267,7 +267,7 @@ export async function recordAttempt(
   },
 ): Promise<void> {
   await tx`
-    insert into public.checkout_attempts (membership_id, link_token_id, plan_id, kind,
+    insert into rolepass.checkout_attempts (membership_id, link_token_id, plan_id, kind,
       stripe_session_id, locale)
     values (${attempt.membershipId}, ${attempt.linkTokenId}, ${attempt.planId}, ${attempt.kind},
       ${attempt.stripeSessionId}, ${attempt.locale})
@@ -286,7 +286,7 @@ export async function claimSessionCheck(
   checkedBefore: Date,
 ): Promise<boolean> {
   const rows = await sql`
-    update public.checkout_attempts set stripe_checked_at = ${now}
+    update rolepass.checkout_attempts set stripe_checked_at = ${now}
     where id = ${attemptId} and completion is null and status <> 'expired'
       and (stripe_checked_at is null or stripe_checked_at <= ${checkedBefore})
     returning id`;
@@ -295,7 +295,7 @@ export async function claimSessionCheck(
 
 /** Gives a claim back after Stripe failed, so the member's retry asks again at once. */
 export async function releaseSessionCheck(sql: Queryable, attemptId: string): Promise<void> {
-  await sql`update public.checkout_attempts set stripe_checked_at = null where id = ${attemptId}`;
+  await sql`update rolepass.checkout_attempts set stripe_checked_at = null where id = ${attemptId}`;
 }
 
 /** Records that a session completed and what the thank-you page was told about it. */
@@ -305,7 +305,7 @@ export async function recordCompletion(
   completion: "granting" | "processing",
 ): Promise<void> {
   await sql`
-    update public.checkout_attempts set status = 'completed', completion = ${completion}
+    update rolepass.checkout_attempts set status = 'completed', completion = ${completion}
     where id = ${attemptId}`;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The Postgres side of `/subscribe`: one call to `public.open_subscribe_link`, which claims the
+ * The Postgres side of `/subscribe`: one call to `rolepass.open_subscribe_link`, which claims the
  * interaction's id, reads the server's plans and the member's membership, stores the link token's
  * hash and keeps the interaction token, all in one round trip (Discord allows 3 seconds for the
  * whole answer).
@@ -84,7 +84,7 @@ export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
   return {
     async open(request) {
       const [row] = await sql<{ result: unknown }[]>`
-        select public.open_subscribe_link(
+        select rolepass.open_subscribe_link(
           ${request.interactionId}, ${request.guildId}, ${request.memberId}, ${request.locale}, ${request.linkTokenHash},
           ${request.linkTokenTtlSeconds}, ${request.applicationId}, ${request.interactionToken},
           ${request.memberRoleIds}::text[]

@@ -116,12 +116,12 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async loadGuild(guildId) {
       const rows = await sql`
         select g.id, g.role_drift_policy, g.operator_log_channel_id, g.default_locale,
-          array(select distinct p.discord_role_id from public.plans p where p.guild_id = g.id)
+          array(select distinct p.discord_role_id from rolepass.plans p where p.guild_id = g.id)
             as paid_role_ids,
           r.status, r.mode, r.resume_after, r.started_at, r.members_checked, r.missing_roles,
           r.unpaid_roles, r.comped, r.repairs_queued, r.findings
-        from public.guilds g
-        left join public.guild_reconciliations r on r.guild_id = g.id
+        from rolepass.guilds g
+        left join rolepass.guild_reconciliations r on r.guild_id = g.id
         where g.id = ${guildId}`;
       if (rows.length === 0) return null;
       const row = guildRowSchema.parse(rows[0]);
@@ -154,7 +154,7 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async hasDueLiveJobs(guildId) {
       const [row] = await sql<{ busy: boolean }[]>`
         select exists (
-          select 1 from public.role_jobs j
+          select 1 from rolepass.role_jobs j
           where j.guild_id = ${guildId} and j.status in ('pending', 'running')
             and j.next_attempt_at <= now()
         ) as busy`;
@@ -171,12 +171,12 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
             as entitled_role_id,
           array(
             select distinct r from (
-              select j.role_id as r from public.role_jobs j where j.membership_id = m.id
-              union select j.previous_role_id from public.role_jobs j
+              select j.role_id as r from rolepass.role_jobs j where j.membership_id = m.id
+              union select j.previous_role_id from rolepass.role_jobs j
                 where j.membership_id = m.id
             ) roles where r is not null
           ) as managed
-        from public.memberships m
+        from rolepass.memberships m
         where m.guild_id = ${guildId} and m.discord_user_id = any (${userIds}::text[])`;
       return new Map(rows.map((row) => [row.discord_user_id, {
         entitledRoleId: row.entitled_role_id,
@@ -187,7 +187,7 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async comps(guildId, userIds) {
       if (userIds.length === 0) return new Set();
       const rows = await sql<{ discord_user_id: string; discord_role_id: string }[]>`
-        select c.discord_user_id, c.discord_role_id from public.role_comps c
+        select c.discord_user_id, c.discord_role_id from rolepass.role_comps c
         where c.guild_id = ${guildId} and c.discord_user_id = any (${userIds}::text[])
           and (c.expires_at is null or c.expires_at > now())`;
       return new Set(rows.map((row) => compKey(row.discord_user_id, row.discord_role_id)));
@@ -196,7 +196,7 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async knownMembers(guildId, after, limit) {
       // Ids ordered as Discord orders them (as numbers): by length, then by text.
       const rows = await sql<{ discord_user_id: string }[]>`
-        select m.discord_user_id from public.memberships m
+        select m.discord_user_id from rolepass.memberships m
         where m.guild_id = ${guildId}
           and (${after}::text is null
             or (length(m.discord_user_id), m.discord_user_id) > (length(${after}), ${after}))
@@ -208,7 +208,7 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async enqueueRepairs(guildId, repairs, maxJobs, spacingMs) {
       if (repairs.length === 0 || maxJobs <= 0) return 0;
       const [row] = await sql<{ queued: number }[]>`
-        select public.enqueue_role_repairs(${guildId}, ${sql.json(repairs)}, ${maxJobs},
+        select rolepass.enqueue_role_repairs(${guildId}, ${sql.json(repairs)}, ${maxJobs},
           ${spacingMs}) as queued`;
       return row.queued;
     },
@@ -216,7 +216,7 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async record(guildId, pass) {
       const { counts } = pass;
       await sql`
-        insert into public.guild_reconciliations as r (guild_id, next_run_at, status, mode,
+        insert into rolepass.guild_reconciliations as r (guild_id, next_run_at, status, mode,
           resume_after, started_at, finished_at, members_checked, missing_roles, unpaid_roles,
           comped, repairs_queued, findings, last_error, alerted_at)
         values (${guildId}, now() + interval '1 minute', ${pass.status}, ${pass.mode},
@@ -237,7 +237,7 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
 
     async beginStopAlert(guildId) {
       const rows = await sql`
-        update public.guild_reconciliations set alerted_at = now()
+        update rolepass.guild_reconciliations set alerted_at = now()
         where guild_id = ${guildId} and alerted_at is null
         returning guild_id`;
       return rows.length > 0;

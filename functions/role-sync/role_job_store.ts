@@ -130,7 +130,7 @@ function parsePlan(value: unknown): PlanDisplay | null {
 export function createRoleJobStore(sql: Sql): RoleJobStore {
   return {
     async claim(maxJobs, leaseSeconds) {
-      const rows = await sql`select * from public.claim_role_jobs(${maxJobs}, ${leaseSeconds})`;
+      const rows = await sql`select * from rolepass.claim_role_jobs(${maxJobs}, ${leaseSeconds})`;
       return rows.map((row) => claimedJobSchema.parse(row));
     },
 
@@ -140,22 +140,22 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
           m.deleted_at, m.cancel_at, m.cancel_at_period_end, m.current_period_end,
           m.revoked_reason, m.stripe_subscription_id,
           g.name as guild_name, g.operator_log_channel_id, g.default_locale as guild_locale,
-          (select p.display from public.plans p
+          (select p.display from rolepass.plans p
             where p.guild_id = m.guild_id and p.discord_role_id = m.entitled_role_id
             order by (p.id = m.plan_id) desc, p.active desc limit 1) as entitled_plan_display,
-          (select p.display from public.plans p where p.id = m.plan_id)
+          (select p.display from rolepass.plans p where p.id = m.plan_id)
             as membership_plan_display,
           array(
             select distinct r from (
-              select j.role_id as r from public.role_jobs j where j.membership_id = m.id
-              union select j.previous_role_id from public.role_jobs j where j.membership_id = m.id
+              select j.role_id as r from rolepass.role_jobs j where j.membership_id = m.id
+              union select j.previous_role_id from rolepass.role_jobs j where j.membership_id = m.id
             ) roles where r is not null order by r
           ) as managed_role_ids,
           t.token as interaction_token, t.application_id as interaction_application_id
-        from public.memberships m
-        join public.guilds g on g.id = m.guild_id
+        from rolepass.memberships m
+        join rolepass.guilds g on g.id = m.guild_id
         -- Discord interaction tokens live 15 minutes; one about to expire is not worth trying.
-        left join public.interaction_tokens t on t.guild_id = m.guild_id
+        left join rolepass.interaction_tokens t on t.guild_id = m.guild_id
           and t.discord_user_id = m.discord_user_id
           and t.expires_at > now() + interval '30 seconds'
         where m.id = ${membershipId}`;
@@ -186,37 +186,37 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
 
     async finish(job, status, outcome, error) {
       const [row] = await sql<{ ok: boolean }[]>`
-        select public.finish_role_job(${job.id}, ${job.claim_id}, ${status}, ${outcome},
+        select rolepass.finish_role_job(${job.id}, ${job.claim_id}, ${status}, ${outcome},
           ${error ?? null}) as ok`;
       return row.ok;
     },
 
     async retry(job, delayMs, error, countsAsAttempt) {
       const [row] = await sql<{ ok: boolean }[]>`
-        select public.retry_role_job(${job.id}, ${job.claim_id}, ${Math.round(delayMs)},
+        select rolepass.retry_role_job(${job.id}, ${job.claim_id}, ${Math.round(delayMs)},
           ${error}, ${countsAsAttempt}) as ok`;
       return row.ok;
     },
 
     async recordRolesApplied(job, roleId) {
       const [row] = await sql<{ ok: boolean }[]>`
-        select public.record_role_job_roles_applied(${job.id}, ${job.claim_id}, ${roleId}) as ok`;
+        select rolepass.record_role_job_roles_applied(${job.id}, ${job.claim_id}, ${roleId}) as ok`;
       return row.ok;
     },
 
     async beginNotice(job) {
       const [row] = await sql<{ ok: boolean }[]>`
-        select public.begin_role_job_notice(${job.id}, ${job.claim_id}) as ok`;
+        select rolepass.begin_role_job_notice(${job.id}, ${job.claim_id}) as ok`;
       return row.ok;
     },
 
     async endNotice(job, status) {
-      await sql`select public.end_role_job_notice(${job.id}, ${status})`;
+      await sql`select rolepass.end_role_job_notice(${job.id}, ${status})`;
     },
 
     async beginAlert(job) {
       const [row] = await sql<{ ok: boolean }[]>`
-        select public.begin_role_job_alert(${job.id}) as ok`;
+        select rolepass.begin_role_job_alert(${job.id}) as ok`;
       return row.ok;
     },
 
@@ -232,10 +232,10 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
       >`
         select s.pending, s.failing, s.failed, s.running,
           (select extract(epoch from now() - min(j.next_attempt_at))::float8
-            from public.role_jobs j
+            from rolepass.role_jobs j
             where j.status in ('pending', 'running') and j.next_attempt_at <= now())
             as oldest_due_age_seconds
-        from public.role_job_queue_status s`;
+        from rolepass.role_job_queue_status s`;
       return {
         pending: Number(row.pending),
         failing: Number(row.failing),

@@ -1,7 +1,7 @@
 -- Monthly close report, per guild, month, plan and currency, from the money ledger:
---   status 'closed'  the frozen figures of a closed month (public.closed_period_figures), exactly
+--   status 'closed'  the frozen figures of a closed month (rolepass.closed_period_figures), exactly
 --                    as `deno task close` recorded them; they never change afterwards
---   status 'open'    the months not closed yet, summed from public.money_ledger as they stand now
+--   status 'open'    the months not closed yet, summed from rolepass.money_ledger as they stand now
 --                    (provisional: no members at month end or MRR until the month is closed)
 --   row_kind         'period' for the month's own facts, 'adjustment' for late facts of an
 --                    earlier, already closed month (fact_month), counted in this month instead
@@ -25,7 +25,7 @@ with closed as (
     to_char(f.fact_month, 'YYYY-MM') as fact_month, f.plan_id, f.stripe_price_id, f.plan_name,
     f.currency, f.gross, f.refunds, f.disputes, f.net, f.starts, f.cancellations,
     f.active_at_month_end, f.mrr
-  from public.closed_period_figures f
+  from rolepass.closed_period_figures f
 ),
 open_months as (
   select l.guild_id, to_char(l.period_month, 'YYYY-MM') as month, 'open' as status,
@@ -38,13 +38,13 @@ open_months as (
       - coalesce(sum(l.amount) filter (where l.kind = 'dispute_won'), 0) as disputes,
     count(*) filter (where l.kind = 'invoice_paid' and l.starts_subscription)::integer as starts,
     count(*) filter (where l.kind = 'subscription_ended' and exists (
-      select 1 from public.money_ledger s
+      select 1 from rolepass.money_ledger s
       where s.stripe_subscription_id = l.stripe_object_id and s.starts_subscription
     ))::integer as cancellations
-  from public.money_ledger l
-  left join public.plans p on p.id = l.plan_id
+  from rolepass.money_ledger l
+  left join rolepass.plans p on p.id = l.plan_id
   where not exists (
-    select 1 from public.closed_periods c
+    select 1 from rolepass.closed_periods c
     where c.guild_id = l.guild_id and c.month = l.period_month
   )
   group by l.guild_id, l.period_month, l.is_adjustment, l.fact_month, l.plan_id,

@@ -142,7 +142,7 @@ export async function setUpInteractionsBench(): Promise<InteractionsBench> {
       if (!valid) throw new Error("floor: signature did not verify");
       const floorHash = crypto.getRandomValues(new Uint8Array(32));
       await floorSql`
-        insert into public.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
+        insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
           expires_at)
         values (${floorHash}, 'join', '290926798626357999', '400000000000000000', 'en',
           now() + interval '15 minutes')`;

@@ -23,9 +23,9 @@ const db = await createTestDatabase();
 // One connection, so the statistics this backend flushes are the ones read afterwards.
 const sql = createSql(db.url, { max: 1 });
 try {
-  await sql`insert into public.guilds (id, name) values (${GUILD}, 'Bench guild')`;
+  await sql`insert into rolepass.guilds (id, name) values (${GUILD}, 'Bench guild')`;
   const [plan] = await sql<{ id: string }[]>`
-    insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+    insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
       currency, billing_interval)
     values (${GUILD}, 'price_bench', '300000000000000777', ${sql.json({ en: { name: "Bench" } })},
       980, 'jpy', 'month')
@@ -36,7 +36,7 @@ try {
     // Bulk seed: the placing trigger's result is written directly (every month is open here).
     await tx`set local session_replication_role = replica`;
     await tx`
-      insert into public.money_ledger (guild_id, plan_id, stripe_price_id, kind,
+      insert into rolepass.money_ledger (guild_id, plan_id, stripe_price_id, kind,
         stripe_object_id, stripe_customer_id, stripe_subscription_id, stripe_invoice_id,
         starts_subscription, amount, currency, occurred_at, fact_month, period_month)
       select ${GUILD}, ${plan.id}, 'price_bench', 'invoice_paid', 'in_' || m || '_' || month,
@@ -51,7 +51,7 @@ try {
           at time zone 'Asia/Tokyo' as paid_at
       ) t`;
     await tx`
-      insert into public.money_ledger (guild_id, plan_id, stripe_price_id, kind,
+      insert into rolepass.money_ledger (guild_id, plan_id, stripe_price_id, kind,
         stripe_object_id, stripe_subscription_id, amount, currency, occurred_at, fact_month,
         period_month)
       select ${GUILD}, ${plan.id}, 'price_bench', kind, prefix || m || '_' || month, 'sub_' || m,
@@ -69,17 +69,17 @@ try {
       ) as f(kind, prefix, amount, chosen)
       where chosen`;
   });
-  await sql`analyze public.money_ledger`;
+  await sql`analyze rolepass.money_ledger`;
   const seedSeconds = (performance.now() - seedStarted) / 1000;
 
   const [{ rows, bytes }] = await sql<{ rows: number; bytes: number }[]>`
     select count(*)::integer as rows,
-      pg_total_relation_size('public.money_ledger')::float8 as bytes
-    from public.money_ledger`;
+      pg_total_relation_size('rolepass.money_ledger')::float8 as bytes
+    from rolepass.money_ledger`;
 
   for (let month = 1; month < MONTHS; month++) {
     const first = `2025-${String(month).padStart(2, "0")}-01`;
-    const [closed] = await sql`select outcome from public.close_period(${GUILD}, ${first}::date)`;
+    const [closed] = await sql`select outcome from rolepass.close_period(${GUILD}, ${first}::date)`;
     if (closed.outcome !== "closed") throw new Error(`closing ${first}: ${closed.outcome}`);
   }
 
@@ -102,7 +102,7 @@ try {
     floorTimes.push(
       await elapsed(() =>
         sql`
-        select currency, sum(amount) from public.money_ledger
+        select currency, sum(amount) from rolepass.money_ledger
         where guild_id = ${GUILD}
           and occurred_at >= timestamptz '2025-12-01 00:00+09'
           and occurred_at < timestamptz '2026-01-01 00:00+09'
@@ -113,7 +113,7 @@ try {
       await elapsed(() =>
         sql.begin(async (tx) => {
           const [closed] = await tx`
-            select outcome from public.close_period(${GUILD}, '2025-12-01'::date)`;
+            select outcome from rolepass.close_period(${GUILD}, '2025-12-01'::date)`;
           if (closed.outcome !== "closed") throw new Error(`closing 2025-12: ${closed.outcome}`);
           throw new RollBack();
         }).catch((error) => {

@@ -53,8 +53,8 @@ try {
   for (let g = 0; g < GUILDS; g++) {
     const guild = discord.addGuild({ botRolePosition: 10 });
     const role = discord.addRole(guild.id, { position: 5 }).id;
-    await sql`insert into public.guilds (id, name) values (${guild.id}, ${"Guild " + g})`;
-    await sql`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+    await sql`insert into rolepass.guilds (id, name) values (${guild.id}, ${"Guild " + g})`;
+    await sql`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
         unit_amount, currency, billing_interval)
       values (${guild.id}, ${"price_bench_" + g}, ${role},
         ${sql.json({ en: { name: "Gold" } })}, 500, 'jpy', 'month')`;
@@ -67,10 +67,10 @@ try {
       rows.push({ guild_id: guild.id, discord_user_id: userId, token });
     }
     const inserted = await sql<{ id: string; discord_user_id: string }[]>`
-      insert into public.memberships ${
+      insert into rolepass.memberships ${
       sql(rows.map((r) => ({ guild_id: r.guild_id, discord_user_id: r.discord_user_id })))
     } returning id, discord_user_id`;
-    await sql`insert into public.interaction_tokens ${
+    await sql`insert into rolepass.interaction_tokens ${
       sql(rows.map((r) => ({
         guild_id: r.guild_id,
         discord_user_id: r.discord_user_id,
@@ -88,10 +88,10 @@ try {
       });
     }
   }
-  await sql`update public.memberships m set entitled = true,
+  await sql`update rolepass.memberships m set entitled = true,
       entitled_role_id = p.discord_role_id, plan_id = p.id, status = 'active',
       change_cause = 'bench'
-    from public.plans p where p.guild_id = m.guild_id`;
+    from rolepass.plans p where p.guild_id = m.guild_id`;
 
   // 1. Drain.
   discord.clearLog();
@@ -101,12 +101,12 @@ try {
     drainRoleJobs(deps, Date.now() + 300_000),
   ]);
   let [{ open }] = await sql<{ open: number }[]>`select count(*)::int as open
-    from public.role_jobs where status in ('pending', 'running')`;
+    from rolepass.role_jobs where status in ('pending', 'running')`;
   while (open > 0) {
     await drainRoleJobs(deps, Date.now() + 300_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     [{ open }] = await sql<{ open: number }[]>`select count(*)::int as open
-      from public.role_jobs where status in ('pending', 'running')`;
+      from rolepass.role_jobs where status in ('pending', 'running')`;
   }
   const drainSeconds = (performance.now() - started) / 1000;
   const puts = discord.requests().filter((r) => r.method === "PUT");
@@ -149,14 +149,14 @@ try {
   const dispatcher = await startDispatcher({ databaseUrl: db.url, cronIntervalMs: 3_600_000 });
   // Both sides forget the drain's windows: the double's, and what role-sync learnt of them.
   discord.resetRateLimits();
-  await sql`delete from public.discord_rate_limits`;
-  await sql`update public.discord_global_rate_limit
+  await sql`delete from rolepass.discord_rate_limits`;
+  await sql`update rolepass.discord_global_rate_limit
     set sent_at = '{}', in_flight = '{}', blocked_until = null`;
   discord.clearLog();
   const committedAt = new Map<string, number>();
   const sample = members.filter((_, i) => i % MEMBERS_PER_GUILD < 2);
   for (const member of sample) {
-    await sql`update public.memberships set entitled = false, entitled_role_id = null,
+    await sql`update rolepass.memberships set entitled = false, entitled_role_id = null,
       status = 'canceled', change_cause = 'bench' where id = ${member.membershipId}`;
     committedAt.set(member.userId, Date.now());
     await new Promise((resolve) => setTimeout(resolve, 40));

@@ -60,16 +60,16 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
   const guilds = Math.max(2, Math.ceil(members / MEMBERS_PER_GUILD));
   await sql.begin(async (tx) => {
     // Guilds and plans with their triggers (their defaults come from them); the bulk without.
-    await tx`insert into public.guilds (id, name)
+    await tx`insert into rolepass.guilds (id, name)
       select (120000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${guilds}) g`;
     await tx`set local session_replication_role = replica`;
-    await tx`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+    await tx`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
         unit_amount, currency, billing_interval)
       select (120000000000000000 + g)::text, 'price_scale_' || g,
         (320000000000000000 + g)::text, '{"en": {"name": "Gold"}}'::jsonb, 500, 'jpy', 'month'
       from generate_series(1, ${guilds}) g`;
     // Every hundredth member is past due with a grace period that has just run out.
-    await tx`insert into public.memberships (guild_id, discord_user_id, stripe_customer_id,
+    await tx`insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
         stripe_subscription_id, plan_id, status, entitled, entitled_role_id, entitled_until,
         current_period_end, created_at)
       select p.guild_id, (520000000000000000 + i)::text, 'cus_scale' || i, 'sub_scale' || i,
@@ -77,35 +77,35 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
         case when i % 100 = 0 then now() - interval '1 minute' end,
         now() + interval '20 days', now() - interval '1 year'
       from generate_series(1, ${members}) i
-      join public.plans p on p.stripe_price_id = 'price_scale_' || (1 + i % ${guilds})`;
-    await tx`insert into public.membership_history (membership_id, guild_id, discord_user_id,
+      join rolepass.plans p on p.stripe_price_id = 'price_scale_' || (1 + i % ${guilds})`;
+    await tx`insert into rolepass.membership_history (membership_id, guild_id, discord_user_id,
         operation, cause, stripe_event_id, old_status, new_status, old_entitled, new_entitled,
         old_row, new_row, changed_at)
       select m.id, m.guild_id, m.discord_user_id, 'UPDATE', 'evt_scale', 'evt_scale_' || n,
         'active', 'active', true, true, jsonb_build_object('status', 'active'),
         jsonb_build_object('status', 'active'), now() - make_interval(days => 90 * n)
-      from public.memberships m, generate_series(1, 4) n`;
-    await tx`insert into public.stripe_events (id, type, received_at, processed_at)
+      from rolepass.memberships m, generate_series(1, 4) n`;
+    await tx`insert into rolepass.stripe_events (id, type, received_at, processed_at)
       select 'evt_scale_' || m.discord_user_id || '_' || n, 'invoice.paid',
         now() - make_interval(days => 90 * n), now() - make_interval(days => 90 * n)
-      from public.memberships m, generate_series(1, 4) n`;
-    await tx`insert into public.role_jobs (membership_id, guild_id, discord_user_id, entitled,
+      from rolepass.memberships m, generate_series(1, 4) n`;
+    await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
         role_id, cause, status, outcome, attempts, next_attempt_at, created_at, done_at)
       select m.id, m.guild_id, m.discord_user_id, true, m.entitled_role_id, 'evt_scale', 'done',
         'applied', 1, now() - make_interval(days => 120 * n),
         now() - make_interval(days => 120 * n), now() - make_interval(days => 120 * n)
-      from public.memberships m, generate_series(1, 3) n`;
-    await tx`insert into public.checkout_attempts (membership_id, kind, stripe_session_id, status,
+      from rolepass.memberships m, generate_series(1, 3) n`;
+    await tx`insert into rolepass.checkout_attempts (membership_id, kind, stripe_session_id, status,
         created_at, updated_at)
       select m.id, 'checkout', 'cs_scale_' || m.discord_user_id, 'completed',
         now() - interval '1 year', now() - interval '1 year'
-      from public.memberships m`;
-    await tx`insert into public.link_tokens (token_hash, purpose, guild_id, discord_user_id,
+      from rolepass.memberships m`;
+    await tx`insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id,
         locale, expires_at, created_at)
       select extensions.digest(m.discord_user_id, 'sha256'), 'join', m.guild_id,
         m.discord_user_id, 'en', now() - interval '1 year' + interval '15 minutes',
         now() - interval '1 year'
-      from public.memberships m`;
+      from rolepass.memberships m`;
   });
   await sql`vacuum analyze`;
 }
@@ -114,13 +114,13 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
 async function queueBacklog(sql: postgres.Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
-    await tx`insert into public.role_jobs (membership_id, guild_id, discord_user_id, entitled,
+    await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
         role_id, cause, next_attempt_at, created_at)
       select m.id, m.guild_id, m.discord_user_id, m.entitled, m.entitled_role_id, 'reconcile',
         now() - interval '1 minute', now() - interval '1 minute'
-      from public.memberships m`;
+      from rolepass.memberships m`;
   });
-  await sql`vacuum analyze public.role_jobs`;
+  await sql`vacuum analyze rolepass.role_jobs`;
 }
 
 /** `/subscribe`'s call, with the arguments the migrated function takes (they grew over time). */
@@ -129,9 +129,9 @@ async function subscribeCall(
 ): Promise<(sql: Reserved, n: number) => Promise<unknown>> {
   const [fn] = await sql<{ names: string[] }[]>`
     select proargnames as names from pg_proc
-    where proname = 'open_subscribe_link' and pronamespace = 'public'::regnamespace`;
+    where proname = 'open_subscribe_link' and pronamespace = 'rolepass'::regnamespace`;
   const [member] = await sql<{ guild_id: string; discord_user_id: string }[]>`
-    select guild_id, discord_user_id from public.memberships order by discord_user_id limit 1`;
+    select guild_id, discord_user_id from rolepass.memberships order by discord_user_id limit 1`;
   const values = (n: number): Record<string, unknown> => ({
     interaction_id: String(930000000000000000n + BigInt(n)),
     guild_id: member.guild_id,
@@ -152,7 +152,7 @@ async function subscribeCall(
   return (sql, n) => {
     const args = values(n);
     return sql.unsafe(
-      `select public.open_subscribe_link(${call})`,
+      `select rolepass.open_subscribe_link(${call})`,
       fn.names.map((name) => args[name]) as postgres.ParameterOrJSON<never>[],
     );
   };
@@ -172,31 +172,31 @@ for (const members of SIZES) {
     console.log(`${members} members: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const sql = await db.sql.reserve();
     try {
-      const [{ id }] = await sql<{ id: string }[]>`select id from public.memberships limit 1`;
+      const [{ id }] = await sql<{ id: string }[]>`select id from rolepass.memberships limit 1`;
       const subscribe = await subscribeCall(sql);
       const figures: Record<string, number> = {};
       figures["select 1"] = await measure(sql, (s) => s`select 1`, { rolledBack: false });
       figures["pk lookup"] = await measure(
         sql,
-        (s) => s`select * from public.memberships where id = ${id}`,
+        (s) => s`select * from rolepass.memberships where id = ${id}`,
         { rolledBack: false },
       );
-      figures["sweep"] = await measure(sql, (s) => s`select public.sweep_role_jobs()`);
-      figures["expiry"] = await measure(sql, (s) => s`select public.expire_entitlements()`);
+      figures["sweep"] = await measure(sql, (s) => s`select rolepass.sweep_role_jobs()`);
+      figures["expiry"] = await measure(sql, (s) => s`select rolepass.expire_entitlements()`);
       figures["health"] = await measure(
         sql,
-        (s) => s`select * from public.role_job_queue_status`,
+        (s) => s`select * from rolepass.role_job_queue_status`,
         { rolledBack: false },
       );
       figures["subscribe"] = await measure(sql, subscribe);
       await queueBacklog(db.sql);
       figures["claim(8)"] = await measure(
         sql,
-        (s) => s`select * from public.claim_role_jobs(8, 60)`,
+        (s) => s`select * from rolepass.claim_role_jobs(8, 60)`,
       );
       figures["health+backlog"] = await measure(
         sql,
-        (s) => s`select * from public.role_job_queue_status`,
+        (s) => s`select * from rolepass.role_job_queue_status`,
         { rolledBack: false },
       );
       rows.push({ members, figures });

@@ -173,7 +173,7 @@ try {
     currency: "jpy",
     interval: "month",
   });
-  await db.sql`update public.plans set stripe_price_id = ${price.id} where id = ${world.plan.id}`;
+  await db.sql`update rolepass.plans set stripe_price_id = ${price.id} where id = ${world.plan.id}`;
 
   let eventCursor = 0;
   const takeEvents = async () => {
@@ -229,7 +229,7 @@ try {
     const { body, header, id } = await signedRequest(index);
     await verifier.webhooks.constructEventAsync(body, header, WEBHOOK_SECRET, 300, crypto);
     await appSql.begin(async (tx) => {
-      await tx`insert into public.stripe_events (id, type, processed_at)
+      await tx`insert into rolepass.stripe_events (id, type, processed_at)
         values (${"evt_floor" + id.slice(3)}, 'bench.floor', now())`;
     });
   };

@@ -118,11 +118,11 @@ Deno.test("a failing migration leaves nothing applied, not the bootstrap nor the
       }
       await Deno.writeTextFile(
         `${workdir}/supabase/migrations/29991231000000_good.sql`,
-        "create table public.applied_before_the_broken_one (id int);",
+        "create table rolepass.applied_before_the_broken_one (id int);",
       );
       await Deno.writeTextFile(
         `${workdir}/supabase/migrations/29991231000100_broken.sql`,
-        "alter table public.no_such_table add column x int;",
+        "alter table rolepass.no_such_table add column x int;",
       );
       const before = await objects(url);
 
@@ -136,7 +136,7 @@ Deno.test("a failing migration leaves nothing applied, not the bootstrap nor the
       await Deno.remove(`${workdir}/supabase/migrations/29991231000100_broken.sql`);
       const outcome = await migrate(url, { workdir });
       assertEquals(outcome.applied.at(-1), "29991231000000_good.sql");
-      assert((await objects(url)).includes("public.applied_before_the_broken_one"));
+      assert((await objects(url)).includes("rolepass.applied_before_the_broken_one"));
     } finally {
       await Deno.remove(workdir, { recursive: true });
     }

@@ -10,9 +10,9 @@ export const OTHER_ROLE_ID = "300000000000000002";
 
 /** Inserts a guild with a plan and returns the plan id. */
 export async function insertGuildWithPlan(sql: postgres.Sql): Promise<string> {
-  await sql`insert into public.guilds (id, name) values (${GUILD_ID}, 'Test guild')`;
+  await sql`insert into rolepass.guilds (id, name) values (${GUILD_ID}, 'Test guild')`;
   const [plan] = await sql<{ id: string }[]>`
-    insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+    insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
       currency, billing_interval)
     values (${GUILD_ID}, 'price_test1', ${ROLE_ID}, ${sql.json({ en: { name: "Gold" } })}, 500,
       'jpy', 'month')
@@ -26,7 +26,7 @@ export async function insertMembership(
   memberId = MEMBER_ID,
 ): Promise<string> {
   const [membership] = await sql<{ id: string }[]>`
-    insert into public.memberships (guild_id, discord_user_id, stripe_customer_id)
+    insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id)
     values (${GUILD_ID}, ${memberId}, ${"cus_" + memberId})
     returning id`;
   return membership.id;

@@ -21,7 +21,7 @@ interface Fact {
 
 async function insertFact(sql: postgres.Sql, fact: Fact): Promise<void> {
   await sql`
-    insert into public.money_ledger (guild_id, plan_id, stripe_price_id, kind, stripe_object_id,
+    insert into rolepass.money_ledger (guild_id, plan_id, stripe_price_id, kind, stripe_object_id,
       stripe_subscription_id, starts_subscription, amount, currency, occurred_at, dispute_status,
       fact_month, period_month)
     values (${GUILD_ID}, ${fact.planId}, ${fact.priceId ?? "price_test1"}, ${fact.kind}, ${fact.id},
@@ -32,7 +32,7 @@ async function insertFact(sql: postgres.Sql, fact: Fact): Promise<void> {
 
 async function close(sql: postgres.Sql, month: string) {
   const [row] = await sql<{ outcome: string; detail: string }[]>`
-    select * from public.close_period(${GUILD_ID}, ${month + "-01"}::date)`;
+    select * from rolepass.close_period(${GUILD_ID}, ${month + "-01"}::date)`;
   return row;
 }
 
@@ -41,7 +41,7 @@ async function figures(sql: postgres.Sql, month: string) {
     select row_kind, to_char(fact_month, 'YYYY-MM') as fact_month, currency, gross::integer,
       refunds::integer, disputes::integer, net::integer, starts, cancellations,
       active_at_month_end, mrr::integer
-    from public.closed_period_figures
+    from rolepass.closed_period_figures
     where guild_id = ${GUILD_ID} and month = ${month + "-01"}::date
     order by row_kind desc, fact_month, currency`;
 }
@@ -59,7 +59,7 @@ Deno.test("a fact is placed in its month in the guild's time zone, Stripe's time
     });
     const [row] = await sql`
       select to_char(fact_month, 'YYYY-MM') as fact, to_char(period_month, 'YYYY-MM') as period,
-        is_adjustment from public.money_ledger where stripe_object_id = 'in_a'`;
+        is_adjustment from rolepass.money_ledger where stripe_object_id = 'in_a'`;
     assertEquals({ ...row }, { fact: "2025-10", period: "2025-10", is_adjustment: false });
   });
 });
@@ -68,7 +68,7 @@ Deno.test("the close records gross, refunds, disputes, net, starts, cancellation
   await withTestDatabase(async ({ sql }) => {
     const planId = await insertGuildWithPlan(sql);
     const [usdPlan] = await sql<{ id: string }[]>`
-      insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
         currency, billing_interval)
       values (${GUILD_ID}, 'price_usd', '300000000000000001', ${
       sql.json({ en: { name: "Gold $" } })
@@ -171,7 +171,7 @@ Deno.test("a fact for a closed month lands in the next open month as an adjustme
     });
     const [late] = await sql`
       select to_char(fact_month, 'YYYY-MM') as fact, to_char(period_month, 'YYYY-MM') as period,
-        is_adjustment from public.money_ledger where stripe_object_id = 're_late'`;
+        is_adjustment from rolepass.money_ledger where stripe_object_id = 're_late'`;
     assertEquals({ ...late }, { fact: "2025-10", period: "2025-11", is_adjustment: true });
 
     assertEquals((await close(sql, "2025-11")).outcome, "closed");
@@ -218,13 +218,13 @@ Deno.test("closing a month twice is a no-op, and a month before a closed one is 
       planId,
     });
     assertEquals((await close(sql, "2025-10")).outcome, "closed");
-    const first = await sql`select * from public.closed_period_figures`;
+    const first = await sql`select * from rolepass.closed_period_figures`;
     const again = await close(sql, "2025-10");
     assertEquals(again, {
       outcome: "already_closed",
       detail: "2025-10 is already closed; nothing changed",
     });
-    assertEquals(await sql`select * from public.closed_period_figures`, first);
+    assertEquals(await sql`select * from rolepass.closed_period_figures`, first);
     assertEquals((await close(sql, "2025-11")).outcome, "closed");
     assertEquals((await close(sql, "2025-10")).outcome, "already_closed");
   });
@@ -244,7 +244,7 @@ Deno.test("closing a month while an earlier month with activity is open is refus
       outcome: "refused",
       detail: "Cannot close 2025-11: 2025-09 has activity and is still open; close 2025-09 first",
     });
-    assertEquals((await sql`select count(*)::integer as n from public.closed_periods`)[0].n, 0);
+    assertEquals((await sql`select count(*)::integer as n from rolepass.closed_periods`)[0].n, 0);
     assertEquals((await close(sql, "2025-09")).outcome, "closed");
     // October had no activity: November may be closed next.
     assertEquals((await close(sql, "2025-11")).outcome, "closed");
@@ -268,20 +268,20 @@ Deno.test("the close of a month with no activity records the period with no figu
     assertEquals((await close(sql, "2025-10")).outcome, "closed");
     assertEquals((await figures(sql, "2025-10")).length, 0);
     assertEquals(
-      (await sql`select count(*)::integer as n from public.closed_periods`)[0].n,
+      (await sql`select count(*)::integer as n from rolepass.closed_periods`)[0].n,
       1,
     );
   });
 });
 
 const STATEMENTS = [
-  "update public.closed_periods set closed_at = now()",
-  "delete from public.closed_periods",
-  "update public.closed_period_figures set gross = gross + 1",
-  "delete from public.closed_period_figures",
-  "update public.money_ledger set amount = amount + 1",
-  "delete from public.money_ledger",
-  "truncate public.closed_period_figures",
+  "update rolepass.closed_periods set closed_at = now()",
+  "delete from rolepass.closed_periods",
+  "update rolepass.closed_period_figures set gross = gross + 1",
+  "delete from rolepass.closed_period_figures",
+  "update rolepass.money_ledger set amount = amount + 1",
+  "delete from rolepass.money_ledger",
+  "truncate rolepass.closed_period_figures",
 ];
 
 for (const role of ["anon", "authenticated", "service_role", "postgres"]) {
@@ -331,10 +331,10 @@ Deno.test("a dispute's status only moves forward", async () => {
       at: "2025-10-05T00:00:00Z",
       planId,
     });
-    await sql`update public.money_ledger set dispute_status = 'lost' where stripe_object_id = 'dp_1'`;
+    await sql`update rolepass.money_ledger set dispute_status = 'lost' where stripe_object_id = 'dp_1'`;
     await assertRejects(
       () =>
-        sql`update public.money_ledger set dispute_status = 'needs_response' where stripe_object_id = 'dp_1'`,
+        sql`update rolepass.money_ledger set dispute_status = 'needs_response' where stripe_object_id = 'dp_1'`,
       Error,
       "append-only",
     );

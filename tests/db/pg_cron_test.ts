@@ -11,20 +11,28 @@ import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
 interface MigrationSchedule {
   jobname: string;
   schedule: string;
+  command: string;
 }
 
-/** Every `cron.schedule('name', 'schedule', ...)` the migrations make. */
+/**
+ * Every job the migrations schedule with `cron.schedule('name', 'schedule', 'command')`, as the
+ * last migration to schedule it left it (scheduling a name again replaces that job).
+ */
 async function migrationSchedules(): Promise<MigrationSchedule[]> {
-  const schedules: MigrationSchedule[] = [];
   const folder = new URL("../../supabase/migrations/", import.meta.url);
+  const files: string[] = [];
   for await (const entry of Deno.readDir(folder)) {
-    if (!entry.isFile || !entry.name.endsWith(".sql")) continue;
-    const text = await Deno.readTextFile(new URL(entry.name, folder));
-    for (const match of text.matchAll(/cron\.schedule\(\s*'([^']+)'\s*,\s*'([^']+)'/g)) {
-      schedules.push({ jobname: match[1] as string, schedule: match[2] as string });
+    if (entry.isFile && entry.name.endsWith(".sql")) files.push(entry.name);
+  }
+  const byName = new Map<string, MigrationSchedule>();
+  for (const file of files.sort()) {
+    const text = await Deno.readTextFile(new URL(file, folder));
+    const calls = text.matchAll(/cron\.schedule\(\s*'([^']+)'\s*,\s*'([^']+)'\s*,\s*'([^']+)'/g);
+    for (const [, jobname, schedule, command] of calls) {
+      byName.set(jobname!, { jobname: jobname!, schedule: schedule!, command: command! });
     }
   }
-  return schedules.sort((a, b) => a.jobname < b.jobname ? -1 : 1);
+  return [...byName.values()].sort((a, b) => a.jobname < b.jobname ? -1 : 1);
 }
 
 /** Runs `fn` connected to the database pg_cron's scheduler serves on DATABASE_URL's server. */
@@ -59,7 +67,7 @@ Deno.test("pg_cron registers every schedule the migrations make", async () => {
     const [extension] = await sql`select extversion from pg_extension where extname = 'pg_cron'`;
     assert(extension, "the real pg_cron extension is installed in the scheduler's database");
     const jobs = await sql<(MigrationSchedule & { active: boolean })[]>`
-      select jobname, schedule, active from cron.job
+      select jobname, schedule, command, active from cron.job
       where jobname = any(${expected.map((job) => job.jobname)}) order by jobname`;
     assertEquals([...jobs], expected.map((job) => ({ ...job, active: true })));
   });

@@ -67,19 +67,23 @@ for (const file of await pgTapFiles()) {
   });
 }
 
-Deno.test("the access rules fail for a table anon can read, RLS off, a callable function and a loose search_path", async () => {
+Deno.test("the access rules fail for a table anon can read, RLS off, a callable function, a loose search_path, an open schema and a copy in public", async () => {
   await withTestDatabase(async (db) => {
-    await db.sql`grant select on public.guilds to anon`;
-    await db.sql`alter table public.plans disable row level security`;
-    await db.sql`grant execute on function public.sweep_role_jobs() to authenticated`;
-    await db.sql`alter function public.sweep_role_jobs() reset search_path`;
+    await db.sql`grant select on rolepass.guilds to anon`;
+    await db.sql`alter table rolepass.plans disable row level security`;
+    await db.sql`grant execute on function rolepass.sweep_role_jobs() to authenticated`;
+    await db.sql`alter function rolepass.sweep_role_jobs() reset search_path`;
+    await db.sql`grant usage on schema rolepass to anon`;
+    await db.sql`create view public.memberships as select 1 as id`;
     const tap = await runPgTap(db, new URL("database/access_rules.test.sql", SUITE));
     assertEquals(tap.failed.sort(), [
-      "anon has no select privilege on public.guilds",
-      "anon is refused: select * from public.guilds limit 1",
-      "authenticated cannot execute sweep_role_jobs()",
-      "row level security is on for public.plans",
-      "security definer sweep_role_jobs() runs with an empty search_path",
+      "anon cannot enter schema rolepass",
+      "anon has no select privilege on rolepass.guilds",
+      "anon is refused: select * from rolepass.guilds limit 1",
+      "authenticated cannot execute rolepass.sweep_role_jobs()",
+      "public holds no rolepass table, view, sequence, index or function",
+      "row level security is on for rolepass.plans",
+      "security definer rolepass.sweep_role_jobs() runs with an empty search_path",
     ]);
   });
 });

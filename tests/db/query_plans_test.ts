@@ -70,37 +70,37 @@ function indexesUsed(statements: ExplainedStatement[]): Set<string> {
 async function arrangeJobs(sql: postgres.Sql, count: number, status: "pending" | "done") {
   await sql.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
-    await tx`insert into public.guilds (id, name, refund_policy, dispute_policy)
+    await tx`insert into rolepass.guilds (id, name, refund_policy, dispute_policy)
       select (100000000000000000 + g)::text, 'Guild ' || g, 'revoke_and_cancel', 'revoke_and_cancel'
       from generate_series(1, ${GUILDS}) g`;
-    await tx`insert into public.memberships (guild_id, discord_user_id, entitled,
+    await tx`insert into rolepass.memberships (guild_id, discord_user_id, entitled,
         entitled_role_id, status)
       select (100000000000000000 + 1 + i % ${GUILDS})::text, (200000000000000000 + i)::text,
         true, '300000000000000001', 'active'
       from generate_series(1, ${count}) i`;
-    await tx`insert into public.role_jobs (membership_id, guild_id, discord_user_id, entitled,
+    await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
         role_id, cause, status, next_attempt_at, created_at, done_at, outcome)
       select m.id, m.guild_id, m.discord_user_id, true, '300000000000000001', 'test',
         ${status}, now() - interval '1 hour', now() - interval '1 hour',
         case when ${status} = 'done' then now() - interval '50 minutes' end,
         case when ${status} = 'done' then 'applied' end
-      from public.memberships m`;
+      from rolepass.memberships m`;
   });
-  await sql`analyze public.role_jobs`;
-  await sql`analyze public.memberships`;
+  await sql`analyze rolepass.role_jobs`;
+  await sql`analyze rolepass.memberships`;
 }
 
 Deno.test("with 100,000 queued jobs the claim reads each guild's first due jobs through its index", async () => {
   await withTestDatabase(async (db) => {
     await arrangeJobs(db.sql, JOBS, "pending");
-    const statements = await explainNested(db, "select * from public.claim_role_jobs(8, 60)");
+    const statements = await explainNested(db, "select * from rolepass.claim_role_jobs(8, 60)");
     assertEquals(seqScansOfRoleJobs(statements), []);
     const used = indexesUsed(statements);
     assert(used.has("role_jobs_open_by_guild_idx"), [...used].join(", "));
     assert(used.has("role_jobs_open_by_membership_idx"), [...used].join(", "));
     const [{ running, guilds }] = await db.sql`
       select count(*)::int as running, count(distinct guild_id)::int as guilds
-      from public.role_jobs where status = 'running'`;
+      from rolepass.role_jobs where status = 'running'`;
     assertEquals([running, guilds], [8, 8], "one job from each of eight guilds");
   });
 });
@@ -109,18 +109,18 @@ Deno.test("with 100,000 finished jobs the queue health view and the sweep read o
   await withTestDatabase(async (db) => {
     await arrangeJobs(db.sql, JOBS, "done");
     const [view] = await db.sql<{ "QUERY PLAN": { Plan: PlanNode }[] }[]>`
-      explain (format json) select * from public.role_job_queue_status`;
+      explain (format json) select * from rolepass.role_job_queue_status`;
     const health = [{ query: "role_job_queue_status", nodes: flatten(view["QUERY PLAN"][0].Plan) }];
     assertEquals(seqScansOfRoleJobs(health), []);
     const used = indexesUsed(health);
     assert(used.has("role_jobs_failed_idx"), [...used].join(", "));
 
-    const sweep = await explainNested(db, "select public.sweep_role_jobs()");
+    const sweep = await explainNested(db, "select rolepass.sweep_role_jobs()");
     assert(sweep.length > 1, "the sweep's own statements were explained");
     assertEquals(seqScansOfRoleJobs(sweep), []);
 
     const [status] = await db.sql`select pending::int, failed::int
-      from public.role_job_queue_status`;
+      from rolepass.role_job_queue_status`;
     assertEquals([status.pending, status.failed], [0, 0]);
   });
 });

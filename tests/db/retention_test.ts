@@ -13,12 +13,12 @@ async function insertJob(
   job: { status: string; outcome?: string; daysAgo: number },
 ): Promise<number> {
   const [row] = await sql<{ id: number }[]>`
-    insert into public.role_jobs (membership_id, guild_id, discord_user_id, entitled, role_id,
+    insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled, role_id,
       cause, status, outcome, created_at, done_at)
     select id, guild_id, discord_user_id, true, ${ROLE_ID}, 'test', ${job.status},
       ${job.outcome ?? null}, now() - make_interval(days => ${job.daysAgo}),
       case when ${job.status} = 'done' then now() - make_interval(days => ${job.daysAgo}) end
-    from public.memberships where id = ${membershipId}
+    from rolepass.memberships where id = ${membershipId}
     returning id::int`;
   return row.id;
 }
@@ -64,14 +64,14 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
     const eNewest = await insertJob(sql, e, { status: "done", outcome: "applied", daysAgo: 45 });
 
     // Stripe events: processed beyond the 35-day window go; inside it, or unprocessed, stay.
-    await sql`insert into public.stripe_events (id, type, received_at, processed_at) values
+    await sql`insert into rolepass.stripe_events (id, type, received_at, processed_at) values
       ('evt_old_processed', 'invoice.paid', now() - interval '40 days', now() - interval '40 days'),
       ('evt_old_processed_2', 'invoice.paid', now() - interval '36 days', now() - interval '36 days'),
       ('evt_in_window', 'invoice.paid', now() - interval '30 days', now() - interval '30 days'),
       ('evt_never_processed', 'invoice.paid', now() - interval '60 days', null)`;
 
     // Checkout attempts: 180 days after their last change.
-    await sql`insert into public.checkout_attempts (membership_id, kind, stripe_session_id,
+    await sql`insert into rolepass.checkout_attempts (membership_id, kind, stripe_session_id,
         status, created_at, updated_at) values
       (${a}, 'checkout', 'cs_test_old', 'completed', now() - interval '200 days',
         now() - interval '200 days'),
@@ -79,7 +79,7 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
         now() - interval '100 days')`;
 
     // Membership history: 7 years.
-    await sql`insert into public.membership_history (membership_id, guild_id, discord_user_id,
+    await sql`insert into rolepass.membership_history (membership_id, guild_id, discord_user_id,
         operation, cause, changed_at) values
       (${a}, ${GUILD_ID}, '200000000000000011', 'UPDATE', 'eight_years_ago',
         now() - interval '8 years'),
@@ -97,29 +97,29 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
 
     // One row per table and run: a run is a short transaction, whatever the backlog.
     const [{ first }] = await sql<{ first: Record<string, number> }[]>`
-      select public.prune_retained_rows(1) as first`;
+      select rolepass.prune_retained_rows(1) as first`;
     assertEquals(first.role_jobs, 1);
     assertEquals(first.stripe_events, 1);
     for (const [table, count] of Object.entries(first)) assert(count <= 1, `${table}: ${count}`);
-    for (let run = 0; run < 5; run++) await sql`select public.prune_retained_rows(1)`;
+    for (let run = 0; run < 5; run++) await sql`select rolepass.prune_retained_rows(1)`;
     const [{ last }] = await sql<{ last: Record<string, number> }[]>`
-      select public.prune_retained_rows() as last`;
+      select rolepass.prune_retained_rows() as last`;
     assert(Object.values(last).every((count) => count === 0), JSON.stringify(last));
 
     assertEquals(
-      await ids(sql, "select id from public.role_jobs"),
+      await ids(sql, "select id from rolepass.role_jobs"),
       [aNewest, bApplied, bSuperseded, bOpen, cFailed, dFirst, dSecond, eNewest].map(String)
         .sort(),
     );
-    assertEquals(await ids(sql, "select id from public.stripe_events"), [
+    assertEquals(await ids(sql, "select id from rolepass.stripe_events"), [
       "evt_in_window",
       "evt_never_processed",
     ]);
-    assertEquals(await ids(sql, "select stripe_session_id as id from public.checkout_attempts"), [
+    assertEquals(await ids(sql, "select stripe_session_id as id from rolepass.checkout_attempts"), [
       "bps_test_recent",
     ]);
     assertEquals(
-      await ids(sql, "select cause as id from public.membership_history where cause like '%ago'"),
+      await ids(sql, "select cause as id from rolepass.membership_history where cause like '%ago'"),
       ["six_years_ago"],
     );
     if (has_run_log) {
@@ -135,6 +135,6 @@ Deno.test("pruning is scheduled with pg_cron", async () => {
     const jobs = await sql`select schedule, command from cron.job
       where jobname = 'rolepass-prune-retained-rows'`;
     assertEquals(jobs.length, 1);
-    assertEquals(jobs[0].command, "select public.prune_retained_rows()");
+    assertEquals(jobs[0].command, "select rolepass.prune_retained_rows()");
   });
 });

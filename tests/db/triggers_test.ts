@@ -18,14 +18,14 @@ Deno.test("every membership change writes one history row with its cause", async
   await withTestDatabase(async ({ sql }) => {
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
-    await sql`update public.memberships set status = 'active', entitled = true,
+    await sql`update rolepass.memberships set status = 'active', entitled = true,
       entitled_role_id = ${ROLE_ID}, change_cause = 'customer.subscription.created',
       change_event_id = 'evt_1' where id = ${id}`;
-    await sql`update public.memberships set cancel_at_period_end = true,
+    await sql`update rolepass.memberships set cancel_at_period_end = true,
       change_cause = 'customer.subscription.updated', change_event_id = 'evt_2' where id = ${id}`;
     const history = await sql`
       select operation, cause, stripe_event_id, old_status, new_status, old_entitled, new_entitled
-      from public.membership_history where membership_id = ${id} order by id`;
+      from rolepass.membership_history where membership_id = ${id} order by id`;
     assertEquals(history.map((row) => ({ ...row })), [
       {
         operation: "INSERT",
@@ -62,8 +62,8 @@ Deno.test("an update that changes nothing writes no history", async () => {
   await withTestDatabase(async ({ sql }) => {
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
-    await sql`update public.memberships set locale = locale where id = ${id}`;
-    assertEquals(await count(sql, "public.membership_history"), 1);
+    await sql`update rolepass.memberships set locale = locale where id = ${id}`;
+    assertEquals(await count(sql, "rolepass.membership_history"), 1);
   });
 });
 
@@ -71,24 +71,24 @@ Deno.test("role jobs are queued exactly when the entitlement or the role changes
   await withTestDatabase(async ({ sql }) => {
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
-    assertEquals(await count(sql, "public.role_jobs"), 0, "a new unentitled membership");
+    assertEquals(await count(sql, "rolepass.role_jobs"), 0, "a new unentitled membership");
 
-    await sql`update public.memberships set status = 'active', entitled = true,
+    await sql`update rolepass.memberships set status = 'active', entitled = true,
       entitled_role_id = ${ROLE_ID}, change_event_id = 'evt_grant' where id = ${id}`;
-    assertEquals(await count(sql, "public.role_jobs"), 1, "granted");
+    assertEquals(await count(sql, "rolepass.role_jobs"), 1, "granted");
 
-    await sql`update public.memberships set cancel_at_period_end = true,
+    await sql`update rolepass.memberships set cancel_at_period_end = true,
       current_period_end = now() + interval '30 days' where id = ${id}`;
-    await sql`update public.memberships set locale = 'en' where id = ${id}`;
-    assertEquals(await count(sql, "public.role_jobs"), 1, "unrelated updates queue nothing");
+    await sql`update rolepass.memberships set locale = 'en' where id = ${id}`;
+    assertEquals(await count(sql, "rolepass.role_jobs"), 1, "unrelated updates queue nothing");
 
-    await sql`update public.memberships set entitled_role_id = ${OTHER_ROLE_ID} where id = ${id}`;
-    assertEquals(await count(sql, "public.role_jobs"), 2, "plan change swaps the role");
+    await sql`update rolepass.memberships set entitled_role_id = ${OTHER_ROLE_ID} where id = ${id}`;
+    assertEquals(await count(sql, "rolepass.role_jobs"), 2, "plan change swaps the role");
 
-    await sql`update public.memberships set status = 'canceled', entitled = false,
+    await sql`update rolepass.memberships set status = 'canceled', entitled = false,
       entitled_role_id = null, change_event_id = 'evt_revoke' where id = ${id}`;
     const jobs = await sql`
-      select entitled, role_id, previous_role_id, cause, status from public.role_jobs
+      select entitled, role_id, previous_role_id, cause, status from rolepass.role_jobs
       order by id`;
     assertEquals(jobs.map((row) => ({ ...row })), [
       {
@@ -121,7 +121,7 @@ Deno.test("a queued role job asks pg_net to call role-sync with the URL and secr
     await fillVault(sql);
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
-    await sql`update public.memberships set status = 'active', entitled = true,
+    await sql`update rolepass.memberships set status = 'active', entitled = true,
       entitled_role_id = ${ROLE_ID} where id = ${id}`;
     const requests = await sql`select method, url, headers, body, timeout_milliseconds
       from net.http_request_queue`;
@@ -133,7 +133,7 @@ Deno.test("a queued role job asks pg_net to call role-sync with the URL and secr
     assertEquals(request.headers["Content-Type"], "application/json");
     assertEquals(request.body.type, "INSERT");
     assertEquals(request.body.table, "role_jobs");
-    assertEquals(request.body.schema, "public");
+    assertEquals(request.body.schema, "rolepass");
     assertEquals(request.body.old_record, null);
     assertEquals(request.body.record.membership_id, id);
     assert(request.timeout_milliseconds >= 1000);
@@ -144,9 +144,9 @@ Deno.test("an empty Vault never fails the transaction that changed a membership"
   await withTestDatabase(async ({ sql }) => {
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
-    await sql`update public.memberships set status = 'active', entitled = true,
+    await sql`update rolepass.memberships set status = 'active', entitled = true,
       entitled_role_id = ${ROLE_ID} where id = ${id}`;
-    assertEquals(await count(sql, "public.role_jobs"), 1, "the job is still queued");
+    assertEquals(await count(sql, "rolepass.role_jobs"), 1, "the job is still queued");
     assertEquals(await count(sql, "net.http_request_queue"), 0, "nothing to send without Vault");
   });
 });
@@ -157,12 +157,12 @@ Deno.test("a request queued in a rolled-back transaction is never sent", async (
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
     await sql.begin(async (tx) => {
-      await tx`update public.memberships set status = 'active', entitled = true,
+      await tx`update rolepass.memberships set status = 'active', entitled = true,
         entitled_role_id = ${ROLE_ID} where id = ${id}`;
       await tx`rollback`.catch(() => {});
       throw new Error("abort");
     }).catch(() => {});
-    assertEquals(await count(sql, "public.role_jobs"), 0);
+    assertEquals(await count(sql, "rolepass.role_jobs"), 0);
     assertEquals(await count(sql, "net.http_request_queue"), 0);
   });
 });
@@ -177,15 +177,15 @@ Deno.test("the cron sweep is scheduled and calls role-sync only when jobs are du
       "the sweep runs every minute",
     );
     await fillVault(sql);
-    await sql`select public.sweep_role_jobs()`;
+    await sql`select rolepass.sweep_role_jobs()`;
     assertEquals(await count(sql, "net.http_request_queue"), 0, "nothing due, nothing sent");
 
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
-    await sql`update public.memberships set status = 'active', entitled = true,
+    await sql`update rolepass.memberships set status = 'active', entitled = true,
       entitled_role_id = ${ROLE_ID} where id = ${id}`;
     await sql`delete from net.http_request_queue`;
-    await sql`select public.sweep_role_jobs()`;
+    await sql`select rolepass.sweep_role_jobs()`;
     const [request] = await sql`select body from net.http_request_queue`;
     assertEquals(request.body.type, "SWEEP");
   });

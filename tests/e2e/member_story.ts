@@ -174,7 +174,7 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
       () =>
         db.sql<{ stripe_subscription_id: string; scheduled: boolean }[]>`
         select stripe_subscription_id, (cancel_at is not null or cancel_at_period_end) as scheduled
-        from public.memberships where discord_user_id = ${community.memberId}`,
+        from rolepass.memberships where discord_user_id = ${community.memberId}`,
       (rows) => rows[0]?.scheduled === true,
     );
     assert(hasRole(), "a cancel at period end keeps the role until the period ends");
@@ -193,7 +193,7 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
     const [queueStatus] = await eventually(
       "the role-job queue to drain",
       () =>
-        db.sql`select pending::int, failing::int, failed::int from public.role_job_queue_status`,
+        db.sql`select pending::int, failing::int, failed::int from rolepass.role_job_queue_status`,
       (rows) => rows[0].pending === 0 && rows[0].failing === 0,
     );
     return {

@@ -23,7 +23,7 @@ Deno.test({
       const [history] = await db.sql<{ grants: number; revokes: number }[]>`
         select count(*) filter (where new_entitled and not coalesce(old_entitled, false))::int as grants,
           count(*) filter (where old_entitled and not new_entitled)::int as revokes
-        from public.membership_history where discord_user_id = ${story.community.memberId}`;
+        from rolepass.membership_history where discord_user_id = ${story.community.memberId}`;
       assertEquals(history, { grants: 1, revokes: 1 });
     });
   },

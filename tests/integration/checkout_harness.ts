@@ -84,11 +84,11 @@ export function withCheckoutWorld(
         interval: "month",
         productName: "Supporter",
       });
-      await db.sql`insert into public.guilds (id, name, seller_notice)
+      await db.sql`insert into rolepass.guilds (id, name, seller_notice)
         values (${GUILD_ID}, 'Rolepass Lounge', ${db.sql.json(SELLER_NOTICE)}),
           (${OTHER_GUILD_ID}, 'Other guild', '{}'::jsonb)`;
       const [plan] = await db.sql<{ id: string }[]>`
-        insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+        insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
           currency, billing_interval)
         values (${GUILD_ID}, ${price.id}, ${ROLE_ID}, ${db.sql.json(PLAN_DISPLAY)}, 500, 'jpy',
           'month')
@@ -116,7 +116,7 @@ export function withCheckoutWorld(
             ? ["-20 minutes", "-5 minutes"]
             : ["0", "15 minutes"];
           await db.sql`
-            insert into public.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
+            insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
               created_at, expires_at)
             values (${hash}, ${options.purpose ?? "join"}, ${options.guildId ?? GUILD_ID},
               ${options.memberId ?? MEMBER_ID}, ${options.locale ?? "ja"},
@@ -148,7 +148,7 @@ export function withCheckoutWorld(
 export async function checkoutRecords(db: TestDatabase) {
   const memberships = await db.sql<
     { id: string; stripe_customer_id: string | null; change_cause: string }[]
-  >`select id, stripe_customer_id, change_cause from public.memberships order by created_at`;
+  >`select id, stripe_customer_id, change_cause from rolepass.memberships order by created_at`;
   const attempts = await db.sql<
     {
       id: string;
@@ -159,8 +159,8 @@ export async function checkoutRecords(db: TestDatabase) {
       plan_id: string | null;
     }[]
   >`select id, kind, status, stripe_session_id, link_token_id, plan_id
-    from public.checkout_attempts order by created_at`;
+    from rolepass.checkout_attempts order by created_at`;
   const usedLinks = await db.sql<{ id: string }[]>`
-    select id from public.link_tokens where used_at is not null`;
+    select id from rolepass.link_tokens where used_at is not null`;
   return { memberships: [...memberships], attempts: [...attempts], usedLinks: usedLinks.length };
 }

@@ -21,7 +21,7 @@ const MINUTE = 60;
 async function memberWithCustomer(world: CheckoutWorld): Promise<void> {
   const customer = world.stripeDouble.createCustomer({});
   await world.db.sql`
-    insert into public.memberships (guild_id, discord_user_id, locale, stripe_customer_id,
+    insert into rolepass.memberships (guild_id, discord_user_id, locale, stripe_customer_id,
       change_cause)
     values (${GUILD_ID}, ${MEMBER_ID}, 'ja', ${customer.id}, 'test')`;
 }
@@ -124,7 +124,7 @@ Deno.test("a language that is not ja or en is refused and opens nothing", async 
 async function linkAt(world: CheckoutWorld, createdAt: Date, expiresAt: Date): Promise<string> {
   const token = newLinkToken();
   await world.db.sql`
-    insert into public.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
+    insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
       created_at, expires_at)
     values (${await hashLinkToken(token)}, 'join', ${GUILD_ID}, ${MEMBER_ID}, 'en', ${createdAt},
       ${expiresAt})`;

@@ -37,7 +37,7 @@ Deno.test("a plan stored before role names existed is still shown, without a rol
     delete display.en.role_name;
     delete display.ja.role_name;
     await world.db.sql`
-      update public.plans set display = ${world.db.sql.json(display)} where id = ${world.planId}`;
+      update rolepass.plans set display = ${world.db.sql.json(display)} where id = ${world.planId}`;
     const answer = await world.post("plan-view", { token: await world.issueLink() });
     assertEquals(answer.status, 200);
     assertEquals(answer.body.plans.length, 1);
@@ -126,7 +126,7 @@ Deno.test("a used link cannot open a Checkout for another plan", async () => {
       interval: "year",
     });
     const [plan] = await world.db.sql<{ id: string }[]>`
-      insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
         currency, billing_interval, sort_order)
       values (${GUILD_ID}, ${other.id}, '330000000000000001', ${world.db.sql.json(PLAN_DISPLAY)},
         5000, 'jpy', 'year', 1)
@@ -145,7 +145,7 @@ Deno.test("a used link cannot open a Checkout for another plan", async () => {
 Deno.test("a plan of another guild, or an inactive plan, cannot be bought with a link", async () => {
   await withCheckoutWorld(async (world) => {
     const [foreign] = await world.db.sql<{ id: string }[]>`
-      insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
         currency, billing_interval)
       values (${OTHER_GUILD_ID}, 'price_foreign', '330000000000000009',
         ${world.db.sql.json(PLAN_DISPLAY)}, 100, 'jpy', 'month')
@@ -153,7 +153,7 @@ Deno.test("a plan of another guild, or an inactive plan, cannot be bought with a
     const token = await world.issueLink();
     const answer = await world.post("checkout-session", { token, planId: foreign.id });
     assertEquals([answer.status, answer.body.error.code], [404, "unknown_plan"]);
-    await world.db.sql`update public.plans set active = false where id = ${world.planId}`;
+    await world.db.sql`update rolepass.plans set active = false where id = ${world.planId}`;
     const inactive = await world.post("checkout-session", { token, planId: world.planId });
     assertEquals([inactive.status, inactive.body.error.code], [404, "unknown_plan"]);
     const view = await world.post("plan-view", { token });

@@ -147,7 +147,7 @@ Deno.test("a member whose earlier Checkout was paid is told to wait, not sold a 
 async function entitleMember(world: Parameters<Parameters<typeof withCheckoutWorld>[0]>[0]) {
   const customer = world.stripeDouble.createCustomer({});
   const [membership] = await world.db.sql<{ id: string }[]>`
-    insert into public.memberships (guild_id, discord_user_id, stripe_customer_id, status,
+    insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id, status,
       plan_id, entitled, entitled_role_id, change_cause)
     values (${GUILD_ID}, ${MEMBER_ID}, ${customer.id}, 'active', ${world.planId}, true, ${ROLE_ID},
       'test')

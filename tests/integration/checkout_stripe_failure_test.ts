@@ -75,7 +75,7 @@ Deno.test("a portal that is not configured on Stripe is a 502 and uses nothing u
   await withCheckoutWorld(async (world) => {
     const customer = world.stripeDouble.createCustomer({});
     await world.db.sql`
-      insert into public.memberships (guild_id, discord_user_id, stripe_customer_id, change_cause)
+      insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id, change_cause)
       values ('110000000000000001', '220000000000000001', ${customer.id}, 'test')`;
     world.stripeDouble.configurePortal(false);
     const token = await world.issueLink({ purpose: "manage" });
@@ -95,10 +95,10 @@ Deno.test("a database that is down is a 503, not a crash", async () => {
     const token = await world.issueLink();
     await world.db.sql`select pg_terminate_backend(pid) from pg_stat_activity
       where datname = current_database() and pid <> pg_backend_pid()`;
-    await world.db.sql`alter table public.link_tokens rename to link_tokens_gone`;
+    await world.db.sql`alter table rolepass.link_tokens rename to link_tokens_gone`;
     const answer = await world.post("plan-view", { token });
     assertEquals([answer.status, answer.body.error.code], [503, "unavailable"]);
-    await world.db.sql`alter table public.link_tokens_gone rename to link_tokens`;
+    await world.db.sql`alter table rolepass.link_tokens_gone rename to link_tokens`;
     assertEquals((await world.post("plan-view", { token })).status, 200);
   });
 });

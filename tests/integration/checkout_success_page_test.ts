@@ -34,12 +34,12 @@ async function membershipRecords(db: TestDatabase) {
       change_cause: string;
     }[]
   >`select id, status, entitled, entitled_role_id, stripe_subscription_id, change_cause
-    from public.memberships order by created_at`;
+    from rolepass.memberships order by created_at`;
   const history = await db.sql<{ cause: string; new_entitled: boolean | null }[]>`
-    select cause, new_entitled from public.membership_history order by id`;
+    select cause, new_entitled from rolepass.membership_history order by id`;
   const roleJobs = await db.sql<
     { discord_user_id: string; entitled: boolean; role_id: string | null; cause: string }[]
-  >`select discord_user_id, entitled, role_id, cause from public.role_jobs order by id`;
+  >`select discord_user_id, entitled, role_id, cause from rolepass.role_jobs order by id`;
   return {
     memberships: [...memberships],
     history: [...history],
@@ -164,7 +164,7 @@ Deno.test("a recorded session whose Stripe copy belongs to someone else is refus
     // A record pointing at that session (a corrupted or tampered row): Stripe's metadata decides.
     const [membership] = (await checkoutRecords(world.db)).memberships;
     await world.db.sql`
-      insert into public.checkout_attempts (membership_id, kind, stripe_session_id, status)
+      insert into rolepass.checkout_attempts (membership_id, kind, stripe_session_id, status)
       values (${membership.id}, 'checkout', ${foreign.id}, 'completed')`;
     const before = await membershipRecords(world.db);
 
@@ -176,7 +176,7 @@ Deno.test("a recorded session whose Stripe copy belongs to someone else is refus
     );
     assertEquals(attempt?.status, "completed");
     const [{ completion }] = await world.db.sql<{ completion: string | null }[]>`
-      select completion from public.checkout_attempts where stripe_session_id = ${foreign.id}`;
+      select completion from rolepass.checkout_attempts where stripe_session_id = ${foreign.id}`;
     assertEquals(completion, null, "nothing recorded as the thank-you page's answer");
     assert(world.logLines.some((line) => line.includes("not the recorded one")));
   });
@@ -227,7 +227,7 @@ Deno.test("fifty calls for a completed session cost Stripe only the first call's
     assertEquals(stripeCalls(world), firstCalls, "no Stripe request after the first call");
     assertEquals(await membershipRecords(world.db), afterFirst);
     const [attempt] = await world.db.sql<{ status: string; completion: string }[]>`
-      select status, completion from public.checkout_attempts`;
+      select status, completion from rolepass.checkout_attempts`;
     assertEquals({ ...attempt }, { status: "completed", completion: "granting" });
   });
 });
@@ -292,7 +292,7 @@ Deno.test("after completion the answer tells nothing of the member's later stand
       status: "granting",
     });
     await world.stripe.subscriptions.cancel(subscription.id);
-    await world.db.sql`update public.memberships set status = 'canceled', entitled = false,
+    await world.db.sql`update rolepass.memberships set status = 'canceled', entitled = false,
       change_cause = 'test'`;
     world.stripeDouble.clearRequests();
     const later = await world.post("checkout-complete", { sessionId });

@@ -36,7 +36,7 @@ Deno.test("the runner migrates the embedded database, persists it and points Vau
         { name: "role_sync_secret", decrypted_secret: LIVE.ROLE_SYNC_SECRET },
         { name: "role_sync_url", decrypted_secret: `${runner.url}/functions/v1/role-sync` },
       ]);
-      await sql`insert into public.guilds (id, name) values ('100000000000000077', 'Kept')`;
+      await sql`insert into rolepass.guilds (id, name) values ('100000000000000077', 'Kept')`;
       const unknown = await fetch(`${runner.url}/functions/v1/no-such-function`);
       assertEquals(unknown.status, 404);
       assertEquals((await unknown.json()).message, "Requested function was not found");
@@ -55,7 +55,7 @@ Deno.test("the runner migrates the embedded database, persists it and points Vau
     const again = await startDevRunner({ env: LIVE, dataDir });
     const sqlAgain = postgres(again.databaseUrl, { max: 1, prepare: false, onnotice: () => {} });
     try {
-      const [guild] = await sqlAgain`select name from public.guilds`;
+      const [guild] = await sqlAgain`select name from rolepass.guilds`;
       assertEquals(guild.name, "Kept");
     } finally {
       await sqlAgain.end();

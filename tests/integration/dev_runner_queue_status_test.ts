@@ -5,16 +5,16 @@ const GUILD_ID = "100000000000000041";
 const ROLE_ID = "300000000000000041";
 
 async function insertJobs(sql: Parameters<Parameters<typeof withTestDatabase>[0]>[0]["sql"]) {
-  await sql`insert into public.guilds (id, name) values (${GUILD_ID}, 'Queue guild')`;
+  await sql`insert into rolepass.guilds (id, name) values (${GUILD_ID}, 'Queue guild')`;
   const members = ["200000000000000041", "200000000000000042", "200000000000000043"];
   for (const member of members) {
-    await sql`insert into public.memberships (guild_id, discord_user_id, entitled, entitled_role_id)
+    await sql`insert into rolepass.memberships (guild_id, discord_user_id, entitled, entitled_role_id)
       values (${GUILD_ID}, ${member}, true, ${ROLE_ID})`;
   }
-  await sql`update public.role_jobs set status = 'failed', last_error = 'Missing Permissions',
+  await sql`update rolepass.role_jobs set status = 'failed', last_error = 'Missing Permissions',
       created_at = now() - interval '2 hours'
     where discord_user_id = ${members[0]}`;
-  await sql`update public.role_jobs set last_error = 'HTTP 500', attempts = 2,
+  await sql`update rolepass.role_jobs set last_error = 'HTTP 500', attempts = 2,
       created_at = now() - interval '10 minutes'
     where discord_user_id = ${members[1]}`;
 }
@@ -33,7 +33,7 @@ Deno.test("the queue status view counts pending, failing and failed jobs and age
     >`
       select pending, failing, failed, running,
         extract(epoch from oldest_open_age)::int as oldest_open_seconds
-      from public.role_job_queue_status`;
+      from rolepass.role_job_queue_status`;
     assertEquals(
       { pending: status.pending, failing: status.failing, failed: status.failed },
       { pending: "1", failing: "1", failed: "1" },
@@ -48,7 +48,7 @@ Deno.test("the queue status view is readable by service_role only", async () => 
     await insertJobs(sql);
     const rows = await sql.begin(async (tx) => {
       await tx.unsafe("set local role service_role");
-      return await tx`select failed from public.role_job_queue_status`;
+      return await tx`select failed from rolepass.role_job_queue_status`;
     });
     assertEquals(rows[0].failed, "1");
     for (const role of ["anon", "authenticated"]) {
@@ -56,7 +56,7 @@ Deno.test("the queue status view is readable by service_role only", async () => 
         () =>
           sql.begin(async (tx) => {
             await tx.unsafe(`set local role ${role}`);
-            await tx`select * from public.role_job_queue_status`;
+            await tx`select * from rolepass.role_job_queue_status`;
           }),
         Error,
         "permission denied",

@@ -58,7 +58,7 @@ Deno.test("a change made in a transaction that rolls back is never delivered", a
     try {
       const alice = await w.addMember(ALICE);
       await w.db.sql.begin(async (tx) => {
-        await tx`update public.memberships set entitled = true, entitled_role_id = ${w.goldRoleId}
+        await tx`update rolepass.memberships set entitled = true, entitled_role_id = ${w.goldRoleId}
           where id = ${alice}`;
         await tx`select 1/0`;
       }).catch(() => {});

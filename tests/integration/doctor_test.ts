@@ -231,7 +231,7 @@ Deno.test("a bot whose highest role is below a paid role is reported", async () 
 Deno.test("a paid role that does not exist in the guild is reported", async () => {
   await withSetup(async ({ env, db, roleId }) => {
     const missing = "1187654321098765999";
-    await db.sql`update public.plans set discord_role_id = ${missing}
+    await db.sql`update rolepass.plans set discord_role_id = ${missing}
       where discord_role_id = ${roleId}`;
     assertOnlyFailure(
       await runDoctor(env),
@@ -250,7 +250,7 @@ Deno.test("a Stripe key Stripe refuses is reported", async () => {
 
 Deno.test("a missing, one-time or archived price is reported", async () => {
   await withSetup(async ({ env, db, stripe, priceId }) => {
-    await db.sql`update public.plans set stripe_price_id = 'price_doesNotExist'`;
+    await db.sql`update rolepass.plans set stripe_price_id = 'price_doesNotExist'`;
     assertOnlyFailure(
       await runDoctor(env),
       "stripe.prices",
@@ -258,13 +258,13 @@ Deno.test("a missing, one-time or archived price is reported", async () => {
     );
 
     const oneTime = stripe.createPrice({ unitAmount: 500, currency: "jpy", recurring: false });
-    await db.sql`update public.plans set stripe_price_id = ${oneTime.id}`;
+    await db.sql`update rolepass.plans set stripe_price_id = ${oneTime.id}`;
     assertOnlyFailure(await runDoctor(env), "stripe.prices", "is a one-time price");
 
     // The double has no control to archive a price; answer as Stripe does for an archived one.
-    await db.sql`update public.plans set stripe_price_id = ${priceId}`;
+    await db.sql`update rolepass.plans set stripe_price_id = ${priceId}`;
     const archived = { ...stripe.createPrice({ unitAmount: 500, currency: "jpy" }), active: false };
-    await db.sql`update public.plans set stripe_price_id = ${archived.id}`;
+    await db.sql`update rolepass.plans set stripe_price_id = ${archived.id}`;
     stripe.inject({
       method: "GET",
       path: `/v1/prices/${archived.id}`,
@@ -277,7 +277,7 @@ Deno.test("a missing, one-time or archived price is reported", async () => {
 
 Deno.test("a plan whose Stripe amount changed since plans:apply is reported", async () => {
   await withSetup(async ({ env, db }) => {
-    await db.sql`update public.plans set unit_amount = 800`;
+    await db.sql`update rolepass.plans set unit_amount = 800`;
     assertOnlyFailure(
       await runDoctor(env),
       "stripe.prices",
@@ -355,7 +355,7 @@ Deno.test("a database missing a migration is reported with the version", async (
 
 Deno.test("a database without plans is reported and the plan checks are skipped", async () => {
   await withSetup(async ({ env, db }) => {
-    await db.sql`update public.plans set active = false`;
+    await db.sql`update rolepass.plans set active = false`;
     const findings = await runDoctor(env);
     assertOnlyFailure(findings, "database.plans", "No guild has an active plan");
     assert(findings.some((f) => f.check === "stripe.prices" && f.status === "skip"));

@@ -22,8 +22,8 @@ const PING = '{"id":"995105663481028770","type":1,"token":"t"}';
 
 async function storedRows(sql: Sql): Promise<number> {
   const [{ count }] = await sql<{ count: number }[]>`
-    select ((select count(*) from public.link_tokens) + (select count(*) from public.interaction_tokens)
-      + (select count(*) from public.handled_interactions))::int as count`;
+    select ((select count(*) from rolepass.link_tokens) + (select count(*) from rolepass.interaction_tokens)
+      + (select count(*) from rolepass.handled_interactions))::int as count`;
   return count;
 }
 
@@ -210,9 +210,9 @@ Deno.test("a signed command for another application or an unknown server stores 
     const text = await expectStatus(reply, 200, "a server rolepass does not serve");
     assert(!text.includes("/join/") && !text.includes("/manage/"), text);
     const [{ links }] = await sql<{ links: number }[]>`
-      select count(*)::int as links from public.link_tokens`;
+      select count(*)::int as links from rolepass.link_tokens`;
     const [{ tokens }] = await sql<{ tokens: number }[]>`
-      select count(*)::int as tokens from public.interaction_tokens where guild_id = ${GUILD_ID}`;
+      select count(*)::int as tokens from rolepass.interaction_tokens where guild_id = ${GUILD_ID}`;
     assertEquals([links, tokens], [0, 0]);
   });
 });

@@ -39,22 +39,22 @@ function send(
 
 async function storedRows(sql: Sql) {
   const [counts] = await sql<{ links: number; tokens: number; handled: number }[]>`
-    select (select count(*)::int from public.link_tokens) as links,
-      (select count(*)::int from public.interaction_tokens) as tokens,
-      (select count(*)::int from public.handled_interactions) as handled`;
+    select (select count(*)::int from rolepass.link_tokens) as links,
+      (select count(*)::int from rolepass.interaction_tokens) as tokens,
+      (select count(*)::int from rolepass.handled_interactions) as handled`;
   return counts;
 }
 
 async function storedInteractionToken(sql: Sql): Promise<string | undefined> {
   const [row] = await sql<{ token: string }[]>`
-    select token from public.interaction_tokens
+    select token from rolepass.interaction_tokens
     where guild_id = ${GUILD_ID} and discord_user_id = ${MEMBER_ID}`;
   return row?.token;
 }
 
 async function markPaid(sql: Sql, planId: string): Promise<void> {
   await sql`
-    insert into public.memberships (guild_id, discord_user_id, stripe_customer_id,
+    insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
       stripe_subscription_id, plan_id, status, entitled, entitled_role_id, change_cause)
     values (${GUILD_ID}, ${MEMBER_ID}, 'cus_Replay1', 'sub_Replay1', ${planId}, 'active', true,
       ${ROLE_ID}, 'test')`;

@@ -40,7 +40,7 @@ function post(body: string, headers: Record<string, string>, path = ENDPOINT) {
 
 async function countStoredRows(sql: import("postgres").Sql): Promise<number> {
   const [{ count }] = await sql`
-    select (select count(*) from public.link_tokens) + (select count(*) from public.interaction_tokens)
+    select (select count(*) from rolepass.link_tokens) + (select count(*) from rolepass.interaction_tokens)
       as count`;
   return Number(count);
 }

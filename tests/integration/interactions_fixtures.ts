@@ -150,7 +150,7 @@ export async function insertGuild(
   sql: postgres.Sql,
   options: { name?: string; plans?: { active?: boolean; price?: string; ja?: boolean }[] } = {},
 ): Promise<string[]> {
-  await sql`insert into public.guilds (id, name) values (${GUILD_ID}, ${
+  await sql`insert into rolepass.guilds (id, name) values (${GUILD_ID}, ${
     options.name ?? "Test Guild"
   })`;
   const ids: string[] = [];
@@ -162,7 +162,7 @@ export async function insertGuild(
       ...(plan.ja ? { ja: { name: `ゴールド${n}`, description: "ゴールドロール" } } : {}),
     };
     const [row] = await sql<{ id: string }[]>`
-      insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
         currency, billing_interval, active, sort_order)
       values (${GUILD_ID}, ${plan.price ?? `price_test${n}`}, ${ROLE_ID}, ${sql.json(display)},
         500, 'jpy', 'month', ${plan.active ?? true}, ${n})

@@ -69,8 +69,8 @@ function exampleWith(monthly: string, yearly: string) {
 
 async function countRows(db: TestDatabase): Promise<{ guilds: number; plans: number }> {
   const [row] = await db.sql<{ guilds: number; plans: number }[]>`
-    select (select count(*) from public.guilds)::int as guilds,
-      (select count(*) from public.plans)::int as plans`;
+    select (select count(*) from rolepass.guilds)::int as guilds,
+      (select count(*) from rolepass.plans)::int as plans`;
   return row;
 }
 
@@ -82,7 +82,7 @@ Deno.test("a valid file writes its guild and plans with the amounts Stripe has",
 
     const [guild] = await db.sql`
       select name, default_locale, past_due_grace::text as grace, revoke_on_refund,
-        seller_notice -> 'seller' ->> 'ja' as seller from public.guilds where id = ${GUILD_ID}`;
+        seller_notice -> 'seller' ->> 'ja' as seller from rolepass.guilds where id = ${GUILD_ID}`;
     assertEquals(guild, {
       name: "Rolepass Lounge",
       default_locale: "ja",
@@ -93,7 +93,7 @@ Deno.test("a valid file writes its guild and plans with the amounts Stripe has",
     const plans = await db.sql`
       select stripe_price_id, discord_role_id, unit_amount, currency, billing_interval,
         interval_count, sort_order, active, display -> 'en' ->> 'name' as name
-      from public.plans order by sort_order`;
+      from rolepass.plans order by sort_order`;
     assertEquals(plans.map((p) => ({ ...p })), [
       {
         stripe_price_id: monthly,
@@ -124,11 +124,11 @@ Deno.test("a valid file writes its guild and plans with the amounts Stripe has",
 Deno.test("applying the same file twice changes nothing the second time", async () => {
   await withContext(async ({ db, monthly, yearly, apply }) => {
     await apply(exampleWith(monthly, yearly));
-    const [before] = await db.sql`select max(updated_at) as at from public.plans`;
+    const [before] = await db.sql`select max(updated_at) as at from rolepass.plans`;
     const { code, out } = await apply(exampleWith(monthly, yearly));
     assertEquals(code, 0, out);
     assert(out.includes("guilds: 0 added, 0 updated; plans: 0 added, 0 updated, 2 unchanged"));
-    const [after] = await db.sql`select max(updated_at) as at from public.plans`;
+    const [after] = await db.sql`select max(updated_at) as at from rolepass.plans`;
     assertEquals(after.at, before.at);
   });
 });
@@ -144,10 +144,10 @@ Deno.test("a plan removed from the file becomes inactive and is kept", async () 
     assertEquals(code, 0, out);
     assert(out.includes("guilds: 0 added, 1 updated"), out);
     assert(out.includes(`1 deactivated (${yearly})`), out);
-    const [guild] = await db.sql`select past_due_grace::text as grace from public.guilds`;
+    const [guild] = await db.sql`select past_due_grace::text as grace from rolepass.guilds`;
     assertEquals(guild.grace, "7 days 12:00:00");
     const rows = await db.sql`
-      select stripe_price_id, active from public.plans order by stripe_price_id`;
+      select stripe_price_id, active from rolepass.plans order by stripe_price_id`;
     assertEquals(
       rows.map((r) => [r.stripe_price_id, r.active]).sort(),
       [[monthly, true], [yearly, false]].sort(),

@@ -62,7 +62,7 @@ Deno.test("a paid role a moderator removed is granted back by the pass", async (
     await w.settle();
     assertEquals(w.discord.memberRoles(w.guildId, ALICE), [w.goldRoleId]);
     const [state] = await w.db.sql`
-      select status, mode, members_checked from public.guild_reconciliations`;
+      select status, mode, members_checked from rolepass.guild_reconciliations`;
     assertEquals(state.status, "completed");
     assertEquals(state.mode, "list");
     assert(state.members_checked >= 1);
@@ -76,7 +76,7 @@ Deno.test("a paid role given by hand to a non-payer is reported by default, remo
     w.discord.addMember(w.guildId, BOB, { roles: [w.goldRoleId] });
     w.discord.addMember(w.guildId, CAROL, { roles: [w.silverRoleId] });
     await w.db
-      .sql`insert into public.role_comps (guild_id, discord_user_id, discord_role_id, reason)
+      .sql`insert into rolepass.role_comps (guild_id, discord_user_id, discord_role_id, reason)
       values (${w.guildId}, ${CAROL}, ${w.silverRoleId}, 'moderator')`;
 
     const reported = await reconcile(w);
@@ -91,7 +91,7 @@ Deno.test("a paid role given by hand to a non-payer is reported by default, remo
     await w.settle();
     assertEquals(w.discord.memberRoles(w.guildId, BOB), [w.goldRoleId], "report changes nothing");
 
-    await w.db.sql`update public.guilds set role_drift_policy = 'remove'`;
+    await w.db.sql`update rolepass.guilds set role_drift_policy = 'remove'`;
     const removed = await reconcile(w);
     assertEquals(removed.counts.repairsQueued, 1);
     await w.settle();
@@ -116,7 +116,7 @@ Deno.test("without the Server Members intent the pass reads the members rolepass
     assertEquals(pass.counts.unpaidRoles, 0, "a stranger's hand-given role cannot be seen");
     await w.settle();
     assertEquals(w.discord.memberRoles(w.guildId, ALICE), [w.goldRoleId]);
-    const [state] = await w.db.sql`select mode from public.guild_reconciliations`;
+    const [state] = await w.db.sql`select mode from rolepass.guild_reconciliations`;
     assertEquals(state.mode, "known_members");
   }, { tuning });
 });
@@ -150,7 +150,7 @@ Deno.test("a bot that loses its permissions mid-pass stops that guild's pass, al
     for (const id of [ALICE, BOB, CAROL]) {
       assertEquals(w.discord.memberRoles(w.guildId, id), [w.goldRoleId]);
     }
-    const [state] = await w.db.sql`select status, alerted_at from public.guild_reconciliations`;
+    const [state] = await w.db.sql`select status, alerted_at from rolepass.guild_reconciliations`;
     assertEquals([state.status, state.alerted_at], ["completed", null]);
   }, { tuning: { reconcile: { repairSpacingMs: 5, pageSize: 2 } }, operatorLogChannel: true });
 });
@@ -163,9 +163,9 @@ Deno.test("the pass waits while the guild's live role jobs are due, and caps the
     await w.entitle(dave, "gold");
     assertEquals((await reconcile(w)).status, "deferred");
     assertEquals(
-      await w.db.sql`select 1 from public.role_jobs where cause like 'reconciliation%'`.then((r) =>
-        r.length
-      ),
+      await w.db.sql`select 1 from rolepass.role_jobs where cause like 'reconciliation%'`.then((
+        r,
+      ) => r.length),
       0,
     );
     await w.settle();
@@ -178,15 +178,15 @@ Deno.test("a plan whose role changes swaps the role of every member on it, and a
   await withRoleSync(async (w) => {
     for (const id of [ALICE, BOB]) await payingMember(w, id);
     const platinum = w.discord.addRole(w.guildId, { name: "Platinum", position: 6 });
-    await w.db.sql`update public.plans set discord_role_id = ${platinum.id}
+    await w.db.sql`update rolepass.plans set discord_role_id = ${platinum.id}
       where id = ${w.goldPlanId}`;
     await w.settle();
     for (const id of [ALICE, BOB]) {
       assertEquals(w.discord.memberRoles(w.guildId, id), [platinum.id]);
     }
-    await w.db.sql`update public.plans set active = false where id = ${w.goldPlanId}`;
+    await w.db.sql`update rolepass.plans set active = false where id = ${w.goldPlanId}`;
     const [{ entitled }] = await w.db.sql`
-      select count(*)::int as entitled from public.memberships where entitled`;
+      select count(*)::int as entitled from rolepass.memberships where entitled`;
     assertEquals(entitled, 2);
   }, { tuning });
 });
@@ -205,9 +205,9 @@ Deno.test("deno task drift prints what the pass would change and changes nothing
     assertEquals(code, 0);
     assert(lines[0].includes("1 missing role(s), 1 unpaid role(s)"), lines.join("\n"));
     assert(lines.some((l) => l.includes(`grant   ${w.goldRoleId} to ${ALICE}`)), lines.join("\n"));
-    const [{ n }] = await w.db.sql`select count(*)::int as n from public.role_jobs
+    const [{ n }] = await w.db.sql`select count(*)::int as n from rolepass.role_jobs
       where cause like 'reconciliation%'`;
     assertEquals(n, 0);
-    assertEquals((await w.db.sql`select 1 from public.guild_reconciliations`).length, 0);
+    assertEquals((await w.db.sql`select 1 from rolepass.guild_reconciliations`).length, 0);
   }, { tuning });
 });

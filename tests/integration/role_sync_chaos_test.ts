@@ -27,8 +27,8 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
       const guild = w.discord.addGuild({ botRolePosition: 10 });
       const gold = w.discord.addRole(guild.id, { name: "Gold", position: 5 }).id;
       const silver = w.discord.addRole(guild.id, { name: "Silver", position: 4 }).id;
-      await sql`insert into public.guilds (id, name) values (${guild.id}, ${"Guild " + g})`;
-      await sql`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+      await sql`insert into rolepass.guilds (id, name) values (${guild.id}, ${"Guild " + g})`;
+      await sql`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
           unit_amount, currency, billing_interval)
         values (${guild.id}, ${`price_gold_${g}`}, ${gold}, ${sql.json({ en: { name: "Gold" } })},
           500, 'jpy', 'month'),
@@ -40,12 +40,12 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
         const token = `chaos-token-${g}-${m}-${crypto.randomUUID()}`;
         w.discord.registerInteraction(token, { guildId: guild.id, userId });
         const [row] = await sql<{ id: string }[]>`
-          insert into public.memberships (guild_id, discord_user_id, locale,
+          insert into rolepass.memberships (guild_id, discord_user_id, locale,
             stripe_customer_id, stripe_subscription_id)
           values (${guild.id}, ${userId}, ${m % 2 ? "ja" : "en"}, ${"cus_" + userId},
             ${"sub_" + userId})
           returning id`;
-        await sql`insert into public.interaction_tokens
+        await sql`insert into rolepass.interaction_tokens
             (guild_id, discord_user_id, application_id, token, expires_at)
           values (${guild.id}, ${userId}, ${w.discord.applicationId}, ${token},
             now() + interval '14 minutes')`;
@@ -64,7 +64,7 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     const invocations = [invocation(), invocation()];
 
     const entitle = (member: Member, role: string | null, cause: string) =>
-      sql`update public.memberships set entitled = ${role !== null}, entitled_role_id = ${role},
+      sql`update rolepass.memberships set entitled = ${role !== null}, entitled_role_id = ${role},
           status = ${role ? "active" : "canceled"}, change_cause = ${cause}
         where id = ${member.membershipId}`;
     await Promise.all(members.map((member) => entitle(member, member.gold, "subscribed")));
@@ -79,10 +79,10 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     const duringFaults = w.discord.requests().length;
     w.discord.clearFaults();
     const [{ open }] = await sql<{ open: number }[]>`select count(*)::int as open
-      from public.role_jobs where status in ('pending', 'running')`;
+      from rolepass.role_jobs where status in ('pending', 'running')`;
     running = false;
     await Promise.all(invocations);
-    await sql`update public.role_jobs set next_attempt_at = now()
+    await sql`update rolepass.role_jobs set next_attempt_at = now()
       where status in ('pending', 'running') and lease_expires_at is null`;
     await w.settle(30_000);
 
@@ -93,7 +93,7 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     );
 
     const memberships = await sql<{ id: string; entitled_role_id: string | null }[]>`
-      select id, entitled_role_id from public.memberships`;
+      select id, entitled_role_id from rolepass.memberships`;
     const entitlement = new Map(memberships.map((m) => [m.id, m.entitled_role_id]));
     const wrong = members.filter((member) => {
       const roles = w.discord.memberRoles(member.guildId, member.userId) ?? [];
@@ -107,7 +107,7 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     const notDone = jobs.filter((job) => job.status !== "done");
     assertEquals(notDone.map((job) => [job.id, job.status, job.outcome, job.last_error]), []);
     const [{ changes }] = await sql<{ changes: number }[]>`
-      select count(*)::int as changes from public.membership_history
+      select count(*)::int as changes from rolepass.membership_history
       where operation = 'UPDATE' and (old_entitled is distinct from new_entitled
         or (old_row ->> 'entitled_role_id') is distinct from (new_row ->> 'entitled_role_id'))`;
     assertEquals(jobs.length, changes, "one job per entitlement change");

@@ -14,19 +14,19 @@ Deno.test("expiring 5,000 memberships takes bounded batches, wakes role-sync onc
     // Members whose grace period ran out together; they left the guild, so each revoke is one
     // Discord call (10007) and the test spends its time on the queue, not on messages.
     await sql`
-      insert into public.memberships (guild_id, discord_user_id, stripe_customer_id,
+      insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
         stripe_subscription_id, plan_id, status, entitled, entitled_role_id, entitled_until)
       select ${w.guildId}, (700000000000000000 + i)::text, 'cus_exp' || i, 'sub_exp' || i,
         ${w.goldPlanId}, 'past_due', true, ${w.goldRoleId}, now() - interval '1 minute'
       from generate_series(1, ${MEMBERS}) i`;
-    await sql`update public.role_jobs set status = 'done', outcome = 'applied', done_at = now()`;
+    await sql`update rolepass.role_jobs set status = 'done', outcome = 'applied', done_at = now()`;
     await configureVault(sql, "http://127.0.0.1:9/functions/v1/role-sync");
 
     const wakes: { body: unknown }[] = [];
     for (let sweep = 1; sweep <= MEMBERS / BATCH; sweep++) {
-      await sql`select public.sweep_role_jobs()`;
+      await sql`select rolepass.sweep_role_jobs()`;
       const [{ revoked }] = await sql<{ revoked: number }[]>`
-        select count(*)::int as revoked from public.memberships where not entitled`;
+        select count(*)::int as revoked from rolepass.memberships where not entitled`;
       assertEquals(revoked, sweep * BATCH, `after sweep ${sweep}`);
       const queued = await sql<{ body: unknown }[]>`
         delete from net.http_request_queue returning body`;
@@ -44,7 +44,7 @@ Deno.test("expiring 5,000 memberships takes bounded batches, wakes role-sync onc
       assertEquals(response.status, 200);
     }
     const jobs = await sql<{ outcome: string; count: number }[]>`
-      select coalesce(outcome, status) as outcome, count(*)::int as count from public.role_jobs
+      select coalesce(outcome, status) as outcome, count(*)::int as count from rolepass.role_jobs
       where not entitled group by 1`;
     assertEquals([...jobs], [{ outcome: "member_not_in_guild", count: MEMBERS }]);
     const deletes = w.discord.requests().filter((r) => r.method === "DELETE");

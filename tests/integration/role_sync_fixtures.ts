@@ -82,11 +82,11 @@ export function withRoleSync(
       const silver = discord.addRole(guild.id, { name: "Silver", position: 4 });
       const channel = options.operatorLogChannel ? discord.addChannel(guild.id) : null;
       const sql = db.sql;
-      await sql`insert into public.guilds (id, name, operator_log_channel_id)
+      await sql`insert into rolepass.guilds (id, name, operator_log_channel_id)
         values (${guild.id}, 'Test guild', ${channel?.id ?? null})`;
       const insertPlan = async (price: string, roleId: string, name: string, ja: string) => {
         const [plan] = await sql<{ id: string }[]>`
-          insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+          insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
             unit_amount, currency, billing_interval)
           values (${guild.id}, ${price}, ${roleId},
             ${sql.json({ en: { name }, ja: { name: ja } })}, 500, 'jpy', 'month')
@@ -128,7 +128,7 @@ export function withRoleSync(
             discord.addMember(guild.id, userId, { dmsClosed: memberOptions.dmsClosed });
           }
           const [row] = await sql<{ id: string }[]>`
-            insert into public.memberships (guild_id, discord_user_id, locale,
+            insert into rolepass.memberships (guild_id, discord_user_id, locale,
               stripe_customer_id, stripe_subscription_id)
             values (${guild.id}, ${userId}, ${memberOptions.locale ?? "en"}, ${"cus_" + userId},
               ${"sub_" + userId})
@@ -139,7 +139,7 @@ export function withRoleSync(
           const planId = plan === "gold" ? goldPlanId : plan === "silver" ? silverPlanId : null;
           const roleId = plan === "gold" ? gold.id : plan === "silver" ? silver.id : null;
           await sql`
-            update public.memberships
+            update rolepass.memberships
             set entitled = ${plan !== null}, entitled_role_id = ${roleId},
               plan_id = coalesce(${planId}::uuid, plan_id),
               status = ${plan === null ? "canceled" : "active"}, change_cause = ${cause}
@@ -153,7 +153,7 @@ export function withRoleSync(
           while (Date.now() < until) {
             await drainRoleJobs(deps, Date.now() + 10_000);
             const [{ open }] = await sql<{ open: number }[]>`
-              select count(*)::int as open from public.role_jobs
+              select count(*)::int as open from rolepass.role_jobs
               where status in ('pending', 'running')`;
             if (open === 0) return;
             await new Promise((resolve) => setTimeout(resolve, 25));
@@ -164,7 +164,7 @@ export function withRoleSync(
           return sql<JobRow[]>`
             select id::int, membership_id, discord_user_id, status, outcome, attempts, last_error,
               notice_status, alerted_at
-            from public.role_jobs order by id`;
+            from rolepass.role_jobs order by id`;
         },
       };
       await fn(world);

@@ -11,17 +11,17 @@ Deno.test("a job whose worker died is picked up again once its lease expires, no
   await withRoleSync(async (w) => {
     const alice = await w.addMember(member(1));
     await w.entitle(alice, "gold");
-    const [claimed] = await w.appSql`select * from public.claim_role_jobs(1, 60)`;
+    const [claimed] = await w.appSql`select * from rolepass.claim_role_jobs(1, 60)`;
     assertEquals(claimed.status, "running");
     let summary = await w.drain(2_000);
     assertEquals(summary.claimed, 0);
-    await w.db.sql`update public.role_jobs set lease_expires_at = now() - interval '1 second'`;
+    await w.db.sql`update rolepass.role_jobs set lease_expires_at = now() - interval '1 second'`;
     summary = await w.drain(2_000);
     assertEquals(summary.done, 1);
     assertEquals(w.discord.memberRoles(w.guildId, member(1))?.includes(w.goldRoleId), true);
     const [job] = await w.jobs();
     assertEquals([job.status, job.attempts], ["done", 2]);
-    const stale = await w.appSql`select public.finish_role_job(${job.id}, ${claimed.claim_id},
+    const stale = await w.appSql`select rolepass.finish_role_job(${job.id}, ${claimed.claim_id},
       'failed', 'gave_up') as ok`;
     assertEquals(stale[0].ok, false, "the dead worker's claim can no longer write");
   });
@@ -66,10 +66,10 @@ Deno.test("a revoke that arrives before its grant leaves the role revoked", asyn
     await w.entitle(alice, null);
     // The grant's job is late: the revoke's job is done first, then the grant's job runs.
     const [grant, revoke] = await w.jobs();
-    await w.db.sql`update public.role_jobs set next_attempt_at = now() + interval '1 hour'
+    await w.db.sql`update rolepass.role_jobs set next_attempt_at = now() + interval '1 hour'
       where id = ${grant.id}`;
     await w.drain();
-    await w.db.sql`update public.role_jobs set next_attempt_at = now() where id = ${grant.id}`;
+    await w.db.sql`update rolepass.role_jobs set next_attempt_at = now() where id = ${grant.id}`;
     await w.settle();
     assertEquals(w.discord.memberRoles(w.guildId, member(1))?.includes(w.goldRoleId), false);
     const jobs = await w.jobs();
@@ -116,27 +116,27 @@ Deno.test("a claim takes one job per guild before a second of any, and a guild w
     const other = w.discord.addGuild({ botRolePosition: 10 });
     const otherRole = w.discord.addRole(other.id, { position: 5 }).id;
     const sql = w.db.sql;
-    await sql`insert into public.guilds (id, name) values (${other.id}, 'Other guild')`;
-    const [plan] = await sql`insert into public.plans (guild_id, stripe_price_id,
+    await sql`insert into rolepass.guilds (id, name) values (${other.id}, 'Other guild')`;
+    const [plan] = await sql`insert into rolepass.plans (guild_id, stripe_price_id,
         discord_role_id, display, unit_amount, currency, billing_interval)
       values (${other.id}, 'price_other', ${otherRole}, ${sql.json({ en: { name: "Other" } })},
         500, 'jpy', 'month') returning id`;
-    await sql`insert into public.memberships (guild_id, discord_user_id)
+    await sql`insert into rolepass.memberships (guild_id, discord_user_id)
       values (${other.id}, ${member(20)})`;
-    await sql`update public.memberships set entitled = true, entitled_role_id = ${otherRole},
+    await sql`update rolepass.memberships set entitled = true, entitled_role_id = ${otherRole},
         plan_id = ${plan.id}, status = 'active', change_cause = 'test'
       where guild_id = ${other.id}`;
 
-    const both = await w.appSql`select guild_id from public.claim_role_jobs(2, 60)`;
+    const both = await w.appSql`select guild_id from rolepass.claim_role_jobs(2, 60)`;
     assertEquals(both.map((j) => j.guild_id).sort(), [w.guildId, other.id].sort());
-    await sql`update public.role_jobs set status = 'pending', lease_expires_at = null,
+    await sql`update rolepass.role_jobs set status = 'pending', lease_expires_at = null,
       claim_id = null where status = 'running'`;
 
     // The first guild's bucket is spent for 10 s: the other guild's job goes first.
-    await sql`insert into public.discord_rate_limits (route_key, request_limit, remaining,
+    await sql`insert into rolepass.discord_rate_limits (route_key, request_limit, remaining,
         reset_at)
       values (${"roles:" + w.guildId}, 10, 0, now() + interval '10 seconds')`;
-    const [first] = await w.appSql`select guild_id from public.claim_role_jobs(1, 60)`;
+    const [first] = await w.appSql`select guild_id from rolepass.claim_role_jobs(1, 60)`;
     assertEquals(first.guild_id, other.id);
   });
 });
@@ -145,20 +145,20 @@ Deno.test("with more guilds waiting than one claim reads, every guild gets its t
   await withRoleSync(async (w) => {
     const guilds = 45;
     const sql = w.db.sql;
-    await sql`insert into public.guilds (id, name)
+    await sql`insert into rolepass.guilds (id, name)
       select (110000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${guilds}) g`;
     // Three waiting members per guild, the oldest jobs in the guilds with the lowest ids.
-    await sql`insert into public.memberships (guild_id, discord_user_id)
+    await sql`insert into rolepass.memberships (guild_id, discord_user_id)
       select (110000000000000000 + g)::text, (510000000000000000 + g * 10 + n)::text
       from generate_series(1, ${guilds}) g, generate_series(1, 3) n`;
-    await sql`update public.memberships set entitled = true, entitled_role_id = ${w.goldRoleId},
+    await sql`update rolepass.memberships set entitled = true, entitled_role_id = ${w.goldRoleId},
         status = 'active', change_cause = 'test'
       where guild_id like '11%'`;
-    await sql`update public.role_jobs set next_attempt_at = now() - make_interval(secs =>
+    await sql`update rolepass.role_jobs set next_attempt_at = now() - make_interval(secs =>
       1000 - (guild_id::numeric - 110000000000000000))`;
     const claimed: string[] = [];
     for (let i = 0; i < guilds; i++) {
-      const [job] = await w.appSql`select guild_id from public.claim_role_jobs(1, 60)`;
+      const [job] = await w.appSql`select guild_id from rolepass.claim_role_jobs(1, 60)`;
       claimed.push(job.guild_id);
     }
     assertEquals(new Set(claimed).size, guilds);

@@ -31,7 +31,7 @@ Deno.test("a member with a live interaction token gets an ephemeral follow-up in
     const alice = await w.addMember(ALICE);
     const token = "interaction-token-" + crypto.randomUUID();
     w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
-    await w.db.sql`insert into public.interaction_tokens
+    await w.db.sql`insert into rolepass.interaction_tokens
       (guild_id, discord_user_id, application_id, token, expires_at)
       values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
         now() + interval '14 minutes')`;
@@ -51,7 +51,7 @@ Deno.test("an expired interaction token falls back to a DM", async () => {
     const token = "interaction-token-" + crypto.randomUUID();
     w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
     w.discord.advanceClock(16 * 60_000);
-    await w.db.sql`insert into public.interaction_tokens
+    await w.db.sql`insert into rolepass.interaction_tokens
       (guild_id, discord_user_id, application_id, token, expires_at)
       values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
         now() + interval '10 minutes')`;
@@ -80,7 +80,7 @@ Deno.test("a plan change swaps the roles and says the new plan", async () => {
 Deno.test("a cancellation removes the role and tells the member; a scheduled cancel names the date", async () => {
   await withRoleSync(async (w) => {
     const alice = await w.addMember(ALICE);
-    await w.db.sql`update public.memberships set cancel_at = '2030-01-31T00:00:00Z'
+    await w.db.sql`update rolepass.memberships set cancel_at = '2030-01-31T00:00:00Z'
       where id = ${alice}`;
     await w.entitle(alice, "gold");
     await w.settle();
@@ -109,9 +109,9 @@ Deno.test("an unknown role fails without retry, tells the operator once, and can
   await withRoleSync(async (w) => {
     const alice = await w.addMember(ALICE);
     const missingRole = "399999999999999999";
-    await w.db.sql`update public.plans set discord_role_id = ${missingRole}
+    await w.db.sql`update rolepass.plans set discord_role_id = ${missingRole}
       where id = ${w.goldPlanId}`;
-    await w.db.sql`update public.memberships set entitled = true,
+    await w.db.sql`update rolepass.memberships set entitled = true,
       entitled_role_id = ${missingRole}, plan_id = ${w.goldPlanId} where id = ${alice}`;
     await w.settle();
     let [job] = await w.jobs();
@@ -123,11 +123,11 @@ Deno.test("an unknown role fails without retry, tells the operator once, and can
     const puts = w.discord.requests().filter((r) => r.method === "PUT");
     assertEquals(puts.length, 1);
 
-    await w.db.sql`update public.plans set discord_role_id = ${w.goldRoleId}
+    await w.db.sql`update rolepass.plans set discord_role_id = ${w.goldRoleId}
       where id = ${w.goldPlanId}`;
-    await w.db.sql`update public.memberships set entitled_role_id = ${w.goldRoleId}
+    await w.db.sql`update rolepass.memberships set entitled_role_id = ${w.goldRoleId}
       where id = ${alice}`;
-    const [{ requeued }] = await w.db.sql`select public.retry_failed_role_jobs() as requeued`;
+    const [{ requeued }] = await w.db.sql`select rolepass.retry_failed_role_jobs() as requeued`;
     assertEquals(requeued, 1);
     await w.settle();
     [job] = await w.jobs();
@@ -269,7 +269,7 @@ Deno.test("a caller without the shared secret gets 401 and nothing is done", asy
   await withRoleSync(async (w) => {
     const alice = await w.addMember(ALICE);
     await w.entitle(alice, "gold");
-    const body = JSON.stringify({ type: "SWEEP", table: "role_jobs", schema: "public" });
+    const body = JSON.stringify({ type: "SWEEP", table: "role_jobs", schema: "rolepass" });
     for (const secret of [undefined, "wrong-secret-wrong-secret", ROLE_SYNC_SECRET + "x"]) {
       const response = await w.app.request("/role-sync", {
         method: "POST",
@@ -303,7 +303,7 @@ Deno.test("a malformed wake is a 400; a webhook INSERT drains the queue; health 
       body: JSON.stringify({
         type: "INSERT",
         table: "role_jobs",
-        schema: "public",
+        schema: "rolepass",
         record: { id: job.id },
         old_record: null,
       }),

@@ -38,7 +38,7 @@ Deno.test("two instances draining a burst in one guild learn the bucket from hea
     const puts = w.discord.requests().filter((r) => r.method === "PUT");
     assertEquals(puts.filter((r) => r.status === 204).length, count);
     assertEquals(w.discord.stats().rateLimited, 0);
-    const [bucket] = await w.db.sql`select request_limit, bucket from public.discord_rate_limits
+    const [bucket] = await w.db.sql`select request_limit, bucket from rolepass.discord_rate_limits
       where route_key = ${"roles:" + w.guildId}`;
     assertEquals(bucket.request_limit, 10);
     assert(bucket.bucket);
@@ -73,7 +73,7 @@ Deno.test("a global 429 holds every call until its retry_after has passed", asyn
     assertEquals(limited.status, 429);
     assert(next.at - limited.at >= 490, `next call after ${next.at - limited.at} ms`);
     const [{ blocked }] = await w.db.sql`select blocked_until is not null as blocked
-      from public.discord_global_rate_limit`;
+      from rolepass.discord_global_rate_limit`;
     assertEquals(blocked, true);
   });
 });

@@ -65,7 +65,7 @@ async function insertMembership(
   },
 ): Promise<void> {
   await sql`
-    insert into public.memberships (guild_id, discord_user_id, stripe_customer_id,
+    insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
       stripe_subscription_id, plan_id, status, entitled, entitled_role_id, cancel_at,
       change_cause)
     values (${GUILD_ID}, ${MEMBER_ID}, 'cus_Test1', 'sub_Test1', ${fields.planId},
@@ -91,7 +91,7 @@ Deno.test("a member without a subscription gets an ephemeral link to the plan pa
     assert(match, button.url);
     assert(button.url.length <= 512);
 
-    const [stored] = await db.sql`select * from public.link_tokens`;
+    const [stored] = await db.sql`select * from rolepass.link_tokens`;
     assertEquals(new Uint8Array(stored.token_hash), await hashLinkToken(match[1]));
     assertEquals(stored.purpose, "join");
     assertEquals(stored.guild_id, GUILD_ID);
@@ -110,13 +110,13 @@ Deno.test("the interaction token is kept for 15 minutes for the follow-up, one r
 
     const rows = await db.sql`
       select token, application_id, extract(epoch from expires_at - created_at) as life
-      from public.interaction_tokens where guild_id = ${GUILD_ID} and discord_user_id = ${MEMBER_ID}`;
+      from rolepass.interaction_tokens where guild_id = ${GUILD_ID} and discord_user_id = ${MEMBER_ID}`;
     assertEquals(rows.length, 1);
     assertEquals(rows[0].token, "second-token");
     assertEquals(rows[0].application_id, APPLICATION_ID);
     assertEquals(Math.round(Number(rows[0].life)), 15 * 60);
     const [{ count }] = await db
-      .sql`select count(distinct token_hash)::int from public.link_tokens`;
+      .sql`select count(distinct token_hash)::int from rolepass.link_tokens`;
     assertEquals(count, 2);
   });
 });
@@ -129,7 +129,7 @@ Deno.test("the reply is in Japanese for a Japanese member, and the link remember
     assert(reply.data.content.includes("**テスト鯖** のプラン"), reply.data.content);
     assert(reply.data.content.includes("ゴールド1: ￥500 / 毎月"), reply.data.content);
     assertEquals(linkButton(reply).label, "プランを選ぶ");
-    const [stored] = await db.sql`select locale from public.link_tokens`;
+    const [stored] = await db.sql`select locale from rolepass.link_tokens`;
     assertEquals(stored.locale, "ja");
   });
 });
@@ -146,9 +146,9 @@ Deno.test("a server with no active plan gets an explanation and nothing is store
     const ja = await answer(db.url, await subscribeInteraction({ locale: "ja" }));
     assert(ja.reply.data.content.includes("まだ有料ロールのプランが用意されていません"));
 
-    const [{ links }] = await db.sql`select count(*)::int as links from public.link_tokens`;
+    const [{ links }] = await db.sql`select count(*)::int as links from rolepass.link_tokens`;
     const [{ tokens }] = await db
-      .sql`select count(*)::int as tokens from public.interaction_tokens`;
+      .sql`select count(*)::int as tokens from rolepass.interaction_tokens`;
     assertEquals([links, tokens], [0, 0]);
   });
 });
@@ -171,7 +171,7 @@ Deno.test("an entitled member gets an ephemeral link to manage the subscription"
     const button = linkButton(reply);
     assertEquals(button.label, "Manage subscription");
     assert(/^https:\/\/plans\.rolepass\.test\/manage\/[A-Za-z0-9_-]{43}$/.test(button.url));
-    const [stored] = await db.sql`select purpose from public.link_tokens`;
+    const [stored] = await db.sql`select purpose from rolepass.link_tokens`;
     assertEquals(stored.purpose, "manage");
   });
 });
@@ -225,7 +225,7 @@ Deno.test("/subscribe in a DM gets a clear refusal and stores nothing", async ()
     const ja = await answer(db.url, await subscribeInteraction({ guildId: null, locale: "ja" }));
     assert(ja.reply.data.content.includes("サーバーの中で使うコマンドです"));
 
-    const [{ count }] = await db.sql`select count(*)::int from public.link_tokens`;
+    const [{ count }] = await db.sql`select count(*)::int from rolepass.link_tokens`;
     assertEquals(count, 0);
   });
 });
@@ -238,7 +238,7 @@ Deno.test("LINK_TOKEN_TTL_SECONDS sets how long the link works", async () => {
     });
     const [stored] = await db.sql`
       select extract(epoch from expires_at - created_at)::int as ttl,
-        floor(extract(epoch from expires_at))::bigint as expires from public.link_tokens`;
+        floor(extract(epoch from expires_at))::bigint as expires from rolepass.link_tokens`;
     assertEquals(stored.ttl, 300);
     assert(reply.data.content.includes(`<t:${stored.expires}:R>`), reply.data.content);
   });
@@ -272,9 +272,9 @@ Deno.test("the raw link token is stored nowhere in the database", async () => {
     const { reply } = await answer(db.url, await subscribeInteraction());
     const linkToken = linkButton(reply).url.split("/").pop()!;
     const [{ found }] = await db.sql`
-      select exists (select 1 from public.link_tokens t where to_jsonb(t)::text like ${
+      select exists (select 1 from rolepass.link_tokens t where to_jsonb(t)::text like ${
       "%" + linkToken + "%"
-    }) or exists (select 1 from public.interaction_tokens t where to_jsonb(t)::text like ${
+    }) or exists (select 1 from rolepass.interaction_tokens t where to_jsonb(t)::text like ${
       "%" + linkToken + "%"
     }) as found`;
     assertEquals(found, false);

@@ -51,7 +51,7 @@ async function subscribe(
 
 async function repairJobs(w: RoleSyncWorld): Promise<number> {
   const [{ n }] = await w.db.sql<{ n: number }[]>`
-    select count(*)::int as n from public.role_jobs where cause = 'member_asked_role_missing'`;
+    select count(*)::int as n from rolepass.role_jobs where cause = 'member_asked_role_missing'`;
   return n;
 }
 

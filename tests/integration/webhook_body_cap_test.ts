@@ -51,7 +51,7 @@ async function postStream(
 }
 
 async function assertNothingRecorded(world: WebhookWorld): Promise<void> {
-  assertEquals((await world.db.sql`select id from public.stripe_events`).length, 0);
+  assertEquals((await world.db.sql`select id from rolepass.stripe_events`).length, 0);
 }
 
 /** A real, paid Checkout's completion event, padded with an extra field to `bytes` or more. */

@@ -33,7 +33,7 @@ function only(events: Stripe.Event[], type: string): Stripe.Event {
 
 async function revocation(world: WebhookWorld, subscriptionId: string) {
   const [row] = await world.db.sql<{ reason: string; stripe_object_id: string }[]>`
-    select reason, stripe_object_id from public.stripe_subscription_revocations
+    select reason, stripe_object_id from rolepass.stripe_subscription_revocations
     where stripe_subscription_id = ${subscriptionId}`;
   return row ? { ...row } : row;
 }

@@ -50,7 +50,7 @@ async function eventRow(world: WebhookWorld, eventId: string) {
     }[]
   >`
     select ignored, processed_at is not null as processed, ignored_reason, last_error
-    from public.stripe_events where id = ${eventId}`;
+    from rolepass.stripe_events where id = ${eventId}`;
   return row ? { ...row } : row;
 }
 

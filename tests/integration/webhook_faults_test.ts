@@ -17,7 +17,7 @@ async function purchaseEvent(world: WebhookWorld) {
 async function eventRow(world: WebhookWorld, event: Stripe.Event) {
   const [row] = await world.db.sql<
     { processed_at: Date | null; attempts: number; last_error: string | null }[]
-  >`select processed_at, attempts, last_error from public.stripe_events where id = ${event.id}`;
+  >`select processed_at, attempts, last_error from rolepass.stripe_events where id = ${event.id}`;
   return row;
 }
 
@@ -25,7 +25,7 @@ async function assertNothingApplied(world: WebhookWorld, membershipId: string) {
   const membership = await world.membership(membershipId);
   assertEquals([membership.status, membership.entitled], [null, false]);
   const jobs = await world.db
-    .sql`select id from public.role_jobs where membership_id = ${membershipId}`;
+    .sql`select id from rolepass.role_jobs where membership_id = ${membershipId}`;
   assertEquals(jobs.length, 0);
 }
 
@@ -108,7 +108,7 @@ Deno.test("the database dropping the connection mid-event applies nothing, and t
     const membership = await world.membership(member.membershipId);
     assertEquals([membership.status, membership.entitled], ["active", true]);
     const jobs = await world.db
-      .sql`select id from public.role_jobs where membership_id = ${member.membershipId}`;
+      .sql`select id from rolepass.role_jobs where membership_id = ${member.membershipId}`;
     assertEquals(jobs.length, 1);
   } finally {
     await world.close();

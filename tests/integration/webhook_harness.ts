@@ -107,7 +107,7 @@ export async function startCheckout(
   priceId: string,
 ) {
   const [row] = await sql<{ id: string }[]>`
-    insert into public.memberships (guild_id, discord_user_id)
+    insert into rolepass.memberships (guild_id, discord_user_id)
     values (${guildId}, ${discordUserId}) returning id`;
   const metadata = {
     rolepass_guild_id: guildId,
@@ -116,7 +116,7 @@ export async function startCheckout(
   };
   const customer = await stripe.customers.create({ metadata });
   await sql`
-    update public.memberships set stripe_customer_id = ${customer.id}, change_cause = 'checkout'
+    update rolepass.memberships set stripe_customer_id = ${customer.id}, change_cause = 'checkout'
     where id = ${row.id}`;
   const session = await stripe.checkout.sessions.create({
     mode: "subscription",
@@ -165,13 +165,13 @@ export async function startWebhookWorld(
   const roleId = snowflake(seed + 500);
   const guild = options.guild ?? {};
   await db.sql`
-    insert into public.guilds (id, name, past_due_grace, revoke_on_refund, revoke_on_dispute)
+    insert into rolepass.guilds (id, name, past_due_grace, revoke_on_refund, revoke_on_dispute)
     values (${guildId}, 'Test guild', ${guild.pastDueGrace ?? "0"}::interval,
       ${guild.revokeOnRefund ?? true}, ${guild.revokeOnDispute ?? true})`;
   const addPlan = async () => {
     const price = stripeDouble.createPrice({ unitAmount: 980, currency: "jpy", interval: "month" });
     const [row] = await db.sql<{ id: string }[]>`
-      insert into public.plans
+      insert into rolepass.plans
         (guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency, billing_interval)
       values (${guildId}, ${price.id}, ${roleId},
         ${db.sql.json({ en: { name: "Supporter", description: "Supporter role" } })},
@@ -251,7 +251,7 @@ export async function startWebhookWorld(
         select status, entitled, entitled_role_id, entitled_until, stripe_subscription_id,
           cancel_at, cancel_at_period_end, past_due_since, revoked_reason, change_cause,
           change_event_id
-        from public.memberships where id = ${membershipId}`;
+        from rolepass.memberships where id = ${membershipId}`;
       return row;
     },
     async close() {

@@ -44,13 +44,13 @@ async function history(world: WebhookWorld, membershipId: string) {
     }[]
   >`
     select cause, stripe_event_id, old_status, new_status, old_entitled, new_entitled
-    from public.membership_history where membership_id = ${membershipId} order by id`;
+    from rolepass.membership_history where membership_id = ${membershipId} order by id`;
   return rows.map((row) => ({ ...row }));
 }
 
 async function roleJobs(world: WebhookWorld, membershipId: string) {
   const rows = await world.db.sql<{ entitled: boolean; role_id: string | null; cause: string }[]>`
-    select entitled, role_id, cause from public.role_jobs
+    select entitled, role_id, cause from rolepass.role_jobs
     where membership_id = ${membershipId} order by id`;
   return rows.map((row) => ({ ...row }));
 }
@@ -188,16 +188,16 @@ Deno.test("the cron sweep revokes a grace period that ran out without another ev
     // The double's renewal lies a month ahead of the database's clock: bring the grace end into
     // the database's past, as the passing of time would.
     await world.db.sql`
-      update public.memberships set entitled_until = now() - interval '1 second'
+      update rolepass.memberships set entitled_until = now() - interval '1 second'
       where id = ${member.membershipId}`;
     const [{ expired }] = await world.db.sql<{ expired: number }[]>`
-      select public.expire_entitlements() as expired`;
+      select rolepass.expire_entitlements() as expired`;
     assertEquals(expired, 1);
     const membership = await world.membership(member.membershipId);
     assertEquals([membership.entitled, membership.change_cause], [false, "grace_period_ended"]);
     const jobs = await roleJobs(world, member.membershipId);
     assertEquals(jobs.at(-1), { entitled: false, role_id: null, cause: "grace_period_ended" });
-    await world.db.sql`select public.sweep_role_jobs()`;
+    await world.db.sql`select rolepass.sweep_role_jobs()`;
   });
 });
 
@@ -280,7 +280,7 @@ Deno.test("pausing revokes (paused event) and resuming grants again (resumed eve
 Deno.test("under revoke_only a full refund revokes at once and is recorded in the history as 'refund'", async () => {
   await withWorld({}, async (world) => {
     await world.db
-      .sql`update public.guilds set refund_policy = 'revoke_only' where id = ${world.guildId}`;
+      .sql`update rolepass.guilds set refund_policy = 'revoke_only' where id = ${world.guildId}`;
     const member = await subscribedMember(world);
     const { charge } = world.stripeDouble.refundLatestCharge(member.subscriptionId);
     const refunded = only(world.takeEvents(), "charge.refunded");
@@ -294,7 +294,7 @@ Deno.test("under revoke_only a full refund revokes at once and is recorded in th
     const recorded = (await history(world, member.membershipId)).at(-1)!;
     assertEquals([recorded.cause, recorded.stripe_event_id], ["refund", refunded.id]);
     const [revocation] = await world.db.sql`
-      select reason, stripe_object_id from public.stripe_subscription_revocations
+      select reason, stripe_object_id from rolepass.stripe_subscription_revocations
       where stripe_subscription_id = ${member.subscriptionId}`;
     assertEquals({ ...revocation }, { reason: "refund", stripe_object_id: charge.id });
 
@@ -337,7 +337,7 @@ Deno.test("a dispute revokes at once and is recorded as 'dispute'", async () => 
       "dispute",
     ]);
     const [revocation] = await world.db.sql`
-      select stripe_object_id from public.stripe_subscription_revocations
+      select stripe_object_id from rolepass.stripe_subscription_revocations
       where stripe_subscription_id = ${member.subscriptionId}`;
     assertEquals(revocation.stripe_object_id, dispute.id);
   });
@@ -360,11 +360,11 @@ Deno.test("a subscription rolepass did not create is ignored, recorded once and 
     const bodies = await postAll(world, events);
     assert(bodies.every((body) => body.status === "ignored"));
     const recorded = await world.db.sql`
-      select id from public.stripe_events
+      select id from rolepass.stripe_events
       where ignored and processed_at is not null and id = any(${events.map((e) => e.id)})`;
     assertEquals(recorded.length, events.length);
     const attached = await world.db.sql`
-      select id from public.memberships
+      select id from rolepass.memberships
       where stripe_customer_id = ${String(foreign.customer)}
         or stripe_subscription_id = ${foreign.id}`;
     assertEquals(attached.length, 0);
@@ -388,7 +388,7 @@ Deno.test("a repeated event is a no-op and an unhandled type is acknowledged and
     const [ignored] = await postAll(world, [unhandled]);
     assertEquals(ignored.status, "ignored");
     const [row] = await world.db.sql`
-      select ignored, processed_at is not null as processed from public.stripe_events
+      select ignored, processed_at is not null as processed from rolepass.stripe_events
       where id = ${unhandled.id}`;
     assertEquals({ ...row }, { ignored: true, processed: true });
   });
@@ -420,7 +420,7 @@ Deno.test("bad signatures, old timestamps and bodies that are not events get 400
       assertEquals(response.status, 400, name);
       assert(String((await response.json()).error).startsWith("Cannot "));
     }
-    assertEquals((await world.db.sql`select id from public.stripe_events`).length, 0);
+    assertEquals((await world.db.sql`select id from rolepass.stripe_events`).length, 0);
     assertEquals((await world.membership(member.membershipId)).entitled, false);
   });
 });

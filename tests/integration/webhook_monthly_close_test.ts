@@ -95,18 +95,18 @@ Deno.test("replaying every event of a closed month changes no closed figure, and
       mrr: 1960,
     }]);
 
-    const ledgerBefore = await world.db.sql`select * from public.money_ledger order by id`;
+    const ledgerBefore = await world.db.sql`select * from rolepass.money_ledger order by id`;
     await postAll(world, octoberEvents);
     // Even with the event log lost, the ledger's own keys keep a replay from counting twice.
-    await world.db.sql`delete from public.stripe_events`;
+    await world.db.sql`delete from rolepass.stripe_events`;
     await postAll(world, [...octoberEvents].reverse());
-    assertEquals(await world.db.sql`select * from public.money_ledger order by id`, ledgerBefore);
+    assertEquals(await world.db.sql`select * from rolepass.money_ledger order by id`, ledgerBefore);
     assertEquals(await figures(world, "2025-10"), closedOctober);
 
     await postAll(world, lateRefund);
     const [late] = await world.db.sql`
       select to_char(fact_month, 'YYYY-MM') as fact, to_char(period_month, 'YYYY-MM') as period,
-        is_adjustment, amount::integer from public.money_ledger where kind = 'refund'
+        is_adjustment, amount::integer from rolepass.money_ledger where kind = 'refund'
         and stripe_customer_id = ${second.customerId}`;
     assertEquals({ ...late }, {
       fact: "2025-10",
@@ -146,7 +146,7 @@ Deno.test("JPY and USD amounts are exact in the close and the export, and never 
       interval: "month",
     });
     await world.db.sql`
-      insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
         currency, billing_interval)
       values (${world.guildId}, ${usd.id}, ${world.plan.roleId},
         ${world.db.sql.json({ en: { name: "Supporter, USD" } })}, 1299, 'usd', 'month')`;
@@ -173,9 +173,9 @@ Deno.test("JPY and USD amounts are exact in the close and the export, and never 
     const [closed, csv] = printed;
     assertEquals(closed, "2025-10 is closed in Asia/Tokyo");
     const [jpyPlan] = await world.db
-      .sql`select id from public.plans where stripe_price_id = ${world.plan.priceId}`;
+      .sql`select id from rolepass.plans where stripe_price_id = ${world.plan.priceId}`;
     const [usdPlan] = await world.db
-      .sql`select id from public.plans where stripe_price_id = ${usd.id}`;
+      .sql`select id from rolepass.plans where stripe_price_id = ${usd.id}`;
     const lines = csv.split("\r\n");
     assertEquals(
       lines[0],
@@ -256,7 +256,7 @@ Deno.test("a refund inside the window goes through Stripe once and comes back th
     assert(request);
     await postAll(world, world.takeEvents());
     const ledger = await world.db.sql`
-      select kind, amount::integer, stripe_object_id from public.money_ledger
+      select kind, amount::integer, stripe_object_id from rolepass.money_ledger
       where kind = 'refund'`;
     assertEquals(ledger.map((row) => ({ ...row })), [{
       kind: "refund",

@@ -53,7 +53,7 @@ async function assertRefused(response: Response, status: number, error: string):
 }
 
 async function assertNothingRecorded(world: WebhookWorld, membershipId: string): Promise<void> {
-  assertEquals((await world.db.sql`select id from public.stripe_events`).length, 0);
+  assertEquals((await world.db.sql`select id from rolepass.stripe_events`).length, 0);
   assertEquals((await world.membership(membershipId)).entitled, false);
 }
 
@@ -61,14 +61,14 @@ Deno.test("a replayed event, even re-signed later, changes nothing the second ti
   await withPurchase(async (world, event, membershipId) => {
     assertEquals((await postAll(world, [event]))[0].status, "applied");
     const jobs = async () =>
-      (await world.db.sql`select id from public.role_jobs where membership_id = ${membershipId}`)
+      (await world.db.sql`select id from rolepass.role_jobs where membership_id = ${membershipId}`)
         .length;
     const before = await jobs();
     world.clock.now = new Date(world.clock.now.getTime() + 3_600_000);
     assertEquals((await postAll(world, [event]))[0].status, "duplicate");
     assertEquals(await jobs(), before);
     const [row] = await world.db
-      .sql`select attempts from public.stripe_events where id = ${event.id}`;
+      .sql`select attempts from rolepass.stripe_events where id = ${event.id}`;
     assertEquals(row.attempts, 1);
   });
 });
@@ -173,7 +173,7 @@ Deno.test("a valid signature over an unknown event type is acknowledged and reco
     const [body] = await postAll(world, [unknown]);
     assertEquals(body.status, "ignored");
     const [row] = await world.db.sql`
-      select ignored, ignored_reason from public.stripe_events where id = ${event.id}`;
+      select ignored, ignored_reason from rolepass.stripe_events where id = ${event.id}`;
     assertEquals({ ...row }, {
       ignored: true,
       ignored_reason: "event type rolepass.never.heard.of is not handled",

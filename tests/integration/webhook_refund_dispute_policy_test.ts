@@ -21,7 +21,7 @@ async function withWorld(
   try {
     if (policies.refund || policies.dispute) {
       await world.db.sql`
-        update public.guilds set
+        update rolepass.guilds set
           refund_policy = coalesce(${policies.refund ?? null}, refund_policy),
           dispute_policy = coalesce(${policies.dispute ?? null}, dispute_policy)
         where id = ${world.guildId}`;
@@ -56,7 +56,7 @@ async function outcomes(world: WebhookWorld, membershipId: string) {
   const rows = await world.db.sql<Record<string, unknown>[]>`
     select stage, stripe_object_id, policy, role_effect, subscription_canceled,
       amount::integer as amount
-    from public.refund_dispute_outcomes where membership_id = ${membershipId}
+    from rolepass.refund_dispute_outcomes where membership_id = ${membershipId}
     order by decided_at, stage`;
   return rows.map((row) => ({ ...row }));
 }
@@ -229,9 +229,9 @@ Deno.test("under revoke_only a lost dispute keeps the subscription running", asy
 Deno.test("a guild that turns the old revoke_on_refund switch off gets the keep policy", async () => {
   await withWorld({}, async (world, member) => {
     await world.db
-      .sql`update public.guilds set revoke_on_refund = false where id = ${world.guildId}`;
+      .sql`update rolepass.guilds set revoke_on_refund = false where id = ${world.guildId}`;
     const [guild] = await world.db.sql`
-      select refund_policy, dispute_policy from public.guilds where id = ${world.guildId}`;
+      select refund_policy, dispute_policy from rolepass.guilds where id = ${world.guildId}`;
     assertEquals({ ...guild }, { refund_policy: "keep", dispute_policy: "revoke_and_cancel" });
     world.stripeDouble.refundLatestCharge(member.subscriptionId);
     await postAll(world, world.takeEvents());

@@ -161,12 +161,12 @@ async function checkStory(world: WebhookWorld, story: Story): Promise<void> {
   assertEquals(membership.cancel_at?.getTime() ?? null, scheduled && scheduled * 1000);
 
   const flips = await world.db.sql<{ new_entitled: boolean }[]>`
-      select new_entitled from public.membership_history
+      select new_entitled from rolepass.membership_history
       where membership_id = ${member.membershipId}
         and old_entitled is distinct from new_entitled and operation = 'UPDATE'
       order by id`;
   const jobs = await world.db.sql<{ entitled: boolean }[]>`
-      select entitled from public.role_jobs where membership_id = ${member.membershipId}
+      select entitled from rolepass.role_jobs where membership_id = ${member.membershipId}
       order by id`;
   assertEquals(jobs.map((j) => j.entitled), flips.map((f) => f.new_entitled));
   jobs.forEach((job, index) => {
@@ -175,7 +175,7 @@ async function checkStory(world: WebhookWorld, story: Story): Promise<void> {
   assertEquals(jobs.at(-1)?.entitled ?? false, expectEntitled);
 
   const unprocessed = await world.db.sql`
-      select id from public.stripe_events
+      select id from rolepass.stripe_events
       where id = any(${[...delivered]}) and processed_at is null`;
   assertEquals(unprocessed.length, 0);
 }

@@ -1,6 +1,6 @@
 /**
  * Writes the role-sync URL and secret into Vault, where the database webhook and the cron sweep
- * read them (`public.request_role_sync`). Uses Vault's own functions so it works on Supabase's
+ * read them (`rolepass.request_role_sync`). Uses Vault's own functions so it works on Supabase's
  * real Vault as on the bootstrap's stand-in.
  */
 import type { Sql } from "../../_shared/db.ts";

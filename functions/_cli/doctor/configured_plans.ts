@@ -42,7 +42,7 @@ export async function fetchConfiguredGuilds(sql: Sql): Promise<Probe<ConfiguredG
       select g.id as guild_id, g.name as guild_name, p.stripe_price_id, p.discord_role_id,
         p.display -> 'en' ->> 'name' as plan_name, p.unit_amount, p.currency,
         p.billing_interval, p.interval_count
-      from public.guilds g join public.plans p on p.guild_id = g.id
+      from rolepass.guilds g join rolepass.plans p on p.guild_id = g.id
       where p.active
       order by g.id, p.sort_order, p.stripe_price_id`;
     const guilds = new Map<string, ConfiguredGuild>();

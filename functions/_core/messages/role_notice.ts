@@ -160,7 +160,7 @@ const REASON_TEXT: Record<OperatorAlert["reason"], { en: string; ja: string }> =
 /** The operator log message for a failed role job. */
 export function operatorAlertMessage(alert: OperatorAlert): RESTPostAPIChannelMessageJSONBody {
   const reason = pickText(REASON_TEXT[alert.reason], alert.locale);
-  const retry = "`select public.retry_failed_role_jobs();`";
+  const retry = "`select rolepass.retry_failed_role_jobs();`";
   const content = alert.locale === "ja"
     ? `⚠️ rolepass: <@${alert.memberId}> のロール <@&${alert.roleId}> を${
       alert.action === "grant" ? "付与" : "削除"

@@ -3,7 +3,9 @@
 --   * anon and authenticated can neither select, insert, update nor delete any table or view, and
 --     can execute no function;
 --   * every security definer function runs with an empty search_path, so no caller can shadow
---     the objects it names.
+--     the objects it names;
+--   * the project lives in its own schema, which the Data API roles cannot enter, and `public`
+--     (the schema the Data API serves) holds none of its objects.
 -- Run by `supabase test db` (local stack, or `--db-url` for a hosted project) and by
 -- `deno task test` (tests/db/pgtap_test.ts). Everything happens in one transaction that is rolled
 -- back, the pgTAP extension included when this file created it.
@@ -13,7 +15,7 @@ set local search_path = extensions, public;
 
 -- The schemas that hold the project's tables and functions: the one place to change when they move.
 create temporary table rolepass_schemas (name) on commit drop as
-  values ('public'::name);
+  values ('rolepass'::name);
 
 -- The roles Supabase's Data API acts as.
 create temporary table api_roles (name) on commit drop as
@@ -112,6 +114,39 @@ select ok(
 from rolepass_functions
 where is_security_definer
 order by signature;
+
+-- The Data API serves `public`, never the project's schemas: its roles cannot enter them, and
+-- `public` holds nothing by the name of a rolepass object, so no leftover copy can be served.
+select ok(
+  not has_schema_privilege(api_roles.name, schemas.name, 'usage'),
+  format('%s cannot enter schema %I', api_roles.name, schemas.name)
+)
+from api_roles
+cross join rolepass_schemas as schemas
+order by api_roles.name, schemas.name;
+
+select is(
+  array(
+    select format('public.%I', leftover.relname)
+    from pg_class leftover
+    where leftover.relnamespace = 'public'::regnamespace
+      and leftover.relname in (
+        select c.relname from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname in (select name from rolepass_schemas)
+      )
+    union all
+    select format('public.%I()', leftover.proname)
+    from pg_proc leftover
+    where leftover.pronamespace = 'public'::regnamespace
+      and leftover.proname in (select p.proname from pg_proc p where p.oid in (
+        select oid from rolepass_functions
+      ))
+    order by 1
+  ),
+  array[]::text[],
+  'public holds no rolepass table, view, sequence, index or function'
+);
 
 select * from finish();
 rollback;

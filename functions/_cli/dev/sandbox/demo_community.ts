@@ -112,10 +112,10 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
   const [entry] = parsed.file.guilds;
   const [plan] = entry.plans;
   await targets.sql.begin(async (tx) => {
-    await tx`insert into public.guilds (id, name, default_locale, seller_notice)
+    await tx`insert into rolepass.guilds (id, name, default_locale, seller_notice)
       values (${entry.id}, ${entry.name}, ${entry.default_locale},
         ${tx.json(entry.seller_notice as never)})`;
-    await tx`insert into public.plans (guild_id, stripe_price_id, discord_role_id, display,
+    await tx`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
         unit_amount, currency, billing_interval, interval_count)
       values (${entry.id}, ${plan.stripe_price_id}, ${plan.discord_role_id},
         ${tx.json(plan.display as never)}, ${price.unit_amount ?? 0}, ${price.currency},
