@@ -271,6 +271,41 @@ function paginate<T extends StoredObject>(
   };
 }
 
+/** How long Stripe keeps events: `GET /v1/events` lists the last 30 days. */
+export const EVENT_RETENTION_SECONDS = 30 * 86_400;
+
+/**
+ * The `created` filter of a list: a Unix time (exact match) or `created[gt|gte|lt|lte]`, as a
+ * predicate on an object's `created`.
+ */
+function readCreatedRange(params: FormParams): (created: number) => boolean {
+  const value = params.created;
+  if (value === undefined || value === "") return () => true;
+  const asTime = (raw: unknown, name: string) => {
+    const time = typeof raw === "string" && /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(time)) {
+      throw invalidParameter(name, "Invalid integer: " + String(raw), "parameter_invalid_integer");
+    }
+    return time;
+  };
+  if (typeof value === "string") {
+    const exact = asTime(value, "created");
+    return (created) => created === exact;
+  }
+  const range = readObject(params, "created");
+  if (!range) throw invalidParameter("created", "Invalid timestamp", "parameter_invalid_integer");
+  const bounds: ((created: number) => boolean)[] = [];
+  for (const [key, raw] of Object.entries(range)) {
+    const time = asTime(raw, `created[${key}]`);
+    if (key === "gt") bounds.push((created) => created > time);
+    else if (key === "gte") bounds.push((created) => created >= time);
+    else if (key === "lt") bounds.push((created) => created < time);
+    else if (key === "lte") bounds.push((created) => created <= time);
+    else throw invalidParameter(`created[${key}]`, `Received unknown parameter: created[${key}]`);
+  }
+  return (created) => bounds.every((inBound) => inBound(created));
+}
+
 function json(c: ApiContext, object: unknown): Response {
   return c.newResponse(JSON.stringify(object, null, 2), 200, {
     "content-type": "application/json",
@@ -580,7 +615,12 @@ export function createApiApp(
     const matchesType = (t: string) =>
       (!type || (type.endsWith("*") ? t.startsWith(type.slice(0, -1)) : t === type)) &&
       (types.length === 0 || types.includes(t));
-    const selected = events.events.filter((e) => matchesType(e.type));
+    const created = readCreatedRange(params);
+    // Stripe lists events of the last 30 days only (https://docs.stripe.com/api/events/list).
+    const oldest = state.now() - EVENT_RETENTION_SECONDS;
+    const selected = events.events.filter((e) =>
+      e.created >= oldest && created(e.created) && matchesType(e.type)
+    );
     return respond(c, paginate(state, selected, params, "/v1/events"));
   });
   app.get("/v1/events/:id", (c) => {
