@@ -2,23 +2,28 @@
  * The single "re-read Stripe and overwrite" path for memberships.
  *
  * Stripe is the truth (DESIGN.md invariant 1): whatever event arrives, in whatever order, the
- * customer's subscriptions are listed from Stripe while a per-customer lock is held, and the
- * membership is overwritten from that list inside the same transaction. The last state applied is
- * therefore the last state fetched, and a late or repeated event can only re-apply the truth.
+ * customer's subscriptions are listed from Stripe first, outside any transaction (no database
+ * connection waits on Stripe), then applied in a short transaction under a per-customer lock, and
+ * only when no read that started later was applied before it. The applied state is therefore from
+ * the latest-started read, and a late or repeated event can only re-apply the truth.
  *
- * Used by the stripe-webhook function (inside its event transaction), and usable as is by the
- * checkout success page and a reconcile task through {@link syncSubscription}.
+ * Used by the stripe-webhook function ({@link readCustomer}, {@link prepareReversal},
+ * {@link applyCustomerRead} around its event transaction), and as one call by the checkout
+ * success page and a reconcile task through {@link syncSubscription}.
  */
 import type postgres from "postgres";
 import type Stripe from "stripe";
 import {
   decideEntitlement,
+  entitledRoleOf,
   type EntitlementDecision,
   pickDrivingSubscription,
   type RecordedRevocation,
   type Revocation,
   revocationInForce,
+  revocationOf,
 } from "../_core/entitlement.ts";
+import { holdsLiveSubscription, subscriptionHasEnded } from "../_core/subscription_state.ts";
 import {
   cancellationIdempotencyKey,
   decideReversal,
@@ -95,8 +100,8 @@ export type SyncOutcome =
 export type SyncTarget = { customerId: string } | { subscriptionId: string };
 
 /**
- * Re-reads Stripe and overwrites the membership of `target`'s customer, in a transaction of its
- * own. For callers outside the webhook (the checkout success page, a reconcile task).
+ * Re-reads Stripe, then overwrites the membership of `target`'s customer in a short transaction
+ * of its own. For callers outside the webhook (the checkout success page, a reconcile task).
  */
 export async function syncSubscription(
   deps: SyncDeps,
@@ -107,9 +112,10 @@ export async function syncSubscription(
     ? target.customerId
     : stripeSubscription.parse(await deps.stripe.subscriptions.retrieve(target.subscriptionId))
       .customerId;
+  const read = await readCustomer(deps, customerId);
   return await deps.sql.begin(async (tx) => {
     await lockCustomer(tx, customerId);
-    return await syncCustomerLocked(tx, deps, customerId, cause);
+    return await applyCustomerRead(tx, deps, read, cause);
   }) as SyncOutcome;
 }
 
@@ -133,6 +139,145 @@ export function customerLock(
   return tx`pg_advisory_xact_lock(hashtextextended(${"stripe_customer:" + customerId}, 0))`;
 }
 
+/**
+ * A customer's subscriptions as Stripe listed them, read before any transaction so that no
+ * database connection waits on Stripe.
+ */
+export interface CustomerRead {
+  customerId: string;
+  /**
+   * When the read started, from rolepass.start_stripe_read: of two reads of one customer the
+   * later-started one reflects every change the earlier one does, whichever finishes first.
+   */
+  readSeq: string;
+  subscriptions: SubscriptionSnapshot[];
+}
+
+/**
+ * Lists `customerId`'s subscriptions from Stripe. Bursts are coalesced: while a read of the
+ * customer is in flight, callers share the one that starts after it, which starts after each of
+ * them was called and so reflects what they were called about.
+ */
+export function readCustomer(deps: SyncDeps, customerId: string): Promise<CustomerRead> {
+  let reads = readsInFlight.get(deps.stripe);
+  if (!reads) {
+    reads = new Map();
+    readsInFlight.set(deps.stripe, reads);
+  }
+  const current = reads.get(customerId);
+  if (!current) return startRead(reads, deps, customerId);
+  current.next ??= current.running.then(ignore, ignore)
+    .then(() => startRead(reads, deps, customerId));
+  return current.next;
+}
+
+interface ReadInFlight {
+  running: Promise<CustomerRead>;
+  /** The read shared by everyone who asked while `running` was in flight. */
+  next?: Promise<CustomerRead>;
+}
+
+/** Per Stripe client (one per app), the reads in flight by customer. */
+const readsInFlight = new WeakMap<Stripe, Map<string, ReadInFlight>>();
+
+function ignore(): void {}
+
+function startRead(
+  reads: Map<string, ReadInFlight>,
+  deps: SyncDeps,
+  customerId: string,
+): Promise<CustomerRead> {
+  const entry: ReadInFlight = { running: listSubscriptions(deps, customerId) };
+  reads.set(customerId, entry);
+  entry.running.then(ignore, ignore).then(() => {
+    if (reads.get(customerId) === entry) reads.delete(customerId);
+  });
+  return entry.running;
+}
+
+async function listSubscriptions(deps: SyncDeps, customerId: string): Promise<CustomerRead> {
+  const [{ read_seq }] = await deps.sql<{ read_seq: string }[]>`
+    select rolepass.start_stripe_read() as read_seq`;
+  const listed = await deps.stripe.subscriptions.list({
+    customer: customerId,
+    status: "all",
+    limit: 100,
+  });
+  return {
+    customerId,
+    readSeq: read_seq,
+    subscriptions: listed.data.map((subscription) => stripeSubscription.parse(subscription)),
+  };
+}
+
+/** A refund or dispute with what Stripe was already asked to do about it. */
+export interface PreparedReversal {
+  pending: PendingReversal;
+  /** Whether the policy's cancellation was sent to Stripe for this reversal. */
+  canceled: boolean;
+}
+
+/**
+ * Applies the guild's policy to `reversal` on Stripe's side, before any transaction: cancels the
+ * subscription when the policy says so (with an idempotency key per charge or dispute, so a retry
+ * cancels nothing twice) and returns `read` with the canceled subscription's new state.
+ */
+export async function prepareReversal(
+  deps: SyncDeps,
+  read: CustomerRead,
+  reversal: PendingReversal | null,
+): Promise<{ read: CustomerRead; reversal: PreparedReversal | null }> {
+  if (!reversal) return { read, reversal: null };
+  const reversed = reversal.subscriptionId
+    ? read.subscriptions.find((s) => s.id === reversal.subscriptionId)
+    : undefined;
+  if (!reversed || subscriptionHasEnded(reversed.status)) {
+    return { read, reversal: { pending: reversal, canceled: false } };
+  }
+  const [policy] = await deps.sql<
+    { refund_policy: ReversalPolicy; dispute_policy: ReversalPolicy }[]
+  >`
+    select g.refund_policy, g.dispute_policy
+    from rolepass.memberships m join rolepass.guilds g on g.id = m.guild_id
+    where m.stripe_customer_id = ${read.customerId}
+      or (m.stripe_customer_id is null and m.id = any(${
+    membershipIdsIn(read.subscriptions)
+  }::uuid[]))
+    order by m.stripe_customer_id is null, m.created_at, m.id
+    limit 1`;
+  if (!policy) return { read, reversal: { pending: reversal, canceled: false } };
+  const decision = decideReversal(reversal.stage, {
+    refund: policy.refund_policy,
+    dispute: policy.dispute_policy,
+  });
+  if (!decision.cancelSubscription) {
+    return { read, reversal: { pending: reversal, canceled: false } };
+  }
+  const snapshot = stripeSubscription.parse(
+    await deps.stripe.subscriptions.cancel(reversed.id, {}, {
+      idempotencyKey: cancellationIdempotencyKey(reversal.stripeObjectId),
+    }),
+  );
+  return {
+    read: {
+      ...read,
+      subscriptions: read.subscriptions.map((s) => s.id === snapshot.id ? snapshot : s),
+    },
+    reversal: { pending: reversal, canceled: true },
+  };
+}
+
+/**
+ * Thrown inside the apply transaction when a refund or dispute meets a read older than the one
+ * applied: its policy must be decided on the newer state, so the caller rolls back and reads again.
+ */
+export class StaleReadError extends Error {
+  constructor(customerId: string) {
+    super(`A newer read of Stripe customer ${customerId} was applied first`);
+    this.name = "StaleReadError";
+  }
+}
+
 interface MembershipRow {
   id: string;
   guild_id: string;
@@ -148,6 +293,7 @@ interface MembershipRow {
   entitled_role_id: string | null;
   entitled_until: Date | null;
   revoked_reason: string | null;
+  subscription_live: boolean;
   past_due_grace_ms: number;
   refund_policy: ReversalPolicy;
   dispute_policy: ReversalPolicy;
@@ -155,6 +301,8 @@ interface MembershipRow {
   plans: { id: string; stripe_price_id: string; discord_role_id: string }[];
   /** Refunds and disputes in force against the listed subscriptions. */
   revocations: RevocationRow[];
+  /** false when a read of the customer that started later was applied already. */
+  read_is_newest: boolean;
 }
 
 interface RevocationRow {
@@ -166,60 +314,65 @@ interface RevocationRow {
 }
 
 /**
- * The sync itself, inside a transaction that already holds {@link lockCustomer} for `customerId`.
- * Lists the customer's subscriptions from Stripe, finds the membership (by customer, else by the
- * rolepass metadata on a subscription), applies the guild's policy to `reversal` (a refund or
- * dispute: records or lifts a revocation, cancels the subscription on Stripe), picks the
- * subscription that drives the membership and overwrites the membership when it differs. The
- * triggers write the history and queue role jobs.
+ * The apply, inside a transaction that already holds {@link lockCustomer} for the read's
+ * customer. Finds the membership (by customer, else by the rolepass metadata on a subscription)
+ * and, unless a read that started later was applied already, records the read as applied,
+ * applies the guild's policy to `reversal` (records or lifts a revocation, keeps the outcome),
+ * picks the subscription that drives the membership and overwrites the membership when it
+ * differs. The triggers write the history and queue role jobs. A refund or dispute that meets a
+ * newer applied read throws {@link StaleReadError}; anything else keeps the newer state.
  */
-export async function syncCustomerLocked(
+export async function applyCustomerRead(
   tx: Transaction,
   deps: SyncDeps,
-  customerId: string,
+  read: CustomerRead,
   cause: SyncCause,
-  reversal: PendingReversal | null = null,
+  reversal: PreparedReversal | null = null,
 ): Promise<SyncOutcome> {
-  const listed = await deps.stripe.subscriptions.list({
-    customer: customerId,
-    status: "all",
-    limit: 100,
-  });
-  let subscriptions = listed.data.map((subscription) => stripeSubscription.parse(subscription));
-
-  const membership = await findMembership(tx, customerId, subscriptions);
+  const { customerId, subscriptions } = read;
+  const membership = await findMembership(tx, read);
   if (!membership) return { result: "not_rolepass", customerId };
+  if (!membership.read_is_newest) {
+    if (reversal) throw new StaleReadError(customerId);
+    return {
+      result: "applied",
+      membershipId: membership.id,
+      subscriptionId: membership.stripe_subscription_id ?? "",
+      changed: false,
+      entitled: membership.entitled,
+      revoked: null,
+      reversal: null,
+    };
+  }
 
   let revoked: Revocation | null = null;
   let decision: ReversalDecision | null = null;
   let revocationRows = membership.revocations;
-  const reversed = reversal?.subscriptionId
-    ? subscriptions.find((s) => s.id === reversal.subscriptionId)
+  const reversed = reversal?.pending.subscriptionId
+    ? subscriptions.find((s) => s.id === reversal.pending.subscriptionId)
     : undefined;
   if (reversal && reversed) {
-    decision = decideReversal(reversal.stage, {
+    decision = decideReversal(reversal.pending.stage, {
       refund: membership.refund_policy,
       dispute: membership.dispute_policy,
     });
-    let canceled = false;
-    if (decision.cancelSubscription && !ENDED_STATUSES.has(reversed.status)) {
-      const cancelled = await deps.stripe.subscriptions.cancel(reversed.id, {}, {
-        idempotencyKey: cancellationIdempotencyKey(reversal.stripeObjectId),
-      });
-      const snapshot = stripeSubscription.parse(cancelled);
-      subscriptions = subscriptions.map((s) => s.id === snapshot.id ? snapshot : s);
-      canceled = true;
-    }
     revocationRows = await applyReversal(
       tx,
       membership,
       subscriptions.map((s) => s.id),
       reversed.id,
-      reversal,
+      reversal.pending,
       decision,
     );
-    await recordReversalOutcome(tx, membership, reversed.id, reversal, decision, canceled);
-    if (decision.revoke) revoked = reversal.stage.startsWith("dispute") ? "dispute" : "refund";
+    await recordReversalOutcome(
+      tx,
+      membership,
+      reversed.id,
+      reversal.pending,
+      decision,
+      reversal.canceled,
+    );
+    if (decision.revoke) revoked = revocationOf(reversal.pending.stage);
   }
   const revocations = new Map<string, RecordedRevocation[]>();
   for (const row of revocationRows) {
@@ -251,8 +404,8 @@ export async function syncCustomerLocked(
   const driving = pickDrivingSubscription(candidates);
   if (!driving) {
     deps.logger.warn("No subscription of this customer sells a plan of the guild", {
-      customer_id: customerId,
-      membership_id: membership.id,
+      customerId,
+      membershipId: membership.id,
     });
     return { result: "no_subscription", membershipId: membership.id };
   }
@@ -275,9 +428,6 @@ export async function syncCustomerLocked(
   };
 }
 
-/** Statuses Stripe cannot cancel again (it answers that the subscription does not exist). */
-const ENDED_STATUSES: ReadonlySet<string> = new Set(["canceled", "incomplete_expired"]);
-
 /**
  * Records the revocation `decision` asks for, or lifts the one a won dispute recorded, and
  * returns the revocations in force for `subscriptionIds` afterwards. Keyed by the charge or
@@ -291,16 +441,16 @@ async function applyReversal(
   reversal: PendingReversal,
   decision: ReversalDecision,
 ): Promise<RevocationRow[]> {
-  const reason: Revocation = reversal.stage.startsWith("dispute") ? "dispute" : "refund";
+  const reason = revocationOf(reversal.stage);
   if (decision.lift) {
     await tx`
-      update public.stripe_subscription_revocations
+      update rolepass.stripe_subscription_revocations
       set status = 'lifted', lifted_at = now(), lifted_event_id = ${reversal.eventId}
       where reason = ${reason} and stripe_object_id = ${reversal.stripeObjectId}
         and status = 'in_force'`;
   } else if (decision.revoke) {
     await tx`
-      insert into public.stripe_subscription_revocations (stripe_subscription_id, membership_id,
+      insert into rolepass.stripe_subscription_revocations (stripe_subscription_id, membership_id,
         reason, stripe_object_id, stripe_event_id, covers_period_end)
       values (${subscriptionId}, ${membership.id}, ${reason}, ${reversal.stripeObjectId},
         ${reversal.eventId}, ${reversal.coversPeriodEnd})
@@ -311,7 +461,7 @@ async function applyReversal(
   return await tx<RevocationRow[]>`
     select stripe_subscription_id, reason, stripe_object_id,
       to_jsonb(covers_period_end) #>> '{}' as covers_period_end
-    from public.stripe_subscription_revocations
+    from rolepass.stripe_subscription_revocations
     where stripe_subscription_id = any(${subscriptionIds}) and status = 'in_force'`;
 }
 
@@ -328,7 +478,7 @@ async function recordReversalOutcome(
   canceled: boolean,
 ): Promise<void> {
   await tx`
-    insert into public.refund_dispute_outcomes as o (stripe_object_id, stage, membership_id,
+    insert into rolepass.refund_dispute_outcomes as o (stripe_object_id, stage, membership_id,
       guild_id, stripe_subscription_id, stripe_charge_id, policy, role_effect,
       subscription_canceled, amount, currency, stripe_event_id)
     values (${reversal.stripeObjectId}, ${decision.stage}, ${membership.id},
@@ -341,60 +491,80 @@ async function recordReversalOutcome(
 
 async function findMembership(
   tx: Transaction,
-  customerId: string,
-  subscriptions: SubscriptionSnapshot[],
+  read: CustomerRead,
 ): Promise<MembershipRow | null> {
-  const subscriptionIds = subscriptions.map((s) => s.id);
   const [byCustomer] = await selectMemberships(
     tx,
-    tx`m.stripe_customer_id = ${customerId}`,
-    subscriptionIds,
+    tx`m.stripe_customer_id = ${read.customerId}`,
+    read,
   );
   if (byCustomer) return byCustomer;
   // The checkout function stores the customer before Checkout, so this only matters when that
   // write was lost; a membership already tied to another customer is never taken over.
-  const ids = [
-    ...new Set(subscriptions.map((s) => s.metadata[ROLEPASS_METADATA.membershipId]).filter(isUuid)),
-  ];
+  const ids = membershipIdsIn(read.subscriptions);
   if (!ids.length) return null;
   const [byMetadata] = await selectMemberships(
     tx,
     tx`m.id = any(${ids}::uuid[]) and m.stripe_customer_id is null`,
-    subscriptionIds,
+    read,
   );
   return byMetadata ?? null;
 }
 
-/** The membership with its guild's policy, plans and recorded revocations, in one round trip. */
+/** The membership ids rolepass wrote into the subscriptions' metadata at Checkout. */
+function membershipIdsIn(subscriptions: SubscriptionSnapshot[]): string[] {
+  return [
+    ...new Set(subscriptions.map((s) => s.metadata[ROLEPASS_METADATA.membershipId]).filter(isUuid)),
+  ];
+}
+
+/**
+ * The membership with its guild's policy, plans and recorded revocations, locked, in one round
+ * trip that also records `read` as the customer's applied read unless a later-started one was
+ * applied (`read_is_newest`). Upserting the mark sees the latest committed row, and the customer's
+ * lock orders every apply, so the comparison cannot miss a concurrent one.
+ */
 function selectMemberships(
   tx: Transaction,
   where: postgres.PendingQuery<postgres.Row[]>,
-  subscriptionIds: string[],
+  read: CustomerRead,
 ) {
+  const subscriptionIds = read.subscriptions.map((s) => s.id);
   return tx<MembershipRow[]>`
+    with found as (
     select m.id, m.guild_id, m.stripe_customer_id, m.stripe_subscription_id, m.plan_id, m.status,
       m.current_period_end, m.cancel_at, m.cancel_at_period_end, m.past_due_since, m.entitled,
-      m.entitled_role_id, m.entitled_until, m.revoked_reason,
+      m.entitled_role_id, m.entitled_until, m.revoked_reason, m.subscription_live,
       (extract(epoch from g.past_due_grace) * 1000)::float8 as past_due_grace_ms,
       g.refund_policy, g.dispute_policy,
       coalesce((
         select jsonb_agg(jsonb_build_object('id', p.id, 'stripe_price_id', p.stripe_price_id,
           'discord_role_id', p.discord_role_id))
-        from public.plans p where p.guild_id = m.guild_id
+        from rolepass.plans p where p.guild_id = m.guild_id
       ), '[]'::jsonb) as plans,
       coalesce((
         select jsonb_agg(jsonb_build_object('stripe_subscription_id', r.stripe_subscription_id,
           'reason', r.reason, 'stripe_object_id', r.stripe_object_id,
           'covers_period_end', r.covers_period_end))
-        from public.stripe_subscription_revocations r
+        from rolepass.stripe_subscription_revocations r
         where r.stripe_subscription_id = any(${subscriptionIds}) and r.status = 'in_force'
       ), '[]'::jsonb) as revocations
-    from public.memberships m
-    join public.guilds g on g.id = m.guild_id
+    from rolepass.memberships m
+    join rolepass.guilds g on g.id = m.guild_id
     where ${where}
     order by m.created_at, m.id
     limit 1
-    for update of m`;
+    for update of m
+    ),
+    applied as (
+      insert into rolepass.stripe_customer_reads as r (stripe_customer_id, read_seq)
+      select ${read.customerId}, ${read.readSeq}::bigint from found
+      on conflict (stripe_customer_id) do update
+        set read_seq = excluded.read_seq, applied_at = now()
+      where r.read_seq <= excluded.read_seq
+      returning read_seq
+    )
+    select found.*, exists (select from applied) as read_is_newest from found`;
 }
 
 interface MembershipState {
@@ -409,6 +579,7 @@ interface MembershipState {
   entitled_role_id: string | null;
   entitled_until: Date | null;
   revoked_reason: Revocation | null;
+  subscription_live: boolean;
 }
 
 function membershipState(
@@ -426,9 +597,14 @@ function membershipState(
     cancel_at_period_end: subscription.cancelAtPeriodEnd,
     past_due_since: decision.pastDueSince,
     entitled: decision.entitled,
-    entitled_role_id: decision.entitled ? plan.discord_role_id : null,
+    entitled_role_id: entitledRoleOf(decision, plan.discord_role_id),
     entitled_until: decision.entitledUntil,
     revoked_reason: revokedFor,
+    subscription_live: holdsLiveSubscription({
+      entitled: decision.entitled,
+      stripeSubscriptionId: subscription.id,
+      status: subscription.status,
+    }),
   };
 }
 
@@ -444,6 +620,7 @@ const STATE_KEYS = [
   "entitled_role_id",
   "entitled_until",
   "revoked_reason",
+  "subscription_live",
 ] as const;
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -468,7 +645,7 @@ async function writeMembership(
     STATE_KEYS.every((key) => sameValue(current[key], next[key]));
   if (unchanged) return false;
   await tx`
-    update public.memberships set
+    update rolepass.memberships set
       stripe_customer_id = ${customerId},
       ${tx(next, ...STATE_KEYS)},
       change_cause = ${cause.cause},

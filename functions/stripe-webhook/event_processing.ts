@@ -1,9 +1,10 @@
 /**
  * What the webhook does with a verified event: record it by id (so a replay is a no-op), find the
- * customer and subscription it is about, and apply Stripe's current state under the customer's
- * lock in the same transaction that marks the event processed. The hot path (an event about a
- * customer) costs four database round trips: begin, lock and claim the event, read the
- * membership after the Stripe re-read, commit (one more when the membership changes). A failure rolls all of it back and
+ * customer and subscription it is about, re-read them and the money from Stripe before any
+ * transaction, then apply under the customer's lock in a short transaction that also marks the
+ * event processed, unless a read of the customer that started later was applied first. The
+ * transaction costs four round trips: begin, lock and claim the event, read and mark the
+ * membership, commit (one more when the membership changes). A failure rolls all of it back and
  * leaves the event unprocessed, so Stripe's retry finishes the work.
  */
 import Stripe from "stripe";
@@ -21,9 +22,12 @@ import {
 import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
+  applyCustomerRead,
   customerLock,
   type PendingReversal,
-  syncCustomerLocked,
+  prepareReversal,
+  readCustomer,
+  StaleReadError,
   type SyncDeps,
   type SyncOutcome,
   type Transaction,
@@ -73,11 +77,9 @@ export async function processEvent(
     );
   }
   const target = eventTarget(parsed.data);
-  // An event about a customer goes straight to the transaction, whose event insert already makes
-  // a replay a no-op; the others are checked first because resolving them calls Stripe.
-  if (target.kind !== "customer" && await isProcessed(deps, envelope.id)) {
-    return { status: "duplicate" };
-  }
+  // Checked before Stripe is called, so a replay costs no Stripe read; the event insert in the
+  // transaction still decides, for two deliveries racing past this check.
+  if (await isProcessed(deps, envelope.id)) return { status: "duplicate" };
 
   try {
     const resolved = await resolveTarget(deps.stripe, target, envelope.id);
@@ -87,31 +89,40 @@ export async function processEvent(
     }
     const moneyFacts = await readMoneyFacts(deps.stripe, parsed.data);
     const cause = { cause: causeOf(resolved.reversal) ?? envelope.type, eventId: envelope.id };
-    const outcome = await deps.sql.begin(async (tx) => {
-      if (!await claimEvent(tx, envelope, resolved.customerId)) return null;
-      const synced = await syncCustomerLocked(
-        tx,
+    let outcome: SyncOutcome | null = null;
+    for (let attempt = 1;; attempt++) {
+      const prepared = await prepareReversal(
         deps,
-        resolved.customerId,
-        cause,
+        await readCustomer(deps, resolved.customerId),
         resolved.reversal,
       );
-      if (synced.result === "not_rolepass") {
-        await tx`
-          update public.stripe_events set ignored = true, ignored_reason = ${NOT_ROLEPASS}
-          where id = ${envelope.id}`;
-      } else {
-        await recordMoneyFacts(tx, moneyFacts, envelope.id);
+      try {
+        outcome = await deps.sql.begin(async (tx) => {
+          if (!await claimEvent(tx, envelope, resolved.customerId)) return null;
+          const synced = await applyCustomerRead(tx, deps, prepared.read, cause, prepared.reversal);
+          if (synced.result === "not_rolepass") {
+            await tx`
+              update rolepass.stripe_events set ignored = true, ignored_reason = ${NOT_ROLEPASS}
+              where id = ${envelope.id}`;
+          } else {
+            await recordMoneyFacts(tx, moneyFacts, envelope.id);
+          }
+          return synced;
+        }) as SyncOutcome | null;
+        break;
+      } catch (error) {
+        // A refund or dispute must be decided on the newest state: read again, a few times at
+        // most, then let Stripe's retry come back to it.
+        if (!(error instanceof StaleReadError) || attempt >= STALE_READ_ATTEMPTS) throw error;
       }
-      return synced;
-    }) as SyncOutcome | null;
+    }
 
     if (!outcome) return { status: "duplicate" };
     if (outcome.result === "not_rolepass") {
       // Logged once: a replay of this event is a no-op and logs nothing.
       logger.info("Ignored a subscription not created by rolepass", {
-        event_id: envelope.id,
-        customer_id: outcome.customerId,
+        eventId: envelope.id,
+        customerId: outcome.customerId,
       });
       return { status: "ignored", why: NOT_ROLEPASS };
     }
@@ -131,7 +142,7 @@ export async function processEvent(
     if (error instanceof Stripe.errors.StripeError && error.code === "resource_missing") {
       const why = `Stripe has no object it refers to: ${error.message}`;
       logger.warn("Ignored an event whose object Stripe does not have", {
-        event_id: envelope.id,
+        eventId: envelope.id,
         why,
       });
       await recordIgnored(deps, envelope, why);
@@ -143,6 +154,9 @@ export async function processEvent(
 }
 
 const NOT_ROLEPASS = "customer and subscription are not rolepass's";
+
+/** Reads of a refund's or dispute's customer tried before the event is left to Stripe's retry. */
+const STALE_READ_ATTEMPTS = 3;
 
 /**
  * Why a delivery is not this deployment's to act on: an event of the other mode than the key's
@@ -174,7 +188,7 @@ async function claimEvent(
   customerId: string,
 ): Promise<boolean> {
   const claimed = await tx`
-    insert into public.stripe_events
+    insert into rolepass.stripe_events
       (id, type, api_version, livemode, processed_at, attempts, last_error)
     select ${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
       now(), 1, null
@@ -188,7 +202,7 @@ async function claimEvent(
 
 async function isProcessed(deps: SyncDeps, eventId: string): Promise<boolean> {
   const [known] = await deps.sql<{ processed_at: Date | null }[]>`
-    select processed_at from public.stripe_events where id = ${eventId}`;
+    select processed_at from rolepass.stripe_events where id = ${eventId}`;
   return Boolean(known?.processed_at);
 }
 
@@ -201,12 +215,6 @@ function causeOf(reversal: PendingReversal | null): string | null {
   if (!reversal) return null;
   return reversal.stage.startsWith("dispute") ? "dispute" : "refund";
 }
-
-/** The charge fields the policy needs beyond {@link stripeCharge}'s. */
-const chargeAmounts = z.object({
-  amount_refunded: z.number().int().nonnegative(),
-  currency: z.string().regex(/^[a-z]{3}$/),
-});
 
 /** The dispute fields the policy needs. */
 const disputeState = z.object({
@@ -244,10 +252,8 @@ async function resolveTarget(
       return { customerId: target.customerId, reversal: null };
     case "refund":
     case "dispute": {
-      const rawCharge = await stripe.charges.retrieve(target.chargeId);
-      const charge = stripeCharge.parse(rawCharge);
+      const charge = stripeCharge.parse(await stripe.charges.retrieve(target.chargeId));
       if (!charge.customerId) return { ignore: `charge ${charge.id} has no customer` };
-      const amounts = chargeAmounts.parse(rawCharge);
       const paid = await subscriptionOfCharge(stripe, charge);
       if (!paid) return { customerId: charge.customerId, reversal: null };
       const common = {
@@ -263,8 +269,8 @@ async function resolveTarget(
             ...common,
             stage: charge.fullyRefunded ? "full_refund" : "partial_refund",
             stripeObjectId: charge.id,
-            amount: amounts.amount_refunded,
-            currency: amounts.currency,
+            amount: charge.amountRefunded,
+            currency: charge.currency,
           },
         };
       }
@@ -321,7 +327,7 @@ async function recordIgnored(
   why: string,
 ): Promise<void> {
   await deps.sql`
-    insert into public.stripe_events
+    insert into rolepass.stripe_events
       (id, type, api_version, livemode, processed_at, ignored, ignored_reason, attempts)
     values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
       now(), true, ${why.slice(0, 500)}, 1)
@@ -342,13 +348,13 @@ async function recordFailure(
 ): Promise<void> {
   const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
   logger.error("Stripe event failed; Stripe will retry it", {
-    event_id: envelope.id,
-    event_type: envelope.type,
+    eventId: envelope.id,
+    eventType: envelope.type,
     error: message,
   });
   try {
     await deps.sql`
-      insert into public.stripe_events (id, type, api_version, livemode, attempts, last_error)
+      insert into rolepass.stripe_events (id, type, api_version, livemode, attempts, last_error)
       values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
         1, ${message})
       on conflict (id) do update set attempts = stripe_events.attempts + 1,
@@ -356,7 +362,7 @@ async function recordFailure(
       where stripe_events.processed_at is null`;
   } catch (recordError) {
     logger.warn("Could not record the failed attempt", {
-      event_id: envelope.id,
+      eventId: envelope.id,
       error: recordError,
     });
   }

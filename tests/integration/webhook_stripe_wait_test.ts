@@ -1,0 +1,67 @@
+/**
+ * The webhook re-reads Stripe before it opens its transaction: while Stripe takes its time, no
+ * database connection sits "idle in transaction" (holding a pool slot and the customer's lock),
+ * and a burst of events about one customer shares its re-reads.
+ */
+import { assert, assertEquals } from "../harness/assert.ts";
+import { startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
+
+async function idleInTransaction(world: WebhookWorld): Promise<number> {
+  const [row] = await world.db.sql<{ count: number }[]>`
+    select count(*)::int as count from pg_stat_activity
+    where datname = current_database() and state like 'idle in transaction%'`;
+  return row.count;
+}
+
+/** Waits until the double has received a delayed request it has not answered yet. */
+async function untilHeld(world: WebhookWorld, path: string): Promise<void> {
+  while (
+    !world.stripeDouble.requests({ method: "GET", path })
+      .some((request) => request.faulted && request.status === null)
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+Deno.test("no connection is idle in transaction while Stripe delays the re-read", async () => {
+  const world = await startWebhookWorld();
+  try {
+    const member = await world.newMember();
+    world.stripeDouble.completeCheckout(member.sessionId);
+    const event = world.takeEvents().find((e) => e.type === "checkout.session.completed")!;
+    world.stripeDouble.inject({
+      method: "GET",
+      path: "/v1/subscriptions",
+      delayMs: 1_500,
+      times: 1,
+    });
+    const answer = world.post(event);
+    await untilHeld(world, "/v1/subscriptions");
+    assertEquals(await idleInTransaction(world), 0);
+    assertEquals((await answer).status, 200);
+    assertEquals((await world.membership(member.membershipId)).entitled, true);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("a burst of events about one customer shares its Stripe re-reads", async () => {
+  const world = await startWebhookWorld();
+  try {
+    const member = await world.newMember();
+    world.stripeDouble.completeCheckout(member.sessionId);
+    const events = world.takeEvents();
+    assert(events.length >= 4, `expected a burst of events, got ${events.length}`);
+    const listsBefore = world.stripeDouble.requests({ method: "GET", path: "/v1/subscriptions" })
+      .length;
+    const answers = await Promise.all(events.map((event) => world.post(event)));
+    assert(answers.every((answer) => answer.status === 200));
+    const lists = world.stripeDouble.requests({ method: "GET", path: "/v1/subscriptions" })
+      .length - listsBefore;
+    // The first event reads alone; every event that arrives while it reads shares the next one.
+    assert(lists <= 2, `${events.length} events made ${lists} subscription reads`);
+    assertEquals((await world.membership(member.membershipId)).entitled, true);
+  } finally {
+    await world.close();
+  }
+});
