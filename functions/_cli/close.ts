@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { closeCsv, type ClosedFigureRow, parseMonth } from "../_core/close.ts";
+import { DISCORD_ID_PATTERN } from "../_core/discord_id.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { requireDatabaseUrl } from "../_shared/env.ts";
 import { runTask, type TaskDefinition, TaskFailure, USAGE_EXIT_CODE } from "./task.ts";
@@ -25,7 +26,7 @@ Reads DATABASE_URL (or SUPABASE_DB_URL) from the environment or .env.`,
   flags: { guild: { type: "string" }, month: { type: "string" }, export: { type: "boolean" } },
 };
 
-const guildId = z.string().regex(/^[0-9]{17,20}$/, "a Discord guild id (17 to 20 digits)");
+const guildId = z.string().regex(DISCORD_ID_PATTERN, "a Discord guild id (17 to 20 digits)");
 
 /** What closing a month did. */
 export type CloseOutcome =

@@ -8,6 +8,7 @@
  * environment or the project's `.env`.
  */
 import { z } from "zod";
+import { discordIdSchema } from "../_core/discord_id.ts";
 import { createSql } from "../_shared/db.ts";
 import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
@@ -42,8 +43,7 @@ export async function runDrift(
   env: Record<string, string | undefined>,
   output: TaskOutput,
 ): Promise<number> {
-  const guild = flags.guild === undefined ? undefined : z.string().regex(/^[0-9]{17,20}$/)
-    .safeParse(flags.guild);
+  const guild = flags.guild === undefined ? undefined : discordIdSchema.safeParse(flags.guild);
   if (guild && !guild.success) {
     output.error("drift: --guild must be a Discord server id (17 to 20 digits)");
     return USAGE_EXIT_CODE;

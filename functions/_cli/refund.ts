@@ -11,9 +11,10 @@
 import type Stripe from "stripe";
 import { z } from "zod";
 import { decideRefund } from "../_core/close.ts";
+import { discordIdSchema } from "../_core/discord_id.ts";
 import { stripeMoneyInvoice } from "../_core/ledger.ts";
 import { formatAmount } from "../_core/price.ts";
-import { stripeCharge } from "../_core/stripe_shapes.ts";
+import { ROLEPASS_METADATA, stripeCharge } from "../_core/stripe_shapes.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
 import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
@@ -33,8 +34,6 @@ Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, DATABASE_URL (or SUPABASE_DB_URL) 
 environment or .env.`,
   flags: { guild: { type: "string" }, member: { type: "string" } },
 };
-
-const snowflake = z.string().regex(/^[0-9]{17,20}$/);
 
 /** What a refund needs. */
 export interface RefundDeps {
@@ -99,7 +98,10 @@ export async function refundLastPayment(
   const refund = await deps.stripe.refunds.create({
     charge: charge.id,
     reason: "requested_by_customer",
-    metadata: { rolepass_guild_id: guildId, rolepass_discord_user_id: discordUserId },
+    metadata: {
+      [ROLEPASS_METADATA.guildId]: guildId,
+      [ROLEPASS_METADATA.discordUserId]: discordUserId,
+    },
   }, { idempotencyKey: `rolepass-refund-${invoice.id}` });
   return {
     ok: true,
@@ -139,8 +141,8 @@ export async function runRefund(
   output: TaskOutput,
   now: () => Date = () => new Date(),
 ): Promise<number> {
-  const guild = snowflake.safeParse(flags.guild);
-  const member = snowflake.safeParse(flags.member);
+  const guild = discordIdSchema.safeParse(flags.guild);
+  const member = discordIdSchema.safeParse(flags.member);
   if (!guild.success || !member.success) {
     output.error(
       `${!guild.success ? "--guild" : "--member"} needs a Discord id (17 to 20 digits).`,

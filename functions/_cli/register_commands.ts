@@ -9,6 +9,7 @@
  */
 import type { APIApplicationCommand } from "discord-api-types/v10";
 import { COMMANDS } from "../_core/commands.ts";
+import { DISCORD_ID_PATTERN } from "../_core/discord_id.ts";
 import {
   createDiscordApi,
   DISCORD_DEFAULT_BASE_URL,
@@ -113,7 +114,7 @@ if (import.meta.main) {
   await runTask(TASK, async ({ args, env }) => {
     const config = parseEnv(shape, env.values);
     const guildFlag = args.flags.guild as string | undefined;
-    if (guildFlag !== undefined && !/^[0-9]{17,20}$/.test(guildFlag)) {
+    if (guildFlag !== undefined && !DISCORD_ID_PATTERN.test(guildFlag)) {
       throw new TaskFailure("--guild needs a Discord server id (17-20 digits).", USAGE_EXIT_CODE);
     }
     const guildId = guildFlag ?? config.DISCORD_GUILD_ID ?? null;

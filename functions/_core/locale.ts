@@ -1,12 +1,17 @@
 /**
- * The languages rolepass speaks, and how a Discord locale maps onto them.
+ * The languages rolepass speaks, and how a Discord locale maps onto them. The database spells the
+ * same list once, as the domain `rolepass.locale`.
  */
-
-/** A language rolepass has messages for. */
-export type Locale = "ja" | "en";
+import { z } from "zod";
 
 /** Every supported locale, default first. */
-export const LOCALES: readonly Locale[] = ["ja", "en"];
+export const LOCALES = ["ja", "en"] as const;
+
+/** A language rolepass has messages for, as it arrives in a body, a row or a file. */
+export const localeSchema = z.enum(LOCALES);
+
+/** A language rolepass has messages for. */
+export type Locale = z.infer<typeof localeSchema>;
 
 /**
  * Maps a Discord locale (`ja`, `en-US`, `en-GB`, `fr`, ...) to a supported language.
@@ -18,5 +23,6 @@ export function localeFromDiscord(discordLocale: string | null | undefined): Loc
 
 /** Narrows an arbitrary string to a supported locale, or null. */
 export function parseLocale(value: string | null | undefined): Locale | null {
-  return value === "ja" || value === "en" ? value : null;
+  const parsed = localeSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
 }

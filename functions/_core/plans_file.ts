@@ -5,12 +5,11 @@
  * it to `guilds` and `plans`; nothing here does I/O.
  */
 import { z } from "zod";
+import { discordIdSchema as snowflake } from "./discord_id.ts";
+import { localeSchema } from "./locale.ts";
+import { type BillingInterval } from "./price.ts";
 import { planTextSchema, sellerNoticeSchema } from "./operator_text.ts";
 import { policyOfSwitch, reversalPolicy } from "./refund_dispute_policy.ts";
-
-const snowflake = z.string().regex(/^[0-9]{17,20}$/, {
-  message: "expected a Discord id (17-20 digits; Developer Mode → right click → Copy ID)",
-});
 
 /** Longest grace period a past_due subscription may keep the role: Stripe's own retries end
  * within about a month (Smart Retries default: 8 tries in 2 weeks). */
@@ -57,7 +56,7 @@ export type PlanEntry = z.infer<typeof planEntrySchema>;
 export const guildEntrySchema = z.strictObject({
   id: snowflake,
   name: z.string().trim().min(1).max(100),
-  default_locale: z.enum(["ja", "en"]).default("ja"),
+  default_locale: localeSchema.default("ja"),
   seller_notice: sellerNoticeSchema.strict(),
   past_due_grace: pastDueGraceSchema.default("P0D"),
   /** What a full refund does (refund_dispute_policy.ts); default revoke_and_cancel. */
@@ -182,7 +181,7 @@ export interface StripePriceFacts {
   unit_amount: number | null;
   billing_scheme?: string;
   recurring: {
-    interval: "day" | "week" | "month" | "year";
+    interval: BillingInterval;
     interval_count: number;
     usage_type?: string;
   } | null;
@@ -192,7 +191,7 @@ export interface StripePriceFacts {
 export interface PriceTerms {
   unit_amount: number;
   currency: string;
-  billing_interval: "day" | "week" | "month" | "year";
+  billing_interval: BillingInterval;
   interval_count: number;
 }
 

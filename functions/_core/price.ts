@@ -2,11 +2,15 @@
  * How a plan's price reads on the plan page and in Discord: amount with its currency, and how
  * often it is charged. The amount's decimals come from Stripe's currency lists (`currency.ts`).
  */
+import { z } from "zod";
 import { displayedDecimals, toMajorUnits } from "./currency.ts";
 import type { Locale } from "./locale.ts";
 
+/** How often a subscription renews, as Stripe names it (a price's `recurring.interval`). */
+export const billingIntervalSchema = z.enum(["day", "week", "month", "year"]);
+
 /** How often a subscription renews, as Stripe names it. */
-export type BillingInterval = "day" | "week" | "month" | "year";
+export type BillingInterval = z.infer<typeof billingIntervalSchema>;
 
 /** What the price formatting needs from a plan. */
 export interface PlanPrice {

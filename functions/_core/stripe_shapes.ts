@@ -95,6 +95,7 @@ const invoiceReference = z.object({
   subscription: invoice.parent?.subscription_details?.subscription ?? invoice.subscription,
 }));
 
+/** A charge as an event carries it; {@link stripeCharge} is the same charge fetched from Stripe. */
 const chargeReference = z.object({
   object: z.literal("charge"),
   id: stripeId,
@@ -103,7 +104,7 @@ const chargeReference = z.object({
   /** Legacy (before basil). */
   invoice: nullableId(stripeId),
   amount: z.number().int(),
-  amount_refunded: z.number().int(),
+  amount_refunded: z.number().int().nonnegative(),
   refunded: z.boolean(),
 });
 
@@ -289,15 +290,12 @@ export const stripeSubscription = z.object({
 /** A subscription's fields as rolepass uses them. */
 export type SubscriptionSnapshot = z.infer<typeof stripeSubscription>;
 
-/** A charge as fetched from Stripe: whether it is fully refunded, and how to find its invoice. */
-export const stripeCharge = z.object({
-  id: stripeId,
-  customer: nullableId(prefixed("cus_")),
-  payment_intent: nullableId(stripeId),
-  invoice: nullableId(stripeId),
-  amount: z.number().int(),
-  amount_refunded: z.number().int(),
-  refunded: z.boolean(),
+/**
+ * A charge as fetched from Stripe: whether it is fully refunded, how much was refunded, and how to
+ * find its invoice.
+ */
+export const stripeCharge = chargeReference.extend({
+  currency: z.string().regex(/^[a-z]{3}$/),
   disputed: z.boolean().optional().default(false),
 }).transform((charge) => ({
   id: charge.id,
@@ -305,11 +303,10 @@ export const stripeCharge = z.object({
   paymentIntentId: charge.payment_intent,
   invoiceId: charge.invoice,
   fullyRefunded: charge.refunded || charge.amount_refunded >= charge.amount,
+  amountRefunded: charge.amount_refunded,
+  currency: charge.currency,
   disputed: charge.disputed,
 }));
-
-/** A charge's fields as rolepass uses them. */
-export type ChargeSnapshot = z.infer<typeof stripeCharge>;
 
 /** An invoice as fetched from Stripe: which subscription it bills. */
 export const stripeInvoice = invoiceReference;
@@ -320,12 +317,6 @@ export const ROLEPASS_METADATA = {
   discordUserId: "rolepass_discord_user_id",
   membershipId: "rolepass_membership_id",
 } as const;
-
-/** Whether a subscription carries rolepass's metadata (was created through rolepass Checkout). */
-export function hasRolepassMetadata(metadataValues: Record<string, string>): boolean {
-  return Boolean(metadataValues[ROLEPASS_METADATA.membershipId]) ||
-    Boolean(metadataValues[ROLEPASS_METADATA.guildId]);
-}
 
 function isDate(value: Date | null): value is Date {
   return value !== null;

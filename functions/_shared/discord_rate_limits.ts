@@ -11,6 +11,7 @@
  * the global window counts each request until one window after its answer, which holds however
  * late a busy isolate sends what it was allowed to.
  */
+import { DISCORD_IDS_IN_TEXT } from "../_core/discord_id.ts";
 import type { Sql } from "./db.ts";
 import type { DiscordApi, DiscordRequestOptions, DiscordResponse } from "./discord_api.ts";
 
@@ -47,7 +48,10 @@ export async function routeBucketOf(method: string, path: string): Promise<Route
     // The interaction token is a credential: the key carries only a hash of it.
     return { key: `webhooks:${match[1]}:${await shortHash(match[2])}`, global: false };
   }
-  return { key: `${method.toUpperCase()} ${bare.replace(/\d{17,20}/g, ":id")}`, global: true };
+  return {
+    key: `${method.toUpperCase()} ${bare.replace(DISCORD_IDS_IN_TEXT, ":id")}`,
+    global: true,
+  };
 }
 
 /** What a rate-limited call came to. */

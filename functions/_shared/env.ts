@@ -3,6 +3,7 @@
  * fails at boot with a message naming each variable that is missing or malformed.
  */
 import { z } from "zod";
+import { discordIdSchema } from "../_core/discord_id.ts";
 
 /** Thrown when the environment does not satisfy a function's configuration schema. */
 export class ConfigError extends Error {
@@ -53,7 +54,7 @@ export function requireDatabaseUrl(env: Record<string, string | undefined>): str
 /** Reusable field schemas. */
 export const fields = {
   url: z.string().url(),
-  snowflake: z.string().regex(/^[0-9]{17,20}$/, "expected a Discord id (17-20 digits)"),
+  snowflake: discordIdSchema,
   hexKey: z.string().regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex characters"),
   secret: z.string().min(16, "expected at least 16 characters"),
 };

@@ -7,6 +7,8 @@
  */
 import type postgres from "postgres";
 import { z } from "zod";
+import { type Locale, localeSchema } from "../_core/locale.ts";
+import { billingIntervalSchema } from "../_core/price.ts";
 import type { Sql } from "../_shared/db.ts";
 
 /** A client or a transaction: every query runs on either. */
@@ -17,7 +19,7 @@ const linkTokenRowSchema = z.object({
   purpose: z.enum(["join", "manage"]),
   guild_id: z.string(),
   discord_user_id: z.string(),
-  locale: z.enum(["ja", "en"]),
+  locale: localeSchema,
   expires_at: z.date(),
   used_at: z.date().nullable(),
   created_at: z.date(),
@@ -40,7 +42,7 @@ const planRowSchema = z.object({
   display: z.unknown(),
   unit_amount: z.number().int(),
   currency: z.string(),
-  billing_interval: z.enum(["day", "week", "month", "year"]),
+  billing_interval: billingIntervalSchema,
   interval_count: z.number().int(),
 });
 /** An active plan of a guild; `display` is parsed by the caller. */
@@ -57,6 +59,8 @@ const membershipRowSchema = z.object({
 });
 /** What checkout needs of a membership. */
 export type MembershipRow = z.infer<typeof membershipRowSchema>;
+/** The columns every membership read selects: the row schema's keys, so the two cannot drift. */
+const MEMBERSHIP_COLUMNS = Object.keys(membershipRowSchema.shape);
 
 const attemptRowSchema = z.object({
   id: z.string().uuid(),
@@ -66,7 +70,7 @@ const attemptRowSchema = z.object({
   stripe_session_id: z.string(),
   status: z.enum(["open", "completed", "expired"]),
   /** Null on rows recorded before the column existed: the link's language applies. */
-  locale: z.enum(["ja", "en"]).nullable(),
+  locale: localeSchema.nullable(),
 });
 /** A recorded Checkout or Portal session. */
 export type AttemptRow = z.infer<typeof attemptRowSchema>;
@@ -145,8 +149,7 @@ export async function findMembership(
   discordUserId: string,
 ): Promise<MembershipRow | null> {
   const rows = await sql`
-    select id, guild_id, discord_user_id, stripe_customer_id, stripe_subscription_id, status,
-      entitled
+    select ${sql(MEMBERSHIP_COLUMNS)}
     from rolepass.memberships
     where guild_id = ${guildId} and discord_user_id = ${discordUserId}`;
   return rows.length ? membershipRowSchema.parse(rows[0]) : null;
@@ -160,7 +163,7 @@ export async function findMembership(
  */
 export async function ensureMembership(
   sql: Queryable,
-  member: { guildId: string; discordUserId: string; locale: "ja" | "en" },
+  member: { guildId: string; discordUserId: string; locale: Locale },
 ): Promise<void> {
   await sql`
     insert into rolepass.memberships (guild_id, discord_user_id, locale, change_cause)
@@ -177,8 +180,7 @@ export async function lockMembership(
   member: { guildId: string; discordUserId: string },
 ): Promise<MembershipRow> {
   const rows = await tx`
-    select id, guild_id, discord_user_id, stripe_customer_id, stripe_subscription_id, status,
-      entitled
+    select ${tx(MEMBERSHIP_COLUMNS)}
     from rolepass.memberships
     where guild_id = ${member.guildId} and discord_user_id = ${member.discordUserId}
     for update`;
@@ -263,7 +265,7 @@ export async function recordAttempt(
     planId: string | null;
     kind: "checkout" | "portal";
     stripeSessionId: string;
-    locale: "ja" | "en";
+    locale: Locale;
   },
 ): Promise<void> {
   await tx`

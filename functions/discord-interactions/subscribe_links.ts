@@ -9,6 +9,7 @@ import type { Sql } from "../_shared/db.ts";
 import type { LinkPurpose } from "../_core/link_token.ts";
 import type { Locale } from "../_core/locale.ts";
 import { planDisplaySchema } from "../_core/operator_text.ts";
+import { billingIntervalSchema } from "../_core/price.ts";
 import type { MembershipSummary, PlanSummary } from "../_core/messages/subscribe.ts";
 
 /** What `/subscribe` asks the database to do. */
@@ -52,7 +53,7 @@ const planSchema = z.object({
   display: planDisplaySchema,
   unit_amount: z.number().int(),
   currency: z.string(),
-  billing_interval: z.enum(["day", "week", "month", "year"]),
+  billing_interval: billingIntervalSchema,
   interval_count: z.number().int(),
 }).transform((plan): PlanSummary => ({
   display: plan.display,

@@ -1,4 +1,4 @@
-import { assertRejects } from "../harness/assert.ts";
+import { assertEquals, assertRejects } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import { GUILD_ID, insertGuildWithPlan, insertMembership, MEMBER_ID } from "./fixtures.ts";
 
@@ -86,7 +86,7 @@ Deno.test("malformed Discord ids, statuses and prices are rejected", async () =>
     await assertRejects(
       () => sql`insert into rolepass.guilds (id, name) values ('not-a-snowflake', 'x')`,
       Error,
-      "guilds_id_check",
+      "discord_snowflake_digits",
     );
     await insertGuildWithPlan(sql);
     const id = await insertMembership(sql);
@@ -103,6 +103,59 @@ Deno.test("malformed Discord ids, statuses and prices are rejected", async () =>
             'month')`,
       Error,
       "plans_unit_amount_check",
+    );
+  });
+});
+
+Deno.test("Discord ids and locales are the domains' values, checked once", async () => {
+  await withTestDatabase(async ({ sql }) => {
+    const typed = await sql<{ column: string; domain: string }[]>`
+      select table_name || '.' || column_name as column, domain_name as domain
+      from information_schema.columns
+      where table_schema = 'rolepass' and domain_name in ('discord_snowflake', 'locale')
+      order by 1`;
+    const expected = [
+      ["checkout_attempts.locale", "locale"],
+      ["guilds.default_locale", "locale"],
+      ["guilds.id", "discord_snowflake"],
+      ["guilds.operator_log_channel_id", "discord_snowflake"],
+      ["handled_interactions.id", "discord_snowflake"],
+      ["interaction_tokens.application_id", "discord_snowflake"],
+      ["interaction_tokens.discord_user_id", "discord_snowflake"],
+      ["link_tokens.discord_user_id", "discord_snowflake"],
+      ["link_tokens.locale", "locale"],
+      ["memberships.discord_user_id", "discord_snowflake"],
+      ["memberships.entitled_role_id", "discord_snowflake"],
+      ["memberships.locale", "locale"],
+      ["plans.discord_role_id", "discord_snowflake"],
+      ["role_comps.discord_role_id", "discord_snowflake"],
+      ["role_comps.discord_user_id", "discord_snowflake"],
+    ];
+    for (const [column, domain] of expected) {
+      assertEquals(typed.find((row) => row.column === column)?.domain, domain, column);
+    }
+    const repeated = await sql<{ name: string }[]>`
+      select c.conname as name
+      from pg_catalog.pg_constraint c
+      join pg_catalog.pg_class t on t.oid = c.conrelid
+      join pg_catalog.pg_namespace n on n.oid = t.relnamespace
+      where n.nspname = 'rolepass' and c.contype = 'c'
+        and c.conrelid <> 0 and c.conname = any (${
+      expected.map(([column]) => column!.replace(".", "_") + "_check")
+    })`;
+    assertEquals(repeated.map((row) => row.name), []);
+
+    await insertGuildWithPlan(sql);
+    const id = await insertMembership(sql);
+    await assertRejects(
+      () => sql`update rolepass.memberships set locale = 'fr' where id = ${id}`,
+      Error,
+      "locale_supported",
+    );
+    await assertRejects(
+      () => sql`update rolepass.memberships set entitled_role_id = '12' where id = ${id}`,
+      Error,
+      "discord_snowflake_digits",
     );
   });
 });

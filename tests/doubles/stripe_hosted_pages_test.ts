@@ -2,6 +2,7 @@
  * The Stripe double's hosted Checkout and Customer Portal pages tell the member what Stripe's would:
  * the amount in the currency's own decimals, a declined card, and where the subscription stands.
  */
+import type { Locale } from "../../functions/_core/locale.ts";
 import assert from "node:assert/strict";
 import Stripe from "stripe";
 import {
@@ -32,7 +33,7 @@ async function openCheckout(
   double: StripeDouble,
   stripe: Stripe,
   price: { unitAmount: number; currency: string },
-  locale: "ja" | "en" = "en",
+  locale: Locale = "en",
 ) {
   const { id } = double.createPrice({ ...price, productName: "Supporter" });
   const customer = await stripe.customers.create({ email: "member@example.com" });

@@ -4,6 +4,7 @@
  * supabase/plans.example.json), and the checkout app built by its own factory. Log lines are
  * captured so tests can check that no link token ever reaches them.
  */
+import type { Locale } from "../../functions/_core/locale.ts";
 import type Stripe from "stripe";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
 import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
@@ -49,7 +50,7 @@ export interface CheckoutWorld {
   issueLink(options?: {
     purpose?: "join" | "manage";
     memberId?: string;
-    locale?: "ja" | "en";
+    locale?: Locale;
     expired?: boolean;
     guildId?: string;
   }): Promise<string>;

@@ -2,6 +2,7 @@
  * The sandbox shows the bot's messages as Discord would: emphasis, timestamps in the reader's
  * language, role mentions by name, and every piece of text HTML-escaped.
  */
+import type { Locale } from "../../functions/_core/locale.ts";
 import { assertEquals } from "../harness/assert.ts";
 import {
   discordMarkupToHtml,
@@ -9,7 +10,7 @@ import {
 } from "../../functions/_cli/dev/sandbox/discord_markup.ts";
 
 const NOW = new Date("2026-12-02T03:00:00Z");
-const context = (locale: "ja" | "en"): MarkupContext => ({
+const context = (locale: Locale): MarkupContext => ({
   locale,
   now: NOW,
   roleNames: new Map([["1200000000000000000", "Supporter"]]),
