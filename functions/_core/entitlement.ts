@@ -3,6 +3,7 @@
  * policy, and the refunds or disputes recorded against that subscription. Pure: no I/O, the clock
  * is a parameter.
  *
+ * Which status can entitle at all is decided in `subscription_state.ts` (`STATUS_MEANINGS`):
  * - `active` and `trialing` entitle.
  * - `past_due` (a renewal failed and Stripe is retrying) entitles only inside the guild's grace
  *   period, measured from the start of the unpaid period. The default grace is 0: the role goes as
@@ -19,7 +20,9 @@
  *   (`refund_dispute_policy.ts`); the caller records it and passes the one still in force
  *   ({@link revocationInForce}) as `revokedFor`.
  */
-import type { SubscriptionSnapshot, SubscriptionStatus } from "./stripe_shapes.ts";
+import type { ReversalStage } from "./refund_dispute_policy.ts";
+import type { SubscriptionSnapshot } from "./stripe_shapes.ts";
+import { STATUS_MEANINGS } from "./subscription_state.ts";
 
 /** The operator's settings that bear on entitlement (from `guilds`). */
 export interface EntitlementPolicy {
@@ -42,6 +45,11 @@ export type NotEntitledReason =
 
 /** Why the role was taken away regardless of the subscription's status. */
 export type Revocation = "refund" | "dispute";
+
+/** The revocation a refunded charge or a dispute records, by its stage. */
+export function revocationOf(stage: ReversalStage): Revocation {
+  return stage.startsWith("dispute") ? "dispute" : "refund";
+}
 
 /** A refund or dispute recorded against a subscription, and the period it took the role for. */
 export interface RecordedRevocation {
@@ -98,14 +106,6 @@ export function scheduledCancelAt(subscription: EntitlementInput): Date | null {
   return null;
 }
 
-const REVOKING_STATUSES: ReadonlySet<SubscriptionStatus> = new Set([
-  "incomplete",
-  "incomplete_expired",
-  "canceled",
-  "unpaid",
-  "paused",
-]);
-
 /**
  * Decides whether `subscription` entitles its member at `now` under `policy`.
  * @param revokedFor a refund or dispute recorded against this subscription, if any.
@@ -129,7 +129,7 @@ export function decideEntitlement(
   });
 
   if (revokedFor) return denied(revokedFor);
-  if (REVOKING_STATUSES.has(subscription.status)) {
+  if (STATUS_MEANINGS[subscription.status].entitles === "never") {
     return denied(subscription.status as NotEntitledReason);
   }
 
@@ -151,6 +151,24 @@ export function decideEntitlement(
     scheduledCancelAt: cancelAt,
     reason: null,
   };
+}
+
+/**
+ * The role a decision gives: `roleId` (the plan's) while entitled, none otherwise. The sync stores
+ * it as `memberships.entitled_role_id`.
+ */
+export function entitledRoleOf(decision: Pick<EntitlementDecision, "entitled">, roleId: string) {
+  return decision.entitled ? roleId : null;
+}
+
+/**
+ * "Who has the role now?": the role a stored membership says its member holds. Only an entitled
+ * membership holds one; the role id it keeps after entitlement ends is history, not a grant.
+ */
+export function roleHeldNow(
+  membership: { entitled: boolean; entitledRoleId: string | null },
+): string | null {
+  return membership.entitled ? membership.entitledRoleId : null;
 }
 
 /** A subscription of the member's customer that could drive the membership. */

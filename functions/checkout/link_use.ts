@@ -30,26 +30,6 @@ export interface OpenedWithLink {
   status: "open" | "completed" | "expired";
 }
 
-/** What the membership says about an existing subscription. */
-export interface MembershipState {
-  entitled: boolean;
-  stripeSubscriptionId: string | null;
-  status: string | null;
-}
-
-const LIVE_STATUSES = new Set(["active", "trialing", "past_due", "unpaid", "paused"]);
-
-/**
- * Whether the member already holds a subscription Checkout must not duplicate: entitled now, or a
- * subscription Stripe could still charge (a failed renewal is fixed in the portal, not by a second
- * subscription). Same rule as /subscribe's choice between the join and the manage link.
- */
-export function hasLiveSubscription(membership: MembershipState | null): boolean {
-  if (!membership) return false;
-  return membership.entitled ||
-    (membership.stripeSubscriptionId !== null && LIVE_STATUSES.has(membership.status ?? ""));
-}
-
 /** Whether a link of `purpose` may be looked at or used at all at `now` (used or not). */
 export function checkLinkLife(
   link: LinkState | null,

@@ -19,6 +19,11 @@ import type { Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import { syncSubscription } from "../_shared/subscription_sync.ts";
 import type { Locale } from "../_core/locale.ts";
+import {
+  holdsLiveSubscription,
+  type MembershipSubscription,
+  subscriptionHasEnded,
+} from "../_core/subscription_state.ts";
 import type {
   CheckoutCompletion,
   CheckoutProblem,
@@ -30,8 +35,6 @@ import {
   checkLinkLife,
   checkoutSessionExpiry,
   decideLinkUse,
-  hasLiveSubscription,
-  type MembershipState,
   type SessionAction,
 } from "./link_use.ts";
 import * as store from "./store.ts";
@@ -58,7 +61,7 @@ function fail(problem: CheckoutProblem): { ok: false; problem: CheckoutProblem }
   return { ok: false, problem };
 }
 
-function membershipState(row: store.MembershipRow | null): MembershipState | null {
+function membershipState(row: store.MembershipRow | null): MembershipSubscription | null {
   return row && {
     entitled: row.entitled,
     stripeSubscriptionId: row.stripe_subscription_id,
@@ -124,7 +127,7 @@ export async function viewPlans(
         sellerNotice: notice.success ? notice.data : null,
       },
       plans,
-      entitled: hasLiveSubscription(membershipState(membership)),
+      entitled: holdsLiveSubscription(membershipState(membership)),
       expiresAt: link.expires_at.toISOString(),
     },
   };
@@ -180,7 +183,10 @@ async function settleEarlierCheckouts(
       log.info("earlier checkout session expired", { sessionId: attempt.stripe_session_id });
       continue;
     }
-    if (state.subscriptionId && await deps.stripe.subscriptionIsLive(state.subscriptionId)) {
+    if (
+      state.subscriptionId &&
+      !subscriptionHasEnded(await deps.stripe.subscriptionStatus(state.subscriptionId))
+    ) {
       log.info("checkout refused: an earlier session already started a subscription", {
         sessionId: attempt.stripe_session_id,
       });
@@ -293,7 +299,7 @@ export async function openCheckout(
       guildId: link.guild_id,
       discordUserId: link.discord_user_id,
     });
-    const action: SessionAction = hasLiveSubscription(membershipState(membership))
+    const action: SessionAction = holdsLiveSubscription(membershipState(membership))
       ? { kind: "portal" }
       : { kind: "checkout", planId: plan.id };
     return await openSession(deps, tx, link, membership, {

@@ -5,7 +5,8 @@
  * second object (https://docs.stripe.com/api/idempotent_requests).
  */
 import type Stripe from "stripe";
-import { METADATA_KEYS } from "./contract.ts";
+import type { Locale } from "../_core/locale.ts";
+import { ROLEPASS_METADATA } from "../_core/stripe_shapes.ts";
 
 /** Who a Stripe object belongs to, written as metadata on the customer, session and subscription. */
 export interface MemberRef {
@@ -19,7 +20,7 @@ export interface CheckoutSessionRequest {
   member: MemberRef;
   customerId: string;
   priceId: string;
-  locale: "ja" | "en";
+  locale: Locale;
   successUrl: string;
   cancelUrl: string;
   /** Unix seconds; Stripe requires 30 minutes to 24 hours from now. */
@@ -30,7 +31,7 @@ export interface CheckoutSessionRequest {
 /** What a Portal session needs. */
 export interface PortalSessionRequest {
   customerId: string;
-  locale: "ja" | "en";
+  locale: Locale;
   returnUrl: string;
   idempotencyKey: string;
 }
@@ -52,14 +53,14 @@ export interface CheckoutSessionState {
 
 /** Stripe as the checkout function uses it. */
 export interface CheckoutStripe {
-  createCustomer(member: MemberRef, locale: "ja" | "en"): Promise<string>;
+  createCustomer(member: MemberRef, locale: Locale): Promise<string>;
   createCheckoutSession(request: CheckoutSessionRequest): Promise<OpenedSession>;
   createPortalSession(request: PortalSessionRequest): Promise<OpenedSession>;
   checkoutSessionState(sessionId: string): Promise<CheckoutSessionState>;
   /** Expires an open session; returns its state afterwards (it may have completed meanwhile). */
   expireCheckoutSession(sessionId: string): Promise<CheckoutSessionState>;
-  /** Whether a subscription can still charge or entitle (anything but canceled/incomplete_expired). */
-  subscriptionIsLive(subscriptionId: string): Promise<boolean>;
+  /** A subscription's status as Stripe reports it now (what it means: `_core/subscription_state.ts`). */
+  subscriptionStatus(subscriptionId: string): Promise<string>;
 }
 
 /** Thrown when Stripe answers a session without a URL (never for hosted sessions). */
@@ -72,9 +73,9 @@ export class StripeAnswerError extends Error {
 
 function metadataOf(member: MemberRef): Record<string, string> {
   return {
-    [METADATA_KEYS.guildId]: member.guildId,
-    [METADATA_KEYS.discordUserId]: member.discordUserId,
-    [METADATA_KEYS.membershipId]: member.membershipId,
+    [ROLEPASS_METADATA.guildId]: member.guildId,
+    [ROLEPASS_METADATA.discordUserId]: member.discordUserId,
+    [ROLEPASS_METADATA.membershipId]: member.membershipId,
   };
 }
 
@@ -97,7 +98,7 @@ function stateOf(session: Stripe.Checkout.Session): CheckoutSessionState {
       : "open",
     subscriptionId: typeof subscription === "string" ? subscription : subscription?.id ?? null,
     customerId: typeof customer === "string" ? customer : customer?.id ?? null,
-    membershipId: session.metadata?.[METADATA_KEYS.membershipId] ?? null,
+    membershipId: session.metadata?.[ROLEPASS_METADATA.membershipId] ?? null,
   };
 }
 
@@ -155,9 +156,8 @@ export function createCheckoutStripe(stripe: Stripe): CheckoutStripe {
       return stateOf(await stripe.checkout.sessions.expire(sessionId));
     },
 
-    async subscriptionIsLive(subscriptionId) {
-      const subscription = await stripe.subscriptions.retrieve(subscriptionId);
-      return subscription.status !== "canceled" && subscription.status !== "incomplete_expired";
+    async subscriptionStatus(subscriptionId) {
+      return (await stripe.subscriptions.retrieve(subscriptionId)).status;
     },
   };
 }

@@ -55,9 +55,10 @@ async function storedInteractionToken(sql: Sql): Promise<string | undefined> {
 async function markPaid(sql: Sql, planId: string): Promise<void> {
   await sql`
     insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
-      stripe_subscription_id, plan_id, status, entitled, entitled_role_id, change_cause)
+      stripe_subscription_id, plan_id, status, entitled, entitled_role_id, subscription_live,
+      change_cause)
     values (${GUILD_ID}, ${MEMBER_ID}, 'cus_Replay1', 'sub_Replay1', ${planId}, 'active', true,
-      ${ROLE_ID}, 'test')`;
+      ${ROLE_ID}, true, 'test')`;
 }
 
 Deno.test("a /subscribe signed more than five minutes before or after now is refused and stores nothing", async () => {

@@ -8,6 +8,7 @@ import { ConfigError } from "../../functions/_shared/env.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
 import { hashLinkToken } from "../../functions/_core/link_token.ts";
+import { holdsLiveSubscription } from "../../functions/_core/subscription_state.ts";
 import {
   APPLICATION_ID,
   buildApp,
@@ -55,6 +56,11 @@ async function answer(
   }
 }
 
+/** The fact the sync stores with a membership, decided by the core as the sync decides it. */
+function subscriptionLiveAsSynced(fields: { status: string; entitled: boolean }): boolean {
+  return holdsLiveSubscription({ ...fields, stripeSubscriptionId: "sub_Test1" });
+}
+
 async function insertMembership(
   sql: import("postgres").Sql,
   fields: {
@@ -67,10 +73,10 @@ async function insertMembership(
   await sql`
     insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
       stripe_subscription_id, plan_id, status, entitled, entitled_role_id, cancel_at,
-      change_cause)
+      subscription_live, change_cause)
     values (${GUILD_ID}, ${MEMBER_ID}, 'cus_Test1', 'sub_Test1', ${fields.planId},
       ${fields.status}, ${fields.entitled}, ${fields.entitled ? ROLE_ID : null},
-      ${fields.cancelAt ?? null}, 'test')`;
+      ${fields.cancelAt ?? null}, ${subscriptionLiveAsSynced(fields)}, 'test')`;
 }
 
 Deno.test("a member without a subscription gets an ephemeral link to the plan page", async () => {

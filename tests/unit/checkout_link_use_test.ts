@@ -3,7 +3,6 @@ import {
   checkLinkLife,
   checkoutSessionExpiry,
   decideLinkUse,
-  hasLiveSubscription,
   type LinkState,
 } from "../../functions/checkout/link_use.ts";
 
@@ -58,19 +57,6 @@ Deno.test("a used link refuses another plan, another kind, and a session that ha
     );
   }
   assertEquals(decideLinkUse(used, [], { kind: "checkout", planId: PLAN }), refused);
-});
-
-Deno.test("a live subscription is entitled now or one Stripe could still charge", () => {
-  assertEquals(hasLiveSubscription(null), false);
-  const none = { entitled: false, stripeSubscriptionId: null, status: null };
-  assertEquals(hasLiveSubscription(none), false);
-  assertEquals(hasLiveSubscription({ ...none, entitled: true }), true);
-  for (const status of ["active", "trialing", "past_due", "unpaid", "paused"]) {
-    assertEquals(hasLiveSubscription({ ...none, stripeSubscriptionId: "sub_1", status }), true);
-  }
-  for (const status of ["canceled", "incomplete", "incomplete_expired"]) {
-    assertEquals(hasLiveSubscription({ ...none, stripeSubscriptionId: "sub_1", status }), false);
-  }
 });
 
 const SECONDS = (iso: string) => Date.parse(iso) / 1000;
