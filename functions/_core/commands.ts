@@ -3,14 +3,29 @@
  * (`PUT /applications/{id}/commands` or its guild variant) by `deno task commands:register`.
  */
 import {
+  ApplicationCommandOptionType,
   ApplicationCommandType,
   ApplicationIntegrationType,
   InteractionContextType,
+  PermissionFlagsBits,
   type RESTPutAPIApplicationCommandsJSONBody,
 } from "discord-api-types/v10";
+import { ADMIN_SUBCOMMANDS } from "./admin.ts";
 
 /** The name Discord sends back in `data.name` whatever language the member uses. */
 export const SUBSCRIBE_COMMAND_NAME = "subscribe";
+
+/** The operators' command; its subcommands are in `_core/admin.ts`. */
+export const ADMIN_COMMAND_NAME = "rolepass";
+
+const memberOption = {
+  type: ApplicationCommandOptionType.User,
+  name: "member",
+  name_localizations: { ja: "メンバー" },
+  description: "The member to look at",
+  description_localizations: { ja: "対象のメンバー" },
+  required: true,
+} as const;
 
 /**
  * Every command, in the shape Discord's bulk overwrite takes. Bulk overwrite replaces the whole
@@ -31,5 +46,26 @@ export const COMMANDS: RESTPutAPIApplicationCommandsJSONBody = [
     // Offered in the bot's DMs too, so a member who tries there gets told where it works instead
     // of a silent "unknown command".
     contexts: [InteractionContextType.Guild, InteractionContextType.BotDM],
+  },
+  {
+    type: ApplicationCommandType.ChatInput,
+    name: ADMIN_COMMAND_NAME,
+    description: "Operator console: members, failures and repairs (visible only to you)",
+    description_localizations: {
+      ja: "運営者用コンソール：メンバー、失敗、修復（あなたにだけ表示されます）",
+    },
+    // Hidden from members without Manage Server. Server admins can override this per role or
+    // channel, so the interactions endpoint checks the member's permissions on every request too.
+    default_member_permissions: String(PermissionFlagsBits.ManageGuild),
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+    contexts: [InteractionContextType.Guild],
+    options: ADMIN_SUBCOMMANDS.map((subcommand) => ({
+      type: ApplicationCommandOptionType.Subcommand,
+      name: subcommand.name,
+      name_localizations: { ja: subcommand.ja },
+      description: subcommand.description.en,
+      description_localizations: { ja: subcommand.description.ja },
+      ...(subcommand.takesMember ? { options: [memberOption] } : {}),
+    })),
   },
 ];

@@ -8,13 +8,15 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { InteractionResponseType, InteractionType } from "discord-api-types/v10";
-import { SUBSCRIBE_COMMAND_NAME } from "../_core/commands.ts";
+import { ADMIN_COMMAND_NAME, SUBSCRIBE_COMMAND_NAME } from "../_core/commands.ts";
 import { newLinkToken } from "../_core/link_token.ts";
 import { localeFromDiscord } from "../_core/locale.ts";
 import { unknownCommandReply, unsupportedInteractionReply } from "../_core/messages/subscribe.ts";
 import { errorHandler } from "../_shared/http/error_handler.ts";
 import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
+import { answerAdmin } from "./admin.ts";
+import type { AdminStore } from "./admin_store.ts";
 import { type Interaction, interactionSchema } from "./interaction.ts";
 import { isFreshSignatureTimestamp, type SignatureVerifier } from "./signature.ts";
 import { answerSubscribe } from "./subscribe.ts";
@@ -27,6 +29,9 @@ export const FUNCTION_NAME = "discord-interactions";
 export interface InteractionsDeps {
   verifySignature: SignatureVerifier;
   subscribeLinks: SubscribeLinkStore;
+  adminStore: AdminStore;
+  /** Whether STRIPE_SECRET_KEY is a test key (Stripe Dashboard links of `/rolepass`). */
+  stripeTestMode: boolean;
   /** DISCORD_APPLICATION_ID: interactions for another application are refused. */
   applicationId: string;
   /** PUBLIC_SITE_URL without a trailing slash. */
@@ -58,6 +63,7 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
     linkTokenTtlSeconds: deps.linkTokenTtlSeconds,
     newLinkToken: deps.newLinkToken ?? (() => newLinkToken()),
   };
+  const adminDeps = { adminStore: deps.adminStore, stripeTestMode: deps.stripeTestMode, now };
   // An endpoint URL pasted with a trailing slash still works: Discord's check of the URL would
   // otherwise fail with nothing to say why.
   const app = new Hono<Env>({ strict: false }).basePath(`/${FUNCTION_NAME}`);
@@ -117,6 +123,9 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
             throw new HTTPException(400, {
               message: "Cannot answer interaction: it is for another application",
             });
+          }
+          if (interaction.data?.name === ADMIN_COMMAND_NAME) {
+            return c.json(await answerAdmin(adminDeps, interaction, locale, log));
           }
           if (interaction.data?.name !== SUBSCRIBE_COMMAND_NAME) {
             log.warn("unknown command", { command: interaction.data?.name });

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { DEFAULT_LINK_TOKEN_TTL_SECONDS } from "../_core/link_token.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { fields, parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { createAdminStore } from "./admin_store.ts";
 import type { InteractionsDeps } from "./app.ts";
 import { createSignatureVerifier } from "./signature.ts";
 import { createSubscribeLinkStore } from "./subscribe_links.ts";
@@ -31,6 +32,9 @@ const shape = {
   LINK_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(24 * 60 * 60)
     .default(DEFAULT_LINK_TOKEN_TTL_SECONDS)
     .describe("how long a /subscribe link works, in seconds (default 900)"),
+  STRIPE_SECRET_KEY: z.string().optional().describe(
+    "only its mode is read here: /rolepass links test customers to the Dashboard's test pages",
+  ),
   SUPABASE_DB_URL: z.string().optional(),
   DATABASE_URL: z.string().optional(),
 };
@@ -42,6 +46,7 @@ export interface InteractionsConfig {
   publicSiteUrl: string;
   linkTokenTtlSeconds: number;
   databaseUrl: string;
+  stripeTestMode: boolean;
 }
 
 /** Reads the configuration, throwing a ConfigError that names every bad variable. */
@@ -54,6 +59,7 @@ export function loadConfig(env: Record<string, string | undefined>): Interaction
     publicSiteUrl: parsed.PUBLIC_SITE_URL,
     linkTokenTtlSeconds: parsed.LINK_TOKEN_TTL_SECONDS,
     databaseUrl,
+    stripeTestMode: /^(sk|rk)_test_/.test(parsed.STRIPE_SECRET_KEY ?? ""),
   };
 }
 
@@ -66,6 +72,8 @@ export function depsFromConfig(
     sql,
     verifySignature: createSignatureVerifier(config.publicKey),
     subscribeLinks: createSubscribeLinkStore(sql),
+    adminStore: createAdminStore(sql),
+    stripeTestMode: config.stripeTestMode,
     applicationId: config.applicationId,
     publicSiteUrl: config.publicSiteUrl,
     linkTokenTtlSeconds: config.linkTokenTtlSeconds,

@@ -4,8 +4,19 @@
  */
 import { InteractionType } from "discord-api-types/v10";
 import { z } from "zod";
+import { discordIdSchema as snowflake } from "../_core/discord_id.ts";
 
-const snowflake = z.string().regex(/^[0-9]{17,20}$/, "expected a Discord id");
+const optionValue = z.union([z.string().max(6000), z.number(), z.boolean()]);
+const leafOptionSchema = z.object({
+  name: z.string().max(32),
+  type: z.number().int(),
+  value: optionValue.optional(),
+});
+const commandOptionSchema = leafOptionSchema.extend({
+  options: z.array(leafOptionSchema.extend({
+    options: z.array(leafOptionSchema).max(25).optional(),
+  })).max(25).optional(),
+});
 
 /** An interaction as Discord posts it (the fields rolepass uses). */
 export const interactionSchema = z.object({
@@ -26,12 +37,19 @@ export const interactionSchema = z.object({
   member: z.object({
     user: z.object({ id: snowflake }),
     roles: z.array(snowflake).max(1000).optional(),
+    /**
+     * The member's permissions in the channel, overwrites folded in; `/rolepass` checks them on
+     * every request, because server admins can let anyone run a command whatever it registered.
+     */
+    permissions: z.string().max(40).optional(),
   }).optional(),
   /** Present in a DM. */
   user: z.object({ id: snowflake }).optional(),
   data: z.object({
     id: snowflake.optional(),
     name: z.string().max(100).optional(),
+    /** Subcommands and their options, nested as Discord sends them (two levels at most). */
+    options: z.array(commandOptionSchema).max(25).optional(),
   }).optional(),
 }).superRefine((interaction, context) => {
   // Discord names who acted: `member` in a server, `user` in a DM. A signed body without them is

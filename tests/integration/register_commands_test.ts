@@ -64,7 +64,7 @@ Deno.test("the registration payload is what Discord's API description accepts", 
       guildId: null,
     });
     assertEquals(discord.specViolations(), []);
-    assertEquals(registered.map((command) => command.name), ["subscribe"]);
+    assertEquals(registered.map((command) => command.name), ["subscribe", "rolepass"]);
     const [request] = discord.requests();
     assertEquals(request.method, "PUT");
     assertEquals(request.path, `/applications/${discord.applicationId}/commands`);
@@ -88,6 +88,44 @@ Deno.test("/subscribe is registered with Japanese name and description", async (
   });
 });
 
+Deno.test("/rolepass is registered for Manage Server, in servers only, with its subcommands in Japanese", async () => {
+  await withDouble(async (discord) => {
+    await registerCommands({
+      api: createDiscordApi(discord.apiBaseUrl, discord.botToken),
+      applicationId: discord.applicationId,
+      guildId: null,
+    });
+    assertEquals(discord.specViolations(), []);
+    const admin = discord.commands().find((command) => command.name === "rolepass");
+    assert(admin, "the bulk overwrite holds /rolepass");
+    assertEquals(admin.default_member_permissions, "32");
+    assertEquals(admin.contexts, [0]);
+    assert(admin.description_localizations?.ja?.includes("運営者"));
+    const subcommands = admin.options ?? [];
+    assertEquals(subcommands.map((option) => option.name), [
+      "status",
+      "overview",
+      "failures",
+      "retry",
+    ]);
+    for (const subcommand of subcommands) {
+      assertEquals(subcommand.type, 1);
+      assert(subcommand.name_localizations?.ja, `${subcommand.name} has a Japanese name`);
+      assert(
+        subcommand.description_localizations?.ja,
+        `${subcommand.name} is described in Japanese`,
+      );
+      assert(subcommand.description.length <= 100);
+    }
+    const status = subcommands.find((option) => option.name === "status");
+    assertEquals(
+      (status as { options?: { type: number; name: string; required?: boolean }[] }).options
+        ?.map(({ type, name, required }) => ({ type, name, required })),
+      [{ type: 6, name: "member", required: true }],
+    );
+  });
+});
+
 Deno.test("the command line registers in one server when given --guild, idempotently", async () => {
   await withDouble(async (discord) => {
     const env = {
@@ -103,7 +141,7 @@ Deno.test("the command line registers in one server when given --guild, idempote
     const second = await runCli([`--guild=${GUILD_ID}`], env);
     assertEquals(second.code, 0, second.stderr);
     assertEquals(discord.commands(GUILD_ID).map((command) => command.id), ids);
-    assertEquals(discord.commands(GUILD_ID).length, 1);
+    assertEquals(discord.commands(GUILD_ID).length, COMMANDS.length);
     assertEquals(discord.commands(), []);
     assert(
       discord.requests().every((request) =>
@@ -123,12 +161,12 @@ Deno.test("the command line takes the server from DISCORD_GUILD_ID, and register
     };
     const scoped = await runCli([], { ...env, DISCORD_GUILD_ID: GUILD_ID });
     assertEquals(scoped.code, 0, scoped.stderr);
-    assertEquals(discord.commands(GUILD_ID).length, 1);
+    assertEquals(discord.commands(GUILD_ID).length, COMMANDS.length);
 
     const global = await runCli([], env);
     assertEquals(global.code, 0, global.stderr);
     assert(global.stdout.includes("globally"), global.stdout);
-    assertEquals(discord.commands().map((command) => command.name), ["subscribe"]);
+    assertEquals(discord.commands().map((command) => command.name), ["subscribe", "rolepass"]);
   });
 });
 
@@ -162,7 +200,7 @@ Deno.test("a 429 is retried after Discord's retry_after", async () => {
       },
     });
     assertEquals(waits, [2000]);
-    assertEquals(registered.length, 1);
+    assertEquals(registered.length, COMMANDS.length);
     assertEquals(discord.requests().map((request) => request.status), [429, 200]);
   });
 });
@@ -223,7 +261,7 @@ Deno.test("the credentials are read from .env, under the environment, as the oth
       );
       const result = await runCli([], { DISCORD_API_BASE_URL: discord.apiBaseUrl }, folder);
       assertEquals(result.code, 0, result.stderr);
-      assertEquals(discord.commands(GUILD_ID).length, 1);
+      assertEquals(discord.commands(GUILD_ID).length, COMMANDS.length);
     } finally {
       await Deno.remove(folder, { recursive: true });
     }

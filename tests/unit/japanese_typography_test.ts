@@ -4,6 +4,14 @@
  * puts none there ("サポーター（月額）を申し込む", not "サポーター（月額） を申し込む").
  */
 import { assert } from "../harness/assert.ts";
+import {
+  adminRefusalReply,
+  failuresReply,
+  memberStatusReply,
+  overviewReply,
+  retryReply,
+  type RoleJobSummary,
+} from "../../functions/_core/messages/admin.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
 import {
   operatorAlertMessage,
@@ -164,11 +172,84 @@ function planPageTexts(): string[] {
   return texts;
 }
 
+function adminTexts(): string[] {
+  const jobs: RoleJobSummary[] = (["done", "failed"] as const).flatMap((status) =>
+    [true, false].map((grants) => ({
+      id: 7,
+      memberId: "1300000000000000000",
+      grants,
+      roleId: grants ? "1200000000000000000" : null,
+      status,
+      outcome: status === "failed" ? "missing_permissions" : null,
+      lastError: status === "failed" ? "Missing Permissions (50013)" : null,
+      at: LATER,
+    }))
+  );
+  const reasons = [
+    "no_subscription",
+    "incomplete",
+    "incomplete_expired",
+    "canceled",
+    "unpaid",
+    "paused",
+    "past_due",
+    "grace_period_ended",
+    "scheduled_cancel_took_effect",
+    "refund",
+    "dispute",
+  ] as const;
+  const replies = [
+    memberStatusReply(null, "1300000000000000000", "ja"),
+    ...[...PLANS, null].flatMap((plan) =>
+      [
+        { entitled: true as const, until: null },
+        { entitled: true as const, until: LATER },
+        ...reasons.map((reason) => ({ entitled: false as const, reason })),
+      ].map((entitlement) =>
+        memberStatusReply(
+          {
+            memberId: "1300000000000000000",
+            plan,
+            stripeStatus: "active",
+            currentPeriodEnd: LATER,
+            scheduledCancelAt: LATER,
+            entitlement,
+            lastRoleJob: jobs[1],
+            stripeCustomerUrl: "https://dashboard.stripe.com/test/customers/cus_1",
+          },
+          "1300000000000000000",
+          "ja",
+        )
+      )
+    ),
+    overviewReply({
+      members: PLANS.map((plan) => ({ plan, status: "active", count: 2 })),
+      monthlyRevenue: new Map([["jpy", 1000], ["usd", 1000]]),
+      queue: { pending: 1, running: 0, failed: 1, oldestOpenAt: LATER },
+      recentFailures: jobs,
+    }, "ja"),
+    overviewReply({
+      members: [],
+      monthlyRevenue: new Map(),
+      queue: { pending: 0, running: 0, failed: 0, oldestOpenAt: null },
+      recentFailures: [],
+    }, "ja"),
+    failuresReply(jobs, "ja"),
+    failuresReply([], "ja"),
+    retryReply(0, "ja"),
+    retryReply(3, "ja"),
+    ...(["not_in_server", "missing_permission", "unknown_subcommand", "unavailable"] as const)
+      .map((refusal) => adminRefusalReply(refusal, "ja")),
+  ];
+  return replies.map((reply) => reply.data.content ?? "");
+}
+
 for (
   const [source, texts] of [
     ["the /subscribe replies", subscribeTexts],
     ["the role notices and operator alerts", roleNoticeTexts],
     ["the plan page and prices", planPageTexts],
+    ["the /rolepass replies", adminTexts],
   ] as const
 ) {
   Deno.test(`${source} put no ASCII space next to full-width punctuation in Japanese`, () => {

@@ -120,7 +120,8 @@ export interface OperatorAlert {
   jobId: number;
 }
 
-const REASON_TEXT: Record<OperatorAlert["reason"], { en: string; ja: string }> = {
+/** What each reason of a failed role job means and what fixes it, in both languages. */
+export const REASON_TEXT: Record<OperatorAlert["reason"], { en: string; ja: string }> = {
   unknown_role: {
     en: "the role no longer exists; update the plan's role",
     ja: "ロールが存在しません。プランのロール設定を更新してください",

@@ -1,0 +1,187 @@
+/**
+ * The operators' console (`/rolepass`), decided without I/O: who may use it, which subcommands
+ * exist, what a member's state means, and monthly recurring revenue per currency.
+ */
+import { PermissionFlagsBits } from "discord-api-types/v10";
+import { decideEntitlement, type NotEntitledReason, scheduledCancelAt } from "./entitlement.ts";
+import type { BillingInterval } from "./price.ts";
+import type { SubscriptionStatus } from "./stripe_shapes.ts";
+
+/** A subcommand of `/rolepass`, as registered. */
+export interface AdminSubcommand {
+  name: AdminSubcommandName;
+  /** Japanese name (Discord shows it to members using Japanese). */
+  ja: string;
+  description: { en: string; ja: string };
+  takesMember: boolean;
+}
+
+/** The subcommands rolepass answers. */
+export type AdminSubcommandName = "status" | "overview" | "failures" | "retry";
+
+/** Every subcommand, in the order Discord lists them. */
+export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
+  {
+    name: "status",
+    ja: "状態",
+    description: {
+      en: "A member's plan, Stripe status, entitlement and last role change",
+      ja: "メンバーのプラン、Stripeの状態、ロールの有無と理由、最後のロール変更",
+    },
+    takesMember: true,
+  },
+  {
+    name: "overview",
+    ja: "概要",
+    description: {
+      en: "Members per plan and status, monthly revenue per currency, queue health",
+      ja: "プラン・状態ごとのメンバー数、通貨ごとの月間売上、キューの状態",
+    },
+    takesMember: false,
+  },
+  {
+    name: "failures",
+    ja: "失敗",
+    description: {
+      en: "Role changes that failed, why, and what fixes them",
+      ja: "失敗したロール変更とその理由、直し方",
+    },
+    takesMember: false,
+  },
+  {
+    name: "retry",
+    ja: "再試行",
+    description: {
+      en: "Try this server's failed role changes again",
+      ja: "このサーバーで失敗したロール変更をもう一度試します",
+    },
+    takesMember: false,
+  },
+];
+
+/** Manage Server or Administrator: what `/rolepass` asks of the member on every request. */
+const ADMIN_PERMISSIONS = PermissionFlagsBits.ManageGuild | PermissionFlagsBits.Administrator;
+
+/**
+ * Whether the member who ran the command may administer rolepass in this server.
+ * @param permissions the interaction's `member.permissions` (Discord's decimal bit set, which
+ *   already folds in channel overwrites); absent or malformed refuses.
+ */
+export function mayAdminister(permissions: string | null | undefined): boolean {
+  if (!permissions || !/^[0-9]{1,40}$/.test(permissions)) return false;
+  return (BigInt(permissions) & ADMIN_PERMISSIONS) !== 0n;
+}
+
+/** What the operator asked for, read from the interaction's options. */
+export type AdminRequest =
+  | { subcommand: "status"; memberId: string }
+  | { subcommand: "overview" | "failures" | "retry" };
+
+/** One option as Discord nests them under a subcommand. */
+export interface CommandOption {
+  name: string;
+  type: number;
+  value?: string | number | boolean;
+  options?: CommandOption[];
+}
+
+/**
+ * Reads the subcommand and its options; null when they are not one rolepass answers (a command
+ * registered by an older version, or a body not shaped by Discord).
+ */
+export function parseAdminRequest(
+  options: readonly CommandOption[] | undefined,
+): AdminRequest | null {
+  const [chosen] = options ?? [];
+  if (!chosen) return null;
+  const subcommand = ADMIN_SUBCOMMANDS.find((known) => known.name === chosen.name);
+  if (!subcommand) return null;
+  if (subcommand.name === "status") {
+    const member = chosen.options?.find((option) => option.name === "member")?.value;
+    if (typeof member !== "string" || !/^[0-9]{17,20}$/.test(member)) return null;
+    return { subcommand: "status", memberId: member };
+  }
+  return { subcommand: subcommand.name };
+}
+
+/** A membership as stored, with the guild's grace period. */
+export interface StoredMembership {
+  status: SubscriptionStatus | null;
+  currentPeriodEnd: Date | null;
+  cancelAt: Date | null;
+  cancelAtPeriodEnd: boolean;
+  pastDueSince: Date | null;
+  entitled: boolean;
+  revokedReason: "refund" | "dispute" | null;
+  pastDueGraceMs: number;
+}
+
+/** Why a member holds the paid role or not, as the entitlement rules see the stored facts. */
+export type EntitlementExplanation =
+  | { entitled: true; until: Date | null }
+  | { entitled: false; reason: NotEntitledReason | "no_subscription" };
+
+/**
+ * Explains the stored entitlement with the core's own rules (`_core/entitlement.ts`), so the
+ * reason shown is the one that decided it.
+ */
+export function explainEntitlement(
+  membership: StoredMembership,
+  now: Date,
+): EntitlementExplanation {
+  if (!membership.status) return { entitled: false, reason: "no_subscription" };
+  const decision = decideEntitlement(
+    {
+      status: membership.status,
+      cancelAt: membership.cancelAt,
+      cancelAtPeriodEnd: membership.cancelAtPeriodEnd,
+      // The stored unpaid-since time is the period start the grace rule counts from.
+      currentPeriodStart: membership.pastDueSince,
+      currentPeriodEnd: membership.currentPeriodEnd,
+    },
+    { pastDueGraceMs: membership.pastDueGraceMs },
+    now,
+    membership.revokedReason,
+  );
+  if (decision.entitled) return { entitled: true, until: decision.entitledUntil };
+  return { entitled: false, reason: decision.reason ?? "no_subscription" };
+}
+
+/** When the member's scheduled cancel takes effect, in either billing mode; null when none. */
+export function scheduledCancelOf(membership: StoredMembership): Date | null {
+  if (!membership.status) return null;
+  return scheduledCancelAt({ ...membership, currentPeriodStart: null, status: membership.status });
+}
+
+/** The Stripe Dashboard page of a customer; test-mode customers live under `/test/`. */
+export function stripeCustomerUrl(customerId: string, testMode: boolean): string {
+  return `https://dashboard.stripe.com/${testMode ? "test/" : ""}customers/${customerId}`;
+}
+
+/** An entitled membership's plan price, for revenue. */
+export interface RecurringPrice {
+  unitAmount: number;
+  currency: string;
+  interval: BillingInterval;
+  intervalCount: number;
+}
+
+const MONTHS_PER: Record<BillingInterval, number> = {
+  day: 12 / 365,
+  week: 12 / 52,
+  month: 1,
+  year: 12,
+};
+
+/**
+ * Monthly recurring revenue per currency, in each currency's minor units, rounded down. Amounts
+ * in different currencies are never added together: there is no rate to add them at.
+ */
+export function monthlyRecurringRevenue(prices: readonly RecurringPrice[]): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const price of prices) {
+    const monthly = price.unitAmount / (MONTHS_PER[price.interval] * price.intervalCount);
+    totals.set(price.currency, (totals.get(price.currency) ?? 0) + monthly);
+  }
+  return new Map([...totals].sort().map(([currency, total]) => [currency, Math.floor(total)]));
+}

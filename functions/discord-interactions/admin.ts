@@ -1,0 +1,142 @@
+/**
+ * `/rolepass`: the operators' console. Refused outside a server and to members without Manage
+ * Server or Administrator, checked here on every request; every read and write is scoped to the
+ * server the command was run in.
+ */
+import {
+  explainEntitlement,
+  mayAdminister,
+  monthlyRecurringRevenue,
+  parseAdminRequest,
+  scheduledCancelOf,
+  stripeCustomerUrl,
+} from "../_core/admin.ts";
+import type { Locale } from "../_core/locale.ts";
+import {
+  adminRefusalReply,
+  failuresReply,
+  memberStatusReply,
+  overviewReply,
+  retryReply,
+} from "../_core/messages/admin.ts";
+import type { EphemeralReply } from "../_core/messages/subscribe.ts";
+import type { Logger } from "../_shared/log.ts";
+import type { AdminStore } from "./admin_store.ts";
+import type { Interaction } from "./interaction.ts";
+
+/** What the command needs. */
+export interface AdminCommandDeps {
+  adminStore: AdminStore;
+  /** Whether STRIPE_SECRET_KEY is a test key: the Dashboard keeps test customers under /test/. */
+  stripeTestMode: boolean;
+  now: () => Date;
+}
+
+/** How many failures `overview` and `failures` list; Discord caps a message at 2,000 characters. */
+const RECENT_FAILURES = 3;
+const LISTED_FAILURES = 8;
+
+/** A request `/rolepass` can act on: in a server, by an operator. */
+export interface AdminCaller {
+  guildId: string;
+  operatorId: string;
+}
+
+/**
+ * Who may run `/rolepass` for this interaction, or why nobody may.
+ * Registration hides the command from non-operators, but server admins can override that per
+ * role or channel; the member's own permissions decide.
+ */
+export function adminCaller(
+  interaction: Interaction,
+): { ok: true; caller: AdminCaller } | {
+  ok: false;
+  refusal: "not_in_server" | "missing_permission";
+} {
+  if (!interaction.guild_id || !interaction.member) return { ok: false, refusal: "not_in_server" };
+  if (!mayAdminister(interaction.member.permissions)) {
+    return { ok: false, refusal: "missing_permission" };
+  }
+  return {
+    ok: true,
+    caller: { guildId: interaction.guild_id, operatorId: interaction.member.user.id },
+  };
+}
+
+/**
+ * Answers `/rolepass` with an ephemeral reply.
+ * @param interaction the signed, parsed interaction
+ * @param locale the operator's language
+ */
+export async function answerAdmin(
+  deps: AdminCommandDeps,
+  interaction: Interaction,
+  locale: Locale,
+  log: Logger,
+): Promise<EphemeralReply> {
+  const access = adminCaller(interaction);
+  if (!access.ok) {
+    log.warn("admin command refused", {
+      refusal: access.refusal,
+      guildId: interaction.guild_id,
+      memberId: interaction.member?.user.id ?? interaction.user?.id,
+    });
+    return adminRefusalReply(access.refusal, locale);
+  }
+  const { guildId, operatorId } = access.caller;
+  const request = parseAdminRequest(interaction.data?.options);
+  if (!request) return adminRefusalReply("unknown_subcommand", locale);
+  log.info("admin command", { guildId, operatorId, subcommand: request.subcommand });
+  try {
+    switch (request.subcommand) {
+      case "status": {
+        const record = await deps.adminStore.member(guildId, request.memberId);
+        if (!record) return memberStatusReply(null, request.memberId, locale);
+        const { membership } = record;
+        return memberStatusReply(
+          {
+            memberId: request.memberId,
+            plan: record.plan,
+            stripeStatus: membership.status,
+            currentPeriodEnd: membership.currentPeriodEnd,
+            scheduledCancelAt: scheduledCancelOf(membership),
+            entitlement: explainEntitlement(membership, deps.now()),
+            lastRoleJob: record.lastRoleJob,
+            stripeCustomerUrl: record.stripeCustomerId
+              ? stripeCustomerUrl(record.stripeCustomerId, deps.stripeTestMode)
+              : null,
+          },
+          request.memberId,
+          locale,
+        );
+      }
+      case "overview": {
+        const [members, prices, queue, recentFailures] = await Promise.all([
+          deps.adminStore.memberCounts(guildId),
+          deps.adminStore.entitledPrices(guildId),
+          deps.adminStore.queueHealth(guildId),
+          deps.adminStore.failedRoleJobs(guildId, RECENT_FAILURES),
+        ]);
+        return overviewReply({
+          members,
+          monthlyRevenue: monthlyRecurringRevenue(prices),
+          queue,
+          recentFailures,
+        }, locale);
+      }
+      case "failures":
+        return failuresReply(
+          await deps.adminStore.failedRoleJobs(guildId, LISTED_FAILURES),
+          locale,
+        );
+      case "retry": {
+        const requeued = await deps.adminStore.retryFailedRoleJobs(guildId);
+        log.info("admin retried failed role jobs", { guildId, operatorId, requeued });
+        return retryReply(requeued, locale);
+      }
+    }
+  } catch (error) {
+    log.error("admin command could not reach the database", { error, guildId });
+    return adminRefusalReply("unavailable", locale);
+  }
+}
