@@ -9,9 +9,13 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
+import { discordIdSchema } from "../_core/discord_id.ts";
 import { readCappedBody } from "../_shared/body_cap.ts";
+import { errorHandler } from "../_shared/http/error_handler.ts";
+import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import type { Logger } from "../_shared/log.ts";
 import { type ReconcileDeps, reconcileGuild } from "./reconciliation.ts";
+import { catchUpStripeEvents, type StripeCatchUpDeps } from "./reconciliation_stripe.ts";
 import type { RoleJobStore } from "./role_job_store.ts";
 import { drainRoleJobs, type DrainSummary, type RoleSyncWorkerDeps } from "./role_sync.ts";
 
@@ -29,6 +33,11 @@ export interface RoleSyncDeps extends RoleSyncWorkerDeps {
   inlineBudgetMs: number;
   /** The reconciliation pass (`POST /role-sync/reconcile`), sharing `discord` and its limits. */
   reconciliation: Omit<ReconcileDeps, "discord" | "logger" | "now" | "discordTimeoutMs">;
+  /**
+   * The Stripe Events catch-up (`POST /role-sync/stripe-events`, hourly from pg_cron); absent
+   * when role-sync has no STRIPE_SECRET_KEY, and the route then says so.
+   */
+  stripeEvents?: Omit<StripeCatchUpDeps, "logger">;
 }
 
 const jobRecordSchema = z.object({ id: z.coerce.number().int().positive() }).passthrough();
@@ -38,26 +47,26 @@ const wakeSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("INSERT"),
     table: z.literal("role_jobs"),
-    schema: z.literal("public").optional(),
+    schema: z.literal("rolepass").optional(),
     record: jobRecordSchema,
     old_record: z.null().optional(),
   }),
   z.object({
     type: z.literal("SWEEP"),
     table: z.literal("role_jobs").optional(),
-    schema: z.literal("public").optional(),
+    schema: z.literal("rolepass").optional(),
   }),
 ]);
 
 /** What pg_cron's schedule_reconciliations sends: the guild whose pass is due. */
-const reconcileSchema = z.object({ guild_id: z.string().regex(/^[0-9]{17,20}$/) }).strict();
+const reconcileSchema = z.object({ guild_id: discordIdSchema }).strict();
 
 const encoder = new TextEncoder();
 
 /** A wake is one role_jobs row or a sweep marker, well under a kilobyte; 64 KiB is ample. */
 export const MAX_WAKE_BODY_BYTES = 64 * 1024;
 
-type Env = { Variables: { logger: Logger } };
+type Env = RequestContextEnv;
 
 /** Compares two secrets in time that does not depend on where they differ, nor on their lengths. */
 async function secretsMatch(given: string, expected: string): Promise<boolean> {
@@ -80,27 +89,31 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
 
   // One drain per isolate; a wake during it makes it look once more before it stops, so a job
   // inserted just as the drain found the queue empty is not left for the next sweep.
-  function drainInBackground(logger: Logger): Promise<DrainSummary> {
+  function drainInBackground(log: Logger): Promise<DrainSummary> {
     if (draining) {
       wokenWhileDraining = true;
       return draining;
     }
-    const total: DrainSummary = { claimed: 0, done: 0, failed: 0, retried: 0 };
+    const total: DrainSummary = { claimed: 0, done: 0, failed: 0, retried: 0, noticesSent: 0 };
     const started = deps.now();
     draining = (async () => {
       do {
         wokenWhileDraining = false;
         // The jobs' lines carry the id of the request that started the drain.
-        const summary = await drainRoleJobs({ ...deps, logger }, started + deps.backgroundBudgetMs);
+        const summary = await drainRoleJobs(
+          { ...deps, logger: log },
+          started + deps.backgroundBudgetMs,
+        );
         total.claimed += summary.claimed;
         total.done += summary.done;
         total.failed += summary.failed;
         total.retried += summary.retried;
+        total.noticesSent += summary.noticesSent;
       } while (wokenWhileDraining && deps.now() < started + deps.backgroundBudgetMs);
-      logger.info("drain finished", { ...total, ms: deps.now() - started });
+      log.info("drain finished", { ...total, ms: deps.now() - started });
       return total;
     })().catch((error) => {
-      logger.error("drain failed", { error });
+      log.error("drain failed", { error });
       return total;
     }).finally(() => {
       draining = null;
@@ -108,9 +121,10 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     return draining;
   }
 
-  app.use("*", async (c, next) => {
-    const requestId = c.req.header("x-request-id") ?? crypto.randomUUID();
-    c.set("logger", deps.logger.child({ requestId }));
+  app.use(requestContext(deps.logger));
+  app.onError(errorHandler());
+
+  app.use(async (c, next) => {
     const given = c.req.header("x-rolepass-secret") ?? "";
     if (!given || !await secretsMatch(given, deps.secret)) {
       throw new HTTPException(401, {
@@ -121,7 +135,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
   });
 
   app.post("/", async (c) => {
-    const logger = c.get("logger");
+    const log = c.var.log;
     const body = await readCappedBody(c.req.raw, MAX_WAKE_BODY_BYTES);
     if (!body.ok) {
       throw new HTTPException(413, { message: "Cannot read the body: it is larger than 64 KiB" });
@@ -138,20 +152,23 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
         message: "Cannot read the body: expected a role_jobs INSERT webhook or a SWEEP",
       });
     }
-    logger.debug("woken", {
+    log.debug("woken", {
       type: wake.data.type,
       jobId: wake.data.type === "INSERT" ? wake.data.record.id : undefined,
     });
     if (deps.runInBackground) {
-      deps.runInBackground(drainInBackground(logger));
+      deps.runInBackground(drainInBackground(log));
       return c.json({ accepted: true }, 202);
     }
-    const summary = await drainRoleJobs({ ...deps, logger }, deps.now() + deps.inlineBudgetMs);
+    const summary = await drainRoleJobs(
+      { ...deps, logger: log },
+      deps.now() + deps.inlineBudgetMs,
+    );
     return c.json({ accepted: true, ...summary }, 200);
   });
 
   app.post("/reconcile", async (c) => {
-    const logger = c.get("logger");
+    const log = c.var.log;
     const body = await readCappedBody(c.req.raw, MAX_WAKE_BODY_BYTES);
     if (!body.ok) {
       throw new HTTPException(413, { message: "Cannot read the body: it is larger than 64 KiB" });
@@ -169,7 +186,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     const passDeps: ReconcileDeps = {
       ...deps.reconciliation,
       discord: deps.discord,
-      logger,
+      logger: log,
       now: deps.now,
       discordTimeoutMs: deps.discordTimeoutMs,
     };
@@ -177,12 +194,35 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     if (deps.runInBackground) {
       deps.runInBackground(
         reconcileGuild(passDeps, guildId, deps.now() + deps.backgroundBudgetMs).catch((error) =>
-          logger.error("reconciliation failed", { guildId, error })
+          log.error("reconciliation failed", { guildId, error })
         ),
       );
       return c.json({ accepted: true }, 202);
     }
     const result = await reconcileGuild(passDeps, guildId, deps.now() + deps.inlineBudgetMs);
+    return c.json({ accepted: true, ...result }, 200);
+  });
+
+  app.post("/stripe-events", async (c) => {
+    const log = c.var.log;
+    if (!deps.stripeEvents) {
+      log.error("The Stripe catch-up cannot run: role-sync has no STRIPE_SECRET_KEY");
+      throw new HTTPException(503, {
+        message: "Cannot catch up Stripe events: set STRIPE_SECRET_KEY for role-sync",
+      });
+    }
+    const catchUp: StripeCatchUpDeps = { ...deps.stripeEvents, logger: log };
+    const deadline = catchUp.now().getTime() +
+      (deps.runInBackground ? deps.backgroundBudgetMs : deps.inlineBudgetMs);
+    if (deps.runInBackground) {
+      deps.runInBackground(
+        catchUpStripeEvents(catchUp, deadline).catch((error) =>
+          log.error("Stripe catch-up failed", { error })
+        ),
+      );
+      return c.json({ accepted: true }, 202);
+    }
+    const result = await catchUpStripeEvents(catchUp, deadline);
     return c.json({ accepted: true, ...result }, 200);
   });
 
@@ -192,14 +232,6 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
   });
 
   app.notFound((c) => c.json({ error: "Not found" }, 404));
-
-  app.onError((error, c) => {
-    if (error instanceof HTTPException) {
-      return c.json({ error: error.message }, error.status);
-    }
-    (c.get("logger") ?? deps.logger).error("role-sync request failed", { error });
-    return c.json({ error: "Internal error" }, 500);
-  });
 
   return app;
 }

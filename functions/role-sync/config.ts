@@ -8,9 +8,13 @@ import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_a
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
 import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import { isLiveKey } from "../stripe-webhook/config.ts";
 import type { RoleSyncDeps } from "./app.ts";
 import { RECONCILE_DEFAULTS, type ReconcileDeps } from "./reconciliation.ts";
 import { createReconciliationStore } from "./reconciliation_store.ts";
+import { STRIPE_CATCHUP_DEFAULTS } from "./reconciliation_stripe.ts";
+import { createNoticeStore } from "./notices_store.ts";
 import { createRoleJobStore } from "./role_job_store.ts";
 
 const shape = {
@@ -26,6 +30,11 @@ const shape = {
   DISCORD_API_BASE_URL: fields.url.default(DISCORD_DEFAULT_BASE_URL).describe(
     "the Discord API; only tests and the dev runner change it",
   ),
+  STRIPE_SECRET_KEY: variableSchemas.STRIPE_SECRET_KEY.optional().describe(
+    "the Stripe key the hourly Events catch-up reads with (the webhook's key)",
+  ),
+  STRIPE_API_BASE_URL: fields.url.default(STRIPE_DEFAULT_BASE_URL)
+    .describe("the Stripe API; only tests and the local sandbox change it"),
 };
 
 /** The function's configuration. */
@@ -35,6 +44,8 @@ export interface RoleSyncConfig {
   applicationId: string;
   discordApiBaseUrl: string;
   databaseUrl: string;
+  /** Absent: the Stripe Events catch-up answers that it is not configured. */
+  stripe?: { secretKey: string; apiBaseUrl: string };
 }
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */
@@ -47,6 +58,9 @@ export function loadConfig(env: Record<string, string | undefined>): RoleSyncCon
     applicationId: parsed.DISCORD_APPLICATION_ID,
     discordApiBaseUrl: parsed.DISCORD_API_BASE_URL,
     databaseUrl,
+    ...(parsed.STRIPE_SECRET_KEY
+      ? { stripe: { secretKey: parsed.STRIPE_SECRET_KEY, apiBaseUrl: parsed.STRIPE_API_BASE_URL } }
+      : {}),
   };
 }
 
@@ -92,6 +106,7 @@ export function depsFromConfig(
   return {
     sql,
     store: createRoleJobStore(sql),
+    notices: createNoticeStore(sql),
     discord: createRateLimitedDiscord({
       api,
       sql,
@@ -116,5 +131,18 @@ export function depsFromConfig(
       ...tuning.reconcile,
       store: createReconciliationStore(sql),
     },
+    ...(config.stripe
+      ? {
+        stripeEvents: {
+          ...STRIPE_CATCHUP_DEFAULTS,
+          sql,
+          stripe: createStripeClient(config.stripe.secretKey, config.stripe.apiBaseUrl, {
+            timeoutMs: 8_000,
+          }),
+          livemode: isLiveKey(config.stripe.secretKey),
+          now: () => new Date((tuning.now ?? Date.now)()),
+        },
+      }
+      : {}),
   };
 }

@@ -4,9 +4,11 @@
  * worker whose lease expired cannot overwrite the work of the one that took the job over.
  */
 import { z } from "zod";
+import { roleHeldNow } from "../_core/entitlement.ts";
 import { type PlanDisplay, planDisplaySchema } from "../_core/operator_text.ts";
-import type { Locale } from "../_core/locale.ts";
-import type { Sql } from "../_shared/db.ts";
+import { type Locale, localeSchema } from "../_core/locale.ts";
+import type { OperatorAlert, RoleNotice } from "../_core/messages/role_notice.ts";
+import { oneRow, type Sql } from "../_shared/db.ts";
 
 const claimedJobSchema = z.object({
   id: z.coerce.number().int(),
@@ -29,18 +31,15 @@ export type ClaimedJob = z.infer<typeof claimedJobSchema>;
 const memberRowSchema = z.object({
   guild_id: z.string(),
   discord_user_id: z.string(),
-  locale: z.enum(["ja", "en"]),
+  locale: localeSchema,
   entitled: z.boolean(),
   entitled_role_id: z.string().nullable(),
-  deleted_at: z.date().nullable(),
   cancel_at: z.date().nullable(),
-  cancel_at_period_end: z.boolean(),
-  current_period_end: z.date().nullable(),
   revoked_reason: z.enum(["refund", "dispute"]).nullable(),
   stripe_subscription_id: z.string().nullable(),
   guild_name: z.string(),
   operator_log_channel_id: z.string().nullable(),
-  guild_locale: z.enum(["ja", "en"]),
+  guild_locale: localeSchema,
   entitled_plan_display: z.unknown().nullable(),
   membership_plan_display: z.unknown().nullable(),
   managed_role_ids: z.array(z.string()),
@@ -83,9 +82,6 @@ export type JobOutcome =
   | "invalid_request"
   | "gave_up";
 
-/** Notice results the database records. */
-export type NoticeStatus = "sent" | "dms_closed" | "not_sent" | "unknown";
-
 /** The queue operations role-sync needs. */
 export interface RoleJobStore {
   claim(maxJobs: number, leaseSeconds: number): Promise<ClaimedJob[]>;
@@ -104,10 +100,10 @@ export interface RoleJobStore {
   ): Promise<boolean>;
   /** Records that the job's role calls succeeded, leaving the member with `roleId`. */
   recordRolesApplied(job: ClaimedJob, roleId: string | null): Promise<boolean>;
-  beginNotice(job: ClaimedJob): Promise<boolean>;
-  /** `null` gives the right to send back (nothing was posted). */
-  endNotice(job: ClaimedJob, status: NoticeStatus | null): Promise<void>;
-  beginAlert(job: ClaimedJob): Promise<boolean>;
+  /** Finishes the job as applied and queues the member's message about the change, at once. */
+  finishWithNotice(job: ClaimedJob, notice: RoleNotice): Promise<boolean>;
+  /** Marks the failed job alerted and queues the operator's message, once per failure. */
+  alertFailure(job: ClaimedJob, alert: Omit<OperatorAlert, "locale">): Promise<boolean>;
   queueStatus(): Promise<QueueStatus>;
 }
 
@@ -137,7 +133,7 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
     async loadMember(membershipId) {
       const rows = await sql`
         select m.guild_id, m.discord_user_id, m.locale, m.entitled, m.entitled_role_id,
-          m.deleted_at, m.cancel_at, m.cancel_at_period_end, m.current_period_end,
+          m.cancel_at,
           m.revoked_reason, m.stripe_subscription_id,
           g.name as guild_name, g.operator_log_channel_id, g.default_locale as guild_locale,
           (select p.display from rolepass.plans p
@@ -161,8 +157,10 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         where m.id = ${membershipId}`;
       if (rows.length === 0) return null;
       const row = memberRowSchema.parse(rows[0]);
-      const entitledRoleId = row.entitled && row.deleted_at === null ? row.entitled_role_id : null;
-      const endsAt = row.cancel_at ?? (row.cancel_at_period_end ? row.current_period_end : null);
+      const entitledRoleId = roleHeldNow({
+        entitled: row.entitled,
+        entitledRoleId: row.entitled_role_id,
+      });
       return {
         guildId: row.guild_id,
         guildName: row.guild_name,
@@ -173,7 +171,8 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         plan: parsePlan(
           entitledRoleId ? row.entitled_plan_display : row.membership_plan_display,
         ),
-        endsAt,
+        // The sync stores the scheduled cancel the core decided, in either billing mode.
+        endsAt: row.cancel_at,
         revokedReason: row.revoked_reason,
         stripeSubscriptionId: row.stripe_subscription_id,
         operatorLogChannelId: row.operator_log_channel_id,
@@ -185,57 +184,72 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
     },
 
     async finish(job, status, outcome, error) {
-      const [row] = await sql<{ ok: boolean }[]>`
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
         select rolepass.finish_role_job(${job.id}, ${job.claim_id}, ${status}, ${outcome},
-          ${error ?? null}) as ok`;
+          ${error ?? null}) as ok`,
+        "finish_role_job's result",
+      );
       return row.ok;
     },
 
     async retry(job, delayMs, error, countsAsAttempt) {
-      const [row] = await sql<{ ok: boolean }[]>`
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
         select rolepass.retry_role_job(${job.id}, ${job.claim_id}, ${Math.round(delayMs)},
-          ${error}, ${countsAsAttempt}) as ok`;
+          ${error}, ${countsAsAttempt}) as ok`,
+        "retry_role_job's result",
+      );
       return row.ok;
     },
 
     async recordRolesApplied(job, roleId) {
-      const [row] = await sql<{ ok: boolean }[]>`
-        select rolepass.record_role_job_roles_applied(${job.id}, ${job.claim_id}, ${roleId}) as ok`;
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.record_role_job_roles_applied(${job.id}, ${job.claim_id}, ${roleId}) as ok`,
+        "record_role_job_roles_applied's result",
+      );
       return row.ok;
     },
 
-    async beginNotice(job) {
-      const [row] = await sql<{ ok: boolean }[]>`
-        select rolepass.begin_role_job_notice(${job.id}, ${job.claim_id}) as ok`;
+    async finishWithNotice(job, notice) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.finish_role_job_with_notice(${job.id}, ${job.claim_id}, 'role_change',
+          ${sql.json(JSON.parse(JSON.stringify(notice)))}) as ok`,
+        "finish_role_job_with_notice's result",
+      );
       return row.ok;
     },
 
-    async endNotice(job, status) {
-      await sql`select rolepass.end_role_job_notice(${job.id}, ${status})`;
-    },
-
-    async beginAlert(job) {
-      const [row] = await sql<{ ok: boolean }[]>`
-        select rolepass.begin_role_job_alert(${job.id}) as ok`;
+    async alertFailure(job, alert) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.alert_role_job_failure(${job.id}, ${sql.json(alert)}) as ok`,
+        "alert_role_job_failure's result",
+      );
       return row.ok;
     },
 
     async queueStatus() {
-      const [row] = await sql<
-        {
-          pending: string;
-          failing: string;
-          failed: string;
-          running: string;
-          oldest_due_age_seconds: number | null;
-        }[]
-      >`
+      const row = oneRow(
+        await sql<
+          {
+            pending: string;
+            failing: string;
+            failed: string;
+            running: string;
+            oldest_due_age_seconds: number | null;
+          }[]
+        >`
         select s.pending, s.failing, s.failed, s.running,
           (select extract(epoch from now() - min(j.next_attempt_at))::float8
             from rolepass.role_jobs j
             where j.status in ('pending', 'running') and j.next_attempt_at <= now())
             as oldest_due_age_seconds
-        from rolepass.role_job_queue_status s`;
+        from rolepass.role_job_queue_status s`,
+        "the role job queue's status",
+      );
       return {
         pending: Number(row.pending),
         failing: Number(row.failing),

@@ -2,35 +2,27 @@
  * Doing role jobs: make the member's Discord roles match their membership as it is now, tell the
  * member once, and tell the operator when Discord refuses for good.
  */
-import {
-  operatorAlertMessage,
-  type RoleNotice,
-  roleNoticeMessage,
-} from "../_core/messages/role_notice.ts";
+import type { RoleNotice } from "../_core/messages/role_notice.ts";
 import {
   type CallOutcome,
-  classifyNoticeAnswer,
   classifyRoleAnswer,
-  type DiscordAnswer,
-  type NoticeOutcome,
   planRoleChanges,
   type RefusalReason,
   retryDelayMs,
   type RetryPolicy,
   shouldGiveUp,
 } from "../_core/role_plan.ts";
-import {
-  isGlobalRateLimit,
-  type RateLimitedDiscord,
-  type RateLimitedResult,
-  retryAfterMsOf,
-} from "../_shared/discord_rate_limits.ts";
+import type { RateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
 import type { Logger } from "../_shared/log.ts";
+import { answerOf, drainNotices } from "./notices.ts";
+import type { NoticeStore } from "./notices_store.ts";
 import type { ClaimedJob, MemberState, RoleJobStore } from "./role_job_store.ts";
 
 /** What doing role jobs needs. */
 export interface RoleSyncWorkerDeps {
   store: RoleJobStore;
+  /** The notices outbox, drained after the role jobs. */
+  notices: NoticeStore;
   discord: RateLimitedDiscord;
   logger: Logger;
   retryPolicy: RetryPolicy;
@@ -50,22 +42,12 @@ export interface DrainSummary {
   done: number;
   failed: number;
   retried: number;
+  /** Notices (member and operator messages) claimed and sent by the same drain. */
+  noticesSent: number;
 }
 
 /** How one job ended, for the summary. */
 type JobEnd = "done" | "failed" | "retried" | "lost";
-
-function answerOf(result: Exclude<RateLimitedResult, { kind: "deferred" }>): DiscordAnswer {
-  if (result.kind !== "response") return result;
-  const { response } = result;
-  return {
-    kind: "response",
-    status: response.status,
-    code: response.code,
-    retryAfterSeconds: response.status === 429 ? retryAfterMsOf(response) / 1000 : null,
-    global: response.status === 429 && isGlobalRateLimit(response),
-  };
-}
 
 /** The audit-log reason: visible to the guild's moderators, so it names the subscription. */
 function auditReason(job: ClaimedJob, member: MemberState, action: "add" | "remove"): string {
@@ -77,13 +59,13 @@ function auditReason(job: ClaimedJob, member: MemberState, action: "add" | "remo
 
 /**
  * Claims and does due jobs until none is left or `deadline` (epoch ms) is near, with
- * `deps.concurrency` jobs in flight.
+ * `deps.concurrency` jobs in flight, then sends the notices that are due.
  */
 export async function drainRoleJobs(
   deps: RoleSyncWorkerDeps,
   deadline: number,
 ): Promise<DrainSummary> {
-  const summary: DrainSummary = { claimed: 0, done: 0, failed: 0, retried: 0 };
+  const summary: DrainSummary = { claimed: 0, done: 0, failed: 0, retried: 0, noticesSent: 0 };
   // A job is not started in the last second; its calls' timeouts are cut to the deadline anyway.
   const lastStart = deadline - Math.min(deps.discordTimeoutMs, 1_000);
   const workers = Math.max(1, deps.concurrency);
@@ -140,6 +122,8 @@ export async function drainRoleJobs(
       await deps.store.retry(job, 0, "claimed but not started", false).catch(() => false);
     }
   }
+  // The jobs just done queued their members' messages: they go out in the same invocation.
+  summary.noticesSent = (await drainNotices(deps, deadline)).sent;
   return summary;
 }
 
@@ -183,7 +167,7 @@ export async function runRoleJob(
       case "done":
         continue;
       case "member_not_in_guild":
-        log.info("member is not in the guild; the role is granted when they come back");
+        log.info("member is not in the guild; the job ends without a role change");
         return await store.finish(job, "done", "member_not_in_guild") ? "done" : "lost";
       case "rate_limited":
         return await retry(deps, job, outcome.retryAfterMs, "rate limited by Discord", false);
@@ -205,7 +189,7 @@ export async function runRoleJob(
   if (calls.length > 0 && !await store.recordRolesApplied(job, member.entitledRoleId)) {
     return "lost";
   }
-  if (changes.kind !== "none" && job.notice_status === null) {
+  if (changes.kind !== "none") {
     const roleId = changes.kind === "revoke"
       ? (job.previous_role_id ?? changes.remove[0])
       : changes.add[0];
@@ -218,17 +202,10 @@ export async function runRoleJob(
       endsAt: changes.kind === "revoke" ? null : member.endsAt,
       revokedReason: changes.kind === "revoke" ? member.revokedReason : null,
     };
-    const told = await tellMember(deps, job, member, notice, deadline);
-    if (told.kind === "retry") {
-      return await retry(
-        deps,
-        job,
-        told.delayMs,
-        "the member's message has to wait",
-        told.countsAsAttempt ?? false,
-      );
-    }
-    log.info("role job done", { change: changes.kind, notice: told.status });
+    // The message goes through the notices outbox, queued with the job's end: told once.
+    const finished = await store.finishWithNotice(job, notice);
+    log.info("role job done", { change: changes.kind });
+    return finished ? "done" : "lost";
   }
   return await store.finish(job, "done", "applied") ? "done" : "lost";
 }
@@ -261,119 +238,14 @@ async function fail(
     reason,
     detail,
   });
-  if (!member.operatorLogChannelId || !await store.beginAlert(job)) return "failed";
-  const result = await deps.discord.call(
-    "POST",
-    `/channels/${member.operatorLogChannelId}/messages`,
-    {
-      body: operatorAlertMessage({
-        locale: member.operatorLocale,
-        action: call.action === "add" ? "grant" : "revoke",
-        roleId: call.roleId,
-        memberId: member.memberId,
-        reason,
-        detail,
-        jobId: job.id,
-      }),
-      timeoutMs: deps.discordTimeoutMs,
-    },
-    deps.now() + deps.discordTimeoutMs * 2,
-  );
-  if (result.kind !== "response" || result.response.status >= 300) {
-    logger.warn("could not post to the operator log channel", {
-      jobId: job.id,
-      channelId: member.operatorLogChannelId,
-      result: result.kind === "response" ? result.response.status : result.kind,
-    });
-  }
+  // Through the outbox, with the other operator log messages and their rate limits.
+  await store.alertFailure(job, {
+    action: call.action === "add" ? "grant" : "revoke",
+    roleId: call.roleId,
+    memberId: member.memberId,
+    reason,
+    detail,
+    jobId: job.id,
+  });
   return "failed";
-}
-
-type Told =
-  | { kind: "recorded"; status: string }
-  | { kind: "retry"; delayMs: number; countsAsAttempt?: boolean };
-
-/**
- * Posts the member's message: a follow-up on the interaction while its token lives (15 minutes),
- * else a DM. The right to post is taken in the database first, so the message goes out at most
- * once per job even when an answer is lost or the worker dies.
- */
-async function tellMember(
-  deps: RoleSyncWorkerDeps,
-  job: ClaimedJob,
-  member: MemberState,
-  notice: RoleNotice,
-  deadline: number,
-): Promise<Told> {
-  const { store, discord } = deps;
-  if (!await store.beginNotice(job)) return { kind: "recorded", status: "already_handled" };
-  const record = async (outcome: NoticeOutcome): Promise<Told> => {
-    switch (outcome.kind) {
-      case "sent":
-      case "dms_closed":
-      case "unknown":
-      case "not_sent":
-        await store.endNotice(job, outcome.kind);
-        return { kind: "recorded", status: outcome.kind };
-      case "token_dead":
-        await store.endNotice(job, "not_sent");
-        return { kind: "recorded", status: "not_sent" };
-      case "rate_limited":
-        await store.endNotice(job, null);
-        return { kind: "retry", delayMs: outcome.retryAfterMs };
-    }
-  };
-  const timeoutMs = deps.discordTimeoutMs;
-
-  if (member.interaction) {
-    const { applicationId, token } = member.interaction;
-    const result = await discord.call(
-      "POST",
-      `/webhooks/${applicationId}/${token}`,
-      { body: roleNoticeMessage(notice, { ephemeral: true }), timeoutMs, withoutBotToken: true },
-      deadline,
-    );
-    if (result.kind === "deferred") {
-      await store.endNotice(job, null);
-      return { kind: "retry", delayMs: result.waitMs };
-    }
-    const outcome = classifyNoticeAnswer(answerOf(result));
-    if (outcome.kind !== "token_dead") return record(outcome);
-  }
-
-  const opened = await discord.call(
-    "POST",
-    "/users/@me/channels",
-    { body: { recipient_id: member.memberId }, timeoutMs },
-    deadline,
-  );
-  if (opened.kind === "deferred") {
-    await store.endNotice(job, null);
-    return { kind: "retry", delayMs: opened.waitMs };
-  }
-  const channelId = opened.kind === "response" && opened.response.status === 200
-    ? (opened.response.body as { id?: unknown } | null)?.id
-    : undefined;
-  if (typeof channelId !== "string") {
-    // Opening the DM channel posts nothing, so a 429 or an outage here can be tried again.
-    const outcome = classifyNoticeAnswer(answerOf(opened));
-    if (outcome.kind === "rate_limited") return record(outcome);
-    if (outcome.kind === "unknown" && !shouldGiveUp(job.attempts, deps.retryPolicy)) {
-      await store.endNotice(job, null);
-      const delayMs = retryDelayMs(job.attempts, deps.retryPolicy, deps.random());
-      return { kind: "retry", delayMs, countsAsAttempt: true };
-    }
-    return record({ kind: "not_sent", detail: "could not open the DM channel" });
-  }
-  const sent = await discord.call(
-    "POST",
-    `/channels/${channelId}/messages`,
-    { body: roleNoticeMessage(notice, { ephemeral: false }), timeoutMs },
-    deadline,
-  );
-  if (sent.kind === "deferred") {
-    await store.endNotice(job, null);
-    return { kind: "retry", delayMs: sent.waitMs };
-  }
-  return record(classifyNoticeAnswer(answerOf(sent)));
 }

@@ -2,6 +2,8 @@
  * Shared arrangement for the role-sync integration tests: a fresh migrated database, the Discord
  * double with a guild and two plan roles, and the role-sync app built from its real dependencies.
  */
+import type { Locale } from "../../functions/_core/locale.ts";
+import { holdsLiveSubscription } from "../../functions/_core/subscription_state.ts";
 import { createApp, type RoleSyncDeps } from "../../functions/role-sync/app.ts";
 import { depsFromConfig, type RoleSyncTuning } from "../../functions/role-sync/config.ts";
 import type { DrainSummary } from "../../functions/role-sync/role_sync.ts";
@@ -36,7 +38,7 @@ export interface RoleSyncWorld {
   /** Adds a Discord member and a (not yet entitled) membership; returns the membership id. */
   addMember(
     userId: string,
-    options?: { locale?: "ja" | "en"; inDiscord?: boolean; dmsClosed?: boolean },
+    options?: { locale?: Locale; inDiscord?: boolean; dmsClosed?: boolean },
   ): Promise<string>;
   /** Sets what the membership entitles: a plan's role, or nothing. */
   entitle(membershipId: string, plan: "gold" | "silver" | null, cause?: string): Promise<void>;
@@ -138,11 +140,18 @@ export function withRoleSync(
         async entitle(membershipId, plan, cause = "test") {
           const planId = plan === "gold" ? goldPlanId : plan === "silver" ? silverPlanId : null;
           const roleId = plan === "gold" ? gold.id : plan === "silver" ? silver.id : null;
+          const status = plan === null ? "canceled" : "active";
+          // What the sync stores with it, decided by the core as the sync decides it.
+          const live = holdsLiveSubscription({
+            entitled: plan !== null,
+            stripeSubscriptionId: "sub",
+            status,
+          });
           await sql`
             update rolepass.memberships
             set entitled = ${plan !== null}, entitled_role_id = ${roleId},
               plan_id = coalesce(${planId}::uuid, plan_id),
-              status = ${plan === null ? "canceled" : "active"}, change_cause = ${cause}
+              status = ${status}, subscription_live = ${live}, change_cause = ${cause}
             where id = ${membershipId}`;
         },
         drain(budgetMs = 10_000) {
@@ -153,8 +162,10 @@ export function withRoleSync(
           while (Date.now() < until) {
             await drainRoleJobs(deps, Date.now() + 10_000);
             const [{ open }] = await sql<{ open: number }[]>`
-              select count(*)::int as open from rolepass.role_jobs
-              where status in ('pending', 'running')`;
+              select (select count(*) from rolepass.role_jobs
+                where status in ('pending', 'running'))::int
+                + (select count(*) from rolepass.notices
+                  where status in ('pending', 'running'))::int as open`;
             if (open === 0) return;
             await new Promise((resolve) => setTimeout(resolve, 25));
           }

@@ -190,8 +190,7 @@ Deno.test("a 429 is waited out for retry_after and the role is then granted", as
 
 Deno.test("a member's message that has to wait is sent on the retry without a second role call", async () => {
   await withRoleSync(async (w) => {
-    // The role call succeeds; opening the DM channel fails once, so the job is retried for the
-    // message alone.
+    // The role call succeeds; opening the DM channel fails once, so the notice is retried alone.
     w.discord.inject({ method: "POST", path: "/users/@me/channels", status: 500, times: 1 });
     const alice = await w.addMember(ALICE);
     await w.entitle(alice, "gold");
@@ -204,7 +203,10 @@ Deno.test("a member's message that has to wait is sent on the retry without a se
     assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
     const [job] = await w.jobs();
     assertEquals([job.status, job.outcome, job.notice_status], ["done", "applied", "sent"]);
-    assertEquals(job.attempts, 2);
+    assertEquals(job.attempts, 1);
+    const [notice] = await w.db.sql<{ attempts: number; status: string }[]>`
+      select attempts, status from rolepass.notices`;
+    assertEquals([notice.status, notice.attempts], ["sent", 2]);
   });
 });
 
@@ -247,21 +249,45 @@ Deno.test("closed DMs (50007) are recorded and not retried", async () => {
   });
 });
 
-Deno.test("a message whose answer was lost is never sent again (at most once per change)", async () => {
+Deno.test("a DM whose answer was lost is sent again with its nonce and posted once", async () => {
   await withRoleSync(async (w) => {
+    // Discord posts the message, then answers too late: the client times out and retries.
     w.discord.inject({
       method: "POST",
       path: /^\/channels\/\d+\/messages$/,
-      status: 500,
+      delayMs: 1_000,
       times: 1,
     });
     const alice = await w.addMember(ALICE);
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
-    assertEquals([job.status, job.notice_status], ["done", "unknown"]);
-    const posts = w.discord.requests().filter((r) => r.route.includes("/channels/"));
-    assertEquals(posts.length, 1);
+    assertEquals([job.status, job.notice_status], ["done", "sent"]);
+    // The slow first post is logged when Discord finally handles it.
+    const posts = () => w.discord.requests().filter((r) => r.path.endsWith("/messages"));
+    while (posts().length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+    assertEquals(posts().map((r) => r.status).sort(), [200, 200]);
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
+  }, { tuning: { discordTimeoutMs: 300 } });
+});
+
+Deno.test("a follow-up whose answer was lost is not tried again: the member gets a DM instead", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({ method: "POST", path: /^\/webhooks\//, status: 502, times: 1 });
+    const alice = await w.addMember(ALICE);
+    const token = `token-${crypto.randomUUID()}`;
+    w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
+    await w.db.sql`insert into rolepass.interaction_tokens
+        (guild_id, discord_user_id, application_id, token, expires_at)
+      values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
+        now() + interval '14 minutes')`;
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const followups = w.discord.requests().filter((r) => r.path.startsWith("/webhooks/"));
+    assertEquals(followups.length, 1);
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
+    const [job] = await w.jobs();
+    assertEquals(job.notice_status, "sent");
   });
 });
 

@@ -35,6 +35,9 @@ import type { DoubleClock } from "./clock.ts";
 import { DISCORD_ERRORS, type DiscordErrorReply } from "./discord_errors.ts";
 import { SnowflakeFactory } from "./snowflake.ts";
 
+/** How long Discord remembers an enforced nonce ("a few minutes"; the double keeps five). */
+const NONCE_WINDOW_MS = 5 * 60_000;
+
 /** Interaction tokens live 15 minutes (docs: "Receiving and Responding", followup messages). */
 export const INTERACTION_TOKEN_TTL_MS = 15 * 60 * 1000;
 
@@ -187,6 +190,7 @@ export class DiscordState {
   #channels = new Map<string, ChannelRecord>();
   #dmChannelByUser = new Map<string, string>();
   #messages: SentMessage[] = [];
+  #messagesByNonce = new Map<string, SentMessage>();
   #originals = new Map<string, SentMessage>();
   #commands = new Map<string, APIApplicationCommand[]>();
   #interactions = new Map<string, InteractionRecord>();
@@ -556,10 +560,21 @@ export class DiscordState {
     };
   }
 
-  /** `POST /channels/{id}/messages`, with Discord's DM refusals (50007, 50278). */
+  /**
+   * `POST /channels/{id}/messages`, with Discord's DM refusals (50007, 50278). With `nonce` and
+   * `enforce_nonce`, a message already created in the channel with the same nonce within the
+   * last few minutes is returned instead of a second one (docs: Create Message, `enforce_nonce`).
+   */
   createChannelMessage(channelId: string, body: MessageBody): SentMessage | DiscordErrorReply {
     const channel = this.#channels.get(channelId);
     if (!channel) return DISCORD_ERRORS.unknownChannel();
+    const nonceKey = body.enforce_nonce && body.nonce != null
+      ? `${channelId}:${body.nonce}`
+      : undefined;
+    if (nonceKey) {
+      const earlier = this.#messagesByNonce.get(nonceKey);
+      if (earlier && this.now() - earlier.createdAt < NONCE_WINDOW_MS) return earlier;
+    }
     if (isEmptyMessage(body)) return DISCORD_ERRORS.emptyMessage();
     if (channel.type === 1) {
       const recipient = this.#users.get(channel.recipientId!)!;
@@ -567,10 +582,12 @@ export class DiscordState {
       const mutual = [...this.#guilds.values()].some((g) => g.members.has(recipient.user.id));
       if (!mutual) return DISCORD_ERRORS.noMutualGuilds();
     }
-    return this.#record(channel.type === 1 ? "dm" : "channel", channelId, body, {
+    const message = this.#record(channel.type === 1 ? "dm" : "channel", channelId, body, {
       guildId: channel.guildId,
       targetUserId: channel.recipientId,
     });
+    if (nonceKey) this.#messagesByNonce.set(nonceKey, message);
+    return message;
   }
 
   /** Finds a live interaction token, or the error Discord gives for a dead or foreign one. */
@@ -759,6 +776,8 @@ export interface MessageBody {
   sticker_ids?: unknown[] | null;
   attachments?: unknown[] | null;
   poll?: unknown;
+  nonce?: string | number | null;
+  enforce_nonce?: boolean | null;
 }
 
 /** A command in a bulk overwrite (already validated against the spec). */

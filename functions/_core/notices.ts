@@ -1,0 +1,163 @@
+/**
+ * The notices outbox's vocabulary: what each kind of message owed to a member or to the operator
+ * log channel carries (parsed once when role-sync claims it), and the message it becomes.
+ *
+ * @module
+ */
+import type { RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
+import { MessageFlags } from "discord-api-types/v10";
+import { z } from "zod";
+import { operatorAlertMessage, roleNoticeText } from "./messages/role_notice.ts";
+import { operatorLogText } from "./messages/operator_log.ts";
+import { planDisplaySchema } from "./operator_text.ts";
+import type { Locale } from "./locale.ts";
+
+const localeSchema = z.enum(["ja", "en"]);
+const snowflake = z.string().regex(/^[0-9]{17,20}$/);
+
+/** A role change told to the member (grant, swap, revoke), as the role job wrote it. */
+export const roleChangePayloadSchema = z.object({
+  kind: z.enum(["grant", "swap", "revoke"]),
+  locale: localeSchema,
+  guildName: z.string(),
+  plan: planDisplaySchema.nullable(),
+  roleId: snowflake,
+  endsAt: z.coerce.date().nullable(),
+  revokedReason: z.enum(["refund", "dispute"]).nullable(),
+});
+
+/** A role job that failed for good, told to the operator. */
+export const roleFailurePayloadSchema = z.object({
+  action: z.enum(["grant", "revoke"]),
+  roleId: snowflake,
+  memberId: snowflake,
+  reason: z.enum([
+    "unknown_role",
+    "missing_permissions",
+    "missing_access",
+    "unknown_guild",
+    "unauthorized",
+    "forbidden",
+    "invalid_request",
+    "gave_up",
+  ]),
+  detail: z.string(),
+  jobId: z.number().int(),
+});
+
+/**
+ * Operator log kinds other than role failures: one short line each, naming the member (mention),
+ * and where it applies the plan, the amount and the reason. Never a secret, a card or an email.
+ */
+export const OPERATOR_LOG_KINDS = [
+  "new_subscription",
+  "renewal_paid",
+  "payment_failed",
+  "cancellation_scheduled",
+  "subscription_ended",
+  "refund",
+  "dispute_opened",
+  "dispute_closed",
+  "role_failure",
+  "webhook_failing",
+  "queue_stalled",
+  "health_problem",
+  "health_fixed",
+  "member_dms_closed",
+] as const;
+
+/** An operator log kind, as the plans file toggles it. */
+export type OperatorLogKind = typeof OPERATOR_LOG_KINDS[number];
+
+/** The facts an operator log line may name. */
+export const operatorLogPayloadSchema = z.object({
+  memberId: snowflake.optional(),
+  planName: z.string().max(100).optional(),
+  /** Already formatted for the guild ("¥500", "$5.00"). */
+  amount: z.string().max(40).optional(),
+  reason: z.string().max(300).optional(),
+  /** A date the line names (period end, scheduled end). */
+  at: z.coerce.date().optional(),
+  noticeKind: z.string().optional(),
+});
+
+/** A claimed notice, as its row says. */
+export type Notice =
+  | {
+    audience: "member";
+    kind: "role_change";
+    payload: z.infer<typeof roleChangePayloadSchema>;
+  }
+  | {
+    audience: "operator";
+    kind: "role_failure";
+    locale: Locale;
+    payload: z.infer<typeof roleFailurePayloadSchema>;
+  }
+  | {
+    audience: "operator";
+    kind: Exclude<OperatorLogKind, "role_failure">;
+    locale: Locale;
+    payload: z.infer<typeof operatorLogPayloadSchema>;
+  };
+
+/** Parses a notice row's kind and payload; an error value names what is wrong. */
+export function parseNotice(
+  row: { audience: string; kind: string; locale: string; payload: unknown },
+): { ok: true; notice: Notice } | { ok: false; reason: string } {
+  const locale = localeSchema.safeParse(row.locale);
+  if (!locale.success) return { ok: false, reason: `Unknown locale ${row.locale}` };
+  if (row.audience === "member" && row.kind === "role_change") {
+    const payload = roleChangePayloadSchema.safeParse(row.payload);
+    return payload.success
+      ? { ok: true, notice: { audience: "member", kind: "role_change", payload: payload.data } }
+      : { ok: false, reason: `Cannot read role_change payload: ${payload.error.message}` };
+  }
+  if (row.audience === "operator" && row.kind === "role_failure") {
+    const payload = roleFailurePayloadSchema.safeParse(row.payload);
+    return payload.success
+      ? {
+        ok: true,
+        notice: {
+          audience: "operator",
+          kind: "role_failure",
+          locale: locale.data,
+          payload: payload.data,
+        },
+      }
+      : { ok: false, reason: `Cannot read role_failure payload: ${payload.error.message}` };
+  }
+  const kind = OPERATOR_LOG_KINDS.find((k) => k === row.kind && k !== "role_failure");
+  if (row.audience === "operator" && kind && kind !== "role_failure") {
+    const payload = operatorLogPayloadSchema.safeParse(row.payload);
+    return payload.success
+      ? {
+        ok: true,
+        notice: { audience: "operator", kind, locale: locale.data, payload: payload.data },
+      }
+      : { ok: false, reason: `Cannot read ${kind} payload: ${payload.error.message}` };
+  }
+  return { ok: false, reason: `Unknown ${row.audience} notice kind ${row.kind}` };
+}
+
+/**
+ * The message a notice becomes. `nonce` (channel messages only) makes Discord return the first
+ * message when a retry sends the same nonce again within a few minutes (`enforce_nonce`).
+ */
+export function noticeMessage(
+  notice: Notice,
+  delivery: { via: "followup" } | { via: "channel"; nonce: string },
+): RESTPostAPIChannelMessageJSONBody {
+  const content = notice.audience === "member"
+    ? roleNoticeText(notice.payload)
+    : notice.kind === "role_failure"
+    ? operatorAlertMessage({ ...notice.payload, locale: notice.locale }).content ?? ""
+    : operatorLogText(notice.kind, notice.locale, notice.payload);
+  return {
+    content,
+    allowed_mentions: { parse: [] },
+    ...(delivery.via === "followup"
+      ? { flags: MessageFlags.Ephemeral }
+      : { nonce: delivery.nonce, enforce_nonce: true }),
+  };
+}

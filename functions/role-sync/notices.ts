@@ -1,0 +1,221 @@
+/**
+ * Sending the notices outbox: each message owed to a member or an operator log channel is posted
+ * once. Channel messages (DMs, the log channel) carry the notice's nonce with `enforce_nonce`, so
+ * a retry after a timeout or a 5xx gets the first message back instead of posting a second. A
+ * follow-up takes no nonce, so it is tried at most once; when its outcome is unknown the member
+ * gets a DM instead.
+ */
+import { type Notice, noticeMessage, parseNotice } from "../_core/notices.ts";
+import {
+  classifyNoticeAnswer,
+  type DiscordAnswer,
+  type NoticeOutcome,
+  retryDelayMs,
+  type RetryPolicy,
+  shouldGiveUp,
+} from "../_core/role_plan.ts";
+import {
+  isGlobalRateLimit,
+  type RateLimitedDiscord,
+  type RateLimitedResult,
+  retryAfterMsOf,
+} from "../_shared/discord_rate_limits.ts";
+import type { Logger } from "../_shared/log.ts";
+import type { ClaimedNotice, NoticeStore } from "./notices_store.ts";
+
+/** What sending notices needs. */
+export interface NoticeWorkerDeps {
+  notices: NoticeStore;
+  discord: RateLimitedDiscord;
+  logger: Logger;
+  retryPolicy: RetryPolicy;
+  discordTimeoutMs: number;
+  concurrency: number;
+  leaseSeconds: number;
+  now: () => number;
+  random: () => number;
+}
+
+/** What one drain of the outbox did. */
+export interface NoticeDrainSummary {
+  claimed: number;
+  sent: number;
+  retried: number;
+  ended: number;
+}
+
+/** Discord's answer as the core classifies it. */
+export function answerOf(result: Exclude<RateLimitedResult, { kind: "deferred" }>): DiscordAnswer {
+  if (result.kind !== "response") return result;
+  const { response } = result;
+  return {
+    kind: "response",
+    status: response.status,
+    code: response.code,
+    retryAfterSeconds: response.status === 429 ? retryAfterMsOf(response) / 1000 : null,
+    global: response.status === 429 && isGlobalRateLimit(response),
+  };
+}
+
+type Step =
+  | { kind: "outcome"; outcome: NoticeOutcome }
+  | { kind: "deferred"; waitMs: number };
+
+/** Claims and sends due notices until none is left or `deadline` (epoch ms) is near. */
+export async function drainNotices(
+  deps: NoticeWorkerDeps,
+  deadline: number,
+): Promise<NoticeDrainSummary> {
+  const summary: NoticeDrainSummary = { claimed: 0, sent: 0, retried: 0, ended: 0 };
+  const lastStart = deadline - Math.min(deps.discordTimeoutMs, 1_000);
+  while (deps.now() < lastStart) {
+    const batch = await deps.notices.claim(Math.max(1, deps.concurrency), deps.leaseSeconds);
+    if (batch.length === 0) break;
+    summary.claimed += batch.length;
+    const ends = await Promise.all(
+      batch.map((notice) =>
+        sendNotice(deps, notice, deadline).catch(async (error) => {
+          deps.logger.error("notice crashed", { noticeId: notice.id, error });
+          const message = `crashed: ${error instanceof Error ? error.message : String(error)}`;
+          return shouldGiveUp(notice.attempts, deps.retryPolicy)
+            ? (await deps.notices.finish(notice, "failed", message), "ended" as const)
+            : (await deps.notices.retry(
+              notice,
+              retryDelayMs(notice.attempts, deps.retryPolicy, deps.random()),
+              message,
+              true,
+            ),
+              "retried" as const);
+        })
+      ),
+    );
+    for (const end of ends) summary[end]++;
+  }
+  return summary;
+}
+
+async function sendNotice(
+  deps: NoticeWorkerDeps,
+  notice: ClaimedNotice,
+  deadline: number,
+): Promise<"sent" | "retried" | "ended"> {
+  const parsed = parseNotice(notice);
+  if (!parsed.ok) {
+    await deps.notices.finish(notice, "failed", parsed.reason);
+    return "ended";
+  }
+  const step = parsed.notice.audience === "operator"
+    ? await postToChannel(deps, notice, parsed.notice, notice.log_channel_id, deadline)
+    : await tellMember(deps, notice, parsed.notice, deadline);
+  if (step.kind === "deferred") {
+    await deps.notices.retry(notice, step.waitMs, "waiting for a Discord rate-limit slot", false);
+    return "retried";
+  }
+  const { outcome } = step;
+  switch (outcome.kind) {
+    case "sent":
+      await deps.notices.finish(notice, "sent");
+      return "sent";
+    case "dms_closed":
+      await deps.notices.finish(notice, "dms_closed");
+      return "ended";
+    case "not_sent":
+      await deps.notices.finish(notice, "not_sent", outcome.detail);
+      return "ended";
+    case "token_dead":
+      await deps.notices.finish(notice, "not_sent", "the interaction token is dead");
+      return "ended";
+    case "rate_limited":
+      await deps.notices.retry(notice, outcome.retryAfterMs, "rate limited by Discord", false);
+      return "retried";
+    case "unknown":
+      // Safe to send again: the nonce makes Discord return the first message if it was posted.
+      if (shouldGiveUp(notice.attempts, deps.retryPolicy)) {
+        await deps.notices.finish(notice, "failed", `gave up: ${outcome.detail}`);
+        return "ended";
+      }
+      await deps.notices.retry(
+        notice,
+        retryDelayMs(notice.attempts, deps.retryPolicy, deps.random()),
+        outcome.detail,
+        true,
+      );
+      return "retried";
+  }
+}
+
+async function postToChannel(
+  deps: NoticeWorkerDeps,
+  notice: ClaimedNotice,
+  message: Notice,
+  channelId: string | null,
+  deadline: number,
+): Promise<Step> {
+  if (!channelId) {
+    return { kind: "outcome", outcome: { kind: "not_sent", detail: "no channel to post in" } };
+  }
+  const result = await deps.discord.call(
+    "POST",
+    `/channels/${channelId}/messages`,
+    {
+      body: noticeMessage(message, { via: "channel", nonce: notice.nonce }),
+      timeoutMs: deps.discordTimeoutMs,
+    },
+    deadline,
+  );
+  if (result.kind === "deferred") return { kind: "deferred", waitMs: result.waitMs };
+  return { kind: "outcome", outcome: classifyNoticeAnswer(answerOf(result)) };
+}
+
+/**
+ * A follow-up on the member's interaction while its token lives (15 minutes), tried once; else,
+ * or when the follow-up's outcome is unknown, a DM with the nonce.
+ */
+async function tellMember(
+  deps: NoticeWorkerDeps,
+  notice: ClaimedNotice,
+  message: Notice,
+  deadline: number,
+): Promise<Step> {
+  const { discord } = deps;
+  const timeoutMs = deps.discordTimeoutMs;
+  if (
+    notice.interaction_token && notice.interaction_application_id && !notice.followup_tried &&
+    await deps.notices.beginFollowup(notice)
+  ) {
+    const result = await discord.call(
+      "POST",
+      `/webhooks/${notice.interaction_application_id}/${notice.interaction_token}`,
+      { body: noticeMessage(message, { via: "followup" }), timeoutMs, withoutBotToken: true },
+      deadline,
+    );
+    if (result.kind !== "deferred") {
+      const outcome = classifyNoticeAnswer(answerOf(result));
+      if (outcome.kind === "sent" || outcome.kind === "not_sent") {
+        return { kind: "outcome", outcome };
+      }
+      // Dead token, 429, timeout or 5xx: the member gets a DM, the follow-up is not tried again.
+    }
+  }
+  const opened = await discord.call(
+    "POST",
+    "/users/@me/channels",
+    { body: { recipient_id: notice.discord_user_id }, timeoutMs },
+    deadline,
+  );
+  if (opened.kind === "deferred") return { kind: "deferred", waitMs: opened.waitMs };
+  const channelId = opened.kind === "response" && opened.response.status === 200
+    ? (opened.response.body as { id?: unknown } | null)?.id
+    : undefined;
+  if (typeof channelId !== "string") {
+    // Opening the DM channel posts nothing, so any failure here can be tried again.
+    const outcome = classifyNoticeAnswer(answerOf(opened));
+    return {
+      kind: "outcome",
+      outcome: outcome.kind === "sent"
+        ? { kind: "not_sent", detail: "could not open the DM channel" }
+        : outcome,
+    };
+  }
+  return await postToChannel(deps, notice, message, channelId, deadline);
+}

@@ -1,0 +1,78 @@
+/**
+ * The notices outbox in Postgres, as role-sync sees it: claim with a lease, take the one try of
+ * a follow-up, finish or put back. Every write names the claim.
+ */
+import { z } from "zod";
+import { oneRow, type Sql } from "../_shared/db.ts";
+
+const claimedNoticeSchema = z.object({
+  id: z.coerce.number().int(),
+  guild_id: z.string(),
+  audience: z.enum(["member", "operator"]),
+  discord_user_id: z.string().nullable(),
+  kind: z.string(),
+  locale: z.string(),
+  payload: z.unknown(),
+  attempts: z.number().int(),
+  claim_id: z.string(),
+  nonce: z.string(),
+  followup_tried: z.boolean(),
+  log_channel_id: z.string().nullable(),
+  interaction_token: z.string().nullable(),
+  interaction_application_id: z.string().nullable(),
+});
+
+/** A notice this worker holds the lease of. */
+export type ClaimedNotice = z.infer<typeof claimedNoticeSchema>;
+
+/** Final states of a notice. */
+export type NoticeEnd = "sent" | "dms_closed" | "not_sent" | "failed";
+
+/** The outbox operations role-sync needs. */
+export interface NoticeStore {
+  claim(maxNotices: number, leaseSeconds: number): Promise<ClaimedNotice[]>;
+  beginFollowup(notice: ClaimedNotice): Promise<boolean>;
+  finish(notice: ClaimedNotice, status: NoticeEnd, error?: string): Promise<boolean>;
+  retry(
+    notice: ClaimedNotice,
+    delayMs: number,
+    error: string,
+    countsAsAttempt: boolean,
+  ): Promise<boolean>;
+}
+
+/** The store over a postgres.js client. */
+export function createNoticeStore(sql: Sql): NoticeStore {
+  return {
+    async claim(maxNotices, leaseSeconds) {
+      const rows = await sql`select * from rolepass.claim_notices(${maxNotices}, ${leaseSeconds})`;
+      return rows.map((row) => claimedNoticeSchema.parse(row));
+    },
+    async beginFollowup(notice) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.begin_notice_followup(${notice.id}, ${notice.claim_id}) as ok`,
+        "begin_notice_followup's result",
+      );
+      return row.ok;
+    },
+    async finish(notice, status, error) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.finish_notice(${notice.id}, ${notice.claim_id}, ${status},
+          ${error ?? null}) as ok`,
+        "finish_notice's result",
+      );
+      return row.ok;
+    },
+    async retry(notice, delayMs, error, countsAsAttempt) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.retry_notice(${notice.id}, ${notice.claim_id}, ${Math.round(delayMs)},
+          ${error}, ${countsAsAttempt}) as ok`,
+        "retry_notice's result",
+      );
+      return row.ok;
+    },
+  };
+}
