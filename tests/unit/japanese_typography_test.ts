@@ -12,6 +12,8 @@ import {
   retryReply,
   type RoleJobSummary,
 } from "../../functions/_core/messages/admin.ts";
+import { operatorLogText } from "../../functions/_core/messages/operator_log.ts";
+import { OPERATOR_LOG_KINDS } from "../../functions/_core/notices.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
 import {
   operatorAlertMessage,
@@ -146,7 +148,16 @@ function roleNoticeTexts(): string[] {
       }).content ?? ""
     )
   );
-  return [...notices.map(roleNoticeText), ...alerts];
+  const logLines = OPERATOR_LOG_KINDS.filter((kind) => kind !== "role_failure").map((kind) =>
+    operatorLogText(kind, "ja", {
+      memberId: "1300000000000000000",
+      planName: "ゴールド",
+      amount: "¥500",
+      reason: "返金（全額）",
+      at: new Date("2026-12-31T00:00:00Z"),
+    })
+  );
+  return [...notices.map(roleNoticeText), ...alerts, ...logLines];
 }
 
 function planPageTexts(): string[] {
