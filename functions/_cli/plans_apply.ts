@@ -23,7 +23,9 @@ import {
 } from "../_core/plans_file.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { ConfigError, databaseUrlFrom, parseEnv } from "../_shared/env.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import { createLogger } from "../_shared/log.ts";
+import { resyncGuildSubscriptions } from "../role-sync/reconciliation_stripe.ts";
 import { parseCommandLine, runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
 
 /** The default location of the operator's plans file. */
@@ -93,6 +95,8 @@ export interface ApplySummary {
   plansUnchanged: number;
   /** Price ids of plans that left the file and were made inactive. */
   plansDeactivated: string[];
+  /** Guilds whose past_due grace changed: their past_due members are decided again. */
+  graceChangedGuildIds: string[];
 }
 
 /**
@@ -111,6 +115,7 @@ export async function applyPlansFile(
     plansUpdated: 0,
     plansUnchanged: 0,
     plansDeactivated: [],
+    graceChangedGuildIds: [],
   };
   const priceIds = file.guilds.flatMap((guild) => guild.plans.map((p) => p.stripe_price_id));
   await sql.begin(async (tx) => {
@@ -130,6 +135,9 @@ export async function applyPlansFile(
       }
     }
     if (problems.length) throw new PlansApplyError(problems);
+    const guildIds = file.guilds.map((guild) => guild.id);
+    const gracesBefore = await tx<{ id: string; past_due_grace: string }[]>`
+      select id, past_due_grace::text from rolepass.guilds where id = any(${guildIds}::text[])`;
 
     for (const guild of file.guilds) {
       const [row] = await tx<{ inserted: boolean }[]>`
@@ -193,6 +201,14 @@ export async function applyPlansFile(
         else summary.plansUnchanged++;
       }
     }
+
+    const gracesAfter = await tx<{ id: string; past_due_grace: string }[]>`
+      select id, past_due_grace::text from rolepass.guilds where id = any(${guildIds}::text[])`;
+    summary.graceChangedGuildIds = gracesAfter.filter((after) =>
+      gracesBefore.some((before) =>
+        before.id === after.id && before.past_due_grace !== after.past_due_grace
+      )
+    ).map((row) => row.id).sort();
 
     const deactivated = await tx<{ stripe_price_id: string }[]>`
       update rolepass.plans set active = false
@@ -326,6 +342,20 @@ export async function runPlansApply(
   try {
     const summary = await applyPlansFile(sql, parsed.file, terms);
     out.info(`Applied ${path}: ${describeSummary(summary)}.`);
+    // Entitlement is decided in the core from the grace: members already past_due keep the
+    // decision taken under the old grace until they are synced again, so sync them now.
+    const syncDeps = { sql, stripe, now: () => new Date(), logger: createLogger("plans:apply") };
+    for (const guildId of summary.graceChangedGuildIds) {
+      const resync = await resyncGuildSubscriptions(syncDeps, guildId, "past_due");
+      out.info(
+        `Guild ${guildId}'s grace changed: ${resync.checked} past_due member(s) decided again, ` +
+          `${resync.changed} changed` +
+          (resync.failed.length
+            ? `; ${resync.failed.length} could not be read from Stripe (run the command again)`
+            : "") +
+          ".",
+      );
+    }
     return 0;
   } catch (error) {
     if (error instanceof PlansApplyError) {

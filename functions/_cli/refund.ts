@@ -17,7 +17,7 @@ import { formatAmount } from "../_core/price.ts";
 import { ROLEPASS_METADATA, stripeCharge } from "../_core/stripe_shapes.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import type { TaskOutput } from "./close.ts";
 import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
 

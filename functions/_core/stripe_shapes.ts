@@ -308,6 +308,9 @@ export const stripeCharge = chargeReference.extend({
   disputed: charge.disputed,
 }));
 
+/** A charge's fields as rolepass uses them. */
+export type ChargeSnapshot = z.infer<typeof stripeCharge>;
+
 /** An invoice as fetched from Stripe: which subscription it bills. */
 export const stripeInvoice = invoiceReference;
 

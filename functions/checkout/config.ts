@@ -3,7 +3,7 @@
  */
 import { createSql } from "../_shared/db.ts";
 import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import type { CheckoutAppDeps } from "./app.ts";
 import { createCheckoutStripe } from "./stripe_sessions.ts";
 

@@ -5,7 +5,7 @@
 import { createSql } from "../_shared/db.ts";
 import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_client.ts";
+import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import type { WebhookDeps } from "./app.ts";
 
 const shape = {

@@ -8,16 +8,14 @@
  * leaves the event unprocessed, so Stripe's retry finishes the work.
  */
 import Stripe from "stripe";
-import { z } from "zod";
 import { disputeStage } from "../_core/refund_dispute_policy.ts";
 import {
+  type ChargeSnapshot,
   type EventTarget,
   eventTarget,
   handledStripeEvent,
   isHandledEventType,
-  stripeCharge,
   type StripeEventEnvelope,
-  stripeInvoice,
 } from "../_core/stripe_shapes.ts";
 import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
@@ -32,6 +30,7 @@ import {
   type SyncOutcome,
   type Transaction,
 } from "../_shared/subscription_sync.ts";
+import { createStripeGateway, type StripeGateway } from "../_shared/stripe_gateway.ts";
 import { readMoneyFacts } from "./money_facts.ts";
 
 /** What happened to an event; the HTTP answer reports it. */
@@ -82,12 +81,13 @@ export async function processEvent(
   if (await isProcessed(deps, envelope.id)) return { status: "duplicate" };
 
   try {
-    const resolved = await resolveTarget(deps.stripe, target, envelope.id);
+    const stripe = createStripeGateway(deps.stripe);
+    const resolved = await resolveTarget(stripe, target, envelope.id);
     if ("ignore" in resolved) {
       await recordIgnored(deps, envelope, resolved.ignore);
       return { status: "ignored", why: resolved.ignore };
     }
-    const moneyFacts = await readMoneyFacts(deps.stripe, parsed.data);
+    const moneyFacts = await readMoneyFacts(stripe, parsed.data);
     const cause = { cause: causeOf(resolved.reversal) ?? envelope.type, eventId: envelope.id };
     let outcome: SyncOutcome | null = null;
     for (let attempt = 1;; attempt++) {
@@ -216,23 +216,6 @@ function causeOf(reversal: PendingReversal | null): string | null {
   return reversal.stage.startsWith("dispute") ? "dispute" : "refund";
 }
 
-/** The dispute fields the policy needs. */
-const disputeState = z.object({
-  id: z.string(),
-  status: z.string(),
-  amount: z.number().int().nonnegative(),
-  currency: z.string().regex(/^[a-z]{3}$/),
-});
-
-/** An invoice's subscription and the end of the period its lines bill for. */
-const invoicePeriod = z.object({
-  lines: z.object({
-    data: z.array(z.object({
-      period: z.object({ end: z.number().int() }).nullable().optional(),
-    })),
-  }).optional(),
-});
-
 /**
  * Turns an event's target into the customer to sync. A refund or a dispute is followed from its
  * charge to the invoice and the subscription it paid, and its stage (full or partial refund,
@@ -241,7 +224,7 @@ const invoicePeriod = z.object({
  * and a late or repeated event decides the same thing again.
  */
 async function resolveTarget(
-  stripe: Stripe,
+  stripe: StripeGateway,
   target: EventTarget,
   eventId: string,
 ): Promise<ResolvedTarget> {
@@ -252,7 +235,7 @@ async function resolveTarget(
       return { customerId: target.customerId, reversal: null };
     case "refund":
     case "dispute": {
-      const charge = stripeCharge.parse(await stripe.charges.retrieve(target.chargeId));
+      const charge = await stripe.retrieveCharge(target.chargeId);
       if (!charge.customerId) return { ignore: `charge ${charge.id} has no customer` };
       const paid = await subscriptionOfCharge(stripe, charge);
       if (!paid) return { customerId: charge.customerId, reversal: null };
@@ -274,7 +257,7 @@ async function resolveTarget(
           },
         };
       }
-      const dispute = disputeState.parse(await stripe.disputes.retrieve(target.disputeId));
+      const dispute = await stripe.retrieveDispute(target.disputeId);
       return {
         customerId: charge.customerId,
         reversal: {
@@ -290,35 +273,19 @@ async function resolveTarget(
 }
 
 /**
- * The subscription a charge paid for, and the end of the period it paid: through the charge's
- * invoice on legacy API versions, and since basil through the InvoicePayment that links the
- * charge's PaymentIntent to its invoice. Null for a charge of no subscription invoice.
+ * The subscription a charge paid for, and the end of the period it paid. Null for a charge of no
+ * subscription invoice.
  */
 async function subscriptionOfCharge(
-  stripe: Stripe,
-  charge: { invoiceId: string | null; paymentIntentId: string | null },
+  stripe: StripeGateway,
+  charge: ChargeSnapshot,
 ): Promise<{ subscriptionId: string; periodEnd: Date | null } | null> {
-  let invoiceId = charge.invoiceId;
-  if (!invoiceId && charge.paymentIntentId) {
-    const payments = await stripe.invoicePayments.list({
-      payment: { type: "payment_intent", payment_intent: charge.paymentIntentId },
-      limit: 1,
-    });
-    const invoice = payments.data[0]?.invoice;
-    invoiceId = typeof invoice === "string" ? invoice : invoice?.id ?? null;
-  }
+  const invoiceId = await stripe.invoiceIdOfCharge(charge);
   if (!invoiceId) return null;
-  const rawInvoice = await stripe.invoices.retrieve(invoiceId);
-  const subscriptionId = stripeInvoice.parse(rawInvoice).subscription;
-  if (!subscriptionId) return null;
-  // A line's period is the service it bills (the invoice's own period_end is the previous
-  // period for renewals): https://docs.stripe.com/api/invoices/line_item#invoice_line_item_object-period
-  const ends = (invoicePeriod.parse(rawInvoice).lines?.data ?? [])
-    .flatMap((line) => line.period ? [line.period.end] : []);
-  return {
-    subscriptionId,
-    periodEnd: ends.length ? new Date(Math.max(...ends) * 1000) : null,
-  };
+  const billing = await stripe.retrieveInvoiceBilling(invoiceId);
+  return billing.subscriptionId
+    ? { subscriptionId: billing.subscriptionId, periodEnd: billing.periodEnd }
+    : null;
 }
 
 async function recordIgnored(

@@ -12,13 +12,13 @@
  */
 import { createApp } from "../../functions/checkout/app.ts";
 import { createCheckoutStripe } from "../../functions/checkout/stripe_sessions.ts";
-import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
+import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
 import { createSql } from "../../functions/_shared/db.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_client.ts";
-import { startStripeDouble } from "../doubles/stripe/index.ts";
+import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
+import { startStripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { createTestDatabase } from "../harness/database.ts";
 
 const GUILD_ID = "110000000000000001";
@@ -33,17 +33,17 @@ const db = await createTestDatabase();
 const stripeDouble = await startStripeDouble({ secretKey: STRIPE_KEY });
 const sql = createSql(db.url, { max: 5 });
 const price = stripeDouble.createPrice({ unitAmount: 500, currency: "jpy", interval: "month" });
-await db.sql`insert into public.guilds (id, name, seller_notice)
+await db.sql`insert into rolepass.guilds (id, name, seller_notice)
   values (${GUILD_ID}, 'Rolepass Lounge', ${db.sql.json(example.guilds[0].seller_notice)})`;
 const [plan] = await db.sql<{ id: string }[]>`
-  insert into public.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+  insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
     currency, billing_interval)
   values (${GUILD_ID}, ${price.id}, '330000000000000001',
     ${db.sql.json(example.guilds[0].plans[0].display)}, 500, 'jpy', 'month')
   returning id`;
 const token = newLinkToken();
-await db.sql`insert into public.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
-    expires_at)
+await db.sql`insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id,
+    locale, expires_at)
   values (${await hashLinkToken(token)}, 'join', ${GUILD_ID}, ${MEMBER_ID}, 'ja',
     now() + interval '1 day')`;
 

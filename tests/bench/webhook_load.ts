@@ -21,7 +21,7 @@
 import Stripe from "stripe";
 import type { Stripe as StripeTypes } from "stripe";
 import { createApp } from "../../functions/stripe-webhook/app.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_client.ts";
+import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { eventBody, signPayload } from "../../functions/_doubles/stripe/index.ts";
 import {
   startCheckout,

@@ -11,7 +11,7 @@ import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/s
 import { createApp } from "../../functions/checkout/app.ts";
 import { createCheckoutStripe } from "../../functions/checkout/stripe_sessions.ts";
 import { createSql } from "../../functions/_shared/db.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_client.ts";
+import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
 import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
 

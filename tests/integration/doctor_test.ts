@@ -16,7 +16,7 @@ import {
 import { missingEvents } from "../../functions/_cli/doctor/stripe_webhook_check.ts";
 import { applyPlansFile, fetchPriceTerms } from "../../functions/_cli/plans_apply.ts";
 import { parsePlansFile } from "../../functions/_core/plans_file.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_client.ts";
+import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { HANDLED_EVENT_TYPES } from "../../functions/_core/stripe_shapes.ts";
 
 const GUILD_ID = "1187654321098765432";

@@ -8,7 +8,7 @@ import type Stripe from "stripe";
 import { createApp, type WebhookDeps } from "../../functions/stripe-webhook/app.ts";
 import { createSql, type Sql } from "../../functions/_shared/db.ts";
 import { createLogger, type Logger, setLogSink } from "../../functions/_shared/log.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_client.ts";
+import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import {
   eventBody,
   signPayload,

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { DISCORD_DEFAULT_BASE_URL } from "../../_shared/discord_api.ts";
 import { isLoopbackUrl, variableSchemas } from "../../_shared/env.ts";
-import { STRIPE_DEFAULT_BASE_URL } from "../../_shared/stripe_client.ts";
+import { STRIPE_DEFAULT_BASE_URL } from "../../_shared/stripe_gateway.ts";
 import { fail, type Finding, pass, warn } from "./finding.ts";
 
 /** Each variable with its schema and where the operator gets it. */

@@ -6,7 +6,7 @@
  */
 import { createDiscordApi } from "../../_shared/discord_api.ts";
 import { createSql } from "../../_shared/db.ts";
-import { createStripeClient } from "../../_shared/stripe_client.ts";
+import { createStripeClient } from "../../_shared/stripe_gateway.ts";
 import {
   checkConfiguredPlans,
   type ConfiguredGuild,

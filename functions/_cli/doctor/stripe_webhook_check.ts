@@ -6,7 +6,7 @@ import type Stripe from "stripe";
 import type { StripeFacts } from "./stripe_facts.ts";
 import { fail, type Finding, pass, skip, warn } from "./finding.ts";
 import { describeFailure } from "./probe.ts";
-import { STRIPE_API_VERSION } from "../../_shared/stripe_client.ts";
+import { STRIPE_API_VERSION } from "../../_shared/stripe_gateway.ts";
 import { HANDLED_EVENT_TYPES } from "../../_core/stripe_shapes.ts";
 
 /** The events stripe-webhook acts on; the endpoint must send each of them (or `*`). */
