@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { closeCsv, type ClosedFigureRow, parseMonth } from "../_core/close.ts";
 import { DISCORD_ID_PATTERN } from "../_core/discord_id.ts";
-import { createSql, type Sql } from "../_shared/db.ts";
+import { createSql, oneRow, type Sql } from "../_shared/db.ts";
 import { requireDatabaseUrl } from "../_shared/env.ts";
 import { runTask, type TaskDefinition, TaskFailure, USAGE_EXIT_CODE } from "./task.ts";
 
@@ -35,9 +35,11 @@ export type CloseOutcome =
 
 /** Closes `month` (`YYYY-MM-01`) for a guild through the database's close_period(). */
 export async function closeMonth(sql: Sql, guild: string, firstDay: string): Promise<CloseOutcome> {
-  const [row] = await sql<CloseOutcome[]>`
-    select outcome, detail from rolepass.close_period(${guild}, ${firstDay}::date)`;
-  return row;
+  return oneRow(
+    await sql<CloseOutcome[]>`
+      select outcome, detail from rolepass.close_period(${guild}, ${firstDay}::date)`,
+    "close_period's outcome",
+  );
 }
 
 /** The closed figures of a month, or null when the month is not closed for the guild. */
@@ -89,7 +91,7 @@ export async function runClose(
 ): Promise<number> {
   const guild = guildId.safeParse(flags.guild);
   if (!guild.success) {
-    output.error(`--guild needs ${guild.error.issues[0].message}.`);
+    output.error(`--guild needs ${guild.error.issues.map((issue) => issue.message).join("; ")}.`);
     return USAGE_EXIT_CODE;
   }
   const month = parseMonth(typeof flags.month === "string" ? flags.month : "");

@@ -14,6 +14,7 @@
  * again resumes.
  */
 import postgres from "postgres";
+import { oneRow } from "../_shared/db.ts";
 import { projectRoot, runSupabase } from "./supabase_cli.ts";
 
 export { cliDatabaseUrl } from "./supabase_cli.ts";
@@ -24,11 +25,14 @@ type Sql = ReturnType<typeof postgres>;
 const BOOTSTRAP_PATH = `${projectRoot}sql/bootstrap/supabase_compat.sql`;
 
 async function isSupabaseDatabase(sql: Sql): Promise<boolean> {
-  const [{ is_supabase }] = await sql<{ is_supabase: boolean }[]>`
+  const { is_supabase } = oneRow(
+    await sql<{ is_supabase: boolean }[]>`
       select exists (select 1 from pg_roles where rolname = 'service_role')
         and (exists (select 1 from pg_namespace where nspname = 'net')
           or exists (select 1 from pg_available_extensions where name = 'pg_net'))
-        as is_supabase`;
+        as is_supabase`,
+    "whether the database is Supabase's",
+  );
   return is_supabase;
 }
 
@@ -69,17 +73,20 @@ interface MigrationFile {
 async function migrationFiles(directory: string): Promise<MigrationFile[]> {
   const files: MigrationFile[] = [];
   for await (const entry of Deno.readDir(directory)) {
-    const match = /^(\d+)_.*\.sql$/.exec(entry.name);
-    if (entry.isFile && match) {
-      files.push({ version: match[1], name: entry.name, path: `${directory}/${entry.name}` });
+    const version = /^(\d+)_.*\.sql$/.exec(entry.name)?.[1];
+    if (entry.isFile && version !== undefined) {
+      files.push({ version, name: entry.name, path: `${directory}/${entry.name}` });
     }
   }
   return files.sort((a, b) => a.version.localeCompare(b.version));
 }
 
 async function appliedVersions(sql: Sql): Promise<Set<string>> {
-  const [{ present }] = await sql<{ present: boolean }[]>`
-    select to_regclass('supabase_migrations.schema_migrations') is not null as present`;
+  const { present } = oneRow(
+    await sql<{ present: boolean }[]>`
+    select to_regclass('supabase_migrations.schema_migrations') is not null as present`,
+    "whether the migrations table exists",
+  );
   if (!present) return new Set();
   const rows = await sql<{ version: string }[]>`
     select version from supabase_migrations.schema_migrations`;

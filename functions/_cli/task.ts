@@ -68,7 +68,8 @@ function refusalOf(error: unknown): string {
   if (unknown) return `Unknown flag ${unknown[1]}`;
   const missingValue = /Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/.exec(message);
   if (missingValue) return `The flag ${missingValue[1]} needs a value`;
-  return message.split("\n")[0].replace(/\.$/, "");
+  const [firstLine = ""] = message.split("\n");
+  return firstLine.replace(/\.$/, "");
 }
 
 /** Where a variable's value came from. */
@@ -137,9 +138,9 @@ export function describeFailure(taskName: string, error: unknown): string {
     }
   }
   const message = error instanceof Error ? error.message : String(error);
-  const unreachable = /error sending request for url \(([^)]+)\)/.exec(message);
-  if (unreachable) {
-    return `Cannot reach ${new URL(unreachable[1]).origin}: the connection failed. Check the ` +
+  const unreachable = /error sending request for url \(([^)]+)\)/.exec(message)?.[1];
+  if (unreachable !== undefined) {
+    return `Cannot reach ${new URL(unreachable).origin}: the connection failed. Check the ` +
       "network, and the base URL variable if you set one (DISCORD_API_BASE_URL, " +
       "STRIPE_API_BASE_URL).";
   }

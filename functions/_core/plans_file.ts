@@ -24,8 +24,11 @@ const ISO_DURATION = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)
 export function durationSeconds(text: string): number | null {
   const match = ISO_DURATION.exec(text);
   if (!match || text === "P" || text.endsWith("T")) return null;
-  const [weeks, days, hours, minutes, seconds] = match.slice(1).map((part) => Number(part ?? 0));
-  return (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds;
+  // A unit left out of the text is a group that did not match: zero of it.
+  const [, weeks, days, hours, minutes, seconds] = match;
+  const count = (part: string | undefined) => Number(part ?? 0);
+  return (((count(weeks) * 7 + count(days)) * 24 + count(hours)) * 60 + count(minutes)) * 60 +
+    count(seconds);
 }
 
 const pastDueGraceSchema = z.string().refine((text) => durationSeconds(text) !== null, {

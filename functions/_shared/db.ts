@@ -20,3 +20,14 @@ export function createSql(databaseUrl: string, options: { max?: number } = {}): 
     connection: { application_name: "rolepass" },
   });
 }
+
+/**
+ * The row of a statement that always returns one (a `select` of a function's result, an
+ * aggregate): an empty result means the database broke that promise, so this throws and names
+ * `what` was being read.
+ */
+export function oneRow<T>(rows: readonly T[], what: string): T {
+  const [row] = rows;
+  if (row === undefined) throw new Error(`Cannot read ${what}: the statement returned no row`);
+  return row;
+}

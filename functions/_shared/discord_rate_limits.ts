@@ -12,7 +12,7 @@
  * late a busy isolate sends what it was allowed to.
  */
 import { DISCORD_IDS_IN_TEXT } from "../_core/discord_id.ts";
-import type { Sql } from "./db.ts";
+import { oneRow, type Sql } from "./db.ts";
 import type { DiscordApi, DiscordRequestOptions, DiscordResponse } from "./discord_api.ts";
 
 /** Discord's documented global limit per bot. */
@@ -37,16 +37,16 @@ async function shortHash(text: string): Promise<string> {
  * webhook); role add and remove share one per guild.
  */
 export async function routeBucketOf(method: string, path: string): Promise<RouteBucket> {
-  const bare = path.split("?")[0];
+  const [bare = ""] = path.split("?");
   let match = bare.match(/^\/guilds\/(\d+)\/members\/\d+\/roles\/\d+$/);
   if (match) return { key: `roles:${match[1]}`, global: true };
   if (bare === "/users/@me/channels") return { key: "dm_channels", global: true };
   match = bare.match(/^\/channels\/(\d+)\/messages$/);
   if (match) return { key: `messages:${match[1]}`, global: true };
-  match = bare.match(/^\/webhooks\/(\d+)\/([^/]+)/);
-  if (match) {
+  const [, webhookId, webhookToken] = bare.match(/^\/webhooks\/(\d+)\/([^/]+)/) ?? [];
+  if (webhookId !== undefined && webhookToken !== undefined) {
     // The interaction token is a credential: the key carries only a hash of it.
-    return { key: `webhooks:${match[1]}:${await shortHash(match[2])}`, global: false };
+    return { key: `webhooks:${webhookId}:${await shortHash(webhookToken)}`, global: false };
   }
   return {
     key: `${method.toUpperCase()} ${bare.replace(DISCORD_IDS_IN_TEXT, ":id")}`,
@@ -148,11 +148,14 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
   ): Promise<Slot | { kind: "wait"; waitMs: number }> {
     while (true) {
       const askedAt = performance.now();
-      const [{ wait_ms: wait, taken_at: takenAt }] = await sql<
-        { wait_ms: number; taken_at: Date | null }[]
-      >`
+      const { wait_ms: wait, taken_at: takenAt } = oneRow(
+        await sql<
+          { wait_ms: number; taken_at: Date | null }[]
+        >`
         select * from rolepass.acquire_discord_slot(${bucket.key}, ${bucket.global},
-          ${globalLimit}, ${globalWindowMs}, ${maxInFlightMs})`;
+          ${globalLimit}, ${globalWindowMs}, ${maxInFlightMs})`,
+        "acquire_discord_slot's result",
+      );
       if (wait <= 0) return { kind: "taken", takenAt, askedAt };
       if (wait > maxWaitMs || now() + wait >= deadline) return { kind: "wait", waitMs: wait };
       await sleep(wait);

@@ -36,7 +36,7 @@ import {
   stripeSubscription,
   type SubscriptionSnapshot,
 } from "../_core/stripe_shapes.ts";
-import type { Sql } from "./db.ts";
+import { oneRow, type Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
 
 /** A transaction of the postgres.js client. */
@@ -196,8 +196,11 @@ function startRead(
 }
 
 async function listSubscriptions(deps: SyncDeps, customerId: string): Promise<CustomerRead> {
-  const [{ read_seq }] = await deps.sql<{ read_seq: string }[]>`
-    select rolepass.start_stripe_read() as read_seq`;
+  const { read_seq } = oneRow(
+    await deps.sql<{ read_seq: string }[]>`
+    select rolepass.start_stripe_read() as read_seq`,
+    "start_stripe_read's sequence",
+  );
   const listed = await deps.stripe.subscriptions.list({
     customer: customerId,
     status: "all",

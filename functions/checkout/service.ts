@@ -222,7 +222,9 @@ async function openSession(
   if (!membership.stripe_customer_id) return fail("no_subscription");
   // A replay must send Stripe the first request's parameters under the same idempotency key: it
   // keeps the language the session was opened in, whatever the page asks this time.
-  const locale = (use.replay ? opened[0].locale : request.locale) ?? link.locale;
+  // decideLinkUse replays only the one attempt opened.
+  const [replayed] = use.replay ? opened : [];
+  const locale = (replayed ? replayed.locale : request.locale) ?? link.locale;
   const member = {
     guildId: link.guild_id,
     discordUserId: link.discord_user_id,

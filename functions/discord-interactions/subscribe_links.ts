@@ -5,7 +5,7 @@
  * whole answer).
  */
 import { z } from "zod";
-import type { Sql } from "../_shared/db.ts";
+import { oneRow, type Sql } from "../_shared/db.ts";
 import type { LinkPurpose } from "../_core/link_token.ts";
 import type { Locale } from "../_core/locale.ts";
 import { planDisplaySchema } from "../_core/operator_text.ts";
@@ -84,12 +84,15 @@ const resultSchema = z.discriminatedUnion("outcome", [
 export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
   return {
     async open(request) {
-      const [row] = await sql<{ result: unknown }[]>`
+      const row = oneRow(
+        await sql<{ result: unknown }[]>`
         select rolepass.open_subscribe_link(
           ${request.interactionId}, ${request.guildId}, ${request.memberId}, ${request.locale}, ${request.linkTokenHash},
           ${request.linkTokenTtlSeconds}, ${request.applicationId}, ${request.interactionToken},
           ${request.memberRoleIds}::text[]
-        ) as result`;
+        ) as result`,
+        "open_subscribe_link's result",
+      );
       const result = resultSchema.parse(row.result);
       if (result.outcome === "already_handled") return { outcome: "already_handled" };
       if (result.outcome === "no_plan") {

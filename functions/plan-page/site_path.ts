@@ -17,13 +17,13 @@ const HEX = /^[0-9A-Fa-f]$/;
 export function onSitePath(path: string): string {
   const bytes = new TextEncoder().encode(path);
   let encoded = "";
-  for (let i = 0; i < bytes.length; i++) {
-    const char = String.fromCharCode(bytes[i]);
+  for (const [i, byte] of bytes.entries()) {
+    const char = String.fromCharCode(byte);
     const isEscape = char === "%" && HEX.test(String.fromCharCode(bytes[i + 1] ?? 0)) &&
       HEX.test(String.fromCharCode(bytes[i + 2] ?? 0));
     encoded += PLAIN.test(char) || isEscape
       ? char
-      : `%${bytes[i].toString(16).toUpperCase().padStart(2, "0")}`;
+      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return `/${encoded.replace(/^\/+/, "")}`;
 }

@@ -76,8 +76,9 @@ async function secretsMatch(given: string, expected: string): Promise<boolean> {
   ]);
   const x = new Uint8Array(a);
   const y = new Uint8Array(b);
-  let difference = 0;
-  for (let i = 0; i < x.length; i++) difference |= x[i] ^ y[i];
+  // Both are SHA-256 digests; folding in the lengths keeps a missing byte from matching.
+  let difference = x.length ^ y.length;
+  for (const [i, byte] of x.entries()) difference |= byte ^ (y[i] ?? 0);
   return difference === 0;
 }
 

@@ -193,6 +193,9 @@ export async function runRoleJob(
     const roleId = changes.kind === "revoke"
       ? (job.previous_role_id ?? changes.remove[0])
       : changes.add[0];
+    if (roleId === undefined) {
+      throw new Error(`Cannot tell the member of a ${changes.kind}: it names no role`);
+    }
     const notice: RoleNotice = {
       kind: changes.kind,
       locale: member.locale,

@@ -34,19 +34,22 @@ export function checkSignatureHeader(
   const timestamps: string[] = [];
   let v1Count = 0;
   for (const entry of header.split(",")) {
-    const match = ENTRY.exec(entry);
-    if (!match) return { ok: false, problem: "header is malformed" };
-    const [, scheme, value] = match;
+    const [, scheme, value] = ENTRY.exec(entry) ?? [];
+    if (value === undefined) return { ok: false, problem: "header is malformed" };
     if (scheme === "t") timestamps.push(value);
     if (scheme === "v1") {
       if (!V1_SIGNATURE.test(value)) return { ok: false, problem: "header is malformed" };
       v1Count++;
     }
   }
-  if (timestamps.length !== 1 || !TIMESTAMP.test(timestamps[0]) || v1Count === 0) {
+  const [timestamp] = timestamps;
+  if (
+    timestamps.length !== 1 || timestamp === undefined || !TIMESTAMP.test(timestamp) ||
+    v1Count === 0
+  ) {
     return { ok: false, problem: "header is malformed" };
   }
-  const ageSeconds = Math.floor(now.getTime() / 1000) - Number(timestamps[0]);
+  const ageSeconds = Math.floor(now.getTime() / 1000) - Number(timestamp);
   if (Math.abs(ageSeconds) > toleranceSeconds) {
     return { ok: false, problem: "timestamp is outside the tolerance zone" };
   }

@@ -20,9 +20,10 @@ export function parseEnvFile(text: string, path = ".env"): Record<string, string
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
-    const match = line.match(ASSIGNMENT);
-    if (!match) throw new EnvFileError(path, index + 1, "is not NAME=value");
-    const [, name, rest] = match;
+    const [, name, rest] = line.match(ASSIGNMENT) ?? [];
+    if (name === undefined || rest === undefined) {
+      throw new EnvFileError(path, index + 1, "is not NAME=value");
+    }
     values[name] = unquote(rest, () => new EnvFileError(path, index + 1, `has an unclosed quote`));
   });
   return values;

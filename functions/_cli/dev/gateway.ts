@@ -31,7 +31,7 @@ export function createGateway(routes: GatewayRoutes): Hono {
 
   function forwardToFunction(request: Request): Response | Promise<Response> {
     const url = new URL(request.url);
-    const name = url.pathname.slice(FUNCTIONS_PREFIX.length + 1).split("/")[0];
+    const [name = ""] = url.pathname.slice(FUNCTIONS_PREFIX.length + 1).split("/");
     const handler = routes.functions[name];
     if (!handler) {
       return Response.json({ code: "NOT_FOUND", message: "Requested function was not found" }, {

@@ -23,8 +23,10 @@ const ENDS_UNIT = new Set(["S", "Q", "X"]);
 
 function endsUnit(message: Uint8Array): boolean {
   // The startup message has no type byte; its first byte is the high byte of its length (0).
-  if (message[0] === 0) return true;
-  return ENDS_UNIT.has(String.fromCharCode(message[0]));
+  const [first] = message;
+  if (first === undefined) return false;
+  if (first === 0) return true;
+  return ENDS_UNIT.has(String.fromCharCode(first));
 }
 
 /** The queue a `PGLiteSocketHandler` is given (the same methods pglite-socket's queue has). */

@@ -59,7 +59,8 @@ export interface SlashCommandSetup {
 
 function snowflake(): string {
   const ms = BigInt(Date.now() - 1420070400000);
-  const random = BigInt(crypto.getRandomValues(new Uint32Array(1))[0] & 0x3fffff);
+  const [word = 0] = crypto.getRandomValues(new Uint32Array(1));
+  const random = BigInt(word & 0x3fffff);
   return String((ms << 22n) | random);
 }
 

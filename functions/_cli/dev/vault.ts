@@ -9,8 +9,9 @@ import type { Sql } from "../../_shared/db.ts";
 export async function upsertVaultSecret(sql: Sql, name: string, value: string): Promise<void> {
   const existing = await sql<{ id: string }[]>`
     select id from vault.secrets where name = ${name}`;
-  if (existing.length > 0) {
-    await sql`select vault.update_secret(${existing[0].id}::uuid, ${value})`;
+  const [secret] = existing;
+  if (secret) {
+    await sql`select vault.update_secret(${secret.id}::uuid, ${value})`;
   } else {
     await sql`select vault.create_secret(${value}, ${name})`;
   }

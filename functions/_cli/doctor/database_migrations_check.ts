@@ -10,8 +10,8 @@ import { answered, type Probe, refused } from "./probe.ts";
 export async function migrationFileVersions(directory: string | URL): Promise<string[]> {
   const versions: string[] = [];
   for await (const entry of Deno.readDir(directory)) {
-    const match = /^(\d+)_.*\.sql$/.exec(entry.name);
-    if (entry.isFile && match) versions.push(match[1]);
+    const version = /^(\d+)_.*\.sql$/.exec(entry.name)?.[1];
+    if (entry.isFile && version !== undefined) versions.push(version);
   }
   return versions.sort();
 }

@@ -120,6 +120,7 @@ export class FaultInjector {
     if (!random || (random.path && !random.path.test(path))) return { kind: "none" };
     if (this.#next() >= random.rate) return { kind: "none" };
     const kind = random.kinds[Math.floor(this.#next() * random.kinds.length)];
+    if (kind === undefined) return { kind: "none" };
     this.injected++;
     switch (kind) {
       case "5xx":

@@ -154,9 +154,9 @@ export class OpenApiSpec {
   #insert(template: string): TrieNode {
     let node = this.#root;
     for (const segment of template.split("/").slice(1)) {
-      const param = /^\{(.+)\}$/.exec(segment);
-      if (param) {
-        node.param ??= { name: param[1], node: { literals: new Map() } };
+      const param = /^\{(.+)\}$/.exec(segment)?.[1];
+      if (param !== undefined) {
+        node.param ??= { name: param, node: { literals: new Map() } };
         node = node.param.node;
       } else {
         let next = node.literals.get(segment);
@@ -177,8 +177,8 @@ export class OpenApiSpec {
     index: number,
     params: Record<string, string>,
   ): TrieNode | undefined {
-    if (index === segments.length) return node.operations ? node : undefined;
     const segment = segments[index];
+    if (segment === undefined) return node.operations ? node : undefined;
     const literal = node.literals.get(segment);
     if (literal) {
       const found = this.#walk(literal, segments, index + 1, params);

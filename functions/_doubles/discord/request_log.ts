@@ -197,8 +197,10 @@ export class RequestLog {
 function peakInWindow(times: number[], windowMs: number): number {
   const sorted = [...times].sort((a, b) => a - b);
   let peak = 0;
-  for (let start = 0, end = 0; end < sorted.length; end++) {
-    while (sorted[end] - sorted[start] >= windowMs) start++;
+  let start = 0;
+  for (const [end, time] of sorted.entries()) {
+    // start <= end, so sorted[start] is there; `?? time` only ends the loop if it were not.
+    while (time - (sorted[start] ?? time) >= windowMs) start++;
     peak = Math.max(peak, end - start + 1);
   }
   return peak;

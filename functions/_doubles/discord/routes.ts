@@ -51,6 +51,13 @@ const byChannel = (p: Record<string, string>) => p.channel_id ?? "";
 const byWebhook = (p: Record<string, string>) => `${p.webhook_id}/${p.webhook_token}`;
 const none = () => "";
 
+/** The value of `{name}` in the route's template; a route reading one its template lacks is a bug. */
+function param(params: Record<string, string>, name: string): string {
+  const value = params[name];
+  if (value === undefined) throw new Error(`Cannot read {${name}}: the route's template has none`);
+  return value;
+}
+
 function reply(result: unknown, status = 200): RouteReply {
   if (isError(result)) return { status: result.status, body: result.body };
   return { status, body: result };
@@ -65,9 +72,9 @@ function changeRole(action: "add" | "remove") {
   return ({ state, params, auditLogReason }: RouteContext): RouteReply => {
     const result = state.changeMemberRole(
       action,
-      params.guild_id,
-      params.user_id,
-      params.role_id,
+      param(params, "guild_id"),
+      param(params, "user_id"),
+      param(params, "role_id"),
       auditLogReason,
     );
     return "changed" in result ? { status: 204 } : reply(result);
@@ -124,7 +131,7 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     template: "/guilds/{guild_id}",
     body: false,
     auth: true,
-    handle: ({ state, params }) => reply(state.guildObject(params.guild_id)),
+    handle: ({ state, params }) => reply(state.guildObject(param(params, "guild_id"))),
     bucket: "default",
     major: byGuild,
     global: true,
@@ -134,7 +141,7 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     template: "/guilds/{guild_id}/roles",
     body: false,
     auth: true,
-    handle: ({ state, params }) => reply(state.guildRoles(params.guild_id)),
+    handle: ({ state, params }) => reply(state.guildRoles(param(params, "guild_id"))),
     bucket: "default",
     major: byGuild,
     global: true,
@@ -153,7 +160,7 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
           invalidFormBody([{ path: ["limit"], code: "NUMBER_TYPE_MAX", message: "Invalid query" }]),
         );
       }
-      return reply(state.listMembers(params.guild_id, limit, BigInt(after)));
+      return reply(state.listMembers(param(params, "guild_id"), limit, BigInt(after)));
     },
     bucket: "default",
     major: byGuild,
@@ -164,7 +171,8 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     template: "/guilds/{guild_id}/members/{user_id}",
     body: false,
     auth: true,
-    handle: ({ state, params }) => reply(state.memberObject(params.guild_id, params.user_id)),
+    handle: ({ state, params }) =>
+      reply(state.memberObject(param(params, "guild_id"), param(params, "user_id"))),
     bucket: "default",
     major: byGuild,
     global: true,
@@ -223,7 +231,7 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     body: true,
     auth: true,
     handle: ({ state, params, body }) => {
-      const sent = state.createChannelMessage(params.channel_id, body as MessageBody);
+      const sent = state.createChannelMessage(param(params, "channel_id"), body as MessageBody);
       return "kind" in sent ? reply(state.messageObject(sent)) : reply(sent);
     },
     bucket: "messages",
@@ -236,7 +244,10 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     body: true,
     auth: false,
     handle: ({ state, params, body }) => {
-      const interaction = state.interaction(params.webhook_id, params.webhook_token);
+      const interaction = state.interaction(
+        param(params, "webhook_id"),
+        param(params, "webhook_token"),
+      );
       if ("status" in interaction) return reply(interaction);
       const sent = state.createFollowup(interaction, body as MessageBody);
       return "kind" in sent ? reply(state.messageObject(sent)) : reply(sent);
@@ -251,7 +262,10 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     body: true,
     auth: false,
     handle: ({ state, params, body }) => {
-      const interaction = state.interaction(params.webhook_id, params.webhook_token);
+      const interaction = state.interaction(
+        param(params, "webhook_id"),
+        param(params, "webhook_token"),
+      );
       if ("status" in interaction) return reply(interaction);
       const edited = state.editOriginal(interaction, (body ?? {}) as MessageBody);
       return "kind" in edited ? reply(state.messageObject(edited)) : reply(edited);
@@ -266,14 +280,17 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     body: true,
     auth: false,
     handle: ({ state, params, body }) => {
-      const interaction = state.interactionById(params.interaction_id, params.interaction_token);
+      const interaction = state.interactionById(
+        param(params, "interaction_id"),
+        param(params, "interaction_token"),
+      );
       if ("status" in interaction) return reply(interaction);
       const { data } = body as { type: number; data?: MessageBody | null };
       const refused = state.respondToInteraction(interaction, data ?? undefined);
       return refused ? reply(refused) : { status: 204 };
     },
     bucket: "interaction_callbacks",
-    major: (p) => p.interaction_id,
+    major: (p) => p.interaction_id ?? "",
     global: false,
   },
   bulk_set_application_commands: {
@@ -325,8 +342,8 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
 export function implementedRoutesDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [operationId, route] of Object.entries(ROUTES)) {
-    paths[route.template] ??= {};
-    paths[route.template][route.method.toLowerCase()] = {
+    const operations = paths[route.template] ??= {};
+    operations[route.method.toLowerCase()] = {
       operationId,
       security: route.auth ? [{ BotToken: [] }] : [{}, { BotToken: [] }],
       ...(route.body

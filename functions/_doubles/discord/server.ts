@@ -430,8 +430,8 @@ class DiscordApi {
 
     let body: unknown;
     if (text.trim() !== "") {
-      const contentType = (request.headers.get("Content-Type") ?? "").split(";")[0].trim()
-        .toLowerCase();
+      const [mediaType = ""] = (request.headers.get("Content-Type") ?? "").split(";");
+      const contentType = mediaType.trim().toLowerCase();
       if (contentType !== "application/json") {
         return reject("content-type", [{
           path: [],

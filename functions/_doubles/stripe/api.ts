@@ -207,7 +207,7 @@ const CHECKOUT_CREATE: EndpointSpec = {
   wallet_options: "any",
 };
 
-const SUBSCRIPTION_UPDATE: EndpointSpec = {
+const SUBSCRIPTION_UPDATE = {
   cancel_at: "string",
   cancel_at_period_end: "boolean",
   cancellation_details: {
@@ -231,7 +231,7 @@ const SUBSCRIPTION_UPDATE: EndpointSpec = {
     resumes_at: "integer",
   },
   proration_behavior: ["always_invoice", "create_prorations", "none"],
-};
+} satisfies EndpointSpec;
 
 /** Newest-first page of `items` per Stripe's cursor parameters. */
 function paginate<T extends StoredObject>(

@@ -304,8 +304,9 @@ export class Billing {
       subscription.cancel_at_period_end = false;
     } else {
       const classic = when.atPeriodEnd === "classic";
-      subscription.cancel_at = classic
-        ? subscription.items.data[0].current_period_end
+      const [firstItem] = subscription.items.data;
+      subscription.cancel_at = classic && firstItem
+        ? firstItem.current_period_end
         : periodOf(subscription).end;
       subscription.cancel_at_period_end = classic;
     }
@@ -587,9 +588,11 @@ export class Billing {
     const before = structuredClone(dispute);
     dispute.status = result;
     if (result === "won") {
+      const [withdrawal] = dispute.balance_transactions;
+      if (!withdrawal) throw new Error(`Dispute ${disputeId} has no withdrawal to reverse`);
       dispute.balance_transactions.push(
         disputeBalanceTransaction(
-          -dispute.balance_transactions[0].amount,
+          -withdrawal.amount,
           this.state.now(),
           "dispute_reversal",
         ),
@@ -653,10 +656,11 @@ export class Billing {
       .map((pi) => pi && this.state.charges.get(String(pi.latest_charge)))
       .filter((c): c is Stripe.Charge => c !== undefined && c.status === "succeeded")
       .sort((a, b) => this.state.orderOf(b.id) - this.state.orderOf(a.id));
-    if (charges.length === 0) {
+    const [latest] = charges;
+    if (!latest) {
       throw invalidRequest(`Subscription ${subscription.id} has no successful charge.`);
     }
-    return charges[0];
+    return latest;
   }
 
   /** Creates, finalizes and charges an invoice for the subscription; events come later. */

@@ -202,7 +202,8 @@ export class EventLog {
     if (options.shuffle) {
       for (let i = pairs.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1));
-        [pairs[i], pairs[j]] = [pairs[j], pairs[i]];
+        const [first, second] = [pairs[i], pairs[j]];
+        if (first && second) [pairs[i], pairs[j]] = [second, first];
       }
     }
     const results: DeliveryAttempt[] = [];

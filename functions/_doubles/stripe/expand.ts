@@ -61,11 +61,11 @@ function includable(state: StripeState, object: Json, key: string): unknown {
 }
 
 function expandAt(state: StripeState, value: unknown, segments: string[], path: string): unknown {
-  if (segments.length === 0 || value === null || value === undefined) return value;
+  const [key, ...rest] = segments;
+  if (key === undefined || value === null || value === undefined) return value;
   if (Array.isArray(value)) return value.map((v) => expandAt(state, v, segments, path));
   if (typeof value !== "object") throw cannotExpand(path);
   const object = value as Json;
-  const [key, ...rest] = segments;
   let child = key in object ? object[key] : includable(state, object, key);
   if (child === undefined) throw cannotExpand(path);
   if (typeof child === "string") {

@@ -30,7 +30,7 @@ function splitKey(key: string): string[] {
   let match: RegExpExecArray | null;
   let consumed = 0;
   while ((match = matcher.exec(rest)) !== null) {
-    if (match.index !== consumed) return [key];
+    if (match.index !== consumed || match[1] === undefined) return [key];
     segments.push(match[1]);
     consumed = matcher.lastIndex;
   }
@@ -45,6 +45,7 @@ type Building = Map<string | typeof APPEND, Building | string> & {
 
 function insert(node: Building, segments: string[], value: string): void {
   const [head, ...rest] = segments;
+  if (head === undefined) return;
   if (head === "") {
     node.appended ??= [];
     if (rest.length === 0) node.appended.push(value);
@@ -106,7 +107,7 @@ export function canonicalParams(params: FormParams): string {
     if (typeof value === "string") return value;
     if (Array.isArray(value)) return value.map(sortKeys);
     return Object.fromEntries(
-      Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]),
+      Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sortKeys(v)]),
     );
   };
   return JSON.stringify(sortKeys(params));

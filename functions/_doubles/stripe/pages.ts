@@ -52,7 +52,7 @@ function subscriptionState(subscription: Stripe.Subscription, periodEnd: number 
     return `Canceled · ended on ${formatDate(subscription.ended_at)}`;
   }
   const status = subscription.status.replace("_", " ");
-  const label = status[0].toUpperCase() + status.slice(1);
+  const label = status.charAt(0).toUpperCase() + status.slice(1);
   if (subscription.cancel_at !== null || subscription.cancel_at_period_end) {
     return `${label} · cancels on ${formatDate(subscription.cancel_at ?? periodEnd)}`;
   }

@@ -91,7 +91,11 @@ function checkObject(params: FormParams, spec: EndpointSpec, path: string): void
   for (const key of Object.keys(params)) {
     if (!(key in spec)) throw unknownParameter(pathOf(path, key));
   }
-  for (const [key, value] of Object.entries(params)) check(value, spec[key], pathOf(path, key));
+  for (const [key, value] of Object.entries(params)) {
+    const expected = spec[key];
+    if (expected === undefined) throw unknownParameter(pathOf(path, key));
+    check(value, expected, pathOf(path, key));
+  }
 }
 
 /**

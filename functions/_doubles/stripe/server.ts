@@ -74,7 +74,7 @@ function errorResponse(error: StripeApiError, requestId: string): Response {
 function apiKeyOf(request: Request): string | null {
   const authorization = request.headers.get("authorization");
   if (!authorization) return null;
-  const [scheme, value = ""] = authorization.split(" ", 2);
+  const [scheme = "", value = ""] = authorization.split(" ", 2);
   if (scheme.toLowerCase() === "bearer") return value.trim() || null;
   if (scheme.toLowerCase() === "basic") {
     try {

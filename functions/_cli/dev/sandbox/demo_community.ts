@@ -110,7 +110,8 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
   // Written directly: the price was just created here, so plans:apply's Stripe look-up of its
   // amount and interval would only repeat what is already known.
   const [entry] = parsed.file.guilds;
-  const [plan] = entry.plans;
+  const [plan] = entry?.plans ?? [];
+  if (!entry || !plan) throw new Error("The sandbox plans file has no guild with a plan");
   await targets.sql.begin(async (tx) => {
     await tx`insert into rolepass.guilds (id, name, default_locale, seller_notice)
       values (${entry.id}, ${entry.name}, ${entry.default_locale},

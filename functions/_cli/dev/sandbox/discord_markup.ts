@@ -28,10 +28,12 @@ const HTML_ESCAPES: Record<string, string> = {
 };
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]);
+  return text.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] ?? ch);
 }
 
 const INTL_LOCALE: Record<Locale, string> = { ja: "ja-JP", en: "en-US" };
+
+const FULL_DATE_TIME: Intl.DateTimeFormatOptions = { dateStyle: "full", timeStyle: "short" };
 
 // Discord's timestamp styles (https://discord.com/developers/docs/reference#message-formatting-timestamp-styles).
 const TIMESTAMP_STYLES: Record<string, Intl.DateTimeFormatOptions> = {
@@ -40,7 +42,7 @@ const TIMESTAMP_STYLES: Record<string, Intl.DateTimeFormatOptions> = {
   d: { dateStyle: "short" },
   D: { dateStyle: "long" },
   f: { dateStyle: "long", timeStyle: "short" },
-  F: { dateStyle: "full", timeStyle: "short" },
+  F: FULL_DATE_TIME,
 };
 
 const RELATIVE_UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
@@ -54,7 +56,7 @@ const RELATIVE_UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
 
 function relativeTime(seconds: number, locale: Locale): string {
   const [unit, size] = RELATIVE_UNITS.find(([, size]) => Math.abs(seconds) >= size) ??
-    RELATIVE_UNITS[RELATIVE_UNITS.length - 1];
+    ["second", 1];
   const text = new Intl.RelativeTimeFormat(INTL_LOCALE[locale], { numeric: "always" })
     .format(Math.round(seconds / size), unit);
   // ICU writes "15 分後"; Discord, like Japanese typesetting, writes "15分後".
@@ -68,8 +70,8 @@ function timestamp(unix: number, style: string, context: MarkupContext): string 
       .format(date);
   const shown = style === "R"
     ? relativeTime(unix - context.now.getTime() / 1000, context.locale)
-    : format(TIMESTAMP_STYLES[style]);
-  const full = format(TIMESTAMP_STYLES.F);
+    : format(TIMESTAMP_STYLES[style] ?? FULL_DATE_TIME);
+  const full = format(FULL_DATE_TIME);
   return `<time datetime="${date.toISOString()}" title="${escapeHtml(full)}">` +
     `${escapeHtml(shown)}</time>`;
 }
