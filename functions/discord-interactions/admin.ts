@@ -4,6 +4,7 @@
  * server the command was run in.
  */
 import {
+  type AdminRequest,
   explainEntitlement,
   mayAdminister,
   monthlyRecurringRevenue,
@@ -83,17 +84,39 @@ export async function answerAdmin(
     });
     return adminRefusalReply(access.refusal, locale);
   }
-  const { guildId, operatorId } = access.caller;
   const request = parseAdminRequest(interaction.data?.options);
   if (!request) return adminRefusalReply("unknown_subcommand", locale);
+  return (await runAdminRequest(deps, access.caller, request, locale, log)).reply;
+}
+
+/** What an admin request answered, and whether it failed for want of the database. */
+export interface AdminOutcome {
+  reply: EphemeralReply;
+  unavailable: boolean;
+}
+
+/**
+ * Does what an operator asked, in their server only: shared by `/rolepass` and
+ * `deno task admin`, which differ only in how they learn who asks and in what.
+ * @param caller the server and the operator, already allowed
+ * @returns the reply, in `locale`; a database failure is a reply too, never a throw
+ */
+export async function runAdminRequest(
+  deps: AdminCommandDeps,
+  caller: AdminCaller,
+  request: AdminRequest,
+  locale: Locale,
+  log: Logger,
+): Promise<AdminOutcome> {
+  const { guildId, operatorId } = caller;
   log.info("admin command", { guildId, operatorId, subcommand: request.subcommand });
   try {
     switch (request.subcommand) {
       case "status": {
         const record = await deps.adminStore.member(guildId, request.memberId);
-        if (!record) return memberStatusReply(null, request.memberId, locale);
+        if (!record) return answered(memberStatusReply(null, request.memberId, locale));
         const { membership } = record;
-        return memberStatusReply(
+        return answered(memberStatusReply(
           {
             memberId: request.memberId,
             plan: record.plan,
@@ -108,7 +131,7 @@ export async function answerAdmin(
           },
           request.memberId,
           locale,
-        );
+        ));
       }
       case "overview": {
         const [members, prices, queue, recentFailures] = await Promise.all([
@@ -117,26 +140,30 @@ export async function answerAdmin(
           deps.adminStore.queueHealth(guildId),
           deps.adminStore.failedRoleJobs(guildId, RECENT_FAILURES),
         ]);
-        return overviewReply({
+        return answered(overviewReply({
           members,
           monthlyRevenue: monthlyRecurringRevenue(prices),
           queue,
           recentFailures,
-        }, locale);
+        }, locale));
       }
       case "failures":
-        return failuresReply(
+        return answered(failuresReply(
           await deps.adminStore.failedRoleJobs(guildId, LISTED_FAILURES),
           locale,
-        );
+        ));
       case "retry": {
         const requeued = await deps.adminStore.retryFailedRoleJobs(guildId);
         log.info("admin retried failed role jobs", { guildId, operatorId, requeued });
-        return retryReply(requeued, locale);
+        return answered(retryReply(requeued, locale));
       }
     }
   } catch (error) {
     log.error("admin command could not reach the database", { error, guildId });
-    return adminRefusalReply("unavailable", locale);
+    return { reply: adminRefusalReply("unavailable", locale), unavailable: true };
   }
+}
+
+function answered(reply: EphemeralReply): AdminOutcome {
+  return { reply, unavailable: false };
 }

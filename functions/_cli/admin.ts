@@ -1,0 +1,108 @@
+/**
+ * `deno task admin -- <subcommand> --guild <id> [--member <id>] [--lang ja|en]`: the operators'
+ * console of `/rolepass` for operators who script. The same request parsing, reads, writes and
+ * replies as the Discord command (functions/discord-interactions/admin.ts); whoever can run this
+ * holds the database URL, so there is no Discord permission to check.
+ *
+ * Reads DATABASE_URL (or SUPABASE_DB_URL) and, for the Dashboard links' mode only,
+ * STRIPE_SECRET_KEY, from the environment or the project's `.env`.
+ */
+import { z } from "zod";
+import { ADMIN_SUBCOMMANDS, parseAdminRequest } from "../_core/admin.ts";
+import { discordIdSchema } from "../_core/discord_id.ts";
+import { localeSchema } from "../_core/locale.ts";
+import { createSql } from "../_shared/db.ts";
+import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { createLogger } from "../_shared/log.ts";
+import { runAdminRequest } from "../discord-interactions/admin.ts";
+import { createAdminStore } from "../discord-interactions/admin_store.ts";
+import type { TaskOutput } from "./close.ts";
+import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
+
+const SUBCOMMAND_LINES = ADMIN_SUBCOMMANDS.map((subcommand) =>
+  `  ${subcommand.name.padEnd(10)}${subcommand.description.en}${
+    subcommand.takesMember ? " (needs --member)" : ""
+  }`
+).join("\n");
+
+/** The command line of `deno task admin`. */
+export const ADMIN_TASK: TaskDefinition = {
+  name: "admin",
+  help:
+    `Usage: deno task admin -- <subcommand> --guild <guild id> [--member <member id>] [--lang ja|en]
+
+What /rolepass does in Discord, from the command line, for one server:
+${SUBCOMMAND_LINES}
+
+Reads DATABASE_URL (or SUPABASE_DB_URL), and STRIPE_SECRET_KEY for the Dashboard links' mode,
+from the environment or .env.`,
+  flags: { guild: { type: "string" }, member: { type: "string" }, lang: { type: "string" } },
+  maxPositionals: 1,
+};
+
+const shape = { STRIPE_SECRET_KEY: z.string().optional() };
+
+/** Runs one subcommand; returns the exit code. */
+export async function runAdmin(
+  positionals: string[],
+  flags: Record<string, string | boolean | undefined>,
+  env: Record<string, string | undefined>,
+  output: TaskOutput,
+): Promise<number> {
+  const usage = (problem: string) => {
+    output.error(`admin: ${problem}. Run \`deno task admin --help\` for the usage.`);
+    return USAGE_EXIT_CODE;
+  };
+  const guild = discordIdSchema.safeParse(flags.guild);
+  if (!guild.success) return usage("--guild must be a Discord server id (17 to 20 digits)");
+  const locale = localeSchema.safeParse(flags.lang ?? "en");
+  if (!locale.success) return usage("--lang must be ja or en");
+  const [subcommand] = positionals;
+  if (!subcommand) return usage("name a subcommand");
+  const request = parseAdminRequest([{
+    name: subcommand,
+    type: 1,
+    ...(typeof flags.member === "string"
+      ? { options: [{ name: "member", type: 6, value: flags.member }] }
+      : {}),
+  }]);
+  if (!request) {
+    return usage(
+      ADMIN_SUBCOMMANDS.some((known) => known.name === subcommand)
+        ? `${subcommand} needs --member <member id> (17 to 20 digits)`
+        : `unknown subcommand "${subcommand}"`,
+    );
+  }
+  const config = parseEnv(shape, env);
+  const sql = createSql(requireDatabaseUrl(env), { max: 2 });
+  try {
+    const { reply, unavailable } = await runAdminRequest(
+      {
+        adminStore: createAdminStore(sql),
+        stripeTestMode: /^(sk|rk)_test_/.test(config.STRIPE_SECRET_KEY ?? ""),
+        now: () => new Date(),
+      },
+      { guildId: guild.data, operatorId: "command-line" },
+      request,
+      locale.data,
+      createLogger("admin"),
+    );
+    const text = reply.data?.content ?? "";
+    if (unavailable) {
+      output.error(`admin: ${text} Check DATABASE_URL.`);
+      return 1;
+    }
+    output.out(text);
+    return 0;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+if (import.meta.main) {
+  await runTask(ADMIN_TASK, ({ args, env }) =>
+    runAdmin(args.positionals, args.flags, env.values, {
+      out: (text) => console.log(text),
+      error: (text) => console.error(text),
+    }));
+}
