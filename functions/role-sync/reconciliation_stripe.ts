@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { HANDLED_EVENT_TYPES, stripeEventEnvelope } from "../_core/stripe_shapes.ts";
+import { doneEventIds } from "../_shared/stripe_event_ledger.ts";
 import { type SyncDeps, type SyncOutcome, syncSubscription } from "../_shared/subscription_sync.ts";
 import { type EventDeps, processEvent } from "../stripe-webhook/event_processing.ts";
 
@@ -113,12 +114,7 @@ export async function catchUpStripeEvents(
       });
       const events = page.data.map((event) => listedEvent.parse(event));
       result.listed += events.length;
-      const done = new Set(
-        (await deps.sql<{ id: string }[]>`
-          select id from rolepass.stripe_events
-          where id = any(${events.map((e) => e.id)}) and processed_at is not null`)
-          .map((row) => row.id),
-      );
+      const done = await doneEventIds(deps.sql, events.map((e) => e.id));
       for (const event of events) {
         if (done.has(event.id)) continue;
         const log = deps.logger.child({ eventId: event.id, eventType: event.type });
@@ -127,7 +123,8 @@ export async function catchUpStripeEvents(
         if (outcome.status === "applied" && outcome.changed) result.changed++;
         log.info("Stripe event caught up", { ...outcome });
       }
-      if (events.length) resumeAfter = events[events.length - 1].id;
+      const last = events.at(-1);
+      if (last) resumeAfter = last.id;
       if (!page.has_more) break;
       if (deps.now().getTime() >= deadline) {
         result.status = "in_progress";
@@ -169,15 +166,18 @@ export interface GuildResync {
 /**
  * Re-reads from Stripe every membership of `guildId` that has a Stripe customer, one at a time
  * through {@linkcode syncSubscription} (the webhook's path and lock), so it can run while
- * webhooks arrive. For what the Events API no longer holds (older than 30 days).
+ * webhooks arrive. For what the Events API no longer holds (older than 30 days); with
+ * `which = "past_due"`, for the members a changed grace period decides again.
  */
 export async function resyncGuildSubscriptions(
   deps: SyncDeps,
   guildId: string,
+  which: "all" | "past_due" = "all",
 ): Promise<GuildResync> {
   const memberships = await deps.sql<{ id: string; stripe_customer_id: string }[]>`
     select id, stripe_customer_id from rolepass.memberships
     where guild_id = ${guildId} and stripe_customer_id is not null
+      and (${which} = 'all' or status = 'past_due')
     order by created_at, id`;
   const summary: GuildResync = { checked: 0, changed: 0, withoutSubscription: 0, failed: [] };
   for (const membership of memberships) {
@@ -186,7 +186,7 @@ export async function resyncGuildSubscriptions(
       outcome = await syncSubscription(
         deps,
         { customerId: membership.stripe_customer_id },
-        { cause: "stripe_resync", eventId: null },
+        { cause: which === "all" ? "stripe_resync" : "grace_changed", eventId: null },
       );
     } catch (error) {
       summary.failed.push({

@@ -9,7 +9,10 @@ import {
   STRIPE_CATCHUP_DEFAULTS,
   type StripeCatchUpDeps,
 } from "../../functions/role-sync/reconciliation_stripe.ts";
+import { createApp } from "../../functions/role-sync/app.ts";
+import { depsFromConfig } from "../../functions/role-sync/config.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
+import { BOT_TOKEN, configureVault, ROLE_SYNC_SECRET } from "./role_sync_fixtures.ts";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
 const MINUTE = 60_000;
@@ -151,5 +154,66 @@ Deno.test("the full pass re-reads every membership of the guild from Stripe", as
     assertEquals((await world.membership(unpaid.membershipId)).entitled, false);
     const again = await resyncGuildSubscriptions(world.deps, world.guildId);
     assertEquals(again.changed, 0);
+  });
+});
+
+/** role-sync's app built as production builds it, reading Stripe from the world's double. */
+function roleSyncApp(world: WebhookWorld, stripe: boolean) {
+  const config = {
+    secret: ROLE_SYNC_SECRET,
+    botToken: BOT_TOKEN,
+    applicationId: "100000000000000001",
+    discordApiBaseUrl: "http://127.0.0.1:9/api/v10",
+    databaseUrl: world.db.url,
+    ...(stripe
+      ? { stripe: { secretKey: "sk_test_rolepass", apiBaseUrl: world.stripeDouble.url } }
+      : {}),
+  };
+  const deps = depsFromConfig(config, {
+    runInBackground: undefined,
+    now: () => world.clock.now.getTime(),
+  }, world.appSql);
+  return createApp(deps);
+}
+
+async function postStripeEvents(app: ReturnType<typeof createApp>): Promise<Response> {
+  return await app.request("/role-sync/stripe-events", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-rolepass-secret": ROLE_SYNC_SECRET },
+    body: "{}",
+  });
+}
+
+Deno.test("pg_cron's hourly wake reaches role-sync's /stripe-events, which catches up", async () => {
+  await withWorld(async (world) => {
+    await configureVault(world.db.sql, "http://localhost/functions/v1/role-sync");
+    const [job] = await world.db.sql<{ schedule: string; command: string }[]>`
+      select schedule, command from cron.job where jobname = 'rolepass-stripe-event-catchup'`;
+    assertEquals(job?.schedule, "17 * * * *");
+    await world.db.sql.unsafe(job.command);
+    const [wake] = await world.db.sql<{ url: string; body: unknown }[]>`
+      select url, body from net.http_request_queue order by id desc limit 1`;
+    assertEquals(wake.url, "http://localhost/functions/v1/role-sync/stripe-events");
+
+    const member = await world.newMember();
+    world.stripeDouble.completeCheckout(member.sessionId);
+    world.takeEvents();
+    world.clock.now = new Date(Date.now() + 10 * MINUTE);
+    const response = await postStripeEvents(roleSyncApp(world, true));
+    const body = await response.json();
+    assertEquals(response.status, 200, JSON.stringify(body));
+    assertEquals(body.status, "completed");
+    assertEquals((await world.membership(member.membershipId)).entitled, true);
+  });
+});
+
+Deno.test("role-sync without a Stripe key answers 503 to /stripe-events and changes nothing", async () => {
+  await withWorld(async (world) => {
+    const response = await postStripeEvents(roleSyncApp(world, false));
+    assertEquals(response.status, 503);
+    assertEquals(
+      (await world.db.sql`select 1 from rolepass.stripe_event_catchups`).length,
+      0,
+    );
   });
 });
