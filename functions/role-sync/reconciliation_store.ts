@@ -10,8 +10,8 @@ import type {
   Repair,
 } from "../_core/reconciliation.ts";
 import { compKey } from "../_core/reconciliation.ts";
-import type { Locale } from "../_core/locale.ts";
-import type { Sql } from "../_shared/db.ts";
+import { type Locale, localeSchema } from "../_core/locale.ts";
+import { oneRow, type Sql } from "../_shared/db.ts";
 
 /** How a pass read the guild's members. */
 export type ReadMode = "list" | "known_members";
@@ -96,7 +96,7 @@ const guildRowSchema = z.object({
   id: z.string(),
   role_drift_policy: z.enum(["report", "remove"]),
   operator_log_channel_id: z.string().nullable(),
-  default_locale: z.enum(["ja", "en"]),
+  default_locale: localeSchema,
   paid_role_ids: z.array(z.string()),
   status: z.string().nullable(),
   mode: z.enum(["list", "known_members"]).nullable(),
@@ -152,12 +152,15 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     },
 
     async hasDueLiveJobs(guildId) {
-      const [row] = await sql<{ busy: boolean }[]>`
+      const row = oneRow(
+        await sql<{ busy: boolean }[]>`
         select exists (
           select 1 from rolepass.role_jobs j
           where j.guild_id = ${guildId} and j.status in ('pending', 'running')
             and j.next_attempt_at <= now()
-        ) as busy`;
+        ) as busy`,
+        "whether the guild has due role jobs",
+      );
       return row.busy;
     },
 
@@ -167,7 +170,7 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
         { discord_user_id: string; entitled_role_id: string | null; managed: string[] }[]
       >`
         select m.discord_user_id,
-          case when m.entitled and m.deleted_at is null then m.entitled_role_id end
+          case when m.entitled then m.entitled_role_id end
             as entitled_role_id,
           array(
             select distinct r from (
@@ -207,9 +210,12 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
 
     async enqueueRepairs(guildId, repairs, maxJobs, spacingMs) {
       if (repairs.length === 0 || maxJobs <= 0) return 0;
-      const [row] = await sql<{ queued: number }[]>`
+      const row = oneRow(
+        await sql<{ queued: number }[]>`
         select rolepass.enqueue_role_repairs(${guildId}, ${sql.json(repairs)}, ${maxJobs},
-          ${spacingMs}) as queued`;
+          ${spacingMs}) as queued`,
+        "enqueue_role_repairs's result",
+      );
       return row.queued;
     },
 
