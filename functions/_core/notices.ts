@@ -8,9 +8,11 @@ import type { RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
 import { MessageFlags } from "discord-api-types/v10";
 import { z } from "zod";
 import { operatorAlertMessage, roleNoticeText } from "./messages/role_notice.ts";
+import { type MemberTimelineKind, memberTimelineText } from "./messages/member_timeline.ts";
 import { operatorLogText } from "./messages/operator_log.ts";
 import { planDisplaySchema } from "./operator_text.ts";
 import type { Locale } from "./locale.ts";
+import { formatAmount } from "./price.ts";
 
 const localeSchema = z.enum(["ja", "en"]);
 const snowflake = z.string().regex(/^[0-9]{17,20}$/);
@@ -23,7 +25,25 @@ export const roleChangePayloadSchema = z.object({
   plan: planDisplaySchema.nullable(),
   roleId: snowflake,
   endsAt: z.coerce.date().nullable(),
-  revokedReason: z.enum(["refund", "dispute"]).nullable(),
+  revokedReason: z.enum(["refund", "dispute", "payment_failed"]).nullable(),
+});
+
+/** Member timeline kinds (functions/_core/messages/member_timeline.ts). */
+export const MEMBER_TIMELINE_KINDS: readonly MemberTimelineKind[] = [
+  "payment_failed",
+  "grace_ending",
+  "payment_recovered",
+  "cancel_scheduled",
+  "cancel_undone",
+  "plan_changed",
+  "trial_ending",
+];
+
+/** A member timeline message's facts, as the trigger or the webhook wrote them. */
+export const memberTimelinePayloadSchema = z.object({
+  guildName: z.string(),
+  plan: planDisplaySchema.nullable().catch(null),
+  at: z.coerce.date().nullable().optional().transform((at) => at ?? null),
 });
 
 /** A role job that failed for good, told to the operator. */
@@ -73,8 +93,9 @@ export type OperatorLogKind = typeof OPERATOR_LOG_KINDS[number];
 export const operatorLogPayloadSchema = z.object({
   memberId: snowflake.optional(),
   planName: z.string().max(100).optional(),
-  /** Already formatted for the guild ("¥500", "$5.00"). */
-  amount: z.string().max(40).optional(),
+  /** In the currency's minor unit, as Stripe gives it. */
+  amountMinor: z.number().int().nonnegative().optional(),
+  currency: z.string().regex(/^[a-z]{3}$/).optional(),
   reason: z.string().max(300).optional(),
   /** A date the line names (period end, scheduled end). */
   at: z.coerce.date().optional(),
@@ -87,6 +108,12 @@ export type Notice =
     audience: "member";
     kind: "role_change";
     payload: z.infer<typeof roleChangePayloadSchema>;
+  }
+  | {
+    audience: "member";
+    kind: MemberTimelineKind;
+    locale: Locale;
+    payload: z.infer<typeof memberTimelinePayloadSchema>;
   }
   | {
     audience: "operator";
@@ -112,6 +139,21 @@ export function parseNotice(
     return payload.success
       ? { ok: true, notice: { audience: "member", kind: "role_change", payload: payload.data } }
       : { ok: false, reason: `Cannot read role_change payload: ${payload.error.message}` };
+  }
+  const timelineKind = MEMBER_TIMELINE_KINDS.find((k) => k === row.kind);
+  if (row.audience === "member" && timelineKind) {
+    const payload = memberTimelinePayloadSchema.safeParse(row.payload);
+    return payload.success
+      ? {
+        ok: true,
+        notice: {
+          audience: "member",
+          kind: timelineKind,
+          locale: locale.data,
+          payload: payload.data,
+        },
+      }
+      : { ok: false, reason: `Cannot read ${timelineKind} payload: ${payload.error.message}` };
   }
   if (row.audience === "operator" && row.kind === "role_failure") {
     const payload = roleFailurePayloadSchema.safeParse(row.payload);
@@ -148,11 +190,7 @@ export function noticeMessage(
   notice: Notice,
   delivery: { via: "followup" } | { via: "channel"; nonce: string },
 ): RESTPostAPIChannelMessageJSONBody {
-  const content = notice.audience === "member"
-    ? roleNoticeText(notice.payload)
-    : notice.kind === "role_failure"
-    ? operatorAlertMessage({ ...notice.payload, locale: notice.locale }).content ?? ""
-    : operatorLogText(notice.kind, notice.locale, notice.payload);
+  const content = noticeText(notice);
   return {
     content,
     allowed_mentions: { parse: [] },
@@ -160,4 +198,21 @@ export function noticeMessage(
       ? { flags: MessageFlags.Ephemeral }
       : { nonce: delivery.nonce, enforce_nonce: true }),
   };
+}
+
+function noticeText(notice: Notice): string {
+  if (notice.kind === "role_change") return roleNoticeText(notice.payload);
+  if (notice.audience === "member") {
+    return memberTimelineText(notice.kind, notice.locale, notice.payload);
+  }
+  if (notice.kind === "role_failure") {
+    return operatorAlertMessage({ ...notice.payload, locale: notice.locale }).content ?? "";
+  }
+  const { amountMinor, currency, ...facts } = notice.payload;
+  return operatorLogText(notice.kind, notice.locale, {
+    ...facts,
+    ...(amountMinor !== undefined && currency
+      ? { amount: formatAmount(amountMinor, currency, notice.locale) }
+      : {}),
+  });
 }

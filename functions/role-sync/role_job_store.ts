@@ -36,6 +36,7 @@ const memberRowSchema = z.object({
   entitled_role_id: z.string().nullable(),
   cancel_at: z.date().nullable(),
   revoked_reason: z.enum(["refund", "dispute"]).nullable(),
+  ended_unpaid: z.boolean(),
   stripe_subscription_id: z.string().nullable(),
   guild_name: z.string(),
   operator_log_channel_id: z.string().nullable(),
@@ -60,7 +61,8 @@ export interface MemberState {
   plan: PlanDisplay | null;
   /** When a scheduled cancel ends the role. */
   endsAt: Date | null;
-  revokedReason: "refund" | "dispute" | null;
+  /** Why the role ends early: a refund, a dispute, or a renewal never paid (grace over). */
+  revokedReason: "refund" | "dispute" | "payment_failed" | null;
   stripeSubscriptionId: string | null;
   operatorLogChannelId: string | null;
   operatorLocale: Locale;
@@ -135,6 +137,8 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         select m.guild_id, m.discord_user_id, m.locale, m.entitled, m.entitled_role_id,
           m.cancel_at,
           m.revoked_reason, m.stripe_subscription_id,
+          (m.status in ('past_due', 'unpaid') or m.change_cause = 'grace_period_ended')
+            as ended_unpaid,
           g.name as guild_name, g.operator_log_channel_id, g.default_locale as guild_locale,
           (select p.display from rolepass.plans p
             where p.guild_id = m.guild_id and p.discord_role_id = m.entitled_role_id
@@ -173,7 +177,7 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         ),
         // The sync stores the scheduled cancel the core decided, in either billing mode.
         endsAt: row.cancel_at,
-        revokedReason: row.revoked_reason,
+        revokedReason: row.revoked_reason ?? (row.ended_unpaid ? "payment_failed" : null),
         stripeSubscriptionId: row.stripe_subscription_id,
         operatorLogChannelId: row.operator_log_channel_id,
         operatorLocale: row.guild_locale,

@@ -13,7 +13,8 @@ import {
   type RoleJobSummary,
 } from "../../functions/_core/messages/admin.ts";
 import { operatorLogText } from "../../functions/_core/messages/operator_log.ts";
-import { OPERATOR_LOG_KINDS } from "../../functions/_core/notices.ts";
+import { memberTimelineText } from "../../functions/_core/messages/member_timeline.ts";
+import { MEMBER_TIMELINE_KINDS, OPERATOR_LOG_KINDS } from "../../functions/_core/notices.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
 import {
   operatorAlertMessage,
@@ -157,7 +158,14 @@ function roleNoticeTexts(): string[] {
       at: new Date("2026-12-31T00:00:00Z"),
     })
   );
-  return [...notices.map(roleNoticeText), ...alerts, ...logLines];
+  const timeline = MEMBER_TIMELINE_KINDS.flatMap((kind) =>
+    [new Date("2026-12-31T00:00:00Z"), null].flatMap((at) =>
+      GUILD_NAMES.map((guildName) =>
+        memberTimelineText(kind, "ja", { guildName, plan: PLANS[0], at })
+      )
+    )
+  );
+  return [...notices.map(roleNoticeText), ...alerts, ...logLines, ...timeline];
 }
 
 function planPageTexts(): string[] {

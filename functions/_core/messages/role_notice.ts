@@ -25,7 +25,7 @@ export interface RoleNotice {
   /** A scheduled cancel: when the role ends. Only for grant and swap. */
   endsAt: Date | null;
   /** Why a role was removed early. */
-  revokedReason: "refund" | "dispute" | null;
+  revokedReason: "refund" | "dispute" | "payment_failed" | null;
 }
 
 function discordDate(date: Date): string {
@@ -66,9 +66,13 @@ function noticeText(notice: RoleNotice): string {
           ? "返金されたため、"
           : notice.revokedReason === "dispute"
           ? "支払いに異議申し立てがあったため、"
+          : notice.revokedReason === "payment_failed"
+          ? "お支払いを確認できないまま猶予期間が終わったため、"
           : "ご購読が終了したため、";
         return `${why}${guild} のロール ${role}（「${plan}」）を外しました。` +
-          `\n再開するには /subscribe を実行してください。`;
+          (notice.revokedReason === "payment_failed"
+            ? `\n/subscribe からお支払い方法を更新するか、改めてお申し込みください。`
+            : `\n再開するには /subscribe を実行してください。`);
       }
     }
   }
@@ -89,9 +93,13 @@ function noticeText(notice: RoleNotice): string {
         ? "Your payment was refunded, so"
         : notice.revokedReason === "dispute"
         ? "Your payment was disputed, so"
+        : notice.revokedReason === "payment_failed"
+        ? `Your payment for "${plan}" did not go through, so`
         : `Your "${plan}" subscription has ended, so`;
       return `${why} the ${role} role in ${guild} has been removed.` +
-        `\nRun /subscribe to join again.`;
+        (notice.revokedReason === "payment_failed"
+          ? `\nRun /subscribe to update your payment method or to join again.`
+          : `\nRun /subscribe to join again.`);
     }
   }
 }
