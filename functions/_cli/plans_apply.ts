@@ -143,12 +143,14 @@ export async function applyPlansFile(
       const [row] = await tx<{ inserted: boolean }[]>`
         insert into rolepass.guilds as g (
           id, name, default_locale, seller_notice, past_due_grace, revoke_on_refund,
-          revoke_on_dispute, refund_policy, dispute_policy, operator_log_channel_id
+          revoke_on_dispute, refund_policy, dispute_policy, operator_log_channel_id,
+          operator_log_muted_kinds
         ) values (
           ${guild.id}, ${guild.name}, ${guild.default_locale},
           ${tx.json(guild.seller_notice)}, ${guild.past_due_grace}::interval,
           ${guild.revoke_on_refund}, ${guild.revoke_on_dispute}, ${guild.refund_policy},
-          ${guild.dispute_policy}, ${guild.operator_log_channel_id}
+          ${guild.dispute_policy}, ${guild.operator_log_channel_id},
+          ${guild.operator_log_muted_kinds}::text[]
         )
         on conflict (id) do update set
           name = excluded.name,
@@ -159,12 +161,13 @@ export async function applyPlansFile(
           revoke_on_dispute = excluded.revoke_on_dispute,
           refund_policy = excluded.refund_policy,
           dispute_policy = excluded.dispute_policy,
-          operator_log_channel_id = excluded.operator_log_channel_id
+          operator_log_channel_id = excluded.operator_log_channel_id,
+          operator_log_muted_kinds = excluded.operator_log_muted_kinds
         where (g.name, g.default_locale, g.seller_notice, g.past_due_grace, g.refund_policy,
-            g.dispute_policy, g.operator_log_channel_id)
+            g.dispute_policy, g.operator_log_channel_id, g.operator_log_muted_kinds)
           is distinct from (excluded.name, excluded.default_locale, excluded.seller_notice,
             excluded.past_due_grace, excluded.refund_policy, excluded.dispute_policy,
-            excluded.operator_log_channel_id)
+            excluded.operator_log_channel_id, excluded.operator_log_muted_kinds)
         returning (xmax = 0) as inserted`;
       if (row?.inserted) summary.guildsAdded++;
       else if (row) summary.guildsUpdated++;

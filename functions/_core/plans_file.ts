@@ -10,6 +10,7 @@ import { localeSchema } from "./locale.ts";
 import { type BillingInterval } from "./price.ts";
 import { planTextSchema, sellerNoticeSchema } from "./operator_text.ts";
 import { policyOfSwitch, reversalPolicy } from "./refund_dispute_policy.ts";
+import { OPERATOR_LOG_KINDS } from "./notices.ts";
 
 /** Longest grace period a past_due subscription may keep the role: Stripe's own retries end
  * within about a month (Smart Retries default: 8 tries in 2 weeks). */
@@ -71,6 +72,8 @@ export const guildEntrySchema = z.strictObject({
   /** The older switch: false is the same as `dispute_policy: "keep"`. */
   revoke_on_dispute: z.boolean().optional(),
   operator_log_channel_id: snowflake.nullable().default(null),
+  /** Per kind of operator log line, whether the log channel gets it; every kind is on by default. */
+  operator_log: z.partialRecord(z.enum(OPERATOR_LOG_KINDS), z.boolean()).default({}),
   plans: z.array(planEntrySchema).min(1, { message: "a guild needs at least one plan" }),
 }).superRefine((guild, ctx) => {
   guild.plans.forEach((plan, index) => {
@@ -102,6 +105,9 @@ export const guildEntrySchema = z.strictObject({
     dispute_policy: disputePolicy,
     revoke_on_refund: refundPolicy !== "keep",
     revoke_on_dispute: disputePolicy !== "keep",
+    operator_log_muted_kinds: OPERATOR_LOG_KINDS.filter((kind) =>
+      guild.operator_log[kind] === false
+    ),
   };
 });
 /** One guild of the plans file. */

@@ -240,3 +240,29 @@ Deno.test("a missing Stripe key or plans file is named, with where to get it", a
   assertEquals(await runPlansApply(["/nonexistent/plans.json"], env, out), 1);
   assert(lines[0].includes("Copy supabase/plans.example.json to supabase/plans.json"), lines[0]);
 });
+
+Deno.test("operator_log turns a kind of log line off for its guild: that kind queues nothing, the others still do", async () => {
+  await withContext(async ({ db, monthly, yearly, apply }) => {
+    const json = exampleWith(monthly, yearly);
+    json.guilds[0].operator_log_channel_id = "1187654321098765999";
+    json.guilds[0].operator_log = { renewal_paid: false, health_fixed: true };
+    const { code, out } = await apply(json);
+    assertEquals(code, 0, out);
+    const guildId = json.guilds[0].id;
+    const [guild] = await db.sql<{ muted: string[] }[]>`
+      select operator_log_muted_kinds as muted from rolepass.guilds where id = ${guildId}`;
+    assertEquals(guild.muted, ["renewal_paid"]);
+    const [{ muted, kept }] = await db.sql<{ muted: string | null; kept: string | null }[]>`
+      select rolepass.enqueue_operator_notice(${guildId}, 'renewal_paid', '{}'::jsonb)::text
+          as muted,
+        rolepass.enqueue_operator_notice(${guildId}, 'health_fixed',
+          '{"reason": "the bot can manage roles again"}'::jsonb)::text as kept`;
+    assertEquals(muted, null);
+    assert(kept !== null);
+
+    json.guilds[0].operator_log = { renewal_paid: "no" };
+    const refused = await apply(json);
+    assert(refused.code !== 0);
+    assert(refused.out.includes("operator_log"), refused.out);
+  });
+});
