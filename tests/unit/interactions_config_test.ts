@@ -30,7 +30,14 @@ Deno.test("a valid environment gives the defaults and a site URL without trailin
     publicSiteUrl: "https://plans.example.com",
     linkTokenTtlSeconds: 900,
     databaseUrl: VALID.SUPABASE_DB_URL,
+    stripeTestMode: false,
   });
+});
+
+Deno.test("a test-mode STRIPE_SECRET_KEY sends /rolepass's Dashboard links to test data", () => {
+  assertEquals(loadConfig({ ...VALID, STRIPE_SECRET_KEY: "sk_test_x" }).stripeTestMode, true);
+  assertEquals(loadConfig({ ...VALID, STRIPE_SECRET_KEY: "rk_test_x" }).stripeTestMode, true);
+  assertEquals(loadConfig({ ...VALID, STRIPE_SECRET_KEY: "sk_live_x" }).stripeTestMode, false);
 });
 
 Deno.test("DATABASE_URL is the fallback for SUPABASE_DB_URL", () => {
