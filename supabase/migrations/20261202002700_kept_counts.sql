@@ -149,3 +149,178 @@ cross join (
   from rolepass.role_jobs j
   where j.status in ('pending', 'running')
 ) oldest;
+
+-- the close ----------------------------------------------------------------------------------------
+-- The month's facts are read once, narrow; the cancellations look up the starts of this month's
+-- subscription ends only (the hashed lookup of every start in the guild's history, 100,000 rows
+-- at 100,000 members, is gone), and the statement is not JIT-compiled.
+create or replace function rolepass.close_period(closing_guild_id text, closing_month date)
+returns table(outcome text, detail text)
+language plpgsql
+security definer
+set search_path = ''
+-- One bounded statement over a month of facts: compiling it (about 0.3 s measured at 100,000
+-- members) costs more than it saves.
+set jit = off
+as $$
+declare
+  zone text;
+  month_start timestamptz;
+  month_end timestamptz;
+  latest_closed date;
+  earliest_open_activity date;
+  label text := to_char(closing_month, 'YYYY-MM');
+begin
+  select g.accounting_time_zone into zone
+  from rolepass.guilds g where g.id = closing_guild_id
+  for update;
+  if zone is null then
+    return query select 'refused', format('No guild %s is configured', closing_guild_id);
+    return;
+  end if;
+  if closing_month is null or closing_month <> date_trunc('month', closing_month)::date then
+    return query select 'refused', 'The month to close must be given as its first day';
+    return;
+  end if;
+  month_start := closing_month::timestamp at time zone zone;
+  month_end := (closing_month + interval '1 month')::timestamp at time zone zone;
+  if month_end > now() then
+    return query select 'refused', format('Cannot close %s: it has not ended yet in %s', label, zone);
+    return;
+  end if;
+
+  select max(c.month) into latest_closed
+  from rolepass.closed_periods c where c.guild_id = closing_guild_id;
+  if latest_closed is not null and closing_month <= latest_closed then
+    return query select 'already_closed', case when closing_month = latest_closed
+      then format('%s is already closed; nothing changed', label)
+      else format('%s is closed already: %s, a later month, is closed; nothing changed', label,
+        to_char(latest_closed, 'YYYY-MM')) end;
+    return;
+  end if;
+
+  -- Facts between the latest closed month and this one belong to an earlier open month.
+  select least(
+    (select date_trunc('month', min(l.occurred_at) at time zone zone)::date
+      from rolepass.money_ledger l
+      where l.guild_id = closing_guild_id
+        and l.occurred_at < month_start
+        and (latest_closed is null or l.occurred_at
+          >= (latest_closed + interval '1 month')::timestamp at time zone zone)),
+    (select min(l.period_month)
+      from rolepass.money_ledger l
+      where l.guild_id = closing_guild_id and l.is_adjustment
+        and l.period_month < closing_month
+        and (latest_closed is null or l.period_month > latest_closed))
+  ) into earliest_open_activity;
+  if earliest_open_activity is not null then
+    return query select 'refused', format(
+      'Cannot close %s: %s has activity and is still open; close %s first', label,
+      to_char(earliest_open_activity, 'YYYY-MM'), to_char(earliest_open_activity, 'YYYY-MM'));
+    return;
+  end if;
+
+  insert into rolepass.closed_periods (guild_id, month, time_zone)
+  values (closing_guild_id, closing_month, zone);
+
+  insert into rolepass.closed_period_figures (guild_id, month, row_kind, fact_month, plan_id,
+    stripe_price_id, plan_name, currency, gross, refunds, disputes, net, starts, cancellations,
+    active_at_month_end, mrr)
+  with facts as materialized (
+    -- Only the columns the figures need, so the month's rows stay small in memory.
+    select l.is_adjustment, l.fact_month, l.plan_id, l.currency, l.stripe_price_id, l.kind,
+      l.amount, l.starts_subscription, l.stripe_object_id
+    from rolepass.money_ledger l
+    where l.guild_id = closing_guild_id
+      and l.occurred_at >= month_start and l.occurred_at < month_end
+      and l.period_month = closing_month
+    union all
+    select l.is_adjustment, l.fact_month, l.plan_id, l.currency, l.stripe_price_id, l.kind,
+      l.amount, l.starts_subscription, l.stripe_object_id
+    from rolepass.money_ledger l
+    where l.guild_id = closing_guild_id and l.is_adjustment and l.period_month = closing_month
+  ),
+  sums as (
+    select f.is_adjustment, f.fact_month, f.plan_id, f.currency,
+      min(f.stripe_price_id) as stripe_price_id,
+      coalesce(sum(f.amount) filter (where f.kind = 'invoice_paid'), 0) as gross,
+      coalesce(sum(f.amount) filter (where f.kind = 'refund'), 0) as refunds,
+      coalesce(sum(f.amount) filter (where f.kind = 'dispute'), 0)
+        - coalesce(sum(f.amount) filter (where f.kind = 'dispute_won'), 0) as disputes,
+      count(*) filter (where f.kind = 'invoice_paid' and f.starts_subscription)::integer
+        as starts
+    from facts f
+    group by 1, 2, 3, 4
+  ),
+  -- A subscription end counts as a cancellation when its start is in the ledger: one index
+  -- lookup per end of this month, rather than a hash of every start the guild ever had.
+  ended as (
+    select f.is_adjustment, f.fact_month, f.plan_id, f.currency, count(*)::integer as cancellations
+    from facts f
+    where f.kind = 'subscription_ended'
+      and exists (
+        select 1 from rolepass.money_ledger s
+        where s.stripe_subscription_id = f.stripe_object_id and s.starts_subscription
+        offset 0
+      )
+    group by 1, 2, 3, 4
+  ),
+  grouped as (
+    select case when s.is_adjustment then 'adjustment' else 'period' end as row_kind,
+      s.fact_month, s.plan_id, s.currency, s.stripe_price_id, s.gross, s.refunds, s.disputes,
+      s.starts, coalesce(e.cancellations, 0) as cancellations
+    from sums s
+    left join ended e on e.is_adjustment = s.is_adjustment and e.fact_month = s.fact_month
+      and e.plan_id = s.plan_id and e.currency = s.currency
+  ),
+  previous as (
+    select p.plan_id, p.currency, p.stripe_price_id, p.active_at_month_end
+    from rolepass.closed_period_figures p
+    where p.guild_id = closing_guild_id and p.month = latest_closed and p.row_kind = 'period'
+  ),
+  movement as (
+    select g.plan_id, g.currency, min(g.stripe_price_id) as stripe_price_id,
+      sum(g.starts - g.cancellations)::integer as net_starts
+    from grouped g group by 1, 2
+  ),
+  active as (
+    select coalesce(m.plan_id, p.plan_id) as plan_id,
+      coalesce(m.currency, p.currency) as currency,
+      coalesce(m.stripe_price_id, p.stripe_price_id) as stripe_price_id,
+      greatest(coalesce(p.active_at_month_end, 0) + coalesce(m.net_starts, 0), 0) as members
+    from movement m
+    full join previous p on p.plan_id = m.plan_id and p.currency = m.currency
+  ),
+  period_rows as (
+    select 'period'::text as row_kind, closing_month as fact_month, a.plan_id, a.currency,
+      coalesce(g.stripe_price_id, a.stripe_price_id) as stripe_price_id,
+      coalesce(g.gross, 0) as gross, coalesce(g.refunds, 0) as refunds,
+      coalesce(g.disputes, 0) as disputes, coalesce(g.starts, 0) as starts,
+      coalesce(g.cancellations, 0) as cancellations, a.members
+    from active a
+    left join grouped g
+      on g.row_kind = 'period' and g.plan_id = a.plan_id and g.currency = a.currency
+  )
+  select closing_guild_id, closing_month, r.row_kind, r.fact_month, r.plan_id,
+    r.stripe_price_id, pl.display -> 'en' ->> 'name', r.currency, r.gross, r.refunds,
+    r.disputes, r.gross - r.refunds - r.disputes, r.starts, r.cancellations, r.members,
+    case when r.members is null then null
+      when pl.currency = r.currency then round(r.members * pl.unit_amount
+        * case pl.billing_interval when 'day' then 365.0 / 12 when 'week' then 52.0 / 12
+            when 'month' then 1.0 else 1.0 / 12 end
+        / pl.interval_count)::bigint
+      else 0 end
+  from (
+    select p.row_kind, p.fact_month, p.plan_id, p.currency, p.stripe_price_id, p.gross,
+      p.refunds, p.disputes, p.starts, p.cancellations, p.members
+    from period_rows p
+    union all
+    select g.row_kind, g.fact_month, g.plan_id, g.currency, g.stripe_price_id, g.gross,
+      g.refunds, g.disputes, g.starts, g.cancellations, null::integer
+    from grouped g where g.row_kind = 'adjustment'
+  ) r
+  left join rolepass.plans pl on pl.id = r.plan_id;
+
+  return query select 'closed', format('%s is closed in %s', label, zone);
+end;
+$$;

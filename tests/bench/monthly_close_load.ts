@@ -8,8 +8,10 @@
  * checks that the close scanned no table sequentially, and prints the ledger's size per member
  * per month (pg_total_relation_size over the rows written).
  */
+import postgres from "postgres";
 import { createSql } from "../../functions/_shared/db.ts";
 import { createTestDatabase } from "../harness/database.ts";
+import { first, assert } from "../harness/assert.ts";
 
 const MEMBERS = 100_000;
 const MONTHS = 12;
@@ -30,6 +32,7 @@ try {
     values (${GUILD}, 'price_bench', '300000000000000777', ${sql.json({ en: { name: "Bench" } })},
       980, 'jpy', 'month')
     returning id`;
+  assert(plan, "plan is missing");
 
   const seedStarted = performance.now();
   await sql.begin(async (tx) => {
@@ -72,14 +75,15 @@ try {
   await sql`analyze rolepass.money_ledger`;
   const seedSeconds = (performance.now() - seedStarted) / 1000;
 
-  const [{ rows, bytes }] = await sql<{ rows: number; bytes: number }[]>`
+  const { rows, bytes } = first(await sql<{ rows: number; bytes: number }[]>`
     select count(*)::integer as rows,
       pg_total_relation_size('rolepass.money_ledger')::float8 as bytes
-    from rolepass.money_ledger`;
+    from rolepass.money_ledger`, "a row");
 
   for (let month = 1; month < MONTHS; month++) {
     const first = `2025-${String(month).padStart(2, "0")}-01`;
     const [closed] = await sql`select outcome from rolepass.close_period(${GUILD}, ${first}::date)`;
+    assert(closed, "closed is missing");
     if (closed.outcome !== "closed") throw new Error(`closing ${first}: ${closed.outcome}`);
   }
 
@@ -88,6 +92,7 @@ try {
     const [row] = await sql<{ scans: number }[]>`
       select coalesce(sum(seq_scan), 0)::integer as scans from pg_stat_user_tables
       where relname in ('money_ledger', 'closed_period_figures')`;
+    assert(row, "row is missing");
     return row.scans;
   };
   const elapsed = async (work: () => Promise<unknown>) => {
@@ -114,6 +119,7 @@ try {
         sql.begin(async (tx) => {
           const [closed] = await tx`
             select outcome from rolepass.close_period(${GUILD}, '2025-12-01'::date)`;
+          assert(closed, "closed is missing");
           if (closed.outcome !== "closed") throw new Error(`closing 2025-12: ${closed.outcome}`);
           throw new RollBack();
         }).catch((error) => {
@@ -124,9 +130,34 @@ try {
   }
   const scansDuring = (await seqScans()) - scansBefore;
 
+  if (Deno.env.get("CLOSE_EXPLAIN")) {
+    // EXPLAIN ANALYZE of every statement inside the close, printed as PostgreSQL reports it.
+    const plans: string[] = [];
+    const explainSql = postgres(db.url, { max: 1, onnotice: (n) => plans.push(n.message) });
+    try {
+      await explainSql.begin(async (tx) => {
+        await tx.unsafe("load 'auto_explain'");
+        await tx.unsafe("set local auto_explain.log_min_duration = 0");
+        await tx.unsafe("set local auto_explain.log_analyze = on");
+        await tx.unsafe("set local auto_explain.log_buffers = on");
+        await tx.unsafe("set local auto_explain.log_nested_statements = on");
+        await tx.unsafe("set local auto_explain.log_level = 'notice'");
+        await tx`select outcome from rolepass.close_period(${GUILD}, '2025-12-01'::date)`;
+        throw new RollBack();
+      }).catch((error) => {
+        if (!(error instanceof RollBack)) throw error;
+      });
+    } finally {
+      await explainSql.end({ timeout: 5 });
+    }
+    console.log(plans.join("\n\n"));
+  }
+
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
   const closeMs = median(closeTimes);
+  assert(closeMs, "closeMs is missing");
   const floorMs = median(floorTimes);
+  assert(floorMs, "floorMs is missing");
   console.log(`seeded ${rows.toLocaleString("en")} ledger rows in ${seedSeconds.toFixed(1)} s`);
   console.log(
     `ledger size: ${(bytes / 1024 / 1024).toFixed(1)} MiB, ` +
