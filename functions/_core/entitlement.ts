@@ -22,7 +22,7 @@
  */
 import type { ReversalStage } from "./refund_dispute_policy.ts";
 import type { SubscriptionSnapshot } from "./stripe_shapes.ts";
-import { STATUS_MEANINGS } from "./subscription_state.ts";
+import { meaningOf, STATUS_MEANINGS } from "./subscription_state.ts";
 
 /** The operator's settings that bear on entitlement (from `guilds`). */
 export interface EntitlementPolicy {
@@ -169,6 +169,24 @@ export function roleHeldNow(
   membership: { entitled: boolean; entitledRoleId: string | null },
 ): string | null {
   return membership.entitled ? membership.entitledRoleId : null;
+}
+
+/** Why a member's role ended early, as the member is told: a refund, a dispute, or non-payment. */
+export type RoleEndReason = Revocation | "payment_failed";
+
+/**
+ * Why a stored membership's role ended early: the refund or dispute recorded against it, else a
+ * renewal left unpaid (the status says a payment failed, or the sweep ended the grace period).
+ * Null when it ended in the ordinary way (a cancel) or has not ended.
+ */
+export function roleEndReason(
+  membership: { revokedReason: Revocation | null; status: string | null; changeCause: string },
+): RoleEndReason | null {
+  if (membership.revokedReason) return membership.revokedReason;
+  const graceEnded = "grace_period_ended" satisfies NotEntitledReason;
+  return meaningOf(membership.status).paymentFailed || membership.changeCause === graceEnded
+    ? "payment_failed"
+    : null;
 }
 
 /** A subscription of the member's customer that could drive the membership. */

@@ -4,6 +4,7 @@
  * rolepass take the subscription over. `deno task import` reads the facts and writes.
  */
 import { ROLEPASS_METADATA } from "./stripe_shapes.ts";
+import { subscriptionHasEnded } from "./subscription_state.ts";
 
 /** One well-formed row of the import file. */
 export interface ImportRow {
@@ -101,8 +102,6 @@ export type ImportDecision =
   | { ok: true; customerId: string; subscriptionIds: string[] }
   | { ok: false; reason: string };
 
-const ENDED = new Set(["canceled", "incomplete_expired"]);
-
 /**
  * Whether `row` can be imported into `guildId`: the subscription exists, is not over, sells a plan
  * of this guild, and neither Stripe's metadata nor the database ties it to another guild or
@@ -117,7 +116,7 @@ export function decideImportRow(
   const named = row.stripeId.startsWith("sub_")
     ? facts.subscriptions.filter((s) => s.id === row.stripeId)
     : facts.subscriptions;
-  const live = named.filter((s) => !ENDED.has(s.status));
+  const live = named.filter((s) => !subscriptionHasEnded(s.status));
   const sellsPlan = live.filter((s) => s.priceIds.some((price) => facts.guildPriceIds.has(price)));
   if (sellsPlan.length === 0) {
     const otherGuild = live.flatMap((s) => s.priceIds)

@@ -24,18 +24,20 @@ export interface StatusMeaning {
   entitles: StatusEntitlement;
   live: boolean;
   ended: boolean;
+  /** A renewal failed and is still unpaid (Stripe retries, or gave up and left it unpaid). */
+  paymentFailed: boolean;
 }
 
 /** Every Stripe subscription status and what it means; the compiler keeps it complete. */
 export const STATUS_MEANINGS: Readonly<Record<SubscriptionStatus, StatusMeaning>> = {
-  active: { entitles: "entitles", live: true, ended: false },
-  trialing: { entitles: "entitles", live: true, ended: false },
-  past_due: { entitles: "inside_grace_only", live: true, ended: false },
-  unpaid: { entitles: "never", live: true, ended: false },
-  paused: { entitles: "never", live: true, ended: false },
-  incomplete: { entitles: "never", live: false, ended: false },
-  incomplete_expired: { entitles: "never", live: false, ended: true },
-  canceled: { entitles: "never", live: false, ended: true },
+  active: { entitles: "entitles", live: true, ended: false, paymentFailed: false },
+  trialing: { entitles: "entitles", live: true, ended: false, paymentFailed: false },
+  past_due: { entitles: "inside_grace_only", live: true, ended: false, paymentFailed: true },
+  unpaid: { entitles: "never", live: true, ended: false, paymentFailed: true },
+  paused: { entitles: "never", live: true, ended: false, paymentFailed: false },
+  incomplete: { entitles: "never", live: false, ended: false, paymentFailed: false },
+  incomplete_expired: { entitles: "never", live: false, ended: true, paymentFailed: false },
+  canceled: { entitles: "never", live: false, ended: true, paymentFailed: false },
 };
 
 /** Whether `value` (a stored or fetched status) is a status Stripe documents. */
@@ -47,7 +49,12 @@ export function isSubscriptionStatus(value: string | null): value is Subscriptio
  * What a status Stripe does not document (or none) means: it never entitles and is nothing to
  * manage, and it is not taken for ended, so it never lets a second Checkout start beside it.
  */
-const UNKNOWN_STATUS: StatusMeaning = { entitles: "never", live: false, ended: false };
+const UNKNOWN_STATUS: StatusMeaning = {
+  entitles: "never",
+  live: false,
+  ended: false,
+  paymentFailed: false,
+};
 
 /** What `status` means ({@link UNKNOWN_STATUS} for one Stripe does not document). */
 export function meaningOf(status: string | null): StatusMeaning {

@@ -4,7 +4,7 @@
  * worker whose lease expired cannot overwrite the work of the one that took the job over.
  */
 import { z } from "zod";
-import { roleHeldNow } from "../_core/entitlement.ts";
+import { roleEndReason, roleHeldNow } from "../_core/entitlement.ts";
 import { type PlanDisplay, planDisplaySchema } from "../_core/operator_text.ts";
 import { type Locale, localeSchema } from "../_core/locale.ts";
 import type { OperatorAlert, RoleNotice } from "../_core/messages/role_notice.ts";
@@ -36,7 +36,8 @@ const memberRowSchema = z.object({
   entitled_role_id: z.string().nullable(),
   cancel_at: z.date().nullable(),
   revoked_reason: z.enum(["refund", "dispute"]).nullable(),
-  ended_unpaid: z.boolean(),
+  status: z.string().nullable(),
+  change_cause: z.string(),
   stripe_subscription_id: z.string().nullable(),
   guild_name: z.string(),
   operator_log_channel_id: z.string().nullable(),
@@ -54,7 +55,7 @@ export interface MemberState {
   guildName: string;
   memberId: string;
   locale: Locale;
-  /** The role the member should hold now (null when not entitled or deleted). */
+  /** The role the member should hold now (null when not entitled). */
   entitledRoleId: string | null;
   managedRoleIds: string[];
   /** The plan that grants the entitled role, or the membership's plan when not entitled. */
@@ -137,8 +138,7 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         select m.guild_id, m.discord_user_id, m.locale, m.entitled, m.entitled_role_id,
           m.cancel_at,
           m.revoked_reason, m.stripe_subscription_id,
-          (m.status in ('past_due', 'unpaid') or m.change_cause = 'grace_period_ended')
-            as ended_unpaid,
+          m.status, m.change_cause,
           g.name as guild_name, g.operator_log_channel_id, g.default_locale as guild_locale,
           (select p.display from rolepass.plans p
             where p.guild_id = m.guild_id and p.discord_role_id = m.entitled_role_id
@@ -177,7 +177,11 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         ),
         // The sync stores the scheduled cancel the core decided, in either billing mode.
         endsAt: row.cancel_at,
-        revokedReason: row.revoked_reason ?? (row.ended_unpaid ? "payment_failed" : null),
+        revokedReason: roleEndReason({
+          revokedReason: row.revoked_reason,
+          status: row.status,
+          changeCause: row.change_cause,
+        }),
         stripeSubscriptionId: row.stripe_subscription_id,
         operatorLogChannelId: row.operator_log_channel_id,
         operatorLocale: row.guild_locale,

@@ -14,6 +14,7 @@ import {
   type RecordedRevocation,
   revocationInForce,
   revocationOf,
+  roleEndReason,
   roleHeldNow,
 } from "../../functions/_core/entitlement.ts";
 import {
@@ -204,7 +205,12 @@ Deno.test("a status is live, ended or neither, and incomplete is neither", () =>
 
 Deno.test("a status Stripe does not document never entitles, is not live and has not ended", () => {
   for (const status of ["mystery", null]) {
-    assertEquals(meaningOf(status), { entitles: "never", live: false, ended: false });
+    assertEquals(meaningOf(status), {
+      entitles: "never",
+      live: false,
+      ended: false,
+      paymentFailed: false,
+    });
   }
 });
 
@@ -227,6 +233,24 @@ Deno.test("a stored membership holds its role only while entitled", () => {
   assertEquals(roleHeldNow({ entitled: true, entitledRoleId: ROLE_ID }), ROLE_ID);
   assertEquals(roleHeldNow({ entitled: false, entitledRoleId: ROLE_ID }), null);
   assertEquals(roleHeldNow({ entitled: false, entitledRoleId: null }), null);
+});
+
+Deno.test("a role ends for non-payment when a renewal failed or the grace ran out", () => {
+  for (const status of SUBSCRIPTION_STATUSES) {
+    for (const changeCause of ["customer.subscription.updated", "grace_period_ended"]) {
+      const failed = status === "past_due" || status === "unpaid" ||
+        changeCause === "grace_period_ended";
+      assertEquals(
+        roleEndReason({ revokedReason: null, status, changeCause }),
+        failed ? "payment_failed" : null,
+        `${status}, ${changeCause}`,
+      );
+      for (const revokedReason of ["refund", "dispute"] as const) {
+        assertEquals(roleEndReason({ revokedReason, status, changeCause }), revokedReason);
+      }
+    }
+  }
+  assertEquals(roleEndReason({ revokedReason: null, status: null, changeCause: "created" }), null);
 });
 
 Deno.test("a refund stage records a refund and a dispute stage a dispute", () => {
