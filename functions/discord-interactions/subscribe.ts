@@ -102,7 +102,7 @@ export async function answerSubscribe(
   return replied(subscribeReply({
     kind: "manage",
     guildName: link.guildName,
-    membership: link.membership ?? { entitled: false, plan: null, endsAt: null },
+    membership: link.membership ?? { plan: null, standing: { kind: "inactive" } },
     roleRepair: link.roleRepair,
     link: url,
     linkExpiresAt: link.linkExpiresAt,

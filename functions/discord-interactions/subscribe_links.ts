@@ -4,6 +4,7 @@
  * hash and keeps the interaction token, all in one round trip (Discord allows 3 seconds for the
  * whole answer).
  */
+import { memberStanding } from "../_core/member_standing.ts";
 import { z } from "zod";
 import { oneRow, type Sql } from "../_shared/db.ts";
 import type { LinkPurpose } from "../_core/link_token.ts";
@@ -76,6 +77,10 @@ const resultSchema = z.discriminatedUnion("outcome", [
       entitled: z.boolean(),
       plan: z.object({ display: planDisplaySchema }).nullable(),
       cancel_at: z.coerce.date().nullable(),
+      status: z.string().nullable(),
+      revoked_reason: z.enum(["refund", "dispute"]).nullable(),
+      entitled_until: z.coerce.date().nullable(),
+      current_period_end: z.coerce.date().nullable(),
     }).nullable(),
   }),
 ]);
@@ -105,9 +110,15 @@ export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
         linkExpiresAt: result.link_expires_at,
         roleRepair: result.role_repair,
         membership: result.membership && {
-          entitled: result.membership.entitled,
           plan: result.membership.plan?.display ?? null,
-          endsAt: result.membership.cancel_at,
+          standing: memberStanding({
+            status: result.membership.status,
+            entitled: result.membership.entitled,
+            revokedReason: result.membership.revoked_reason,
+            cancelAt: result.membership.cancel_at,
+            entitledUntil: result.membership.entitled_until,
+            currentPeriodEnd: result.membership.current_period_end,
+          }),
         },
       };
     },

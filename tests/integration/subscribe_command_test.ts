@@ -2,7 +2,7 @@
  * `/subscribe` against the real migrated PostgreSQL: each branch of the reply, what is stored (the
  * link token's hash, the interaction token with its 15-minute life) and what never is.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { throws as assertThrows } from "node:assert/strict";
 import { ConfigError } from "../../functions/_shared/env.ts";
 import { withTestDatabase } from "../harness/database.ts";
@@ -98,6 +98,7 @@ Deno.test("a member without a subscription gets an ephemeral link to the plan pa
     assert(button.url.length <= 512);
 
     const [stored] = await db.sql`select * from rolepass.link_tokens`;
+    assert(stored, "stored is missing");
     assertEquals(new Uint8Array(stored.token_hash), await hashLinkToken(match[1]));
     assertEquals(stored.purpose, "join");
     assertEquals(stored.guild_id, GUILD_ID);
@@ -118,11 +119,14 @@ Deno.test("the interaction token is kept for 15 minutes for the follow-up, one r
       select token, application_id, extract(epoch from expires_at - created_at) as life
       from rolepass.interaction_tokens where guild_id = ${GUILD_ID} and discord_user_id = ${MEMBER_ID}`;
     assertEquals(rows.length, 1);
-    assertEquals(rows[0].token, "second-token");
-    assertEquals(rows[0].application_id, APPLICATION_ID);
-    assertEquals(Math.round(Number(rows[0].life)), 15 * 60);
-    const [{ count }] = await db
-      .sql`select count(distinct token_hash)::int from rolepass.link_tokens`;
+    assertEquals(first(rows, "an item of rows").token, "second-token");
+    assertEquals(first(rows, "an item of rows").application_id, APPLICATION_ID);
+    assertEquals(Math.round(Number(first(rows, "an item of rows").life)), 15 * 60);
+    const { count } = first(
+      await db
+        .sql`select count(distinct token_hash)::int from rolepass.link_tokens`,
+      "a row",
+    );
     assertEquals(count, 2);
   });
 });
@@ -136,6 +140,7 @@ Deno.test("the reply is in Japanese for a Japanese member, and the link remember
     assert(reply.data.content.includes("ゴールド1: ￥500 / 毎月"), reply.data.content);
     assertEquals(linkButton(reply).label, "プランを選ぶ");
     const [stored] = await db.sql`select locale from rolepass.link_tokens`;
+    assert(stored, "stored is missing");
     assertEquals(stored.locale, "ja");
   });
 });
@@ -152,9 +157,15 @@ Deno.test("a server with no active plan gets an explanation and nothing is store
     const ja = await answer(db.url, await subscribeInteraction({ locale: "ja" }));
     assert(ja.reply.data.content.includes("まだ有料ロールのプランが用意されていません"));
 
-    const [{ links }] = await db.sql`select count(*)::int as links from rolepass.link_tokens`;
-    const [{ tokens }] = await db
-      .sql`select count(*)::int as tokens from rolepass.interaction_tokens`;
+    const { links } = first(
+      await db.sql`select count(*)::int as links from rolepass.link_tokens`,
+      "a row",
+    );
+    const { tokens } = first(
+      await db
+        .sql`select count(*)::int as tokens from rolepass.interaction_tokens`,
+      "a row",
+    );
     assertEquals([links, tokens], [0, 0]);
   });
 });
@@ -178,6 +189,7 @@ Deno.test("an entitled member gets an ephemeral link to manage the subscription"
     assertEquals(button.label, "Manage subscription");
     assert(/^https:\/\/plans\.rolepass\.test\/manage\/[A-Za-z0-9_-]{43}$/.test(button.url));
     const [stored] = await db.sql`select purpose from rolepass.link_tokens`;
+    assert(stored, "stored is missing");
     assertEquals(stored.purpose, "manage");
   });
 });
@@ -205,7 +217,7 @@ Deno.test("a member whose renewal failed is sent to the portal, not to a second 
     await insertMembership(db.sql, { planId, status: "past_due", entitled: false });
     const { reply } = await answer(db.url, await subscribeInteraction());
 
-    assert(reply.data.content.includes("needs attention"), reply.data.content);
+    assert(reply.data.content.includes("is unpaid"), reply.data.content);
     assert(linkButton(reply).url.includes("/manage/"));
   });
 });
@@ -231,7 +243,7 @@ Deno.test("/subscribe in a DM gets a clear refusal and stores nothing", async ()
     const ja = await answer(db.url, await subscribeInteraction({ guildId: null, locale: "ja" }));
     assert(ja.reply.data.content.includes("サーバーの中で使うコマンドです"));
 
-    const [{ count }] = await db.sql`select count(*)::int from rolepass.link_tokens`;
+    const { count } = first(await db.sql`select count(*)::int from rolepass.link_tokens`, "a row");
     assertEquals(count, 0);
   });
 });
@@ -245,6 +257,7 @@ Deno.test("LINK_TOKEN_TTL_SECONDS sets how long the link works", async () => {
     const [stored] = await db.sql`
       select extract(epoch from expires_at - created_at)::int as ttl,
         floor(extract(epoch from expires_at))::bigint as expires from rolepass.link_tokens`;
+    assert(stored, "stored is missing");
     assertEquals(stored.ttl, 300);
     assert(reply.data.content.includes(`<t:${stored.expires}:R>`), reply.data.content);
   });
@@ -277,12 +290,15 @@ Deno.test("the raw link token is stored nowhere in the database", async () => {
     await insertGuild(db.sql, { plans: [{}] });
     const { reply } = await answer(db.url, await subscribeInteraction());
     const linkToken = linkButton(reply).url.split("/").pop()!;
-    const [{ found }] = await db.sql`
+    const { found } = first(
+      await db.sql`
       select exists (select 1 from rolepass.link_tokens t where to_jsonb(t)::text like ${
-      "%" + linkToken + "%"
-    }) or exists (select 1 from rolepass.interaction_tokens t where to_jsonb(t)::text like ${
-      "%" + linkToken + "%"
-    }) as found`;
+        "%" + linkToken + "%"
+      }) or exists (select 1 from rolepass.interaction_tokens t where to_jsonb(t)::text like ${
+        "%" + linkToken + "%"
+      }) as found`,
+      "a row",
+    );
     assertEquals(found, false);
   });
 });

@@ -75,9 +75,18 @@ function subscribeTexts(): string[] {
     intervalCount: 1,
   }));
   const memberships: MembershipSummary[] = [...PLANS, null].flatMap((plan) => [
-    { entitled: true, plan, endsAt: null },
-    { entitled: true, plan, endsAt: LATER },
-    { entitled: false, plan, endsAt: null },
+    { plan, standing: { kind: "active" } },
+    { plan, standing: { kind: "cancel_scheduled", endsAt: LATER } },
+    { plan, standing: { kind: "inactive" } },
+    { plan, standing: { kind: "refunded" } },
+    { plan, standing: { kind: "disputed" } },
+    { plan, standing: { kind: "past_due_in_grace", until: LATER } },
+    { plan, standing: { kind: "past_due_in_grace", until: null } },
+    { plan, standing: { kind: "past_due" } },
+    { plan, standing: { kind: "unpaid" } },
+    { plan, standing: { kind: "paused" } },
+    { plan, standing: { kind: "trialing", trialEndsAt: LATER } },
+    { plan, standing: { kind: "trialing", trialEndsAt: null } },
   ]);
   const replies = [
     subscribeReply({ kind: "no_plan", guildName: null }, "ja"),

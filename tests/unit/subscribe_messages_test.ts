@@ -2,7 +2,7 @@
  * The /subscribe replies: ephemeral, no mentions, a link button only where there is a link, in the
  * member's language, with the operator's text escaped.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import {
   dmRefusalReply,
   escapeMarkdown,
@@ -38,7 +38,7 @@ function everyReply(locale: Locale) {
     subscribeReply({
       kind: "manage",
       guildName: "Guild",
-      membership: { entitled: true, plan: gold.display, endsAt: null },
+      membership: { plan: gold.display, standing: { kind: "active" } },
       link: LINK,
       linkExpiresAt: EXPIRES,
     }, locale),
@@ -68,6 +68,8 @@ Deno.test("Japanese replies are written in Japanese and English ones in English"
 
 Deno.test("only replies with a link carry a single link button", () => {
   const [noPlan, unknownGuild, join, manage] = everyReply("en");
+  assert(noPlan, "noPlan is missing");
+  assert(unknownGuild, "unknownGuild is missing");
   assertEquals(noPlan.data?.components, undefined);
   assertEquals(unknownGuild.data?.components, undefined);
   for (const reply of [join, manage]) {
@@ -75,14 +77,15 @@ Deno.test("only replies with a link carry a single link button", () => {
     assertEquals(rows.length, 1);
     const row = rows[0] as unknown as { components: Record<string, unknown>[] };
     assertEquals(row.components.length, 1);
-    assertEquals(row.components[0].style, 5);
-    assertEquals(row.components[0].url, LINK);
-    assertEquals(row.components[0].custom_id, undefined);
+    assertEquals(first(row.components, "an item of row.components").style, 5);
+    assertEquals(first(row.components, "an item of row.components").url, LINK);
+    assertEquals(first(row.components, "an item of row.components").custom_id, undefined);
   }
 });
 
 Deno.test("the link's expiry is shown as a Discord timestamp the client localizes", () => {
   const [, , join] = everyReply("en");
+  assert(join, "join is missing");
   assert(join.data?.content?.includes(`<t:${EXPIRES.getTime() / 1000}:R>`));
 });
 
@@ -91,7 +94,7 @@ Deno.test("a scheduled cancellation and a paused role each get their own words",
   const ending = subscribeReply({
     kind: "manage",
     guildName: "Guild",
-    membership: { entitled: true, plan: gold.display, endsAt },
+    membership: { plan: gold.display, standing: { kind: "cancel_scheduled", endsAt } },
     link: LINK,
     linkExpiresAt: EXPIRES,
   }, "en");
@@ -99,7 +102,7 @@ Deno.test("a scheduled cancellation and a paused role each get their own words",
   const paused = subscribeReply({
     kind: "manage",
     guildName: "Guild",
-    membership: { entitled: false, plan: null, endsAt: null },
+    membership: { plan: null, standing: { kind: "inactive" } },
     link: LINK,
     linkExpiresAt: EXPIRES,
   }, "ja");
@@ -117,8 +120,10 @@ Deno.test("operator-written names cannot inject markdown", () => {
 
 Deno.test("plans are listed with the plan page's price wording", () => {
   const [, , join] = everyReply("en");
+  assert(join, "join is missing");
   assert(join.data?.content?.includes("• Gold: ¥500 per month"), join.data?.content);
   const [, , joinJa] = everyReply("ja");
+  assert(joinJa, "joinJa is missing");
   assert(joinJa.data?.content?.includes("• ゴールド: ￥500 / 毎月"), joinJa.data?.content);
 });
 

@@ -17,6 +17,7 @@ import {
 import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { LinkPurpose } from "../link_token.ts";
 import type { Locale } from "../locale.ts";
+import type { MemberStanding } from "../member_standing.ts";
 import type { PlanDisplay } from "../operator_text.ts";
 import { type BillingInterval, formatPlanPrice } from "../price.ts";
 
@@ -33,11 +34,10 @@ export interface PlanSummary {
 
 /** The member's current subscription, for a "manage" reply. */
 export interface MembershipSummary {
-  entitled: boolean;
   /** The plan's display text, or null when the plan is no longer configured. */
   plan: PlanDisplay | null;
-  /** When a scheduled cancellation takes effect, or null. */
-  endsAt: Date | null;
+  /** Where the subscription stands (member_standing.ts decides it). */
+  standing: MemberStanding;
 }
 
 /** What `/subscribe` found out, decided in one database round trip. */
@@ -172,31 +172,13 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
   const plan = membership.plan
     ? `**${planName(membership.plan, locale)}**`
     : (ja ? "有料ロール" : "the paid role");
-  const ends = membership.endsAt ? timestamp(membership.endsAt, "D") : null;
-  let situation: string;
-  if (!membership.entitled) {
-    situation = ja
-      ? `${guild} の ${plan} のサブスクリプションに対応が必要なため、ロールは現在停止しています。` +
-        "ポータルでお支払い方法を確認してください。"
-      : `Your subscription to ${plan} on ${guild} needs attention, so the role is paused for now. ` +
-        "Check your payment method in the portal.";
-  } else if (ends) {
-    situation = ja
-      ? `${guild} の ${plan} のサブスクリプションは ${ends} に終了します。それまではロールをお使いいただけます。` +
-        "ポータルで継続に戻すこともできます。"
-      : `Your subscription to ${plan} on ${guild} ends on ${ends}; you keep the role until then. ` +
-        "You can resume it in the portal.";
-  } else {
-    situation = ja
-      ? `${guild} の ${plan} を購読中です。ポータルでカードの変更、プランの確認、解約ができます。`
-      : `You are subscribed to ${plan} on ${guild}. In the portal you can change your card, ` +
-        "review the plan or cancel.";
-  }
+  const situation = standingText(membership.standing, guild, plan, locale);
+  let repair = "";
   if (outcome.roleRepair) {
     const role = membership.plan
       ? (ja ? `${plan} のロール` : `the ${plan} role`)
       : (ja ? "有料ロール" : "the paid role");
-    situation += ja
+    repair = ja
       ? `\n\n${role}が付いていなかったため、付け直しを手配しました。数秒で戻ります。`
       : `\n\nYou did not have ${role} on the server, so it is being given back now. ` +
         "It should appear within seconds.";
@@ -204,7 +186,7 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
   const linkNote = ja
     ? `\n\nこのリンクは1回だけ使え、${expires}に期限が切れます。誰にも共有しないでください。`
     : `\n\nThe link works once and expires ${expires}. Do not share it.`;
-  return reply(situation + linkNote, {
+  return reply(situation + repair + linkNote, {
     label: ja ? "サブスクリプションを管理" : "Manage subscription",
     url: outcome.link,
   });
@@ -252,4 +234,89 @@ export function unavailableReply(locale: Locale, commandMention: string): Epheme
 /** The path of the plan page (join) or the portal redirect (manage) for a link token. */
 export function linkPath(purpose: LinkPurpose, token: string): string {
   return `/${purpose}/${token}`;
+}
+
+/** What the manage reply says about the member's standing, and what the portal fixes. */
+function standingText(
+  standing: MemberStanding,
+  guild: string,
+  plan: string,
+  locale: Locale,
+): string {
+  const date = (at: Date | null) => (at ? timestamp(at, "D") : null);
+  if (locale === "ja") {
+    switch (standing.kind) {
+      case "refunded":
+        return `${guild} の ${plan} は返金されたため、ロールを外しています。` +
+          "続けるには、ポータルでサブスクリプションの状態をご確認ください。";
+      case "disputed":
+        return `${guild} の ${plan} の支払いに異議申し立てがあるため、結果が出るまでロールを外しています。` +
+          "心当たりがない場合は、カード会社への申し立てを取り下げてください。";
+      case "past_due_in_grace": {
+        const until = date(standing.until);
+        return `${guild} の ${plan} の更新料金をお支払いいただけていません。` +
+          (until ? `ロールは ${until} まで有効です。` : "") +
+          "ポータルでお支払い方法を更新してください。";
+      }
+      case "past_due":
+      case "unpaid":
+        return `${guild} の ${plan} の更新料金が未払いのため、ロールを外しています。` +
+          "ポータルでお支払い方法を更新すると、ロールが戻ります。";
+      case "paused":
+        return `${guild} の ${plan} は一時停止中のため、ロールを外しています。ポータルで再開できます。`;
+      case "cancel_scheduled":
+        return `${guild} の ${plan} のサブスクリプションは ${
+          date(standing.endsAt)
+        } に終了します。それまではロールをお使いいただけます。` +
+          "ポータルで継続に戻すこともできます。";
+      case "trialing": {
+        const until = date(standing.trialEndsAt);
+        return `${guild} の ${plan} を無料でお試し中です。` +
+          (until ? `${until} から課金が始まります。` : "") +
+          "ポータルでプランの確認や解約ができます。";
+      }
+      case "active":
+        return `${guild} の ${plan} を購読中です。ポータルでカードの変更、プランの確認、解約ができます。`;
+      case "inactive":
+        return `${guild} の ${plan} のサブスクリプションに対応が必要なため、ロールは現在停止しています。` +
+          "ポータルでお支払い方法を確認してください。";
+    }
+  }
+  switch (standing.kind) {
+    case "refunded":
+      return `Your payment for ${plan} on ${guild} was refunded, so the role is removed. ` +
+        "Check the subscription in the portal to continue.";
+    case "disputed":
+      return `A payment for ${plan} on ${guild} is disputed, so the role is removed until the ` +
+        "dispute is settled. If you did not mean to dispute it, withdraw it with your card issuer.";
+    case "past_due_in_grace": {
+      const until = date(standing.until);
+      return `The renewal payment for ${plan} on ${guild} failed.` +
+        (until ? ` You keep the role until ${until}.` : "") +
+        " Update your payment method in the portal.";
+    }
+    case "past_due":
+    case "unpaid":
+      return `The renewal for ${plan} on ${guild} is unpaid, so the role is removed. ` +
+        "Update your payment method in the portal and the role comes back.";
+    case "paused":
+      return `Your subscription to ${plan} on ${guild} is paused, so the role is removed. ` +
+        "You can resume it in the portal.";
+    case "cancel_scheduled":
+      return `Your subscription to ${plan} on ${guild} ends on ${
+        date(standing.endsAt)
+      }; you keep the role until then. You can resume it in the portal.`;
+    case "trialing": {
+      const until = date(standing.trialEndsAt);
+      return `You are on a free trial of ${plan} on ${guild}.` +
+        (until ? ` Billing starts ${until}.` : "") +
+        " In the portal you can review the plan or cancel.";
+    }
+    case "active":
+      return `You are subscribed to ${plan} on ${guild}. In the portal you can change your card, ` +
+        "review the plan or cancel.";
+    case "inactive":
+      return `Your subscription to ${plan} on ${guild} needs attention, so the role is paused for now. ` +
+        "Check your payment method in the portal.";
+  }
 }
