@@ -9,6 +9,7 @@ import {
   STRIPE_CATCHUP_DEFAULTS,
   type StripeCatchUpDeps,
 } from "../../functions/role-sync/reconciliation_stripe.ts";
+import { runStripeResync } from "../../functions/_cli/stripe_resync.ts";
 import { createApp } from "../../functions/role-sync/app.ts";
 import { depsFromConfig } from "../../functions/role-sync/config.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
@@ -119,6 +120,7 @@ Deno.test("a catch-up out of time resumes from the page where it stopped", async
     assertEquals(stopped.status, "in_progress");
     assertEquals(stopped.listed, 100);
     const state = await cursor(world);
+    assert(state, "state is missing");
     assertEquals(state.status, "in_progress");
     assert(state.resume_after?.startsWith("evt_"));
     assertEquals(state.caught_up_to, null);
@@ -193,6 +195,7 @@ Deno.test("pg_cron's hourly wake reaches role-sync's /stripe-events, which catch
     await world.db.sql.unsafe(job.command);
     const [wake] = await world.db.sql<{ url: string; body: unknown }[]>`
       select url, body from net.http_request_queue order by id desc limit 1`;
+    assert(wake, "wake is missing");
     assertEquals(wake.url, "http://localhost/functions/v1/role-sync/stripe-events");
 
     const member = await world.newMember();
@@ -215,5 +218,22 @@ Deno.test("role-sync without a Stripe key answers 503 to /stripe-events and chan
       (await world.db.sql`select 1 from rolepass.stripe_event_catchups`).length,
       0,
     );
+  });
+});
+
+Deno.test("deno task stripe:resync repairs a guild whose events are gone", async () => {
+  await withWorld(async (world) => {
+    const member = await world.newMember();
+    world.stripeDouble.completeCheckout(member.sessionId);
+    world.takeEvents();
+    const out: string[] = [];
+    const code = await runStripeResync({ guild: world.guildId }, {
+      DATABASE_URL: world.db.url,
+      STRIPE_SECRET_KEY: "sk_test_rolepass",
+      STRIPE_API_BASE_URL: world.stripeDouble.url,
+    }, { out: (line) => out.push(line), error: (line) => out.push(line) });
+    assertEquals(code, 0, out.join("\n"));
+    assert(out.join("\n").includes("1 member(s) re-read from Stripe, 1 corrected"), out.join());
+    assertEquals((await world.membership(member.membershipId)).entitled, true);
   });
 });
