@@ -8,6 +8,7 @@
  * leaves the event unprocessed, so Stripe's retry finishes the work.
  */
 import Stripe from "stripe";
+import { revocationOf } from "../_core/entitlement.ts";
 import { disputeStage } from "../_core/refund_dispute_policy.ts";
 import {
   type ChargeSnapshot,
@@ -28,9 +29,15 @@ import {
   StaleReadError,
   type SyncDeps,
   type SyncOutcome,
-  type Transaction,
 } from "../_shared/subscription_sync.ts";
 import { createStripeGateway, type StripeGateway } from "../_shared/stripe_gateway.ts";
+import {
+  claimEvent,
+  isEventDone,
+  markIgnoredInTransaction,
+  recordFailure,
+  recordIgnored,
+} from "../_shared/stripe_event_ledger.ts";
 import { readMoneyFacts } from "./money_facts.ts";
 
 /** What happened to an event; the HTTP answer reports it. */
@@ -65,8 +72,8 @@ export async function processEvent(
   const skip = whyNotServed(envelope, deps.livemode) ??
     (isHandledEventType(envelope.type) ? null : `event type ${envelope.type} is not handled`);
   if (skip) {
-    if (await isProcessed(deps, envelope.id)) return { status: "duplicate" };
-    await recordIgnored(deps, envelope, skip);
+    if (await isEventDone(deps.sql, envelope.id)) return { status: "duplicate" };
+    await recordIgnored(deps.sql, envelope, skip);
     return { status: "ignored", why: skip };
   }
   const parsed = handledStripeEvent.safeParse({ type: envelope.type, data: envelope.data });
@@ -78,13 +85,13 @@ export async function processEvent(
   const target = eventTarget(parsed.data);
   // Checked before Stripe is called, so a replay costs no Stripe read; the event insert in the
   // transaction still decides, for two deliveries racing past this check.
-  if (await isProcessed(deps, envelope.id)) return { status: "duplicate" };
+  if (await isEventDone(deps.sql, envelope.id)) return { status: "duplicate" };
 
   try {
     const stripe = createStripeGateway(deps.stripe);
     const resolved = await resolveTarget(stripe, target, envelope.id);
     if ("ignore" in resolved) {
-      await recordIgnored(deps, envelope, resolved.ignore);
+      await recordIgnored(deps.sql, envelope, resolved.ignore);
       return { status: "ignored", why: resolved.ignore };
     }
     const moneyFacts = await readMoneyFacts(stripe, parsed.data);
@@ -98,14 +105,16 @@ export async function processEvent(
       );
       try {
         outcome = await deps.sql.begin(async (tx) => {
-          if (!await claimEvent(tx, envelope, resolved.customerId)) return null;
+          if (!await claimEvent(tx, envelope, customerLock(tx, resolved.customerId))) return null;
           const synced = await applyCustomerRead(tx, deps, prepared.read, cause, prepared.reversal);
           if (synced.result === "not_rolepass") {
-            await tx`
-              update rolepass.stripe_events set ignored = true, ignored_reason = ${NOT_ROLEPASS}
-              where id = ${envelope.id}`;
+            await markIgnoredInTransaction(tx, envelope.id, NOT_ROLEPASS);
           } else {
             await recordMoneyFacts(tx, moneyFacts, envelope.id);
+          }
+          if (synced.result === "applied" && envelope.type === TRIAL_WILL_END) {
+            await tx`select rolepass.queue_trial_ending_notice(${synced.membershipId}::uuid,
+              ${envelope.id})`;
           }
           return synced;
         }) as SyncOutcome | null;
@@ -145,15 +154,18 @@ export async function processEvent(
         eventId: envelope.id,
         why,
       });
-      await recordIgnored(deps, envelope, why);
+      await recordIgnored(deps.sql, envelope, why);
       return { status: "ignored", why };
     }
-    await recordFailure(deps, envelope, error, logger);
+    await reportFailure(deps, envelope, error, logger);
     throw error;
   }
 }
 
 const NOT_ROLEPASS = "customer and subscription are not rolepass's";
+
+/** The event that tells the member their trial ends soon (queued with the event's sync). */
+const TRIAL_WILL_END = "customer.subscription.trial_will_end";
 
 /** Reads of a refund's or dispute's customer tried before the event is left to Stripe's retry. */
 const STALE_READ_ATTEMPTS = 3;
@@ -175,45 +187,13 @@ function whyNotServed(envelope: StripeEventEnvelope, livemode: boolean): string 
   return null;
 }
 
-/**
- * Takes the customer's lock and claims the event in one round trip: inserts it already marked
- * processed or, when an earlier attempt failed, marks that row. Returns false when the event was
- * already processed, also by a concurrent delivery that finished while this one waited for the
- * lock: the conflicting row is re-checked at its latest version, whatever the statement's
- * snapshot. The mark commits with the membership it applies or rolls back with it.
- */
-async function claimEvent(
-  tx: Transaction,
-  envelope: StripeEventEnvelope,
-  customerId: string,
-): Promise<boolean> {
-  const claimed = await tx`
-    insert into rolepass.stripe_events
-      (id, type, api_version, livemode, processed_at, attempts, last_error)
-    select ${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
-      now(), 1, null
-    from (select ${customerLock(tx, customerId)}) as customer_lock
-    on conflict (id) do update set processed_at = excluded.processed_at,
-      attempts = stripe_events.attempts + 1, last_error = null
-    where stripe_events.processed_at is null
-    returning id`;
-  return claimed.length === 1;
-}
-
-async function isProcessed(deps: SyncDeps, eventId: string): Promise<boolean> {
-  const [known] = await deps.sql<{ processed_at: Date | null }[]>`
-    select processed_at from rolepass.stripe_events where id = ${eventId}`;
-  return Boolean(known?.processed_at);
-}
-
 type ResolvedTarget =
   | { customerId: string; reversal: PendingReversal | null }
   | { ignore: string };
 
 /** The history's cause for a refund or a dispute, as before policies had stages. */
 function causeOf(reversal: PendingReversal | null): string | null {
-  if (!reversal) return null;
-  return reversal.stage.startsWith("dispute") ? "dispute" : "refund";
+  return reversal ? revocationOf(reversal.stage) : null;
 }
 
 /**
@@ -288,26 +268,11 @@ async function subscriptionOfCharge(
     : null;
 }
 
-async function recordIgnored(
-  deps: SyncDeps,
-  envelope: StripeEventEnvelope,
-  why: string,
-): Promise<void> {
-  await deps.sql`
-    insert into rolepass.stripe_events
-      (id, type, api_version, livemode, processed_at, ignored, ignored_reason, attempts)
-    values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
-      now(), true, ${why.slice(0, 500)}, 1)
-    on conflict (id) do update set processed_at = coalesce(stripe_events.processed_at, now()),
-      ignored = true, ignored_reason = excluded.ignored_reason,
-      attempts = stripe_events.attempts + 1`;
-}
-
 /**
  * Counts a failed attempt and keeps its message (never the payload), outside the rolled-back
  * transaction. Best effort: when the database itself is what failed, the log is the record.
  */
-async function recordFailure(
+async function reportFailure(
   deps: SyncDeps,
   envelope: StripeEventEnvelope,
   error: unknown,
@@ -320,13 +285,7 @@ async function recordFailure(
     error: message,
   });
   try {
-    await deps.sql`
-      insert into rolepass.stripe_events (id, type, api_version, livemode, attempts, last_error)
-      values (${envelope.id}, ${envelope.type}, ${envelope.api_version}, ${envelope.livemode},
-        1, ${message})
-      on conflict (id) do update set attempts = stripe_events.attempts + 1,
-        last_error = excluded.last_error
-      where stripe_events.processed_at is null`;
+    await recordFailure(deps.sql, envelope, message);
   } catch (recordError) {
     logger.warn("Could not record the failed attempt", {
       eventId: envelope.id,

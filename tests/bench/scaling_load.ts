@@ -20,6 +20,7 @@
  */
 import type postgres from "postgres";
 import { createTestDatabase } from "../harness/database.ts";
+import { assert, first } from "../harness/assert.ts";
 
 const SIZES = (Deno.env.get("SCALING_SIZES") ?? "1000,10000,100000").split(",").map(Number);
 const MEMBERS_PER_GUILD = 500;
@@ -32,7 +33,9 @@ type Reserved = postgres.ReservedSql;
 
 function median(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  const value = sorted[Math.floor(sorted.length / 2)];
+  if (value === undefined) throw new Error("Cannot take a percentile of no samples");
+  return value;
 }
 
 /** Times `statement` on `sql`, in a transaction rolled back after each sample. */
@@ -80,13 +83,14 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
       join rolepass.plans p on p.stripe_price_id = 'price_scale_' || (1 + i % ${guilds})`;
     await tx`insert into rolepass.membership_history (membership_id, guild_id, discord_user_id,
         operation, cause, stripe_event_id, old_status, new_status, old_entitled, new_entitled,
-        old_row, new_row, changed_at)
+        changes, changed_at)
       select m.id, m.guild_id, m.discord_user_id, 'UPDATE', 'evt_scale', 'evt_scale_' || n,
-        'active', 'active', true, true, jsonb_build_object('status', 'active'),
-        jsonb_build_object('status', 'active'), now() - make_interval(days => 90 * n)
+        'active', 'active', true, true,
+        jsonb_build_object('current_period_end', jsonb_build_array(now(), now())),
+        now() - make_interval(days => 90 * n)
       from rolepass.memberships m, generate_series(1, 4) n`;
-    await tx`insert into rolepass.stripe_events (id, type, received_at, processed_at)
-      select 'evt_scale_' || m.discord_user_id || '_' || n, 'invoice.paid',
+    await tx`insert into rolepass.stripe_events (id, type, status, received_at, processed_at)
+      select 'evt_scale_' || m.discord_user_id || '_' || n, 'invoice.paid', 'processed',
         now() - make_interval(days => 90 * n), now() - make_interval(days => 90 * n)
       from rolepass.memberships m, generate_series(1, 4) n`;
     await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
@@ -130,8 +134,10 @@ async function subscribeCall(
   const [fn] = await sql<{ names: string[] }[]>`
     select proargnames as names from pg_proc
     where proname = 'open_subscribe_link' and pronamespace = 'rolepass'::regnamespace`;
+  assert(fn, "fn is missing");
   const [member] = await sql<{ guild_id: string; discord_user_id: string }[]>`
     select guild_id, discord_user_id from rolepass.memberships order by discord_user_id limit 1`;
+  assert(member, "member is missing");
   const values = (n: number): Record<string, unknown> => ({
     interaction_id: String(930000000000000000n + BigInt(n)),
     guild_id: member.guild_id,
@@ -172,7 +178,10 @@ for (const members of SIZES) {
     console.log(`${members} members: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const sql = await db.sql.reserve();
     try {
-      const [{ id }] = await sql<{ id: string }[]>`select id from rolepass.memberships limit 1`;
+      const { id } = first(
+        await sql<{ id: string }[]>`select id from rolepass.memberships limit 1`,
+        "a row",
+      );
       const subscribe = await subscribeCall(sql);
       const figures: Record<string, number> = {};
       figures["select 1"] = await measure(sql, (s) => s`select 1`, { rolledBack: false });
@@ -216,6 +225,7 @@ for (const name of names) {
     name,
     ...rows.map((r) => {
       const ms = r.figures[name];
+      assert(ms, "ms is missing");
       return `${ms.toFixed(3)} ms (${(ms / r.figures["select 1"]).toFixed(1)}x)`;
     }),
   ].join(" | "));

@@ -72,7 +72,9 @@ interface Measured {
 
 function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  const value = sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  if (value === undefined) throw new Error("Cannot take a percentile of no samples");
+  return value;
 }
 
 async function measure(
@@ -229,8 +231,8 @@ try {
     const { body, header, id } = await signedRequest(index);
     await verifier.webhooks.constructEventAsync(body, header, WEBHOOK_SECRET, 300, crypto);
     await appSql.begin(async (tx) => {
-      await tx`insert into rolepass.stripe_events (id, type, processed_at)
-        values (${"evt_floor" + id.slice(3)}, 'bench.floor', now())`;
+      await tx`insert into rolepass.stripe_events (id, type, status, processed_at)
+        values (${"evt_floor" + id.slice(3)}, 'bench.floor', 'processed', now())`;
     });
   };
   const webhookOne = async (index: number) => {

@@ -3,7 +3,7 @@
  * Stripe dedupe window, an open role job, role-sync's record of managed roles or the books need.
  */
 import type postgres from "postgres";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import { GUILD_ID, insertGuildWithPlan, insertMembership, ROLE_ID } from "./fixtures.ts";
 
@@ -20,6 +20,7 @@ async function insertJob(
       case when ${job.status} = 'done' then now() - make_interval(days => ${job.daysAgo}) end
     from rolepass.memberships where id = ${membershipId}
     returning id::int`;
+  assert(row, "row is missing");
   return row.id;
 }
 
@@ -64,11 +65,15 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
     const eNewest = await insertJob(sql, e, { status: "done", outcome: "applied", daysAgo: 45 });
 
     // Stripe events: processed beyond the 35-day window go; inside it, or unprocessed, stay.
-    await sql`insert into rolepass.stripe_events (id, type, received_at, processed_at) values
-      ('evt_old_processed', 'invoice.paid', now() - interval '40 days', now() - interval '40 days'),
-      ('evt_old_processed_2', 'invoice.paid', now() - interval '36 days', now() - interval '36 days'),
-      ('evt_in_window', 'invoice.paid', now() - interval '30 days', now() - interval '30 days'),
-      ('evt_never_processed', 'invoice.paid', now() - interval '60 days', null)`;
+    await sql`insert into rolepass.stripe_events (id, type, status, received_at, processed_at)
+      values
+      ('evt_old_processed', 'invoice.paid', 'processed', now() - interval '40 days',
+        now() - interval '40 days'),
+      ('evt_old_processed_2', 'invoice.paid', 'processed', now() - interval '36 days',
+        now() - interval '36 days'),
+      ('evt_in_window', 'invoice.paid', 'processed', now() - interval '30 days',
+        now() - interval '30 days'),
+      ('evt_never_processed', 'invoice.paid', 'received', now() - interval '60 days', null)`;
 
     // Checkout attempts: 180 days after their last change.
     await sql`insert into rolepass.checkout_attempts (membership_id, kind, stripe_session_id,
@@ -86,8 +91,8 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
       (${a}, ${GUILD_ID}, '200000000000000011', 'UPDATE', 'six_years_ago',
         now() - interval '6 years')`;
 
-    const [{ has_run_log }] = await sql`
-      select to_regclass('cron.job_run_details') is not null as has_run_log`;
+    const { has_run_log } = first(await sql`
+      select to_regclass('cron.job_run_details') is not null as has_run_log`, "a row");
     if (has_run_log) {
       await sql.unsafe(`insert into cron.job_run_details (jobid, command, status, start_time,
           end_time) values
@@ -96,14 +101,17 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
     }
 
     // One row per table and run: a run is a short transaction, whatever the backlog.
-    const [{ first }] = await sql<{ first: Record<string, number> }[]>`
-      select rolepass.prune_retained_rows(1) as first`;
-    assertEquals(first.role_jobs, 1);
-    assertEquals(first.stripe_events, 1);
-    for (const [table, count] of Object.entries(first)) assert(count <= 1, `${table}: ${count}`);
+    const { first: firstRun } = first(
+      await sql<{ first: Record<string, number> }[]>`
+      select rolepass.prune_retained_rows(1) as first`,
+      "a row",
+    );
+    assertEquals(firstRun.role_jobs, 1);
+    assertEquals(firstRun.stripe_events, 1);
+    for (const [table, count] of Object.entries(firstRun)) assert(count <= 1, `${table}: ${count}`);
     for (let run = 0; run < 5; run++) await sql`select rolepass.prune_retained_rows(1)`;
-    const [{ last }] = await sql<{ last: Record<string, number> }[]>`
-      select rolepass.prune_retained_rows() as last`;
+    const { last } = first(await sql<{ last: Record<string, number> }[]>`
+      select rolepass.prune_retained_rows() as last`, "a row");
     assert(Object.values(last).every((count) => count === 0), JSON.stringify(last));
 
     assertEquals(
@@ -135,6 +143,6 @@ Deno.test("pruning is scheduled with pg_cron", async () => {
     const jobs = await sql`select schedule, command from cron.job
       where jobname = 'rolepass-prune-retained-rows'`;
     assertEquals(jobs.length, 1);
-    assertEquals(jobs[0].command, "select rolepass.prune_retained_rows()");
+    assertEquals(first(jobs, "an item of jobs").command, "select rolepass.prune_retained_rows()");
   });
 });
