@@ -4,12 +4,11 @@
  * 1. Static checks: `deno fmt --check`, `deno lint`, `deno check`.
  * 2. A throwaway PostgreSQL 15 cluster (unless DATABASE_URL is set), migrated with the real
  *    migrations through `deno task db:migrate`'s code path into a template database.
- * 3. `supabase db lint` (level warning) and a check that the checked-in database types are current.
+ * 3. `supabase db lint` (level warning).
  * 4. `deno test` over tests/, each test cloning the template into a database of its own.
  *
  * Flags: `--quick` skips step 1 and 3; anything after `--` goes to `deno test` (e.g. a file).
  */
-import { generateDatabaseTypes, TYPES_PATH } from "../functions/_cli/db_types.ts";
 import { projectRoot, runSupabase, SupabaseCliError } from "../functions/_cli/supabase_cli.ts";
 import { prepareTemplateDatabase } from "./harness/template_database.ts";
 
@@ -52,13 +51,6 @@ async function main(): Promise<number> {
         throw error;
       });
       console.log(lint.trim() || "No schema errors found");
-      console.log("\n== database types are current");
-      const generated = await generateDatabaseTypes(databaseUrl);
-      const checkedIn = await Deno.readTextFile(`${projectRoot}${TYPES_PATH}`).catch(() => "");
-      if (generated !== checkedIn) {
-        throw new Error(`${TYPES_PATH} is stale: run \`deno task db:types\` and commit it`);
-      }
-      console.log(`${TYPES_PATH} matches the migrated schema`);
     }
 
     console.log("\n== deno test");

@@ -1,8 +1,7 @@
 /**
  * A throwaway PostgreSQL cluster: initdb in a temp dir, a free port on 127.0.0.1, removed on stop.
  * When Debian's postgresql-15-cron is installed, the cluster preloads the real pg_cron, as Supabase
- * does, with its scheduler in the `postgres` database. `deno task db:types` migrates one when no
- * DATABASE_URL is given; the test harness starts one per test run.
+ * does, with its scheduler in the `postgres` database. The test harness starts one per test run.
  */
 
 /**
