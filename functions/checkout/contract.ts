@@ -14,13 +14,15 @@
  */
 import { z } from "zod";
 import { PLAN_PAGE_PROBLEMS, type PlanPageProblem } from "../_core/messages/plan_page.ts";
+import { localeSchema } from "../_core/locale.ts";
 import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts";
+import { billingIntervalSchema } from "../_core/price.ts";
 
 /** A link token as it arrives: the page passes it unchecked, the function judges its shape. */
 export const tokenFieldSchema = z.string().max(256);
 
 /** A language the plan page speaks. */
-export const localeSchema = z.enum(["ja", "en"]);
+export { localeSchema };
 
 /** Body of `POST /checkout/plan-view`. */
 export const tokenRequestSchema = z.object({ token: tokenFieldSchema });
@@ -56,7 +58,7 @@ export const planViewItemSchema = z.object({
   display: planDisplaySchema,
   unitAmount: z.number().int().nonnegative(),
   currency: z.string().regex(/^[a-z]{3}$/),
-  interval: z.enum(["day", "week", "month", "year"]),
+  interval: billingIntervalSchema,
   intervalCount: z.number().int().positive(),
 });
 /** One plan as the plan page shows it. */
@@ -137,11 +139,4 @@ export const CHECKOUT_PATHS = {
   checkoutSession: "checkout-session",
   portalSession: "portal-session",
   checkoutComplete: "checkout-complete",
-} as const;
-
-/** The metadata keys Stripe objects carry back to the webhook (customer, session, subscription). */
-export const METADATA_KEYS = {
-  guildId: "rolepass_guild_id",
-  discordUserId: "rolepass_discord_user_id",
-  membershipId: "rolepass_membership_id",
 } as const;
