@@ -128,6 +128,8 @@ const subscriptionEventTypes = [
   "customer.subscription.deleted",
   "customer.subscription.paused",
   "customer.subscription.resumed",
+  // Three days before a trial ends: synced like any subscription event, and the member is told.
+  "customer.subscription.trial_will_end",
 ] as const;
 
 /** Every event type the webhook acts on; anything else is acknowledged and ignored. */

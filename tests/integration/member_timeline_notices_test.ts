@@ -3,7 +3,7 @@
  * double: each change that calls for a message queues exactly one notice (a replayed event
  * queues none), with the facts its message needs and nothing secret.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { noticeMessage, parseNotice } from "../../functions/_core/notices.ts";
 import { type Member, postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
@@ -82,22 +82,31 @@ Deno.test("the grace reminder is queued once, and only when the end is near", as
   await withWorld("7 days", async (world, member) => {
     world.stripeDouble.failRenewal(member.subscriptionId);
     await postAll(world, world.takeEvents());
-    const [{ reminded: early }] = await world.db.sql<{ reminded: number }[]>`
-      select rolepass.remind_grace_ending() as reminded`;
+    const { reminded: early } = first(
+      await world.db.sql<{ reminded: number }[]>`
+      select rolepass.remind_grace_ending() as reminded`,
+      "a row",
+    );
     assertEquals(early, 0);
     // The grace period has less than a day to run.
     await world.db.sql`update rolepass.memberships
       set past_due_since = now() - interval '6 days 12 hours',
         entitled_until = now() + interval '12 hours'
       where id = ${member.membershipId}`;
-    const [{ reminded }] = await world.db.sql<{ reminded: number }[]>`
-      select rolepass.remind_grace_ending() as reminded`;
-    const [{ again }] = await world.db.sql<{ again: number }[]>`
-      select rolepass.remind_grace_ending() as again`;
+    const { reminded } = first(
+      await world.db.sql<{ reminded: number }[]>`
+      select rolepass.remind_grace_ending() as reminded`,
+      "a row",
+    );
+    const { again } = first(
+      await world.db.sql<{ again: number }[]>`
+      select rolepass.remind_grace_ending() as again`,
+      "a row",
+    );
     assertEquals([reminded, again], [1, 0]);
     const reminder = (await notices(world)).filter((row) => row.kind === "grace_ending");
     assertEquals(reminder.length, 1);
-    assert(text(reminder[0]).includes("/subscribe"));
+    assert(text(first(reminder, "a grace_ending notice")).includes("/subscribe"));
   });
 });
 
@@ -148,6 +157,22 @@ Deno.test("a full refund is one operator log line with the amount", async () => 
     await postAll(world, events);
     const refunds = (await notices(world)).filter((row) => row.kind === "refund");
     assertEquals(refunds.length, 1);
-    assert(/[0-9]/.test(text(refunds[0])));
+    assert(/[0-9]/.test(text(first(refunds, "a refund notice"))));
+  });
+});
+
+Deno.test("a trial ending soon (customer.subscription.trial_will_end) is told once, with the day the first charge comes", async () => {
+  await withWorld(undefined, async (world, member) => {
+    const trialing = world.stripeDouble.beginTrial(member.subscriptionId);
+    await postAll(world, world.takeEvents());
+    world.stripeDouble.trialWillEnd(member.subscriptionId);
+    const events = world.takeEvents();
+    await postAll(world, events);
+    await postAll(world, events);
+    const trial = (await notices(world)).filter((row) => row.kind === "trial_ending");
+    assertEquals(trial.length, 1);
+    const words = text(first(trial, "a trial_ending notice"));
+    assert(words.includes(`<t:${trialing.trial_end}:D>`), words);
+    assert(words.includes("/subscribe"), words);
   });
 });

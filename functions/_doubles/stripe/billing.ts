@@ -281,6 +281,34 @@ export class Billing {
     return subscription;
   }
 
+  /**
+   * Puts the subscription in a free trial that ends with its current period (emits
+   * customer.subscription.updated), as a subscription created with `trial_period_days` is.
+   */
+  beginTrial(id: string): Stripe.Subscription {
+    const subscription = this.subscription(id);
+    this.refuseEnded(subscription);
+    const before = structuredClone(subscription);
+    const trialEnd = subscription.items.data[0]?.current_period_end ?? null;
+    Object.assign(subscription, {
+      status: "trialing",
+      trial_start: subscription.items.data[0]?.current_period_start ?? null,
+      trial_end: trialEnd,
+    });
+    this.events.emit("customer.subscription.updated", subscription, before);
+    return subscription;
+  }
+
+  /** Stripe's notice three days before a trial ends (customer.subscription.trial_will_end). */
+  trialWillEnd(id: string): Stripe.Subscription {
+    const subscription = this.subscription(id);
+    if (subscription.status !== "trialing") {
+      throw new Error(`Subscription ${id} is ${subscription.status}, not trialing`);
+    }
+    this.events.emit("customer.subscription.trial_will_end", subscription);
+    return subscription;
+  }
+
   /** Removes a scheduled cancellation (the portal's "Renew" button). */
   keepSubscription(id: string, request = NO_REQUEST): Stripe.Subscription {
     const subscription = this.subscription(id);

@@ -120,6 +120,16 @@ export class StripeDoubleControl {
     return copy(this.billing.endDunning(subscriptionId, result));
   }
 
+  /** A free trial that ends with the current period (status `trialing`). */
+  beginTrial(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.beginTrial(subscriptionId));
+  }
+
+  /** Emits customer.subscription.trial_will_end for a trialing subscription. */
+  trialWillEnd(subscriptionId: string): Stripe.Subscription {
+    return copy(this.billing.trialWillEnd(subscriptionId));
+  }
+
   /** Cancels immediately (customer.subscription.deleted). */
   cancelNow(subscriptionId: string): Stripe.Subscription {
     return copy(this.billing.cancelNow(subscriptionId));
