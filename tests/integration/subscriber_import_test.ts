@@ -40,10 +40,11 @@ async function runFile(world: WebhookWorld, lines: string[], extra: Record<strin
   }
 }
 
-async function memberships(world: WebhookWorld) {
+async function memberships(world: WebhookWorld): Promise<number> {
   const [row] = await world.db.sql<{ count: number }[]>`
     select count(*)::int as count from rolepass.memberships`;
-  return row?.count;
+  if (!row) throw new Error("count(*) returned no row");
+  return row.count;
 }
 
 Deno.test("an import file with every kind of wrong row is refused row by row and writes nothing", async () => {
