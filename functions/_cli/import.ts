@@ -20,6 +20,7 @@ import {
   parseImportFile,
   type RefusedRow,
 } from "../_core/subscriber_import.ts";
+import { discordIdSchema } from "../_core/discord_id.ts";
 import { ROLEPASS_METADATA, stripeSubscription } from "../_core/stripe_shapes.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
@@ -222,7 +223,7 @@ export async function runImport(
   env: Record<string, string | undefined>,
   output: TaskOutput,
 ): Promise<number> {
-  const guild = z.string().regex(/^[0-9]{17,20}$/).safeParse(flags.guild);
+  const guild = discordIdSchema.safeParse(flags.guild);
   if (!guild.success) {
     output.error("import: --guild must be a Discord server id (17 to 20 digits)");
     return USAGE_EXIT_CODE;

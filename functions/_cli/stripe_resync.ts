@@ -8,6 +8,7 @@
  * environment or the project's `.env`.
  */
 import { z } from "zod";
+import { discordIdSchema } from "../_core/discord_id.ts";
 import { createSql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
@@ -40,7 +41,7 @@ export async function runStripeResync(
   env: Record<string, string | undefined>,
   output: TaskOutput,
 ): Promise<number> {
-  const guild = z.string().regex(/^[0-9]{17,20}$/).safeParse(flags.guild);
+  const guild = discordIdSchema.safeParse(flags.guild);
   if (!guild.success) {
     output.error("stripe:resync: --guild must be a Discord server id (17 to 20 digits)");
     return USAGE_EXIT_CODE;

@@ -3,6 +3,7 @@
  * exist, what a member's state means, and monthly recurring revenue per currency.
  */
 import { PermissionFlagsBits } from "discord-api-types/v10";
+import { DISCORD_ID_PATTERN } from "./discord_id.ts";
 import { decideEntitlement, type NotEntitledReason, scheduledCancelAt } from "./entitlement.ts";
 import type { BillingInterval } from "./price.ts";
 import type { SubscriptionStatus } from "./stripe_shapes.ts";
@@ -98,7 +99,7 @@ export function parseAdminRequest(
   if (!subcommand) return null;
   if (subcommand.name === "status") {
     const member = chosen.options?.find((option) => option.name === "member")?.value;
-    if (typeof member !== "string" || !/^[0-9]{17,20}$/.test(member)) return null;
+    if (typeof member !== "string" || !DISCORD_ID_PATTERN.test(member)) return null;
     return { subcommand: "status", memberId: member };
   }
   return { subcommand: subcommand.name };

@@ -11,11 +11,9 @@ import { operatorAlertMessage, roleNoticeText } from "./messages/role_notice.ts"
 import { type MemberTimelineKind, memberTimelineText } from "./messages/member_timeline.ts";
 import { operatorLogText } from "./messages/operator_log.ts";
 import { planDisplaySchema } from "./operator_text.ts";
-import type { Locale } from "./locale.ts";
+import { discordIdSchema as snowflake } from "./discord_id.ts";
+import { type Locale, localeSchema } from "./locale.ts";
 import { formatAmount } from "./price.ts";
-
-const localeSchema = z.enum(["ja", "en"]);
-const snowflake = z.string().regex(/^[0-9]{17,20}$/);
 
 /** A role change told to the member (grant, swap, revoke), as the role job wrote it. */
 export const roleChangePayloadSchema = z.object({

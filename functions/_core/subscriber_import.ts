@@ -3,6 +3,7 @@
  * import file are well formed, and whether what Stripe and the database say about a row lets
  * rolepass take the subscription over. `deno task import` reads the facts and writes.
  */
+import { DISCORD_ID_PATTERN } from "./discord_id.ts";
 import { ROLEPASS_METADATA } from "./stripe_shapes.ts";
 import { subscriptionHasEnded } from "./subscription_state.ts";
 
@@ -24,7 +25,6 @@ export interface RefusedRow {
 /** The header the file must start with. */
 export const IMPORT_HEADER = "discord_user_id,stripe_id";
 
-const DISCORD_ID = /^[0-9]{17,20}$/;
 const STRIPE_ID = /^(cus|sub)_[A-Za-z0-9]{1,250}$/;
 
 /** Reads the CSV text: every row either well formed or refused with its reason. */
@@ -45,7 +45,7 @@ export function parseImportFile(text: string): { rows: ImportRow[]; refused: Ref
       continue;
     }
     const [discordUserId, stripeId] = fields as [string, string];
-    if (!DISCORD_ID.test(discordUserId)) {
+    if (!DISCORD_ID_PATTERN.test(discordUserId)) {
       refused.push({
         line,
         reason: `"${discordUserId}" is not a Discord user id (17 to 20 digits)`,

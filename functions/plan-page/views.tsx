@@ -3,7 +3,7 @@
  * inline CSS that reads on a phone, visible keyboard focus and text contrast above WCAG AA.
  */
 import type { Child } from "hono/jsx";
-import type { Locale } from "../_core/locale.ts";
+import { type Locale, LOCALES } from "../_core/locale.ts";
 import {
   type PlanPageMessages,
   planPageMessages,
@@ -67,7 +67,7 @@ function LanguageSwitch(props: { locale: Locale; path: string }) {
   return (
     <nav class="lang" aria-label={current.languageSwitchLabel}>
       <ul>
-        {(["ja", "en"] as const).map((locale) => (
+        {LOCALES.map((locale) => (
           <li>
             <a
               href={`${path}?lang=${locale}`}
