@@ -176,3 +176,23 @@ Deno.test("a trial ending soon (customer.subscription.trial_will_end) is told on
     assert(words.includes("/subscribe"), words);
   });
 });
+
+Deno.test("the operator log gets a renewal paid and a subscription ended, once each", async () => {
+  await withWorld(undefined, async (world, member) => {
+    world.stripeDouble.advanceToPeriodEnd(member.subscriptionId);
+    const renewed = world.takeEvents();
+    await postAll(world, renewed);
+    await postAll(world, renewed);
+    world.stripeDouble.cancelNow(member.subscriptionId);
+    const ended = world.takeEvents();
+    await postAll(world, ended);
+    await postAll(world, ended);
+    const operator = kinds(await notices(world), "operator");
+    assertEquals(operator.filter((kind) => kind === "renewal_paid").length, 1, String(operator));
+    assertEquals(
+      operator.filter((kind) => kind === "subscription_ended").length,
+      1,
+      String(operator),
+    );
+  });
+});
