@@ -14,13 +14,16 @@ import {
   ROLE_ID,
   subscribeInteraction,
 } from "../integration/interactions_fixtures.ts";
+import { assert } from "../harness/assert.ts";
 
 const WARMUP = 200;
 const SAMPLES = 1000;
 const MEMBERS = 200;
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  const value = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  if (value === undefined) throw new Error("Cannot take a percentile of no samples");
+  return value;
 }
 
 const bench = await setUpInteractionsBench();
@@ -30,6 +33,7 @@ const { app, sql } = buildApp(bench.databaseUrl, signer.publicKeyHex);
 try {
   const [plan] = await seed<{ id: string }[]>`
     select id from rolepass.plans where guild_id = ${GUILD_ID} order by sort_order limit 1`;
+  assert(plan, "plan is missing");
   for (let i = 0; i < MEMBERS; i++) {
     await seed`
       insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
@@ -82,7 +86,9 @@ try {
       if (kind === "floor") await bench.floor();
       else if (kind === "subscribe") await bench.subscribe(i);
       else {
-        const response = await app.fetch(requests[kind][i]);
+        const request = requests[kind][i];
+        if (!request) throw new Error(`No prepared ${kind} request ${i}`);
+        const response = await app.fetch(request);
         const text = await response.text();
         if (response.status !== 200 || !text.includes('"flags":64')) {
           throw new Error(`/rolepass ${kind} answered ${response.status}: ${text}`);

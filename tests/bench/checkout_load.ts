@@ -20,6 +20,7 @@ import { setLogSink } from "../../functions/_shared/log.ts";
 import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { startStripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { createTestDatabase } from "../harness/database.ts";
+import { assert } from "../harness/assert.ts";
 
 const GUILD_ID = "110000000000000001";
 const MEMBER_ID = "220000000000000001";
@@ -41,6 +42,7 @@ const [plan] = await db.sql<{ id: string }[]>`
   values (${GUILD_ID}, ${price.id}, '330000000000000001',
     ${db.sql.json(example.guilds[0].plans[0].display)}, 500, 'jpy', 'month')
   returning id`;
+assert(plan, "plan is missing");
 const token = newLinkToken();
 await db.sql`insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id,
     locale, expires_at)
@@ -82,7 +84,9 @@ async function expectOk(response: Response): Promise<void> {
 }
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  const value = sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  if (value === undefined) throw new Error("Cannot take a percentile of no samples");
+  return value;
 }
 
 /** Runs `fn` sequentially `runs` times after a warm-up; returns p50, p99 and requests per second. */

@@ -16,7 +16,9 @@ const THROUGHPUT_MS = 2000;
 const COLD_STARTS = 5;
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  const value = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  if (value === undefined) throw new Error("Cannot take a percentile of no samples");
+  return value;
 }
 
 function ms(value: number): string {
@@ -145,7 +147,7 @@ try {
     cold.push(await coldStart(bench, script));
     bare.push(await bareDenoStart());
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const median = (values: number[]) => percentile(values.sort((a, b) => a - b), 0.5);
   const coldFirst = median(cold.map((c) => c.firstResponse));
   const coldListen = median(cold.map((c) => c.listening));
   const coldMax = Math.max(...cold.map((c) => c.firstResponse));

@@ -14,6 +14,7 @@ import {
   insertGuild,
   subscribeInteraction,
 } from "../integration/interactions_fixtures.ts";
+import { assert } from "../harness/assert.ts";
 
 const BENCH_DATABASE = "rolepass_bench_interactions";
 
@@ -110,6 +111,7 @@ export async function setUpInteractionsBench(): Promise<InteractionsBench> {
     ["verify"],
   );
   const floorSigned = await signSubscribe(0);
+  assert(floorSigned, "floorSigned is missing");
   const floorBody = new TextEncoder().encode(floorSigned.body);
   return {
     databaseUrl,

@@ -19,6 +19,7 @@ import { createSql } from "../../functions/_shared/db.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
 import { startDiscordDouble } from "../doubles/discord.ts";
 import { createTestDatabase } from "../harness/database.ts";
+import { assert, first } from "../harness/assert.ts";
 
 const GUILDS = 100;
 const MEMBERS_PER_GUILD = 20;
@@ -27,7 +28,9 @@ const SECRET = "bench-role-sync-secret-0123456789";
 const BOT_TOKEN = "bench-bot-token-0123456789abcdef";
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  const value = sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  if (value === undefined) throw new Error("Cannot take a percentile of no samples");
+  return value;
 }
 
 setLogSink(() => {});
@@ -100,18 +103,24 @@ try {
     drainRoleJobs(deps, Date.now() + 300_000),
     drainRoleJobs(deps, Date.now() + 300_000),
   ]);
-  let [{ open }] = await sql<{ open: number }[]>`select count(*)::int as open
-    from rolepass.role_jobs where status in ('pending', 'running')`;
+  let { open } = first(
+    await sql<{ open: number }[]>`select count(*)::int as open
+    from rolepass.role_jobs where status in ('pending', 'running')`,
+    "a row",
+  );
   while (open > 0) {
     await drainRoleJobs(deps, Date.now() + 300_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    [{ open }] = await sql<{ open: number }[]>`select count(*)::int as open
-      from rolepass.role_jobs where status in ('pending', 'running')`;
+    ({ open } = first(
+      await sql<{ open: number }[]>`select count(*)::int as open
+        from rolepass.role_jobs where status in ('pending', 'running')`,
+      "a row",
+    ));
   }
   const drainSeconds = (performance.now() - started) / 1000;
   const puts = discord.requests().filter((r) => r.method === "PUT");
   const granted = puts.filter((r) => r.status === 204);
-  const span = (granted.at(-1)!.at - granted[0].at) / 1000;
+  const span = (granted.at(-1)!.at - first(granted, "an item of granted").at) / 1000;
   const seenBucket = new Set<string>();
   let after = 0;
   for (const request of discord.requests()) {
@@ -123,9 +132,10 @@ try {
   const globalTimes = discord.requests().filter((r) => !r.path.startsWith("/webhooks/"))
     .map((r) => r.at).sort((a, b) => a - b);
   let busiestSecond = 0;
-  for (let i = 0, j = 0; j < globalTimes.length; j++) {
-    while (globalTimes[j] - globalTimes[i] >= 1_000) i++;
-    busiestSecond = Math.max(busiestSecond, j - i + 1);
+  let windowStart = 0;
+  for (const [j, time] of globalTimes.entries()) {
+    while (time - (globalTimes[windowStart] ?? time) >= 1_000) windowStart++;
+    busiestSecond = Math.max(busiestSecond, j - windowStart + 1);
   }
   const stats = discord.stats();
   const correct = members.filter((m) =>
@@ -168,6 +178,7 @@ try {
   }
   const latencies = deletes().map((request) => {
     const userId = request.path.split("/")[4];
+    assert(userId, "userId is missing");
     return request.at - committedAt.get(userId)!;
   }).sort((a, b) => a - b);
   console.log(

@@ -3,7 +3,7 @@
  * TLS, and a migration that fails leaves the database exactly as it was.
  */
 import postgres from "postgres";
-import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
+import { assert, assertEquals, assertRejects, first } from "../harness/assert.ts";
 import { cliDatabaseUrl, migrate, MigrationError } from "../../functions/_cli/db_migrate.ts";
 
 const PROJECT_ROOT = new URL("../../", import.meta.url);
@@ -80,7 +80,7 @@ Deno.test("db:migrate accepts the README's URL form (no sslmode) for a PostgreSQ
         url,
         "select count(*)::int as count from supabase_migrations.schema_migrations",
       );
-      assert(applied[0].count > 0);
+      assert(first(applied, "an item of applied").count > 0);
     } finally {
       await Deno.remove(cwd, { recursive: true });
     }

@@ -2,6 +2,7 @@
  * Rows for database tests, inserted as the superuser.
  */
 import type postgres from "postgres";
+import { assert } from "../harness/assert.ts";
 
 export const GUILD_ID = "100000000000000001";
 export const MEMBER_ID = "200000000000000001";
@@ -17,6 +18,7 @@ export async function insertGuildWithPlan(sql: postgres.Sql): Promise<string> {
     values (${GUILD_ID}, 'price_test1', ${ROLE_ID}, ${sql.json({ en: { name: "Gold" } })}, 500,
       'jpy', 'month')
     returning id`;
+  assert(plan, "plan is missing");
   return plan.id;
 }
 
@@ -29,5 +31,6 @@ export async function insertMembership(
     insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id)
     values (${GUILD_ID}, ${memberId}, ${"cus_" + memberId})
     returning id`;
+  assert(membership, "membership is missing");
   return membership.id;
 }

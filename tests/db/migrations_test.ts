@@ -5,7 +5,7 @@ import { migrate } from "../../functions/_cli/db_migrate.ts";
 async function migrationVersions(): Promise<string[]> {
   const versions: string[] = [];
   for await (const entry of Deno.readDir(new URL("../../supabase/migrations/", import.meta.url))) {
-    if (entry.isFile && entry.name.endsWith(".sql")) versions.push(entry.name.split("_")[0]);
+    if (entry.isFile && entry.name.endsWith(".sql")) versions.push(entry.name.replace(/_.*$/s, ""));
   }
   return versions.sort();
 }

@@ -3,7 +3,7 @@
  * close's figures, its refusals, and the immutability of what it froze, per database role.
  */
 import type postgres from "postgres";
-import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
+import { assert, assertEquals, assertRejects, first } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import { GUILD_ID, insertGuildWithPlan } from "./fixtures.ts";
 
@@ -31,9 +31,11 @@ async function insertFact(sql: postgres.Sql, fact: Fact): Promise<void> {
 }
 
 async function close(sql: postgres.Sql, month: string) {
-  const [row] = await sql<{ outcome: string; detail: string }[]>`
-    select * from rolepass.close_period(${GUILD_ID}, ${month + "-01"}::date)`;
-  return row;
+  return first(
+    await sql<{ outcome: string; detail: string }[]>`
+      select * from rolepass.close_period(${GUILD_ID}, ${month + "-01"}::date)`,
+    "close_period's outcome",
+  );
 }
 
 async function figures(sql: postgres.Sql, month: string) {
@@ -74,6 +76,7 @@ Deno.test("the close records gross, refunds, disputes, net, starts, cancellation
       sql.json({ en: { name: "Gold $" } })
     },
         1299, 'usd', 'month') returning id`;
+    assert(usdPlan, "usdPlan is missing");
     const october = "2025-10-10T00:00:00Z";
     for (const n of [1, 2, 3]) {
       await insertFact(sql, {
@@ -244,7 +247,10 @@ Deno.test("closing a month while an earlier month with activity is open is refus
       outcome: "refused",
       detail: "Cannot close 2025-11: 2025-09 has activity and is still open; close 2025-09 first",
     });
-    assertEquals((await sql`select count(*)::integer as n from rolepass.closed_periods`)[0].n, 0);
+    assertEquals(
+      first(await sql`select count(*)::integer as n from rolepass.closed_periods`, "a row").n,
+      0,
+    );
     assertEquals((await close(sql, "2025-09")).outcome, "closed");
     // October had no activity: November may be closed next.
     assertEquals((await close(sql, "2025-11")).outcome, "closed");
@@ -254,9 +260,13 @@ Deno.test("closing a month while an earlier month with activity is open is refus
 Deno.test("a month that has not ended in the guild's time zone cannot be closed", async () => {
   await withTestDatabase(async ({ sql }) => {
     await insertGuildWithPlan(sql);
-    const [{ month }] = await sql`
-      select to_char(now() at time zone 'Asia/Tokyo', 'YYYY-MM') as month`;
+    const { month } = first(
+      await sql`
+      select to_char(now() at time zone 'Asia/Tokyo', 'YYYY-MM') as month`,
+      "a row",
+    );
     const refused = await close(sql, month);
+    assert(refused, "refused is missing");
     assertEquals(refused.outcome, "refused");
     assert(refused.detail.includes("has not ended yet in Asia/Tokyo"), refused.detail);
   });
@@ -268,7 +278,7 @@ Deno.test("the close of a month with no activity records the period with no figu
     assertEquals((await close(sql, "2025-10")).outcome, "closed");
     assertEquals((await figures(sql, "2025-10")).length, 0);
     assertEquals(
-      (await sql`select count(*)::integer as n from rolepass.closed_periods`)[0].n,
+      first(await sql`select count(*)::integer as n from rolepass.closed_periods`, "a row").n,
       1,
     );
   });
@@ -316,7 +326,7 @@ for (const role of ["anon", "authenticated", "service_role", "postgres"]) {
           `${role}: ${statement}`,
         );
       }
-      assertEquals((await figures(sql, "2025-10"))[0].gross, 500);
+      assertEquals(first(await figures(sql, "2025-10"), "a figures row").gross, 500);
     });
   });
 }

@@ -6,7 +6,7 @@
  * harness beside the template) instead of a per-test clone.
  */
 import postgres from "postgres";
-import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
+import { assert, assertEquals, assertRejects, first } from "../harness/assert.ts";
 
 interface MigrationSchedule {
   jobname: string;
@@ -41,8 +41,11 @@ async function withSchedulerDatabase(fn: (sql: postgres.Sql) => Promise<void>): 
   const server = postgres(url.toString(), { max: 1, onnotice: () => {} });
   let database: string | null;
   try {
-    [{ database }] = await server<{ database: string | null }[]>`
-      select current_setting('cron.database_name', true) as database`;
+    ({ database } = first(
+      await server<{ database: string | null }[]>`
+        select current_setting('cron.database_name', true) as database`,
+      "cron.database_name",
+    ));
   } finally {
     await server.end();
   }

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
+import { assert, assertEquals, assertRejects, first } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import { GUILD_ID, insertGuildWithPlan, insertMembership } from "./fixtures.ts";
 
@@ -108,9 +108,12 @@ Deno.test("public, the schema the Data API serves, holds no object; its roles ca
       select t.typname from pg_type t where t.typnamespace = 'public'::regnamespace
       order by 1`;
     assertEquals(inPublic.map((row) => row.name), []);
-    const [{ tables }] = await sql<{ tables: number }[]>`
+    const { tables } = first(
+      await sql<{ tables: number }[]>`
       select count(*)::int as tables from pg_class
-      where relnamespace = 'rolepass'::regnamespace and relkind = 'r'`;
+      where relnamespace = 'rolepass'::regnamespace and relkind = 'r'`,
+      "a row",
+    );
     assert(tables >= TABLES.length, "the tables are in rolepass");
     const entering = await sql<{ role: string; usage: boolean }[]>`
       select role, has_schema_privilege(role, 'rolepass', 'usage') as usage

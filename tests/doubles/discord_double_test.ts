@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startDiscordDouble as startUncheckedDiscordDouble } from "../../functions/_doubles/discord/index.ts";
 import { type DiscordDouble, type DiscordDoubleOptions, startDiscordDouble } from "./discord.ts";
+import { first } from "../harness/assert.ts";
 
 const MEMBER = "200000000000000001";
 const OTHER_USER = "200000000000000002";
@@ -189,7 +190,7 @@ Deno.test("role add and remove answer 204 and record the decoded audit-log reaso
       d.auditLog().map((e) => [e.action, e.userId, e.roleId, e.reason]),
       [["member_role_add", MEMBER, roleId, reason], ["member_role_remove", MEMBER, roleId, null]],
     );
-    assert.equal(d.requests()[0].auditLogReason, reason);
+    assert.equal(first(d.requests(), "an item of d.requests()").auditLogReason, reason);
   });
 });
 
@@ -250,6 +251,7 @@ Deno.test("a DM channel has the docs' shape, and a member with closed DMs gets 5
     }
     assert.equal(channel.type, 1);
     const [recipient] = channel.recipients as Record<string, unknown>[];
+    assert(recipient, "recipient is missing");
     for (const key of Object.keys(dmChannelExample.recipients[0])) {
       assert.ok(key in recipient, `recipient lacks ${key}`);
     }
@@ -449,8 +451,8 @@ Deno.test("bulk command overwrite validates names, descriptions and locales like
       string,
       unknown
     >[];
-    assert.equal(created[0].name, "subscribe");
-    assert.equal(created[0].guild_id, GUILD);
+    assert.equal(first(created, "an item of created").name, "subscribe");
+    assert.equal(first(created, "an item of created").guild_id, GUILD);
     const again = await expectJson(
       await call(d, "PUT", path, { body: [subscribe] }),
       200,
@@ -458,7 +460,11 @@ Deno.test("bulk command overwrite validates names, descriptions and locales like
       string,
       unknown
     >[];
-    assert.equal(again[0].id, created[0].id, "a command keeps its id across overwrites");
+    assert.equal(
+      first(again, "an item of again").id,
+      first(created, "an item of created").id,
+      "a command keeps its id across overwrites",
+    );
 
     const bad = await expectJson(
       await call(d, "PUT", path, {
@@ -487,12 +493,14 @@ Deno.test("bulk command overwrite validates names, descriptions and locales like
       400,
     );
     const errors = semantic.errors as Record<string, Record<string, Record<string, unknown>>>;
+    const { "0": badName, "1": badFields } = errors;
+    assert(badName && badFields, "errors for both commands");
     assert.equal(
-      (errors["0"].name._errors as { code: string }[])[0].code,
+      first(badName.name?._errors as { code: string }[], "a name error").code,
       "APPLICATION_COMMAND_INVALID_NAME",
     );
-    assert.ok(errors["1"].description._errors);
-    assert.ok(errors["1"].name_localizations.jp);
+    assert.ok(badFields.description?._errors);
+    assert.ok(badFields.name_localizations?.jp);
 
     const listed = await expectJson(await call(d, "GET", path), 200) as unknown as unknown[];
     assert.equal(listed.length, 1);

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import Stripe from "stripe";
 import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
+import { first } from "../harness/assert.ts";
 
 const SECRET_KEY = "sk_test_double_123";
 
@@ -191,6 +192,7 @@ Deno.test("completing Checkout creates an active subscription and the purchase e
     assert.equal(retrieved.customer, customer.id);
     assert.deepEqual(retrieved.metadata, { discord_user_id: "42", guild_id: "1001" });
     const item = retrieved.items.data[0];
+    assert(item, "item is missing");
     assert.equal(item.price.id, price.id);
     assert.equal((item.price.product as Stripe.Product).name, "VIP role");
     assert.ok(item.current_period_end > item.current_period_start);
@@ -228,6 +230,7 @@ Deno.test("completing Checkout creates an active subscription and the purchase e
     ];
     assert.deepEqual(types.filter((t) => purchase.includes(t)), purchase);
     const created = double.events({ type: "invoice.created" })[0];
+    assert(created, "created is missing");
     assert.equal((created.data.object as Stripe.Invoice).status, "draft");
     for (const event of double.events()) {
       assert.match(event.id, /^evt_/);
@@ -257,6 +260,7 @@ Deno.test("signed events verify with constructEventAsync and fail with another s
     const { session } = await openCheckout(double, stripe);
     double.completeCheckout(session.id);
     const event = double.events({ type: "checkout.session.completed" })[0];
+    assert(event, "event is missing");
     const secret = "whsec_test_secret_for_the_double";
     const { body, header } = await double.signEvent(event, secret);
     assert.match(header, /^t=\d+,v1=[0-9a-f]{64}$/);
@@ -356,9 +360,11 @@ Deno.test("a dropped connection is retried by the SDK with the same idempotency 
     const customer = await retrying.customers.create({ email: "retry@example.com" });
     const posts = double.requests({ method: "POST", path: "/v1/customers" });
     assert.equal(posts.length, 2);
-    assert.equal(posts[0].idempotencyKey, posts[1].idempotencyKey);
-    assert.equal(posts[0].status, null);
-    assert.equal(posts[1].replayed, true);
+    const [original, retried] = posts;
+    assert(original && retried, "two POSTs");
+    assert.equal(original.idempotencyKey, retried.idempotencyKey);
+    assert.equal(original.status, null);
+    assert.equal(retried.replayed, true);
     assert.equal(double.events({ type: "customer.created" }).length, 1);
     assert.equal(double.get<Stripe.Customer>(customer.id)?.email, "retry@example.com");
 
@@ -374,7 +380,8 @@ Deno.test("cancel at period end has the classic shape in classic billing mode", 
       subscription_data: { metadata: { guild_id: "1001" }, billing_mode: { type: "classic" } },
     });
     const { subscription } = double.completeCheckout(session.id);
-    const periodEnd = subscription.items.data[0].current_period_end;
+    const periodEnd =
+      first(subscription.items.data, "an item of subscription.items.data").current_period_end;
 
     const canceled = await stripe.subscriptions.update(subscription.id, {
       cancel_at_period_end: true,
@@ -430,11 +437,17 @@ Deno.test("renewals move the period; a declined renewal goes past_due until reco
   await withDouble(async (double, stripe) => {
     const { session } = await openCheckout(double, stripe);
     const { subscription } = double.completeCheckout(session.id);
-    const firstEnd = subscription.items.data[0].current_period_end;
+    const firstEnd =
+      first(subscription.items.data, "an item of subscription.items.data").current_period_end;
 
     const renewed = double.advanceToPeriodEnd(subscription.id);
-    assert.equal(renewed.items.data[0].current_period_start, firstEnd);
-    assert.ok(renewed.items.data[0].current_period_end > firstEnd);
+    assert.equal(
+      first(renewed.items.data, "an item of renewed.items.data").current_period_start,
+      firstEnd,
+    );
+    assert.ok(
+      first(renewed.items.data, "an item of renewed.items.data").current_period_end > firstEnd,
+    );
     const update = double.events({ type: "customer.subscription.updated" }).at(-1)!;
     assert.ok("items" in (update.data.previous_attributes ?? {}));
     const cycle = await stripe.invoices.retrieve(String(renewed.latest_invoice));
@@ -467,6 +480,7 @@ Deno.test("a charge leads to its subscription through invoice payments, and refu
     assert.equal(charge.refunded, false);
     assert.equal(charge.amount_refunded, 250);
     const refunded = double.events({ type: "charge.refunded" })[0];
+    assert(refunded, "refunded is missing");
     assert.deepEqual(
       (refunded.data.previous_attributes as Partial<Stripe.Charge>).amount_refunded,
       0,
@@ -483,7 +497,7 @@ Deno.test("a charge leads to its subscription through invoice payments, and refu
       payment: { type: "payment_intent", payment_intent: String(charge.payment_intent) },
       expand: ["data.invoice"],
     });
-    const invoice = payments.data[0].invoice as Stripe.Invoice;
+    const invoice = first(payments.data, "an item of payments.data").invoice as Stripe.Invoice;
     assert.equal(invoice.parent?.subscription_details?.subscription, subscription.id);
   });
 });
@@ -607,7 +621,10 @@ Deno.test("timestamps follow the injected clock", async () => {
 
     const { subscription } = double.completeCheckout(session.id);
     // Monthly periods keep the anchor day, clamped to the month's last day (31 Jan → 28 Feb).
-    assert.equal(subscription.items.data[0].current_period_end, Date.UTC(2026, 1, 28, 12) / 1000);
+    assert.equal(
+      first(subscription.items.data, "an item of subscription.items.data").current_period_end,
+      Date.UTC(2026, 1, 28, 12) / 1000,
+    );
   }, { clock: () => now * 1000 });
 });
 
@@ -623,6 +640,7 @@ Deno.test("pause and resume emit their events; canceled subscriptions leave the 
 
     await stripe.subscriptions.cancel(subscription.id);
     const deleted = double.events({ type: "customer.subscription.deleted" })[0];
+    assert(deleted, "deleted is missing");
     assert.equal((deleted.data.object as Stripe.Subscription).status, "canceled");
     assert.equal(deleted.data.previous_attributes, undefined);
     assert.equal((await stripe.subscriptions.list({ customer: customer.id })).data.length, 0);

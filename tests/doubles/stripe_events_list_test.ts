@@ -75,9 +75,12 @@ Deno.test("events page newest first with starting_after until has_more is false"
         limit: 3,
         ...(startingAfter ? { starting_after: startingAfter } : {}),
       });
+      assert(page, "page is missing");
       seen.push(...page.data.map((e) => e.created));
       if (!page.has_more) break;
-      startingAfter = page.data[page.data.length - 1].id;
+      const last = page.data.at(-1);
+      assert(last, "a page with more after it is not empty");
+      startingAfter = last.id;
     }
     assert.equal(seen.length, 7);
     assert.deepEqual(seen, [...seen].sort((a, b) => b - a));

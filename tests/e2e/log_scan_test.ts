@@ -16,7 +16,7 @@ type ConsoleMethod = "log" | "info" | "warn" | "error" | "debug";
 async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
   const lines: string[] = [];
   const methods: ConsoleMethod[] = ["log", "info", "warn", "error", "debug"];
-  const originals = methods.map((method) => console[method]);
+  const originals = methods.map((method) => [method, console[method]] as const);
   for (const method of methods) {
     console[method] = (...args: unknown[]) => {
       lines.push(args.map((arg) => typeof arg === "string" ? arg : Deno.inspect(arg)).join(" "));
@@ -27,7 +27,7 @@ async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; line
     return { result: await fn(), lines };
   } finally {
     setLogSink(null);
-    methods.forEach((method, index) => (console[method] = originals[index]));
+    for (const [method, original] of originals) console[method] = original;
   }
 }
 

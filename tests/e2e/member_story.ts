@@ -4,7 +4,7 @@
  * Chromium on the plan page, Checkout and the Customer Portal. Shared by the story test and the
  * log-scan test, which runs the same walk with every log line captured.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import type { TestDatabase } from "../harness/database.ts";
 import { type DiscordDouble, startDiscordDouble } from "../doubles/discord.ts";
 import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
@@ -177,6 +177,7 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
         from rolepass.memberships where discord_user_id = ${community.memberId}`,
       (rows) => rows[0]?.scheduled === true,
     );
+    assert(membership, "membership is missing");
     assert(hasRole(), "a cancel at period end keeps the role until the period ends");
 
     // 6: the period ends: the subscription is deleted, the role revoked, the member told.
@@ -194,7 +195,9 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
       "the role-job queue to drain",
       () =>
         db.sql`select pending::int, failing::int, failed::int from rolepass.role_job_queue_status`,
-      (rows) => rows[0].pending === 0 && rows[0].failing === 0,
+      (rows) =>
+        first(rows, "an item of rows").pending === 0 &&
+        first(rows, "an item of rows").failing === 0,
     );
     return {
       secrets,

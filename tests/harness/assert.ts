@@ -20,3 +20,13 @@ export async function assertRejects(
     return true;
   }, context);
 }
+
+/**
+ * The first of `items`, failing the test with a message that names `what` when there is none:
+ * what a test reads as `rows[0]`, checked.
+ */
+export function first<T>(items: ArrayLike<T>, what: string): T {
+  const item = items[0];
+  if (item === undefined) throw new Error(`Expected ${what}, found none`);
+  return item;
+}

@@ -103,6 +103,7 @@ async function insertMembership(
       ${customer.replace("cus_", "sub_")}, ${fields.planId}, ${fields.status}, ${fields.entitled},
       ${ROLE_ID}, ${fields.periodEnd ?? null}, ${fields.cancelAtPeriodEnd ?? false}, 'test')
     returning id`;
+  assert(row, "row is missing");
   return row.id;
 }
 
@@ -129,12 +130,14 @@ async function insertOtherGuild(sql: Sql): Promise<string> {
     sql.json({ en: { name: "Other Gold", description: "" } })
   }, 900, 'usd', 'month')
     returning id`;
+  assert(plan, "plan is missing");
   return plan.id;
 }
 
 Deno.test("status shows a paying member's plan, Stripe status, period, cancel, role and Dashboard link", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     const periodEnd = new Date("2030-01-31T00:00:00Z");
     await insertMembership(db.sql, {
       planId,
@@ -164,6 +167,7 @@ Deno.test("status shows a paying member's plan, Stripe status, period, cancel, r
 Deno.test("status gives the entitlement rule's reason in Japanese, and a live key links outside /test/", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{ ja: true }] });
+    assert(planId, "planId is missing");
     await insertMembership(db.sql, { planId, status: "unpaid", entitled: false });
     const reply = await answer(
       db.url,
@@ -216,6 +220,7 @@ Deno.test("status of another server's member finds nothing, and retry leaves tha
 Deno.test("a member without Manage Server is refused and nothing is retried", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     const membershipId = await insertMembership(db.sql, {
       planId,
       status: "active",
@@ -249,6 +254,7 @@ Deno.test("an Administrator without Manage Server may run it", async () => {
 Deno.test("in a DM /rolepass is refused and nothing is done", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     const membershipId = await insertMembership(db.sql, {
       planId,
       status: "active",
@@ -264,6 +270,7 @@ Deno.test("in a DM /rolepass is refused and nothing is done", async () => {
 Deno.test("overview counts members per plan and status, and revenue per currency without adding currencies", async () => {
   await withTestDatabase(async (db) => {
     const [yenPlan] = await insertGuild(db.sql, { plans: [{}] });
+    assert(yenPlan, "yenPlan is missing");
     const [dollarPlan] = await db.sql<{ id: string }[]>`
       insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
         unit_amount, currency, billing_interval, sort_order)
@@ -271,6 +278,7 @@ Deno.test("overview counts members per plan and status, and revenue per currency
       db.sql.json({ en: { name: "Yearly", description: "" } })
     }, 12000, 'usd', 'year', 9)
       returning id`;
+    assert(dollarPlan, "dollarPlan is missing");
     await insertMembership(db.sql, { planId: yenPlan, status: "active", entitled: true });
     await insertMembership(db.sql, {
       planId: yenPlan,
@@ -311,6 +319,7 @@ Deno.test("overview counts members per plan and status, and revenue per currency
 Deno.test("failures lists each failed role change with its reason and what fixes it", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     const membershipId = await insertMembership(db.sql, {
       planId,
       status: "active",
@@ -328,6 +337,7 @@ Deno.test("failures lists each failed role change with its reason and what fixes
 Deno.test("retry puts this server's failed role changes back in the queue", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     const membershipId = await insertMembership(db.sql, {
       planId,
       status: "active",

@@ -27,6 +27,7 @@ async function failedJobIn(sql: import("postgres").Sql, guildId: string, planId:
     values (${guildId}, ${MEMBER_ID}, ${`cus_${guildId}`}, ${`sub_${guildId}`}, ${planId},
       'active', true, ${ROLE_ID}, 'test')
     returning id`;
+  assert(membership, "membership is missing");
   await sql`
     update rolepass.role_jobs set status = 'failed', outcome = 'unknown_role', done_at = now()
     where membership_id = ${membership.id}`;
@@ -35,6 +36,7 @@ async function failedJobIn(sql: import("postgres").Sql, guildId: string, planId:
 Deno.test("admin failures and retry print what /rolepass answers and touch only --guild", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     await db.sql`insert into rolepass.guilds (id, name) values (${OTHER_GUILD_ID}, 'Other')`;
     const [otherPlan] = await db.sql<{ id: string }[]>`
       insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
@@ -43,6 +45,7 @@ Deno.test("admin failures and retry print what /rolepass answers and touch only 
       db.sql.json({ en: { name: "Other", description: "" } })
     }, 500, 'jpy', 'month')
       returning id`;
+    assert(otherPlan, "otherPlan is missing");
     await failedJobIn(db.sql, GUILD_ID, planId);
     await failedJobIn(db.sql, OTHER_GUILD_ID, otherPlan.id);
     const env = { DATABASE_URL: db.url };

@@ -14,6 +14,7 @@ import { createSql } from "../../functions/_shared/db.ts";
 import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
 import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
+import { assert } from "../harness/assert.ts";
 
 export const GUILD_ID = "110000000000000001";
 export const OTHER_GUILD_ID = "110000000000000002";
@@ -94,6 +95,7 @@ export function withCheckoutWorld(
         values (${GUILD_ID}, ${price.id}, ${ROLE_ID}, ${db.sql.json(PLAN_DISPLAY)}, 500, 'jpy',
           'month')
         returning id`;
+      assert(plan, "plan is missing");
       const stripe = createStripeClient(STRIPE_KEY, stripeDouble.url);
       const app = createApp({
         sql,

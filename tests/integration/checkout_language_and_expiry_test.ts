@@ -42,6 +42,7 @@ for (
         method: "POST",
         path: "/v1/checkout/sessions",
       });
+      assert(request, "request is missing");
       assertEquals(request.params.locale, chosen);
       assertEquals(
         request.params.success_url,
@@ -61,6 +62,7 @@ for (
         method: "POST",
         path: "/v1/billing_portal/sessions",
       });
+      assert(portal, "portal is missing");
       assertEquals(portal.params.locale, chosen);
       assertEquals(portal.params.return_url, `${SITE}/manage/done?lang=${chosen}`);
     });
@@ -78,6 +80,7 @@ Deno.test("without a choice the link's language applies", async () => {
       method: "POST",
       path: "/v1/checkout/sessions",
     });
+    assert(request, "request is missing");
     assertEquals(request.params.cancel_url, `${SITE}/join/cancelled?lang=en`);
   });
 });
@@ -140,6 +143,7 @@ async function checkoutExpiresAhead(
   const answer = await world.post("checkout-session", { token, planId: world.planId });
   assertEquals([answer.status, answer.body.kind], [200, "checkout"], JSON.stringify(answer.body));
   const [request] = world.stripeDouble.requests({ method: "POST", path: "/v1/checkout/sessions" });
+  assert(request, "request is missing");
   return Number(request.params.expires_at) - Math.floor(stripeNow / 1000);
 }
 

@@ -131,6 +131,7 @@ Deno.test("a used link cannot open a Checkout for another plan", async () => {
       values (${GUILD_ID}, ${other.id}, '330000000000000001', ${world.db.sql.json(PLAN_DISPLAY)},
         5000, 'jpy', 'year', 1)
       returning id`;
+    assert(plan, "plan is missing");
     const token = await world.issueLink();
     assertEquals(
       (await world.post("checkout-session", { token, planId: world.planId })).status,
@@ -150,6 +151,7 @@ Deno.test("a plan of another guild, or an inactive plan, cannot be bought with a
       values (${OTHER_GUILD_ID}, 'price_foreign', '330000000000000009',
         ${world.db.sql.json(PLAN_DISPLAY)}, 100, 'jpy', 'month')
       returning id`;
+    assert(foreign, "foreign is missing");
     const token = await world.issueLink();
     const answer = await world.post("checkout-session", { token, planId: foreign.id });
     assertEquals([answer.status, answer.body.error.code], [404, "unknown_plan"]);

@@ -3,7 +3,7 @@
  * ids Stripe carries back to the webhook, one open Checkout per member, and the portal for a member
  * who already subscribes.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import {
   checkoutRecords,
   GUILD_ID,
@@ -23,6 +23,7 @@ Deno.test("Checkout gets the member's customer, locale, ids and the way back to 
     const records = await checkoutRecords(world.db);
     assertEquals(records.memberships.length, 1);
     const membership = records.memberships[0];
+    assert(membership, "membership is missing");
     const customerId = membership.stripe_customer_id!;
     assert(customerId.startsWith("cus_"));
 
@@ -38,12 +39,14 @@ Deno.test("Checkout gets the member's customer, locale, ids and the way back to 
       method: "POST",
       path: "/v1/customers",
     });
+    assert(customerRequest, "customerRequest is missing");
     assertEquals(customerRequest.idempotencyKey, `rolepass-customer-${membership.id}`);
 
     const [request] = world.stripeDouble.requests({
       method: "POST",
       path: "/v1/checkout/sessions",
     });
+    assert(request, "request is missing");
     assertEquals(request.params.mode, "subscription");
     assertEquals(request.params.customer, customerId);
     assertEquals(request.params.locale, "en");
@@ -57,6 +60,7 @@ Deno.test("Checkout gets the member's customer, locale, ids and the way back to 
     assertEquals(request.params.cancel_url, `${SITE}/join/cancelled?lang=en`);
 
     const [attempt] = records.attempts;
+    assert(attempt, "attempt is missing");
     const session = await world.stripe.checkout.sessions.retrieve(attempt.stripe_session_id);
     assertEquals(session.url, answer.body.url);
     assertEquals(session.customer, customerId);
@@ -100,7 +104,7 @@ Deno.test("concurrent links of one member make exactly one customer and leave on
     const open = await world.stripe.checkout.sessions.list({ status: "open", limit: 100 });
     assertEquals(open.data.length, 1, "one open Checkout session on Stripe");
     assertEquals(
-      open.data[0].id,
+      first(open.data, "an item of open.data").id,
       records.attempts.find((a) => a.status === "open")!.stripe_session_id,
     );
   });
@@ -120,6 +124,8 @@ Deno.test("a second link reuses the member's customer and expires the first Chec
     assert(first.body.url !== second.body.url);
     assertEquals((await world.customers()).length, 1);
     const [old, current] = (await checkoutRecords(world.db)).attempts;
+    assert(current, "current is missing");
+    assert(old, "old is missing");
     assertEquals([old.status, current.status], ["expired", "open"]);
     const stale = await world.stripe.checkout.sessions.retrieve(old.stripe_session_id);
     assertEquals(stale.status, "expired");
@@ -132,6 +138,7 @@ Deno.test("a member whose earlier Checkout was paid is told to wait, not sold a 
   await withCheckoutWorld(async (world) => {
     await world.post("checkout-session", { token: await world.issueLink(), planId: world.planId });
     const [attempt] = (await checkoutRecords(world.db)).attempts;
+    assert(attempt, "attempt is missing");
     world.stripeDouble.completeCheckout(attempt.stripe_session_id);
     // The webhook has not landed yet: the membership still says "not entitled".
     const answer = await world.post("checkout-session", {
@@ -152,6 +159,7 @@ async function entitleMember(world: Parameters<Parameters<typeof withCheckoutWor
     values (${GUILD_ID}, ${MEMBER_ID}, ${customer.id}, 'active', ${world.planId}, true, ${ROLE_ID},
       'test')
     returning id`;
+  assert(membership, "membership is missing");
   return { customerId: customer.id, membershipId: membership.id };
 }
 
@@ -169,6 +177,7 @@ Deno.test("an entitled member who clicks subscribe is sent to the portal, not to
       method: "POST",
       path: "/v1/billing_portal/sessions",
     });
+    assert(portal, "portal is missing");
     assertEquals(portal.params.customer, customerId);
     assertEquals(portal.params.return_url, `${SITE}/manage/done?lang=en`);
     assertEquals((await world.customers()).length, 1);
@@ -185,6 +194,7 @@ Deno.test("a manage link opens the portal once; a repeat returns the same portal
     assertEquals(first.body.kind, "portal");
     assertEquals(second.body.url, first.body.url);
     const [attempt] = (await checkoutRecords(world.db)).attempts;
+    assert(attempt, "attempt is missing");
     assertEquals(attempt.kind, "portal");
     const portal = await world.stripe.billingPortal.sessions.create({
       customer: customerId,

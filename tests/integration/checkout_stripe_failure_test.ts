@@ -2,7 +2,7 @@
  * When Stripe fails: a 502 the page can explain, and nothing recorded as done. The link stays
  * usable, so the member's retry works and reuses whatever Stripe did create.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { checkoutRecords, withCheckoutWorld } from "./checkout_harness.ts";
 
 Deno.test("Stripe failing to create the customer: 502, no customer, the link still works", async () => {
@@ -35,7 +35,11 @@ Deno.test("Stripe failing to create the session: 502, no attempt, link unused, c
     // The customer exists on Stripe, so the database says so: the next attempt reuses it.
     assertEquals(records.memberships.length, 1);
     const [customer] = await world.customers();
-    assertEquals(records.memberships[0].stripe_customer_id, customer.id);
+    assert(customer, "customer is missing");
+    assertEquals(
+      first(records.memberships, "an item of records.memberships").stripe_customer_id,
+      customer.id,
+    );
 
     world.stripeDouble.clearFaults();
     const retry = await world.post("checkout-session", { token, planId: world.planId });
@@ -65,9 +69,10 @@ Deno.test("a session created on Stripe whose answer was lost is returned, not du
     assertEquals(retry.status, 200);
     const sessions = await world.stripe.checkout.sessions.list({ limit: 100 });
     assertEquals(sessions.data.length, 1, "one session on Stripe");
-    assertEquals(retry.body.url, sessions.data[0].url);
+    assertEquals(retry.body.url, first(sessions.data, "an item of sessions.data").url);
     const [attempt] = (await checkoutRecords(world.db)).attempts;
-    assertEquals(attempt.stripe_session_id, sessions.data[0].id);
+    assert(attempt, "attempt is missing");
+    assertEquals(attempt.stripe_session_id, first(sessions.data, "an item of sessions.data").id);
   });
 });
 
@@ -132,10 +137,10 @@ Deno.test("a customer created on Stripe whose answer was lost is reused by a lin
     assertEquals(en.status, 200);
     const customers = await world.customers();
     assertEquals(customers.length, 1, "the same customer, replayed under its idempotency key");
-    assertEquals(customers[0].preferred_locales, ["en"]);
+    assertEquals(first(customers, "an item of customers").preferred_locales, ["en"]);
     assertEquals(
-      (await checkoutRecords(world.db)).memberships[0].stripe_customer_id,
-      customers[0].id,
+      first((await checkoutRecords(world.db)).memberships, "a row").stripe_customer_id,
+      first(customers, "an item of customers").id,
     );
   });
 });

@@ -3,7 +3,7 @@
  * up to date from Stripe without waiting for the webhook. No Stripe event is delivered in these
  * tests: whatever changes, the success page alone changed it.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import type { TestDatabase } from "../harness/database.ts";
 import {
   checkoutRecords,
@@ -19,6 +19,7 @@ async function openCheckout(world: CheckoutWorld): Promise<string> {
   const answer = await world.post("checkout-session", { token, planId: world.planId });
   assertEquals(answer.status, 200);
   const [attempt] = (await checkoutRecords(world.db)).attempts;
+  assert(attempt, "attempt is missing");
   return attempt.stripe_session_id;
 }
 
@@ -53,7 +54,10 @@ Deno.test("the success page alone entitles the member and queues the role job, b
     const { subscription } = world.stripeDouble.completeCheckout(sessionId);
     assertEquals(world.stripeDouble.deliveries(), [], "no event was delivered");
     const before = await membershipRecords(world.db);
-    assertEquals([before.memberships[0].entitled, before.roleJobs.length], [false, 0]);
+    assertEquals([
+      first(before.memberships, "an item of before.memberships").entitled,
+      before.roleJobs.length,
+    ], [false, 0]);
 
     const answer = await world.post("checkout-complete", { sessionId });
     assertEquals(answer.status, 200);
@@ -61,6 +65,7 @@ Deno.test("the success page alone entitles the member and queues the role job, b
 
     const after = await membershipRecords(world.db);
     const [membership] = after.memberships;
+    assert(membership, "membership is missing");
     assertEquals(membership.status, "active");
     assertEquals(membership.entitled, true);
     assertEquals(membership.entitled_role_id, ROLE_ID);
@@ -74,6 +79,7 @@ Deno.test("the success page alone entitles the member and queues the role job, b
     }]);
     assertEquals(after.history.at(-1), { cause: "checkout_success_page", new_entitled: true });
     const [attempt] = (await checkoutRecords(world.db)).attempts;
+    assert(attempt, "attempt is missing");
     assertEquals(attempt.status, "completed");
     // The sync re-read the customer's subscriptions from Stripe, as the webhook does.
     assertEquals(
@@ -110,7 +116,7 @@ Deno.test("a payment not yet confirmed answers 'processing' and entitles nothing
     assertEquals(answer.status, 200);
     assertEquals(answer.body, { status: "processing" });
     assertEquals(await membershipRecords(world.db), before);
-    assertEquals((await checkoutRecords(world.db)).attempts[0].status, "open");
+    assertEquals(first((await checkoutRecords(world.db)).attempts, "a row").status, "open");
   });
 });
 
@@ -163,6 +169,7 @@ Deno.test("a recorded session whose Stripe copy belongs to someone else is refus
     world.stripeDouble.completeCheckout(foreign.id);
     // A record pointing at that session (a corrupted or tampered row): Stripe's metadata decides.
     const [membership] = (await checkoutRecords(world.db)).memberships;
+    assert(membership, "membership is missing");
     await world.db.sql`
       insert into rolepass.checkout_attempts (membership_id, kind, stripe_session_id, status)
       values (${membership.id}, 'checkout', ${foreign.id}, 'completed')`;
@@ -175,8 +182,11 @@ Deno.test("a recorded session whose Stripe copy belongs to someone else is refus
       a.stripe_session_id === foreign.id
     );
     assertEquals(attempt?.status, "completed");
-    const [{ completion }] = await world.db.sql<{ completion: string | null }[]>`
-      select completion from rolepass.checkout_attempts where stripe_session_id = ${foreign.id}`;
+    const { completion } = first(
+      await world.db.sql<{ completion: string | null }[]>`
+      select completion from rolepass.checkout_attempts where stripe_session_id = ${foreign.id}`,
+      "a row",
+    );
     assertEquals(completion, null, "nothing recorded as the thank-you page's answer");
     assert(world.logLines.some((line) => line.includes("not the recorded one")));
   });
@@ -314,6 +324,6 @@ Deno.test("an expired session is asked about once, then answered from the databa
       now += 60_000;
     }
     assertEquals(stripeCalls(world), [`GET /v1/checkout/sessions/${sessionId}`]);
-    assertEquals((await checkoutRecords(world.db)).attempts[0].status, "expired");
+    assertEquals(first((await checkoutRecords(world.db)).attempts, "a row").status, "expired");
   }, { now: () => new Date(now) });
 });

@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { startDevRunner } from "../../functions/_cli/dev/runner.ts";
 import { startEmbeddedDatabase } from "../../functions/_cli/dev/embedded_database.ts";
 
@@ -16,7 +16,7 @@ const LIVE = {
 async function migrationFiles(): Promise<string[]> {
   const versions: string[] = [];
   for await (const entry of Deno.readDir("supabase/migrations")) {
-    if (entry.name.endsWith(".sql")) versions.push(entry.name.split("_")[0]);
+    if (entry.name.endsWith(".sql")) versions.push(entry.name.replace(/_.*$/s, ""));
   }
   return versions.sort();
 }
@@ -56,6 +56,7 @@ Deno.test("the runner migrates the embedded database, persists it and points Vau
     const sqlAgain = postgres(again.databaseUrl, { max: 1, prepare: false, onnotice: () => {} });
     try {
       const [guild] = await sqlAgain`select name from rolepass.guilds`;
+      assert(guild, "guild is missing");
       assertEquals(guild.name, "Kept");
     } finally {
       await sqlAgain.end();
@@ -88,13 +89,18 @@ Deno.test("the embedded database serves several pools with interleaved transacti
       Array.from({ length: 8 }, (_, i) => claim(i % 2 ? a : b, `worker-${i}`)),
     );
     assertEquals(claimed.reduce((sum, n) => sum + n, 0), 20);
-    const [{ unclaimed }] =
-      await a`select count(*)::int as unclaimed from jobs where claimed_by is null`;
+    const { unclaimed } = first(
+      await a`select count(*)::int as unclaimed from jobs where claimed_by is null`,
+      "a row",
+    );
     assertEquals(unclaimed, 0);
-    const [{ uuid }] = await b`select gen_random_uuid()::text as uuid`;
+    const { uuid } = first(await b`select gen_random_uuid()::text as uuid`, "a row");
     assert(/^[0-9a-f-]{36}$/.test(uuid));
     await b`create extension if not exists pgcrypto`;
-    const [{ digest }] = await b`select encode(digest('x', 'sha256'), 'hex') as digest`;
+    const { digest } = first(
+      await b`select encode(digest('x', 'sha256'), 'hex') as digest`,
+      "a row",
+    );
     assertEquals(digest.length, 64);
   } finally {
     await a.end();

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../harness/assert.ts";
+import { assert, assertEquals, assertRejects, first } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 
 const GUILD_ID = "100000000000000041";
@@ -6,7 +6,7 @@ const ROLE_ID = "300000000000000041";
 
 async function insertJobs(sql: Parameters<Parameters<typeof withTestDatabase>[0]>[0]["sql"]) {
   await sql`insert into rolepass.guilds (id, name) values (${GUILD_ID}, 'Queue guild')`;
-  const members = ["200000000000000041", "200000000000000042", "200000000000000043"];
+  const members = ["200000000000000041", "200000000000000042", "200000000000000043"] as const;
   for (const member of members) {
     await sql`insert into rolepass.memberships (guild_id, discord_user_id, entitled, entitled_role_id)
       values (${GUILD_ID}, ${member}, true, ${ROLE_ID})`;
@@ -34,6 +34,7 @@ Deno.test("the queue status view counts pending, failing and failed jobs and age
       select pending, failing, failed, running,
         extract(epoch from oldest_open_age)::int as oldest_open_seconds
       from rolepass.role_job_queue_status`;
+    assert(status, "status is missing");
     assertEquals(
       { pending: status.pending, failing: status.failing, failed: status.failed },
       { pending: "1", failing: "1", failed: "1" },
@@ -50,7 +51,7 @@ Deno.test("the queue status view is readable by service_role only", async () => 
       await tx.unsafe("set local role service_role");
       return await tx`select failed from rolepass.role_job_queue_status`;
     });
-    assertEquals(rows[0].failed, "1");
+    assertEquals(first(rows, "an item of rows").failed, "1");
     for (const role of ["anon", "authenticated"]) {
       await assertRejects(
         () =>

@@ -3,7 +3,7 @@
  * membership change -> trigger -> role job -> webhook request -> dispatcher -> role-sync -> Discord.
  */
 import { startDispatcher } from "../../functions/_cli/dispatcher.ts";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { configureVault, type RoleSyncWorld, withRoleSync } from "./role_sync_fixtures.ts";
 
 const ALICE = "600000000000000001";
@@ -38,10 +38,14 @@ Deno.test("a committed membership change reaches Discord through the trigger, th
         "the role to be granted",
       );
       await Promise.all(background);
-      const [{ queued }] = await w.db.sql`select count(*)::int as queued
-        from net.http_request_queue`;
+      const { queued } = first(
+        await w.db.sql`select count(*)::int as queued
+        from net.http_request_queue`,
+        "a row",
+      );
       assertEquals(queued, 0, "a delivered request is gone from the queue");
       const [job] = await w.jobs();
+      assert(job, "job is missing");
       assertEquals([job.status, job.notice_status], ["done", "sent"]);
     } finally {
       await dispatcher.stop();
@@ -112,6 +116,7 @@ Deno.test("a request is sent once even when the endpoint fails (pg_net does not 
       await new Promise((resolve) => setTimeout(resolve, 100));
       assertEquals(calls, 1);
       const [job] = await w.jobs();
+      assert(job, "job is missing");
       assert(job.status === "pending", "the job waits for the sweep");
     } finally {
       await dispatcher.stop();

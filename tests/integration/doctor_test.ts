@@ -2,7 +2,7 @@
  * `deno task doctor` against the Stripe and Discord doubles and a real migrated PostgreSQL: a
  * correct setup passes, and each check detects its misconfiguration with the right message.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
 import { type DiscordDouble, startDiscordDouble } from "../doubles/discord.ts";
 import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
@@ -73,6 +73,7 @@ async function withSetup(
         SUPABASE_URL,
         SUPABASE_PUBLISHABLE_KEY: "sb_publishable_doctorTestKey0123",
       };
+      assert(env, "env is missing");
       await applyPlans(db, env, { priceId: price.id, roleId: role.id });
       await db.sql`select vault.create_secret(${`${SUPABASE_URL}/functions/v1/role-sync`},
         'role_sync_url')`;
@@ -105,7 +106,9 @@ async function applyPlans(
   json.guilds[0].plans[0].discord_role_id = ids.roleId;
   const parsed = parsePlansFile(JSON.stringify(json));
   assert(parsed.ok);
-  const stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE_URL);
+  const secretKey = env.STRIPE_SECRET_KEY;
+  assert(secretKey, "the env has STRIPE_SECRET_KEY");
+  const stripe = createStripeClient(secretKey, env.STRIPE_API_BASE_URL);
   await applyPlansFile(db.sql, parsed.file, await fetchPriceTerms(stripe, parsed.file));
 }
 
@@ -117,9 +120,11 @@ function failures(findings: Finding[], check?: string): string[] {
 function assertOnlyFailure(findings: Finding[], check: string, includes: string): Finding {
   const failed = findings.filter((f) => f.status === "fail");
   assertEquals(failed.map((f) => f.check), [check], JSON.stringify(failed, null, 2));
-  assert(failed[0].message.includes(includes), `"${includes}" not in "${failed[0].message}"`);
-  assert(failed[0].fix, "a failure comes with a fix");
-  return failed[0];
+  const [failure] = failed;
+  assert(failure, `no ${check} failure`);
+  assert(failure.message.includes(includes), `"${includes}" not in "${failure.message}"`);
+  assert(failure.fix, "a failure comes with a fix");
+  return failure;
 }
 
 Deno.test("a correct setup passes every check and exits 0", async () => {
@@ -168,9 +173,11 @@ Deno.test("a missing variable is told to be set, a malformed one to be corrected
       "STRIPE_WEBHOOK_SECRET is set but malformed (expected whsec_... (several separated by " +
       "commas while rotating))",
     ]);
-    assert(env_[0].fix?.startsWith("set it: "), env_[0].fix);
-    assert(env_[0].fix?.includes("General Information → Public Key"));
-    assert(env_[1].fix?.startsWith("correct its value: "), env_[1].fix);
+    const [unset, malformed] = env_;
+    assert(unset && malformed, "two env findings");
+    assert(unset.fix?.startsWith("set it: "), unset.fix);
+    assert(unset.fix?.includes("General Information → Public Key"));
+    assert(malformed.fix?.startsWith("correct its value: "), malformed.fix);
     const lines: string[] = [];
     assertEquals(await doctorCommand([], broken, (text) => lines.push(text)), 1);
   });
@@ -343,10 +350,13 @@ Deno.test("a Customer Portal without saved settings is reported", async () => {
 
 Deno.test("a database missing a migration is reported with the version", async () => {
   await withSetup(async ({ env, db }) => {
-    const [{ version }] = await db.sql<{ version: string }[]>`
+    const { version } = first(
+      await db.sql<{ version: string }[]>`
       delete from supabase_migrations.schema_migrations
       where version = (select max(version) from supabase_migrations.schema_migrations)
-      returning version`;
+      returning version`,
+      "a row",
+    );
     assertOnlyFailure(await runDoctor(env), "database.migrations", `migrations: ${version}`);
     await db.sql`drop schema supabase_migrations cascade`;
     assertOnlyFailure(await runDoctor(env), "database.migrations", "has never been migrated");
@@ -389,10 +399,12 @@ Deno.test("Vault without the role-sync URL, with a wrong URL or another secret i
 
 Deno.test("warnings alone, such as a portal without cancellation, do not block going live", async () => {
   await withSetup(async ({ env, stripe }) => {
-    const client = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE_URL);
+    const secretKey = env.STRIPE_SECRET_KEY;
+    assert(secretKey, "the env has STRIPE_SECRET_KEY");
+    const client = createStripeClient(secretKey, env.STRIPE_API_BASE_URL);
     const list = await client.billingPortal.configurations.list();
-    list.data[0].features.subscription_cancel.enabled = false;
-    list.data[0].features.payment_method_update.enabled = true;
+    first(list.data, "an item of list.data").features.subscription_cancel.enabled = false;
+    first(list.data, "an item of list.data").features.payment_method_update.enabled = true;
     stripe.inject({
       method: "GET",
       path: "/v1/billing_portal/configurations",
@@ -436,8 +448,15 @@ Deno.test("a PUBLIC_SITE_URL on this machine blocks going live with a live key, 
     const findings = await runDoctor({ ...env, PUBLIC_SITE_URL: loopback });
     const found = localLinks(findings);
     assertEquals(found.map((f) => f.status), ["warn"], JSON.stringify(found));
-    assert(found[0].message.includes(`PUBLIC_SITE_URL (${loopback}) is on this machine`));
-    assert(found[0].fix?.includes("public https URL"), found[0].fix);
+    assert(
+      first(found, "an item of found").message.includes(
+        `PUBLIC_SITE_URL (${loopback}) is on this machine`,
+      ),
+    );
+    assert(
+      first(found, "an item of found").fix?.includes("public https URL"),
+      first(found, "an item of found").fix,
+    );
     assertEquals(failures(findings), [], "a rehearsal with a test key is not blocked");
   });
 

@@ -3,7 +3,7 @@
  * read, paths and methods it does not serve, signed bodies Discord never sends. Each gets a defined
  * 4xx (or the ordinary answer), never a 5xx, and nothing is stored.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import {
   buildApp,
@@ -21,9 +21,12 @@ type App = { fetch: (request: Request) => Response | Promise<Response> };
 const PING = '{"id":"995105663481028770","type":1,"token":"t"}';
 
 async function storedRows(sql: Sql): Promise<number> {
-  const [{ count }] = await sql<{ count: number }[]>`
+  const { count } = first(
+    await sql<{ count: number }[]>`
     select ((select count(*) from rolepass.link_tokens) + (select count(*) from rolepass.interaction_tokens)
-      + (select count(*) from rolepass.handled_interactions))::int as count`;
+      + (select count(*) from rolepass.handled_interactions))::int as count`,
+    "a row",
+  );
   return count;
 }
 
@@ -209,10 +212,16 @@ Deno.test("a signed command for another application or an unknown server stores 
     );
     const text = await expectStatus(reply, 200, "a server rolepass does not serve");
     assert(!text.includes("/join/") && !text.includes("/manage/"), text);
-    const [{ links }] = await sql<{ links: number }[]>`
-      select count(*)::int as links from rolepass.link_tokens`;
-    const [{ tokens }] = await sql<{ tokens: number }[]>`
-      select count(*)::int as tokens from rolepass.interaction_tokens where guild_id = ${GUILD_ID}`;
+    const { links } = first(
+      await sql<{ links: number }[]>`
+      select count(*)::int as links from rolepass.link_tokens`,
+      "a row",
+    );
+    const { tokens } = first(
+      await sql<{ tokens: number }[]>`
+      select count(*)::int as tokens from rolepass.interaction_tokens where guild_id = ${GUILD_ID}`,
+      "a row",
+    );
     assertEquals([links, tokens], [0, 0]);
   });
 });

@@ -100,6 +100,7 @@ Deno.test("a /subscribe signed more than five minutes before or after now is ref
 Deno.test("a /subscribe replayed after the member paid yields no manage link and keeps the member's own interaction token", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     const signer = await createDiscordSigner();
     const { app, sql } = buildApp(db.url, signer.publicKeyHex);
     try {

@@ -3,7 +3,7 @@
  * get past it, checked over the raw body bytes; PING gets PONG; every other kind of interaction
  * gets a defined answer.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import {
   buildApp,
@@ -39,9 +39,12 @@ function post(body: string, headers: Record<string, string>, path = ENDPOINT) {
 }
 
 async function countStoredRows(sql: import("postgres").Sql): Promise<number> {
-  const [{ count }] = await sql`
+  const { count } = first(
+    await sql`
     select (select count(*) from rolepass.link_tokens) + (select count(*) from rolepass.interaction_tokens)
-      as count`;
+      as count`,
+    "a row",
+  );
   return Number(count);
 }
 
@@ -201,15 +204,18 @@ Deno.test("other interactions get a defined answer: unknown command, button, aut
         "discord-interactions-js-test-bodies.json",
       );
       const button = bodies.bodies.messageComponentRequestBody;
+      assert(button, "button is missing");
       const buttonReply = await (await app.fetch(post(button, await signer.sign(button)))).json();
       assertEquals([buttonReply.type, buttonReply.data.flags], [4, 64]);
       assert(buttonReply.data.content.includes("run /subscribe again"));
 
       const autocomplete = bodies.bodies.autocompleteRequestBody;
+      assert(autocomplete, "autocomplete is missing");
       const suggestions = await app.fetch(post(autocomplete, await signer.sign(autocomplete)));
       assertEquals(await suggestions.json(), { type: 8, data: { choices: [] } });
 
       const ping = bodies.bodies.pingRequestBody;
+      assert(ping, "ping is missing");
       const pong = await app.fetch(post(ping, await signer.sign(ping)));
       assertEquals(await pong.json(), { type: 1 });
     } finally {

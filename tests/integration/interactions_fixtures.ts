@@ -6,6 +6,7 @@
 import type postgres from "postgres";
 import { createApp } from "../../functions/discord-interactions/app.ts";
 import { depsFromConfig, loadConfig } from "../../functions/discord-interactions/config.ts";
+import { assert } from "../harness/assert.ts";
 
 const FIXTURES = new URL("../fixtures/discord/interactions/", import.meta.url);
 
@@ -33,8 +34,11 @@ function toHex(bytes: ArrayBuffer | Uint8Array): string {
 export interface DiscordSigner {
   publicKeyHex: string;
   /** Signs `timestamp || body` and returns the two headers Discord sends. */
-  sign(body: string | Uint8Array, timestamp?: string): Promise<Record<string, string>>;
+  sign(body: string | Uint8Array, timestamp?: string): Promise<SignatureHeaders>;
 }
+
+/** The two headers Discord signs an interaction with. */
+export type SignatureHeaders = { "X-Signature-Ed25519": string; "X-Signature-Timestamp": string };
 
 /** Generates a fresh key pair with WebCrypto. */
 export async function createDiscordSigner(): Promise<DiscordSigner> {
@@ -167,6 +171,7 @@ export async function insertGuild(
       values (${GUILD_ID}, ${plan.price ?? `price_test${n}`}, ${ROLE_ID}, ${sql.json(display)},
         500, 'jpy', 'month', ${plan.active ?? true}, ${n})
       returning id`;
+    assert(row, "row is missing");
     ids.push(row.id);
   }
   return ids;

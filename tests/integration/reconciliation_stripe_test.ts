@@ -47,6 +47,7 @@ async function cursor(world: WebhookWorld) {
   const [row] = await world.db.sql<
     { caught_up_to: Date | null; status: string; resume_after: string | null }[]
   >`select caught_up_to, status, resume_after from rolepass.stripe_event_catchups`;
+  assert(row, "row is missing");
   return row;
 }
 

@@ -3,7 +3,7 @@
  * the Discord double: roles edited by hand, members who rejoin, comps, the missing Server Members
  * intent, and a bot that loses its access in the middle of a pass.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { runDrift } from "../../functions/_cli/drift.ts";
 import {
   BOT_TOKEN,
@@ -63,6 +63,7 @@ Deno.test("a paid role a moderator removed is granted back by the pass", async (
     assertEquals(w.discord.memberRoles(w.guildId, ALICE), [w.goldRoleId]);
     const [state] = await w.db.sql`
       select status, mode, members_checked from rolepass.guild_reconciliations`;
+    assert(state, "state is missing");
     assertEquals(state.status, "completed");
     assertEquals(state.mode, "list");
     assert(state.members_checked >= 1);
@@ -117,6 +118,7 @@ Deno.test("without the Server Members intent the pass reads the members rolepass
     await w.settle();
     assertEquals(w.discord.memberRoles(w.guildId, ALICE), [w.goldRoleId]);
     const [state] = await w.db.sql`select mode from rolepass.guild_reconciliations`;
+    assert(state, "state is missing");
     assertEquals(state.mode, "known_members");
   }, { tuning });
 });
@@ -139,7 +141,9 @@ Deno.test("a bot that loses its permissions mid-pass stops that guild's pass, al
     assertEquals(second.status, "stopped");
     const alerts = w.discord.messages({ kind: "channel" });
     assertEquals(alerts.length, 1, "the operator is told once");
-    assert(alerts[0].content.includes("50013"), alerts[0].content);
+    const [alert] = alerts;
+    assert(alert, "alert is missing");
+    assert(alert.content.includes("50013"), alert.content);
 
     const third = await reconcile(w);
     assertEquals(third.status, "completed");
@@ -151,6 +155,7 @@ Deno.test("a bot that loses its permissions mid-pass stops that guild's pass, al
       assertEquals(w.discord.memberRoles(w.guildId, id), [w.goldRoleId]);
     }
     const [state] = await w.db.sql`select status, alerted_at from rolepass.guild_reconciliations`;
+    assert(state, "state is missing");
     assertEquals([state.status, state.alerted_at], ["completed", null]);
   }, { tuning: { reconcile: { repairSpacingMs: 5, pageSize: 2 } }, operatorLogChannel: true });
 });
@@ -185,8 +190,11 @@ Deno.test("a plan whose role changes swaps the role of every member on it, and a
       assertEquals(w.discord.memberRoles(w.guildId, id), [platinum.id]);
     }
     await w.db.sql`update rolepass.plans set active = false where id = ${w.goldPlanId}`;
-    const [{ entitled }] = await w.db.sql`
-      select count(*)::int as entitled from rolepass.memberships where entitled`;
+    const { entitled } = first(
+      await w.db.sql`
+      select count(*)::int as entitled from rolepass.memberships where entitled`,
+      "a row",
+    );
     assertEquals(entitled, 2);
   }, { tuning });
 });
@@ -203,10 +211,16 @@ Deno.test("deno task drift prints what the pass would change and changes nothing
       DATABASE_URL: w.db.url,
     }, { out: (text) => lines.push(text), error: (text) => lines.push(text) });
     assertEquals(code, 0);
-    assert(lines[0].includes("1 missing role(s), 1 unpaid role(s)"), lines.join("\n"));
+    assert(
+      first(lines, "an item of lines").includes("1 missing role(s), 1 unpaid role(s)"),
+      lines.join("\n"),
+    );
     assert(lines.some((l) => l.includes(`grant   ${w.goldRoleId} to ${ALICE}`)), lines.join("\n"));
-    const [{ n }] = await w.db.sql`select count(*)::int as n from rolepass.role_jobs
-      where cause like 'reconciliation%'`;
+    const { n } = first(
+      await w.db.sql`select count(*)::int as n from rolepass.role_jobs
+      where cause like 'reconciliation%'`,
+      "a row",
+    );
     assertEquals(n, 0);
     assertEquals((await w.db.sql`select 1 from rolepass.guild_reconciliations`).length, 0);
   }, { tuning });

@@ -2,7 +2,7 @@
  * `deno task commands:register` against the Discord double, which checks every request against
  * Discord's own OpenAPI description and its command naming rules.
  */
-import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
+import { assert, assertEquals, assertRejects, first } from "../harness/assert.ts";
 import { startDiscordDouble } from "../doubles/discord.ts";
 import { COMMANDS } from "../../functions/_core/commands.ts";
 import { createDiscordApi } from "../../functions/_shared/discord_api.ts";
@@ -66,6 +66,7 @@ Deno.test("the registration payload is what Discord's API description accepts", 
     assertEquals(discord.specViolations(), []);
     assertEquals(registered.map((command) => command.name), ["subscribe", "rolepass"]);
     const [request] = discord.requests();
+    assert(request, "request is missing");
     assertEquals(request.method, "PUT");
     assertEquals(request.path, `/applications/${discord.applicationId}/commands`);
     assertEquals(request.status, 200);
@@ -81,6 +82,7 @@ Deno.test("/subscribe is registered with Japanese name and description", async (
       guildId: null,
     });
     const [subscribe] = discord.commands();
+    assert(subscribe, "subscribe is missing");
     assertEquals(subscribe.name, "subscribe");
     assertEquals(subscribe.name_localizations, { ja: "サブスク" });
     assert(subscribe.description_localizations?.ja?.includes("有料ロール"));
@@ -295,7 +297,10 @@ Deno.test("a bot token Discord refuses is one sentence naming the variable to fi
     assertEquals(result.code, 1);
     const lines = result.stderr.trim().split("\n");
     assertEquals(lines.length, 1, result.stderr);
-    assert(lines[0].startsWith("Cannot register commands: Discord answered 401"), lines[0]);
-    assert(lines[0].includes("Check DISCORD_BOT_TOKEN"), lines[0]);
+    assert(
+      first(lines, "an item of lines").startsWith("Cannot register commands: Discord answered 401"),
+      lines[0],
+    );
+    assert(first(lines, "an item of lines").includes("Check DISCORD_BOT_TOKEN"), lines[0]);
   });
 });

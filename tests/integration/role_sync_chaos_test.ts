@@ -5,7 +5,7 @@
  * member message is lost or posted twice.
  */
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
-import { assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { withRoleSync } from "./role_sync_fixtures.ts";
 
 const GUILDS = 10;
@@ -45,6 +45,7 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
           values (${guild.id}, ${userId}, ${m % 2 ? "ja" : "en"}, ${"cus_" + userId},
             ${"sub_" + userId})
           returning id`;
+        assert(row, "row is missing");
         await sql`insert into rolepass.interaction_tokens
             (guild_id, discord_user_id, application_id, token, expires_at)
           values (${guild.id}, ${userId}, ${w.discord.applicationId}, ${token},
@@ -78,8 +79,11 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
 
     const duringFaults = w.discord.requests().length;
     w.discord.clearFaults();
-    const [{ open }] = await sql<{ open: number }[]>`select count(*)::int as open
-      from rolepass.role_jobs where status in ('pending', 'running')`;
+    const { open } = first(
+      await sql<{ open: number }[]>`select count(*)::int as open
+      from rolepass.role_jobs where status in ('pending', 'running')`,
+      "a row",
+    );
     running = false;
     await Promise.all(invocations);
     await sql`update rolepass.role_jobs set next_attempt_at = now()
@@ -106,10 +110,13 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     const jobs = await w.jobs();
     const notDone = jobs.filter((job) => job.status !== "done");
     assertEquals(notDone.map((job) => [job.id, job.status, job.outcome, job.last_error]), []);
-    const [{ changes }] = await sql<{ changes: number }[]>`
+    const { changes } = first(
+      await sql<{ changes: number }[]>`
       select count(*)::int as changes from rolepass.membership_history
       where operation = 'UPDATE' and (old_entitled is distinct from new_entitled
-        or (old_row ->> 'entitled_role_id') is distinct from (new_row ->> 'entitled_role_id'))`;
+        or changes ? 'entitled_role_id')`,
+      "a row",
+    );
     assertEquals(jobs.length, changes, "one job per entitlement change");
 
     // The notices outbox retries with a nonce: every change's message arrives, exactly once.

@@ -2,7 +2,7 @@
  * Expiry at scale: entitlements that run out together are revoked in bounded batches, each batch
  * wakes role-sync once, and those wake-ups alone drain every job.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { configureVault, ROLE_SYNC_SECRET, withRoleSync } from "./role_sync_fixtures.ts";
 
 const MEMBERS = 5_000;
@@ -25,8 +25,11 @@ Deno.test("expiring 5,000 memberships takes bounded batches, wakes role-sync onc
     const wakes: { body: unknown }[] = [];
     for (let sweep = 1; sweep <= MEMBERS / BATCH; sweep++) {
       await sql`select rolepass.sweep_role_jobs()`;
-      const [{ revoked }] = await sql<{ revoked: number }[]>`
-        select count(*)::int as revoked from rolepass.memberships where not entitled`;
+      const { revoked } = first(
+        await sql<{ revoked: number }[]>`
+        select count(*)::int as revoked from rolepass.memberships where not entitled`,
+        "a row",
+      );
       assertEquals(revoked, sweep * BATCH, `after sweep ${sweep}`);
       const queued = await sql<{ body: unknown }[]>`
         delete from net.http_request_queue returning body`;

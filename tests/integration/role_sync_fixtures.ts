@@ -16,6 +16,7 @@ import {
   startDiscordDouble,
 } from "../doubles/discord.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
+import { assert, first } from "../harness/assert.ts";
 
 /** The shared secret the tests send. */
 export const ROLE_SYNC_SECRET = "test-role-sync-secret-0123456789";
@@ -93,6 +94,7 @@ export function withRoleSync(
           values (${guild.id}, ${price}, ${roleId},
             ${sql.json({ en: { name }, ja: { name: ja } })}, 500, 'jpy', 'month')
           returning id`;
+        assert(plan, "plan is missing");
         return plan.id;
       };
       const goldPlanId = await insertPlan("price_gold", gold.id, "Gold", "ゴールド");
@@ -135,6 +137,7 @@ export function withRoleSync(
             values (${guild.id}, ${userId}, ${memberOptions.locale ?? "en"}, ${"cus_" + userId},
               ${"sub_" + userId})
             returning id`;
+          assert(row, "row is missing");
           return row.id;
         },
         async entitle(membershipId, plan, cause = "test") {
@@ -161,11 +164,14 @@ export function withRoleSync(
           const until = Date.now() + maxMs;
           while (Date.now() < until) {
             await drainRoleJobs(deps, Date.now() + 10_000);
-            const [{ open }] = await sql<{ open: number }[]>`
+            const { open } = first(
+              await sql<{ open: number }[]>`
               select (select count(*) from rolepass.role_jobs
                 where status in ('pending', 'running'))::int
                 + (select count(*) from rolepass.notices
-                  where status in ('pending', 'running'))::int as open`;
+                  where status in ('pending', 'running'))::int as open`,
+              "a row",
+            );
             if (open === 0) return;
             await new Promise((resolve) => setTimeout(resolve, 25));
           }

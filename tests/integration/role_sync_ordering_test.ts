@@ -2,7 +2,7 @@
  * role-sync under concurrency and reordering: leases, two invocations at once, late jobs.
  */
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { withRoleSync } from "./role_sync_fixtures.ts";
 
 const member = (n: number) => `5000000000000${String(n).padStart(5, "0")}`;
@@ -12,6 +12,7 @@ Deno.test("a job whose worker died is picked up again once its lease expires, no
     const alice = await w.addMember(member(1));
     await w.entitle(alice, "gold");
     const [claimed] = await w.appSql`select * from rolepass.claim_role_jobs(1, 60)`;
+    assert(claimed, "claimed is missing");
     assertEquals(claimed.status, "running");
     let summary = await w.drain(2_000);
     assertEquals(summary.claimed, 0);
@@ -20,10 +21,15 @@ Deno.test("a job whose worker died is picked up again once its lease expires, no
     assertEquals(summary.done, 1);
     assertEquals(w.discord.memberRoles(w.guildId, member(1))?.includes(w.goldRoleId), true);
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.attempts], ["done", 2]);
     const stale = await w.appSql`select rolepass.finish_role_job(${job.id}, ${claimed.claim_id},
       'failed', 'gave_up') as ok`;
-    assertEquals(stale[0].ok, false, "the dead worker's claim can no longer write");
+    assertEquals(
+      first(stale, "an item of stale").ok,
+      false,
+      "the dead worker's claim can no longer write",
+    );
   });
 });
 
@@ -66,6 +72,8 @@ Deno.test("a revoke that arrives before its grant leaves the role revoked", asyn
     await w.entitle(alice, null);
     // The grant's job is late: the revoke's job is done first, then the grant's job runs.
     const [grant, revoke] = await w.jobs();
+    assert(grant, "grant is missing");
+    assert(revoke, "revoke is missing");
     await w.db.sql`update rolepass.role_jobs set next_attempt_at = now() + interval '1 hour'
       where id = ${grant.id}`;
     await w.drain();
@@ -121,6 +129,7 @@ Deno.test("a claim takes one job per guild before a second of any, and a guild w
         discord_role_id, display, unit_amount, currency, billing_interval)
       values (${other.id}, 'price_other', ${otherRole}, ${sql.json({ en: { name: "Other" } })},
         500, 'jpy', 'month') returning id`;
+    assert(plan, "plan is missing");
     await sql`insert into rolepass.memberships (guild_id, discord_user_id)
       values (${other.id}, ${member(20)})`;
     await sql`update rolepass.memberships set entitled = true, entitled_role_id = ${otherRole},
@@ -137,6 +146,7 @@ Deno.test("a claim takes one job per guild before a second of any, and a guild w
         reset_at)
       values (${"roles:" + w.guildId}, 10, 0, now() + interval '10 seconds')`;
     const [first] = await w.appSql`select guild_id from rolepass.claim_role_jobs(1, 60)`;
+    assert(first, "first is missing");
     assertEquals(first.guild_id, other.id);
   });
 });
@@ -159,6 +169,7 @@ Deno.test("with more guilds waiting than one claim reads, every guild gets its t
     const claimed: string[] = [];
     for (let i = 0; i < guilds; i++) {
       const [job] = await w.appSql`select guild_id from rolepass.claim_role_jobs(1, 60)`;
+      assert(job, "job is missing");
       claimed.push(job.guild_id);
     }
     assertEquals(new Set(claimed).size, guilds);

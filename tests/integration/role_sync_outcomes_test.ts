@@ -1,7 +1,7 @@
 /**
  * role-sync against real PostgreSQL and the Discord double: every outcome of a role job.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { ROLE_SYNC_SECRET, withRoleSync } from "./role_sync_fixtures.ts";
 
 const ALICE = "400000000000000001";
@@ -15,12 +15,19 @@ Deno.test("a grant puts the role on the member with an audit-log reason naming t
     assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
     const audit = w.discord.auditLog().filter((entry) => entry.userId === ALICE);
     assertEquals(audit.length, 1);
-    assert(audit[0].reason?.includes(`sub_${ALICE}`), audit[0].reason ?? "no reason");
-    assert(audit[0].reason?.includes("evt_test_grant"));
+    assert(
+      first(audit, "an item of audit").reason?.includes(`sub_${ALICE}`),
+      first(audit, "an item of audit").reason ?? "no reason",
+    );
+    assert(first(audit, "an item of audit").reason?.includes("evt_test_grant"));
     const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
     assertEquals(dms.length, 1);
-    assert(dms[0].content.includes("ゴールド"), dms[0].content);
+    assert(
+      first(dms, "an item of dms").content.includes("ゴールド"),
+      first(dms, "an item of dms").content,
+    );
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.outcome, job.notice_status], ["done", "applied", "sent"]);
     assertEquals(w.discord.specViolations(), []);
   });
@@ -39,8 +46,8 @@ Deno.test("a member with a live interaction token gets an ephemeral follow-up in
     await w.settle();
     const followups = w.discord.messages({ userId: ALICE, kind: "followup" });
     assertEquals(followups.length, 1);
-    assertEquals(followups[0].ephemeral, true);
-    assert(followups[0].content.includes("Gold"));
+    assertEquals(first(followups, "an item of followups").ephemeral, true);
+    assert(first(followups, "an item of followups").content.includes("Gold"));
     assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 0);
   });
 });
@@ -73,7 +80,9 @@ Deno.test("a plan change swaps the roles and says the new plan", async () => {
     assertEquals([roles.includes(w.goldRoleId), roles.includes(w.silverRoleId)], [false, true]);
     const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
     assertEquals(dms.length, 2);
-    assert(dms[1].content.includes('Your plan is now "Silver"'), dms[1].content);
+    const [, swapped] = dms;
+    assert(swapped, "swapped is missing");
+    assert(swapped.content.includes('Your plan is now "Silver"'), swapped.content);
   });
 });
 
@@ -89,8 +98,14 @@ Deno.test("a cancellation removes the role and tells the member; a scheduled can
     assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), false);
     const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
     assertEquals(dms.length, 2);
-    assert(dms[0].content.includes(`<t:${Date.parse("2030-01-31T00:00:00Z") / 1000}:D>`));
-    assert(dms[1].content.includes("has been removed"), dms[1].content);
+    assert(
+      first(dms, "an item of dms").content.includes(
+        `<t:${Date.parse("2030-01-31T00:00:00Z") / 1000}:D>`,
+      ),
+    );
+    const [, removed] = dms;
+    assert(removed, "removed is missing");
+    assert(removed.content.includes("has been removed"), removed.content);
   });
 });
 
@@ -100,6 +115,7 @@ Deno.test("a member who left the guild ends the job as member_not_in_guild, with
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.outcome, job.attempts], ["done", "member_not_in_guild", 1]);
     assertEquals(w.discord.messages().length, 0);
   });
@@ -115,11 +131,13 @@ Deno.test("an unknown role fails without retry, tells the operator once, and can
       entitled_role_id = ${missingRole}, plan_id = ${w.goldPlanId} where id = ${alice}`;
     await w.settle();
     let [job] = await w.jobs();
+    assert(job, "job is missing");
+    assert(job, "job is missing");
     assertEquals([job.status, job.outcome, job.attempts], ["failed", "unknown_role", 1]);
     assert(job.alerted_at);
     const alerts = w.discord.messages({ kind: "channel" });
     assertEquals(alerts.length, 1);
-    assert(alerts[0].content.includes("retry_failed_role_jobs"));
+    assert(first(alerts, "an item of alerts").content.includes("retry_failed_role_jobs"));
     const puts = w.discord.requests().filter((r) => r.method === "PUT");
     assertEquals(puts.length, 1);
 
@@ -127,10 +145,14 @@ Deno.test("an unknown role fails without retry, tells the operator once, and can
       where id = ${w.goldPlanId}`;
     await w.db.sql`update rolepass.memberships set entitled_role_id = ${w.goldRoleId}
       where id = ${alice}`;
-    const [{ requeued }] = await w.db.sql`select rolepass.retry_failed_role_jobs() as requeued`;
+    const { requeued } = first(
+      await w.db.sql`select rolepass.retry_failed_role_jobs() as requeued`,
+      "a row",
+    );
     assertEquals(requeued, 1);
     await w.settle();
     [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals(job.status, "done");
     assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
   }, { operatorLogChannel: true });
@@ -143,6 +165,7 @@ Deno.test("missing permissions (the bot's role below the paid role) fail without
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.outcome, job.attempts], ["failed", "missing_permissions", 1]);
     assertEquals(w.discord.messages({ kind: "channel" }).length, 1);
     assertEquals(w.discord.messages({ kind: "dm" }).length, 0);
@@ -161,6 +184,7 @@ Deno.test("a rejected bot token (401) fails without retry", async () => {
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.outcome, job.attempts], ["failed", "unauthorized", 1]);
     assertEquals(w.discord.requests().filter((r) => r.method === "PUT").length, 1);
   });
@@ -181,9 +205,12 @@ Deno.test("a 429 is waited out for retry_after and the role is then granted", as
     await w.settle();
     const puts = w.discord.requests().filter((r) => r.method === "PUT");
     assertEquals(puts.map((r) => r.status), [429, 204]);
-    assert(puts[1].at - puts[0].at >= 290, `waited ${puts[1].at - puts[0].at} ms`);
+    const [limited, granted] = puts;
+    assert(limited && granted, "two PUTs");
+    assert(granted.at - limited.at >= 290, `waited ${granted.at - limited.at} ms`);
     assert(Date.now() - started < 5_000);
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.attempts], ["done", 1]);
   });
 });
@@ -202,10 +229,12 @@ Deno.test("a member's message that has to wait is sent on the retry without a se
     assertEquals(opened.map((r) => r.status), [500, 200]);
     assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.outcome, job.notice_status], ["done", "applied", "sent"]);
     assertEquals(job.attempts, 1);
     const [notice] = await w.db.sql<{ attempts: number; status: string }[]>`
       select attempts, status from rolepass.notices`;
+    assert(notice, "notice is missing");
     assertEquals([notice.status, notice.attempts], ["sent", 2]);
   });
 });
@@ -218,6 +247,7 @@ Deno.test("5xx answers and timeouts are retried with backoff until the role is g
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.attempts], ["done", 3]);
     assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
     assertEquals(w.discord.messages({ userId: ALICE }).length, 1);
@@ -231,6 +261,7 @@ Deno.test("a job that keeps failing gives up after the maximum attempts and aler
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.outcome, job.attempts], ["failed", "gave_up", 3]);
     assertEquals(w.discord.requests().filter((r) => r.method === "PUT").length, 3);
     assertEquals(w.discord.messages({ kind: "channel" }).length, 1);
@@ -243,6 +274,7 @@ Deno.test("closed DMs (50007) are recorded and not retried", async () => {
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.notice_status], ["done", "dms_closed"]);
     const posts = w.discord.requests().filter((r) => r.route.includes("/messages"));
     assertEquals(posts.length, 1);
@@ -262,6 +294,7 @@ Deno.test("a DM whose answer was lost is sent again with its nonce and posted on
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals([job.status, job.notice_status], ["done", "sent"]);
     // The slow first post is logged when Discord finally handles it.
     const posts = () => w.discord.requests().filter((r) => r.path.endsWith("/messages"));
@@ -287,6 +320,7 @@ Deno.test("a follow-up whose answer was lost is not tried again: the member gets
     assertEquals(followups.length, 1);
     assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals(job.notice_status, "sent");
   });
 });
@@ -307,7 +341,7 @@ Deno.test("a caller without the shared secret gets 401 and nothing is done", asy
     const health = await w.app.request("/role-sync/health");
     assertEquals(health.status, 401);
     assertEquals(w.discord.requests().length, 0);
-    assertEquals((await w.jobs())[0].status, "pending");
+    assertEquals(first(await w.jobs(), "an item of (await w.jobs())").status, "pending");
   });
 });
 
@@ -323,6 +357,7 @@ Deno.test("a malformed wake is a 400; a webhook INSERT drains the queue; health 
     let health = await (await w.app.request("/role-sync/health", { headers })).json();
     assertEquals([health.pending, health.failed], [2, 0]);
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     const woken = await w.app.request("/role-sync", {
       method: "POST",
       headers,

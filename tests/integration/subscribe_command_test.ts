@@ -93,13 +93,14 @@ Deno.test("a member without a subscription gets an ephemeral link to the plan pa
     const button = linkButton(reply);
     assertEquals(button.style, 5);
     assertEquals(button.label, "Choose a plan");
-    const match = button.url.match(/^https:\/\/plans\.rolepass\.test\/join\/([A-Za-z0-9_-]{43})$/);
-    assert(match, button.url);
+    const token = button.url.match(/^https:\/\/plans\.rolepass\.test\/join\/([A-Za-z0-9_-]{43})$/)
+      ?.[1];
+    assert(token, button.url);
     assert(button.url.length <= 512);
 
     const [stored] = await db.sql`select * from rolepass.link_tokens`;
     assert(stored, "stored is missing");
-    assertEquals(new Uint8Array(stored.token_hash), await hashLinkToken(match[1]));
+    assertEquals(new Uint8Array(stored.token_hash), await hashLinkToken(token));
     assertEquals(stored.purpose, "join");
     assertEquals(stored.guild_id, GUILD_ID);
     assertEquals(stored.discord_user_id, MEMBER_ID);
@@ -181,6 +182,7 @@ Deno.test("a server rolepass does not know is told it has no plan", async () => 
 Deno.test("an entitled member gets an ephemeral link to manage the subscription", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     await insertMembership(db.sql, { planId, status: "active", entitled: true });
     const { reply } = await answer(db.url, await subscribeInteraction());
 
@@ -197,6 +199,7 @@ Deno.test("an entitled member gets an ephemeral link to manage the subscription"
 Deno.test("a member whose cancellation is scheduled is told when the role ends", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{ ja: true }] });
+    assert(planId, "planId is missing");
     const cancelAt = new Date("2027-01-31T00:00:00Z");
     await insertMembership(db.sql, { planId, status: "active", entitled: true, cancelAt });
     const { reply } = await answer(db.url, await subscribeInteraction({ locale: "ja" }));
@@ -214,6 +217,7 @@ Deno.test("a member whose cancellation is scheduled is told when the role ends",
 Deno.test("a member whose renewal failed is sent to the portal, not to a second checkout", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     await insertMembership(db.sql, { planId, status: "past_due", entitled: false });
     const { reply } = await answer(db.url, await subscribeInteraction());
 
@@ -225,6 +229,7 @@ Deno.test("a member whose renewal failed is sent to the portal, not to a second 
 Deno.test("a member whose subscription was canceled gets the plan page again", async () => {
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     await insertMembership(db.sql, { planId, status: "canceled", entitled: false });
     const { reply } = await answer(db.url, await subscribeInteraction());
 
@@ -335,6 +340,7 @@ Deno.test("links fit Discord's 512-character button limit, and a longer site URL
   );
   await withTestDatabase(async (db) => {
     const [planId] = await insertGuild(db.sql, { plans: [{}] });
+    assert(planId, "planId is missing");
     await insertMembership(db.sql, { planId, status: "active", entitled: true });
     const { app, sql } = buildApp(db.url, signer.publicKeyHex, { PUBLIC_SITE_URL: longestSite });
     try {

@@ -3,7 +3,7 @@
  * roles) or whose role a moderator removed gets it back in seconds, through the real
  * discord-interactions app, the real role-sync drain, PostgreSQL and the Discord double.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import {
   buildApp,
   createDiscordSigner,
@@ -50,8 +50,11 @@ async function subscribe(
 }
 
 async function repairJobs(w: RoleSyncWorld): Promise<number> {
-  const [{ n }] = await w.db.sql<{ n: number }[]>`
-    select count(*)::int as n from rolepass.role_jobs where cause = 'member_asked_role_missing'`;
+  const { n } = first(
+    await w.db.sql<{ n: number }[]>`
+    select count(*)::int as n from rolepass.role_jobs where cause = 'member_asked_role_missing'`,
+    "a row",
+  );
   return n;
 }
 
@@ -98,6 +101,7 @@ Deno.test("a member whose last role job ended 'not in guild' gets the role queue
     await w.entitle(alice, "gold");
     await w.settle();
     const [job] = await w.jobs();
+    assert(job, "job is missing");
     assertEquals(job.outcome, "member_not_in_guild");
 
     w.discord.addMember(w.guildId, ALICE);

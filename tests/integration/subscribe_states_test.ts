@@ -78,6 +78,7 @@ for (const state of STATES) {
   Deno.test(`/subscribe for a member whose subscription is ${state.name} says so and links to the portal`, async () => {
     await withTestDatabase(async (db) => {
       const [planId] = await insertGuild(db.sql, { plans: [{}] });
+      assert(planId, "planId is missing");
       const live = holdsLiveSubscription({
         status: state.status,
         entitled: state.entitled,

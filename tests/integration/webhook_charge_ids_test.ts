@@ -2,7 +2,7 @@
  * Charge ids are plain strings to Stripe: charges of some payment methods are `py_...`, and
  * Stripe may change any prefix. A refund or a dispute of such a charge lands like any other.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import type Stripe from "stripe";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
@@ -28,7 +28,7 @@ async function withPyChargeMember(
 function only(events: Stripe.Event[], type: string): Stripe.Event {
   const matching = events.filter((event) => event.type === type);
   assertEquals(matching.length, 1, `exactly one ${type}`);
-  return matching[0];
+  return first(matching, `a ${type} event`);
 }
 
 async function revocation(world: WebhookWorld, subscriptionId: string) {

@@ -4,7 +4,7 @@
  * of a Connect account, and an event whose object Stripe answers 404 for on the re-read. A real
  * dependency failure on the same re-read still answers 500.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import type Stripe from "stripe";
 import { createApp } from "../../functions/stripe-webhook/app.ts";
 import { eventBody, signPayload } from "../../functions/_doubles/stripe/index.ts";
@@ -27,7 +27,7 @@ async function withWorld(fn: (world: WebhookWorld) => Promise<void>): Promise<vo
 function only(events: Stripe.Event[], type: string): Stripe.Event {
   const matching = events.filter((event) => event.type === type);
   assertEquals(matching.length, 1, `exactly one ${type}`);
-  return matching[0];
+  return first(matching, `a ${type} event`);
 }
 
 function freshEventId(): string {
@@ -59,13 +59,16 @@ Deno.test("a live-mode event at a test-mode key is acknowledged, ignored with it
     const { member, events } = await purchase(world);
     const live = { ...only(events, "checkout.session.completed"), livemode: true };
     const [body] = await postAll(world, [live]);
+    assert(body, "body is missing");
     assertEquals(body.status, "ignored");
     const row = await eventRow(world, live.id);
+    assert(row, "row is missing");
     assertEquals([row.ignored, row.processed, row.last_error], [true, true, null]);
     assertEquals(row.ignored_reason, "live-mode event, but the Stripe key is a test-mode key");
     assertEquals((await world.membership(member.membershipId)).entitled, false);
 
     const [again] = await postAll(world, [live]);
+    assert(again, "again is missing");
     assertEquals(again.status, "duplicate");
   });
 });
@@ -87,7 +90,7 @@ Deno.test("a test-mode event at a live-mode key is acknowledged and ignored", as
     assertEquals(response.status, 200);
     assertEquals((await response.json()).status, "ignored");
     assertEquals(
-      (await eventRow(world, completed.id)).ignored_reason,
+      (await eventRow(world, completed.id))?.ignored_reason,
       "test-mode event, but the Stripe key is a live-mode key",
     );
     assertEquals((await world.membership(member.membershipId)).entitled, false);
@@ -102,8 +105,10 @@ Deno.test("an event of a Connect account is acknowledged, ignored with its reaso
       account: "acct_1OtherCommunity0001",
     };
     const [body] = await postAll(world, [connected]);
+    assert(body, "body is missing");
     assertEquals(body.status, "ignored");
     const row = await eventRow(world, connected.id);
+    assert(row, "row is missing");
     assertEquals([row.ignored, row.processed], [true, true]);
     assertEquals(
       row.ignored_reason,
@@ -127,11 +132,15 @@ Deno.test("a signed charge.refunded for a charge Stripe does not have is acknowl
     assertEquals(response.status, 200);
     assertEquals((await response.json()).status, "ignored");
     const row = await eventRow(world, unknown.id);
+    assert(row, "row is missing");
     assertEquals([row.ignored, row.processed, row.last_error], [true, true, null]);
     assert(row.ignored_reason?.includes("ch_1NoSuchChargeAtStripe0"), row.ignored_reason ?? "");
     assertEquals((await world.membership(member.membershipId)).entitled, true);
 
-    assertEquals((await postAll(world, [unknown]))[0].status, "duplicate");
+    assertEquals(
+      first(await postAll(world, [unknown]), "an item of (await postAll(world, [unknown]))").status,
+      "duplicate",
+    );
   });
 });
 
@@ -146,6 +155,7 @@ Deno.test("Stripe failing with 500 on the charge re-read still answers 500 and l
     const response = await world.post(refunded);
     assertEquals(response.status, 500);
     const row = await eventRow(world, refunded.id);
+    assert(row, "row is missing");
     assertEquals([row.ignored, row.processed, row.ignored_reason], [false, false, null]);
     assertEquals((await world.membership(member.membershipId)).entitled, true);
 

@@ -18,6 +18,7 @@ async function eventRow(world: WebhookWorld, event: Stripe.Event) {
   const [row] = await world.db.sql<
     { processed_at: Date | null; attempts: number; last_error: string | null }[]
   >`select processed_at, attempts, last_error from rolepass.stripe_events where id = ${event.id}`;
+  assert(row, "row is missing");
   return row;
 }
 
@@ -39,6 +40,7 @@ Deno.test("Stripe failing with 500 answers 500, applies nothing, and the retry f
     assertEquals(failed.status, 500);
     await assertNothingApplied(world, member.membershipId);
     const row = await eventRow(world, event);
+    assert(row, "row is missing");
     assertEquals([row.processed_at, row.attempts], [null, 1]);
     assert(row.last_error);
 
@@ -46,6 +48,7 @@ Deno.test("Stripe failing with 500 answers 500, applies nothing, and the retry f
     assertEquals(retried.status, 200);
     assertEquals((await world.membership(member.membershipId)).entitled, true);
     const done = await eventRow(world, event);
+    assert(done, "done is missing");
     assert(done.processed_at);
     assertEquals([done.attempts, done.last_error], [2, null]);
   } finally {

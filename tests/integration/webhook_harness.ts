@@ -17,6 +17,7 @@ import {
   type StripeDoubleOptions,
 } from "../../functions/_doubles/stripe/index.ts";
 import { createTestDatabase, type TestDatabase } from "../harness/database.ts";
+import { assert } from "../harness/assert.ts";
 
 /** The endpoint's signing secret in tests. */
 export const WEBHOOK_SECRET = "whsec_rolepass_test_secret_0001";
@@ -109,6 +110,7 @@ export async function startCheckout(
   const [row] = await sql<{ id: string }[]>`
     insert into rolepass.memberships (guild_id, discord_user_id)
     values (${guildId}, ${discordUserId}) returning id`;
+  assert(row, "row is missing");
   const metadata = {
     rolepass_guild_id: guildId,
     rolepass_discord_user_id: discordUserId,
@@ -177,6 +179,7 @@ export async function startWebhookWorld(
         ${db.sql.json({ en: { name: "Supporter", description: "Supporter role" } })},
         980, 'jpy', 'month')
       returning id`;
+    assert(row, "row is missing");
     return { id: row.id, priceId: price.id, roleId };
   };
   let plan = await addPlan();
@@ -252,6 +255,7 @@ export async function startWebhookWorld(
           cancel_at, cancel_at_period_end, past_due_since, revoked_reason, change_cause,
           change_event_id
         from rolepass.memberships where id = ${membershipId}`;
+      assert(row, "row is missing");
       return row;
     },
     async close() {

@@ -3,7 +3,7 @@
  * event type, every status transition, scheduled cancels in both billing modes, past_due with and
  * without grace, refunds, disputes and subscriptions rolepass did not create.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import type Stripe from "stripe";
 import { type Member, postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
@@ -58,7 +58,7 @@ async function roleJobs(world: WebhookWorld, membershipId: string) {
 function only(events: Stripe.Event[], type: string): Stripe.Event {
   const matching = events.filter((event) => event.type === type);
   assertEquals(matching.length, 1, `exactly one ${type}`);
-  return matching[0];
+  return first(matching, `a ${type} event`);
 }
 
 Deno.test("a paid Checkout grants the role once, with the event id in the history", async () => {
@@ -68,6 +68,7 @@ Deno.test("a paid Checkout grants the role once, with the event id in the histor
     const events = world.takeEvents();
     const completed = only(events, "checkout.session.completed");
     const [first] = await postAll(world, [completed]);
+    assert(first, "first is missing");
     assertEquals(first.status, "applied");
     await postAll(world, events.filter((event) => event !== completed));
 
@@ -94,6 +95,7 @@ Deno.test("each purchase event alone re-reads Stripe and grants the role", async
       world.stripeDouble.completeCheckout(member.sessionId);
       const event = only(world.takeEvents(), type);
       const [body] = await postAll(world, [event]);
+      assert(body, "body is missing");
       assertEquals(body.status, "applied", type);
       const membership = await world.membership(member.membershipId);
       assertEquals([membership.entitled, membership.change_cause], [true, type]);
@@ -154,7 +156,7 @@ Deno.test("past_due inside the guild's grace keeps the role until the grace ends
     world.stripeDouble.failRenewal(member.subscriptionId);
     const failed = world.takeEvents();
     const pastDueSince = new Date(
-      (await world.stripe.subscriptions.retrieve(member.subscriptionId)).items.data[0]
+      first((await world.stripe.subscriptions.retrieve(member.subscriptionId)).items.data, "a row")
         .current_period_start * 1000,
     );
     world.clock.now = new Date(pastDueSince.getTime() + DAY);
@@ -178,7 +180,7 @@ Deno.test("the cron sweep revokes a grace period that ran out without another ev
     const member = await subscribedMember(world);
     world.stripeDouble.failRenewal(member.subscriptionId);
     const pastDueSince = new Date(
-      (await world.stripe.subscriptions.retrieve(member.subscriptionId)).items.data[0]
+      first((await world.stripe.subscriptions.retrieve(member.subscriptionId)).items.data, "a row")
         .current_period_start * 1000,
     );
     world.clock.now = new Date(pastDueSince.getTime() + DAY);
@@ -190,8 +192,11 @@ Deno.test("the cron sweep revokes a grace period that ran out without another ev
     await world.db.sql`
       update rolepass.memberships set entitled_until = now() - interval '1 second'
       where id = ${member.membershipId}`;
-    const [{ expired }] = await world.db.sql<{ expired: number }[]>`
-      select rolepass.expire_entitlements() as expired`;
+    const { expired } = first(
+      await world.db.sql<{ expired: number }[]>`
+      select rolepass.expire_entitlements() as expired`,
+      "a row",
+    );
     assertEquals(expired, 1);
     const membership = await world.membership(member.membershipId);
     assertEquals([membership.entitled, membership.change_cause], [false, "grace_period_ended"]);
@@ -339,6 +344,7 @@ Deno.test("a dispute revokes at once and is recorded as 'dispute'", async () => 
     const [revocation] = await world.db.sql`
       select stripe_object_id from rolepass.stripe_subscription_revocations
       where stripe_subscription_id = ${member.subscriptionId}`;
+    assert(revocation, "revocation is missing");
     assertEquals(revocation.stripe_object_id, dispute.id);
   });
 });
@@ -381,11 +387,13 @@ Deno.test("a repeated event is a no-op and an unhandled type is acknowledged and
     await postAll(world, [completed]);
     const before = await history(world, member.membershipId);
     const [again] = await postAll(world, [completed]);
+    assert(again, "again is missing");
     assertEquals(again.status, "duplicate");
     assertEquals(await history(world, member.membershipId), before);
 
     const unhandled = only(events, "payment_intent.succeeded");
     const [ignored] = await postAll(world, [unhandled]);
+    assert(ignored, "ignored is missing");
     assertEquals(ignored.status, "ignored");
     const [row] = await world.db.sql`
       select ignored, processed_at is not null as processed from rolepass.stripe_events
@@ -452,6 +460,7 @@ Deno.test("a legacy-shaped (2020-03-02) subscription event is understood", async
     fixture.data.object.id = subscription.id;
     fixture.data.object.customer = member.customerId;
     const [body] = await postAll(world, [fixture]);
+    assert(body, "body is missing");
     assertEquals(body.status, "applied");
     assertEquals((await world.membership(member.membershipId)).entitled, true);
   });

@@ -171,11 +171,14 @@ Deno.test("JPY and USD amounts are exact in the close and the export, and never 
       0,
     );
     const [closed, csv] = printed;
+    assert(csv, "csv is missing");
     assertEquals(closed, "2025-10 is closed in Asia/Tokyo");
     const [jpyPlan] = await world.db
       .sql`select id from rolepass.plans where stripe_price_id = ${world.plan.priceId}`;
+    assert(jpyPlan, "jpyPlan is missing");
     const [usdPlan] = await world.db
       .sql`select id from rolepass.plans where stripe_price_id = ${usd.id}`;
+    assert(usdPlan, "usdPlan is missing");
     const lines = csv.split("\r\n");
     assertEquals(
       lines[0],
@@ -184,7 +187,7 @@ Deno.test("JPY and USD amounts are exact in the close and the export, and never 
     const rows = [
       `${world.guildId},2025-10,period,2025-10,${jpyPlan.id},${world.plan.priceId},Supporter,jpy,980,980,0,0,0,0,980,980,1,0,1,980,980`,
       `${world.guildId},2025-10,period,2025-10,${usdPlan.id},${usd.id},"Supporter, USD",usd,2598,25.98,0,0.00,0,0.00,2598,25.98,2,0,2,2598,25.98`,
-    ].sort((a, b) => a.split(",")[5].localeCompare(b.split(",")[5]));
+    ].sort((a, b) => (a.split(",")[5] ?? "").localeCompare(b.split(",")[5] ?? ""));
     assertEquals(lines.slice(1), [...rows, ""]);
   } finally {
     await world.close();

@@ -4,7 +4,7 @@
  * malformed headers and bodies under valid signatures, odd paths and methods. Each gets a clear
  * answer, and nothing that is refused is recorded.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import type Stripe from "stripe";
 import { eventBody, signPayload } from "../../functions/_doubles/stripe/index.ts";
 import {
@@ -59,16 +59,23 @@ async function assertNothingRecorded(world: WebhookWorld, membershipId: string):
 
 Deno.test("a replayed event, even re-signed later, changes nothing the second time", async () => {
   await withPurchase(async (world, event, membershipId) => {
-    assertEquals((await postAll(world, [event]))[0].status, "applied");
+    assertEquals(
+      first(await postAll(world, [event]), "an item of (await postAll(world, [event]))").status,
+      "applied",
+    );
     const jobs = async () =>
       (await world.db.sql`select id from rolepass.role_jobs where membership_id = ${membershipId}`)
         .length;
     const before = await jobs();
     world.clock.now = new Date(world.clock.now.getTime() + 3_600_000);
-    assertEquals((await postAll(world, [event]))[0].status, "duplicate");
+    assertEquals(
+      first(await postAll(world, [event]), "an item of (await postAll(world, [event]))").status,
+      "duplicate",
+    );
     assertEquals(await jobs(), before);
     const [row] = await world.db
       .sql`select attempts from rolepass.stripe_events where id = ${event.id}`;
+    assert(row, "row is missing");
     assertEquals(row.attempts, 1);
   });
 });
@@ -171,6 +178,7 @@ Deno.test("a valid signature over an unknown event type is acknowledged and reco
   await withPurchase(async (world, event, membershipId) => {
     const unknown = { ...event, type: "rolepass.never.heard.of" } as unknown as Stripe.Event;
     const [body] = await postAll(world, [unknown]);
+    assert(body, "body is missing");
     assertEquals(body.status, "ignored");
     const [row] = await world.db.sql`
       select ignored, ignored_reason from rolepass.stripe_events where id = ${event.id}`;

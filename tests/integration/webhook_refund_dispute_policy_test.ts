@@ -5,7 +5,7 @@
  * with the next paid period, and a dispute takes the role until it is won (or, lost, cancels).
  */
 import type Stripe from "stripe";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
 interface Subscribed {
@@ -39,7 +39,7 @@ async function withWorld(
 function only(events: Stripe.Event[], type: string): Stripe.Event {
   const matching = events.filter((event) => event.type === type);
   assertEquals(matching.length, 1, `exactly one ${type}`);
-  return matching[0];
+  return first(matching, `a ${type} event`);
 }
 
 /** The cancellations rolepass sent to Stripe for `subscriptionId`. */
@@ -74,7 +74,10 @@ async function refundedFully(
   assertEquals(stripeStatus(world, member.subscriptionId), "canceled");
   const cancels = cancelRequests(world, member.subscriptionId);
   assertEquals(cancels.length, 1);
-  assertEquals(cancels[0].idempotencyKey, `rolepass-cancel-after-${charge.id}`);
+  assertEquals(
+    first(cancels, "an item of cancels").idempotencyKey,
+    `rolepass-cancel-after-${charge.id}`,
+  );
   assertEquals(await outcomes(world, member.membershipId), [{
     stage: "full_refund",
     stripe_object_id: charge.id,
@@ -103,8 +106,11 @@ Deno.test("a full refund made through the API behaves as one made in the Dashboa
   await withWorld({}, async (world, member) => {
     await refundedFully(world, member, async () => {
       const invoice = await world.stripe.invoices.list({ subscription: member.subscriptionId });
-      const [payment] = (await world.stripe.invoicePayments.list({ invoice: invoice.data[0].id }))
+      const [payment] = (await world.stripe.invoicePayments.list({
+        invoice: first(invoice.data, "an item of invoice.data").id,
+      }))
         .data;
+      assert(payment, "payment is missing");
       const paymentIntent = String(payment.payment.payment_intent);
       const refund = await world.stripe.refunds.create({ payment_intent: paymentIntent });
       return await world.stripe.charges.retrieve(String(refund.charge));
@@ -211,7 +217,10 @@ Deno.test("a lost dispute keeps the role revoked and cancels the subscription on
     ]);
     const cancels = cancelRequests(world, member.subscriptionId);
     assertEquals(cancels.length, 1);
-    assertEquals(cancels[0].idempotencyKey, `rolepass-cancel-after-${dispute.id}`);
+    assertEquals(
+      first(cancels, "an item of cancels").idempotencyKey,
+      `rolepass-cancel-after-${dispute.id}`,
+    );
   });
 });
 

@@ -10,6 +10,7 @@ async function idleInTransaction(world: WebhookWorld): Promise<number> {
   const [row] = await world.db.sql<{ count: number }[]>`
     select count(*)::int as count from pg_stat_activity
     where datname = current_database() and state like 'idle in transaction%'`;
+  assert(row, "row is missing");
   return row.count;
 }
 

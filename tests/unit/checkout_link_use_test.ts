@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import {
   checkLinkLife,
   checkoutSessionExpiry,
@@ -52,7 +52,10 @@ Deno.test("a used link refuses another plan, another kind, and a session that ha
   assertEquals(decideLinkUse(used, opened, { kind: "portal" }), refused);
   for (const status of ["expired", "completed"] as const) {
     assertEquals(
-      decideLinkUse(used, [{ ...opened[0], status }], { kind: "checkout", planId: PLAN }),
+      decideLinkUse(used, [{ ...first(opened, "an opened attempt"), status }], {
+        kind: "checkout",
+        planId: PLAN,
+      }),
       refused,
     );
   }

@@ -3,7 +3,7 @@
  * full-width punctuation, has no ASCII space next to full-width punctuation: Japanese typesetting
  * puts none there ("サポーター（月額）を申し込む", not "サポーター（月額） を申し込む").
  */
-import { assert } from "../harness/assert.ts";
+import { assert, first } from "../harness/assert.ts";
 import {
   adminRefusalReply,
   failuresReply,
@@ -109,7 +109,7 @@ function subscribeTexts(): string[] {
     reply.data?.content ?? "",
     // The link button's label, wherever the reply's component rows put it.
     ...JSON.stringify(reply.data?.components ?? []).matchAll(/"label":"([^"]*)"/g)
-      .map((match) => match[1]),
+      .map((match) => match[1] ?? ""),
   ]);
 }
 
@@ -170,7 +170,7 @@ function roleNoticeTexts(): string[] {
   const timeline = MEMBER_TIMELINE_KINDS.flatMap((kind) =>
     [new Date("2026-12-31T00:00:00Z"), null].flatMap((at) =>
       GUILD_NAMES.map((guildName) =>
-        memberTimelineText(kind, "ja", { guildName, plan: PLANS[0], at })
+        memberTimelineText(kind, "ja", { guildName, plan: first(PLANS, "a plan"), at })
       )
     )
   );
@@ -242,7 +242,7 @@ function adminTexts(): string[] {
             currentPeriodEnd: LATER,
             scheduledCancelAt: LATER,
             entitlement,
-            lastRoleJob: jobs[1],
+            lastRoleJob: jobs[1] ?? null,
             stripeCustomerUrl: "https://dashboard.stripe.com/test/customers/cus_1",
           },
           "1300000000000000000",

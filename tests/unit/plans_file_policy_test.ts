@@ -18,6 +18,7 @@ function policiesOf(settings: Record<string, unknown>) {
   const result = guildWith(settings);
   assert(result.ok, result.ok ? "" : result.problems.join("\n"));
   const guild = result.file.guilds[0];
+  assert(guild, "guild is missing");
   return [
     guild.refund_policy,
     guild.dispute_policy,

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import {
   eventTarget,
   handledStripeEvent,
@@ -21,7 +21,10 @@ Deno.test("a current-shape subscription takes its period end from its items", as
   const resources = await fixture("openapi/resources/subscription.json");
   const parsed = stripeSubscription.parse(resources);
   const items = (resources.items as { data: { current_period_end: number }[] }).data;
-  assertEquals(parsed.currentPeriodEnd, new Date(items[0].current_period_end * 1000));
+  assertEquals(
+    parsed.currentPeriodEnd,
+    new Date(first(items, "an item of items").current_period_end * 1000),
+  );
 });
 
 Deno.test("a legacy subscription (2020-03-02) takes its period end from the top level", async () => {

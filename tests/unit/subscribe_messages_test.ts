@@ -73,6 +73,7 @@ Deno.test("only replies with a link carry a single link button", () => {
   assertEquals(noPlan.data?.components, undefined);
   assertEquals(unknownGuild.data?.components, undefined);
   for (const reply of [join, manage]) {
+    assert(reply, "reply is missing");
     const rows = reply.data?.components ?? [];
     assertEquals(rows.length, 1);
     const row = rows[0] as unknown as { components: Record<string, unknown>[] };

@@ -68,7 +68,7 @@ for (const { name, value, valid } of CASES) {
   Deno.test(`dev, doctor and the functions all ${valid ? "accept" : "refuse"} ${name}="${value}"`, () => {
     assertEquals(devAccepts(name, value), valid, "dev runner");
     assertEquals(doctorAccepts(name, value), valid, "doctor");
-    for (const load of FUNCTIONS_READING[name]) {
+    for (const load of FUNCTIONS_READING[name] ?? []) {
       assertEquals(accepts(load, name, value), valid, `${load.name} of a function`);
     }
   });
