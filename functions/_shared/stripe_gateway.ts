@@ -13,7 +13,13 @@ import {
   stripeMoneyInvoice,
   stripeMoneyRefund,
 } from "../_core/ledger.ts";
-import { type ChargeSnapshot, stripeCharge, stripeInvoice } from "../_core/stripe_shapes.ts";
+import {
+  type ChargeSnapshot,
+  stripeCharge,
+  stripeInvoice,
+  stripeSubscription,
+  type SubscriptionSnapshot,
+} from "../_core/stripe_shapes.ts";
 
 /**
  * The Stripe API version every request and every webhook endpoint of rolepass uses.
@@ -71,6 +77,11 @@ const invoiceLines = z.object({
 
 /** Stripe's answers as the core's types; every method is one read or write of Stripe. */
 export interface StripeGateway {
+  retrieveSubscription(subscriptionId: string): Promise<SubscriptionSnapshot>;
+  /** Every subscription of the customer, whatever its status (Stripe lists 100 at most). */
+  listCustomerSubscriptions(customerId: string): Promise<SubscriptionSnapshot[]>;
+  /** Cancels at once; the key makes a retry of the same cancellation a no-op at Stripe. */
+  cancelSubscription(subscriptionId: string, idempotencyKey: string): Promise<SubscriptionSnapshot>;
   retrieveCharge(chargeId: string): Promise<ChargeSnapshot>;
   /**
    * The invoice a charge paid: named on the charge in legacy API versions, and since basil found
@@ -90,6 +101,22 @@ export interface StripeGateway {
 /** Wraps a client made by {@link createStripeClient} (or a test's, pointed at the double). */
 export function createStripeGateway(stripe: Stripe): StripeGateway {
   const gateway: StripeGateway = {
+    async retrieveSubscription(subscriptionId) {
+      return stripeSubscription.parse(await stripe.subscriptions.retrieve(subscriptionId));
+    },
+    async listCustomerSubscriptions(customerId) {
+      const listed = await stripe.subscriptions.list({
+        customer: customerId,
+        status: "all",
+        limit: 100,
+      });
+      return listed.data.map((subscription) => stripeSubscription.parse(subscription));
+    },
+    async cancelSubscription(subscriptionId, idempotencyKey) {
+      return stripeSubscription.parse(
+        await stripe.subscriptions.cancel(subscriptionId, {}, { idempotencyKey }),
+      );
+    },
     async retrieveCharge(chargeId) {
       return stripeCharge.parse(await stripe.charges.retrieve(chargeId));
     },

@@ -31,13 +31,10 @@ import {
   type ReversalPolicy,
   type ReversalStage,
 } from "../_core/refund_dispute_policy.ts";
-import {
-  ROLEPASS_METADATA,
-  stripeSubscription,
-  type SubscriptionSnapshot,
-} from "../_core/stripe_shapes.ts";
+import { ROLEPASS_METADATA, type SubscriptionSnapshot } from "../_core/stripe_shapes.ts";
 import { oneRow, type Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
+import { createStripeGateway } from "./stripe_gateway.ts";
 
 /** A transaction of the postgres.js client. */
 // deno-lint-ignore ban-types
@@ -110,7 +107,7 @@ export async function syncSubscription(
 ): Promise<SyncOutcome> {
   const customerId = "customerId" in target
     ? target.customerId
-    : stripeSubscription.parse(await deps.stripe.subscriptions.retrieve(target.subscriptionId))
+    : (await createStripeGateway(deps.stripe).retrieveSubscription(target.subscriptionId))
       .customerId;
   const read = await readCustomer(deps, customerId);
   return await deps.sql.begin(async (tx) => {
@@ -201,15 +198,10 @@ async function listSubscriptions(deps: SyncDeps, customerId: string): Promise<Cu
     select rolepass.start_stripe_read() as read_seq`,
     "start_stripe_read's sequence",
   );
-  const listed = await deps.stripe.subscriptions.list({
-    customer: customerId,
-    status: "all",
-    limit: 100,
-  });
   return {
     customerId,
     readSeq: read_seq,
-    subscriptions: listed.data.map((subscription) => stripeSubscription.parse(subscription)),
+    subscriptions: await createStripeGateway(deps.stripe).listCustomerSubscriptions(customerId),
   };
 }
 
@@ -256,10 +248,9 @@ export async function prepareReversal(
   if (!decision.cancelSubscription) {
     return { read, reversal: { pending: reversal, canceled: false } };
   }
-  const snapshot = stripeSubscription.parse(
-    await deps.stripe.subscriptions.cancel(reversed.id, {}, {
-      idempotencyKey: cancellationIdempotencyKey(reversal.stripeObjectId),
-    }),
+  const snapshot = await createStripeGateway(deps.stripe).cancelSubscription(
+    reversed.id,
+    cancellationIdempotencyKey(reversal.stripeObjectId),
   );
   return {
     read: {
