@@ -394,3 +394,17 @@ Deno.test("with a background runner the webhook is answered 202 at once and the 
     assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.includes(w.goldRoleId), true);
   }, { tuning: { runInBackground: (work) => background.push(work) } });
 });
+
+Deno.test("closed DMs are shown to the operator once, in the log channel, naming the member", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE, { dmsClosed: true });
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const [job] = await w.jobs();
+    assert(job, "job is missing");
+    assertEquals(job.notice_status, "dms_closed");
+    const logged = w.discord.messages({ kind: "channel" });
+    assertEquals(logged.length, 1);
+    assertEquals(first(logged, "a log channel message").content.includes(`<@${ALICE}>`), true);
+  }, { operatorLogChannel: true });
+});
