@@ -225,8 +225,9 @@ for (const name of names) {
     name,
     ...rows.map((r) => {
       const ms = r.figures[name];
-      assert(ms, "ms is missing");
-      return `${ms.toFixed(3)} ms (${(ms / r.figures["select 1"]).toFixed(1)}x)`;
+      const floor = r.figures["select 1"];
+      assert(ms !== undefined && floor !== undefined, `${name} and select 1 were measured`);
+      return `${ms.toFixed(3)} ms (${(ms / floor).toFixed(1)}x)`;
     }),
   ].join(" | "));
 }

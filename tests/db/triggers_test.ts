@@ -1,10 +1,13 @@
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import type postgres from "postgres";
 import { insertGuildWithPlan, insertMembership, OTHER_ROLE_ID, ROLE_ID } from "./fixtures.ts";
 
 async function count(sql: postgres.Sql, table: string): Promise<number> {
-  const [{ n }] = await sql.unsafe<{ n: number }[]>(`select count(*)::int as n from ${table}`);
+  const { n } = first(
+    await sql.unsafe<{ n: number }[]>(`select count(*)::int as n from ${table}`),
+    "a row",
+  );
   return n;
 }
 
@@ -55,6 +58,30 @@ Deno.test("every membership change writes one history row with its cause", async
         new_entitled: true,
       },
     ]);
+  });
+});
+
+Deno.test("a history row keeps only the columns that changed, old and new", async () => {
+  await withTestDatabase(async ({ sql }) => {
+    await insertGuildWithPlan(sql);
+    const id = await insertMembership(sql);
+    await sql`update rolepass.memberships set status = 'active', entitled = true,
+      entitled_role_id = ${ROLE_ID}, change_cause = 'customer.subscription.created'
+      where id = ${id}`;
+    await sql`delete from rolepass.memberships where id = ${id}`;
+    const [inserted, updated, deleted] = await sql<{ changes: Record<string, unknown[]> }[]>`
+      select changes from rolepass.membership_history where membership_id = ${id} order by id`;
+    assert(inserted && updated && deleted, "three history rows");
+    assertEquals(inserted.changes.id, [null, id]);
+    assert(Object.values(inserted.changes).every(([old]) => old === null));
+    assertEquals(updated.changes, {
+      status: [null, "active"],
+      entitled: [false, true],
+      entitled_role_id: [null, ROLE_ID],
+      change_cause: ["created", "customer.subscription.created"],
+    });
+    assertEquals(deleted.changes.status, ["active", null]);
+    assert(!("updated_at" in inserted.changes), "updated_at is left out");
   });
 });
 
@@ -127,6 +154,7 @@ Deno.test("a queued role job asks pg_net to call role-sync with the URL and secr
       from net.http_request_queue`;
     assertEquals(requests.length, 1);
     const [request] = requests;
+    assert(request, "request is missing");
     assertEquals(request.method, "POST");
     assertEquals(request.url, "http://127.0.0.1:9/functions/v1/role-sync");
     assertEquals(request.headers["x-rolepass-secret"], "s3cret-s3cret-s3cret");
@@ -187,6 +215,7 @@ Deno.test("the cron sweep is scheduled and calls role-sync only when jobs are du
     await sql`delete from net.http_request_queue`;
     await sql`select rolepass.sweep_role_jobs()`;
     const [request] = await sql`select body from net.http_request_queue`;
+    assert(request, "request is missing");
     assertEquals(request.body.type, "SWEEP");
   });
 });
