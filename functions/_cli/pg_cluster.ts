@@ -78,8 +78,18 @@ async function run(cmd: string, args: string[], user?: string): Promise<void> {
   }
 }
 
+/** How a cluster is started. */
+export interface PgClusterOptions {
+  /**
+   * Keep PostgreSQL's durability (fsync, synchronous commit, full-page writes), as a hosted
+   * database does. Off by default: tests throw their clusters away and run faster without it;
+   * benchmarks need it, or each commit's WAL flush, the cost a real database pays, is missing.
+   */
+  durable?: boolean;
+}
+
 /** Starts a new cluster. PostgreSQL refuses to run as root, so as root it runs as `postgres`. */
-export async function startPgCluster(): Promise<PgCluster> {
+export async function startPgCluster(options: PgClusterOptions = {}): Promise<PgCluster> {
   const bin = await findPgBin();
   const isRoot = Deno.uid() === 0;
   const user = isRoot ? "postgres" : undefined;
@@ -107,20 +117,21 @@ export async function startPgCluster(): Promise<PgCluster> {
       `-c cron.host=${dir}`,
     ]
     : [];
-  const options = [
+  const durability = options.durable
+    ? []
+    : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"];
+  const settings = [
     `-p ${port}`,
     "-c listen_addresses=127.0.0.1",
     `-c unix_socket_directories=${dir}`,
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
+    ...durability,
     "-c max_connections=300",
     "-c shared_buffers=256MB",
     ...pgCronOptions,
   ].join(" ");
   await run(
     `${bin}/pg_ctl`,
-    ["-D", dataDir, "-o", options, "-l", `${dir}/log`, "-w", "start"],
+    ["-D", dataDir, "-o", settings, "-l", `${dir}/log`, "-w", "start"],
     user,
   );
   return {

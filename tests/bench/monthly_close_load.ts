@@ -11,7 +11,7 @@
 import postgres from "postgres";
 import { createSql } from "../../functions/_shared/db.ts";
 import { createTestDatabase } from "../harness/database.ts";
-import { first, assert } from "../harness/assert.ts";
+import { assert, first } from "../harness/assert.ts";
 
 const MEMBERS = 100_000;
 const MONTHS = 12;
@@ -75,10 +75,13 @@ try {
   await sql`analyze rolepass.money_ledger`;
   const seedSeconds = (performance.now() - seedStarted) / 1000;
 
-  const { rows, bytes } = first(await sql<{ rows: number; bytes: number }[]>`
+  const { rows, bytes } = first(
+    await sql<{ rows: number; bytes: number }[]>`
     select count(*)::integer as rows,
       pg_total_relation_size('rolepass.money_ledger')::float8 as bytes
-    from rolepass.money_ledger`, "a row");
+    from rolepass.money_ledger`,
+    "a row",
+  );
 
   for (let month = 1; month < MONTHS; month++) {
     const first = `2025-${String(month).padStart(2, "0")}-01`;
@@ -133,7 +136,7 @@ try {
   if (Deno.env.get("CLOSE_EXPLAIN")) {
     // EXPLAIN ANALYZE of every statement inside the close, printed as PostgreSQL reports it.
     const plans: string[] = [];
-    const explainSql = postgres(db.url, { max: 1, onnotice: (n) => plans.push(n.message) });
+    const explainSql = postgres(db.url, { max: 1, onnotice: (n) => plans.push(String(n.message)) });
     try {
       await explainSql.begin(async (tx) => {
         await tx.unsafe("load 'auto_explain'");

@@ -1,5 +1,6 @@
 /**
- * `deno task bench`: the benchmarks, against a throwaway migrated PostgreSQL (or DATABASE_URL).
+ * `deno task bench`: the benchmarks, against a throwaway migrated durable PostgreSQL (or
+ * DATABASE_URL).
  * Runs `deno bench` over tests/bench/ (files named *_bench.ts), then every load script named
  * *_load.ts. Each prints its own figures, as ratios to a floor measured in the same run.
  */
@@ -7,7 +8,8 @@ import { projectRoot } from "../../functions/_cli/supabase_cli.ts";
 import { prepareTemplateDatabase } from "../harness/template_database.ts";
 
 const only = Deno.args[0];
-const template = await prepareTemplateDatabase();
+// Durable, as a hosted database is: without fsync every commit would skip its WAL flush.
+const template = await prepareTemplateDatabase({ durable: true });
 let failed = false;
 try {
   const env = { DATABASE_URL: template.url };

@@ -5,7 +5,7 @@
  * and index names are asserted, never times.
  */
 import postgres from "postgres";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
 
 const JOBS = 100_000;
@@ -33,7 +33,10 @@ function flatten(node: PlanNode): PlanNode[] {
  */
 async function explainNested(db: TestDatabase, statement: string): Promise<ExplainedStatement[]> {
   const notices: string[] = [];
-  const sql = postgres(db.url, { max: 1, onnotice: (notice) => notices.push(notice.message) });
+  const sql = postgres(db.url, {
+    max: 1,
+    onnotice: (notice) => notices.push(String(notice.message)),
+  });
   try {
     await sql.unsafe("load 'auto_explain'");
     await sql.unsafe("set auto_explain.log_min_duration = 0");
@@ -98,9 +101,12 @@ Deno.test("with 100,000 queued jobs the claim reads each guild's first due jobs 
     const used = indexesUsed(statements);
     assert(used.has("role_jobs_open_by_guild_idx"), [...used].join(", "));
     assert(used.has("role_jobs_open_by_membership_idx"), [...used].join(", "));
-    const [{ running, guilds }] = await db.sql`
+    const { running, guilds } = first(
+      await db.sql`
       select count(*)::int as running, count(distinct guild_id)::int as guilds
-      from rolepass.role_jobs where status = 'running'`;
+      from rolepass.role_jobs where status = 'running'`,
+      "a row",
+    );
     assertEquals([running, guilds], [8, 8], "one job from each of eight guilds");
   });
 });
@@ -112,14 +118,22 @@ Deno.test("with 100,000 queued jobs the claim reads each guild's first due jobs 
 async function assertHealthReadsKeptCounts(db: TestDatabase) {
   const [view] = await db.sql<{ "QUERY PLAN": { Plan: PlanNode }[] }[]>`
     explain (format json) select * from rolepass.role_job_queue_status`;
-  const health = [{ query: "role_job_queue_status", nodes: flatten(view["QUERY PLAN"][0].Plan) }];
+  assert(view, "view is missing");
+  const health = [{
+    query: "role_job_queue_status",
+    nodes: flatten(first(view["QUERY PLAN"], "a query plan").Plan),
+  }];
   assertEquals(seqScansOfRoleJobs(health), []);
   const used = indexesUsed(health);
   assertEquals([...used].sort(), ["role_jobs_open_created_at_idx"]);
-  const jobReads = health[0].nodes.filter((n) => n["Relation Name"] === "role_jobs");
+  const jobReads = first(health, "an item of health").nodes.filter((n) =>
+    n["Relation Name"] === "role_jobs"
+  );
   assertEquals(jobReads.length, 1, "role_jobs is read once, for the oldest open job");
-  assert(health[0].nodes.some((n) => n["Relation Name"] === "role_job_counts"));
-  return health[0].nodes;
+  assert(
+    first(health, "an item of health").nodes.some((n) => n["Relation Name"] === "role_job_counts"),
+  );
+  return first(health, "an item of health").nodes;
 }
 
 Deno.test("with 100,000 queued jobs the queue health view reads kept counts and one index entry", async () => {
@@ -132,6 +146,7 @@ Deno.test("with 100,000 queued jobs the queue health view reads kept counts and 
     );
     const [status] = await db.sql`select pending::int, failing::int, failed::int, running::int
       from rolepass.role_job_queue_status`;
+    assert(status, "status is missing");
     assertEquals([status.pending, status.failing, status.failed, status.running], [JOBS, 0, 0, 0]);
   });
 });
@@ -147,6 +162,7 @@ Deno.test("with 100,000 finished jobs the queue health view and the sweep read o
 
     const [status] = await db.sql`select pending::int, failed::int
       from rolepass.role_job_queue_status`;
+    assert(status, "status is missing");
     assertEquals([status.pending, status.failed], [0, 0]);
   });
 });

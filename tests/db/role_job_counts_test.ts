@@ -4,7 +4,7 @@
  * backends at once), the view says what counting the jobs themselves says.
  */
 import postgres from "postgres";
-import { assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 
 const GUILD = "100000000000000321";
@@ -19,6 +19,7 @@ async function countedFromJobs(sql: postgres.Sql) {
       count(*) filter (where status = 'failed')::int as failed,
       count(*) filter (where status = 'running')::int as running
     from rolepass.role_jobs`;
+  assert(row, "row is missing");
   return row;
 }
 
@@ -26,6 +27,7 @@ async function shownByView(sql: postgres.Sql) {
   const [row] = await sql`
     select pending::int, failing::int, failed::int, running::int
     from rolepass.role_job_queue_status`;
+  assert(row, "row is missing");
   return row;
 }
 

@@ -9,7 +9,11 @@
 import postgres from "postgres";
 import { applyBootstrapIfNeeded, migrate } from "../../functions/_cli/db_migrate.ts";
 import { supabaseCli } from "../../functions/_cli/supabase_cli.ts";
-import { PG_CRON_DATABASE, startPgCluster } from "../../functions/_cli/pg_cluster.ts";
+import {
+  PG_CRON_DATABASE,
+  type PgClusterOptions,
+  startPgCluster,
+} from "../../functions/_cli/pg_cluster.ts";
 
 /** A migrated template database and how to release it. */
 export interface TemplateDatabase {
@@ -30,14 +34,19 @@ async function createEmptyDatabase(serverUrl: string, name: string): Promise<str
   return url.toString();
 }
 
-/** Prepares the template: bootstrap if needed, then every migration via `supabase db push`. */
-export async function prepareTemplateDatabase(): Promise<TemplateDatabase> {
+/**
+ * Prepares the template: bootstrap if needed, then every migration via `supabase db push`.
+ * `clusterOptions` chooses how a throwaway cluster is started (benchmarks ask for a durable one).
+ */
+export async function prepareTemplateDatabase(
+  clusterOptions: PgClusterOptions = {},
+): Promise<TemplateDatabase> {
   const given = Deno.env.get("DATABASE_URL");
   if (given) {
     await migrate(given);
     return { url: given, release: () => Promise.resolve() };
   }
-  const cluster = await startPgCluster();
+  const cluster = await startPgCluster(clusterOptions);
   try {
     const url = await createEmptyDatabase(cluster.url, "rolepass_template");
     if (cluster.pgCron) {
