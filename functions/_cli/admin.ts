@@ -21,22 +21,30 @@ import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
 
 const SUBCOMMAND_LINES = ADMIN_SUBCOMMANDS.map((subcommand) =>
   `  ${subcommand.name.padEnd(10)}${subcommand.description.en}${
-    subcommand.takesMember ? " (needs --member)" : ""
+    subcommand.options.length > 0
+      ? ` (${subcommand.options.map((option) => `--${option}`).join(" ")})`
+      : ""
   }`
 ).join("\n");
 
 /** The command line of `deno task admin`. */
 export const ADMIN_TASK: TaskDefinition = {
   name: "admin",
-  help:
-    `Usage: deno task admin -- <subcommand> --guild <guild id> [--member <member id>] [--lang ja|en]
+  help: `Usage: deno task admin -- <subcommand> --guild <guild id> [--member <member id>]
+         [--plan <plan's role id>] [--until <last day, 2027-01-31>] [--lang ja|en]
 
 What /rolepass does in Discord, from the command line, for one server:
 ${SUBCOMMAND_LINES}
 
 Reads DATABASE_URL (or SUPABASE_DB_URL), and STRIPE_SECRET_KEY for the Dashboard links' mode,
 from the environment or .env.`,
-  flags: { guild: { type: "string" }, member: { type: "string" }, lang: { type: "string" } },
+  flags: {
+    guild: { type: "string" },
+    member: { type: "string" },
+    plan: { type: "string" },
+    until: { type: "string" },
+    lang: { type: "string" },
+  },
   maxPositionals: 1,
 };
 
@@ -59,17 +67,20 @@ export async function runAdmin(
   if (!locale.success) return usage("--lang must be ja or en");
   const [subcommand] = positionals;
   if (!subcommand) return usage("name a subcommand");
-  const request = parseAdminRequest([{
-    name: subcommand,
-    type: 1,
-    ...(typeof flags.member === "string"
-      ? { options: [{ name: "member", type: 6, value: flags.member }] }
-      : {}),
-  }]);
+  const options = (["member", "plan", "until"] as const).flatMap((name) => {
+    const value = flags[name];
+    return typeof value === "string" ? [{ name, type: 3, value }] : [];
+  });
+  const request = parseAdminRequest([{ name: subcommand, type: 1, options }]);
   if (!request) {
+    const known = ADMIN_SUBCOMMANDS.find((candidate) => candidate.name === subcommand);
     return usage(
-      ADMIN_SUBCOMMANDS.some((known) => known.name === subcommand)
-        ? `${subcommand} needs --member <member id> (17 to 20 digits)`
+      known
+        ? `${subcommand} needs ${
+          known.options.filter((option) => option !== "until").map((option) =>
+            `--${option} <${option === "plan" ? "the plan's role id" : "member id"}>`
+          ).join(" ")
+        } (17 to 20 digits)`
         : `unknown subcommand "${subcommand}"`,
     );
   }

@@ -14,11 +14,15 @@ export interface AdminSubcommand {
   /** Japanese name (Discord shows it to members using Japanese). */
   ja: string;
   description: { en: string; ja: string };
-  takesMember: boolean;
+  /** The options it takes, in order; `commands.ts` describes each. */
+  options: readonly AdminOptionName[];
 }
 
 /** The subcommands rolepass answers. */
-export type AdminSubcommandName = "status" | "overview" | "failures" | "retry";
+export type AdminSubcommandName = "status" | "overview" | "failures" | "retry" | "grant" | "revoke";
+
+/** An option of a subcommand: the member, the plan's role, the comp's last day. */
+export type AdminOptionName = "member" | "plan" | "until";
 
 /** Every subcommand, in the order Discord lists them. */
 export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
@@ -29,7 +33,7 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
       en: "A member's plan, Stripe status, entitlement and last role change",
       ja: "メンバーのプラン、Stripeの状態、ロールの有無と理由、最後のロール変更",
     },
-    takesMember: true,
+    options: ["member"],
   },
   {
     name: "overview",
@@ -38,7 +42,7 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
       en: "Members per plan and status, monthly revenue per currency, queue health",
       ja: "プラン・状態ごとのメンバー数、通貨ごとの月間売上、キューの状態",
     },
-    takesMember: false,
+    options: [],
   },
   {
     name: "failures",
@@ -47,7 +51,7 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
       en: "Role changes that failed, why, and what fixes them",
       ja: "失敗したロール変更とその理由、直し方",
     },
-    takesMember: false,
+    options: [],
   },
   {
     name: "retry",
@@ -56,7 +60,25 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
       en: "Try this server's failed role changes again",
       ja: "このサーバーで失敗したロール変更をもう一度試します",
     },
-    takesMember: false,
+    options: [],
+  },
+  {
+    name: "grant",
+    ja: "付与",
+    description: {
+      en: "Give a member a plan's role for free (a comp), until a day you choose or until revoked",
+      ja: "メンバーにプランのロールを無料で付与します（指定日まで、または取り消すまで）",
+    },
+    options: ["member", "plan", "until"],
+  },
+  {
+    name: "revoke",
+    ja: "取り消し",
+    description: {
+      en: "End a member's comp; a paying member keeps their role",
+      ja: "メンバーへの無料付与を取り消します（支払い中のメンバーのロールは残ります）",
+    },
+    options: ["member"],
   },
 ];
 
@@ -75,7 +97,8 @@ export function mayAdminister(permissions: string | null | undefined): boolean {
 
 /** What the operator asked for, read from the interaction's options. */
 export type AdminRequest =
-  | { subcommand: "status"; memberId: string }
+  | { subcommand: "status" | "revoke"; memberId: string }
+  | { subcommand: "grant"; memberId: string; roleId: string; lastDay: string | null }
   | { subcommand: "overview" | "failures" | "retry" };
 
 /** One option as Discord nests them under a subcommand. */
@@ -97,12 +120,43 @@ export function parseAdminRequest(
   if (!chosen) return null;
   const subcommand = ADMIN_SUBCOMMANDS.find((known) => known.name === chosen.name);
   if (!subcommand) return null;
-  if (subcommand.name === "status") {
-    const member = chosen.options?.find((option) => option.name === "member")?.value;
-    if (typeof member !== "string" || !DISCORD_ID_PATTERN.test(member)) return null;
-    return { subcommand: "status", memberId: member };
+  const value = (name: AdminOptionName) =>
+    chosen.options?.find((option) => option.name === name)?.value;
+  const discordId = (name: AdminOptionName) => {
+    const id = value(name);
+    return typeof id === "string" && DISCORD_ID_PATTERN.test(id) ? id : null;
+  };
+  switch (subcommand.name) {
+    case "status":
+    case "revoke": {
+      const memberId = discordId("member");
+      return memberId ? { subcommand: subcommand.name, memberId } : null;
+    }
+    case "grant": {
+      const memberId = discordId("member");
+      const roleId = discordId("plan");
+      const until = value("until");
+      if (!memberId || !roleId || (until !== undefined && typeof until !== "string")) return null;
+      return { subcommand: "grant", memberId, roleId, lastDay: until?.trim() || null };
+    }
+    default:
+      return { subcommand: subcommand.name };
   }
-  return { subcommand: subcommand.name };
+}
+
+/**
+ * Reads a comp's last day as the operator typed it (`2027-01-31`): a real calendar day, or null.
+ * The day ends at midnight in the server's accounting time zone, which the database applies.
+ */
+export function parseCompLastDay(text: string): string | null {
+  const match = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
+  if (!match) return null;
+  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 &&
+      date.getUTCDate() === day
+    ? text
+    : null;
 }
 
 /** A membership as stored, with the guild's grace period. */

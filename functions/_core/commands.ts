@@ -10,7 +10,7 @@ import {
   PermissionFlagsBits,
   type RESTPutAPIApplicationCommandsJSONBody,
 } from "discord-api-types/v10";
-import { ADMIN_SUBCOMMANDS } from "./admin.ts";
+import { ADMIN_SUBCOMMANDS, type AdminOptionName } from "./admin.ts";
 
 /** The name Discord sends back in `data.name` whatever language the member uses. */
 export const SUBSCRIBE_COMMAND_NAME = "subscribe";
@@ -26,6 +26,31 @@ const memberOption = {
   description_localizations: { ja: "対象のメンバー" },
   required: true,
 } as const;
+
+/** How Discord asks the operator for each option a subcommand takes. */
+const ADMIN_OPTIONS = {
+  member: memberOption,
+  plan: {
+    // A plan is picked by its role: Discord offers the server's roles, and rolepass refuses one
+    // that belongs to no plan.
+    type: ApplicationCommandOptionType.Role,
+    name: "plan",
+    name_localizations: { ja: "プラン" },
+    description: "The plan's role",
+    description_localizations: { ja: "プランのロール" },
+    required: true,
+  },
+  until: {
+    type: ApplicationCommandOptionType.String,
+    name: "until",
+    name_localizations: { ja: "期限" },
+    description: "Last day, as 2027-01-31 (leave empty: until revoked)",
+    description_localizations: { ja: "最終日（例：2027-01-31）。空欄なら取り消すまで" },
+    required: false,
+    min_length: 10,
+    max_length: 10,
+  },
+} as const satisfies Record<AdminOptionName, unknown>;
 
 /**
  * Every command, in the shape Discord's bulk overwrite takes. Bulk overwrite replaces the whole
@@ -65,7 +90,9 @@ export const COMMANDS: RESTPutAPIApplicationCommandsJSONBody = [
       name_localizations: { ja: subcommand.ja },
       description: subcommand.description.en,
       description_localizations: { ja: subcommand.description.ja },
-      ...(subcommand.takesMember ? { options: [memberOption] } : {}),
+      ...(subcommand.options.length > 0
+        ? { options: subcommand.options.map((name) => ADMIN_OPTIONS[name]) }
+        : {}),
     })),
   },
 ];

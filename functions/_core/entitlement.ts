@@ -19,6 +19,9 @@
  * - A full refund or a dispute revokes at once when the guild's policy says so
  *   (`refund_dispute_policy.ts`); the caller records it and passes the one still in force
  *   ({@link revocationInForce}) as `revokedFor`.
+ * - A comp (a plan's role an operator gave by hand, `role_comps`) holds its role until it expires,
+ *   whatever the subscription does; a member who also pays keeps the paid role first
+ *   ({@link rolesHeldNow}).
  */
 import type { ReversalStage } from "./refund_dispute_policy.ts";
 import type { SubscriptionSnapshot } from "./stripe_shapes.ts";
@@ -169,6 +172,47 @@ export function roleHeldNow(
   membership: { entitled: boolean; entitledRoleId: string | null },
 ): string | null {
   return membership.entitled ? membership.entitledRoleId : null;
+}
+
+/** A plan's role an operator gave a member by hand, free: never a paid membership. */
+export interface RoleComp {
+  roleId: string;
+  /** When the comp ends; null: until the operator revokes it. */
+  expiresAt: Date | null;
+}
+
+/** The roles a member holds now, and why. */
+export interface RolesHeld {
+  /** The role the member should hold: the paid one while entitled, else a comp's. */
+  roleId: string | null;
+  source: "paid" | "comp" | null;
+  /** Roles of comps still in force: never taken away, even when another role is held. */
+  compedRoleIds: string[];
+}
+
+/**
+ * "Who has the role now?", comps included: the paid role while the membership is entitled,
+ * otherwise the role of the comp in force that lasts longest. A comp whose `expiresAt` has
+ * passed holds nothing, even before the sweep deletes it.
+ * @param membership the stored membership (its entitlement decided by {@link decideEntitlement})
+ * @param comps the member's comps in this guild
+ * @param now the clock the comps' expiry is read against
+ */
+export function rolesHeldNow(
+  membership: { entitled: boolean; entitledRoleId: string | null },
+  comps: readonly RoleComp[],
+  now: Date,
+): RolesHeld {
+  const inForce = comps
+    .filter((comp) => comp.expiresAt === null || comp.expiresAt.getTime() > now.getTime())
+    .sort((a, b) => (b.expiresAt?.getTime() ?? Infinity) - (a.expiresAt?.getTime() ?? Infinity));
+  const compedRoleIds = [...new Set(inForce.map((comp) => comp.roleId))].sort();
+  const paid = roleHeldNow(membership);
+  if (paid) return { roleId: paid, source: "paid", compedRoleIds };
+  const [comp] = inForce;
+  return comp
+    ? { roleId: comp.roleId, source: "comp", compedRoleIds }
+    : { roleId: null, source: null, compedRoleIds };
 }
 
 /** Why a member's role ended early, as the member is told: a refund, a dispute, or non-payment. */

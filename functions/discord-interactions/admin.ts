@@ -9,12 +9,16 @@ import {
   mayAdminister,
   monthlyRecurringRevenue,
   parseAdminRequest,
+  parseCompLastDay,
   scheduledCancelOf,
   stripeCustomerUrl,
 } from "../_core/admin.ts";
 import type { Locale } from "../_core/locale.ts";
 import {
   adminRefusalReply,
+  compGrantedReply,
+  compRefusalReply,
+  compRevokedReply,
   failuresReply,
   memberStatusReply,
   overviewReply,
@@ -125,6 +129,7 @@ export async function runAdminRequest(
             scheduledCancelAt: scheduledCancelOf(membership),
             entitlement: explainEntitlement(membership, deps.now()),
             lastRoleJob: record.lastRoleJob,
+            comp: record.comp,
             stripeCustomerUrl: record.stripeCustomerId
               ? stripeCustomerUrl(record.stripeCustomerId, deps.stripeTestMode)
               : null,
@@ -156,6 +161,39 @@ export async function runAdminRequest(
         const requeued = await deps.adminStore.retryFailedRoleJobs(guildId);
         log.info("admin retried failed role jobs", { guildId, operatorId, requeued });
         return answered(retryReply(requeued, locale));
+      }
+      case "grant": {
+        const lastDay = request.lastDay === null ? null : parseCompLastDay(request.lastDay);
+        if (request.lastDay !== null && lastDay === null) {
+          return answered(compRefusalReply("malformed_date", locale));
+        }
+        const grant = await deps.adminStore.grantComp(
+          guildId,
+          request.memberId,
+          request.roleId,
+          `/rolepass grant by ${operatorId}`,
+          lastDay,
+        );
+        if (!grant.ok) return answered(compRefusalReply(grant.reason, locale));
+        log.info("admin gave a comp", {
+          guildId,
+          operatorId,
+          memberId: request.memberId,
+          roleId: request.roleId,
+          expiresAt: grant.expiresAt,
+        });
+        return answered(compGrantedReply({
+          memberId: request.memberId,
+          roleId: request.roleId,
+          plan: grant.plan,
+          expiresAt: grant.expiresAt,
+          replacedRoleId: grant.replacedRoleId,
+        }, locale));
+      }
+      case "revoke": {
+        const roleId = await deps.adminStore.revokeComp(guildId, request.memberId);
+        log.info("admin ended a comp", { guildId, operatorId, memberId: request.memberId, roleId });
+        return answered(compRevokedReply(request.memberId, roleId, locale));
       }
     }
   } catch (error) {

@@ -14,10 +14,23 @@ import type { Sql } from "../_shared/db.ts";
 /** A member's row as `status` reads it. */
 export interface MemberRecord {
   membership: StoredMembership;
+  /** The comp in force, if an operator gave one. */
+  comp: CompRecord | null;
   plan: PlanDisplay | null;
   stripeCustomerId: string | null;
   lastRoleJob: RoleJobSummary | null;
 }
+
+/** A comp as `status` shows it. */
+export interface CompRecord {
+  roleId: string;
+  expiresAt: Date | null;
+}
+
+/** What recording a comp did: refused (nothing changed), or given with its role job queued. */
+export type CompGrant =
+  | { ok: false; reason: "not_a_plan_role" | "date_passed" }
+  | { ok: true; plan: PlanDisplay | null; expiresAt: Date | null; replacedRoleId: string | null };
 
 /** Members of one plan and status. */
 export interface MemberCount {
@@ -43,7 +56,31 @@ export interface AdminStore {
   failedRoleJobs(guildId: string, limit: number): Promise<RoleJobSummary[]>;
   /** Puts the guild's failed role jobs back in the queue; returns how many. */
   retryFailedRoleJobs(guildId: string): Promise<number>;
+  /**
+   * Gives `memberId` the role of the plan whose role is `roleId`, free, through `lastDay`
+   * (`YYYY-MM-DD`, in the server's accounting time zone) or until revoked; replaces the member's
+   * previous comp and queues the role job.
+   */
+  grantComp(
+    guildId: string,
+    memberId: string,
+    roleId: string,
+    reason: string,
+    lastDay: string | null,
+  ): Promise<CompGrant>;
+  /** Ends the member's comp and queues the role job; returns its role, null when there was none. */
+  revokeComp(guildId: string, memberId: string): Promise<string | null>;
 }
+
+const compGrantRow = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(false), reason: z.enum(["not_a_plan_role", "date_passed"]) }),
+  z.object({
+    ok: z.literal(true),
+    plan: planDisplaySchema.nullable(),
+    expiresAt: z.coerce.date().nullable(),
+    replacedRoleId: z.string().nullable(),
+  }),
+]);
 
 const date = z.coerce.date();
 
@@ -85,6 +122,7 @@ const memberRow = z.object({
   stripe_customer_id: z.string().nullable(),
   display: planDisplaySchema.nullable(),
   job: roleJobRow.nullable(),
+  comp: z.object({ roleId: z.string(), expiresAt: z.coerce.date().nullable() }).nullable(),
 });
 
 const countRow = z.object({
@@ -116,7 +154,12 @@ export function createAdminStore(sql: Sql): AdminStore {
           m.past_due_since, m.entitled, m.revoked_reason, m.stripe_customer_id,
           extract(epoch from g.past_due_grace) * 1000 as past_due_grace_ms, p.display,
           (select to_jsonb(j) from rolepass.role_jobs j
-            where j.membership_id = m.id order by j.id desc limit 1) as job
+            where j.membership_id = m.id order by j.id desc limit 1) as job,
+          (select jsonb_build_object('roleId', c.discord_role_id, 'expiresAt', c.expires_at)
+            from rolepass.role_comps c
+            where c.guild_id = m.guild_id and c.discord_user_id = m.discord_user_id
+              and (c.expires_at is null or c.expires_at > now())
+            order by c.expires_at desc nulls first limit 1) as comp
         from rolepass.memberships m
         join rolepass.guilds g on g.id = m.guild_id
         left join rolepass.plans p on p.id = m.plan_id
@@ -134,6 +177,7 @@ export function createAdminStore(sql: Sql): AdminStore {
           revokedReason: row.revoked_reason,
           pastDueGraceMs: row.past_due_grace_ms,
         },
+        comp: row.comp,
         plan: row.display,
         stripeCustomerId: row.stripe_customer_id,
         lastRoleJob: row.job ? roleJobSummary(row.job) : null,
@@ -202,6 +246,19 @@ export function createAdminStore(sql: Sql): AdminStore {
     async retryFailedRoleJobs(guildId) {
       const [row] = await sql`select rolepass.retry_failed_role_jobs(${guildId}) as requeued`;
       return z.object({ requeued: z.coerce.number() }).parse(row).requeued;
+    },
+
+    async grantComp(guildId, memberId, roleId, reason, lastDay) {
+      const [row] = await sql`
+        select rolepass.grant_role_comp(${guildId}, ${memberId}, ${roleId}, ${reason},
+          ${lastDay}::date) as grant`;
+      return compGrantRow.parse(z.object({ grant: z.unknown() }).parse(row).grant);
+    },
+
+    async revokeComp(guildId, memberId) {
+      const [row] = await sql`
+        select rolepass.revoke_role_comp(${guildId}, ${memberId}) as role_id`;
+      return z.object({ role_id: z.string().nullable() }).parse(row).role_id;
     },
   };
 }

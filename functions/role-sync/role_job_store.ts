@@ -4,7 +4,7 @@
  * worker whose lease expired cannot overwrite the work of the one that took the job over.
  */
 import { z } from "zod";
-import { roleEndReason, roleHeldNow } from "../_core/entitlement.ts";
+import { roleEndReason, rolesHeldNow } from "../_core/entitlement.ts";
 import { type PlanDisplay, planDisplaySchema } from "../_core/operator_text.ts";
 import { type Locale, localeSchema } from "../_core/locale.ts";
 import type { OperatorAlert, RoleNotice } from "../_core/messages/role_notice.ts";
@@ -47,6 +47,12 @@ const memberRowSchema = z.object({
   managed_role_ids: z.array(z.string()),
   interaction_token: z.string().nullable(),
   interaction_application_id: z.string().nullable(),
+  comps: z.array(z.object({
+    roleId: z.string(),
+    expiresAt: z.coerce.date().nullable(),
+    plan: z.unknown().nullable(),
+  })),
+  read_at: z.date(),
 });
 
 /** The member as the job must make Discord show them, read when the job runs. */
@@ -55,8 +61,10 @@ export interface MemberState {
   guildName: string;
   memberId: string;
   locale: Locale;
-  /** The role the member should hold now (null when not entitled). */
+  /** The role the member should hold now (null when not entitled): paid, or comped. */
   entitledRoleId: string | null;
+  /** Whether that role is held by a comp rather than a paid membership. */
+  heldByComp: boolean;
   managedRoleIds: string[];
   /** The plan that grants the entitled role, or the membership's plan when not entitled. */
   plan: PlanDisplay | null;
@@ -151,7 +159,16 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
               union select j.previous_role_id from rolepass.role_jobs j where j.membership_id = m.id
             ) roles where r is not null order by r
           ) as managed_role_ids,
-          t.token as interaction_token, t.application_id as interaction_application_id
+          t.token as interaction_token, t.application_id as interaction_application_id,
+          (select coalesce(jsonb_agg(jsonb_build_object('roleId', c.discord_role_id,
+              'expiresAt', c.expires_at,
+              'plan', (select p.display from rolepass.plans p
+                where p.guild_id = c.guild_id and p.discord_role_id = c.discord_role_id
+                order by p.active desc limit 1))), '[]'::jsonb)
+            from rolepass.role_comps c
+            where c.guild_id = m.guild_id and c.discord_user_id = m.discord_user_id) as comps,
+          -- Comps expire by the database's clock, as the sweep that ends them reads it.
+          now() as read_at
         from rolepass.memberships m
         join rolepass.guilds g on g.id = m.guild_id
         -- Discord interaction tokens live 15 minutes; one about to expire is not worth trying.
@@ -161,19 +178,28 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         where m.id = ${membershipId}`;
       if (rows.length === 0) return null;
       const row = memberRowSchema.parse(rows[0]);
-      const entitledRoleId = roleHeldNow({
-        entitled: row.entitled,
-        entitledRoleId: row.entitled_role_id,
-      });
+      const held = rolesHeldNow(
+        { entitled: row.entitled, entitledRoleId: row.entitled_role_id },
+        row.comps,
+        row.read_at,
+      );
+      const entitledRoleId = held.roleId;
+      const compPlan = row.comps.find((comp) => comp.roleId === entitledRoleId)?.plan;
       return {
         guildId: row.guild_id,
         guildName: row.guild_name,
         memberId: row.discord_user_id,
         locale: row.locale,
         entitledRoleId,
-        managedRoleIds: row.managed_role_ids,
+        heldByComp: held.source === "comp",
+        // A comp's role stays while the comp lasts, even when the member holds another role.
+        managedRoleIds: row.managed_role_ids.filter((id) => !held.compedRoleIds.includes(id)),
         plan: parsePlan(
-          entitledRoleId ? row.entitled_plan_display : row.membership_plan_display,
+          held.source === "comp"
+            ? compPlan
+            : entitledRoleId
+            ? row.entitled_plan_display
+            : row.membership_plan_display,
         ),
         // The sync stores the scheduled cancel the core decided, in either billing mode.
         endsAt: row.cancel_at,

@@ -189,7 +189,8 @@ export async function runRoleJob(
   if (calls.length > 0 && !await store.recordRolesApplied(job, member.entitledRoleId)) {
     return "lost";
   }
-  if (changes.kind !== "none") {
+  // The role-change messages speak of subscriptions: a role a comp holds is not one to announce.
+  if (changes.kind !== "none" && !member.heldByComp) {
     const roleId = changes.kind === "revoke"
       ? (job.previous_role_id ?? changes.remove[0])
       : changes.add[0];

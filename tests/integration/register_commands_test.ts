@@ -109,6 +109,8 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
       "overview",
       "failures",
       "retry",
+      "grant",
+      "revoke",
     ]);
     for (const subcommand of subcommands) {
       assertEquals(subcommand.type, 1);
@@ -124,6 +126,16 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
       (status as { options?: { type: number; name: string; required?: boolean }[] }).options
         ?.map(({ type, name, required }) => ({ type, name, required })),
       [{ type: 6, name: "member", required: true }],
+    );
+    const grant = subcommands.find((option) => option.name === "grant");
+    assertEquals(
+      (grant as { options?: { type: number; name: string; required?: boolean }[] }).options
+        ?.map(({ type, name, required }) => ({ type, name, required })),
+      [
+        { type: 6, name: "member", required: true },
+        { type: 8, name: "plan", required: true },
+        { type: 3, name: "until", required: false },
+      ],
     );
   });
 });

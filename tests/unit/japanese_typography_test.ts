@@ -6,6 +6,9 @@
 import { assert, first } from "../harness/assert.ts";
 import {
   adminRefusalReply,
+  compGrantedReply,
+  compRefusalReply,
+  compRevokedReply,
   failuresReply,
   memberStatusReply,
   overviewReply,
@@ -243,6 +246,7 @@ function adminTexts(): string[] {
             scheduledCancelAt: LATER,
             entitlement,
             lastRoleJob: jobs[1] ?? null,
+            comp: { roleId: "1200000000000000000", expiresAt: plan ? LATER : null },
             stripeCustomerUrl: "https://dashboard.stripe.com/test/customers/cus_1",
           },
           "1300000000000000000",
@@ -268,6 +272,21 @@ function adminTexts(): string[] {
     retryReply(3, "ja"),
     ...(["not_in_server", "missing_permission", "unknown_subcommand", "unavailable"] as const)
       .map((refusal) => adminRefusalReply(refusal, "ja")),
+    ...[...PLANS, null].flatMap((plan) =>
+      [null, LATER].map((expiresAt) =>
+        compGrantedReply({
+          memberId: "1300000000000000000",
+          roleId: "1200000000000000000",
+          plan,
+          expiresAt,
+          replacedRoleId: expiresAt ? "1200000000000000001" : null,
+        }, "ja")
+      )
+    ),
+    compRevokedReply("1300000000000000000", "1200000000000000000", "ja"),
+    compRevokedReply("1300000000000000000", null, "ja"),
+    ...(["not_a_plan_role", "date_passed", "malformed_date"] as const)
+      .map((refusal) => compRefusalReply(refusal, "ja")),
   ];
   return replies.map((reply) => reply.data.content ?? "");
 }

@@ -33,6 +33,8 @@ export interface MemberStatus {
   scheduledCancelAt: Date | null;
   entitlement: EntitlementExplanation;
   lastRoleJob: RoleJobSummary | null;
+  /** The comp in force, if an operator gave one. */
+  comp: { roleId: string; expiresAt: Date | null } | null;
   /** The customer's page in the Stripe Dashboard, when there is a customer. */
   stripeCustomerUrl: string | null;
 }
@@ -151,6 +153,7 @@ export function memberStatusReply(status: MemberStatus | null, memberId: string,
     lines.push(`${ja ? "解約予定：" : "Cancels: "}${when(status.scheduledCancelAt)}`);
   }
   lines.push(entitlementLine(status.entitlement, locale));
+  if (status.comp) lines.push(compLine(status.comp, locale));
   lines.push(
     status.lastRoleJob
       ? `${ja ? "最後のロール変更：" : "Last role change: "}${jobLine(status.lastRoleJob, locale)}`
@@ -222,6 +225,97 @@ export function retryReply(requeued: number, locale: Locale) {
         : `Trying ${requeued} failed role change(s) again.`),
     locale,
   );
+}
+
+function compLine(comp: { roleId: string; expiresAt: Date | null }, locale: Locale): string {
+  const role = `<@&${comp.roleId}>`;
+  if (locale === "ja") {
+    return `無料付与：${role}（${
+      comp.expiresAt ? `${when(comp.expiresAt)}まで` : "取り消すまで"
+    }）`;
+  }
+  return `Comp: ${role} ${comp.expiresAt ? `until ${when(comp.expiresAt)}` : "until revoked"}`;
+}
+
+/** A comp just given, as `grant` reports it. */
+export interface CompGiven {
+  memberId: string;
+  roleId: string;
+  plan: PlanDisplay | null;
+  expiresAt: Date | null;
+  /** The role of the comp it replaced, when the member had another. */
+  replacedRoleId: string | null;
+}
+
+/** The reply to `grant`. */
+export function compGrantedReply(comp: CompGiven, locale: Locale) {
+  const ja = locale === "ja";
+  const role = `<@&${comp.roleId}>`;
+  const lines = [
+    ja
+      ? `<@${comp.memberId}> に${planName(comp.plan, locale)}（${role}）を無料で付与しました（${
+        comp.expiresAt ? `${when(comp.expiresAt)}まで` : "取り消すまで"
+      }）。まもなくロールが付きます。`
+      : `Gave <@${comp.memberId}> ${planName(comp.plan, locale)} (${role}) for free ${
+        comp.expiresAt ? `until ${when(comp.expiresAt)}` : "until revoked"
+      }. The role follows in a moment.`,
+  ];
+  if (comp.replacedRoleId) {
+    lines.push(
+      ja
+        ? `以前の無料付与（<@&${comp.replacedRoleId}>）は終了しました。`
+        : `This replaces their comp of <@&${comp.replacedRoleId}>.`,
+    );
+  }
+  lines.push(
+    ja
+      ? "無料付与は支払いとは別に記録され、Stripeの状態が変わってもロールは残ります。"
+      : "A comp is recorded apart from payments: the role stays whatever Stripe says.",
+  );
+  return reply(lines.join("\n"), locale);
+}
+
+/** The reply to `revoke`: `roleId` is the comp's role, null when the member had no comp. */
+export function compRevokedReply(memberId: string, roleId: string | null, locale: Locale) {
+  const ja = locale === "ja";
+  if (!roleId) {
+    return reply(
+      ja
+        ? `<@${memberId}> への無料付与はありません。支払い中のロールは \`/rolepass revoke\` では外せません。`
+        : `<@${memberId}> has no comp. \`/rolepass revoke\` never takes a paid role.`,
+      locale,
+    );
+  }
+  return reply(
+    ja
+      ? `<@${memberId}> への無料付与（<@&${roleId}>）を取り消しました。支払い中でなければ、まもなくロールが外れます。`
+      : `Ended <@${memberId}>'s comp of <@&${roleId}>. Unless they pay for it, the role goes in a moment.`,
+    locale,
+  );
+}
+
+/** Why a comp was not given; nothing was changed. */
+export type CompRefusal = "not_a_plan_role" | "date_passed" | "malformed_date";
+
+const COMP_REFUSAL_TEXT: Record<CompRefusal, { en: string; ja: string }> = {
+  not_a_plan_role: {
+    en: "That role belongs to no plan of this server; a comp gives a plan's role.",
+    ja:
+      "そのロールはこのサーバーのどのプランにも属していません。無料付与できるのはプランのロールだけです。",
+  },
+  date_passed: {
+    en: "That day has already ended; give a later last day.",
+    ja: "その日はすでに終わっています。もっと後の日付を指定してください。",
+  },
+  malformed_date: {
+    en: "Write the last day as 2027-01-31 (year-month-day).",
+    ja: "最終日は 2027-01-31（年-月-日）の形で入力してください。",
+  },
+};
+
+/** The reply when `grant` gives nothing. */
+export function compRefusalReply(refusal: CompRefusal, locale: Locale) {
+  return reply(pickText(COMP_REFUSAL_TEXT[refusal], locale), locale);
 }
 
 /** Why `/rolepass` was not run. */
