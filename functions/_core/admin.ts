@@ -19,7 +19,14 @@ export interface AdminSubcommand {
 }
 
 /** The subcommands rolepass answers. */
-export type AdminSubcommandName = "status" | "overview" | "failures" | "retry" | "grant" | "revoke";
+export type AdminSubcommandName =
+  | "status"
+  | "overview"
+  | "failures"
+  | "retry"
+  | "grant"
+  | "revoke"
+  | "drift";
 
 /** An option of a subcommand: the member, the plan's role, the comp's last day. */
 export type AdminOptionName = "member" | "plan" | "until";
@@ -80,6 +87,15 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
     },
     options: ["member"],
   },
+  {
+    name: "drift",
+    ja: "ずれ",
+    description: {
+      en: "What reconciliation would change: paid roles missing or held without paying",
+      ja: "整合処理で変わる内容：足りない有料ロールと、支払いなしで持たれている有料ロール",
+    },
+    options: [],
+  },
 ];
 
 /** Manage Server or Administrator: what `/rolepass` asks of the member on every request. */
@@ -99,7 +115,7 @@ export function mayAdminister(permissions: string | null | undefined): boolean {
 export type AdminRequest =
   | { subcommand: "status" | "revoke"; memberId: string }
   | { subcommand: "grant"; memberId: string; roleId: string; lastDay: string | null }
-  | { subcommand: "overview" | "failures" | "retry" };
+  | { subcommand: "overview" | "failures" | "retry" | "drift" };
 
 /** One option as Discord nests them under a subcommand. */
 export interface CommandOption {

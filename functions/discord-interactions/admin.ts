@@ -19,6 +19,9 @@ import {
   compGrantedReply,
   compRefusalReply,
   compRevokedReply,
+  deferredAdminReply,
+  driftReply,
+  type DriftReport,
   failuresReply,
   memberStatusReply,
   overviewReply,
@@ -35,7 +38,19 @@ export interface AdminCommandDeps {
   /** Whether STRIPE_SECRET_KEY is a test key: the Dashboard keeps test customers under /test/. */
   stripeTestMode: boolean;
   now: () => Date;
+  /**
+   * Reads what reconciliation would change in a guild, changing nothing; null when the
+   * deployment has no DISCORD_BOT_TOKEN. Null for an unknown guild.
+   */
+  readDrift?: ((guildId: string) => Promise<DriftReport | null>) | null;
+  /** Replaces the deferred answer with `reply` (the interaction token authenticates it). */
+  followUp?: (interactionToken: string, reply: EphemeralReply) => Promise<void>;
+  /** `EdgeRuntime.waitUntil` where it exists; absent means the work runs inside the request. */
+  runInBackground?: (work: Promise<unknown>) => void;
 }
+
+/** A deferred first answer: Discord shows "thinking…" until the follow-up replaces it. */
+export type DeferredReply = ReturnType<typeof deferredAdminReply>;
 
 /** How many failures `overview` and `failures` list; Discord caps a message at 2,000 characters. */
 const RECENT_FAILURES = 3;
@@ -78,7 +93,7 @@ export async function answerAdmin(
   interaction: Interaction,
   locale: Locale,
   log: Logger,
-): Promise<EphemeralReply> {
+): Promise<EphemeralReply | DeferredReply> {
   const access = adminCaller(interaction);
   if (!access.ok) {
     log.warn("admin command refused", {
@@ -90,6 +105,17 @@ export async function answerAdmin(
   }
   const request = parseAdminRequest(interaction.data?.options);
   if (!request) return adminRefusalReply("unknown_subcommand", locale);
+  if (request.subcommand === "drift") {
+    const { followUp } = deps;
+    if (!deps.readDrift || !followUp) return adminRefusalReply("needs_bot_token", locale);
+    // Reading every member takes several Discord calls: past the 3 s Discord gives the answer.
+    const work = runAdminRequest(deps, access.caller, request, locale, log)
+      .then(({ reply }) => followUp(interaction.token, reply))
+      .catch((error) => log.error("admin follow-up could not be sent", { error }));
+    if (deps.runInBackground) deps.runInBackground(work);
+    else await work;
+    return deferredAdminReply();
+  }
   return (await runAdminRequest(deps, access.caller, request, locale, log)).reply;
 }
 
@@ -189,6 +215,18 @@ export async function runAdminRequest(
           expiresAt: grant.expiresAt,
           replacedRoleId: grant.replacedRoleId,
         }, locale));
+      }
+      case "drift": {
+        if (!deps.readDrift) return answered(adminRefusalReply("needs_bot_token", locale));
+        const report = await deps.readDrift(guildId).catch((error) => {
+          log.error("admin drift could not read Discord", { error, guildId });
+          return "discord_unavailable" as const;
+        });
+        if (report === "discord_unavailable") {
+          return { reply: adminRefusalReply("discord_unavailable", locale), unavailable: true };
+        }
+        if (!report) return answered(adminRefusalReply("unknown_guild", locale));
+        return answered(driftReply(report, locale));
       }
       case "revoke": {
         const roleId = await deps.adminStore.revokeComp(guildId, request.memberId);

@@ -15,7 +15,7 @@ import { unknownCommandReply, unsupportedInteractionReply } from "../_core/messa
 import { errorHandler } from "../_shared/http/error_handler.ts";
 import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
-import { answerAdmin } from "./admin.ts";
+import { type AdminCommandDeps, answerAdmin } from "./admin.ts";
 import type { AdminStore } from "./admin_store.ts";
 import { type Interaction, interactionSchema } from "./interaction.ts";
 import { isFreshSignatureTimestamp, type SignatureVerifier } from "./signature.ts";
@@ -32,6 +32,10 @@ export interface InteractionsDeps {
   adminStore: AdminStore;
   /** Whether STRIPE_SECRET_KEY is a test key (Stripe Dashboard links of `/rolepass`). */
   stripeTestMode: boolean;
+  /** What `/rolepass drift` needs: the dry reconciliation, its follow-up, the background. */
+  readDrift?: AdminCommandDeps["readDrift"];
+  followUp?: AdminCommandDeps["followUp"];
+  runInBackground?: AdminCommandDeps["runInBackground"];
   /** DISCORD_APPLICATION_ID: interactions for another application are refused. */
   applicationId: string;
   /** PUBLIC_SITE_URL without a trailing slash. */
@@ -63,7 +67,14 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
     linkTokenTtlSeconds: deps.linkTokenTtlSeconds,
     newLinkToken: deps.newLinkToken ?? (() => newLinkToken()),
   };
-  const adminDeps = { adminStore: deps.adminStore, stripeTestMode: deps.stripeTestMode, now };
+  const adminDeps: AdminCommandDeps = {
+    adminStore: deps.adminStore,
+    stripeTestMode: deps.stripeTestMode,
+    now,
+    readDrift: deps.readDrift,
+    followUp: deps.followUp,
+    runInBackground: deps.runInBackground,
+  };
   // An endpoint URL pasted with a trailing slash still works: Discord's check of the URL would
   // otherwise fail with nothing to say why.
   const app = new Hono<Env>({ strict: false }).basePath(`/${FUNCTION_NAME}`);

@@ -5,7 +5,10 @@
 import { z } from "zod";
 import { DEFAULT_LINK_TOKEN_TTL_SECONDS } from "../_core/link_token.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
-import { fields, parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
+import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
+import { createLogger } from "../_shared/log.ts";
+import { createDriftReader, createFollowUp } from "./admin_drift.ts";
 import { createAdminStore } from "./admin_store.ts";
 import type { InteractionsDeps } from "./app.ts";
 import { createSignatureVerifier } from "./signature.ts";
@@ -35,6 +38,10 @@ const shape = {
   STRIPE_SECRET_KEY: z.string().optional().describe(
     "only its mode is read here: /rolepass links test customers to the Dashboard's test pages",
   ),
+  DISCORD_BOT_TOKEN: variableSchemas.DISCORD_BOT_TOKEN.optional().describe(
+    "only for /rolepass drift, which reads the server's members; without it drift says so",
+  ),
+  DISCORD_API_BASE_URL: fields.url.default(DISCORD_DEFAULT_BASE_URL),
   SUPABASE_DB_URL: z.string().optional(),
   DATABASE_URL: z.string().optional(),
 };
@@ -47,6 +54,9 @@ export interface InteractionsConfig {
   linkTokenTtlSeconds: number;
   databaseUrl: string;
   stripeTestMode: boolean;
+  /** Null when the deployment has none: `/rolepass drift` then says it cannot run. */
+  botToken: string | null;
+  discordApiBaseUrl: string;
 }
 
 /** Reads the configuration, throwing a ConfigError that names every bad variable. */
@@ -60,15 +70,29 @@ export function loadConfig(env: Record<string, string | undefined>): Interaction
     linkTokenTtlSeconds: parsed.LINK_TOKEN_TTL_SECONDS,
     databaseUrl,
     stripeTestMode: /^(sk|rk)_test_/.test(parsed.STRIPE_SECRET_KEY ?? ""),
+    botToken: parsed.DISCORD_BOT_TOKEN ?? null,
+    discordApiBaseUrl: parsed.DISCORD_API_BASE_URL,
   };
+}
+
+/** `EdgeRuntime.waitUntil` on Supabase's Edge Runtime; undefined elsewhere. */
+function edgeRuntimeWaitUntil(): ((work: Promise<unknown>) => void) | undefined {
+  const runtime = (globalThis as { EdgeRuntime?: { waitUntil?: (p: Promise<unknown>) => void } })
+    .EdgeRuntime;
+  return runtime?.waitUntil ? (work) => runtime.waitUntil!(work) : undefined;
 }
 
 /** Production dependencies and the database client (to close it in tests and tools). */
 export function depsFromConfig(
   config: InteractionsConfig,
   sql: Sql = createSql(config.databaseUrl),
+  runInBackground = edgeRuntimeWaitUntil(),
 ): InteractionsDeps & { sql: Sql } {
+  const api = config.botToken ? createDiscordApi(config.discordApiBaseUrl, config.botToken) : null;
   return {
+    readDrift: api ? createDriftReader(sql, api, createLogger("discord-interactions")) : null,
+    followUp: api ? createFollowUp(api, config.applicationId) : undefined,
+    runInBackground,
     sql,
     verifySignature: createSignatureVerifier(config.publicKey),
     subscribeLinks: createSubscribeLinkStore(sql),

@@ -111,6 +111,7 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
       "retry",
       "grant",
       "revoke",
+      "drift",
     ]);
     for (const subcommand of subcommands) {
       assertEquals(subcommand.type, 1);

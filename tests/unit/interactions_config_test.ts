@@ -31,7 +31,15 @@ Deno.test("a valid environment gives the defaults and a site URL without trailin
     linkTokenTtlSeconds: 900,
     databaseUrl: VALID.SUPABASE_DB_URL,
     stripeTestMode: false,
+    botToken: null,
+    discordApiBaseUrl: "https://discord.com/api/v10",
   });
+});
+
+Deno.test("DISCORD_BOT_TOKEN is optional, for /rolepass drift only, and checked when given", () => {
+  const token = "test-bot-token-0123456789abcdef";
+  assertEquals(loadConfig({ ...VALID, DISCORD_BOT_TOKEN: token }).botToken, token);
+  configError({ ...VALID, DISCORD_BOT_TOKEN: `Bot ${token}` }, "DISCORD_BOT_TOKEN");
 });
 
 Deno.test("a test-mode STRIPE_SECRET_KEY sends /rolepass's Dashboard links to test data", () => {

@@ -9,6 +9,7 @@ import {
   compGrantedReply,
   compRefusalReply,
   compRevokedReply,
+  driftReply,
   failuresReply,
   memberStatusReply,
   overviewReply,
@@ -270,8 +271,32 @@ function adminTexts(): string[] {
     failuresReply([], "ja"),
     retryReply(0, "ja"),
     retryReply(3, "ja"),
-    ...(["not_in_server", "missing_permission", "unknown_subcommand", "unavailable"] as const)
-      .map((refusal) => adminRefusalReply(refusal, "ja")),
+    ...([
+      "not_in_server",
+      "missing_permission",
+      "unknown_subcommand",
+      "unavailable",
+      "needs_bot_token",
+      "discord_unavailable",
+      "unknown_guild",
+    ] as const).map((refusal) => adminRefusalReply(refusal, "ja")),
+    ...[true, false].map((completed) =>
+      driftReply({
+        completed,
+        detail: completed ? null : "Missing Access (50001)",
+        membersChecked: 20,
+        comped: 1,
+        findings: completed ? [] : [
+          { kind: "missing_role", userId: "1300000000000000000", roleId: "1200000000000000000" },
+          {
+            kind: "unpaid_role",
+            userId: "1300000000000000001",
+            roleId: "1200000000000000000",
+            rolepassGranted: false,
+          },
+        ],
+      }, "ja")
+    ),
     ...[...PLANS, null].flatMap((plan) =>
       [null, LATER].map((expiresAt) =>
         compGrantedReply({

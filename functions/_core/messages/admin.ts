@@ -4,6 +4,7 @@
  */
 import { InteractionResponseType, MessageFlags } from "discord-api-types/v10";
 import type { EntitlementExplanation } from "../admin.ts";
+import type { Drift } from "../reconciliation.ts";
 import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
 import { pickText, type PlanDisplay } from "../operator_text.ts";
@@ -318,14 +319,84 @@ export function compRefusalReply(refusal: CompRefusal, locale: Locale) {
   return reply(pickText(COMP_REFUSAL_TEXT[refusal], locale), locale);
 }
 
+/** What `drift` found, in the core's terms. */
+export interface DriftReport {
+  /** False when the pass stopped early (Discord refused or time ran out); `detail` says why. */
+  completed: boolean;
+  detail: string | null;
+  membersChecked: number;
+  comped: number;
+  findings: readonly Drift[];
+}
+
+/** How many differences `drift` lists; Discord caps a message at 2,000 characters. */
+const LISTED_DRIFT = 15;
+
+/** The follow-up to `drift`: what reconciliation would change, changing nothing. */
+export function driftReply(report: DriftReport, locale: Locale) {
+  const ja = locale === "ja";
+  const lines = [
+    ja
+      ? `**ずれの確認**（${report.membersChecked}人を確認、無料付与${report.comped}件、何も変更していません）`
+      : `**Drift** (${report.membersChecked} checked, ${report.comped} comp(s); nothing was changed)`,
+  ];
+  if (!report.completed) {
+    lines.push(
+      ja
+        ? `途中で止まりました：${report.detail ?? "不明"}`
+        : `Stopped early: ${report.detail ?? "unknown"}`,
+    );
+  }
+  if (report.findings.length === 0) lines.push(ja ? "ずれはありません。" : "No drift.");
+  for (const drift of report.findings.slice(0, LISTED_DRIFT)) {
+    const who = `<@${drift.userId}>`;
+    const role = `<@&${drift.roleId}>`;
+    lines.push(
+      drift.kind === "missing_role"
+        ? (ja ? `• ${who} は支払い中ですが${role}がありません` : `• ${who} pays but lacks ${role}`)
+        : (ja
+          ? `• ${who} は支払いなしで${role}を持っています`
+          : `• ${who} holds ${role} without paying`),
+    );
+  }
+  if (report.findings.length > LISTED_DRIFT) {
+    const more = report.findings.length - LISTED_DRIFT;
+    lines.push(ja ? `ほか${more}件` : `and ${more} more`);
+  }
+  return reply(lines.join("\n"), locale);
+}
+
+/** The first answer to work that runs past Discord's 3 seconds: "thinking…", seen by the operator. */
+export function deferredAdminReply() {
+  return {
+    type: InteractionResponseType.DeferredChannelMessageWithSource,
+    data: { flags: MessageFlags.Ephemeral },
+  } as const;
+}
+
 /** Why `/rolepass` was not run. */
 export type AdminRefusal =
   | "not_in_server"
   | "missing_permission"
   | "unknown_subcommand"
-  | "unavailable";
+  | "unavailable"
+  | "needs_bot_token"
+  | "discord_unavailable"
+  | "unknown_guild";
 
 const REFUSAL_TEXT: Record<AdminRefusal, { en: string; ja: string }> = {
+  needs_bot_token: {
+    en: "This deployment has no DISCORD_BOT_TOKEN, so rolepass cannot read the server's members.",
+    ja: "このデプロイにはDISCORD_BOT_TOKENがないため、サーバーのメンバーを読めません。",
+  },
+  unknown_guild: {
+    en: "This server is not set up in rolepass yet.",
+    ja: "このサーバーはまだrolepassに登録されていません。",
+  },
+  discord_unavailable: {
+    en: "rolepass could not read the server's members from Discord; try again in a minute.",
+    ja: "Discordからサーバーのメンバーを読めませんでした。少し待ってからもう一度お試しください。",
+  },
   not_in_server: {
     en: "`/rolepass` works only inside a server.",
     ja: "`/rolepass` はサーバー内でのみ使えます。",
