@@ -12,9 +12,11 @@ import { ADMIN_SUBCOMMANDS, parseAdminRequest } from "../_core/admin.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { localeSchema } from "../_core/locale.ts";
 import { createSql } from "../_shared/db.ts";
-import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
+import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
 import { runAdminRequest } from "../discord-interactions/admin.ts";
+import { createDriftReader } from "../discord-interactions/admin_drift.ts";
 import { createAdminStore } from "../discord-interactions/admin_store.ts";
 import type { TaskOutput } from "./close.ts";
 import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
@@ -36,8 +38,8 @@ export const ADMIN_TASK: TaskDefinition = {
 What /rolepass does in Discord, from the command line, for one server:
 ${SUBCOMMAND_LINES}
 
-Reads DATABASE_URL (or SUPABASE_DB_URL), and STRIPE_SECRET_KEY for the Dashboard links' mode,
-from the environment or .env.`,
+Reads DATABASE_URL (or SUPABASE_DB_URL), STRIPE_SECRET_KEY for the Dashboard links' mode, and
+DISCORD_BOT_TOKEN (with DISCORD_API_BASE_URL) for drift, from the environment or .env.`,
   flags: {
     guild: { type: "string" },
     member: { type: "string" },
@@ -48,7 +50,11 @@ from the environment or .env.`,
   maxPositionals: 1,
 };
 
-const shape = { STRIPE_SECRET_KEY: z.string().optional() };
+const shape = {
+  STRIPE_SECRET_KEY: z.string().optional(),
+  DISCORD_BOT_TOKEN: variableSchemas.DISCORD_BOT_TOKEN.optional(),
+  DISCORD_API_BASE_URL: fields.url.default(DISCORD_DEFAULT_BASE_URL),
+};
 
 /** Runs one subcommand; returns the exit code. */
 export async function runAdmin(
@@ -92,6 +98,13 @@ export async function runAdmin(
         adminStore: createAdminStore(sql),
         stripeTestMode: /^(sk|rk)_test_/.test(config.STRIPE_SECRET_KEY ?? ""),
         now: () => new Date(),
+        readDrift: config.DISCORD_BOT_TOKEN
+          ? createDriftReader(
+            sql,
+            createDiscordApi(config.DISCORD_API_BASE_URL, config.DISCORD_BOT_TOKEN),
+            createLogger("admin"),
+          )
+          : null,
       },
       { guildId: guild.data, operatorId: "command-line" },
       request,

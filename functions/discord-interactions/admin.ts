@@ -223,7 +223,7 @@ export async function runAdminRequest(
           return "discord_unavailable" as const;
         });
         if (report === "discord_unavailable") {
-          return { reply: adminRefusalReply("discord_unavailable", locale), unavailable: true };
+          return answered(adminRefusalReply("discord_unavailable", locale));
         }
         if (!report) return answered(adminRefusalReply("unknown_guild", locale));
         return answered(driftReply(report, locale));
