@@ -164,8 +164,10 @@ language plpgsql
 security definer
 set search_path = ''
 -- One bounded statement over a month of facts: compiling it (about 0.3 s measured at 100,000
--- members) costs more than it saves.
+-- members) costs more than it saves. A generic plan (PL/pgSQL's choice after five calls in one
+-- session) took 2 s where the month's own plan took 0.3 s; planning once a month is free.
 set jit = off
+set plan_cache_mode = force_custom_plan
 as $$
 declare
   zone text;
