@@ -6,10 +6,10 @@
  */
 import axe from "axe-core";
 import type { Page } from "playwright-core";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { launchHeadlessChromium } from "../e2e/browser.ts";
 import { PLAN_DISPLAY, SELLER_NOTICE, withCheckoutWorld } from "../integration/checkout_harness.ts";
-import { createPlanPageApp } from "../../functions/plan-page/app.tsx";
+import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
 
@@ -139,6 +139,7 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         method: "POST",
         path: "/v1/checkout/sessions",
       });
+      assert(request, "request is missing");
       // The member switched to English: Stripe's page and every page after it speak English.
       assertEquals(request.params.locale, "en");
       assertEquals(request.params.cancel_url, `${pageServer.url}/join/cancelled?lang=en`);
@@ -177,7 +178,10 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
         tab.waitForURL((url) => url.pathname === "/join/thanks"),
         tab.getByRole("button", { name: "Pay", exact: true }).click(),
       ]);
-      assertEquals(new URL(tab.url()).searchParams.get("session_id"), sessions.data[0].id);
+      assertEquals(
+        new URL(tab.url()).searchParams.get("session_id"),
+        first(sessions.data, "an item of sessions.data").id,
+      );
       assertEquals(await tab.getAttribute("html", "lang"), "en");
       assertEquals(await tab.locator("h1").textContent(), planPageMessages("en").thanksTitle);
       assertEquals(
@@ -191,7 +195,8 @@ Deno.test("a member opens the join link, reads plan and seller notice in both la
       );
       assertEquals(world.stripeDouble.deliveries(), []);
       const [membership] = await world.db.sql<{ entitled: boolean }[]>`
-        select entitled from public.memberships`;
+        select entitled from rolepass.memberships`;
+      assert(membership, "membership is missing");
       assertEquals(membership.entitled, true);
       await tab.close();
     }, { publicSiteUrl: pageServer.url });

@@ -91,8 +91,11 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
       (${a}, ${GUILD_ID}, '200000000000000011', 'UPDATE', 'six_years_ago',
         now() - interval '6 years')`;
 
-    const { has_run_log } = first(await sql`
-      select to_regclass('cron.job_run_details') is not null as has_run_log`, "a row");
+    const { has_run_log } = first(
+      await sql`
+      select to_regclass('cron.job_run_details') is not null as has_run_log`,
+      "a row",
+    );
     if (has_run_log) {
       await sql.unsafe(`insert into cron.job_run_details (jobid, command, status, start_time,
           end_time) values
@@ -110,8 +113,11 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
     assertEquals(firstRun.stripe_events, 1);
     for (const [table, count] of Object.entries(firstRun)) assert(count <= 1, `${table}: ${count}`);
     for (let run = 0; run < 5; run++) await sql`select rolepass.prune_retained_rows(1)`;
-    const { last } = first(await sql<{ last: Record<string, number> }[]>`
-      select rolepass.prune_retained_rows() as last`, "a row");
+    const { last } = first(
+      await sql<{ last: Record<string, number> }[]>`
+      select rolepass.prune_retained_rows() as last`,
+      "a row",
+    );
     assert(Object.values(last).every((count) => count === 0), JSON.stringify(last));
 
     assertEquals(

@@ -3,7 +3,7 @@
  * at once, through the same Stripe re-read as webhooks, instead of at their next Stripe event.
  */
 import { runPlansApply } from "../../functions/_cli/plans_apply.ts";
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
 const exampleText = await Deno.readTextFile(
@@ -59,9 +59,12 @@ Deno.test("a longer grace gives past_due members their role back, a shorter one 
     ]);
     assert(view.entitled_until && view.past_due_since);
     assertEquals(view.entitled_until.getTime() - view.past_due_since.getTime(), 7 * 86_400_000);
-    const [{ grants }] = await world.db.sql<{ grants: number }[]>`
+    const { grants } = first(
+      await world.db.sql<{ grants: number }[]>`
       select count(*)::int as grants from rolepass.role_jobs
-      where membership_id = ${pastDue.membershipId} and entitled and cause = 'grace_changed'`;
+      where membership_id = ${pastDue.membershipId} and entitled and cause = 'grace_changed'`,
+      "a row",
+    );
     assertEquals(grants, 1);
 
     const same = await applyGrace(world, "P7D");

@@ -3,7 +3,7 @@
  * validated, prices come from Stripe, and guilds and plans are written in one transaction or not
  * at all.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, first } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
 import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { runPlansApply } from "../../functions/_cli/plans_apply.ts";
@@ -71,6 +71,7 @@ async function countRows(db: TestDatabase): Promise<{ guilds: number; plans: num
   const [row] = await db.sql<{ guilds: number; plans: number }[]>`
     select (select count(*) from rolepass.guilds)::int as guilds,
       (select count(*) from rolepass.plans)::int as plans`;
+  assert(row, "row is missing");
   return row;
 }
 
@@ -125,10 +126,12 @@ Deno.test("applying the same file twice changes nothing the second time", async 
   await withContext(async ({ db, monthly, yearly, apply }) => {
     await apply(exampleWith(monthly, yearly));
     const [before] = await db.sql`select max(updated_at) as at from rolepass.plans`;
+    assert(before, "before is missing");
     const { code, out } = await apply(exampleWith(monthly, yearly));
     assertEquals(code, 0, out);
     assert(out.includes("guilds: 0 added, 0 updated; plans: 0 added, 0 updated, 2 unchanged"));
     const [after] = await db.sql`select max(updated_at) as at from rolepass.plans`;
+    assert(after, "after is missing");
     assertEquals(after.at, before.at);
   });
 });
@@ -145,6 +148,7 @@ Deno.test("a plan removed from the file becomes inactive and is kept", async () 
     assert(out.includes("guilds: 0 added, 1 updated"), out);
     assert(out.includes(`1 deactivated (${yearly})`), out);
     const [guild] = await db.sql`select past_due_grace::text as grace from rolepass.guilds`;
+    assert(guild, "guild is missing");
     assertEquals(guild.grace, "7 days 12:00:00");
     const rows = await db.sql`
       select stripe_price_id, active from rolepass.plans order by stripe_price_id`;
@@ -238,7 +242,12 @@ Deno.test("a missing Stripe key or plans file is named, with where to get it", a
   lines.length = 0;
   const env = { DATABASE_URL: "postgresql://localhost/x", STRIPE_SECRET_KEY: STRIPE_KEY };
   assertEquals(await runPlansApply(["/nonexistent/plans.json"], env, out), 1);
-  assert(lines[0].includes("Copy supabase/plans.example.json to supabase/plans.json"), lines[0]);
+  assert(
+    first(lines, "an item of lines").includes(
+      "Copy supabase/plans.example.json to supabase/plans.json",
+    ),
+    lines[0],
+  );
 });
 
 Deno.test("operator_log turns a kind of log line off for its guild: that kind queues nothing, the others still do", async () => {
@@ -251,12 +260,16 @@ Deno.test("operator_log turns a kind of log line off for its guild: that kind qu
     const guildId = json.guilds[0].id;
     const [guild] = await db.sql<{ muted: string[] }[]>`
       select operator_log_muted_kinds as muted from rolepass.guilds where id = ${guildId}`;
+    assert(guild, "guild is missing");
     assertEquals(guild.muted, ["renewal_paid"]);
-    const [{ muted, kept }] = await db.sql<{ muted: string | null; kept: string | null }[]>`
+    const { muted, kept } = first(
+      await db.sql<{ muted: string | null; kept: string | null }[]>`
       select rolepass.enqueue_operator_notice(${guildId}, 'renewal_paid', '{}'::jsonb)::text
           as muted,
         rolepass.enqueue_operator_notice(${guildId}, 'health_fixed',
-          '{"reason": "the bot can manage roles again"}'::jsonb)::text as kept`;
+          '{"reason": "the bot can manage roles again"}'::jsonb)::text as kept`,
+      "a row",
+    );
     assertEquals(muted, null);
     assert(kept !== null);
 

@@ -3,7 +3,7 @@
  * received events end processed, ignored or failed, a failure retried ends processed, and the
  * table refuses a status that disagrees with the older columns.
  */
-import { assertEquals, assertRejects, assert } from "../harness/assert.ts";
+import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
 import type Stripe from "stripe";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
