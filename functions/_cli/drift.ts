@@ -7,7 +7,6 @@
  * Reads DISCORD_BOT_TOKEN, DISCORD_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
  * environment or the project's `.env`.
  */
-import { z } from "zod";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { createSql } from "../_shared/db.ts";
 import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
