@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
-import { findPgBin } from "../../functions/_cli/pg_cluster.ts";
+import { findPgBin } from "../harness/pg_cluster.ts";
 
 const SUITE = new URL("../../supabase/tests/", import.meta.url);
 

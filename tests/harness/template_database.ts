@@ -9,11 +9,7 @@
 import postgres from "postgres";
 import { applyBootstrapIfNeeded, migrate } from "../../functions/_cli/db_migrate.ts";
 import { supabaseCli } from "../../functions/_cli/supabase_cli.ts";
-import {
-  PG_CRON_DATABASE,
-  type PgClusterOptions,
-  startPgCluster,
-} from "../../functions/_cli/pg_cluster.ts";
+import { PG_CRON_DATABASE, type PgClusterOptions, startPgCluster } from "./pg_cluster.ts";
 
 /** A migrated template database and how to release it. */
 export interface TemplateDatabase {
