@@ -110,7 +110,7 @@ const storyArbitrary: fc.Arbitrary<Story> = fc.record({
   disputePolicy: policyArbitrary,
   graceDays: fc.constantFrom(0 as const, 3 as const, 14 as const),
   purchase: deliveryArbitrary,
-  steps: fc.array(fc.tuple(stepArbitrary, deliveryArbitrary), { maxLength: 5 }),
+  steps: fc.array(fc.tuple(stepArbitrary, deliveryArbitrary), { maxLength: 4 }),
   finalOrder: fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
 });
 
@@ -375,7 +375,7 @@ Deno.test("money and role agree over generated histories of payments, refunds, d
     try {
       await fc.assert(
         fc.asyncProperty(storyArbitrary, async (story) => {
-          if (++laneCases % 40 === 0) await world.restartDouble();
+          if (++laneCases % 20 === 0) await world.restartDouble();
           cases++;
           await checkStory(world, sim, story);
         }),
