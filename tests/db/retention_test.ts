@@ -85,10 +85,10 @@ Deno.test("pruning keeps what the dedupe window, open jobs and the books need, a
 
     // Membership history: 7 years.
     await sql`insert into rolepass.membership_history (membership_id, guild_id, discord_user_id,
-        operation, cause, changed_at) values
-      (${a}, ${GUILD_ID}, '200000000000000011', 'UPDATE', 'eight_years_ago',
+        operation, cause, changes, changed_at) values
+      (${a}, ${GUILD_ID}, '200000000000000011', 'UPDATE', 'eight_years_ago', '{}',
         now() - interval '8 years'),
-      (${a}, ${GUILD_ID}, '200000000000000011', 'UPDATE', 'six_years_ago',
+      (${a}, ${GUILD_ID}, '200000000000000011', 'UPDATE', 'six_years_ago', '{}',
         now() - interval '6 years')`;
 
     const { has_run_log } = first(
