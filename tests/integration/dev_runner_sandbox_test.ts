@@ -80,6 +80,9 @@ Deno.test({
       assert(text.includes("You have the Supporter role."), text);
       assert(!text.includes("None yet."), "the member was sent a message");
       const messages = await page.locator("#messages").innerText();
+      // A declined card and then a paid one is one change of the role: one message.
+      const told = await page.locator("#messages li").count();
+      assert(told === 1, `one message for the grant, got ${told}: ${messages}`);
       assert(messages.includes("@Supporter"), `the role mention shows its name: ${messages}`);
       assert(!RAW_DISCORD_MARKUP.test(messages), `messages as Discord shows them: ${messages}`);
       const overview = await page.getByRole("link", { name: /account overview/ })
@@ -110,6 +113,13 @@ Deno.test({
       );
       assert(text.includes("The Supporter role was removed from you."), text);
       assert(!text.includes("yet"), text);
+      const allTold = await page.locator("#messages li").count();
+      assert(
+        allTold === 2,
+        `one message for the grant and one for the removal, got ${allTold}: ${await page.locator(
+          "#messages",
+        ).innerText()}`,
+      );
       const revoked = await page.locator("#messages li").last().innerText();
       assert(/@Supporter/.test(revoked) && !RAW_DISCORD_MARKUP.test(revoked), revoked);
       console.log(

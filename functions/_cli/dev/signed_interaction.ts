@@ -55,6 +55,8 @@ export interface SlashCommandSetup {
   /** Discord locale of the member, e.g. "ja" or "en-US". */
   locale?: string;
   commandName?: string;
+  /** The role ids the member holds right now: Discord sends them with every guild interaction. */
+  roles?: string[];
 }
 
 function snowflake(): string {
@@ -89,7 +91,7 @@ export function slashCommandBody(setup: SlashCommandSetup): string {
         discriminator: "0",
         public_flags: 0,
       },
-      roles: [],
+      roles: setup.roles ?? [],
       premium_since: null,
       permissions: "2248473465835073",
       pending: false,

@@ -46,6 +46,7 @@ export async function subscribeAsMember(options: {
     userId: options.memberId,
     token,
     locale: options.locale,
+    roles: options.discord.memberRoles(options.guildId, options.memberId) ?? [],
   });
   const response = await fetch(options.interactionsUrl, {
     method: "POST",
