@@ -137,17 +137,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
 
   app.post("/", async (c) => {
     const log = c.var.log;
-    const body = await readCappedBody(c.req.raw, MAX_WAKE_BODY_BYTES);
-    if (!body.ok) {
-      throw new HTTPException(413, { message: "Cannot read the body: it is larger than 64 KiB" });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(body.bytes));
-    } catch {
-      throw new HTTPException(400, { message: "Cannot read the body: it is not JSON" });
-    }
-    const wake = wakeSchema.safeParse(json);
+    const wake = wakeSchema.safeParse(await readWakeJson(c.req.raw));
     if (!wake.success) {
       throw new HTTPException(400, {
         message: "Cannot read the body: expected a role_jobs INSERT webhook or a SWEEP",
@@ -170,17 +160,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
 
   app.post("/reconcile", async (c) => {
     const log = c.var.log;
-    const body = await readCappedBody(c.req.raw, MAX_WAKE_BODY_BYTES);
-    if (!body.ok) {
-      throw new HTTPException(413, { message: "Cannot read the body: it is larger than 64 KiB" });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(body.bytes));
-    } catch {
-      throw new HTTPException(400, { message: "Cannot read the body: it is not JSON" });
-    }
-    const wake = reconcileSchema.safeParse(json);
+    const wake = reconcileSchema.safeParse(await readWakeJson(c.req.raw));
     if (!wake.success) {
       throw new HTTPException(400, { message: "Cannot read the body: expected {guild_id}" });
     }
@@ -235,4 +215,17 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
   app.notFound((c) => c.json({ error: "Not found" }, 404));
 
   return app;
+}
+
+/** A wake-up's JSON body, read up to {@link MAX_WAKE_BODY_BYTES}; 413 or 400 otherwise. */
+async function readWakeJson(request: Request): Promise<unknown> {
+  const body = await readCappedBody(request, MAX_WAKE_BODY_BYTES);
+  if (!body.ok) {
+    throw new HTTPException(413, { message: "Cannot read the body: it is larger than 64 KiB" });
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(body.bytes));
+  } catch {
+    throw new HTTPException(400, { message: "Cannot read the body: it is not JSON" });
+  }
 }
