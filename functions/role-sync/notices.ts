@@ -25,12 +25,16 @@ import type { ClaimedNotice, NoticeStore } from "./notices_store.ts";
 
 /** What sending notices needs. */
 export interface NoticeWorkerDeps {
+  /** The notices outbox. */
   notices: NoticeStore;
   discord: RateLimitedDiscord;
   logger: Logger;
   retryPolicy: RetryPolicy;
+  /** Per Discord call. */
   discordTimeoutMs: number;
+  /** Jobs or notices worked on at once by one invocation. */
   concurrency: number;
+  /** Longer than any job can take: an invocation that dies mid-job frees it after this. */
   leaseSeconds: number;
   now: () => number;
   random: () => number;

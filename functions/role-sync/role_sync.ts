@@ -9,31 +9,14 @@ import {
   planRoleChanges,
   type RefusalReason,
   retryDelayMs,
-  type RetryPolicy,
   shouldGiveUp,
 } from "../_core/role_plan.ts";
-import type { RateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
-import type { Logger } from "../_shared/log.ts";
-import { answerOf, drainNotices } from "./notices.ts";
-import type { NoticeStore } from "./notices_store.ts";
+import { answerOf, drainNotices, type NoticeWorkerDeps } from "./notices.ts";
 import type { ClaimedJob, MemberState, RoleJobStore } from "./role_job_store.ts";
 
-/** What doing role jobs needs. */
-export interface RoleSyncWorkerDeps {
+/** What doing role jobs needs: what sending notices needs (drained after the jobs), and the jobs. */
+export interface RoleSyncWorkerDeps extends NoticeWorkerDeps {
   store: RoleJobStore;
-  /** The notices outbox, drained after the role jobs. */
-  notices: NoticeStore;
-  discord: RateLimitedDiscord;
-  logger: Logger;
-  retryPolicy: RetryPolicy;
-  /** Per Discord call. */
-  discordTimeoutMs: number;
-  /** Jobs worked on at once by one invocation. */
-  concurrency: number;
-  /** Longer than any job can take: an invocation that dies mid-job frees it after this. */
-  leaseSeconds: number;
-  now: () => number;
-  random: () => number;
 }
 
 /** What one drain did. */
