@@ -13,9 +13,12 @@ import {
   stripeMoneyInvoice,
   stripeMoneyRefund,
 } from "../_core/ledger.ts";
+import { type StripePriceFacts } from "../_core/plans_file.ts";
+import { billingIntervalSchema } from "../_core/price.ts";
 import {
   type ChargeSnapshot,
   stripeCharge,
+  stripeEventEnvelope,
   stripeInvoice,
   stripeSubscription,
   type SubscriptionSnapshot,
@@ -30,11 +33,20 @@ export const STRIPE_API_VERSION = "2026-07-29.dahlia" as const;
 /** Default for STRIPE_API_BASE_URL. */
 export const STRIPE_DEFAULT_BASE_URL = "https://api.stripe.com";
 
-/** Creates a Stripe client for `secretKey` talking to `apiBaseUrl`. */
+/** How long one request may take and how often the SDK retries it on a network error. */
+export interface StripeClientOptions {
+  timeoutMs?: number;
+  maxNetworkRetries?: number;
+}
+
+/**
+ * Creates a Stripe SDK client for `secretKey` talking to `apiBaseUrl`. Product code reaches Stripe
+ * through {@linkcode connectStripe}; the client is for tests that drive the Stripe double.
+ */
 export function createStripeClient(
   secretKey: string,
   apiBaseUrl: string = STRIPE_DEFAULT_BASE_URL,
-  options: { timeoutMs?: number; maxNetworkRetries?: number } = {},
+  options: StripeClientOptions = {},
 ): Stripe {
   const base = new URL(apiBaseUrl);
   const protocol = base.protocol === "http:" ? "http" : "https";
@@ -52,6 +64,42 @@ export function createStripeClient(
     // that header costs the webhook's re-fetch, which runs under the customer's lock, for nothing.
     telemetry: false,
   });
+}
+
+/** The gateway for `secretKey` talking to `apiBaseUrl` (STRIPE_API_BASE_URL). */
+export function connectStripe(
+  secretKey: string,
+  apiBaseUrl: string = STRIPE_DEFAULT_BASE_URL,
+  options: StripeClientOptions = {},
+): StripeGateway {
+  return createStripeGateway(createStripeClient(secretKey, apiBaseUrl, options));
+}
+
+/** What Stripe said when it refused a request. */
+export interface StripeRefusal {
+  /** The HTTP status; null when Stripe was never reached. */
+  status: number | null;
+  /** Stripe's error code, e.g. `resource_missing`. */
+  code: string | null;
+  /** The SDK's error class, e.g. `StripeAuthenticationError`. */
+  type: string;
+  message: string;
+}
+
+/** Stripe's refusal carried by `error`, or null for any other error. */
+export function stripeRefusalOf(error: unknown): StripeRefusal | null {
+  if (!(error instanceof Stripe.errors.StripeError)) return null;
+  return {
+    status: error.statusCode ?? null,
+    code: error.code ?? null,
+    type: error.type,
+    message: error.message,
+  };
+}
+
+/** Whether `error` is Stripe saying the object asked for does not exist (a permanent answer). */
+export function isMissingStripeObject(error: unknown): boolean {
+  return stripeRefusalOf(error)?.code === "resource_missing";
 }
 
 /** A refund as the ledger reads it. */
@@ -75,8 +123,107 @@ const invoiceLines = z.object({
   }).optional(),
 });
 
+/** An event as the Events API lists it: the webhook's envelope and when Stripe created it. */
+export const listedStripeEvent = stripeEventEnvelope.extend({ created: z.number().int() });
+
+/** An event listed by {@linkcode StripeGateway.listEvents}. */
+export type ListedStripeEvent = z.infer<typeof listedStripeEvent>;
+
+/** One page of {@linkcode StripeGateway.listEvents}, newest first. */
+export interface StripeEventPage {
+  events: ListedStripeEvent[];
+  hasMore: boolean;
+}
+
+/** A customer's fields the import reads. */
+export interface CustomerFacts {
+  id: string;
+  metadata: Record<string, string>;
+}
+
+const customerSchema = z.object({
+  id: z.string(),
+  deleted: z.boolean().optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+});
+
+const priceSchema: z.ZodType<StripePriceFacts> = z.object({
+  id: z.string(),
+  active: z.boolean(),
+  type: z.enum(["one_time", "recurring"]),
+  currency: z.string(),
+  unit_amount: z.number().int().nullable(),
+  billing_scheme: z.string().optional(),
+  recurring: z.object({
+    interval: billingIntervalSchema,
+    interval_count: z.number().int(),
+    usage_type: z.string().optional(),
+  }).nullable(),
+});
+
+/** A webhook endpoint's fields the doctor judges. */
+export const webhookEndpointSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  status: z.string(),
+  enabled_events: z.array(z.string()),
+  api_version: z.string().nullable().optional().transform((v) => v ?? null),
+});
+
+/** A webhook endpoint as {@linkcode StripeGateway.listWebhookEndpoints} gives it. */
+export type WebhookEndpointFacts = z.infer<typeof webhookEndpointSchema>;
+
+const enabledFeature = z.object({ enabled: z.boolean() });
+
+/** A Customer Portal configuration's fields the doctor judges. */
+export const portalConfigurationSchema = z.object({
+  id: z.string(),
+  is_default: z.boolean(),
+  active: z.boolean(),
+  features: z.object({
+    subscription_cancel: enabledFeature,
+    payment_method_update: enabledFeature,
+  }),
+});
+
+/** A Customer Portal configuration as {@linkcode StripeGateway.listPortalConfigurations} gives it. */
+export type PortalConfigurationFacts = z.infer<typeof portalConfigurationSchema>;
+
+/** A refund just created. */
+export interface CreatedRefund {
+  id: string;
+  amount: number;
+  currency: string;
+}
+
 /** Stripe's answers as the core's types; every method is one read or write of Stripe. */
 export interface StripeGateway {
+  /**
+   * Checks `signature` (the Stripe-Signature header) over the raw body with `secret`, at `now`,
+   * and returns the parsed event. Throws SyntaxError when the signed body is not JSON, and an
+   * Error naming the problem when the signature does not hold.
+   */
+  verifyEvent(
+    rawBody: string,
+    signature: string,
+    secret: string,
+    toleranceSeconds: number,
+    now: Date,
+  ): Promise<unknown>;
+  /** One page of the events of `types` created in [`from`, `before`), after `startingAfter`. */
+  listEvents(query: {
+    from: Date;
+    before: Date;
+    types: readonly string[];
+    startingAfter: string | null;
+  }): Promise<StripeEventPage>;
+  /** The customer, or null when Stripe says it was deleted. */
+  retrieveCustomer(customerId: string): Promise<CustomerFacts | null>;
+  updateCustomerMetadata(customerId: string, metadata: Record<string, string>): Promise<void>;
+  updateSubscriptionMetadata(
+    subscriptionId: string,
+    metadata: Record<string, string>,
+  ): Promise<void>;
   retrieveSubscription(subscriptionId: string): Promise<SubscriptionSnapshot>;
   /** Every subscription of the customer, whatever its status (Stripe lists 100 at most). */
   listCustomerSubscriptions(customerId: string): Promise<SubscriptionSnapshot[]>;
@@ -96,11 +243,63 @@ export interface StripeGateway {
   retrieveRefund(refundId: string): Promise<MoneyRefund>;
   retrieveDispute(disputeId: string): Promise<MoneyDispute>;
   retrieveEndedSubscription(subscriptionId: string): Promise<EndedSubscription>;
+  /** The customer's most recent paid invoice, or null when they have none. */
+  lastPaidInvoice(customerId: string): Promise<MoneyInvoice | null>;
+  /** The charge that paid an invoice: its paid InvoicePayment's PaymentIntent's latest charge. */
+  chargeOfInvoice(invoiceId: string): Promise<string | null>;
+  /** Refunds a charge in full; the key makes a repeated refund return the first one. */
+  refundCharge(refund: {
+    chargeId: string;
+    metadata: Record<string, string>;
+    idempotencyKey: string;
+  }): Promise<CreatedRefund>;
+  retrievePrice(priceId: string): Promise<StripePriceFacts>;
+  /** Every webhook endpoint of the account (up to 1,000). */
+  listWebhookEndpoints(): Promise<WebhookEndpointFacts[]>;
+  /** Every Customer Portal configuration of the account (up to 1,000). */
+  listPortalConfigurations(): Promise<PortalConfigurationFacts[]>;
 }
+
+const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
 /** Wraps a client made by {@link createStripeClient} (or a test's, pointed at the double). */
 export function createStripeGateway(stripe: Stripe): StripeGateway {
   const gateway: StripeGateway = {
+    verifyEvent(rawBody, signature, secret, toleranceSeconds, now) {
+      return stripe.webhooks.constructEventAsync(
+        rawBody,
+        signature,
+        secret,
+        toleranceSeconds,
+        cryptoProvider,
+        now.getTime(),
+      );
+    },
+    async listEvents(query) {
+      const page = await stripe.events.list({
+        created: {
+          gte: Math.floor(query.from.getTime() / 1000),
+          lt: Math.floor(query.before.getTime() / 1000),
+        },
+        types: [...query.types],
+        limit: 100,
+        ...(query.startingAfter ? { starting_after: query.startingAfter } : {}),
+      });
+      return {
+        events: page.data.map((event) => listedStripeEvent.parse(event)),
+        hasMore: page.has_more,
+      };
+    },
+    async retrieveCustomer(customerId) {
+      const customer = customerSchema.parse(await stripe.customers.retrieve(customerId));
+      return customer.deleted ? null : { id: customer.id, metadata: customer.metadata ?? {} };
+    },
+    async updateCustomerMetadata(customerId, metadata) {
+      await stripe.customers.update(customerId, { metadata });
+    },
+    async updateSubscriptionMetadata(subscriptionId, metadata) {
+      await stripe.subscriptions.update(subscriptionId, { metadata });
+    },
     async retrieveSubscription(subscriptionId) {
       return stripeSubscription.parse(await stripe.subscriptions.retrieve(subscriptionId));
     },
@@ -162,6 +361,49 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
     },
     async retrieveEndedSubscription(subscriptionId) {
       return stripeEndedSubscription.parse(await stripe.subscriptions.retrieve(subscriptionId));
+    },
+    async lastPaidInvoice(customerId) {
+      const invoices = await stripe.invoices.list({
+        customer: customerId,
+        status: "paid",
+        limit: 1,
+      });
+      const [invoice] = invoices.data;
+      return invoice ? stripeMoneyInvoice.parse(invoice) : null;
+    },
+    async chargeOfInvoice(invoiceId) {
+      const payments = await stripe.invoicePayments.list({
+        invoice: invoiceId,
+        status: "paid",
+        limit: 1,
+      });
+      const paymentIntentId = payments.data[0]?.payment.payment_intent;
+      if (!paymentIntentId) return null;
+      const paymentIntent = await stripe.paymentIntents.retrieve(
+        typeof paymentIntentId === "string" ? paymentIntentId : paymentIntentId.id,
+      );
+      const charge = paymentIntent.latest_charge;
+      return typeof charge === "string" ? charge : charge?.id ?? null;
+    },
+    async refundCharge({ chargeId, metadata, idempotencyKey }) {
+      const refund = await stripe.refunds.create(
+        { charge: chargeId, reason: "requested_by_customer", metadata },
+        { idempotencyKey },
+      );
+      return { id: refund.id, amount: refund.amount, currency: refund.currency };
+    },
+    async retrievePrice(priceId) {
+      return priceSchema.parse(await stripe.prices.retrieve(priceId));
+    },
+    async listWebhookEndpoints() {
+      const endpoints = await stripe.webhookEndpoints.list({ limit: 100 })
+        .autoPagingToArray({ limit: 1000 });
+      return endpoints.map((endpoint) => webhookEndpointSchema.parse(endpoint));
+    },
+    async listPortalConfigurations() {
+      const configurations = await stripe.billingPortal.configurations.list({ limit: 100 })
+        .autoPagingToArray({ limit: 1000 });
+      return configurations.map((configuration) => portalConfigurationSchema.parse(configuration));
     },
   };
   return gateway;
