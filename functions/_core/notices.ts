@@ -7,7 +7,7 @@
 import type { RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
 import { MessageFlags } from "discord-api-types/v10";
 import { z } from "zod";
-import { operatorAlertMessage, roleNoticeText } from "./messages/role_notice.ts";
+import { operatorAlertMessage, type RoleNotice, roleNoticeText } from "./messages/role_notice.ts";
 import { type MemberTimelineKind, memberTimelineText } from "./messages/member_timeline.ts";
 import { operatorLogText } from "./messages/operator_log.ts";
 import { planDisplaySchema } from "./operator_text.ts";
@@ -15,9 +15,9 @@ import { discordIdSchema as snowflake } from "./discord_id.ts";
 import { type Locale, localeSchema } from "./locale.ts";
 import { formatAmount } from "./price.ts";
 
-/** A role change told to the member (grant, swap, revoke), as the role job wrote it. */
+/** A role change told to the member (grant, restore, swap, revoke), as the role job wrote it. */
 export const roleChangePayloadSchema = z.object({
-  kind: z.enum(["grant", "swap", "revoke"]),
+  kind: z.enum(["grant", "restore", "swap", "revoke"]),
   locale: localeSchema,
   guildName: z.string(),
   plan: planDisplaySchema.nullable(),
@@ -25,6 +25,27 @@ export const roleChangePayloadSchema = z.object({
   endsAt: z.coerce.date().nullable(),
   revokedReason: z.enum(["refund", "dispute", "payment_failed"]).nullable(),
 });
+
+/**
+ * Role job causes that give back a role the member already pays for: `/subscribe` finding the
+ * paid role missing (open_subscribe_link) and reconciliation finding it missing
+ * (enqueue_role_repairs), as their SQL names them.
+ */
+export const ROLE_REPAIR_CAUSES: readonly string[] = [
+  "member_asked_role_missing",
+  "reconciliation_missing_role",
+];
+
+/**
+ * What the member is told of a role job's change: a grant made by a repair gives back a role
+ * already paid for, so it is a restore, not a thank-you for a new subscription.
+ */
+export function roleChangeNoticeKind(
+  change: "grant" | "swap" | "revoke",
+  jobCause: string,
+): RoleNotice["kind"] {
+  return change === "grant" && ROLE_REPAIR_CAUSES.includes(jobCause) ? "restore" : change;
+}
 
 /** Member timeline kinds (functions/_core/messages/member_timeline.ts). */
 export const MEMBER_TIMELINE_KINDS: readonly MemberTimelineKind[] = [

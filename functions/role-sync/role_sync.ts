@@ -3,6 +3,7 @@
  * member once, and tell the operator when Discord refuses for good.
  */
 import type { RoleNotice } from "../_core/messages/role_notice.ts";
+import { roleChangeNoticeKind } from "../_core/notices.ts";
 import {
   type CallOutcome,
   classifyRoleAnswer,
@@ -181,7 +182,7 @@ export async function runRoleJob(
       throw new Error(`Cannot tell the member of a ${changes.kind}: it names no role`);
     }
     const notice: RoleNotice = {
-      kind: changes.kind,
+      kind: roleChangeNoticeKind(changes.kind, job.cause),
       locale: member.locale,
       guildName: member.guildName,
       plan: member.plan,

@@ -123,6 +123,8 @@ function roleNoticeTexts(): string[] {
       [
         { kind: "grant", endsAt: null, revokedReason: null },
         { kind: "grant", endsAt: LATER, revokedReason: null },
+        { kind: "restore", endsAt: null, revokedReason: null },
+        { kind: "restore", endsAt: LATER, revokedReason: null },
         { kind: "swap", endsAt: null, revokedReason: null },
         { kind: "swap", endsAt: LATER, revokedReason: null },
         { kind: "revoke", endsAt: null, revokedReason: null },

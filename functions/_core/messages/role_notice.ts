@@ -13,16 +13,23 @@ import type { Locale } from "../locale.ts";
 import { pickText, type PlanDisplay } from "../operator_text.ts";
 import type { RefusalReason } from "../role_plan.ts";
 
-/** What changed for the member, as the message tells it. */
+/**
+ * What changed for the member, as the message tells it. A restore is a role given back to a member
+ * who already pays for it (they rejoined the server, or a moderator took it away): thanking them
+ * for subscribing again would read as a second purchase.
+ */
 export interface RoleNotice {
-  kind: "grant" | "swap" | "revoke";
+  kind: "grant" | "restore" | "swap" | "revoke";
   locale: Locale;
   guildName: string;
-  /** The plan now granted (grant, swap) or the plan that ended (revoke), when still configured. */
+  /**
+   * The plan now granted (grant, restore, swap) or the plan that ended (revoke), when still
+   * configured.
+   */
   plan: PlanDisplay | null;
-  /** The role granted (grant, swap) or removed (revoke). */
+  /** The role granted (grant, restore, swap) or removed (revoke). */
   roleId: string;
-  /** A scheduled cancel: when the role ends. Only for grant and swap. */
+  /** A scheduled cancel: when the role ends. Only for grant, restore and swap. */
   endsAt: Date | null;
   /** Why a role was removed early. */
   revokedReason: "refund" | "dispute" | "payment_failed" | null;
@@ -53,9 +60,12 @@ function noticeText(notice: RoleNotice): string {
   if (notice.locale === "ja") {
     switch (notice.kind) {
       case "grant":
+      case "restore":
       case "swap": {
         const lead = notice.kind === "swap"
           ? `プランが「${plan}」に変わりました。${guild} のロール ${role} を付与しました。`
+          : notice.kind === "restore"
+          ? `「${plan}」のご購読が続いているため、${guild} のロール ${role} を付け直しました。`
           : `「${plan}」のご購読ありがとうございます。${guild} のロール ${role} を付与しました。`;
         return notice.endsAt
           ? `${lead}\n解約予約により、このロールは ${discordDate(notice.endsAt)} まで有効です。`
@@ -78,9 +88,12 @@ function noticeText(notice: RoleNotice): string {
   }
   switch (notice.kind) {
     case "grant":
+    case "restore":
     case "swap": {
       const lead = notice.kind === "swap"
         ? `Your plan is now "${plan}". You have the ${role} role in ${guild}.`
+        : notice.kind === "restore"
+        ? `Your "${plan}" subscription is still active, so the ${role} role in ${guild} has been given back to you.`
         : `Thank you for subscribing to "${plan}". You now have the ${role} role in ${guild}.`;
       return notice.endsAt
         ? `${lead}\nYour cancellation is scheduled: the role stays until ${
