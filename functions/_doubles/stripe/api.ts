@@ -32,7 +32,7 @@ import {
   readString,
   validateParams,
 } from "./params.ts";
-import type { StoredObject, StripeState } from "./state.ts";
+import type { DestinationCharge, StoredObject, StripeState } from "./state.ts";
 
 /** What server.ts passes to every API handler. */
 export interface ApiBindings {
@@ -196,7 +196,7 @@ const CHECKOUT_CREATE: EndpointSpec = {
     metadata: "map",
     on_behalf_of: "string",
     proration_behavior: ["create_prorations", "none"],
-    transfer_data: "any",
+    transfer_data: { amount_percent: "any", destination: "string" },
     trial_end: "integer",
     trial_period_days: "integer",
     trial_settings: "any",
@@ -588,6 +588,10 @@ export function createApiApp(
       amount: readInteger(params, "amount"),
       reason: readString(params, "reason"),
       metadata: mergeMetadata({}, params.metadata),
+      connect: {
+        reverseTransfer: readBoolean(params, "reverse_transfer") ?? false,
+        refundApplicationFee: readBoolean(params, "refund_application_fee") ?? false,
+      },
     }, c.env.request);
     return respond(c, refund);
   });
@@ -738,6 +742,16 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
       "parameter_invalid_integer",
     );
   }
+  const connectParams = destinationChargeOf(subscriptionData);
+  if (connectParams) {
+    if (!state.connectedMoney) {
+      throw invalidRequest(
+        "Only Stripe Connect platforms can work with other accounts.",
+        "subscription_data",
+      );
+    }
+    state.connectedMoney.checkDestination(connectParams);
+  }
   const id = newId("cs_test");
   const total = resolved.reduce((sum, r) => sum + r.unitAmount * r.quantity, 0);
   const customer = customerId ? state.customers.get(customerId) : undefined;
@@ -815,13 +829,31 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
   });
   state.add(state.checkoutSessions, session);
   const billingMode = readString(readObject(subscriptionData, "billing_mode") ?? {}, "type");
+  const destinationCharge = destinationChargeOf(subscriptionData);
   state.checkoutRequests.set(id, {
+    ...(destinationCharge ? { destinationCharge } : {}),
     lineItems: resolved.map(({ id, price, quantity }) => ({ id, price, quantity })),
     subscriptionMetadata: mergeMetadata({}, subscriptionData.metadata),
     subscriptionDescription: readString(subscriptionData, "description") ?? null,
     billingMode: billingMode === "classic" || billingMode === "flexible" ? billingMode : null,
   });
   return session;
+}
+
+/** Connect's part of Checkout's `subscription_data`, or null when it has none. */
+function destinationChargeOf(subscriptionData: FormParams): DestinationCharge | null {
+  const destination = readString(
+    readObject(subscriptionData, "transfer_data") ?? {},
+    "destination",
+  );
+  const onBehalfOf = readString(subscriptionData, "on_behalf_of");
+  const percent = readString(subscriptionData, "application_fee_percent");
+  if (!destination && !onBehalfOf && percent === undefined) return null;
+  return {
+    destination: destination ?? null,
+    onBehalfOf: onBehalfOf ?? null,
+    applicationFeePercent: percent === undefined ? null : Number(percent),
+  };
 }
 
 function createPortalSession(
@@ -857,7 +889,7 @@ function createPortalSession(
     flow: null,
     livemode: false,
     locale: readString(params, "locale") ?? null,
-    on_behalf_of: null,
+    on_behalf_of: readString(params, "on_behalf_of") ?? null,
     return_url: returnUrl,
     url: `${state.baseUrl}/__double/portal/${id}`,
   });

@@ -21,7 +21,7 @@ import {
   fromTemplate,
   periodOf,
 } from "./objects.ts";
-import type { BillingModeType, StripeState } from "./state.ts";
+import type { BillingModeType, RefundFlags, StripeState } from "./state.ts";
 
 /** How a simulated payment ends. */
 export type PaymentOutcome = "paid" | "payment_failed";
@@ -189,6 +189,14 @@ export class Billing {
       status: outcome === "paid" ? "active" : "incomplete",
       description: request.subscriptionDescription,
     });
+    if (request.destinationCharge) {
+      const { destination, onBehalfOf, applicationFeePercent } = request.destinationCharge;
+      Object.assign(subscription, {
+        application_fee_percent: applicationFeePercent,
+        on_behalf_of: onBehalfOf,
+        transfer_data: destination ? { amount_percent: null, destination } : null,
+      });
+    }
     const paid = outcome === "paid";
     const steps = this.invoiceSubscription(subscription, "subscription_create", outcome, {
       start: subscription.created,
@@ -534,11 +542,17 @@ export class Billing {
    */
   refundCharge(
     chargeId: string,
-    options: { amount?: number; reason?: string; metadata?: Record<string, string> } = {},
+    options: {
+      amount?: number;
+      reason?: string;
+      metadata?: Record<string, string>;
+      connect?: RefundFlags;
+    } = {},
     request: EventRequest = NO_REQUEST,
   ): { charge: Stripe.Charge; refund: Stripe.Refund } {
     const charge = this.state.charges.get(chargeId);
     if (!charge) throw resourceMissing("charge", chargeId);
+    if (options.connect) this.state.connectedMoney?.checkRefund(charge, options.connect);
     const remaining = charge.amount - charge.amount_refunded;
     const amount = options.amount ?? remaining;
     if (remaining <= 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`);
@@ -563,6 +577,7 @@ export class Billing {
       status: "succeeded",
     });
     this.state.add(this.state.refunds, refund);
+    if (options.connect) this.state.connectedMoney?.settleRefund(charge, refund, options.connect);
     const before = structuredClone(charge);
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded >= charge.amount;

@@ -100,6 +100,16 @@ function matches(endpoint: Stripe.WebhookEndpoint, type: string): boolean {
   return endpoint.enabled_events.includes("*") || endpoint.enabled_events.includes(type);
 }
 
+/**
+ * Whose events a log holds and where they go: the platform's go to its ordinary endpoints; a
+ * connected account's carry `account` and go to the platform's Connect endpoints.
+ */
+export interface EventScope {
+  account: string | null;
+  endpoints(): Iterable<Stripe.WebhookEndpoint>;
+  secretOf(endpointId: string): string;
+}
+
 /** The account's event log and webhook sender. */
 export class EventLog {
   readonly events: Stripe.Event[] = [];
@@ -116,7 +126,20 @@ export class EventLog {
    * @param state the account.
    * @param apiVersion the `api_version` events carry.
    */
-  constructor(private readonly state: StripeState, readonly apiVersion: string) {}
+  constructor(
+    private readonly state: StripeState,
+    readonly apiVersion: string,
+    private scope: EventScope = {
+      account: null,
+      endpoints: () => state.webhookEndpoints.values(),
+      secretOf: (endpointId) => state.webhookSecrets.get(endpointId) ?? "",
+    },
+  ) {}
+
+  /** Changes where events go (the platform's log once Connect separates its endpoints). */
+  setScope(scope: EventScope): void {
+    this.scope = scope;
+  }
 
   /**
    * Appends an event about `object`.
@@ -137,9 +160,10 @@ export class EventLog {
         object as unknown as Record<string, unknown>,
       );
     }
-    const pending = [...this.state.webhookEndpoints.values()]
+    const pending = [...this.scope.endpoints()]
       .filter((e) => e.status === "enabled" && matches(e, type)).length;
     Object.assign(event, {
+      ...(this.scope.account ? { account: this.scope.account } : {}),
       id: newId("evt"),
       api_version: this.apiVersion,
       created: this.state.now(),
@@ -188,7 +212,7 @@ export class EventLog {
    */
   async deliver(options: DeliverOptions = {}): Promise<DeliveryAttempt[]> {
     const pairs: [Stripe.WebhookEndpoint, Stripe.Event][] = [];
-    for (const endpoint of this.state.webhookEndpoints.values()) {
+    for (const endpoint of this.scope.endpoints()) {
       if (endpoint.status !== "enabled") continue;
       const done = this.delivered.get(endpoint.id) ?? new Set<string>();
       for (const event of this.events) {
@@ -216,7 +240,7 @@ export class EventLog {
   }
 
   private async post(endpoint: Stripe.WebhookEndpoint, event: Stripe.Event) {
-    const secret = this.state.webhookSecrets.get(endpoint.id) ?? "";
+    const secret = this.scope.secretOf(endpoint.id);
     const { body, header } = await this.sign(event, secret);
     const attempt: DeliveryAttempt = {
       eventId: event.id,

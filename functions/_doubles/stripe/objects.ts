@@ -458,6 +458,7 @@ export function chargeInvoice(
   });
   charge.refunds = listOf([], `/v1/charges/${charge.id}/refunds`);
   state.add(state.charges, charge);
+  if (succeeded) state.connectedMoney?.settleCharge(charge, invoice);
 
   Object.assign(paymentIntent, {
     created: existing ? paymentIntent.created : now,

@@ -13,6 +13,13 @@ import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
 import { type ApiBindings, createApiApp, NOT_SAVED_HEADER } from "./api.ts";
 import { Billing } from "./billing.ts";
+import {
+  accountInaccessible,
+  Connect,
+  createConnectApiApp,
+  createConnectPagesApp,
+  isConnectPath,
+} from "./connect.ts";
 import { createControlApp, StripeDoubleControl } from "./control.ts";
 import { authenticationFailed, faultBody, invalidRequest, StripeApiError } from "./errors.ts";
 import { EventLog } from "./events.ts";
@@ -38,6 +45,8 @@ export interface StripeDoubleOptions {
   secretKey?: string;
   /** A webhook endpoint to register at start, receiving every event type. */
   webhook?: { url: string; secret: string } | null;
+  /** A Connect endpoint to register at start, receiving connected accounts' events. */
+  connectWebhook?: { url: string; secret: string } | null;
   /** Milliseconds since the epoch (default `Date.now`). */
   clock?: () => number;
   /** `api_version` of events (default {@link STRIPE_DOUBLE_API_VERSION}). */
@@ -50,6 +59,8 @@ export interface StripeDoubleOptions {
 
 /** A running Stripe double. */
 export interface StripeDouble extends StripeDoubleControl {
+  /** Stripe Connect: connected accounts, their onboarding, transfers and application fees. */
+  readonly connect: Connect;
   /** e.g. `http://127.0.0.1:54321`; pass it as STRIPE_API_BASE_URL. */
   readonly url: string;
   readonly port: number;
@@ -104,6 +115,10 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   const idempotency = new IdempotencyStore();
   const control = new StripeDoubleControl(state, eventLog, billing, faults, log);
   const apiApp = createApiApp({ state, events: eventLog, billing });
+  const connect = new Connect({ state, events: eventLog, billing }, createApiApp);
+  eventLog.setScope(connect.platformScope());
+  const connectApiApp = createConnectApiApp(connect);
+  const connectPagesApp = createConnectPagesApp(connect);
   const controlApp = createControlApp(control, state);
 
   const defaultConfiguration = fromTemplate<Stripe.BillingPortal.Configuration>(
@@ -139,8 +154,15 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
       "request-id": requestId,
       "stripe-version": version ?? eventLog.apiVersion,
     };
+    // The Stripe-Account header runs the request on that connected account's objects alone.
+    const connectedAccount = request.headers.get("stripe-account");
+    const accountApi = connectedAccount === null ? null : connect.scope(connectedAccount)?.api;
+    if (connectedAccount !== null && !accountApi) {
+      return errorResponse(accountInaccessible(apiKey, connectedAccount), requestId);
+    }
+    const target = accountApi ?? (isConnectPath(path) ? connectApiApp : apiApp);
     const key = request.method === "POST" ? request.headers.get("idempotency-key") : null;
-    const scopedKey = key === null ? null : `${apiKey}\u0000${key}`;
+    const scopedKey = key === null ? null : `${apiKey}\u0000${connectedAccount ?? ""}\u0000${key}`;
     if (key !== null && scopedKey !== null) {
       commonHeaders["idempotency-key"] = key;
       try {
@@ -169,7 +191,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     let response: Response;
     try {
       const bindings: ApiBindings = { params, request: { id: requestId, idempotency_key: key } };
-      response = await apiApp.fetch(
+      response = await target.fetch(
         new Request(request.url, { method: request.method, headers: request.headers }),
         bindings,
       );
@@ -215,6 +237,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   async function handle(request: Request): Promise<Response | typeof DROP> {
     const url = new URL(request.url);
     const path = url.pathname;
+    if (path.startsWith("/__double/connect/")) return connectPagesApp.fetch(request);
     if (path === "/__double" || path.startsWith("/__double/")) return controlApp.fetch(request);
     const raw = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
     const params = { ...parseForm(url.search.slice(1)), ...parseForm(raw) };
@@ -294,12 +317,19 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   if (opts.webhook) {
     billing.createWebhookEndpoint({ url: opts.webhook.url, secret: opts.webhook.secret });
   }
+  if (opts.connectWebhook) {
+    connect.createConnectEndpoint({
+      url: opts.connectWebhook.url,
+      secret: opts.connectWebhook.secret,
+    });
+  }
   if (opts.autoDeliver) eventLog.setAutoDelivery(true);
 
   let closed: Promise<void> | null = null;
   const close = () => {
     closed ??= (async () => {
       await eventLog.close();
+      await connect.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -308,5 +338,5 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     return closed;
   };
 
-  return Object.assign(control, { url, port, close }) as StripeDouble;
+  return Object.assign(control, { url, port, close, connect }) as StripeDouble;
 }

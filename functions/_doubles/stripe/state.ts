@@ -12,6 +12,29 @@ export interface CheckoutRequest {
   billingMode: BillingModeType | null;
   /** The `incomplete` subscription a declined payment left, which a later payment completes. */
   pendingSubscriptionId?: string;
+  /** Connect's `subscription_data` (destination charges), copied onto the subscription. */
+  destinationCharge?: DestinationCharge;
+}
+
+/** A subscription's destination-charge settings (`subscription_data` of Checkout). */
+export interface DestinationCharge {
+  destination: string | null;
+  onBehalfOf: string | null;
+  applicationFeePercent: number | null;
+}
+
+/** The Connect flags of `POST /v1/refunds`. */
+export interface RefundFlags {
+  reverseTransfer: boolean;
+  refundApplicationFee: boolean;
+}
+
+/** What the platform's Connect does when its charges and refunds move money (connect.ts). */
+export interface ConnectedMoney {
+  checkDestination(destinationCharge: DestinationCharge): void;
+  settleCharge(charge: Stripe.Charge, invoice: Stripe.Invoice): void;
+  checkRefund(charge: Stripe.Charge, flags: RefundFlags): void;
+  settleRefund(charge: Stripe.Charge, refund: Stripe.Refund, flags: RefundFlags): void;
 }
 
 /** Subscription billing modes (https://docs.stripe.com/billing/subscriptions/billing-mode). */
@@ -45,6 +68,8 @@ export class StripeState {
   defaultBillingMode: BillingModeType;
   /** Prefix of new charge ids: `ch`, or `py` as Stripe gives charges of some payment methods. */
   chargeIdPrefix: "ch" | "py" = "ch";
+  /** The platform's Connect, on the platform account only (null on connected accounts). */
+  connectedMoney: ConnectedMoney | null = null;
 
   private readonly sequence = new Map<string, number>();
   private counter = 0;
