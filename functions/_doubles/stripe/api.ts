@@ -20,6 +20,7 @@ import { expand } from "./expand.ts";
 import type { FormParams } from "./form.ts";
 import { newId } from "./ids.ts";
 import { fromTemplate, periodOf } from "./objects.ts";
+import { checkoutSellingParams } from "./selling.ts";
 import {
   checkMetadata,
   type EndpointSpec,
@@ -383,6 +384,28 @@ export function createApiApp(
 
   // Prices
   retrieve("/v1/prices/:id", () => state.prices, "price");
+  // Coupons and promotion codes (created in the Dashboard; the double's control creates them)
+  retrieve("/v1/coupons/:id", () => state.coupons, "coupon");
+  app.get("/v1/promotion_codes", (c) => {
+    const { params } = c.env;
+    validateParams(params, {
+      ...PAGINATION,
+      active: "boolean",
+      code: "string",
+      coupon: "string",
+      customer: "string",
+      customer_account: "string",
+    });
+    const code = readString(params, "code");
+    const coupon = readString(params, "coupon");
+    const active = readBoolean(params, "active");
+    const codes = [...state.promotionCodes.values()].filter((p) =>
+      (!code || p.code === code) && (!coupon || p.promotion.coupon === coupon) &&
+      (active === undefined || p.active === active)
+    );
+    return respond(c, paginate(state, codes, params, "/v1/promotion_codes"));
+  });
+  retrieve("/v1/promotion_codes/:id", () => state.promotionCodes, "promotion_code");
   // Checkout
   app.post("/v1/checkout/sessions", (c) => {
     const { params } = c.env;
@@ -755,6 +778,11 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
   const id = newId("cs_test");
   const total = resolved.reduce((sum, r) => sum + r.unitAmount * r.quantity, 0);
   const customer = customerId ? state.customers.get(customerId) : undefined;
+  const selling = checkoutSellingParams(state, params, {
+    mode,
+    customer,
+    currency: resolved[0]?.price$.currency ?? null,
+  });
   const session = fromTemplate<Stripe.Checkout.Session>("checkout.session");
   Object.assign(session, {
     id,
@@ -787,7 +815,6 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
     client_reference_id: readString(params, "client_reference_id") ?? null,
     metadata: mergeMetadata({}, params.metadata),
     locale: readString(params, "locale") ?? null,
-    allow_promotion_codes: readBoolean(params, "allow_promotion_codes") ?? null,
     billing_address_collection: readString(params, "billing_address_collection") ?? null,
     currency: resolved[0]?.price$.currency ?? null,
     amount_subtotal: total,
@@ -796,7 +823,6 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
     payment_intent: null,
     subscription: null,
     invoice: null,
-    invoice_creation: mode === "payment" ? session.invoice_creation : null,
     after_expiration: null,
     consent: null,
     consent_collection: null,
@@ -826,6 +852,7 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
       status: null,
       provider: null,
     },
+    ...selling.session,
   });
   state.add(state.checkoutSessions, session);
   const billingMode = readString(readObject(subscriptionData, "billing_mode") ?? {}, "type");
@@ -835,6 +862,7 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
     lineItems: resolved.map(({ id, price, quantity }) => ({ id, price, quantity })),
     subscriptionMetadata: mergeMetadata({}, subscriptionData.metadata),
     subscriptionDescription: readString(subscriptionData, "description") ?? null,
+    ...selling.request,
     billingMode: billingMode === "classic" || billingMode === "flexible" ? billingMode : null,
   });
   return session;

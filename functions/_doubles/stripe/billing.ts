@@ -21,10 +21,20 @@ import {
   fromTemplate,
   periodOf,
 } from "./objects.ts";
+import { Selling } from "./selling.ts";
 import type { BillingModeType, RefundFlags, StripeState } from "./state.ts";
 
 /** How a simulated payment ends. */
 export type PaymentOutcome = "paid" | "payment_failed";
+
+/** What the customer does on a Checkout page: pay (or be declined), with what they typed. */
+export interface CheckoutPayment {
+  outcome?: PaymentOutcome;
+  /** A promotion code typed on the page (the session must allow promotion codes). */
+  promotionCode?: string;
+  /** The billing address entered, which Stripe Tax reads (`country` is a two-letter code). */
+  address?: Partial<Stripe.Address> & { country: string };
+}
 
 /** Options for {@link Billing.createPrice}. */
 export interface CreatePriceOptions {
@@ -39,6 +49,8 @@ export interface CreatePriceOptions {
   lookupKey?: string;
   nickname?: string;
   metadata?: Record<string, string>;
+  /** Whether the amount includes tax, which Stripe Tax reads. */
+  taxBehavior?: Stripe.Price.TaxBehavior;
 }
 
 /** Options for {@link Billing.createWebhookEndpoint}. */
@@ -79,7 +91,12 @@ const ENDED = new Set(["canceled", "incomplete_expired"]);
 
 /** The simulated Stripe Billing engine of one account. */
 export class Billing {
-  constructor(private readonly state: StripeState, private readonly events: EventLog) {}
+  /** Coupons, promotion codes, Stripe Tax and payment-mode Checkout (selling.ts). */
+  readonly selling: Selling;
+
+  constructor(private readonly state: StripeState, private readonly events: EventLog) {
+    this.selling = new Selling(state, events);
+  }
 
   /** Creates a product and a price for it (emits product.created, price.created). */
   createPrice(options: CreatePriceOptions): Stripe.Price {
@@ -97,6 +114,7 @@ export class Billing {
       productId: product.id,
       recurring,
       lookupKey: options.lookupKey,
+      taxBehavior: options.taxBehavior,
       nickname: options.nickname,
       metadata: options.metadata,
     });
@@ -151,7 +169,7 @@ export class Billing {
    */
   completeCheckout(
     sessionId: string,
-    options: { outcome?: PaymentOutcome } = {},
+    options: CheckoutPayment = {},
   ): { session: Stripe.Checkout.Session; subscription: Stripe.Subscription } {
     const outcome = options.outcome ?? "paid";
     const session = this.state.checkoutSessions.get(sessionId);
@@ -161,7 +179,9 @@ export class Billing {
       throw invalidRequest(`This Checkout Session is ${session.status}: '${sessionId}'`);
     }
     if (session.mode !== "subscription") {
-      throw invalidRequest("The double only completes Checkout Sessions in subscription mode.");
+      throw invalidRequest(
+        `Checkout Session ${sessionId} is in ${session.mode} mode: pay it with completePayment.`,
+      );
     }
     const pending = request.pendingSubscriptionId
       ? this.state.subscriptions.get(request.pendingSubscriptionId)
@@ -197,6 +217,7 @@ export class Billing {
         transfer_data: destination ? { amount_percent: null, destination } : null,
       });
     }
+    this.selling.sellSubscription(session, request, subscription, customer, options);
     const paid = outcome === "paid";
     const steps = this.invoiceSubscription(subscription, "subscription_create", outcome, {
       start: subscription.created,
@@ -216,6 +237,7 @@ export class Billing {
           name: customer.name,
         },
       });
+      this.selling.recordSessionAmounts(session, steps.invoice);
       this.events.emit("charge.succeeded", steps.attempt.charge);
       this.events.emit("checkout.session.completed", session);
       this.events.emit("customer.subscription.created", subscription);
@@ -592,7 +614,9 @@ export class Billing {
     id: string,
     options: { reason?: string } = {},
   ): Stripe.Dispute {
-    const charge = this.latestCharge(this.subscription(id));
+    const charge = id.startsWith("sub_")
+      ? this.latestCharge(this.subscription(id))
+      : this.selling.chargeOf(id);
     const now = this.state.now();
     const dispute = fromTemplate<Stripe.Dispute>("dispute");
     Object.assign(dispute, {
@@ -715,6 +739,7 @@ export class Billing {
   ): InvoiceSteps {
     const customer = this.state.customers.get(String(subscription.customer));
     const invoice = buildInvoice(this.state, { subscription, billingReason, customer, period });
+    this.selling.applyToInvoice(subscription, invoice);
     const draft = structuredClone(invoice);
     finalizeInvoice(this.state, invoice);
     const open = structuredClone(invoice);

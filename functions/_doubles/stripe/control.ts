@@ -8,10 +8,16 @@ import { type Context, Hono } from "hono";
 import type Stripe from "stripe";
 import type {
   Billing,
+  CheckoutPayment,
   CreatePriceOptions,
   CreateWebhookEndpointOptions,
   PaymentOutcome,
 } from "./billing.ts";
+import type {
+  CompletedPayment,
+  CreateCouponOptions,
+  CreatePromotionCodeOptions,
+} from "./selling.ts";
 import { StripeApiError } from "./errors.ts";
 import type { DeliverOptions, DeliveryAttempt, EventLog } from "./events.ts";
 import {
@@ -73,13 +79,55 @@ export class StripeDoubleControl {
     this.state.chargeIdPrefix = prefix;
   }
 
-  /** Pays an open Checkout Session (see {@link Billing.completeCheckout}). */
+  /** Pays an open Checkout Session in subscription mode (see {@link Billing.completeCheckout}). */
   completeCheckout(
     sessionId: string,
-    options: { outcome?: PaymentOutcome } = {},
+    options: CheckoutPayment = {},
   ): { session: Stripe.Checkout.Session; subscription: Stripe.Subscription } {
     const { session, subscription } = this.billing.completeCheckout(sessionId, options);
     return { session: copy(session), subscription: copy(subscription) };
+  }
+
+  /** Pays an open Checkout Session in payment mode (one-time prices; see selling.ts). */
+  completePayment(sessionId: string, options: CheckoutPayment = {}): CompletedPayment {
+    const paid = this.billing.selling.completePayment(sessionId, options);
+    return {
+      session: copy(paid.session),
+      paymentIntent: copy(paid.paymentIntent),
+      charge: copy(paid.charge),
+      invoice: paid.invoice && copy(paid.invoice),
+    };
+  }
+
+  /** Pays an open Checkout Session of either mode, as its hosted page does. */
+  payCheckout(sessionId: string, options: CheckoutPayment = {}): Stripe.Checkout.Session {
+    const session = this.state.checkoutSessions.get(sessionId);
+    return session?.mode === "payment"
+      ? this.completePayment(sessionId, options).session
+      : this.completeCheckout(sessionId, options).session;
+  }
+
+  /** Creates a coupon, as the Dashboard does. */
+  createCoupon(options: CreateCouponOptions): Stripe.Coupon {
+    return copy(this.billing.selling.createCoupon(options));
+  }
+
+  /** Creates a promotion code (the code a customer types) for a coupon. */
+  createPromotionCode(options: CreatePromotionCodeOptions): Stripe.PromotionCode {
+    return copy(this.billing.selling.createPromotionCode(options));
+  }
+
+  /**
+   * Refunds a one-time payment (a PaymentIntent `pi_...` or its charge), fully unless `amount`
+   * says otherwise, as the Dashboard's refund does (refund.created, charge.refunded).
+   */
+  refundPayment(id: string, options: { amount?: number } = {}): {
+    charge: Stripe.Charge;
+    refund: Stripe.Refund;
+  } {
+    const charge = this.billing.selling.chargeOf(id);
+    const { refund } = this.billing.refundCharge(charge.id, options);
+    return { charge: copy(this.billing.selling.chargeOf(charge.id)), refund: copy(refund) };
   }
 
   /** Expires an open Checkout Session. */
@@ -156,6 +204,7 @@ export class StripeDoubleControl {
 
   /** Opens a dispute on the latest successful charge. */
   openDispute(subscriptionId: string, options: { reason?: string } = {}): Stripe.Dispute {
+    // A subscription's latest charge, or a one-time payment's (`pi_...`, `ch_...`).
     return copy(this.billing.openDispute(subscriptionId, options));
   }
 
@@ -242,6 +291,27 @@ async function readBody(c: Context): Promise<Body> {
   }
   if (type.includes("form")) return Object.fromEntries(Object.entries(await c.req.parseBody()));
   return {};
+}
+
+/**
+ * What a Checkout page or a control request pays with: `outcome`, and the promotion code and
+ * billing address country the customer entered (`promotion_code`/`promotionCode`,
+ * `country`/`address`), blank fields ignored.
+ */
+function paymentOf(body: Body): CheckoutPayment {
+  const text = (value: unknown) =>
+    typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+  const promotionCode = text(body.promotion_code) ?? text(body.promotionCode);
+  const address = typeof body.address === "object" && body.address !== null
+    ? body.address as CheckoutPayment["address"]
+    : text(body.country)
+    ? { country: text(body.country)!, postal_code: text(body.postal_code) ?? null }
+    : undefined;
+  return {
+    outcome: body.outcome === "payment_failed" ? "payment_failed" : "paid",
+    ...(promotionCode ? { promotionCode } : {}),
+    ...(address ? { address } : {}),
+  };
 }
 
 function bool(value: unknown): boolean | undefined {
@@ -341,8 +411,26 @@ export function createControlApp(control: StripeDoubleControl, state: StripeStat
   });
 
   app.post("/checkout/:id/complete", async (c) => {
-    const outcome = (await readBody(c)).outcome === "payment_failed" ? "payment_failed" : "paid";
-    return c.json(control.completeCheckout(c.req.param("id"), { outcome }));
+    const id = c.req.param("id");
+    const payment = paymentOf(await readBody(c));
+    return c.json(
+      state.checkoutSessions.get(id)?.mode === "payment"
+        ? control.completePayment(id, payment)
+        : control.completeCheckout(id, payment),
+    );
+  });
+  app.post("/coupons", async (c) => c.json(control.createCoupon((await readBody(c)) as never)));
+  app.post(
+    "/promotion_codes",
+    async (c) => c.json(control.createPromotionCode((await readBody(c)) as never)),
+  );
+  app.post("/payments/:id/refund", async (c) => {
+    const amount = num((await readBody(c)).amount);
+    return c.json(control.refundPayment(c.req.param("id"), amount ? { amount } : {}));
+  });
+  app.post("/payments/:id/dispute", async (c) => {
+    const reason = (await readBody(c)).reason as string | undefined;
+    return c.json(control.openDispute(c.req.param("id"), { reason }));
   });
   app.post("/checkout/:id/expire", (c) => c.json(control.expireCheckout(c.req.param("id"))));
 
@@ -386,8 +474,7 @@ export function createControlApp(control: StripeDoubleControl, state: StripeStat
   });
   app.post("/checkout/:id/pay", async (c) => {
     const id = c.req.param("id");
-    const outcome = (await readBody(c)).outcome === "payment_failed" ? "payment_failed" : "paid";
-    const { session } = control.completeCheckout(id, { outcome });
+    const session = control.payCheckout(id, paymentOf(await readBody(c)));
     if (session.status === "complete" && session.success_url) {
       return c.redirect(session.success_url.replaceAll("{CHECKOUT_SESSION_ID}", id), 303);
     }

@@ -81,6 +81,8 @@ export interface PriceFields {
   nickname?: string | null;
   lookupKey?: string | null;
   metadata?: Record<string, string>;
+  /** Whether the amount includes tax (Stripe Tax); "unspecified" when absent. */
+  taxBehavior?: Stripe.Price.TaxBehavior;
 }
 
 /** A new product. */
@@ -116,6 +118,7 @@ export function buildPrice(state: StripeState, fields: PriceFields): Stripe.Pric
     unit_amount_decimal: String(fields.unitAmount),
     nickname: fields.nickname ?? null,
     lookup_key: fields.lookupKey ?? null,
+    tax_behavior: fields.taxBehavior ?? "unspecified",
     metadata: fields.metadata ?? {},
     custom_unit_amount: null,
     transform_quantity: null,

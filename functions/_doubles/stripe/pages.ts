@@ -101,9 +101,23 @@ export function checkoutPage(state: StripeState, session: Stripe.Checkout.Sessio
       `<td>${escapeHtml(formatAmount(item.amount_total, item.currency))}${interval}</td></tr>`;
   }).join("");
   const open = session.status === "open";
+  // What hosted Checkout asks for before paying: a promotion code when the session takes them,
+  // and the billing address (its country here) when it collects one or computes tax.
+  const asksAddress = session.automatic_tax.enabled ||
+    session.billing_address_collection === "required";
+  const fields = [
+    session.allow_promotion_codes
+      ? `<p><label>Promotion code <input name="promotion_code" autocomplete="off"></label></p>`
+      : "",
+    asksAddress
+      ? `<p><label>Country <select name="country">${
+        ["JP", "US", "GB", "DE", "FR"].map((code) => `<option>${code}</option>`).join("")
+      }</select></label> <label>Postal code <input name="postal_code" value="100-0001"></label></p>`
+      : "",
+  ].join("");
   const actions = open
     ? `<form method="post" action="/__double/checkout/${session.id}/pay">
-  <input type="hidden" name="outcome" value="paid"><button type="submit">Pay</button>
+  ${fields}<input type="hidden" name="outcome" value="paid"><button type="submit">Pay</button>
 </form>
 <form method="post" action="/__double/checkout/${session.id}/pay">
   <input type="hidden" name="outcome" value="payment_failed">
@@ -112,11 +126,21 @@ export function checkoutPage(state: StripeState, session: Stripe.Checkout.Sessio
 ${session.cancel_url ? `<p><a href="${escapeHtml(session.cancel_url)}">Cancel</a></p>` : ""}`
     : `<p>This Checkout Session is <strong>${escapeHtml(session.status ?? "")}</strong>.</p>`;
   const email = session.customer_details?.email ?? session.customer_email;
+  const totals = session.total_details;
+  const adjustments = [
+    totals?.amount_discount
+      ? `<p>Discount: −${escapeHtml(formatAmount(totals.amount_discount, session.currency))}</p>`
+      : "",
+    totals?.amount_tax
+      ? `<p>Tax: ${escapeHtml(formatAmount(totals.amount_tax, session.currency))}</p>`
+      : "",
+  ].join("");
   return layout(
     "Checkout",
-    `<h1>Subscribe</h1>
+    `<h1>${session.mode === "payment" ? "Pay" : "Subscribe"}</h1>
 <div class="card">
 <table>${rows}</table>
+${adjustments}
 <p>Total due today: <strong>${
       escapeHtml(formatAmount(session.amount_total, session.currency))
     }</strong></p>

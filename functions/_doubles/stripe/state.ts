@@ -12,6 +12,16 @@ export interface CheckoutRequest {
   billingMode: BillingModeType | null;
   /** The `incomplete` subscription a declined payment left, which a later payment completes. */
   pendingSubscriptionId?: string;
+  /** `discounts[]` given at creation: a coupon or promotion code applied without the customer. */
+  discount?: { coupon: string; promotionCode: string | null };
+  /** `customer_update[address]`: whether the address entered in Checkout is saved on the customer. */
+  saveAddress?: boolean;
+  /** `payment_intent_data[metadata]` (payment mode). */
+  paymentIntentMetadata?: Record<string, string>;
+  /** `invoice_creation[enabled]` (payment mode): a paid invoice follows the payment. */
+  invoiceCreation?: boolean;
+  /** The PaymentIntent a declined payment-mode attempt left, which a later payment reuses. */
+  pendingPaymentIntentId?: string;
   /** Connect's `subscription_data` (destination charges), copied onto the subscription. */
   destinationCharge?: DestinationCharge;
 }
@@ -37,6 +47,15 @@ export interface ConnectedMoney {
   settleRefund(charge: Stripe.Charge, refund: Stripe.Refund, flags: RefundFlags): void;
 }
 
+/** What Checkout left on a subscription it created: its discount, and whether it was used once. */
+export interface SubscriptionSelling {
+  discount: { coupon: string; promotionCode: string | null; discountId: string } | null;
+  /** Whether the discount was applied once already (a "once" coupon stops then). */
+  discountUsed: boolean;
+  /** The customer's country when Checkout completed, which Stripe Tax reads on each invoice. */
+  country: string | null;
+}
+
 /** Subscription billing modes (https://docs.stripe.com/billing/subscriptions/billing-mode). */
 export type BillingModeType = "classic" | "flexible";
 
@@ -57,6 +76,10 @@ export class StripeState {
   readonly disputes = new Map<string, Stripe.Dispute>();
   readonly checkoutSessions = new Map<string, Stripe.Checkout.Session>();
   readonly checkoutRequests = new Map<string, CheckoutRequest>();
+  readonly coupons = new Map<string, Stripe.Coupon>();
+  readonly promotionCodes = new Map<string, Stripe.PromotionCode>();
+  /** By subscription id: what Checkout sold it with (see {@link SubscriptionSelling}). */
+  readonly subscriptionSelling = new Map<string, SubscriptionSelling>();
   readonly portalSessions = new Map<string, Stripe.BillingPortal.Session>();
   readonly portalConfigurations = new Map<string, Stripe.BillingPortal.Configuration>();
   readonly webhookEndpoints = new Map<string, Stripe.WebhookEndpoint>();
@@ -132,6 +155,7 @@ export class StripeState {
       bps: this.portalSessions,
       bpc: this.portalConfigurations,
       we: this.webhookEndpoints,
+      promo: this.promotionCodes,
     };
     return maps[prefix];
   }
