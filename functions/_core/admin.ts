@@ -26,7 +26,9 @@ export type AdminSubcommandName =
   | "retry"
   | "grant"
   | "revoke"
-  | "drift";
+  | "drift"
+  | "resync"
+  | "health";
 
 /** An option of a subcommand: the member, the plan's role, the comp's last day. */
 export type AdminOptionName = "member" | "plan" | "until";
@@ -96,6 +98,24 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
     },
     options: [],
   },
+  {
+    name: "resync",
+    ja: "再同期",
+    description: {
+      en: "Re-read a member's subscription from Stripe and repair their role now",
+      ja: "メンバーのサブスクリプションをStripeから読み直し、ロールをすぐに直します",
+    },
+    options: ["member"],
+  },
+  {
+    name: "health",
+    ja: "診断",
+    description: {
+      en: "Check the bot's permissions, the plan roles, the log channel and Stripe's settings",
+      ja: "ボットの権限、プランのロール、運営ログのチャンネル、Stripeの設定を確認します",
+    },
+    options: [],
+  },
 ];
 
 /** Manage Server or Administrator: what `/rolepass` asks of the member on every request. */
@@ -113,9 +133,9 @@ export function mayAdminister(permissions: string | null | undefined): boolean {
 
 /** What the operator asked for, read from the interaction's options. */
 export type AdminRequest =
-  | { subcommand: "status" | "revoke"; memberId: string }
+  | { subcommand: "status" | "revoke" | "resync"; memberId: string }
   | { subcommand: "grant"; memberId: string; roleId: string; lastDay: string | null }
-  | { subcommand: "overview" | "failures" | "retry" | "drift" };
+  | { subcommand: "overview" | "failures" | "retry" | "drift" | "health" };
 
 /** One option as Discord nests them under a subcommand. */
 export interface CommandOption {
@@ -144,7 +164,8 @@ export function parseAdminRequest(
   };
   switch (subcommand.name) {
     case "status":
-    case "revoke": {
+    case "revoke":
+    case "resync": {
       const memberId = discordId("member");
       return memberId ? { subcommand: subcommand.name, memberId } : null;
     }
@@ -255,4 +276,42 @@ export function monthlyRecurringRevenue(prices: readonly RecurringPrice[]): Map<
     totals.set(price.currency, (totals.get(price.currency) ?? 0) + monthly);
   }
   return new Map([...totals].sort().map(([currency, total]) => [currency, Math.floor(total)]));
+}
+
+/** A member's membership as a resync reads it before and after re-reading Stripe. */
+export interface MembershipSnapshot {
+  status: SubscriptionStatus | null;
+  entitled: boolean;
+  roleId: string | null;
+}
+
+/** One difference a resync made, named by what the operator sees. */
+export type ResyncChange =
+  | { field: "status"; from: SubscriptionStatus | null; to: SubscriptionStatus | null }
+  | { field: "role"; from: string | null; to: string | null };
+
+/** What re-reading Stripe changed in the membership; empty when it already matched. */
+export function resyncChanges(
+  before: MembershipSnapshot,
+  after: MembershipSnapshot,
+): ResyncChange[] {
+  const changes: ResyncChange[] = [];
+  if (before.status !== after.status) {
+    changes.push({ field: "status", from: before.status, to: after.status });
+  }
+  const roleBefore = before.entitled ? before.roleId : null;
+  const roleAfter = after.entitled ? after.roleId : null;
+  if (roleBefore !== roleAfter) changes.push({ field: "role", from: roleBefore, to: roleAfter });
+  return changes;
+}
+
+/**
+ * Whether a member who should hold `entitledRoleId` lacks it in Discord, by the roles Discord
+ * sent with the command; unknown roles (null) repair nothing, reconciliation will.
+ */
+export function lacksEntitledRole(
+  entitledRoleId: string | null,
+  heldRoleIds: readonly string[] | null,
+): boolean {
+  return entitledRoleId !== null && heldRoleIds !== null && !heldRoleIds.includes(entitledRoleId);
 }

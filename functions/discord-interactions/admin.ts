@@ -27,6 +27,7 @@ import {
   overviewReply,
   retryReply,
 } from "../_core/messages/admin.ts";
+import { resyncRefusalReply, resyncReply, type ResyncResult } from "../_core/messages/resync.ts";
 import type { EphemeralReply } from "../_core/messages/subscribe.ts";
 import type { Logger } from "../_shared/log.ts";
 import type { AdminStore } from "./admin_store.ts";
@@ -47,6 +48,17 @@ export interface AdminCommandDeps {
   followUp?: (interactionToken: string, reply: EphemeralReply) => Promise<void>;
   /** `EdgeRuntime.waitUntil` where it exists; absent means the work runs inside the request. */
   runInBackground?: (work: Promise<unknown>) => void;
+  /** DISCORD_APPLICATION_ID: role-sync answers `resync` and `health` as this application. */
+  applicationId?: string;
+  /**
+   * `resync` and `health` done here rather than handed to role-sync: the command line has the
+   * Stripe key and the bot token itself. Absent in the interactions function, which never loads
+   * the Stripe SDK.
+   */
+  inProcess?: {
+    resync(guildId: string, memberId: string): Promise<ResyncResult>;
+    health(guildId: string): Promise<EphemeralReply>;
+  };
 }
 
 /** A deferred first answer: Discord shows "thinking…" until the follow-up replaces it. */
@@ -105,6 +117,13 @@ export async function answerAdmin(
   }
   const request = parseAdminRequest(interaction.data?.options);
   if (!request) return adminRefusalReply("unknown_subcommand", locale);
+  if (request.subcommand === "resync") {
+    const work = { subcommand: "resync", memberId: request.memberId } as const;
+    return await handOver(deps, interaction, access.caller, work, locale, log);
+  }
+  if (request.subcommand === "health") {
+    return await handOver(deps, interaction, access.caller, { subcommand: "health" }, locale, log);
+  }
   if (request.subcommand === "drift") {
     const { followUp } = deps;
     if (!deps.readDrift || !followUp) return adminRefusalReply("needs_bot_token", locale);
@@ -117,6 +136,48 @@ export async function answerAdmin(
     return deferredAdminReply();
   }
   return (await runAdminRequest(deps, access.caller, request, locale, log)).reply;
+}
+
+/**
+ * Records `resync` or `health` for role-sync, which does it (Stripe, several Discord calls) and
+ * edits the deferred answer; a request with nothing to do is answered at once.
+ */
+async function handOver(
+  deps: AdminCommandDeps,
+  interaction: Interaction,
+  caller: AdminCaller,
+  request: { subcommand: "resync"; memberId: string } | { subcommand: "health" },
+  locale: Locale,
+  log: Logger,
+): Promise<EphemeralReply | DeferredReply> {
+  const memberId = request.subcommand === "resync" ? request.memberId : null;
+  if (!deps.applicationId) return adminRefusalReply("unavailable", locale);
+  try {
+    const recorded = await deps.adminStore.requestAdminWork({
+      guildId: caller.guildId,
+      kind: request.subcommand,
+      operatorId: caller.operatorId,
+      memberId,
+      memberRoleIds: memberId
+        ? (interaction.data?.resolved?.members?.[memberId]?.roles ?? null)
+        : null,
+      locale,
+      applicationId: deps.applicationId,
+      interactionToken: interaction.token,
+    });
+    log.info("admin command", {
+      guildId: caller.guildId,
+      operatorId: caller.operatorId,
+      subcommand: request.subcommand,
+      handedOver: recorded.ok,
+    });
+    if (recorded.ok) return deferredAdminReply();
+    if (recorded.reason === "unknown_guild") return adminRefusalReply("unknown_guild", locale);
+    return resyncRefusalReply(recorded.reason, memberId ?? "", locale);
+  } catch (error) {
+    log.error("admin command could not reach the database", { error, guildId: caller.guildId });
+    return adminRefusalReply("unavailable", locale);
+  }
 }
 
 /** What an admin request answered, and whether it failed for want of the database. */
@@ -228,6 +289,21 @@ export async function runAdminRequest(
         if (!report) return answered(adminRefusalReply("unknown_guild", locale));
         return answered(driftReply(report, locale));
       }
+      case "resync": {
+        if (!deps.inProcess) return answered(adminRefusalReply("unavailable", locale));
+        const record = await deps.adminStore.member(guildId, request.memberId);
+        if (!record?.stripeCustomerId) {
+          return answered(
+            resyncRefusalReply(record ? "no_customer" : "unknown_member", request.memberId, locale),
+          );
+        }
+        return answered(
+          resyncReply(await deps.inProcess.resync(guildId, request.memberId), locale),
+        );
+      }
+      case "health":
+        if (!deps.inProcess) return answered(adminRefusalReply("unavailable", locale));
+        return answered(await deps.inProcess.health(guildId));
       case "revoke": {
         const roleId = await deps.adminStore.revokeComp(guildId, request.memberId);
         log.info("admin ended a comp", { guildId, operatorId, memberId: request.memberId, roleId });

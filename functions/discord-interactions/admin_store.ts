@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { RecurringPrice, StoredMembership } from "../_core/admin.ts";
 import type { RoleJobSummary } from "../_core/messages/admin.ts";
 import { type PlanDisplay, planDisplaySchema } from "../_core/operator_text.ts";
+import type { Locale } from "../_core/locale.ts";
 import { billingIntervalSchema } from "../_core/price.ts";
 import { SUBSCRIPTION_STATUSES } from "../_core/stripe_shapes.ts";
 import type { Sql } from "../_shared/db.ts";
@@ -70,7 +71,38 @@ export interface AdminStore {
   ): Promise<CompGrant>;
   /** Ends the member's comp and queues the role job; returns its role, null when there was none. */
   revokeComp(guildId: string, memberId: string): Promise<string | null>;
+  /**
+   * Records work role-sync does and answers through the interaction's token (which is kept only
+   * until it is answered or expires), or says why there is nothing to do.
+   */
+  requestAdminWork(work: AdminWork): Promise<AdminWorkRequest>;
 }
+
+/** `/rolepass resync` or `health`, handed to role-sync. */
+export interface AdminWork {
+  guildId: string;
+  kind: "resync" | "health";
+  operatorId: string;
+  /** resync's member, and the roles Discord said they hold (null when it did not say). */
+  memberId: string | null;
+  memberRoleIds: readonly string[] | null;
+  locale: Locale;
+  applicationId: string;
+  interactionToken: string;
+}
+
+/** Whether the work was recorded, or why not (nothing was recorded). */
+export type AdminWorkRequest =
+  | { ok: true }
+  | { ok: false; reason: "unknown_guild" | "unknown_member" | "no_customer" };
+
+const adminWorkRow = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), id: z.number() }),
+  z.object({
+    ok: z.literal(false),
+    reason: z.enum(["unknown_guild", "unknown_member", "no_customer"]),
+  }),
+]);
 
 const compGrantRow = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(false), reason: z.enum(["not_a_plan_role", "date_passed"]) }),
@@ -253,6 +285,15 @@ export function createAdminStore(sql: Sql): AdminStore {
         select rolepass.grant_role_comp(${guildId}, ${memberId}, ${roleId}, ${reason},
           ${lastDay}::date) as grant`;
       return compGrantRow.parse(z.object({ grant: z.unknown() }).parse(row).grant);
+    },
+
+    async requestAdminWork(work) {
+      const [row] = await sql`
+        select rolepass.request_admin_work(${work.guildId}, ${work.kind}, ${work.operatorId},
+          ${work.memberId}, ${work.memberRoleIds ? [...work.memberRoleIds] : null}::text[],
+          ${work.locale}, ${work.applicationId}, ${work.interactionToken}) as request`;
+      const request = adminWorkRow.parse(z.object({ request: z.unknown() }).parse(row).request);
+      return request.ok ? { ok: true } : request;
     },
 
     async revokeComp(guildId, memberId) {

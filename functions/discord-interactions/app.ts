@@ -74,6 +74,7 @@ export function createApp(deps: InteractionsDeps): Hono<Env> {
     readDrift: deps.readDrift,
     followUp: deps.followUp,
     runInBackground: deps.runInBackground,
+    applicationId: deps.applicationId,
   };
   // An endpoint URL pasted with a trailing slash still works: Discord's check of the URL would
   // otherwise fail with nothing to say why.

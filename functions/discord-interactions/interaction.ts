@@ -50,6 +50,13 @@ export const interactionSchema = z.object({
     name: z.string().max(100).optional(),
     /** Subcommands and their options, nested as Discord sends them (two levels at most). */
     options: z.array(commandOptionSchema).max(25).optional(),
+    /**
+     * The members a user option names, with the roles they hold right now: `/rolepass resync`
+     * gives back a role the member should hold but lacks.
+     */
+    resolved: z.object({
+      members: z.record(snowflake, z.object({ roles: z.array(snowflake).max(1000) })).optional(),
+    }).optional(),
   }).optional(),
 }).superRefine((interaction, context) => {
   // Discord names who acted: `member` in a server, `user` in a DM. A signed body without them is

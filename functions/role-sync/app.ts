@@ -14,6 +14,8 @@ import { readCappedBody } from "../_shared/body_cap.ts";
 import { errorHandler } from "../_shared/http/error_handler.ts";
 import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import type { Logger } from "../_shared/log.ts";
+import { type AdminRequestDeps, answerAdminRequests } from "./admin_requests.ts";
+import { runPeriodicHealthChecks } from "./health.ts";
 import { type ReconcileDeps, reconcileGuild } from "./reconciliation.ts";
 import { catchUpStripeEvents, type StripeCatchUpDeps } from "./reconciliation_stripe.ts";
 import type { RoleJobStore } from "./role_job_store.ts";
@@ -38,6 +40,11 @@ export interface RoleSyncDeps extends RoleSyncWorkerDeps {
    * when role-sync has no STRIPE_SECRET_KEY, and the route then says so.
    */
   stripeEvents?: Omit<StripeCatchUpDeps, "logger">;
+  /**
+   * `/rolepass resync` and `health` (`POST /role-sync/admin-requests`) and the periodic health
+   * check (`POST /role-sync/health-checks`), sharing `discord` and its limits.
+   */
+  admin: Omit<AdminRequestDeps, "discord" | "logger" | "now" | "discordTimeoutMs">;
 }
 
 const jobRecordSchema = z.object({ id: z.coerce.number().int().positive() }).passthrough();
@@ -205,6 +212,48 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     }
     const result = await catchUpStripeEvents(catchUp, deadline);
     return c.json({ accepted: true, ...result }, 200);
+  });
+
+  const adminDeps = (log: Logger): AdminRequestDeps => ({
+    ...deps.admin,
+    discord: deps.discord,
+    logger: log,
+    now: deps.now,
+    discordTimeoutMs: deps.discordTimeoutMs,
+  });
+
+  // Both answer `{}` wakes from the database (the admin_requests insert, the minute's sweep,
+  // pg_cron's half-hourly health check); the work and its answer are in the database.
+  app.post("/admin-requests", async (c) => {
+    const log = c.var.log;
+    await readWakeJson(c.req.raw);
+    const work = adminDeps(log);
+    if (deps.runInBackground) {
+      deps.runInBackground(
+        answerAdminRequests(work, deps.now() + deps.backgroundBudgetMs).catch((error) =>
+          log.error("admin requests failed", { error })
+        ),
+      );
+      return c.json({ accepted: true }, 202);
+    }
+    const summary = await answerAdminRequests(work, deps.now() + deps.inlineBudgetMs);
+    return c.json({ accepted: true, ...summary }, 200);
+  });
+
+  app.post("/health-checks", async (c) => {
+    const log = c.var.log;
+    await readWakeJson(c.req.raw);
+    const work = adminDeps(log);
+    if (deps.runInBackground) {
+      deps.runInBackground(
+        runPeriodicHealthChecks(work, deps.now() + deps.backgroundBudgetMs).catch((error) =>
+          log.error("health checks failed", { error })
+        ),
+      );
+      return c.json({ accepted: true }, 202);
+    }
+    const summary = await runPeriodicHealthChecks(work, deps.now() + deps.inlineBudgetMs);
+    return c.json({ accepted: true, ...summary }, 200);
   });
 
   app.get("/health", async (c) => {

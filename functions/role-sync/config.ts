@@ -8,7 +8,12 @@ import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_a
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
 import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import {
+  connectStripe,
+  createStripeClient,
+  STRIPE_DEFAULT_BASE_URL,
+} from "../_shared/stripe_gateway.ts";
+import { stripeWebhookUrl } from "../_core/health.ts";
 import { isLiveKey } from "../stripe-webhook/config.ts";
 import type { RoleSyncDeps } from "./app.ts";
 import { RECONCILE_DEFAULTS, type ReconcileDeps } from "./reconciliation.ts";
@@ -35,6 +40,9 @@ const shape = {
   ),
   STRIPE_API_BASE_URL: fields.url.default(STRIPE_DEFAULT_BASE_URL)
     .describe("the Stripe API; only tests and the local sandbox change it"),
+  SUPABASE_URL: fields.url.optional().describe(
+    "the project's URL (Supabase sets it): the health check expects the Stripe webhook under it",
+  ),
 };
 
 /** The function's configuration. */
@@ -46,6 +54,8 @@ export interface RoleSyncConfig {
   databaseUrl: string;
   /** Absent: the Stripe Events catch-up answers that it is not configured. */
   stripe?: { secretKey: string; apiBaseUrl: string };
+  /** Where stripe-webhook is served from; absent, health accepts any `/stripe-webhook` URL. */
+  supabaseUrl?: string;
 }
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */
@@ -58,6 +68,7 @@ export function loadConfig(env: Record<string, string | undefined>): RoleSyncCon
     applicationId: parsed.DISCORD_APPLICATION_ID,
     discordApiBaseUrl: parsed.DISCORD_API_BASE_URL,
     databaseUrl,
+    ...(parsed.SUPABASE_URL ? { supabaseUrl: parsed.SUPABASE_URL } : {}),
     ...(parsed.STRIPE_SECRET_KEY
       ? { stripe: { secretKey: parsed.STRIPE_SECRET_KEY, apiBaseUrl: parsed.STRIPE_API_BASE_URL } }
       : {}),
@@ -131,6 +142,7 @@ export function depsFromConfig(
       ...tuning.reconcile,
       store: createReconciliationStore(sql),
     },
+    admin: adminDepsFromConfig(config, sql, tuning),
     ...(config.stripe
       ? {
         stripeEvents: {
@@ -144,5 +156,26 @@ export function depsFromConfig(
         },
       }
       : {}),
+  };
+}
+
+/** What `/rolepass resync` and `health` and the periodic health check need beyond Discord. */
+function adminDepsFromConfig(
+  config: RoleSyncConfig,
+  sql: Sql,
+  tuning: RoleSyncTuning,
+): RoleSyncDeps["admin"] {
+  const stripe = config.stripe
+    ? connectStripe(config.stripe.secretKey, config.stripe.apiBaseUrl, { timeoutMs: 8_000 })
+    : null;
+  const now = tuning.now ?? Date.now;
+  return {
+    sql,
+    stripe,
+    sync: stripe
+      ? { sql, stripe, now: () => new Date(now()), logger: createLogger("role-sync") }
+      : null,
+    expectedWebhookUrl: config.supabaseUrl ? stripeWebhookUrl(config.supabaseUrl) : null,
+    leaseSeconds: 60,
   };
 }

@@ -112,6 +112,8 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
       "grant",
       "revoke",
       "drift",
+      "resync",
+      "health",
     ]);
     for (const subcommand of subcommands) {
       assertEquals(subcommand.type, 1);
@@ -128,6 +130,16 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
         ?.map(({ type, name, required }) => ({ type, name, required })),
       [{ type: 6, name: "member", required: true }],
     );
+    const resync = subcommands.find((option) => option.name === "resync");
+    assertEquals(resync?.name_localizations?.ja, "再同期");
+    assertEquals(
+      (resync as { options?: { type: number; name: string; required?: boolean }[] }).options
+        ?.map(({ type, name, required }) => ({ type, name, required })),
+      [{ type: 6, name: "member", required: true }],
+    );
+    const health = subcommands.find((option) => option.name === "health");
+    assertEquals(health?.name_localizations?.ja, "診断");
+    assertEquals((health as { options?: unknown[] }).options, undefined);
     const grant = subcommands.find((option) => option.name === "grant");
     assertEquals(
       (grant as { options?: { type: number; name: string; required?: boolean }[] }).options
