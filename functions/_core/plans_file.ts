@@ -11,6 +11,7 @@ import { type BillingInterval } from "./price.ts";
 import { planTextSchema, sellerNoticeSchema } from "./operator_text.ts";
 import { policyOfSwitch, reversalPolicy } from "./refund_dispute_policy.ts";
 import { OPERATOR_LOG_KINDS } from "./notices.ts";
+import { MAX_PASS_SECONDS, type PassAccess } from "./one_time_pass.ts";
 
 /** Longest grace period a past_due subscription may keep the role: Stripe's own retries end
  * within about a month (Smart Retries default: 8 tries in 2 weeks). */
@@ -39,7 +40,59 @@ const pastDueGraceSchema = z.string().refine((text) => durationSeconds(text) !==
   { message: "grace periods longer than 31 days are not supported" },
 );
 
-/** One plan: a recurring Stripe price that grants a Discord role. */
+/**
+ * A one-time plan's `access`: `"lifetime"`, or how long the role lasts after the payment as an
+ * ISO 8601 duration ("P30D"). Months and years are refused, as for grace periods.
+ */
+export const passAccessSchema = z.string().transform((text, ctx): PassAccess => {
+  if (text === "lifetime") return { kind: "lifetime" };
+  const seconds = durationSeconds(text);
+  if (seconds === null) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'expected "lifetime" or an ISO 8601 duration such as "P30D" (30 days)',
+    });
+    return z.NEVER;
+  }
+  if (seconds < 60 * 60) {
+    ctx.addIssue({ code: "custom", message: "a pass must last at least one hour" });
+    return z.NEVER;
+  }
+  if (seconds > MAX_PASS_SECONDS) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'passes longer than ten years are not supported; use "lifetime"',
+    });
+    return z.NEVER;
+  }
+  return { kind: "duration", seconds, iso: text };
+});
+
+/** A guild's Stripe Tax setting: Checkout computes tax from the address the member gives. */
+export const guildTaxSchema = z.strictObject({
+  automatic: z.boolean(),
+  /**
+   * What Checkout asks of the address: "auto" only what tax needs, "required" a full billing
+   * address. Stripe Tax cannot work without one of them.
+   */
+  billing_address_collection: z.enum(["auto", "required"]).optional(),
+}).superRefine((tax, ctx) => {
+  if (tax.automatic && !tax.billing_address_collection) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["billing_address_collection"],
+      message: 'Stripe Tax needs the member\'s address: set "auto" (what tax needs) or ' +
+        '"required" (a full billing address)',
+    });
+  }
+});
+/** A guild's Stripe Tax setting. */
+export type GuildTax = z.infer<typeof guildTaxSchema>;
+
+/**
+ * One plan: a Stripe price that grants a Discord role. A recurring price sells a subscription; a
+ * one-time price sells a pass, and then `access` says for how long.
+ */
 export const planEntrySchema = z.strictObject({
   stripe_price_id: z.string().regex(/^price_[A-Za-z0-9_]+$/, {
     message: 'expected a Stripe price id such as "price_1Qx..." (Product catalog → the price)',
@@ -52,6 +105,10 @@ export const planEntrySchema = z.strictObject({
   }),
   sort_order: z.number().int().min(-1000).max(1000).default(0),
   active: z.boolean().default(true),
+  /** Only for a one-time price: for life, or for a duration after the payment. */
+  access: passAccessSchema.optional(),
+  /** Whether Checkout takes Stripe promotion codes for this plan; the guild's setting if absent. */
+  promotion_codes: z.boolean().optional(),
 });
 /** One plan of the plans file. */
 export type PlanEntry = z.infer<typeof planEntrySchema>;
@@ -74,6 +131,10 @@ export const guildEntrySchema = z.strictObject({
   operator_log_channel_id: snowflake.nullable().default(null),
   /** Per kind of operator log line, whether the log channel gets it; every kind is on by default. */
   operator_log: z.partialRecord(z.enum(OPERATOR_LOG_KINDS), z.boolean()).default({}),
+  /** Whether Checkout takes Stripe promotion codes for the guild's plans (each plan may differ). */
+  promotion_codes: z.boolean().default(false),
+  /** Stripe Tax at Checkout; off when absent. */
+  tax: guildTaxSchema.default({ automatic: false }),
   plans: z.array(planEntrySchema).min(1, { message: "a guild needs at least one plan" }),
 }).superRefine((guild, ctx) => {
   guild.plans.forEach((plan, index) => {
@@ -108,6 +169,10 @@ export const guildEntrySchema = z.strictObject({
     operator_log_muted_kinds: OPERATOR_LOG_KINDS.filter((kind) =>
       guild.operator_log[kind] === false
     ),
+    plans: guild.plans.map((plan) => ({
+      ...plan,
+      promotion_codes: plan.promotion_codes ?? guild.promotion_codes,
+    })),
   };
 });
 /** One guild of the plans file. */
@@ -189,6 +254,8 @@ export interface StripePriceFacts {
   currency: string;
   unit_amount: number | null;
   billing_scheme?: string;
+  /** Whether the amount includes tax; Stripe Tax refuses a price that does not say. */
+  tax_behavior?: "inclusive" | "exclusive" | "unspecified" | null;
   recurring: {
     interval: BillingInterval;
     interval_count: number;
@@ -196,7 +263,7 @@ export interface StripePriceFacts {
   } | null;
 }
 
-/** What `plans` stores from the Stripe price, so the plan page can show it without Stripe. */
+/** What `plans` stored from a recurring Stripe price before passes existed (the doctor reads it). */
 export interface PriceTerms {
   unit_amount: number;
   currency: string;
@@ -205,39 +272,126 @@ export interface PriceTerms {
 }
 
 /**
- * Decides whether a Stripe price can back a plan: it must be active, recurring, licensed (not
- * metered) and have a fixed unit amount, since a role is sold as one seat per member.
- * `allowArchived` accepts an archived price, for a plan the file itself marks inactive.
+ * Decides whether a Stripe price can back a subscription plan (see {@link planPriceTerms}, which
+ * also sells passes). `allowArchived` accepts an archived price, for a plan the file itself marks
+ * inactive.
  */
 export function priceTerms(
   price: StripePriceFacts,
   options: { allowArchived?: boolean } = {},
 ): { ok: true; terms: PriceTerms } | { ok: false; reason: string } {
-  if (!price.active && !options.allowArchived) {
-    return { ok: false, reason: `price ${price.id} is archived (inactive) in Stripe` };
-  }
-  if (price.type !== "recurring" || !price.recurring) {
-    return {
-      ok: false,
-      reason: `price ${price.id} is a one-time price; a plan needs a recurring price`,
-    };
-  }
-  if (price.recurring.usage_type === "metered") {
-    return { ok: false, reason: `price ${price.id} is metered; a plan needs a licensed price` };
-  }
-  if (price.unit_amount === null || price.billing_scheme === "tiered") {
-    return {
-      ok: false,
-      reason: `price ${price.id} has tiered pricing; a plan needs a fixed amount per member`,
-    };
-  }
+  const decided = planPriceTerms(price, options);
+  if (!decided.ok) return { ok: false, reason: decided.problems[0]?.reason ?? "unusable price" };
+  const { sale } = decided.terms;
+  if (sale.kind !== "subscription") throw new Error("a plan without access sells no pass");
   return {
     ok: true,
     terms: {
-      unit_amount: price.unit_amount,
-      currency: price.currency.toLowerCase(),
-      billing_interval: price.recurring.interval,
-      interval_count: price.recurring.interval_count,
+      unit_amount: decided.terms.unit_amount,
+      currency: decided.terms.currency,
+      billing_interval: sale.billing_interval,
+      interval_count: sale.interval_count,
     },
+  };
+}
+
+/** How a plan's price sells its role. */
+export type PlanSale =
+  | { kind: "subscription"; billing_interval: BillingInterval; interval_count: number }
+  | { kind: "pass"; access: PassAccess };
+
+/** What `plans` stores from the Stripe price, so the plan page can show it without Stripe. */
+export interface PlanPriceTerms {
+  unit_amount: number;
+  currency: string;
+  sale: PlanSale;
+  tax_behavior: "inclusive" | "exclusive" | "unspecified";
+}
+
+/** What the plans file says about the plan and its guild that the price must agree with. */
+export interface PlanSettings {
+  /** A one-time plan's `access`. */
+  access?: PassAccess;
+  /** Whether the guild turned Stripe Tax on. */
+  automaticTax?: boolean;
+  /** An archived price is accepted for a plan the file itself marks inactive. */
+  allowArchived?: boolean;
+}
+
+/** Why a price cannot back its plan, with the plan's field the problem is about. */
+export interface PriceProblem {
+  field: "stripe_price_id" | "access";
+  reason: string;
+}
+
+/**
+ * Decides whether a Stripe price can back a plan: it must be active and licensed (not metered),
+ * have a fixed unit amount (a role is sold as one seat per member), and be recurring for a
+ * subscription or one-time for a pass with its `access`. With Stripe Tax on it must say whether
+ * its amount includes tax, and a yen price must include it: Japanese law requires the price a
+ * consumer sees to be the total (総額表示).
+ * @returns the terms, or every problem, each with the plan's field it is about
+ */
+export function planPriceTerms(
+  price: StripePriceFacts,
+  settings: PlanSettings = {},
+): { ok: true; terms: PlanPriceTerms } | { ok: false; problems: PriceProblem[] } {
+  const problems: PriceProblem[] = [];
+  const refuse = (field: PriceProblem["field"], reason: string) => problems.push({ field, reason });
+  if (!price.active && !settings.allowArchived) {
+    refuse("stripe_price_id", `price ${price.id} is archived (inactive) in Stripe`);
+  }
+  let sale: PlanSale | null = null;
+  if (price.type === "recurring" && price.recurring) {
+    if (settings.access) {
+      refuse(
+        "access",
+        `price ${price.id} is recurring: a subscription lasts while it renews; remove access ` +
+          "or use a one-time price",
+      );
+    } else if (price.recurring.usage_type === "metered") {
+      refuse("stripe_price_id", `price ${price.id} is metered; a plan needs a licensed price`);
+    } else {
+      sale = {
+        kind: "subscription",
+        billing_interval: price.recurring.interval,
+        interval_count: price.recurring.interval_count,
+      };
+    }
+  } else if (settings.access) {
+    sale = { kind: "pass", access: settings.access };
+  } else {
+    refuse(
+      "stripe_price_id",
+      `price ${price.id} is a one-time price; a plan needs a recurring price, or an access ` +
+        '("lifetime" or a duration such as "P30D") to sell it as a pass',
+    );
+  }
+  if (price.unit_amount === null || price.billing_scheme === "tiered") {
+    refuse(
+      "stripe_price_id",
+      `price ${price.id} has tiered pricing; a plan needs a fixed amount per member`,
+    );
+  }
+  const taxBehavior = price.tax_behavior ?? "unspecified";
+  const currency = price.currency.toLowerCase();
+  if (settings.automaticTax && taxBehavior === "unspecified") {
+    refuse(
+      "stripe_price_id",
+      `price ${price.id} does not say whether it includes tax, which Stripe Tax needs: set its ` +
+        "tax behavior in Stripe (inclusive for prices shown to consumers in Japan)",
+    );
+  }
+  if (settings.automaticTax && currency === "jpy" && taxBehavior === "exclusive") {
+    refuse(
+      "stripe_price_id",
+      `price ${price.id} excludes tax, but a yen price shown to consumers must include it ` +
+        "(総額表示): use a tax-inclusive price",
+    );
+  }
+  if (problems.length || !sale || price.unit_amount === null) return { ok: false, problems };
+  return {
+    ok: true,
+    terms: { unit_amount: price.unit_amount, currency, sale, tax_behavior: taxBehavior },
   };
 }

@@ -240,7 +240,8 @@ Deno.test("archived, one-time, metered and tiered prices cannot back a plan", ()
     [{ active: false }, "price price_1 is archived (inactive) in Stripe"],
     [
       { type: "one_time", recurring: null },
-      "price price_1 is a one-time price; a plan needs a recurring price",
+      "price price_1 is a one-time price; a plan needs a recurring price, or an access " +
+      '("lifetime" or a duration such as "P30D") to sell it as a pass',
     ],
     [
       { recurring: { interval: "month", interval_count: 1, usage_type: "metered" } },

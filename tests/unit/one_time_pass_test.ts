@@ -1,0 +1,71 @@
+import { assertEquals } from "../harness/assert.ts";
+import {
+  longestLivePass,
+  passAccessUntil,
+  type StoredPass,
+  withPasses,
+} from "../../functions/_core/one_time_pass.ts";
+
+const now = new Date("2026-12-02T00:00:00Z");
+const day = 86_400_000;
+const thirtyDays = { kind: "duration", seconds: 30 * 86_400, iso: "P30D" } as const;
+
+function pass(fields: Partial<StoredPass>): StoredPass {
+  return {
+    planId: "plan-pass",
+    roleId: "1187654321098765501",
+    status: "active",
+    accessUntil: new Date(now.getTime() + 10 * day),
+    ...fields,
+  };
+}
+
+const notEntitled = { entitled: false, roleId: null, planId: null, until: null };
+
+Deno.test("a 30-day pass ends 30 days after its payment, and a renewal adds to a live pass", () => {
+  assertEquals(passAccessUntil(thirtyDays, now), new Date(now.getTime() + 30 * day));
+  const liveUntil = new Date(now.getTime() + 5 * day);
+  assertEquals(
+    passAccessUntil(thirtyDays, now, liveUntil),
+    new Date(liveUntil.getTime() + 30 * day),
+  );
+  assertEquals(
+    passAccessUntil(thirtyDays, now, new Date(now.getTime() - day)),
+    new Date(now.getTime() + 30 * day),
+  );
+  assertEquals(passAccessUntil({ kind: "lifetime" }, now), null);
+});
+
+Deno.test("an expired, refunded or disputed pass holds nothing; a lifetime pass outlasts any other", () => {
+  assertEquals(longestLivePass([pass({ accessUntil: now })], now), null);
+  assertEquals(longestLivePass([pass({ status: "refunded" })], now), null);
+  assertEquals(longestLivePass([pass({ status: "disputed" })], now), null);
+  const lifetime = pass({ accessUntil: null, planId: "plan-lifetime" });
+  assertEquals(longestLivePass([pass({}), lifetime], now), lifetime);
+});
+
+Deno.test("a live pass holds the role when no subscription entitles", () => {
+  const held = withPasses(notEntitled, [pass({})], now);
+  assertEquals(held, {
+    entitled: true,
+    roleId: "1187654321098765501",
+    planId: "plan-pass",
+    until: new Date(now.getTime() + 10 * day),
+    byPass: true,
+  });
+  assertEquals(withPasses(notEntitled, [pass({ status: "refunded" })], now).entitled, false);
+});
+
+Deno.test("a renewing subscription comes first; a pass outlasting a scheduled cancel takes over", () => {
+  const renewing = {
+    entitled: true,
+    roleId: "1187654321098765502",
+    planId: "plan-sub",
+    until: null,
+  };
+  assertEquals(withPasses(renewing, [pass({})], now).byPass, false);
+  const ending = { ...renewing, until: new Date(now.getTime() + 2 * day) };
+  assertEquals(withPasses(ending, [pass({})], now).byPass, true);
+  const endingLater = { ...renewing, until: new Date(now.getTime() + 20 * day) };
+  assertEquals(withPasses(endingLater, [pass({})], now).byPass, false);
+});
