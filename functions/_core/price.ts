@@ -82,3 +82,50 @@ export function formatPlanPrice(price: PlanPrice, locale: Locale): string {
   const interval = formatInterval(price.interval, price.intervalCount, locale);
   return locale === "ja" ? `${amount} / ${interval}` : `${amount} ${interval}`;
 }
+
+/** How a plan sells its role, as the plan page and `/subscribe` show it. */
+export type PlanTerms =
+  | ({ kind: "subscription" } & PlanPrice)
+  | {
+    kind: "pass";
+    unitAmount: number;
+    currency: string;
+    /** How long the pass lasts after the payment, in seconds; null for life. */
+    accessSeconds: number | null;
+  };
+
+/**
+ * Whether the shown amount includes tax, when Stripe Tax is on: Japanese law requires the total a
+ * consumer pays to be shown (総額表示), so a yen price is always shown as tax-included (税込).
+ */
+export type TaxDisplay = "included" | "excluded" | null;
+
+/** How long a pass lasts: "30日間" / "30 days", "12時間" / "12 hours", "無期限" / "lifetime". */
+export function formatPassAccess(accessSeconds: number | null, locale: Locale): string {
+  if (accessSeconds === null) return locale === "ja" ? "無期限" : "lifetime";
+  const [count, ja, en] = accessSeconds % 86_400 === 0
+    ? [accessSeconds / 86_400, "日間", "day"]
+    : accessSeconds % 3_600 === 0
+    ? [accessSeconds / 3_600, "時間", "hour"]
+    : [Math.ceil(accessSeconds / 60), "分間", "minute"];
+  if (locale === "ja") return `${count}${ja}`;
+  return count === 1 ? `1 ${en}` : `${count} ${en}s`;
+}
+
+const TAX_NOTE: Record<Locale, Record<"included" | "excluded", string>> = {
+  ja: { included: "（税込）", excluded: "（税別）" },
+  en: { included: ", tax included", excluded: ", plus tax" },
+};
+
+/**
+ * The price line of any plan: "￥500 / 毎月（税込）" or "¥500 per month, tax included" for a
+ * subscription, "￥3,000 / 1回払い・30日間" or "¥3,000 one-time · 30 days" for a pass.
+ */
+export function formatPlanTerms(terms: PlanTerms, locale: Locale, tax: TaxDisplay = null): string {
+  const note = tax ? TAX_NOTE[locale][tax] : "";
+  if (terms.kind === "subscription") return formatPlanPrice(terms, locale) + note;
+  const amount = formatAmount(terms.unitAmount, terms.currency, locale);
+  const access = formatPassAccess(terms.accessSeconds, locale);
+  return (locale === "ja" ? `${amount} / 1回払い・${access}` : `${amount} one-time · ${access}`) +
+    note;
+}
