@@ -4,7 +4,9 @@
  * is a parameter.
  *
  * Which status can entitle at all is decided in `subscription_state.ts` (`STATUS_MEANINGS`):
- * - `active` and `trialing` entitle.
+ * - `active` and `trialing` entitle. What an entitling subscription gives is a set of roles: its
+ *   plan's paid roles, or while trialing the plan's trial roles ({@link rolesGrantedBy}); a member
+ *   holds the union of what their subscriptions and comps give ({@link rolesHeldNow}).
  * - `past_due` (a renewal failed and Stripe is retrying) entitles only inside the guild's grace
  *   period, measured from the start of the unpaid period. The default grace is 0: the role goes as
  *   soon as a renewal fails. To follow Stripe's own retry schedule instead, set the grace to cover
@@ -20,11 +22,10 @@
  *   (`refund_dispute_policy.ts`); the caller records it and passes the one still in force
  *   ({@link revocationInForce}) as `revokedFor`.
  * - A comp (a plan's role an operator gave by hand, `role_comps`) holds its role until it expires,
- *   whatever the subscription does; a member who also pays keeps the paid role first
- *   ({@link rolesHeldNow}).
+ *   whatever the subscription does, beside the paid roles ({@link rolesHeldNow}).
  */
 import type { ReversalStage } from "./refund_dispute_policy.ts";
-import type { SubscriptionSnapshot } from "./stripe_shapes.ts";
+import type { SubscriptionSnapshot, SubscriptionStatus } from "./stripe_shapes.ts";
 import { meaningOf, STATUS_MEANINGS } from "./subscription_state.ts";
 
 /** The operator's settings that bear on entitlement (from `guilds`). */
@@ -156,22 +157,74 @@ export function decideEntitlement(
   };
 }
 
-/**
- * The role a decision gives: `roleId` (the plan's) while entitled, none otherwise. The sync stores
- * it as `memberships.entitled_role_id`.
- */
-export function entitledRoleOf(decision: Pick<EntitlementDecision, "entitled">, roleId: string) {
-  return decision.entitled ? roleId : null;
+/** The roles a plan grants, as the plans file declares them. */
+export interface PlanRoles {
+  /** Granted while the subscription entitles and is not trialing; never empty. */
+  paidRoleIds: readonly string[];
+  /**
+   * Granted while it is trialing: null grants the paid roles, an empty list grants none until the
+   * first payment, and any other list grants those roles instead of the paid ones.
+   */
+  trialRoleIds: readonly string[] | null;
 }
 
 /**
- * "Who has the role now?": the role a stored membership says its member holds. Only an entitled
- * membership holds one; the role id it keeps after entitlement ends is history, not a grant.
+ * The roles one subscription gives from its plan: none unless `decision` entitles; while
+ * trialing, the plan's trial roles; otherwise its paid roles.
  */
-export function roleHeldNow(
-  membership: { entitled: boolean; entitledRoleId: string | null },
-): string | null {
-  return membership.entitled ? membership.entitledRoleId : null;
+export function rolesGrantedBy(
+  decision: Pick<EntitlementDecision, "entitled">,
+  status: SubscriptionStatus,
+  plan: PlanRoles,
+): string[] {
+  if (!decision.entitled) return [];
+  const roles = status === "trialing" && plan.trialRoleIds !== null
+    ? plan.trialRoleIds
+    : plan.paidRoleIds;
+  return [...new Set(roles)];
+}
+
+/**
+ * The set of roles a member's subscriptions give together: each role once, in the order given
+ * (the driving subscription's first, so its first role is the one messages name). Two plans that
+ * share a role keep it while either still gives it.
+ */
+export function unionOfRoles(grants: readonly (readonly string[])[]): string[] {
+  return [...new Set(grants.flat())];
+}
+
+/** What a membership stores of its roles: whether it holds any, which, and until when. */
+export interface MembershipRoles {
+  /** The subscription entitles and gives at least one role. */
+  entitled: boolean;
+  roleIds: string[];
+  entitledUntil: Date | null;
+}
+
+/**
+ * What a membership holds from `decision` and the roles its subscriptions give: a subscription
+ * that entitles but gives no role (a trial that gives none until the first payment) holds nothing.
+ */
+export function membershipRolesOf(
+  decision: Pick<EntitlementDecision, "entitled" | "entitledUntil">,
+  roleIds: readonly string[],
+): MembershipRoles {
+  const entitled = decision.entitled && roleIds.length > 0;
+  return {
+    entitled,
+    roleIds: entitled ? [...new Set(roleIds)] : [],
+    entitledUntil: entitled ? decision.entitledUntil : null,
+  };
+}
+
+/**
+ * "Who has the role now?": the roles a stored membership says its member holds. Only an
+ * entitled membership holds any; the roles it names after entitlement ends are history.
+ */
+export function paidRolesHeldNow(
+  membership: { entitled: boolean; entitledRoleIds: readonly string[] },
+): string[] {
+  return membership.entitled ? [...new Set(membership.entitledRoleIds)] : [];
 }
 
 /** A plan's role an operator gave a member by hand, free: never a paid membership. */
@@ -183,23 +236,27 @@ export interface RoleComp {
 
 /** The roles a member holds now, and why. */
 export interface RolesHeld {
-  /** The role the member should hold: the paid one while entitled, else a comp's. */
+  /** Every role the member should hold: the paid ones, then each comp's in force. */
+  roleIds: string[];
+  /** The roles held through the membership (paid, or a trial's). */
+  paidRoleIds: string[];
+  /** Roles of comps still in force: never taken away, even when other roles are held. */
+  compedRoleIds: string[];
+  /** The role messages name: the first paid role, else the longest-lasting comp's. */
   roleId: string | null;
   source: "paid" | "comp" | null;
-  /** Roles of comps still in force: never taken away, even when another role is held. */
-  compedRoleIds: string[];
 }
 
 /**
- * "Who has the role now?", comps included: the paid role while the membership is entitled,
- * otherwise the role of the comp in force that lasts longest. A comp whose `expiresAt` has
- * passed holds nothing, even before the sweep deletes it.
- * @param membership the stored membership (its entitlement decided by {@link decideEntitlement})
+ * "Who has the role now?", comps included: the membership's roles while it is entitled, and the
+ * role of every comp in force. A comp whose `expiresAt` has passed holds nothing, even before the
+ * sweep deletes it.
+ * @param membership the stored membership (its roles decided by {@link rolesGrantedBy})
  * @param comps the member's comps in this guild
  * @param now the clock the comps' expiry is read against
  */
 export function rolesHeldNow(
-  membership: { entitled: boolean; entitledRoleId: string | null },
+  membership: { entitled: boolean; entitledRoleIds: readonly string[] },
   comps: readonly RoleComp[],
   now: Date,
 ): RolesHeld {
@@ -207,12 +264,14 @@ export function rolesHeldNow(
     .filter((comp) => comp.expiresAt === null || comp.expiresAt.getTime() > now.getTime())
     .sort((a, b) => (b.expiresAt?.getTime() ?? Infinity) - (a.expiresAt?.getTime() ?? Infinity));
   const compedRoleIds = [...new Set(inForce.map((comp) => comp.roleId))].sort();
-  const paid = roleHeldNow(membership);
-  if (paid) return { roleId: paid, source: "paid", compedRoleIds };
+  const paidRoleIds = paidRolesHeldNow(membership);
+  const roleIds = unionOfRoles([paidRoleIds, inForce.map((comp) => comp.roleId)]);
+  const [paid] = paidRoleIds;
+  if (paid) return { roleIds, paidRoleIds, compedRoleIds, roleId: paid, source: "paid" };
   const [comp] = inForce;
   return comp
-    ? { roleId: comp.roleId, source: "comp", compedRoleIds }
-    : { roleId: null, source: null, compedRoleIds };
+    ? { roleIds, paidRoleIds, compedRoleIds, roleId: comp.roleId, source: "comp" }
+    : { roleIds, paidRoleIds, compedRoleIds, roleId: null, source: null };
 }
 
 /** Why a member's role ended early, as the member is told: a refund, a dispute, or non-payment. */

@@ -16,8 +16,8 @@ export interface DiscordMember {
 
 /** What rolepass knows of one member of the guild. */
 export interface MemberEntitlementFacts {
-  /** The role the member should hold now, or null. */
-  entitledRoleId: string | null;
+  /** The roles the member's membership gives now (empty when it entitles nothing). */
+  entitledRoleIds: readonly string[];
   /** Every role a role job ever gave or took for this member. */
   managedRoleIds: readonly string[];
 }
@@ -47,7 +47,10 @@ export interface ReconcilePlan {
 
 /** What {@linkcode planRepairs} compares. */
 export interface ReconcileInput {
-  /** The roles the guild's plans grant (active or not: a deactivated plan keeps its members). */
+  /**
+   * The roles the guild's plans grant, paid or trial (active or not: a deactivated plan keeps its
+   * members).
+   */
   paidRoleIds: ReadonlySet<string>;
   members: readonly DiscordMember[];
   /** By user id; a member rolepass has never seen is absent. */
@@ -73,14 +76,15 @@ export function planRepairs(input: ReconcileInput): ReconcilePlan {
   let comped = 0;
   for (const member of input.members) {
     const facts = input.entitlements.get(member.userId);
-    const entitledRoleId = facts?.entitledRoleId ?? null;
+    const entitled = new Set(facts?.entitledRoleIds ?? []);
     const held = new Set(member.roleIds);
-    if (entitledRoleId && !held.has(entitledRoleId)) {
-      drift.push({ kind: "missing_role", userId: member.userId, roleId: entitledRoleId });
-      repairs.push({ action: "grant", userId: member.userId, roleId: entitledRoleId });
+    for (const roleId of [...entitled].sort()) {
+      if (held.has(roleId)) continue;
+      drift.push({ kind: "missing_role", userId: member.userId, roleId });
+      repairs.push({ action: "grant", userId: member.userId, roleId });
     }
     for (const roleId of [...held].sort()) {
-      if (!input.paidRoleIds.has(roleId) || roleId === entitledRoleId) continue;
+      if (!input.paidRoleIds.has(roleId) || entitled.has(roleId)) continue;
       if (input.comps.has(compKey(member.userId, roleId))) {
         comped++;
         continue;

@@ -10,40 +10,49 @@
 
 /** What the membership says the member should have now. */
 export interface MemberEntitlement {
-  /** The role the member should hold now, or null when not entitled. */
-  entitledRoleId: string | null;
+  /** Every role the member should hold now (paid and comped); empty when none. */
+  roleIds: readonly string[];
   /**
    * Every role rolepass may have granted this member: each role a role job ever named for them
-   * (so a plan whose role was changed since still has its old role removed).
+   * (so a plan whose roles were changed since still has its old roles removed).
    */
   managedRoleIds: readonly string[];
-  /** The role the member had before the change being applied (the job's previous role). */
-  previousRoleId: string | null;
+  /** The roles the member had before the change being applied (the job's previous roles). */
+  previousRoleIds: readonly string[];
 }
 
 /** The Discord calls that make the member's roles match their entitlement. */
 export interface RoleChanges {
   add: string[];
   remove: string[];
-  /** What the member is told: a new role, a plan change, a removal, or nothing. */
+  /** What the member is told: new roles, a plan change, a removal, or nothing. */
   kind: "grant" | "swap" | "revoke" | "none";
 }
 
 /**
- * Decides which roles to add and remove. A plan change swaps: the new role is added first, so a
- * paying member is never left without a role between the two calls.
+ * Decides which roles to add and remove: every role the member should hold is added (Discord's
+ * add is idempotent), every managed role they should not hold is removed, so a role two plans (or
+ * a plan and a comp) share is never removed while one still gives it. Adds come first, so a paying
+ * member is never left without a role between the calls of a plan change.
  */
 export function planRoleChanges(entitlement: MemberEntitlement): RoleChanges {
-  const { entitledRoleId } = entitlement;
+  const wanted = new Set(entitlement.roleIds);
   const remove = [...new Set(entitlement.managedRoleIds)]
-    .filter((roleId) => roleId !== entitledRoleId)
+    .filter((roleId) => !wanted.has(roleId))
     .sort();
-  const add = entitledRoleId ? [entitledRoleId] : [];
-  const previous = entitlement.previousRoleId;
-  const kind = entitledRoleId
-    ? (previous && previous !== entitledRoleId ? "swap" : "grant")
+  const add = [...wanted].sort();
+  const previous = entitlement.previousRoleIds;
+  const kind = add.length > 0
+    ? (previous.length > 0 && !sameRoleSet(previous, add) ? "swap" : "grant")
     : (remove.length > 0 ? "revoke" : "none");
   return { add, remove, kind };
+}
+
+/** Whether two lists hold the same roles, whatever their order or repeats. */
+export function sameRoleSet(a: readonly string[], b: readonly string[]): boolean {
+  const left = new Set(a);
+  const right = new Set(b);
+  return left.size === right.size && [...left].every((id) => right.has(id));
 }
 
 /** What came back from one Discord call, reduced to what the decision needs. */

@@ -15,13 +15,15 @@ import type postgres from "postgres";
 import type Stripe from "stripe";
 import {
   decideEntitlement,
-  entitledRoleOf,
   type EntitlementDecision,
+  membershipRolesOf,
   pickDrivingSubscription,
   type RecordedRevocation,
   type Revocation,
   revocationInForce,
   revocationOf,
+  rolesGrantedBy,
+  unionOfRoles,
 } from "../_core/entitlement.ts";
 import { holdsLiveSubscription, subscriptionHasEnded } from "../_core/subscription_state.ts";
 import {
@@ -284,7 +286,7 @@ interface MembershipRow {
   cancel_at_period_end: boolean;
   past_due_since: Date | null;
   entitled: boolean;
-  entitled_role_id: string | null;
+  entitled_role_ids: string[];
   entitled_until: Date | null;
   revoked_reason: string | null;
   subscription_live: boolean;
@@ -292,11 +294,19 @@ interface MembershipRow {
   refund_policy: ReversalPolicy;
   dispute_policy: ReversalPolicy;
   /** The guild's plans. */
-  plans: { id: string; stripe_price_id: string; discord_role_id: string }[];
+  plans: PlanRow[];
   /** Refunds and disputes in force against the listed subscriptions. */
   revocations: RevocationRow[];
   /** false when a read of the customer that started later was applied already. */
   read_is_newest: boolean;
+}
+
+interface PlanRow {
+  id: string;
+  stripe_price_id: string;
+  discord_role_ids: string[];
+  /** Null: a trial gives the paid roles; empty: none until the first payment. */
+  trial_role_ids: string[] | null;
 }
 
 interface RevocationRow {
@@ -382,10 +392,17 @@ export async function applyCustomerRead(
   const now = deps.now();
   const policy = { pastDueGraceMs: membership.past_due_grace_ms };
   const candidates = subscriptions.flatMap((subscription) => {
-    const plan = subscription.priceIds.map((price) => planByPrice.get(price)).find(Boolean);
+    const plans = subscription.priceIds.flatMap((price) => planByPrice.get(price) ?? []);
+    const [plan] = plans;
     if (!plan) return [];
     const revokedFor = revocationInForce(subscription, revocations.get(subscription.id) ?? []);
     const decision = decideEntitlement(subscription, policy, now, revokedFor);
+    const roleIds = unionOfRoles(plans.map((each) =>
+      rolesGrantedBy(decision, subscription.status, {
+        paidRoleIds: each.discord_role_ids,
+        trialRoleIds: each.trial_role_ids,
+      })
+    ));
     return [{
       id: subscription.id,
       createdAt: subscription.createdAt,
@@ -393,6 +410,7 @@ export async function applyCustomerRead(
       subscription,
       plan,
       revokedFor,
+      roleIds,
     }];
   });
   const driving = pickDrivingSubscription(candidates);
@@ -404,11 +422,20 @@ export async function applyCustomerRead(
     return { result: "no_subscription", membershipId: membership.id };
   }
 
+  // Every entitling subscription gives its roles, the driving one's first: a member holding two
+  // plans that share a role keeps it while either gives it.
+  const roleIds = unionOfRoles([
+    driving.roleIds,
+    ...candidates.filter((candidate) => candidate !== driving).map((candidate) =>
+      candidate.roleIds
+    ),
+  ]);
   const next = membershipState(
     driving.subscription,
     driving.decision,
     driving.plan,
     driving.revokedFor,
+    roleIds,
   );
   const changed = await writeMembership(tx, membership, customerId, next, cause);
   return {
@@ -528,12 +555,13 @@ function selectMemberships(
     with found as (
     select m.id, m.guild_id, m.stripe_customer_id, m.stripe_subscription_id, m.plan_id, m.status,
       m.current_period_end, m.cancel_at, m.cancel_at_period_end, m.past_due_since, m.entitled,
-      m.entitled_role_id, m.entitled_until, m.revoked_reason, m.subscription_live,
+      m.entitled_role_ids::text[] as entitled_role_ids, m.entitled_until, m.revoked_reason,
+      m.subscription_live,
       (extract(epoch from g.past_due_grace) * 1000)::float8 as past_due_grace_ms,
       g.refund_policy, g.dispute_policy,
       coalesce((
         select jsonb_agg(jsonb_build_object('id', p.id, 'stripe_price_id', p.stripe_price_id,
-          'discord_role_id', p.discord_role_id))
+          'discord_role_ids', p.discord_role_ids, 'trial_role_ids', null))
         from rolepass.plans p where p.guild_id = m.guild_id
       ), '[]'::jsonb) as plans,
       coalesce((
@@ -570,7 +598,7 @@ interface MembershipState {
   cancel_at_period_end: boolean;
   past_due_since: Date | null;
   entitled: boolean;
-  entitled_role_id: string | null;
+  entitled_role_ids: string[];
   entitled_until: Date | null;
   revoked_reason: Revocation | null;
   subscription_live: boolean;
@@ -579,9 +607,11 @@ interface MembershipState {
 function membershipState(
   subscription: SubscriptionSnapshot,
   decision: EntitlementDecision,
-  plan: { id: string; discord_role_id: string },
+  plan: { id: string },
   revokedFor: Revocation | null,
+  roleIds: string[],
 ): MembershipState {
+  const roles = membershipRolesOf(decision, roleIds);
   return {
     stripe_subscription_id: subscription.id,
     plan_id: plan.id,
@@ -590,9 +620,9 @@ function membershipState(
     cancel_at: decision.scheduledCancelAt,
     cancel_at_period_end: subscription.cancelAtPeriodEnd,
     past_due_since: decision.pastDueSince,
-    entitled: decision.entitled,
-    entitled_role_id: entitledRoleOf(decision, plan.discord_role_id),
-    entitled_until: decision.entitledUntil,
+    entitled: roles.entitled,
+    entitled_role_ids: roles.roleIds,
+    entitled_until: roles.entitledUntil,
     revoked_reason: revokedFor,
     subscription_live: holdsLiveSubscription({
       entitled: decision.entitled,
@@ -611,13 +641,17 @@ const STATE_KEYS = [
   "cancel_at_period_end",
   "past_due_since",
   "entitled",
-  "entitled_role_id",
+  "entitled_role_ids",
   "entitled_until",
   "revoked_reason",
   "subscription_live",
 ] as const;
 
 function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length &&
+      a.every((item, index) => item === b[index]);
+  }
   if (a instanceof Date || b instanceof Date) {
     return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
   }

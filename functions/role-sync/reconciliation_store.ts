@@ -116,8 +116,8 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async loadGuild(guildId) {
       const rows = await sql`
         select g.id, g.role_drift_policy, g.operator_log_channel_id, g.default_locale,
-          array(select distinct p.discord_role_id from rolepass.plans p where p.guild_id = g.id)
-            as paid_role_ids,
+          array(select distinct r from rolepass.plans p, unnest(p.discord_role_ids) r
+            where p.guild_id = g.id) as paid_role_ids,
           r.status, r.mode, r.resume_after, r.started_at, r.members_checked, r.missing_roles,
           r.unpaid_roles, r.comped, r.repairs_queued, r.findings
         from rolepass.guilds g
@@ -167,22 +167,16 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async entitlements(guildId, userIds) {
       if (userIds.length === 0) return new Map();
       const rows = await sql<
-        { discord_user_id: string; entitled_role_id: string | null; managed: string[] }[]
+        { discord_user_id: string; entitled_role_ids: string[]; managed: string[] }[]
       >`
         select m.discord_user_id,
-          case when m.entitled then m.entitled_role_id end
-            as entitled_role_id,
-          array(
-            select distinct r from (
-              select j.role_id as r from rolepass.role_jobs j where j.membership_id = m.id
-              union select j.previous_role_id from rolepass.role_jobs j
-                where j.membership_id = m.id
-            ) roles where r is not null
-          ) as managed
+          case when m.entitled then m.entitled_role_ids::text[] else '{}' end
+            as entitled_role_ids,
+          rolepass.managed_role_ids(m.id) as managed
         from rolepass.memberships m
         where m.guild_id = ${guildId} and m.discord_user_id = any (${userIds}::text[])`;
       return new Map(rows.map((row) => [row.discord_user_id, {
-        entitledRoleId: row.entitled_role_id,
+        entitledRoleIds: row.entitled_role_ids,
         managedRoleIds: row.managed,
       }]));
     },

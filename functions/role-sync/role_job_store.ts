@@ -23,6 +23,9 @@ const claimedJobSchema = z.object({
   notice_status: z.string().nullable(),
   roles_applied_at: z.date().nullable(),
   roles_applied_role_id: z.string().nullable(),
+  role_ids: z.array(z.string()),
+  previous_role_ids: z.array(z.string()),
+  roles_applied_role_ids: z.array(z.string()).nullable(),
 });
 
 /** A job this worker holds the lease of. */
@@ -34,6 +37,7 @@ const memberRowSchema = z.object({
   locale: localeSchema,
   entitled: z.boolean(),
   entitled_role_id: z.string().nullable(),
+  entitled_role_ids: z.array(z.string()),
   cancel_at: z.date().nullable(),
   revoked_reason: z.enum(["refund", "dispute"]).nullable(),
   status: z.string().nullable(),
@@ -61,9 +65,11 @@ export interface MemberState {
   guildName: string;
   memberId: string;
   locale: Locale;
-  /** The role the member should hold now (null when not entitled): paid, or comped. */
-  entitledRoleId: string | null;
-  /** Whether that role is held by a comp rather than a paid membership. */
+  /** Every role the member should hold now: the membership's, and each comp's in force. */
+  roleIds: string[];
+  /** The role messages name: the membership's first, else a comp's; null when none is held. */
+  namedRoleId: string | null;
+  /** Whether the member holds roles by comps only, not through a membership. */
   heldByComp: boolean;
   managedRoleIds: string[];
   /** The plan that grants the entitled role, or the membership's plan when not entitled. */
@@ -109,8 +115,8 @@ export interface RoleJobStore {
     error: string,
     countsAsAttempt: boolean,
   ): Promise<boolean>;
-  /** Records that the job's role calls succeeded, leaving the member with `roleId`. */
-  recordRolesApplied(job: ClaimedJob, roleId: string | null): Promise<boolean>;
+  /** Records that the job's role calls succeeded, leaving the member with `roleIds`. */
+  recordRolesApplied(job: ClaimedJob, roleIds: readonly string[]): Promise<boolean>;
   /** Finishes the job as applied and queues the member's message about the change, at once. */
   finishWithNotice(job: ClaimedJob, notice: RoleNotice): Promise<boolean>;
   /** Marks the failed job alerted and queues the operator's message, once per failure. */
@@ -144,21 +150,16 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
     async loadMember(membershipId) {
       const rows = await sql`
         select m.guild_id, m.discord_user_id, m.locale, m.entitled, m.entitled_role_id,
-          m.cancel_at,
+          m.entitled_role_ids::text[] as entitled_role_ids, m.cancel_at,
           m.revoked_reason, m.stripe_subscription_id,
           m.status, m.change_cause,
           g.name as guild_name, g.operator_log_channel_id, g.default_locale as guild_locale,
           (select p.display from rolepass.plans p
-            where p.guild_id = m.guild_id and p.discord_role_id = m.entitled_role_id
+            where p.guild_id = m.guild_id and m.entitled_role_id = any (p.discord_role_ids)
             order by (p.id = m.plan_id) desc, p.active desc limit 1) as entitled_plan_display,
           (select p.display from rolepass.plans p where p.id = m.plan_id)
             as membership_plan_display,
-          array(
-            select distinct r from (
-              select j.role_id as r from rolepass.role_jobs j where j.membership_id = m.id
-              union select j.previous_role_id from rolepass.role_jobs j where j.membership_id = m.id
-            ) roles where r is not null order by r
-          ) as managed_role_ids,
+          rolepass.managed_role_ids(m.id) as managed_role_ids,
           t.token as interaction_token, t.application_id as interaction_application_id,
           (select coalesce(jsonb_agg(jsonb_build_object('roleId', c.discord_role_id,
               'expiresAt', c.expires_at,
@@ -179,25 +180,25 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
       if (rows.length === 0) return null;
       const row = memberRowSchema.parse(rows[0]);
       const held = rolesHeldNow(
-        { entitled: row.entitled, entitledRoleId: row.entitled_role_id },
+        { entitled: row.entitled, entitledRoleIds: row.entitled_role_ids },
         row.comps,
         row.read_at,
       );
-      const entitledRoleId = held.roleId;
-      const compPlan = row.comps.find((comp) => comp.roleId === entitledRoleId)?.plan;
+      const namedRoleId = held.roleId;
+      const compPlan = row.comps.find((comp) => comp.roleId === namedRoleId)?.plan;
       return {
         guildId: row.guild_id,
         guildName: row.guild_name,
         memberId: row.discord_user_id,
         locale: row.locale,
-        entitledRoleId,
+        roleIds: held.roleIds,
+        namedRoleId,
         heldByComp: held.source === "comp",
-        // A comp's role stays while the comp lasts, even when the member holds another role.
-        managedRoleIds: row.managed_role_ids.filter((id) => !held.compedRoleIds.includes(id)),
+        managedRoleIds: row.managed_role_ids,
         plan: parsePlan(
           held.source === "comp"
             ? compPlan
-            : entitledRoleId
+            : namedRoleId
             ? row.entitled_plan_display
             : row.membership_plan_display,
         ),
@@ -237,11 +238,12 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
       return row.ok;
     },
 
-    async recordRolesApplied(job, roleId) {
+    async recordRolesApplied(job, roleIds) {
       const row = oneRow(
         await sql<{ ok: boolean }[]>`
-        select rolepass.record_role_job_roles_applied(${job.id}, ${job.claim_id}, ${roleId}) as ok`,
-        "record_role_job_roles_applied's result",
+        select rolepass.record_role_job_role_set_applied(${job.id}, ${job.claim_id},
+          ${[...roleIds]}::text[]) as ok`,
+        "record_role_job_role_set_applied's result",
       );
       return row.ok;
     },

@@ -10,6 +10,7 @@ import {
   planRoleChanges,
   type RefusalReason,
   retryDelayMs,
+  sameRoleSet,
   shouldGiveUp,
 } from "../_core/role_plan.ts";
 import { answerOf, drainNotices, type NoticeWorkerDeps } from "./notices.ts";
@@ -124,14 +125,14 @@ export async function runRoleJob(
     return await store.finish(job, "done", "membership_gone") ? "done" : "lost";
   }
   const changes = planRoleChanges({
-    entitledRoleId: member.entitledRoleId,
+    roleIds: member.roleIds,
     managedRoleIds: member.managedRoleIds,
-    previousRoleId: job.previous_role_id,
+    previousRoleIds: previousRolesOf(job),
   });
   // A retry that only owes the member's message finds its calls recorded: the membership still
-  // wants the role they left, so they are not sent again.
+  // wants the roles they left, so they are not sent again.
   const rolesAlreadyApplied = job.roles_applied_at !== null &&
-    job.roles_applied_role_id === member.entitledRoleId;
+    sameRoleSet(appliedRolesOf(job), member.roleIds);
   const calls = rolesAlreadyApplied ? [] : [
     ...changes.add.map((roleId) => ({ method: "PUT", roleId, action: "add" as const })),
     ...changes.remove.map((roleId) => ({ method: "DELETE", roleId, action: "remove" as const })),
@@ -170,14 +171,14 @@ export async function runRoleJob(
         );
     }
   }
-  if (calls.length > 0 && !await store.recordRolesApplied(job, member.entitledRoleId)) {
+  if (calls.length > 0 && !await store.recordRolesApplied(job, member.roleIds)) {
     return "lost";
   }
   // The role-change messages speak of subscriptions: a role a comp holds is not one to announce.
   if (changes.kind !== "none" && !member.heldByComp) {
     const roleId = changes.kind === "revoke"
       ? (job.previous_role_id ?? changes.remove[0])
-      : changes.add[0];
+      : (member.namedRoleId ?? changes.add[0]);
     if (roleId === undefined) {
       throw new Error(`Cannot tell the member of a ${changes.kind}: it names no role`);
     }
@@ -196,6 +197,18 @@ export async function runRoleJob(
     return finished ? "done" : "lost";
   }
   return await store.finish(job, "done", "applied") ? "done" : "lost";
+}
+
+/** The roles a job says the member had before its change (jobs queued before sets name one). */
+function previousRolesOf(job: ClaimedJob): string[] {
+  if (job.previous_role_ids.length > 0) return job.previous_role_ids;
+  return job.previous_role_id ? [job.previous_role_id] : [];
+}
+
+/** The roles a job's recorded calls left the member with. */
+function appliedRolesOf(job: ClaimedJob): string[] {
+  if (job.roles_applied_role_ids) return job.roles_applied_role_ids;
+  return job.roles_applied_role_id ? [job.roles_applied_role_id] : [];
 }
 
 async function retry(

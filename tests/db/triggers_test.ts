@@ -78,6 +78,7 @@ Deno.test("a history row keeps only the columns that changed, old and new", asyn
       status: [null, "active"],
       entitled: [false, true],
       entitled_role_id: [null, ROLE_ID],
+      entitled_role_ids: [[], [ROLE_ID]],
       change_cause: ["created", "customer.subscription.created"],
     });
     assertEquals(deleted.changes.status, ["active", null]);

@@ -9,32 +9,42 @@ import { parseAdminRequest, parseCompLastDay } from "../../functions/_core/admin
 const NOW = new Date("2027-01-15T00:00:00Z");
 const GOLD = "120000000000000001";
 const SILVER = "120000000000000002";
-const unpaid = { entitled: false, entitledRoleId: GOLD };
+const unpaid = { entitled: false, entitledRoleIds: [GOLD] };
 
 Deno.test("a comp in force holds its role for a member who does not pay", () => {
   assertEquals(rolesHeldNow(unpaid, [{ roleId: GOLD, expiresAt: null }], NOW), {
+    roleIds: [GOLD],
+    paidRoleIds: [],
+    compedRoleIds: [GOLD],
     roleId: GOLD,
     source: "comp",
-    compedRoleIds: [GOLD],
   });
 });
 
 Deno.test("a comp whose expiry passed holds nothing, before the sweep deletes it", () => {
   assertEquals(rolesHeldNow(unpaid, [{ roleId: GOLD, expiresAt: NOW }], NOW), {
+    roleIds: [],
+    paidRoleIds: [],
+    compedRoleIds: [],
     roleId: null,
     source: null,
-    compedRoleIds: [],
   });
 });
 
 Deno.test("a paying member holds the paid role first, and a comp of another role is kept", () => {
   assertEquals(
     rolesHeldNow(
-      { entitled: true, entitledRoleId: GOLD },
+      { entitled: true, entitledRoleIds: [GOLD] },
       [{ roleId: SILVER, expiresAt: new Date("2027-02-01T00:00:00Z") }],
       NOW,
     ),
-    { roleId: GOLD, source: "paid", compedRoleIds: [SILVER] },
+    {
+      roleIds: [GOLD, SILVER],
+      paidRoleIds: [GOLD],
+      compedRoleIds: [SILVER],
+      roleId: GOLD,
+      source: "paid",
+    },
   );
 });
 

@@ -28,7 +28,7 @@ function input(
   },
 ): ReconcileInput {
   const facts: MemberEntitlementFacts = {
-    entitledRoleId: options.pays ? GOLD : null,
+    entitledRoleIds: options.pays ? [GOLD] : [],
     managedRoleIds: options.managed ?? [GOLD],
   };
   return {

@@ -22,7 +22,7 @@ const response = (status: number, code: number | null = null) => ({
 
 Deno.test("a first grant adds the plan's role and removes nothing", () => {
   assertEquals(
-    planRoleChanges({ entitledRoleId: GOLD, managedRoleIds: [GOLD], previousRoleId: null }),
+    planRoleChanges({ roleIds: [GOLD], managedRoleIds: [GOLD], previousRoleIds: [] }),
     { add: [GOLD], remove: [], kind: "grant" },
   );
 });
@@ -30,9 +30,9 @@ Deno.test("a first grant adds the plan's role and removes nothing", () => {
 Deno.test("a plan change adds the new role and removes the old one", () => {
   assertEquals(
     planRoleChanges({
-      entitledRoleId: SILVER,
+      roleIds: [SILVER],
       managedRoleIds: [GOLD, SILVER],
-      previousRoleId: GOLD,
+      previousRoleIds: [GOLD],
     }),
     { add: [SILVER], remove: [GOLD], kind: "swap" },
   );
@@ -41,9 +41,9 @@ Deno.test("a plan change adds the new role and removes the old one", () => {
 Deno.test("a revoke removes every role rolepass managed for the member", () => {
   assertEquals(
     planRoleChanges({
-      entitledRoleId: null,
+      roleIds: [],
       managedRoleIds: [SILVER, GOLD, GOLD],
-      previousRoleId: SILVER,
+      previousRoleIds: [SILVER],
     }),
     { add: [], remove: [GOLD, SILVER], kind: "revoke" },
   );
@@ -52,9 +52,9 @@ Deno.test("a revoke removes every role rolepass managed for the member", () => {
 Deno.test("a re-grant after a swap keeps removing the old role but tells a grant", () => {
   assertEquals(
     planRoleChanges({
-      entitledRoleId: SILVER,
+      roleIds: [SILVER],
       managedRoleIds: [GOLD, SILVER],
-      previousRoleId: null,
+      previousRoleIds: [],
     }),
     { add: [SILVER], remove: [GOLD], kind: "grant" },
   );
@@ -62,7 +62,7 @@ Deno.test("a re-grant after a swap keeps removing the old role but tells a grant
 
 Deno.test("nothing to do for a member who never had a managed role and is not entitled", () => {
   assertEquals(
-    planRoleChanges({ entitledRoleId: null, managedRoleIds: [], previousRoleId: null }).kind,
+    planRoleChanges({ roleIds: [], managedRoleIds: [], previousRoleIds: [] }).kind,
     "none",
   );
 });

@@ -7,15 +7,15 @@
 import { assert, assertEquals } from "../harness/assert.ts";
 import {
   decideEntitlement,
-  entitledRoleOf,
   type EntitlementDecision,
   type EntitlementInput,
   type NotEntitledReason,
+  paidRolesHeldNow,
   type RecordedRevocation,
   revocationInForce,
   revocationOf,
   roleEndReason,
-  roleHeldNow,
+  rolesGrantedBy,
 } from "../../functions/_core/entitlement.ts";
 import {
   SUBSCRIPTION_STATUSES,
@@ -168,11 +168,14 @@ Deno.test("every status, cancel mode, grace and revocation is decided as the rul
           assertEquals(decision.scheduledCancelAt, cancel.takesEffectAt, name);
           assertEquals(decision.pastDueSince, status === "past_due" ? periodStart : null, name);
 
-          const role = entitledRoleOf(decision, ROLE_ID);
-          assertEquals(role, decision.entitled ? ROLE_ID : null, name);
+          const roles = rolesGrantedBy(decision, status, {
+            paidRoleIds: [ROLE_ID],
+            trialRoleIds: null,
+          });
+          assertEquals(roles, decision.entitled ? [ROLE_ID] : [], name);
           assertEquals(
-            roleHeldNow({ entitled: decision.entitled, entitledRoleId: role }),
-            role,
+            paidRolesHeldNow({ entitled: decision.entitled, entitledRoleIds: roles }),
+            roles,
             name,
           );
 
@@ -229,10 +232,10 @@ Deno.test("a membership holds a live subscription when entitled or its subscript
   }
 });
 
-Deno.test("a stored membership holds its role only while entitled", () => {
-  assertEquals(roleHeldNow({ entitled: true, entitledRoleId: ROLE_ID }), ROLE_ID);
-  assertEquals(roleHeldNow({ entitled: false, entitledRoleId: ROLE_ID }), null);
-  assertEquals(roleHeldNow({ entitled: false, entitledRoleId: null }), null);
+Deno.test("a stored membership holds its roles only while entitled", () => {
+  assertEquals(paidRolesHeldNow({ entitled: true, entitledRoleIds: [ROLE_ID] }), [ROLE_ID]);
+  assertEquals(paidRolesHeldNow({ entitled: false, entitledRoleIds: [ROLE_ID] }), []);
+  assertEquals(paidRolesHeldNow({ entitled: false, entitledRoleIds: [] }), []);
 });
 
 Deno.test("a role ends for non-payment when a renewal failed or the grace ran out", () => {
