@@ -10,6 +10,9 @@
  * - A subscription that entitles comes first; a live pass holds the role when the subscription
  *   does not, or when the pass lasts longer than a subscription that is ending.
  */
+import { z } from "zod";
+import { ROLEPASS_METADATA } from "./stripe_shapes.ts";
+
 /** How long a pass lasts, as the plans file says it: `"lifetime"` or an ISO 8601 duration. */
 export type PassAccess = { kind: "lifetime" } | { kind: "duration"; seconds: number; iso: string };
 
@@ -22,7 +25,8 @@ export type PassStatus = "active" | "refunded" | "disputed";
 /** A pass as stored (`rolepass.member_passes`). */
 export interface StoredPass {
   planId: string;
-  roleId: string;
+  /** The roles of the pass's plan, the first named in messages. */
+  roleIds: string[];
   status: PassStatus;
   /** Null: for life. */
   accessUntil: Date | null;
@@ -66,36 +70,47 @@ function lastsLonger(a: Date | null, b: Date | null): boolean {
 /** What a membership stores about its entitlement. */
 export interface HeldEntitlement {
   entitled: boolean;
-  roleId: string | null;
+  /** The roles held; the first is the one messages name. */
+  roleIds: string[];
   planId: string | null;
   /** When the entitlement runs out without another event; null while it renews or for life. */
   until: Date | null;
 }
 
 /**
- * The entitlement a membership holds with its passes: the subscription's while it entitles and
- * lasts at least as long as the longest live pass, else that pass's.
- * @returns the entitlement and whether a pass is what holds it
+ * The entitlement a membership holds with its passes: every live pass adds its plan's roles to
+ * what the subscription gives (each role once, the subscription's first), and the entitlement
+ * lasts until the last of them ends, or has no end while any of them renews or is for life. A
+ * membership that only a pass entitles names that pass's plan (the longest-lasting one).
+ * @returns the entitlement and whether passes alone hold it
  */
 export function withPasses(
   subscription: HeldEntitlement,
   passes: readonly StoredPass[],
   now: Date,
-): HeldEntitlement & { byPass: boolean } {
-  const pass = longestLivePass(passes, now);
-  if (
-    !pass ||
-    (subscription.entitled &&
-      (subscription.until === null || !lastsLonger(pass.accessUntil, subscription.until)))
-  ) {
-    return { ...subscription, byPass: false };
-  }
+): HeldEntitlement & { byPassOnly: boolean } {
+  const live = passes.filter((pass) => passIsLive(pass, now));
+  const longest = longestLivePass(live, now);
+  if (!longest) return { ...subscription, byPassOnly: false };
+  const ends = [
+    ...(subscription.entitled ? [subscription.until] : []),
+    ...live.map((pass) => pass.accessUntil),
+  ];
+  const until = ends.some((end) => end === null)
+    ? null
+    : new Date(Math.max(...ends.map((end) => end!.getTime())));
   return {
     entitled: true,
-    roleId: pass.roleId,
-    planId: pass.planId,
-    until: pass.accessUntil,
-    byPass: true,
+    roleIds: [
+      ...new Set([
+        ...(subscription.entitled ? subscription.roleIds : []),
+        ...longest.roleIds,
+        ...live.flatMap((pass) => pass.roleIds),
+      ]),
+    ],
+    planId: subscription.entitled ? subscription.planId : longest.planId,
+    until,
+    byPassOnly: !subscription.entitled,
   };
 }
 
@@ -103,4 +118,66 @@ export function withPasses(
 export function passRevocation(passes: readonly StoredPass[]): "refund" | "dispute" | null {
   if (passes.some((pass) => pass.status === "disputed")) return "dispute";
   return passes.some((pass) => pass.status === "refunded") ? "refund" : null;
+}
+
+const unix = z.number().int().transform((seconds) => new Date(seconds * 1000));
+const idOf = z.union([z.string(), z.object({ id: z.string() }).transform((o) => o.id)]);
+
+/**
+ * A Checkout Session in payment mode as Stripe reports it when re-read, with its PaymentIntent's
+ * latest charge and its line items expanded: the facts a pass is recorded from. Null for a session
+ * that sells no pass yet (another mode, not complete, not paid).
+ */
+export const stripeCheckoutPayment = z.object({
+  id: z.string().startsWith("cs_"),
+  mode: z.string(),
+  status: z.string().nullable(),
+  payment_status: z.string(),
+  customer: idOf.nullable(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  amount_total: z.number().int().nullable(),
+  currency: z.string().nullable(),
+  payment_intent: z.object({
+    id: z.string(),
+    latest_charge: z.union([
+      z.string().transform((id) => ({ id, created: null })),
+      z.object({ id: z.string(), created: unix }),
+    ]).nullable(),
+    created: unix,
+  }).nullable(),
+  line_items: z.object({
+    data: z.array(z.object({ price: z.object({ id: z.string() }).nullable() })),
+  }).optional(),
+}).transform((session): PassPayment | null => {
+  const intent = session.payment_intent;
+  if (
+    session.mode !== "payment" || session.status !== "complete" ||
+    session.payment_status !== "paid" || !session.customer || !intent
+  ) return null;
+  return {
+    sessionId: session.id,
+    customerId: session.customer,
+    membershipId: session.metadata?.[ROLEPASS_METADATA.membershipId] ?? null,
+    paymentIntentId: intent.id,
+    chargeId: intent.latest_charge?.id ?? null,
+    priceIds: (session.line_items?.data ?? []).flatMap((item) => item.price ? [item.price.id] : []),
+    amount: session.amount_total ?? 0,
+    currency: (session.currency ?? "").toLowerCase(),
+    paidAt: intent.latest_charge?.created ?? intent.created,
+  };
+});
+
+/** A paid pass as Stripe reports it. */
+export interface PassPayment {
+  sessionId: string;
+  customerId: string;
+  /** The membership id rolepass wrote on the session, if any. */
+  membershipId: string | null;
+  paymentIntentId: string;
+  chargeId: string | null;
+  priceIds: string[];
+  /** What the member paid, after discounts and with tax. */
+  amount: number;
+  currency: string;
+  paidAt: Date;
 }

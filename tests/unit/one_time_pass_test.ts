@@ -13,14 +13,14 @@ const thirtyDays = { kind: "duration", seconds: 30 * 86_400, iso: "P30D" } as co
 function pass(fields: Partial<StoredPass>): StoredPass {
   return {
     planId: "plan-pass",
-    roleId: "1187654321098765501",
+    roleIds: ["1187654321098765501"],
     status: "active",
     accessUntil: new Date(now.getTime() + 10 * day),
     ...fields,
   };
 }
 
-const notEntitled = { entitled: false, roleId: null, planId: null, until: null };
+const notEntitled = { entitled: false, roleIds: [], planId: null, until: null };
 
 Deno.test("a 30-day pass ends 30 days after its payment, and a renewal adds to a live pass", () => {
   assertEquals(passAccessUntil(thirtyDays, now), new Date(now.getTime() + 30 * day));
@@ -44,28 +44,28 @@ Deno.test("an expired, refunded or disputed pass holds nothing; a lifetime pass 
   assertEquals(longestLivePass([pass({}), lifetime], now), lifetime);
 });
 
-Deno.test("a live pass holds the role when no subscription entitles", () => {
-  const held = withPasses(notEntitled, [pass({})], now);
-  assertEquals(held, {
+Deno.test("a live pass holds its plan's roles until it ends when no subscription entitles", () => {
+  assertEquals(withPasses(notEntitled, [pass({})], now), {
     entitled: true,
-    roleId: "1187654321098765501",
+    roleIds: ["1187654321098765501"],
     planId: "plan-pass",
     until: new Date(now.getTime() + 10 * day),
-    byPass: true,
+    byPassOnly: true,
   });
   assertEquals(withPasses(notEntitled, [pass({ status: "refunded" })], now).entitled, false);
 });
 
-Deno.test("a renewing subscription comes first; a pass outlasting a scheduled cancel takes over", () => {
+Deno.test("a pass adds its roles to a subscription's, and the entitlement lasts as long as either", () => {
   const renewing = {
     entitled: true,
-    roleId: "1187654321098765502",
+    roleIds: ["1187654321098765502"],
     planId: "plan-sub",
     until: null,
   };
-  assertEquals(withPasses(renewing, [pass({})], now).byPass, false);
+  const held = withPasses(renewing, [pass({})], now);
+  assertEquals(held.roleIds, ["1187654321098765502", "1187654321098765501"]);
+  assertEquals([held.until, held.planId, held.byPassOnly], [null, "plan-sub", false]);
   const ending = { ...renewing, until: new Date(now.getTime() + 2 * day) };
-  assertEquals(withPasses(ending, [pass({})], now).byPass, true);
-  const endingLater = { ...renewing, until: new Date(now.getTime() + 20 * day) };
-  assertEquals(withPasses(endingLater, [pass({})], now).byPass, false);
+  assertEquals(withPasses(ending, [pass({})], now).until, new Date(now.getTime() + 10 * day));
+  assertEquals(withPasses(ending, [pass({ accessUntil: null })], now).until, null);
 });
