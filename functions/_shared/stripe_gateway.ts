@@ -5,6 +5,7 @@
  */
 import Stripe from "stripe";
 import { z } from "zod";
+import { type ConnectedAccountFacts, stripeConnectedAccount } from "../_core/connect.ts";
 import {
   type ChargeContext,
   type MoneyInvoice,
@@ -258,6 +259,26 @@ export interface StripeGateway {
   listWebhookEndpoints(): Promise<WebhookEndpointFacts[]>;
   /** Every Customer Portal configuration of the account (up to 1,000). */
   listPortalConfigurations(): Promise<PortalConfigurationFacts[]>;
+  /** A connected account as Stripe has it now (platform mode). */
+  retrieveConnectedAccount(accountId: string): Promise<ConnectedAccountFacts>;
+  /**
+   * Creates a guild's Express account, asking for card payments and transfers (what destination
+   * charges with `on_behalf_of` need); the key makes a retry return the same account.
+   */
+  createExpressAccount(account: {
+    country: string;
+    email: string | null;
+    metadata: Record<string, string>;
+    idempotencyKey: string;
+  }): Promise<ConnectedAccountFacts>;
+  /** A single-use link to Stripe's hosted onboarding of the account. */
+  createOnboardingLink(link: {
+    accountId: string;
+    refreshUrl: string;
+    returnUrl: string;
+  }): Promise<{ url: string; expiresAt: Date }>;
+  /** A link that signs the community into its Express Dashboard (payouts, statements, exports). */
+  createDashboardLink(accountId: string): Promise<{ url: string }>;
 }
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
@@ -404,6 +425,32 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
       const configurations = await stripe.billingPortal.configurations.list({ limit: 100 })
         .autoPagingToArray({ limit: 1000 });
       return configurations.map((configuration) => portalConfigurationSchema.parse(configuration));
+    },
+    async retrieveConnectedAccount(accountId) {
+      return stripeConnectedAccount.parse(await stripe.accounts.retrieve(accountId));
+    },
+    async createExpressAccount({ country, email, metadata, idempotencyKey }) {
+      const account = await stripe.accounts.create({
+        type: "express",
+        country,
+        ...(email ? { email } : {}),
+        capabilities: { card_payments: { requested: true }, transfers: { requested: true } },
+        metadata,
+      }, { idempotencyKey });
+      return stripeConnectedAccount.parse(account);
+    },
+    async createOnboardingLink({ accountId, refreshUrl, returnUrl }) {
+      const link = await stripe.accountLinks.create({
+        account: accountId,
+        type: "account_onboarding",
+        refresh_url: refreshUrl,
+        return_url: returnUrl,
+      });
+      return { url: link.url, expiresAt: new Date(link.expires_at * 1000) };
+    },
+    async createDashboardLink(accountId) {
+      const login = await stripe.accounts.createLoginLink(accountId);
+      return { url: login.url };
     },
   };
   return gateway;

@@ -17,6 +17,7 @@ import { readCappedBody } from "../_shared/body_cap.ts";
 import { errorHandler } from "../_shared/http/error_handler.ts";
 import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import type { SyncDeps } from "../_shared/subscription_sync.ts";
+import { type ConnectWebhookDeps, createConnectWebhookApp } from "./connect.ts";
 import { MalformedEventError, processEvent } from "./event_processing.ts";
 import { checkSignatureHeader } from "./signature_header.ts";
 
@@ -35,6 +36,8 @@ export interface WebhookDeps extends SyncDeps {
   webhookSecrets: string[];
   /** Whether the Stripe key is a live-mode key; events of the other mode are ignored. */
   livemode: boolean;
+  /** Platform mode: the Connect endpoint's dependencies (`/stripe-webhook/connect`); else null. */
+  connect?: ConnectWebhookDeps | null;
 }
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
@@ -80,6 +83,16 @@ export function createApp(deps: WebhookDeps): Hono<RequestContextEnv> {
     log.info("Stripe event handled", { ...outcome });
     return c.json({ received: true, ...outcome });
   });
+
+  if (deps.connect) {
+    app.route(
+      "/connect",
+      createConnectWebhookApp(deps.connect, {
+        signatureToleranceSeconds: SIGNATURE_TOLERANCE_SECONDS,
+        maxBodyBytes: MAX_EVENT_BODY_BYTES,
+      }),
+    );
+  }
 
   app.on(
     ["GET", "PUT", "PATCH", "DELETE"],

@@ -5,8 +5,14 @@
 import { createSql } from "../_shared/db.ts";
 import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import {
+  connectStripe,
+  createStripeClient,
+  STRIPE_DEFAULT_BASE_URL,
+} from "../_shared/stripe_gateway.ts";
+import { type WebhookPlatformConfig, webhookPlatformConfigFrom } from "../_shared/platform_env.ts";
 import type { WebhookDeps } from "./app.ts";
+import type { ConnectWebhookDeps } from "./connect.ts";
 
 const shape = {
   STRIPE_SECRET_KEY: variableSchemas.STRIPE_SECRET_KEY.describe(
@@ -26,6 +32,8 @@ export interface WebhookConfig {
   webhookSecrets: string[];
   stripeApiBaseUrl: string;
   databaseUrl: string;
+  /** Standalone, or platform mode with the Connect endpoint's secrets. */
+  platform: WebhookPlatformConfig;
 }
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */
@@ -36,12 +44,13 @@ export function loadConfig(env: Record<string, string | undefined>): WebhookConf
     webhookSecrets: parsed.STRIPE_WEBHOOK_SECRET,
     stripeApiBaseUrl: parsed.STRIPE_API_BASE_URL,
     databaseUrl: parsed.DATABASE_URL,
+    platform: webhookPlatformConfigFrom(env),
   };
 }
 
 /** Builds the app's dependencies from the configuration (one pool and one client per worker). */
 export function depsFromConfig(config: WebhookConfig): WebhookDeps {
-  return {
+  const deps: WebhookDeps = {
     sql: createSql(config.databaseUrl),
     // The re-fetch runs while the customer's lock is held: give up early and let Stripe retry.
     stripe: createStripeClient(config.stripeSecretKey, config.stripeApiBaseUrl, {
@@ -51,6 +60,23 @@ export function depsFromConfig(config: WebhookConfig): WebhookDeps {
     livemode: isLiveKey(config.stripeSecretKey),
     now: () => new Date(),
     logger: createLogger("stripe-webhook"),
+  };
+  return { ...deps, connect: connectDepsFromConfig(config, deps) };
+}
+
+/** The Connect endpoint's dependencies in platform mode (sharing the pool and the logger). */
+function connectDepsFromConfig(
+  config: WebhookConfig,
+  deps: WebhookDeps,
+): ConnectWebhookDeps | null {
+  if (config.platform.mode !== "platform") return null;
+  return {
+    sql: deps.sql,
+    stripe: connectStripe(config.stripeSecretKey, config.stripeApiBaseUrl, { timeoutMs: 8_000 }),
+    connectWebhookSecrets: config.platform.connectWebhookSecrets,
+    livemode: deps.livemode,
+    now: deps.now,
+    logger: deps.logger,
   };
 }
 

@@ -1,0 +1,119 @@
+/**
+ * Platform mode's rules, decided once: whether a deployment serves one Stripe account or many
+ * communities through Stripe Connect Express, where a guild's connected account stands, and who
+ * pays a refund on a destination charge (seed 003's two checkboxes; see docs/DECISIONS.md).
+ */
+import { z } from "zod";
+
+/** `standalone`: the deployment's own Stripe account (the default). `platform`: Connect Express. */
+export const stripeModeSchema = z.enum(["standalone", "platform"]);
+
+/** How this deployment sells. */
+export type StripeMode = z.infer<typeof stripeModeSchema>;
+
+/** A Stripe connected account id. */
+export const connectedAccountIdSchema = z.string().regex(
+  /^acct_[A-Za-z0-9]+$/,
+  "expected a Stripe connected account id (acct_...)",
+);
+
+/** A platform fee in percent, as Stripe's `application_fee_percent` takes it (two decimals). */
+export const platformFeePercentSchema = z.number().min(0).max(100).refine(
+  (percent) => Math.round(percent * 100) === percent * 100,
+  "expected at most two decimals",
+);
+
+/** What rolepass keeps of a connected account, read from Stripe (`GET /v1/accounts/:id`). */
+export interface ConnectedAccountFacts {
+  accountId: string;
+  detailsSubmitted: boolean;
+  chargesEnabled: boolean;
+  payoutsEnabled: boolean;
+  /** `requirements.currently_due`: what Stripe needs now. */
+  requirementsDue: string[];
+  /** `requirements.disabled_reason`, when Stripe stopped charges or payouts. */
+  disabledReason: string | null;
+}
+
+/** A Stripe Account as the API answers it, parsed to the facts rolepass keeps. */
+export const stripeConnectedAccount = z.object({
+  id: connectedAccountIdSchema,
+  details_submitted: z.boolean(),
+  charges_enabled: z.boolean(),
+  payouts_enabled: z.boolean(),
+  requirements: z.object({
+    currently_due: z.array(z.string()).nullable().optional(),
+    disabled_reason: z.string().nullable().optional(),
+  }).nullable().optional(),
+}).transform((account): ConnectedAccountFacts => ({
+  accountId: account.id,
+  detailsSubmitted: account.details_submitted,
+  chargesEnabled: account.charges_enabled,
+  payoutsEnabled: account.payouts_enabled,
+  requirementsDue: account.requirements?.currently_due ?? [],
+  disabledReason: account.requirements?.disabled_reason ?? null,
+}));
+
+/**
+ * Where a guild stands as a seller:
+ * - `not_connected`: platform mode, but no connected account yet (onboarding not started);
+ * - `onboarding`: the community has not submitted its details to Stripe;
+ * - `restricted`: details submitted, but Stripe does not let the account take charges (review,
+ *   or more information due);
+ * - `selling`: the account can take charges.
+ */
+export type SellerStanding = "not_connected" | "onboarding" | "restricted" | "selling";
+
+/** The guild's standing from what rolepass last read of its account (null: none). */
+export function sellerStanding(account: ConnectedAccountFacts | null): SellerStanding {
+  if (account === null) return "not_connected";
+  if (account.chargesEnabled) return "selling";
+  return account.detailsSubmitted ? "restricted" : "onboarding";
+}
+
+/** Whether members of the guild may be sent to Checkout now. */
+export function canSell(mode: StripeMode, account: ConnectedAccountFacts | null): boolean {
+  return mode === "standalone" || sellerStanding(account) === "selling";
+}
+
+/** A guild's Connect settings: its account, its fee, and who pays a refund. */
+export interface GuildSellerSettings {
+  accountId: string;
+  platformFeePercent: number;
+  /** Whether the platform gives its fee back when a member is refunded. */
+  refundApplicationFee: boolean;
+}
+
+/**
+ * The Connect flags of a refund of a guild's destination charge. The transfer is always reversed:
+ * without it the platform would pay a community's refund out of its own balance (seed 003: the
+ * refund is then the platform's advance). With the fee refunded too, the member's payment is
+ * undone for everyone; without it, the platform keeps its fee and the community pays the refund.
+ */
+export function refundFlagsFor(
+  settings: GuildSellerSettings,
+): { reverseTransfer: true; refundApplicationFee: boolean } {
+  return { reverseTransfer: true, refundApplicationFee: settings.refundApplicationFee };
+}
+
+/**
+ * Who bears a refund of `refundAmount` on a destination charge of `chargeAmount` with an
+ * application fee of `applicationFeeAmount`, under `flags`: what the community's balance and the
+ * platform's each lose (Stripe reverses and refunds in proportion to the refund).
+ */
+export function refundShares(
+  chargeAmount: number,
+  applicationFeeAmount: number,
+  refundAmount: number,
+  flags: { reverseTransfer: boolean; refundApplicationFee: boolean },
+): { transferReversed: number; applicationFeeRefunded: number; platformPays: number } {
+  const transferReversed = flags.reverseTransfer ? refundAmount : 0;
+  const applicationFeeRefunded = flags.refundApplicationFee && chargeAmount > 0
+    ? Math.round(applicationFeeAmount * refundAmount / chargeAmount)
+    : 0;
+  return {
+    transferReversed,
+    applicationFeeRefunded,
+    platformPays: refundAmount - transferReversed + applicationFeeRefunded,
+  };
+}
