@@ -226,6 +226,7 @@ const SUBSCRIPTION_UPDATE = {
   },
   default_payment_method: "string",
   description: "string",
+  items: { list: { id: "string", price: "string" } },
   metadata: "map",
   pause_collection: {
     behavior: ["keep_as_draft", "mark_uncollectible", "void"],
@@ -456,7 +457,18 @@ export function createApiApp(
     const { params } = c.env;
     validateParams(params, { ...PAGINATION, active: "boolean", is_default: "boolean" });
     const configurations = state.portalConfigured ? [...state.portalConfigurations.values()] : [];
-    return respond(c, paginate(state, configurations, params, "/v1/billing_portal/configurations"));
+    const page = paginate(state, configurations, params, "/v1/billing_portal/configurations");
+    // `features.subscription_update.products` is includable: present only when expanded.
+    if (readExpand(params).includes("data.features.subscription_update.products")) {
+      page.data = page.data.map((configuration) => {
+        const copy = structuredClone(configuration);
+        Object.assign(copy.features.subscription_update, {
+          products: structuredClone(state.portalUpdateProducts.get(configuration.id) ?? []),
+        });
+        return copy;
+      });
+    }
+    return respond(c, page);
   });
 
   // Subscriptions
@@ -505,10 +517,11 @@ export function createApiApp(
     validateParams(params, SUBSCRIPTION_UPDATE);
     checkMetadata(params.metadata);
     const before = structuredClone(subscription);
-    updateSubscription(state, billing, subscription, params);
+    const afterUpdate = updateSubscription(state, billing, subscription, params);
     if (JSON.stringify(before) !== JSON.stringify(subscription)) {
       events.emit("customer.subscription.updated", subscription, before, c.env.request);
     }
+    afterUpdate();
     return respond(c, subscription);
   });
   app.delete("/v1/subscriptions/:id", (c) => {
@@ -924,13 +937,16 @@ function createPortalSession(
   return state.add(state.portalSessions, session);
 }
 
-/** Applies the changes of `POST /v1/subscriptions/:id` (the caller emits one event for all). */
+/**
+ * Applies the changes of `POST /v1/subscriptions/:id` (the caller emits one event for all) and
+ * returns what to emit after that event (the invoice of a price change billed at once).
+ */
 function updateSubscription(
   state: StripeState,
   billing: Billing,
   subscription: Stripe.Subscription,
   params: FormParams,
-): void {
+): () => void {
   const ended = subscription.status === "canceled" || subscription.status === "incomplete_expired";
   const allowedWhenEnded = new Set(["metadata", "cancellation_details", "expand"]);
   if (ended && Object.keys(params).some((k) => !allowedWhenEnded.has(k))) {
@@ -1000,4 +1016,31 @@ function updateSubscription(
   if (params.default_payment_method !== undefined) {
     subscription.default_payment_method = readString(params, "default_payment_method") ?? null;
   }
+  return changeItemPrices(billing, subscription, params);
+}
+
+/** `items[n][id]` with `items[n][price]`: each item's price change, billed as `proration_behavior` says. */
+function changeItemPrices(
+  billing: Billing,
+  subscription: Stripe.Subscription,
+  params: FormParams,
+): () => void {
+  const behavior = (readString(params, "proration_behavior") ?? "create_prorations") as
+    | "create_prorations"
+    | "always_invoice"
+    | "none";
+  const afterwards = readList(params, "items").map((entry, index) => {
+    const item = entry as FormParams;
+    const itemId = readString(item, "id");
+    const priceId = readString(item, "price");
+    if (!itemId) {
+      throw invalidRequest(
+        "The Stripe double only updates existing items: give items[][id] with items[][price].",
+        `items[${index}][id]`,
+      );
+    }
+    if (!priceId) return () => {};
+    return billing.changeItemPrice(subscription, itemId, priceId, behavior);
+  });
+  return () => afterwards.forEach((emit) => emit());
 }

@@ -22,6 +22,7 @@ import {
   periodOf,
 } from "./objects.ts";
 import { Selling } from "./selling.ts";
+import { PlanSwitches, type PriceChange, type ProrationBehavior } from "./plan_switches.ts";
 import type { BillingModeType, RefundFlags, StripeState } from "./state.ts";
 
 /** How a simulated payment ends. */
@@ -51,6 +52,15 @@ export interface CreatePriceOptions {
   metadata?: Record<string, string>;
   /** Whether the amount includes tax, which Stripe Tax reads. */
   taxBehavior?: Stripe.Price.TaxBehavior;
+}
+
+/** Options for {@link Billing.configurePortalPlanSwitching}. */
+export interface PortalPlanSwitching {
+  enabled: boolean;
+  /** The prices members may switch between. */
+  prices?: string[];
+  /** How a switch is billed; Stripe's portal setting defaults to none, this to create_prorations. */
+  prorationBehavior?: ProrationBehavior;
 }
 
 /** Options for {@link Billing.createWebhookEndpoint}. */
@@ -93,9 +103,12 @@ const ENDED = new Set(["canceled", "incomplete_expired"]);
 export class Billing {
   /** Coupons, promotion codes, Stripe Tax and payment-mode Checkout (selling.ts). */
   readonly selling: Selling;
+  /** Price changes and their prorations (plan_switches.ts). */
+  readonly planSwitches: PlanSwitches;
 
   constructor(private readonly state: StripeState, private readonly events: EventLog) {
     this.selling = new Selling(state, events);
+    this.planSwitches = new PlanSwitches(state, events);
   }
 
   /** Creates a product and a price for it (emits product.created, price.created). */
@@ -146,6 +159,36 @@ export class Billing {
   /** Whether the Customer Portal has saved settings (without them, portal sessions fail). */
   configurePortal(enabled: boolean): void {
     this.state.portalConfigured = enabled;
+  }
+
+  /**
+   * The default portal configuration's plan switching (`features.subscription_update`): whether
+   * members may switch price, between which prices (grouped by product, as Stripe stores them),
+   * and how a switch is prorated. Emits billing_portal.configuration.updated.
+   */
+  configurePortalPlanSwitching(options: PortalPlanSwitching): Stripe.BillingPortal.Configuration {
+    const configuration = [...this.state.portalConfigurations.values()].find((c) => c.is_default);
+    if (!configuration) throw new Error("The double has no default portal configuration");
+    const byProduct = new Map<string, string[]>();
+    for (const priceId of options.prices ?? []) {
+      const price = this.state.prices.get(priceId);
+      if (!price) throw resourceMissing("price", priceId);
+      const product = String(price.product);
+      byProduct.set(product, [...(byProduct.get(product) ?? []), priceId]);
+    }
+    const before = structuredClone(configuration);
+    Object.assign(configuration.features.subscription_update, {
+      enabled: options.enabled,
+      default_allowed_updates: options.enabled ? ["price"] : [],
+      proration_behavior: options.prorationBehavior ?? "create_prorations",
+    });
+    configuration.updated = this.state.now();
+    this.state.portalUpdateProducts.set(
+      configuration.id,
+      [...byProduct].map(([product, prices]) => ({ product, prices })),
+    );
+    this.events.emit("billing_portal.configuration.updated", configuration, before);
+    return configuration;
   }
 
   /** Creates a customer (emits customer.created). */
@@ -697,6 +740,80 @@ export class Billing {
     return subscription;
   }
 
+  /**
+   * Changes a subscription item's price, as `POST /v1/subscriptions/:id` with `items[0][id]` and
+   * `items[0][price]` does (prorations: plan_switches.ts), without emitting the subscription's
+   * update, which the caller emits once for the whole request. Returns what to emit after it: the
+   * invoice of a change billed at once.
+   */
+  changeItemPrice(
+    subscription: Stripe.Subscription,
+    itemId: string,
+    priceId: string,
+    behavior: ProrationBehavior,
+  ): () => void {
+    this.refuseEnded(subscription);
+    const change = this.planSwitches.changePrice(subscription, itemId, priceId, behavior);
+    return change.invoiceNow ? () => this.invoiceChange(subscription, change) : () => {};
+  }
+
+  /**
+   * A member's plan switch in the Customer Portal: the price change with the configuration's
+   * proration behavior, customer.subscription.updated (with `previous_attributes`), then the
+   * invoice when the change is billed at once.
+   */
+  switchPrice(
+    id: string,
+    priceId: string,
+    behavior: ProrationBehavior,
+    request = NO_REQUEST,
+  ): Stripe.Subscription {
+    const subscription = this.subscription(id);
+    const item = subscription.items.data[0];
+    if (!item) throw invalidRequest(`Subscription ${id} has no items.`);
+    const before = structuredClone(subscription);
+    const afterUpdate = this.changeItemPrice(subscription, item.id, priceId, behavior);
+    if (JSON.stringify(before) !== JSON.stringify(subscription)) {
+      this.events.emit("customer.subscription.updated", subscription, before, request);
+    }
+    afterUpdate();
+    return subscription;
+  }
+
+  /**
+   * Invoices a price change now (billing reason `subscription_update`): its prorations alone, or
+   * with the new period's price when the change started a new billing cycle. Nothing left to pay
+   * (a downgrade's credit) pays the invoice without a charge, as Stripe does.
+   */
+  private invoiceChange(subscription: Stripe.Subscription, change: PriceChange): void {
+    const now = this.state.now();
+    const customer = this.state.customers.get(String(subscription.customer));
+    const invoice = buildInvoice(this.state, {
+      subscription,
+      billingReason: "subscription_update",
+      customer,
+      period: change.newPeriod ?? { start: now, end: now },
+    });
+    if (!change.newPeriod) this.planSwitches.keepOnlyProrations(invoice);
+    this.planSwitches.attachPending(subscription, invoice);
+    const draft = structuredClone(invoice);
+    finalizeInvoice(this.state, invoice);
+    const open = structuredClone(invoice);
+    subscription.latest_invoice = invoice.id;
+    if (invoice.amount_due > 0) {
+      const attempt = chargeInvoice(this.state, invoice, "paid");
+      this.events.emit("charge.succeeded", attempt.charge);
+      this.emitPayment({ invoice, draft, open, attempt }, "paid");
+      return;
+    }
+    Object.assign(invoice, { status: "paid", amount_paid: 0, amount_remaining: 0 });
+    invoice.status_transitions.paid_at = now;
+    this.events.emit("invoice.created", draft);
+    this.events.emit("invoice.finalized", open);
+    this.events.emit("invoice.paid", invoice);
+    this.events.emit("invoice.payment_succeeded", invoice);
+  }
+
   /** Throws Stripe's refusal for changes to an ended subscription. */
   refuseEnded(subscription: Stripe.Subscription): void {
     if (ENDED.has(subscription.status)) {
@@ -739,6 +856,7 @@ export class Billing {
   ): InvoiceSteps {
     const customer = this.state.customers.get(String(subscription.customer));
     const invoice = buildInvoice(this.state, { subscription, billingReason, customer, period });
+    this.planSwitches.attachPending(subscription, invoice);
     this.selling.applyToInvoice(subscription, invoice);
     const draft = structuredClone(invoice);
     finalizeInvoice(this.state, invoice);

@@ -6,12 +6,14 @@
  */
 import { type Context, Hono } from "hono";
 import type Stripe from "stripe";
+import type { ProrationBehavior } from "./plan_switches.ts";
 import type {
   Billing,
   CheckoutPayment,
   CreatePriceOptions,
   CreateWebhookEndpointOptions,
   PaymentOutcome,
+  PortalPlanSwitching,
 } from "./billing.ts";
 import type {
   CompletedPayment,
@@ -67,6 +69,30 @@ export class StripeDoubleControl {
   /** Whether the Customer Portal is configured (false makes portal sessions fail as in Stripe). */
   configurePortal(enabled: boolean): void {
     this.billing.configurePortal(enabled);
+  }
+
+  /** Lets members switch between `prices` in the Customer Portal (features.subscription_update). */
+  configurePortalPlanSwitching(options: PortalPlanSwitching): Stripe.BillingPortal.Configuration {
+    return copy(this.billing.configurePortalPlanSwitching(options));
+  }
+
+  /**
+   * Changes the subscription's price as a member's switch in the portal or an API update does:
+   * prorations as `prorationBehavior` says (default create_prorations), then
+   * customer.subscription.updated and, when billed at once, the invoice events.
+   */
+  switchPrice(
+    subscriptionId: string,
+    priceId: string,
+    options: { prorationBehavior?: ProrationBehavior } = {},
+  ): Stripe.Subscription {
+    return copy(
+      this.billing.switchPrice(
+        subscriptionId,
+        priceId,
+        options.prorationBehavior ?? "create_prorations",
+      ),
+    );
   }
 
   /** Billing mode of subscriptions Checkout creates when the session does not choose one. */
@@ -319,6 +345,12 @@ function bool(value: unknown): boolean | undefined {
   return value === true || value === "true" || value === "1" || value === "on";
 }
 
+function prorationBehaviorOf(value: unknown): ProrationBehavior | undefined {
+  return value === "create_prorations" || value === "always_invoice" || value === "none"
+    ? value
+    : undefined;
+}
+
 function num(value: unknown): number | undefined {
   return value === undefined || value === "" ? undefined : Number(value);
 }
@@ -364,6 +396,14 @@ export function createControlApp(control: StripeDoubleControl, state: StripeStat
   app.post("/portal_configuration", async (c) => {
     control.configurePortal(bool((await readBody(c)).enabled) ?? true);
     return c.json({ ok: true });
+  });
+  app.post("/portal_plan_switching", async (c) => {
+    const body = await readBody(c);
+    return c.json(control.configurePortalPlanSwitching({
+      enabled: bool(body.enabled) ?? true,
+      prices: Array.isArray(body.prices) ? body.prices.map(String) : [],
+      prorationBehavior: prorationBehaviorOf(body.prorationBehavior),
+    }));
   });
   app.post("/default_billing_mode", async (c) => {
     const mode = (await readBody(c)).mode;
@@ -488,12 +528,27 @@ export function createControlApp(control: StripeDoubleControl, state: StripeStat
   app.post("/portal/:id/:action", async (c) => {
     const session = state.portalSessions.get(c.req.param("id"));
     if (!session) return c.html("<p>No such portal session.</p>", 404);
-    const subscriptionId = String((await readBody(c)).subscription ?? "");
+    const body = await readBody(c);
+    const subscriptionId = String(body.subscription ?? "");
     const subscription = state.subscriptions.get(subscriptionId);
     if (!subscription || subscription.customer !== session.customer) {
       return c.html("<p>No such subscription for this customer.</p>", 404);
     }
     const action = c.req.param("action");
+    if (action === "switch") {
+      const configuration = state.portalConfigurations.get(String(session.configuration));
+      const update = configuration?.features.subscription_update;
+      const allowed = (state.portalUpdateProducts.get(String(session.configuration)) ?? [])
+        .flatMap((product) => product.prices);
+      const priceId = String(body.price ?? "");
+      if (!update?.enabled || !allowed.includes(priceId)) {
+        return c.html("<p>This plan cannot be chosen here.</p>", 400);
+      }
+      control.switchPrice(subscriptionId, priceId, {
+        prorationBehavior: prorationBehaviorOf(update.proration_behavior) ?? "none",
+      });
+      return c.redirect(`/__double/portal/${session.id}`, 303);
+    }
     if (action === "cancel_at_period_end") control.cancelAtPeriodEnd(subscriptionId);
     else if (action === "cancel_now") control.cancelNow(subscriptionId);
     else if (action === "renew") control.keepSubscription(subscriptionId);

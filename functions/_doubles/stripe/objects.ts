@@ -137,7 +137,8 @@ export function buildPrice(state: StripeState, fields: PriceFields): Stripe.Pric
 }
 
 /** The legacy `plan` object Stripe still embeds in subscription items, derived from a price. */
-function planOf(price: Stripe.Price): Stripe.Plan {
+/** The legacy `plan` a subscription item carries beside its price. */
+export function planOf(price: Stripe.Price): Stripe.Plan {
   return {
     id: price.id,
     object: "plan",

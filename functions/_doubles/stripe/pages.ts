@@ -173,11 +173,24 @@ export function portalPage(state: StripeState, session: Stripe.BillingPortal.Ses
       ? action("renew", "Don't cancel") + action("cancel_now", "Cancel now", true)
       : action("cancel_at_period_end", "Cancel at period end") +
         action("cancel_now", "Cancel now", true);
+    // Stripe's portal offers the configuration's other prices to a live subscription.
+    const switches = live && !scheduled && item
+      ? switchablePrices(state, session, item.price.id).map((price) => {
+        const name = state.products.get(String(price.product))?.name ?? price.id;
+        return `<form method="post" action="/__double/portal/${session.id}/switch">` +
+          `<input type="hidden" name="subscription" value="${s.id}">` +
+          `<input type="hidden" name="price" value="${price.id}">` +
+          `<button type="submit" class="secondary">Switch to ${escapeHtml(name)} (${
+            escapeHtml(formatAmount(price.unit_amount, price.currency))
+          })</button></form>`;
+      }).join("")
+      : "";
     return `<div class="card">
 <h2>${escapeHtml(product?.name ?? "Subscription")}</h2>
 <p>${escapeHtml(item ? formatAmount(item.price.unit_amount, item.price.currency) : "")}</p>
 <p class="state">${escapeHtml(subscriptionState(s, end))}</p>
 ${buttons}
+${switches ? `<h3>Update plan</h3>\n${switches}` : ""}
 </div>`;
   }).join("\n");
   return layout(
@@ -186,6 +199,20 @@ ${buttons}
 ${cards || "<p>No subscriptions.</p>"}
 <p><a href="${escapeHtml(session.return_url ?? "/")}">← Return</a></p>`,
   );
+}
+
+/** The prices the session's portal configuration lets a member switch to from `currentPriceId`. */
+function switchablePrices(
+  state: StripeState,
+  session: Stripe.BillingPortal.Session,
+  currentPriceId: string,
+): Stripe.Price[] {
+  const configuration = state.portalConfigurations.get(String(session.configuration));
+  if (!configuration?.features.subscription_update.enabled) return [];
+  return (state.portalUpdateProducts.get(configuration.id) ?? [])
+    .flatMap((product) => product.prices)
+    .filter((id) => id !== currentPriceId)
+    .flatMap((id) => state.prices.get(id) ?? []);
 }
 
 /** An index of the sandbox account, with links to each subscription's simulation controls. */

@@ -81,7 +81,14 @@ export class StripeState {
   /** By subscription id: what Checkout sold it with (see {@link SubscriptionSelling}). */
   readonly subscriptionSelling = new Map<string, SubscriptionSelling>();
   readonly portalSessions = new Map<string, Stripe.BillingPortal.Session>();
+  /** Invoice items (prorations of price changes), pending until an invoice takes them. */
+  readonly invoiceItems = new Map<string, Stripe.InvoiceItem>();
   readonly portalConfigurations = new Map<string, Stripe.BillingPortal.Configuration>();
+  /**
+   * By portal configuration id: the products and prices members may switch between
+   * (`features.subscription_update.products`, which Stripe includes only when expanded).
+   */
+  readonly portalUpdateProducts = new Map<string, { product: string; prices: string[] }[]>();
   readonly webhookEndpoints = new Map<string, Stripe.WebhookEndpoint>();
   /** Signing secrets of webhook endpoints (Stripe shows them only once, at creation). */
   readonly webhookSecrets = new Map<string, string>();
@@ -154,6 +161,7 @@ export class StripeState {
       cs: this.checkoutSessions,
       bps: this.portalSessions,
       bpc: this.portalConfigurations,
+      ii: this.invoiceItems,
       we: this.webhookEndpoints,
       promo: this.promotionCodes,
     };
