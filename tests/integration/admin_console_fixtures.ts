@@ -5,7 +5,7 @@
  * interactions endpoint and role-sync, both built through their production config path.
  */
 import { createApp as createRoleSyncApp } from "../../functions/role-sync/app.ts";
-import { depsFromConfig } from "../../functions/role-sync/config.ts";
+import { depsFromConfig, type RoleSyncTuning } from "../../functions/role-sync/config.ts";
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
 import { type DiscordDouble, startDiscordDouble } from "../doubles/discord.ts";
 import { assertEquals } from "../harness/assert.ts";
@@ -71,7 +71,7 @@ export interface Reply {
 /** Runs `fn` in a fresh world, with Stripe reachable from role-sync. */
 export async function withConsoleWorld(
   fn: (world: ConsoleWorld) => Promise<void>,
-  options: { stripeKey?: boolean } = {},
+  options: { stripeKey?: boolean; tuning?: RoleSyncTuning } = {},
 ): Promise<void> {
   const stripe = await startWebhookWorld();
   const discord = await startDiscordDouble({ botToken: BOT_TOKEN });
@@ -101,6 +101,7 @@ export async function withConsoleWorld(
         runInBackground: undefined,
         discordTimeoutMs: 2_000,
         retryPolicy: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+        ...options.tuning,
       },
       stripe.appSql,
     );

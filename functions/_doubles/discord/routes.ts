@@ -177,6 +177,16 @@ export const ROUTES: Readonly<Record<string, RouteDefinition>> = {
     major: byGuild,
     global: true,
   },
+  get_channel: {
+    method: "GET",
+    template: "/channels/{channel_id}",
+    body: false,
+    auth: true,
+    handle: ({ state, params }) => reply(state.guildChannelObject(param(params, "channel_id"))),
+    bucket: "default",
+    major: byChannel,
+    global: true,
+  },
   get_my_user: {
     method: "GET",
     template: "/users/@me",

@@ -413,6 +413,26 @@ export class DiscordState {
 
   // ---- Discord behaviour (used by the routes) ----
 
+  /** `GET /channels/{id}` of a guild text channel (shape of the docs' guild text channel). */
+  guildChannelObject(channelId: string): Record<string, unknown> | DiscordErrorReply {
+    const channel = this.#channels.get(channelId);
+    if (!channel || channel.type !== 0) return DISCORD_ERRORS.unknownChannel();
+    return {
+      id: channel.id,
+      type: 0,
+      guild_id: channel.guildId,
+      name: channel.name,
+      position: 0,
+      permission_overwrites: [],
+      parent_id: null,
+      nsfw: false,
+      topic: null,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      flags: 0,
+    };
+  }
+
   /** `GET /guilds/{id}` body. */
   guildObject(guildId: string): APIGuild | DiscordErrorReply {
     const g = this.#guilds.get(guildId);
