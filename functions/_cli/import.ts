@@ -10,7 +10,6 @@
  * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
  * environment or the project's `.env`.
  */
-import Stripe from "stripe";
 import { z } from "zod";
 import {
   decideImportRow,
@@ -21,11 +20,17 @@ import {
   type RefusedRow,
 } from "../_core/subscriber_import.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
-import { ROLEPASS_METADATA, stripeSubscription } from "../_core/stripe_shapes.ts";
+import { ROLEPASS_METADATA } from "../_core/stripe_shapes.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import {
+  connectStripe,
+  type CustomerFacts,
+  isMissingStripeObject,
+  STRIPE_DEFAULT_BASE_URL,
+  type StripeGateway,
+} from "../_shared/stripe_gateway.ts";
 import { syncSubscription } from "../_shared/subscription_sync.ts";
 import type { TaskOutput } from "./close.ts";
 import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
@@ -56,7 +61,7 @@ environment or .env.`,
 /** What an import needs. */
 export interface ImportDeps {
   sql: Sql;
-  stripe: Stripe;
+  stripe: StripeGateway;
   now: () => Date;
 }
 
@@ -126,25 +131,18 @@ async function readFacts(
   guildPriceIds: ReadonlySet<string>,
   otherGuildByPrice: ReadonlyMap<string, string>,
 ): Promise<ImportFacts> {
-  let customer: Stripe.Customer | Stripe.DeletedCustomer;
+  let customer: CustomerFacts | null;
   try {
     const customerId = row.stripeId.startsWith("sub_")
-      ? stripeSubscription.parse(await deps.stripe.subscriptions.retrieve(row.stripeId))
-        .customerId
+      ? (await deps.stripe.retrieveSubscription(row.stripeId)).customerId
       : row.stripeId;
-    customer = await deps.stripe.customers.retrieve(customerId);
+    customer = await deps.stripe.retrieveCustomer(customerId);
   } catch (error) {
-    if (error instanceof Stripe.errors.StripeError && error.code === "resource_missing") {
-      return { found: false };
-    }
+    if (isMissingStripeObject(error)) return { found: false };
     throw error;
   }
-  if (customer.deleted) return { found: false };
-  const listed = await deps.stripe.subscriptions.list({
-    customer: customer.id,
-    status: "all",
-    limit: 100,
-  });
+  if (!customer) return { found: false };
+  const subscriptions = await deps.stripe.listCustomerSubscriptions(customer.id);
   const [holder] = await deps.sql<{ guild_id: string; discord_user_id: string }[]>`
     select guild_id, discord_user_id from rolepass.memberships
     where stripe_customer_id = ${customer.id} limit 1`;
@@ -154,16 +152,13 @@ async function readFacts(
   return {
     found: true,
     customerId: customer.id,
-    customerMetadata: customer.metadata ?? {},
-    subscriptions: listed.data.map((raw) => {
-      const subscription = stripeSubscription.parse(raw);
-      return {
-        id: subscription.id,
-        status: subscription.status,
-        priceIds: subscription.priceIds,
-        metadata: subscription.metadata,
-      };
-    }),
+    customerMetadata: customer.metadata,
+    subscriptions: subscriptions.map((subscription) => ({
+      id: subscription.id,
+      status: subscription.status,
+      priceIds: subscription.priceIds,
+      metadata: subscription.metadata,
+    })),
     guildPriceIds,
     otherGuildByPrice,
     customerHolder: holder
@@ -200,9 +195,9 @@ async function writeImport(deps: ImportDeps, guildId: string, rows: AcceptedRow[
       [ROLEPASS_METADATA.discordUserId]: row.discordUserId,
       [ROLEPASS_METADATA.membershipId]: membershipIds.get(row.discordUserId) ?? "",
     };
-    await deps.stripe.customers.update(row.customerId, { metadata });
+    await deps.stripe.updateCustomerMetadata(row.customerId, metadata);
     for (const subscriptionId of row.subscriptionIds) {
-      await deps.stripe.subscriptions.update(subscriptionId, { metadata });
+      await deps.stripe.updateSubscriptionMetadata(subscriptionId, metadata);
     }
     await syncSubscription(
       { ...deps, logger },
@@ -246,7 +241,7 @@ export async function runImport(
     const report = await importSubscribers(
       {
         sql,
-        stripe: createStripeClient(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL),
+        stripe: connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL),
         now: () => new Date(),
       },
       guild.data,

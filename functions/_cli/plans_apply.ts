@@ -13,7 +13,6 @@
  * project's `.env`: STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, DATABASE_URL or SUPABASE_DB_URL.
  */
 import { z } from "zod";
-import type Stripe from "stripe";
 import {
   parsePlansFile,
   type PlansFile,
@@ -23,7 +22,12 @@ import {
 } from "../_core/plans_file.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { ConfigError, databaseUrlFrom, parseEnv } from "../_shared/env.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import {
+  connectStripe,
+  STRIPE_DEFAULT_BASE_URL,
+  type StripeGateway,
+  stripeRefusalOf,
+} from "../_shared/stripe_gateway.ts";
 import { createLogger } from "../_shared/log.ts";
 import { resyncGuildSubscriptions } from "../role-sync/reconciliation_stripe.ts";
 import { parseCommandLine, runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
@@ -42,33 +46,31 @@ export class PlansApplyError extends Error {
 /** Price terms by Stripe price id. */
 export type PriceTermsById = Map<string, PriceTerms>;
 
-function isStripeError(error: unknown): error is { type: string; code?: string; message: string } {
-  return typeof error === "object" && error !== null && "type" in error &&
-    typeof (error as { type: unknown }).type === "string" &&
-    String((error as { type: string }).type).startsWith("Stripe");
-}
-
 /**
  * Fetches every price of the file from Stripe and checks it can back its plan.
  * Throws PlansApplyError listing every price that cannot, by its path in the file.
  */
-export async function fetchPriceTerms(stripe: Stripe, file: PlansFile): Promise<PriceTermsById> {
+export async function fetchPriceTerms(
+  stripe: StripeGateway,
+  file: PlansFile,
+): Promise<PriceTermsById> {
   const terms: PriceTermsById = new Map();
   const problems: string[] = [];
   for (const [g, guild] of file.guilds.entries()) {
     for (const [p, plan] of guild.plans.entries()) {
       const where = `guilds[${g}].plans[${p}].stripe_price_id`;
-      let price: Stripe.Price;
+      let price: StripePriceFacts;
       try {
-        price = await stripe.prices.retrieve(plan.stripe_price_id);
+        price = await stripe.retrievePrice(plan.stripe_price_id);
       } catch (error) {
-        if (isStripeError(error) && error.type === "StripeAuthenticationError") {
+        const refusal = stripeRefusalOf(error);
+        if (refusal?.type === "StripeAuthenticationError") {
           throw new PlansApplyError([
             "Stripe rejected STRIPE_SECRET_KEY: copy the secret key from Dashboard → Developers → " +
             "API keys",
           ]);
         }
-        if (isStripeError(error) && error.code === "resource_missing") {
+        if (refusal?.code === "resource_missing") {
           problems.push(
             `${where}: price ${plan.stripe_price_id} does not exist in this Stripe account ` +
               "(check test vs live mode)",
@@ -77,7 +79,7 @@ export async function fetchPriceTerms(stripe: Stripe, file: PlansFile): Promise<
         }
         throw error;
       }
-      const decided = priceTerms(price as StripePriceFacts, { allowArchived: !plan.active });
+      const decided = priceTerms(price, { allowArchived: !plan.active });
       if (decided.ok) terms.set(plan.stripe_price_id, decided.terms);
       else problems.push(`${where}: ${decided.reason}`);
     }
@@ -325,7 +327,7 @@ export async function runPlansApply(
     return 1;
   }
 
-  const stripe = createStripeClient(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
+  const stripe = connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
   let terms: PriceTermsById;
   try {
     terms = await fetchPriceTerms(stripe, parsed.file);

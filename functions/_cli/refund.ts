@@ -8,16 +8,18 @@
  * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
  * environment or the project's `.env`.
  */
-import type Stripe from "stripe";
 import { z } from "zod";
 import { decideRefund } from "../_core/close.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
-import { stripeMoneyInvoice } from "../_core/ledger.ts";
 import { formatAmount } from "../_core/price.ts";
-import { ROLEPASS_METADATA, stripeCharge } from "../_core/stripe_shapes.ts";
+import { ROLEPASS_METADATA } from "../_core/stripe_shapes.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import {
+  connectStripe,
+  STRIPE_DEFAULT_BASE_URL,
+  type StripeGateway,
+} from "../_shared/stripe_gateway.ts";
 import type { TaskOutput } from "./close.ts";
 import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
 
@@ -38,7 +40,7 @@ environment or .env.`,
 /** What a refund needs. */
 export interface RefundDeps {
   sql: Sql;
-  stripe: Stripe;
+  stripe: StripeGateway;
   now: () => Date;
 }
 
@@ -74,19 +76,14 @@ export async function refundLastPayment(
   if (!membership?.stripe_customer_id) {
     return { ok: false, reason: `member ${discordUserId} has never paid in guild ${guildId}` };
   }
-  const invoices = await deps.stripe.invoices.list({
-    customer: membership.stripe_customer_id,
-    status: "paid",
-    limit: 1,
-  });
-  if (!invoices.data[0]) return { ok: false, reason: "the member has no paid invoice" };
-  const invoice = stripeMoneyInvoice.parse(invoices.data[0]);
+  const invoice = await deps.stripe.lastPaidInvoice(membership.stripe_customer_id);
+  if (!invoice) return { ok: false, reason: "the member has no paid invoice" };
   if (!invoice.paidAt || invoice.amountPaid === 0) {
     return { ok: false, reason: `invoice ${invoice.id} charged nothing` };
   }
-  const chargeId = await chargeOfInvoice(deps.stripe, invoice.id);
+  const chargeId = await deps.stripe.chargeOfInvoice(invoice.id);
   if (!chargeId) return { ok: false, reason: `invoice ${invoice.id} has no card payment` };
-  const charge = stripeCharge.parse(await deps.stripe.charges.retrieve(chargeId));
+  const charge = await deps.stripe.retrieveCharge(chargeId);
 
   const decision = decideRefund({
     paidAt: invoice.paidAt,
@@ -95,14 +92,14 @@ export async function refundLastPayment(
   }, deps.now());
   if (!decision.ok) return decision;
 
-  const refund = await deps.stripe.refunds.create({
-    charge: charge.id,
-    reason: "requested_by_customer",
+  const refund = await deps.stripe.refundCharge({
+    chargeId: charge.id,
     metadata: {
       [ROLEPASS_METADATA.guildId]: guildId,
       [ROLEPASS_METADATA.discordUserId]: discordUserId,
     },
-  }, { idempotencyKey: `rolepass-refund-${invoice.id}` });
+    idempotencyKey: `rolepass-refund-${invoice.id}`,
+  });
   return {
     ok: true,
     refundId: refund.id,
@@ -111,22 +108,6 @@ export async function refundLastPayment(
     amount: refund.amount,
     currency: refund.currency,
   };
-}
-
-/** The charge that paid an invoice: its paid InvoicePayment's PaymentIntent's latest charge. */
-async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promise<string | null> {
-  const payments = await stripe.invoicePayments.list({
-    invoice: invoiceId,
-    status: "paid",
-    limit: 1,
-  });
-  const paymentIntentId = payments.data[0]?.payment.payment_intent;
-  if (!paymentIntentId) return null;
-  const paymentIntent = await stripe.paymentIntents.retrieve(
-    typeof paymentIntentId === "string" ? paymentIntentId : paymentIntentId.id,
-  );
-  const charge = paymentIntent.latest_charge;
-  return typeof charge === "string" ? charge : charge?.id ?? null;
 }
 
 const stripeEnv = {
@@ -150,7 +131,7 @@ export async function runRefund(
     return USAGE_EXIT_CODE;
   }
   const config = parseEnv(stripeEnv, env);
-  const stripe = createStripeClient(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
+  const stripe = connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
   const sql = createSql(requireDatabaseUrl(env), { max: 1 });
   try {
     const outcome = await refundLastPayment({ sql, stripe, now }, guild.data, member.data);

@@ -12,7 +12,7 @@ import { discordIdSchema } from "../_core/discord_id.ts";
 import { createSql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import { resyncGuildSubscriptions } from "../role-sync/reconciliation_stripe.ts";
 import type { TaskOutput } from "./close.ts";
 import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
@@ -51,7 +51,7 @@ export async function runStripeResync(
   try {
     const summary = await resyncGuildSubscriptions({
       sql,
-      stripe: createStripeClient(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL),
+      stripe: connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL),
       now: () => new Date(),
       logger: createLogger("stripe:resync"),
     }, guild.data);

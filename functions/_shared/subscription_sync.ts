@@ -12,7 +12,6 @@
  * success page and a reconcile task through {@link syncSubscription}.
  */
 import type postgres from "postgres";
-import type Stripe from "stripe";
 import {
   decideEntitlement,
   type EntitlementDecision,
@@ -36,7 +35,7 @@ import {
 import { ROLEPASS_METADATA, type SubscriptionSnapshot } from "../_core/stripe_shapes.ts";
 import { oneRow, type Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
-import { createStripeGateway } from "./stripe_gateway.ts";
+import type { StripeGateway } from "./stripe_gateway.ts";
 
 /** A transaction of the postgres.js client. */
 // deno-lint-ignore ban-types
@@ -45,7 +44,7 @@ export type Transaction = postgres.TransactionSql<{}>;
 /** What a sync needs. */
 export interface SyncDeps {
   sql: Sql;
-  stripe: Stripe;
+  stripe: StripeGateway;
   /** The clock the entitlement rules read (grace periods, scheduled cancels). */
   now: () => Date;
   logger: Logger;
@@ -109,7 +108,7 @@ export async function syncSubscription(
 ): Promise<SyncOutcome> {
   const customerId = "customerId" in target
     ? target.customerId
-    : (await createStripeGateway(deps.stripe).retrieveSubscription(target.subscriptionId))
+    : (await deps.stripe.retrieveSubscription(target.subscriptionId))
       .customerId;
   const read = await readCustomer(deps, customerId);
   return await deps.sql.begin(async (tx) => {
@@ -176,8 +175,8 @@ interface ReadInFlight {
   next?: Promise<CustomerRead>;
 }
 
-/** Per Stripe client (one per app), the reads in flight by customer. */
-const readsInFlight = new WeakMap<Stripe, Map<string, ReadInFlight>>();
+/** Per Stripe gateway (one per app), the reads in flight by customer. */
+const readsInFlight = new WeakMap<StripeGateway, Map<string, ReadInFlight>>();
 
 function ignore(): void {}
 
@@ -203,7 +202,7 @@ async function listSubscriptions(deps: SyncDeps, customerId: string): Promise<Cu
   return {
     customerId,
     readSeq: read_seq,
-    subscriptions: await createStripeGateway(deps.stripe).listCustomerSubscriptions(customerId),
+    subscriptions: await deps.stripe.listCustomerSubscriptions(customerId),
   };
 }
 
@@ -250,7 +249,7 @@ export async function prepareReversal(
   if (!decision.cancelSubscription) {
     return { read, reversal: { pending: reversal, canceled: false } };
   }
-  const snapshot = await createStripeGateway(deps.stripe).cancelSubscription(
+  const snapshot = await deps.stripe.cancelSubscription(
     reversed.id,
     cancellationIdempotencyKey(reversal.stripeObjectId),
   );

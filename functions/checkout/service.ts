@@ -17,6 +17,7 @@ import type Stripe from "stripe";
 import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts";
 import type { Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
+import { createStripeGateway } from "../_shared/stripe_gateway.ts";
 import { syncSubscription } from "../_shared/subscription_sync.ts";
 import type { Locale } from "../_core/locale.ts";
 import {
@@ -406,7 +407,7 @@ async function checkSession(
     return { ok: true, value: { status: "processing" } };
   }
   const synced = await syncSubscription(
-    { sql: deps.sql, stripe: deps.stripeClient, now: deps.now, logger: log },
+    { sql: deps.sql, stripe: createStripeGateway(deps.stripeClient), now: deps.now, logger: log },
     { customerId: session.customerId },
     { cause: CHECKOUT_SUCCESS_CAUSE, eventId: null },
   );

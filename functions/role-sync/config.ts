@@ -8,11 +8,7 @@ import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_a
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
 import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import {
-  connectStripe,
-  createStripeClient,
-  STRIPE_DEFAULT_BASE_URL,
-} from "../_shared/stripe_gateway.ts";
+import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import { stripeWebhookUrl } from "../_core/health.ts";
 import { isLiveKey } from "../stripe-webhook/config.ts";
 import type { RoleSyncDeps } from "./app.ts";
@@ -148,7 +144,7 @@ export function depsFromConfig(
         stripeEvents: {
           ...STRIPE_CATCHUP_DEFAULTS,
           sql,
-          stripe: createStripeClient(config.stripe.secretKey, config.stripe.apiBaseUrl, {
+          stripe: connectStripe(config.stripe.secretKey, config.stripe.apiBaseUrl, {
             timeoutMs: 8_000,
           }),
           livemode: isLiveKey(config.stripe.secretKey),

@@ -11,8 +11,7 @@
  * - {@linkcode resyncGuildSubscriptions} (`deno task stripe:resync`): every membership of a guild
  *   re-read from Stripe through {@linkcode syncSubscription}, for what is older than 30 days.
  */
-import { z } from "zod";
-import { HANDLED_EVENT_TYPES, stripeEventEnvelope } from "../_core/stripe_shapes.ts";
+import { HANDLED_EVENT_TYPES } from "../_core/stripe_shapes.ts";
 import { doneEventIds } from "../_shared/stripe_event_ledger.ts";
 import { type SyncDeps, type SyncOutcome, syncSubscription } from "../_shared/subscription_sync.ts";
 import { type EventDeps, processEvent } from "../stripe-webhook/event_processing.ts";
@@ -61,8 +60,6 @@ interface CursorRow {
   resume_after: string | null;
 }
 
-const listedEvent = stripeEventEnvelope.extend({ created: z.number().int() });
-
 /**
  * Lists the events created since the cursor, newest first in pages of 100, and processes those
  * rolepass has not processed yet, until every page is done or `deadline` (epoch ms on
@@ -106,13 +103,12 @@ export async function catchUpStripeEvents(
   let resumeAfter = cursor.resume_after;
   try {
     while (true) {
-      const page = await deps.stripe.events.list({
-        created: { gte: Math.floor(windowStart / 1000), lt: Math.floor(windowEnd / 1000) },
-        types: [...HANDLED_EVENT_TYPES],
-        limit: 100,
-        ...(resumeAfter ? { starting_after: resumeAfter } : {}),
+      const { events, hasMore } = await deps.stripe.listEvents({
+        from: new Date(windowStart),
+        before: new Date(windowEnd),
+        types: HANDLED_EVENT_TYPES,
+        startingAfter: resumeAfter,
       });
-      const events = page.data.map((event) => listedEvent.parse(event));
       result.listed += events.length;
       const done = await doneEventIds(deps.sql, events.map((e) => e.id));
       for (const event of events) {
@@ -125,7 +121,7 @@ export async function catchUpStripeEvents(
       }
       const last = events.at(-1);
       if (last) resumeAfter = last.id;
-      if (!page.has_more) break;
+      if (!hasMore) break;
       if (deps.now().getTime() >= deadline) {
         result.status = "in_progress";
         break;

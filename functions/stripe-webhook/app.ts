@@ -11,11 +11,11 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import Stripe from "stripe";
 import { type StripeEventEnvelope, stripeEventEnvelope } from "../_core/stripe_shapes.ts";
 import { readCappedBody } from "../_shared/body_cap.ts";
 import { errorHandler } from "../_shared/http/error_handler.ts";
 import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
+import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import type { SyncDeps } from "../_shared/subscription_sync.ts";
 import { type ConnectWebhookDeps, createConnectWebhookApp } from "./connect.ts";
 import { MalformedEventError, processEvent } from "./event_processing.ts";
@@ -39,8 +39,6 @@ export interface WebhookDeps extends SyncDeps {
   /** Platform mode: the Connect endpoint's dependencies (`/stripe-webhook/connect`); else null. */
   connect?: ConnectWebhookDeps | null;
 }
-
-const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
 /** Builds the function's Hono app. */
 export function createApp(deps: WebhookDeps): Hono<RequestContextEnv> {
@@ -113,7 +111,7 @@ export function createApp(deps: WebhookDeps): Hono<RequestContextEnv> {
  * Throws a 400 HTTPException naming what is wrong.
  */
 async function verifyEvent(
-  stripe: Stripe,
+  stripe: StripeGateway,
   rawBody: string,
   signature: string,
   secrets: readonly string[],
@@ -123,13 +121,12 @@ async function verifyEvent(
   let lastProblem = "no signing secret configured";
   for (const secret of secrets) {
     try {
-      const event: unknown = await stripe.webhooks.constructEventAsync(
+      const event = await stripe.verifyEvent(
         rawBody,
         signature,
         secret,
         SIGNATURE_TOLERANCE_SECONDS,
-        cryptoProvider,
-        now.getTime(),
+        now,
       );
       verified = { event };
       break;

@@ -5,11 +5,7 @@
 import { createSql } from "../_shared/db.ts";
 import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import {
-  connectStripe,
-  createStripeClient,
-  STRIPE_DEFAULT_BASE_URL,
-} from "../_shared/stripe_gateway.ts";
+import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import { type WebhookPlatformConfig, webhookPlatformConfigFrom } from "../_shared/platform_env.ts";
 import type { WebhookDeps } from "./app.ts";
 import type { ConnectWebhookDeps } from "./connect.ts";
@@ -53,9 +49,7 @@ export function depsFromConfig(config: WebhookConfig): WebhookDeps {
   const deps: WebhookDeps = {
     sql: createSql(config.databaseUrl),
     // The re-fetch runs while the customer's lock is held: give up early and let Stripe retry.
-    stripe: createStripeClient(config.stripeSecretKey, config.stripeApiBaseUrl, {
-      timeoutMs: 8_000,
-    }),
+    stripe: connectStripe(config.stripeSecretKey, config.stripeApiBaseUrl, { timeoutMs: 8_000 }),
     webhookSecrets: config.webhookSecrets,
     livemode: isLiveKey(config.stripeSecretKey),
     now: () => new Date(),

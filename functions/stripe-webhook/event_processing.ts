@@ -7,7 +7,6 @@
  * membership, commit (one more when the membership changes). A failure rolls all of it back and
  * leaves the event unprocessed, so Stripe's retry finishes the work.
  */
-import Stripe from "stripe";
 import { revocationOf } from "../_core/entitlement.ts";
 import { disputeStage } from "../_core/refund_dispute_policy.ts";
 import {
@@ -30,7 +29,7 @@ import {
   type SyncDeps,
   type SyncOutcome,
 } from "../_shared/subscription_sync.ts";
-import { createStripeGateway, type StripeGateway } from "../_shared/stripe_gateway.ts";
+import { isMissingStripeObject, type StripeGateway } from "../_shared/stripe_gateway.ts";
 import {
   claimEvent,
   isEventDone,
@@ -88,13 +87,12 @@ export async function processEvent(
   if (await isEventDone(deps.sql, envelope.id)) return { status: "duplicate" };
 
   try {
-    const stripe = createStripeGateway(deps.stripe);
-    const resolved = await resolveTarget(stripe, target, envelope.id);
+    const resolved = await resolveTarget(deps.stripe, target, envelope.id);
     if ("ignore" in resolved) {
       await recordIgnored(deps.sql, envelope, resolved.ignore);
       return { status: "ignored", why: resolved.ignore };
     }
-    const moneyFacts = await readMoneyFacts(stripe, parsed.data);
+    const moneyFacts = await readMoneyFacts(deps.stripe, parsed.data);
     const cause = { cause: causeOf(resolved.reversal) ?? envelope.type, eventId: envelope.id };
     let outcome: SyncOutcome | null = null;
     for (let attempt = 1;; attempt++) {
@@ -148,8 +146,8 @@ export async function processEvent(
       entitled: outcome.entitled,
     };
   } catch (error) {
-    if (error instanceof Stripe.errors.StripeError && error.code === "resource_missing") {
-      const why = `Stripe has no object it refers to: ${error.message}`;
+    if (isMissingStripeObject(error)) {
+      const why = `Stripe has no object it refers to: ${(error as Error).message}`;
       logger.warn("Ignored an event whose object Stripe does not have", {
         eventId: envelope.id,
         why,

@@ -24,7 +24,7 @@
 import Stripe from "stripe";
 import type { Stripe as StripeTypes } from "stripe";
 import { createApp } from "../../functions/stripe-webhook/app.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
+import { createStripeClient, createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
 import { eventBody, signPayload } from "../../functions/_doubles/stripe/index.ts";
 import {
   startCheckout,
@@ -182,7 +182,7 @@ try {
   const { db, guildId } = world;
   // The function as the world builds it, but re-reading from the out-of-process double.
   const stripe = createStripeClient("sk_test_rolepass", double.url, { timeoutMs: 2_000 });
-  const app = createApp({ ...world.deps, stripe });
+  const app = createApp({ ...world.deps, stripe: createStripeGateway(stripe) });
   const appSql = world.appSql;
 
   // The world's plan, moved to a price of the remote double.

@@ -16,7 +16,7 @@ import {
 import { missingEvents } from "../../functions/_cli/doctor/stripe_webhook_check.ts";
 import { applyPlansFile, fetchPriceTerms } from "../../functions/_cli/plans_apply.ts";
 import { parsePlansFile } from "../../functions/_core/plans_file.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
+import { connectStripe, createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { HANDLED_EVENT_TYPES } from "../../functions/_core/stripe_shapes.ts";
 
 const GUILD_ID = "1187654321098765432";
@@ -108,7 +108,7 @@ async function applyPlans(
   assert(parsed.ok);
   const secretKey = env.STRIPE_SECRET_KEY;
   assert(secretKey, "the env has STRIPE_SECRET_KEY");
-  const stripe = createStripeClient(secretKey, env.STRIPE_API_BASE_URL);
+  const stripe = connectStripe(secretKey, env.STRIPE_API_BASE_URL);
   await applyPlansFile(db.sql, parsed.file, await fetchPriceTerms(stripe, parsed.file));
 }
 

@@ -8,7 +8,7 @@ import type Stripe from "stripe";
 import { createApp, type WebhookDeps } from "../../functions/stripe-webhook/app.ts";
 import { createSql, type Sql } from "../../functions/_shared/db.ts";
 import { createLogger, type Logger, setLogSink } from "../../functions/_shared/log.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
+import { createStripeClient, createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
 import {
   eventBody,
   signPayload,
@@ -152,7 +152,7 @@ export async function startWebhookWorld(
     });
     const deps: WebhookDeps = {
       sql: appSql,
-      stripe,
+      stripe: createStripeGateway(stripe),
       webhookSecrets: [OLD_WEBHOOK_SECRET, WEBHOOK_SECRET],
       livemode: false,
       now: () => clock.now,

@@ -231,7 +231,7 @@ Deno.test("a refund inside the window goes through Stripe once and comes back th
     const outside = await subscribe(world);
     const deps = (now: string) => ({
       sql: world.db.sql,
-      stripe: world.stripe,
+      stripe: world.deps.stripe,
       now: () => new Date(now),
     });
 

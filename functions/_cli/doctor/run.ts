@@ -6,7 +6,7 @@
  */
 import { createDiscordApi } from "../../_shared/discord_api.ts";
 import { createSql } from "../../_shared/db.ts";
-import { createStripeClient } from "../../_shared/stripe_gateway.ts";
+import { connectStripe } from "../../_shared/stripe_gateway.ts";
 import {
   checkConfiguredPlans,
   type ConfiguredGuild,
@@ -101,7 +101,7 @@ export async function runDoctor(
   }
 
   if (env.STRIPE_SECRET_KEY && env.STRIPE_API_BASE_URL) {
-    const stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE_URL, {
+    const stripe = connectStripe(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE_URL, {
       maxNetworkRetries: 0,
     });
     const priceIds = (guilds ?? []).flatMap((guild) => guild.plans.map((p) => p.stripePriceId));

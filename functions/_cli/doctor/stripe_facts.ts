@@ -3,7 +3,12 @@
  * and each configured price. They never throw: Stripe errors become Probes with Stripe's HTTP
  * status and error code.
  */
-import type Stripe from "stripe";
+import type {
+  PortalConfigurationFacts,
+  StripeGateway,
+  WebhookEndpointFacts,
+} from "../../_shared/stripe_gateway.ts";
+import type { StripePriceFacts } from "../../_core/plans_file.ts";
 import { answered, type Probe, refused } from "./probe.ts";
 
 async function ask<T>(question: () => Promise<T>): Promise<Probe<T>> {
@@ -21,20 +26,18 @@ async function ask<T>(question: () => Promise<T>): Promise<Probe<T>> {
 
 /** Everything the Stripe checks judge. */
 export interface StripeFacts {
-  webhookEndpoints: Probe<Stripe.WebhookEndpoint[]>;
-  portalConfigurations: Probe<Stripe.BillingPortal.Configuration[]>;
+  webhookEndpoints: Probe<WebhookEndpointFacts[]>;
+  portalConfigurations: Probe<PortalConfigurationFacts[]>;
   /** By price id. */
-  prices: Map<string, Probe<Stripe.Price>>;
+  prices: Map<string, Probe<StripePriceFacts>>;
 }
 
 /** Lists the webhook endpoints and portal configurations and retrieves each price. */
 export async function fetchStripeFacts(
-  stripe: Stripe,
+  stripe: StripeGateway,
   priceIds: readonly string[],
 ): Promise<StripeFacts> {
-  const webhookEndpoints = await ask(() =>
-    stripe.webhookEndpoints.list({ limit: 100 }).autoPagingToArray({ limit: 1000 })
-  );
+  const webhookEndpoints = await ask(() => stripe.listWebhookEndpoints());
   if (!webhookEndpoints.ok && webhookEndpoints.status === 401) {
     const notAsked = refused<never>(401, null, "not asked: the secret key was refused");
     return {
@@ -43,12 +46,10 @@ export async function fetchStripeFacts(
       prices: new Map(priceIds.map((id) => [id, notAsked])),
     };
   }
-  const portalConfigurations = await ask(() =>
-    stripe.billingPortal.configurations.list({ limit: 100 }).autoPagingToArray({ limit: 1000 })
-  );
-  const prices = new Map<string, Probe<Stripe.Price>>();
+  const portalConfigurations = await ask(() => stripe.listPortalConfigurations());
+  const prices = new Map<string, Probe<StripePriceFacts>>();
   for (const id of new Set(priceIds)) {
-    prices.set(id, await ask(() => stripe.prices.retrieve(id)));
+    prices.set(id, await ask(() => stripe.retrievePrice(id)));
   }
   return { webhookEndpoints, portalConfigurations, prices };
 }

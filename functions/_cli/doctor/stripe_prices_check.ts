@@ -2,7 +2,6 @@
  * Check: each configured plan's Stripe price exists, is active and recurring, and still has the
  * amount and interval the plan page shows (what `plans:apply` copied from it).
  */
-import type Stripe from "stripe";
 import { priceTerms, type StripePriceFacts } from "../../_core/plans_file.ts";
 import type { ConfiguredGuild } from "./configured_plans.ts";
 import type { StripeFacts } from "./stripe_facts.ts";
@@ -27,7 +26,7 @@ export function checkPrices(guilds: readonly ConfiguredGuild[], facts: StripeFac
   for (const guild of guilds) {
     for (const plan of guild.plans) {
       const label = `plan "${plan.name}" of guild "${guild.name}"`;
-      const probe: Probe<Stripe.Price> = facts.prices.get(plan.stripePriceId) ??
+      const probe: Probe<StripePriceFacts> = facts.prices.get(plan.stripePriceId) ??
         { ok: false, status: null, code: null, error: "not asked" };
       if (!probe.ok) {
         if (probe.status === 401) {
@@ -50,7 +49,7 @@ export function checkPrices(guilds: readonly ConfiguredGuild[], facts: StripeFac
         }
         continue;
       }
-      const decided = priceTerms(probe.value as StripePriceFacts);
+      const decided = priceTerms(probe.value);
       if (!decided.ok) {
         findings.push(fail(
           "stripe.prices",

@@ -2,11 +2,10 @@
  * Check: a Stripe webhook endpoint points at the stripe-webhook function and sends every event
  * the function needs to keep memberships true.
  */
-import type Stripe from "stripe";
 import type { StripeFacts } from "./stripe_facts.ts";
 import { fail, type Finding, pass, skip, warn } from "./finding.ts";
 import { describeFailure } from "./probe.ts";
-import { STRIPE_API_VERSION } from "../../_shared/stripe_gateway.ts";
+import { STRIPE_API_VERSION, type WebhookEndpointFacts } from "../../_shared/stripe_gateway.ts";
 import { HANDLED_EVENT_TYPES } from "../../_core/stripe_shapes.ts";
 
 /** The events stripe-webhook acts on; the endpoint must send each of them (or `*`). */
@@ -29,7 +28,7 @@ function sameUrl(a: string, b: string): boolean {
 }
 
 /** The required events an endpoint does not send. */
-export function missingEvents(endpoint: Pick<Stripe.WebhookEndpoint, "enabled_events">): string[] {
+export function missingEvents(endpoint: Pick<WebhookEndpointFacts, "enabled_events">): string[] {
   const enabled = new Set(endpoint.enabled_events);
   if (enabled.has("*")) return [];
   return REQUIRED_WEBHOOK_EVENTS.filter((event) => !enabled.has(event));
