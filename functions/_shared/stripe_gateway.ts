@@ -184,6 +184,13 @@ export const portalConfigurationSchema = z.object({
   features: z.object({
     subscription_cancel: enabledFeature,
     payment_method_update: enabledFeature,
+    // Plan switching: `products` is includable, so the list expands it.
+    subscription_update: z.object({
+      enabled: z.boolean(),
+      proration_behavior: z.string().nullable().catch(null),
+      products: z.array(z.object({ product: z.string(), prices: z.array(z.string()) }))
+        .nullable().optional().transform((products) => products ?? []),
+    }),
   }),
 });
 
@@ -422,8 +429,10 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
       return endpoints.map((endpoint) => webhookEndpointSchema.parse(endpoint));
     },
     async listPortalConfigurations() {
-      const configurations = await stripe.billingPortal.configurations.list({ limit: 100 })
-        .autoPagingToArray({ limit: 1000 });
+      const configurations = await stripe.billingPortal.configurations.list({
+        limit: 100,
+        expand: ["data.features.subscription_update.products"],
+      }).autoPagingToArray({ limit: 1000 });
       return configurations.map((configuration) => portalConfigurationSchema.parse(configuration));
     },
     async retrieveConnectedAccount(accountId) {

@@ -27,7 +27,7 @@ import { type Finding, skip } from "./finding.ts";
 import { fetchStripeFacts } from "./stripe_facts.ts";
 import { checkStripeKey } from "./stripe_key_check.ts";
 import { checkPrices } from "./stripe_prices_check.ts";
-import { checkCustomerPortal } from "./stripe_portal_check.ts";
+import { checkCustomerPortal, checkPortalPlanSwitching } from "./stripe_portal_check.ts";
 import { checkWebhookEndpoint } from "./stripe_webhook_check.ts";
 import { checkVault, fetchVaultFacts } from "./vault_check.ts";
 
@@ -118,6 +118,7 @@ export async function runDoctor(
         : [skip("stripe.webhook", "Stripe webhook endpoint", "SUPABASE_URL")],
     );
     report(checkCustomerPortal(facts));
+    if (guilds) report(checkPortalPlanSwitching(facts, guilds));
   } else {
     report([
       skip("stripe.key", "Stripe key, prices, webhook endpoint and portal", "STRIPE_SECRET_KEY"),
