@@ -33,7 +33,7 @@ import {
   readString,
   validateParams,
 } from "./params.ts";
-import type { DestinationCharge, StoredObject, StripeState } from "./state.ts";
+import type { DestinationCharge, StoredObject, StripeState, SubscriptionTrial } from "./state.ts";
 
 /** What server.ts passes to every API handler. */
 export interface ApiBindings {
@@ -200,7 +200,9 @@ const CHECKOUT_CREATE: EndpointSpec = {
     transfer_data: { amount_percent: "any", destination: "string" },
     trial_end: "integer",
     trial_period_days: "integer",
-    trial_settings: "any",
+    trial_settings: {
+      end_behavior: { missing_payment_method: ["cancel", "create_invoice", "pause"] },
+    },
     pending_invoice_item_interval: "any",
   },
   tax_id_collection: { enabled: "boolean", required: ["if_supported", "never"] },
@@ -870,8 +872,18 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
   state.add(state.checkoutSessions, session);
   const billingMode = readString(readObject(subscriptionData, "billing_mode") ?? {}, "type");
   const destinationCharge = destinationChargeOf(subscriptionData);
+  const trial = trialOf(subscriptionData);
+  const paymentMethodCollection = readString(params, "payment_method_collection");
+  if (paymentMethodCollection && mode !== "subscription") {
+    throw invalidParameter(
+      "payment_method_collection",
+      "`payment_method_collection` can only be used in `subscription` mode.",
+    );
+  }
   state.checkoutRequests.set(id, {
     ...(destinationCharge ? { destinationCharge } : {}),
+    ...(trial ? { trial } : {}),
+    ...(paymentMethodCollection === "if_required" ? { paymentMethodCollection } : {}),
     lineItems: resolved.map(({ id, price, quantity }) => ({ id, price, quantity })),
     subscriptionMetadata: mergeMetadata({}, subscriptionData.metadata),
     subscriptionDescription: readString(subscriptionData, "description") ?? null,
@@ -879,6 +891,31 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
     billingMode: billingMode === "classic" || billingMode === "flexible" ? billingMode : null,
   });
   return session;
+}
+
+/**
+ * A free trial from Checkout's `subscription_data`: `trial_period_days` (1 to 730, as Stripe
+ * allows) with `trial_settings[end_behavior][missing_payment_method]` (default `create_invoice`).
+ */
+function trialOf(subscriptionData: FormParams): SubscriptionTrial | null {
+  const days = readInteger(subscriptionData, "trial_period_days");
+  if (days === undefined) return null;
+  if (days < 1 || days > 730) {
+    throw invalidParameter(
+      "subscription_data[trial_period_days]",
+      "The maximum number of trial period days is 730 (2 years).",
+      "parameter_invalid_integer",
+    );
+  }
+  const endBehavior = readObject(
+    readObject(subscriptionData, "trial_settings") ?? {},
+    "end_behavior",
+  );
+  const missing = readString(endBehavior ?? {}, "missing_payment_method");
+  return {
+    days,
+    missingPaymentMethod: missing === "cancel" || missing === "pause" ? missing : "create_invoice",
+  };
 }
 
 /** Connect's part of Checkout's `subscription_data`, or null when it has none. */

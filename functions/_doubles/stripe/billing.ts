@@ -23,7 +23,13 @@ import {
 } from "./objects.ts";
 import { Selling } from "./selling.ts";
 import { PlanSwitches, type PriceChange, type ProrationBehavior } from "./plan_switches.ts";
-import type { BillingModeType, RefundFlags, StripeState } from "./state.ts";
+import type {
+  BillingModeType,
+  CheckoutRequest,
+  RefundFlags,
+  StripeState,
+  SubscriptionTrial,
+} from "./state.ts";
 
 /** How a simulated payment ends. */
 export type PaymentOutcome = "paid" | "payment_failed";
@@ -261,6 +267,10 @@ export class Billing {
       });
     }
     this.selling.sellSubscription(session, request, subscription, customer, options);
+    if (request.trial) {
+      this.startTrial(session, request, request.trial, subscription, customer, outcome);
+      return { session, subscription };
+    }
     const paid = outcome === "paid";
     const steps = this.invoiceSubscription(subscription, "subscription_create", outcome, {
       start: subscription.created,
@@ -372,6 +382,120 @@ export class Billing {
     return subscription;
   }
 
+  /**
+   * Starts the free trial a Checkout Session asked for: the subscription is `trialing` until
+   * `trial_end` (its first period), its first invoice is for nothing and is paid without a charge,
+   * and the session completes with `payment_status: no_payment_required`. With
+   * `payment_method_collection: if_required` the member gives no card (declined cards are not
+   * simulated here); otherwise the card Checkout saved becomes the default payment method.
+   */
+  private startTrial(
+    session: Stripe.Checkout.Session,
+    request: CheckoutRequest,
+    trial: SubscriptionTrial,
+    subscription: Stripe.Subscription,
+    customer: Stripe.Customer,
+    outcome: PaymentOutcome,
+  ): void {
+    if (outcome !== "paid") {
+      throw invalidRequest("The Stripe double does not decline the card of a trial's Checkout.");
+    }
+    const now = this.state.now();
+    const trialEnd = now + trial.days * 86_400;
+    for (const item of subscription.items.data) {
+      item.current_period_start = now;
+      item.current_period_end = trialEnd;
+    }
+    Object.assign(subscription, {
+      status: "trialing",
+      trial_start: now,
+      trial_end: trialEnd,
+      billing_cycle_anchor: trialEnd,
+      trial_settings: { end_behavior: { missing_payment_method: trial.missingPaymentMethod } },
+      default_payment_method: request.paymentMethodCollection === "if_required"
+        ? null
+        : newId("pm"),
+    });
+    const invoice = buildInvoice(this.state, {
+      subscription,
+      billingReason: "subscription_create",
+      customer,
+      period: { start: now, end: now },
+    });
+    // The trial's own line: the price for zero, over the trial period.
+    for (const line of invoice.lines.data) {
+      Object.assign(line, {
+        amount: 0,
+        subtotal: 0,
+        description: `Trial period for ${
+          line.description?.replace(/^\d+ × /, "") ?? "subscription"
+        }`,
+      });
+    }
+    Object.assign(invoice, {
+      amount_due: 0,
+      amount_remaining: 0,
+      subtotal: 0,
+      subtotal_excluding_tax: 0,
+      total: 0,
+      total_excluding_tax: 0,
+    });
+    const draft = structuredClone(invoice);
+    finalizeInvoice(this.state, invoice);
+    const open = structuredClone(invoice);
+    Object.assign(invoice, { status: "paid", amount_paid: 0 });
+    invoice.status_transitions.paid_at = now;
+    subscription.latest_invoice = invoice.id;
+    Object.assign(session, {
+      status: "complete",
+      payment_status: "no_payment_required",
+      url: null,
+      customer: customer.id,
+      subscription: subscription.id,
+      invoice: invoice.id,
+      customer_details: {
+        ...(session.customer_details ?? {}),
+        email: customer.email,
+        name: customer.name,
+      },
+    });
+    this.events.emit("checkout.session.completed", session);
+    this.events.emit("customer.subscription.created", subscription);
+    this.events.emit("invoice.created", draft);
+    this.events.emit("invoice.finalized", open);
+    this.events.emit("invoice.paid", invoice);
+    this.events.emit("invoice.payment_succeeded", invoice);
+  }
+
+  /**
+   * The end of a trial on the simulated clock, without a payment method:
+   * `trial_settings.end_behavior.missing_payment_method` decides. `cancel` ends it
+   * (customer.subscription.deleted) and `pause` pauses it; both return the subscription.
+   * `create_invoice` returns null: the renewal that follows invoices the first period and cannot
+   * charge it. A trial with a payment method converts in that renewal too.
+   */
+  private endTrialWithoutCard(subscription: Stripe.Subscription): Stripe.Subscription | null {
+    const missing = subscription.trial_settings?.end_behavior?.missing_payment_method ??
+      "create_invoice";
+    if (missing === "create_invoice") return null;
+    const before = structuredClone(subscription);
+    const now = this.state.now();
+    if (missing === "pause") {
+      subscription.status = "paused";
+      this.events.emit("customer.subscription.paused", subscription, before);
+      this.events.emit("customer.subscription.updated", subscription, before);
+      return subscription;
+    }
+    Object.assign(subscription, {
+      status: "canceled",
+      canceled_at: now,
+      ended_at: now,
+      cancellation_details: cancellationDetails(null),
+    });
+    this.events.emit("customer.subscription.deleted", subscription);
+    return subscription;
+  }
+
   /** Stripe's notice three days before a trial ends (customer.subscription.trial_will_end). */
   trialWillEnd(id: string): Stripe.Subscription {
     const subscription = this.subscription(id);
@@ -437,7 +561,7 @@ export class Billing {
     id: string,
     options: { outcome?: PaymentOutcome } = {},
   ): Stripe.Subscription {
-    const outcome = options.outcome ?? "paid";
+    let outcome = options.outcome ?? "paid";
     const subscription = this.subscription(id);
     this.refuseEnded(subscription);
     if (subscription.status === "paused") {
@@ -445,6 +569,13 @@ export class Billing {
     }
     const period = periodOf(subscription);
     const cancelAt = subscription.cancel_at_period_end ? period.end : subscription.cancel_at;
+    const trialEnds = subscription.status === "trialing" &&
+      !(cancelAt !== null && cancelAt <= period.end);
+    if (trialEnds && subscription.default_payment_method === null) {
+      const ended = this.endTrialWithoutCard(subscription);
+      if (ended) return ended;
+      outcome = "payment_failed";
+    }
     if (cancelAt !== null && cancelAt <= period.end) {
       subscription.status = "canceled";
       subscription.ended_at = cancelAt;
@@ -461,6 +592,8 @@ export class Billing {
       return this.retryRenewal(subscription, latest, "payment_failed");
     }
     const before = structuredClone(subscription);
+    // A trial converts at its end: the first paid period starts (https://docs.stripe.com/billing/subscriptions/trials).
+    if (trialEnds) subscription.status = "active";
     for (const item of subscription.items.data) {
       const recurring = item.price.recurring ?? { interval: "month", interval_count: 1 };
       item.current_period_start = item.current_period_end;

@@ -24,6 +24,17 @@ export interface CheckoutRequest {
   pendingPaymentIntentId?: string;
   /** Connect's `subscription_data` (destination charges), copied onto the subscription. */
   destinationCharge?: DestinationCharge;
+  /** `subscription_data[trial_period_days]` with `trial_settings`: the subscription starts trialing. */
+  trial?: SubscriptionTrial;
+  /** `payment_method_collection`: `if_required` takes no card when nothing is due (a trial). */
+  paymentMethodCollection?: "always" | "if_required";
+}
+
+/** A free trial Checkout starts (https://docs.stripe.com/billing/subscriptions/trials). */
+export interface SubscriptionTrial {
+  days: number;
+  /** `trial_settings[end_behavior][missing_payment_method]`: what ends a trial with no card. */
+  missingPaymentMethod: "cancel" | "create_invoice" | "pause";
 }
 
 /** A subscription's destination-charge settings (`subscription_data` of Checkout). */
