@@ -186,6 +186,8 @@ export type EventTarget =
   | { kind: "customer"; customerId: string; subscriptionId: string | null }
   | { kind: "refund"; customerId: string | null; chargeId: string; fullyRefunded: boolean }
   | { kind: "dispute"; chargeId: string; disputeId: string }
+  /** A Checkout Session in payment mode completed: a one-time pass may have been paid. */
+  | { kind: "pass"; customerId: string; checkoutSessionId: string }
   | { kind: "none"; why: string };
 
 /** Reads the target out of a parsed handled event. */
@@ -193,10 +195,13 @@ export function eventTarget(event: HandledStripeEvent): EventTarget {
   switch (event.type) {
     case "checkout.session.completed": {
       const session = event.data.object;
+      if (!session.customer) return { kind: "none", why: "Checkout Session has no customer" };
+      if (session.mode === "payment") {
+        return { kind: "pass", customerId: session.customer, checkoutSessionId: session.id };
+      }
       if (session.mode !== "subscription") {
         return { kind: "none", why: `Checkout Session in ${session.mode} mode` };
       }
-      if (!session.customer) return { kind: "none", why: "Checkout Session has no customer" };
       return {
         kind: "customer",
         customerId: session.customer,
@@ -207,8 +212,8 @@ export function eventTarget(event: HandledStripeEvent): EventTarget {
     case "invoice.payment_succeeded":
     case "invoice.payment_failed": {
       const invoice = event.data.object;
-      if (!invoice.subscription) return { kind: "none", why: "invoice is not a subscription's" };
       if (!invoice.customer) return { kind: "none", why: "invoice has no customer" };
+      // An invoice of no subscription (a one-time pass's) still carries money for the ledger.
       return {
         kind: "customer",
         customerId: invoice.customer,

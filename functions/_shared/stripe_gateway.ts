@@ -14,6 +14,7 @@ import {
   stripeMoneyInvoice,
   stripeMoneyRefund,
 } from "../_core/ledger.ts";
+import { type PassPayment, stripeCheckoutPayment } from "../_core/one_time_pass.ts";
 import { type StripePriceFacts } from "../_core/plans_file.ts";
 import { billingIntervalSchema } from "../_core/price.ts";
 import {
@@ -155,6 +156,7 @@ const priceSchema: z.ZodType<StripePriceFacts> = z.object({
   currency: z.string(),
   unit_amount: z.number().int().nullable(),
   billing_scheme: z.string().optional(),
+  tax_behavior: z.enum(["inclusive", "exclusive", "unspecified"]).nullable().optional(),
   recurring: z.object({
     interval: billingIntervalSchema,
     interval_count: z.number().int(),
@@ -233,6 +235,11 @@ export interface StripeGateway {
     metadata: Record<string, string>,
   ): Promise<void>;
   retrieveSubscription(subscriptionId: string): Promise<SubscriptionSnapshot>;
+  /**
+   * A paid Checkout Session in payment mode, the facts a one-time pass is recorded from; null for
+   * a session of another mode or not paid (yet).
+   */
+  retrieveCheckoutPayment(sessionId: string): Promise<PassPayment | null>;
   /** Every subscription of the customer, whatever its status (Stripe lists 100 at most). */
   listCustomerSubscriptions(customerId: string): Promise<SubscriptionSnapshot[]>;
   /** Cancels at once; the key makes a retry of the same cancellation a no-op at Stripe. */
@@ -330,6 +337,13 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
     },
     async retrieveSubscription(subscriptionId) {
       return stripeSubscription.parse(await stripe.subscriptions.retrieve(subscriptionId));
+    },
+    async retrieveCheckoutPayment(sessionId) {
+      return stripeCheckoutPayment.parse(
+        await stripe.checkout.sessions.retrieve(sessionId, {
+          expand: ["payment_intent.latest_charge", "line_items"],
+        }),
+      );
     },
     async listCustomerSubscriptions(customerId) {
       const listed = await stripe.subscriptions.list({

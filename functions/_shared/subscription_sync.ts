@@ -33,6 +33,14 @@ import {
   type ReversalStage,
 } from "../_core/refund_dispute_policy.ts";
 import { ROLEPASS_METADATA, type SubscriptionSnapshot } from "../_core/stripe_shapes.ts";
+import {
+  foldPasses,
+  passesOf,
+  type PassRow,
+  passRowsOf,
+  reversePass,
+  storedPasses,
+} from "./one_time_passes.ts";
 import { oneRow, type Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
 import type { StripeGateway } from "./stripe_gateway.ts";
@@ -296,6 +304,8 @@ interface MembershipRow {
   plans: PlanRow[];
   /** Refunds and disputes in force against the listed subscriptions. */
   revocations: RevocationRow[];
+  /** The member's one-time passes (one_time_passes.ts). */
+  passes: PassRow[];
   /** false when a read of the customer that started later was applied already. */
   read_is_newest: boolean;
 }
@@ -376,7 +386,17 @@ export async function applyCustomerRead(
       reversal.canceled,
     );
     if (decision.revoke) revoked = revocationOf(reversal.pending.stage);
+  } else if (reversal && !reversal.pending.subscriptionId) {
+    // A charge of no subscription may have paid a one-time pass (one_time_passes.ts).
+    decision = await reversePass(tx, {
+      refund: membership.refund_policy,
+      dispute: membership.dispute_policy,
+    }, reversal.pending);
+    if (decision?.revoke) revoked = revocationOf(reversal.pending.stage);
   }
+  const passes = decision && !reversed
+    ? await passesOf(tx, membership.id)
+    : storedPasses(membership.passes);
   const revocations = new Map<string, RecordedRevocation[]>();
   for (const row of revocationRows) {
     const recorded = revocations.get(row.stripe_subscription_id) ?? [];
@@ -413,6 +433,19 @@ export async function applyCustomerRead(
     }];
   });
   const driving = pickDrivingSubscription(candidates);
+  if (!driving && passes.length) {
+    const passOnly = passOnlyState(membership, passes, now);
+    const changed = await writeMembership(tx, membership, customerId, passOnly, cause);
+    return {
+      result: "applied",
+      membershipId: membership.id,
+      subscriptionId: membership.stripe_subscription_id ?? "",
+      changed,
+      entitled: passOnly.entitled,
+      revoked,
+      reversal: decision,
+    };
+  }
   if (!driving) {
     deps.logger.warn("No subscription of this customer sells a plan of the guild", {
       customerId,
@@ -429,12 +462,16 @@ export async function applyCustomerRead(
       candidate.roleIds
     ),
   ]);
-  const next = membershipState(
-    driving.subscription,
-    driving.decision,
-    driving.plan,
-    driving.revokedFor,
-    roleIds,
+  const next = foldPasses(
+    membershipState(
+      driving.subscription,
+      driving.decision,
+      driving.plan,
+      driving.revokedFor,
+      roleIds,
+    ),
+    passes,
+    now,
   );
   const changed = await writeMembership(tx, membership, customerId, next, cause);
   return {
@@ -569,7 +606,8 @@ function selectMemberships(
           'covers_period_end', r.covers_period_end))
         from rolepass.stripe_subscription_revocations r
         where r.stripe_subscription_id = any(${subscriptionIds}) and r.status = 'in_force'
-      ), '[]'::jsonb) as revocations
+      ), '[]'::jsonb) as revocations,
+      ${passRowsOf(tx)} as passes
     from rolepass.memberships m
     join rolepass.guilds g on g.id = m.guild_id
     where ${where}
@@ -589,9 +627,10 @@ function selectMemberships(
 }
 
 interface MembershipState {
-  stripe_subscription_id: string;
-  plan_id: string;
-  status: string;
+  /** Null only for a membership that one-time passes alone have entitled. */
+  stripe_subscription_id: string | null;
+  plan_id: string | null;
+  status: string | null;
   current_period_end: Date | null;
   cancel_at: Date | null;
   cancel_at_period_end: boolean;
@@ -629,6 +668,35 @@ function membershipState(
       status: subscription.status,
     }),
   };
+}
+
+/**
+ * The state of a membership that only one-time passes entitle (no subscription sells a plan of
+ * the guild): the stored subscription facts stay, the entitlement is the passes'.
+ */
+function passOnlyState(
+  membership: MembershipRow,
+  passes: Awaited<ReturnType<typeof passesOf>>,
+  now: Date,
+): MembershipState {
+  return foldPasses(
+    {
+      stripe_subscription_id: membership.stripe_subscription_id,
+      plan_id: membership.plan_id,
+      status: membership.status,
+      current_period_end: membership.current_period_end,
+      cancel_at: membership.cancel_at,
+      cancel_at_period_end: membership.cancel_at_period_end,
+      past_due_since: membership.past_due_since,
+      entitled: false,
+      entitled_role_ids: [],
+      entitled_until: null,
+      revoked_reason: null,
+      subscription_live: false,
+    },
+    passes,
+    now,
+  );
 }
 
 const STATE_KEYS = [

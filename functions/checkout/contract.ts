@@ -58,8 +58,21 @@ export const planViewItemSchema = z.object({
   display: planDisplaySchema,
   unitAmount: z.number().int().nonnegative(),
   currency: z.string().regex(/^[a-z]{3}$/),
-  interval: billingIntervalSchema,
-  intervalCount: z.number().int().positive(),
+  /** How the plan sells its role: a subscription renewing every interval, or a one-time pass. */
+  sale: z.discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("subscription"),
+      interval: billingIntervalSchema,
+      intervalCount: z.number().int().positive(),
+    }),
+    z.object({
+      kind: z.literal("pass"),
+      /** How long the pass lasts after the payment; null for life. */
+      accessSeconds: z.number().int().positive().nullable(),
+    }),
+  ]),
+  /** With Stripe Tax on, whether the amount includes tax (always for yen); null when tax is off. */
+  tax: z.enum(["included", "excluded"]).nullable(),
 });
 /** One plan as the plan page shows it. */
 export type PlanViewItem = z.infer<typeof planViewItemSchema>;
@@ -76,6 +89,8 @@ export const planViewSchema = z.object({
   plans: z.array(planViewItemSchema),
   /** The member already has an entitling subscription: subscribing opens the portal instead. */
   entitled: z.boolean(),
+  /** The member's live pass, if any: its plan and until when (null: for life), ISO 8601. */
+  pass: z.object({ planId: z.string().uuid(), accessUntil: z.string().nullable() }).nullable(),
   /** When the link stops working, ISO 8601. */
   expiresAt: z.string(),
 });

@@ -18,13 +18,16 @@ import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts
 import type { Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import { createStripeGateway } from "../_shared/stripe_gateway.ts";
-import { syncSubscription } from "../_shared/subscription_sync.ts";
-import type { Locale } from "../_core/locale.ts";
+import { recordPass } from "../_shared/one_time_passes.ts";
 import {
-  holdsLiveSubscription,
-  type MembershipSubscription,
-  subscriptionHasEnded,
-} from "../_core/subscription_state.ts";
+  applyCustomerRead,
+  lockCustomer,
+  readCustomer,
+  type SyncOutcome,
+  syncSubscription,
+} from "../_shared/subscription_sync.ts";
+import type { Locale } from "../_core/locale.ts";
+import { subscriptionHasEnded } from "../_core/subscription_state.ts";
 import type {
   CheckoutCompletion,
   CheckoutProblem,
@@ -62,12 +65,38 @@ function fail(problem: CheckoutProblem): { ok: false; problem: CheckoutProblem }
   return { ok: false, problem };
 }
 
-function membershipState(row: store.MembershipRow | null): MembershipSubscription | null {
-  return row && {
-    entitled: row.entitled,
-    stripeSubscriptionId: row.stripe_subscription_id,
-    status: row.status,
+/**
+ * Whether the member holds a subscription to manage rather than buy again: the fact the sync
+ * decided and stored. A pass is not one: its holder may buy another plan or renew the pass.
+ */
+function holdsSubscription(row: store.MembershipRow | null): boolean {
+  return row?.subscription_live ?? false;
+}
+
+/** How a plan sells its role, as the page shows it. */
+function saleOf(plan: store.PlanRow): PlanViewItem["sale"] | null {
+  if (plan.access_kind === "subscription") {
+    return plan.billing_interval
+      ? {
+        kind: "subscription",
+        interval: plan.billing_interval,
+        intervalCount: plan.interval_count,
+      }
+      : null;
+  }
+  return {
+    kind: "pass",
+    accessSeconds: plan.access_kind === "lifetime" ? null : Math.round(plan.access_seconds ?? 0),
   };
+}
+
+/**
+ * Whether a plan's shown amount includes tax: only known when the guild has Stripe Tax on and the
+ * price says (plans:apply refuses a tax-exclusive yen price there).
+ */
+function taxOf(plan: store.PlanRow, guild: { automatic_tax: boolean }): PlanViewItem["tax"] {
+  if (!guild.automatic_tax || plan.tax_behavior === "unspecified") return null;
+  return plan.tax_behavior === "inclusive" ? "included" : "excluded";
 }
 
 function linkState(row: store.LinkTokenRow) {
@@ -101,8 +130,9 @@ export async function viewPlans(
   const plans: PlanViewItem[] = [];
   for (const plan of guildPlans.plans) {
     const display = planDisplaySchema.safeParse(plan.display);
-    if (!display.success) {
-      log.warn("plan hidden: its display text is invalid", { planId: plan.id });
+    const sale = saleOf(plan);
+    if (!display.success || !sale) {
+      log.warn("plan hidden: its display text or terms are invalid", { planId: plan.id });
       continue;
     }
     plans.push({
@@ -110,14 +140,15 @@ export async function viewPlans(
       display: display.data,
       unitAmount: plan.unit_amount,
       currency: plan.currency,
-      interval: plan.billing_interval,
-      intervalCount: plan.interval_count,
+      sale,
+      tax: taxOf(plan, guildPlans.guild),
     });
   }
   if (plans.length === 0) return fail("no_plans");
   const notice = sellerNoticeSchema.safeParse(guildPlans.guild.seller_notice);
   if (!notice.success) log.warn("seller notice incomplete", { guildId: link.guild_id });
   const membership = await store.findMembership(deps.sql, link.guild_id, link.discord_user_id);
+  const pass = membership && await store.findLivePass(deps.sql, membership.id);
   return {
     ok: true,
     value: {
@@ -128,7 +159,11 @@ export async function viewPlans(
         sellerNotice: notice.success ? notice.data : null,
       },
       plans,
-      entitled: holdsLiveSubscription(membershipState(membership)),
+      entitled: holdsSubscription(membership),
+      pass: pass && {
+        planId: pass.planId,
+        accessUntil: pass.accessUntil?.toISOString() ?? null,
+      },
       expiresAt: link.expires_at.toISOString(),
     },
   };
@@ -209,10 +244,14 @@ async function openSession(
   tx: store.Queryable,
   link: store.LinkTokenRow,
   membership: store.MembershipRow,
-  request: { action: SessionAction; priceId: string | null; locale: Locale | undefined },
+  request: {
+    action: SessionAction;
+    plan: store.PlanRow | null;
+    locale: Locale | undefined;
+  },
   log: Logger,
 ): Promise<Outcome<SessionLink>> {
-  const { action, priceId } = request;
+  const { action, plan } = request;
   const opened = await store.attemptsForLinkToken(tx, link.id);
   const use = decideLinkUse(
     linkState(link),
@@ -245,10 +284,17 @@ async function openSession(
       const settled = await settleEarlierCheckouts(deps, tx, membership.id, link.id, log);
       if (!settled.ok) return settled;
     }
+    if (!plan) throw new Error("a Checkout session needs its plan");
+    const guildTax = await store.findGuildTax(tx, link.guild_id);
     session = await deps.stripe.createCheckoutSession({
       member,
       customerId: membership.stripe_customer_id,
-      priceId: priceId!,
+      priceId: plan.stripe_price_id,
+      mode: plan.access_kind === "subscription" ? "subscription" : "payment",
+      allowPromotionCodes: plan.allow_promotion_codes,
+      tax: guildTax.automaticTax && guildTax.billingAddressCollection
+        ? { billingAddressCollection: guildTax.billingAddressCollection }
+        : null,
       locale,
       successUrl: `${siteUrl(deps, "/join/thanks", locale)}&session_id={CHECKOUT_SESSION_ID}`,
       cancelUrl: siteUrl(deps, "/join/cancelled", locale),
@@ -302,12 +348,12 @@ export async function openCheckout(
       guildId: link.guild_id,
       discordUserId: link.discord_user_id,
     });
-    const action: SessionAction = holdsLiveSubscription(membershipState(membership))
+    const action: SessionAction = holdsSubscription(membership)
       ? { kind: "portal" }
       : { kind: "checkout", planId: plan.id };
     return await openSession(deps, tx, link, membership, {
       action,
-      priceId: plan.stripe_price_id,
+      plan,
       locale: request.locale,
     }, log);
   });
@@ -329,7 +375,7 @@ export async function openPortal(
     if (!membership?.stripe_customer_id) return fail("no_subscription");
     return await openSession(deps, tx, link, membership, {
       action: { kind: "portal" },
-      priceId: null,
+      plan: null,
       locale: request.locale,
     }, log);
   });
@@ -382,6 +428,36 @@ export async function completeCheckout(
   }
 }
 
+/**
+ * Re-reads the customer from Stripe and applies it under the customer's lock, as the webhook
+ * does; a completed payment-mode session first records its pass (one_time_passes.ts) in the same
+ * transaction, so the thank-you page can grant a pass before the webhook lands.
+ */
+async function syncCheckout(
+  deps: CheckoutDeps,
+  session: { id: string; mode: string; customerId: string | null },
+  log: Logger,
+): Promise<SyncOutcome> {
+  const syncDeps = {
+    sql: deps.sql,
+    stripe: createStripeGateway(deps.stripeClient),
+    now: deps.now,
+    logger: log,
+  };
+  const cause = { cause: CHECKOUT_SUCCESS_CAUSE, eventId: null };
+  const customerId = session.customerId!;
+  if (session.mode !== "payment") {
+    return await syncSubscription(syncDeps, { customerId }, cause);
+  }
+  const payment = await syncDeps.stripe.retrieveCheckoutPayment(session.id);
+  const read = await readCustomer(syncDeps, customerId);
+  return await deps.sql.begin(async (tx) => {
+    await lockCustomer(tx, customerId);
+    if (payment) await recordPass(tx, payment, null);
+    return await applyCustomerRead(tx, syncDeps, read, cause);
+  }) as SyncOutcome;
+}
+
 /** Asks Stripe about a recorded session under the claim of {@link completeCheckout}. */
 async function checkSession(
   deps: CheckoutDeps,
@@ -406,11 +482,7 @@ async function checkSession(
   if (session.status !== "complete" || !session.customerId) {
     return { ok: true, value: { status: "processing" } };
   }
-  const synced = await syncSubscription(
-    { sql: deps.sql, stripe: createStripeGateway(deps.stripeClient), now: deps.now, logger: log },
-    { customerId: session.customerId },
-    { cause: CHECKOUT_SUCCESS_CAUSE, eventId: null },
-  );
+  const synced = await syncCheckout(deps, { ...session, id: sessionId }, log);
   const entitled = synced.result === "applied" && synced.entitled;
   const status = entitled ? "granting" : "processing";
   await store.recordCompletion(deps.sql, attempt.id, status);

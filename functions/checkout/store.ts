@@ -31,6 +31,9 @@ const guildRowSchema = z.object({
   id: z.string(),
   name: z.string(),
   seller_notice: z.unknown(),
+  /** Stripe Tax at Checkout, with the address collection it needs (null when tax is off). */
+  automatic_tax: z.boolean(),
+  billing_address_collection: z.enum(["auto", "required"]).nullable(),
 });
 /** A guild as the plan page needs it; `seller_notice` is parsed by the caller. */
 export type GuildRow = z.infer<typeof guildRowSchema>;
@@ -42,9 +45,24 @@ const planRowSchema = z.object({
   display: z.unknown(),
   unit_amount: z.number().int(),
   currency: z.string(),
-  billing_interval: billingIntervalSchema,
+  /** Null for a pass (a one-time price). */
+  billing_interval: billingIntervalSchema.nullable(),
   interval_count: z.number().int(),
+  access_kind: z.enum(["subscription", "lifetime", "duration"]),
+  /** A duration pass's length in seconds. */
+  access_seconds: z.number().nullable(),
+  allow_promotion_codes: z.boolean(),
+  tax_behavior: z.enum(["inclusive", "exclusive", "unspecified"]),
+  /** Null: the plan has no trial. */
+  trial_days: z.number().int().nullable(),
+  trial_payment_method: z.enum(["required", "if_required"]),
+  trial_missing_payment_method: z.enum(["cancel", "pause"]),
 });
+/** The columns a plan read selects, with a pass's length in seconds. */
+const PLAN_COLUMNS = `p.id, p.guild_id, p.stripe_price_id, p.display, p.unit_amount, p.currency,
+  p.billing_interval, p.interval_count, p.access_kind,
+  extract(epoch from p.access_duration)::float8 as access_seconds, p.allow_promotion_codes,
+  p.tax_behavior, p.trial_days, p.trial_payment_method, p.trial_missing_payment_method`;
 /** An active plan of a guild; `display` is parsed by the caller. */
 export type PlanRow = z.infer<typeof planRowSchema>;
 
@@ -56,6 +74,10 @@ const membershipRowSchema = z.object({
   stripe_subscription_id: z.string().nullable(),
   status: z.string().nullable(),
   entitled: z.boolean(),
+  /** Whether the member holds a live subscription, as the sync decided and stored it. */
+  subscription_live: z.boolean(),
+  /** When the member's first trial in the guild began: no second one. */
+  trial_started_at: z.date().nullable(),
 });
 /** What checkout needs of a membership. */
 export type MembershipRow = z.infer<typeof membershipRowSchema>;
@@ -114,14 +136,14 @@ export async function loadGuildPlans(
   guildId: string,
 ): Promise<{ guild: GuildRow; plans: PlanRow[] } | null> {
   const guilds = await sql`
-    select id, name, seller_notice from rolepass.guilds where id = ${guildId}`;
+    select id, name, seller_notice, automatic_tax, billing_address_collection
+    from rolepass.guilds where id = ${guildId}`;
   if (!guilds.length) return null;
   const plans = await sql`
-    select id, guild_id, stripe_price_id, display, unit_amount, currency, billing_interval,
-      interval_count
-    from rolepass.plans
-    where guild_id = ${guildId} and active
-    order by sort_order, created_at, id`;
+    select ${sql.unsafe(PLAN_COLUMNS)}
+    from rolepass.plans p
+    where p.guild_id = ${guildId} and p.active
+    order by p.sort_order, p.created_at, p.id`;
   return {
     guild: guildRowSchema.parse(guilds[0]),
     plans: plans.map((row) => planRowSchema.parse(row)),
@@ -135,11 +157,46 @@ export async function findActivePlan(
   planId: string,
 ): Promise<PlanRow | null> {
   const rows = await sql`
-    select id, guild_id, stripe_price_id, display, unit_amount, currency, billing_interval,
-      interval_count
-    from rolepass.plans
-    where id = ${planId} and guild_id = ${guildId} and active`;
+    select ${sql.unsafe(PLAN_COLUMNS)}
+    from rolepass.plans p
+    where p.id = ${planId} and p.guild_id = ${guildId} and p.active`;
   return rows.length ? planRowSchema.parse(rows[0]) : null;
+}
+
+/** What Checkout needs of a guild beside the plan: its Stripe Tax setting. */
+export async function findGuildTax(
+  sql: Queryable,
+  guildId: string,
+): Promise<{ automaticTax: boolean; billingAddressCollection: "auto" | "required" | null }> {
+  const rows = await sql`
+    select automatic_tax, billing_address_collection from rolepass.guilds where id = ${guildId}`;
+  const row = guildRowSchema.pick({ automatic_tax: true, billing_address_collection: true })
+    .parse(rows[0]);
+  return {
+    automaticTax: row.automatic_tax,
+    billingAddressCollection: row.billing_address_collection,
+  };
+}
+
+const livePassRowSchema = z.object({
+  plan_id: z.string().uuid(),
+  access_until: z.date().nullable(),
+});
+
+/** The member's longest-lasting live pass, or null (a lifetime pass outlasts any other). */
+export async function findLivePass(
+  sql: Queryable,
+  membershipId: string,
+): Promise<{ planId: string; accessUntil: Date | null } | null> {
+  const rows = await sql`
+    select plan_id, access_until from rolepass.member_passes
+    where membership_id = ${membershipId} and status = 'active'
+      and (access_until is null or access_until > now())
+    order by access_until desc nulls first
+    limit 1`;
+  if (!rows.length) return null;
+  const row = livePassRowSchema.parse(rows[0]);
+  return { planId: row.plan_id, accessUntil: row.access_until };
 }
 
 /** The member's membership in a guild, or null (no lock). */

@@ -20,6 +20,12 @@ export interface CheckoutSessionRequest {
   member: MemberRef;
   customerId: string;
   priceId: string;
+  /** `subscription` for a recurring price; `payment` for a pass's one-time price. */
+  mode: "subscription" | "payment";
+  /** Whether the member may enter a Stripe promotion code. */
+  allowPromotionCodes: boolean;
+  /** Stripe Tax, with the address it needs; null when the guild has tax off. */
+  tax: { billingAddressCollection: "auto" | "required" } | null;
   locale: Locale;
   successUrl: string;
   cancelUrl: string;
@@ -45,6 +51,8 @@ export interface OpenedSession {
 /** What became of a Checkout session, and whose it is. */
 export interface CheckoutSessionState {
   status: "open" | "complete" | "expired";
+  /** `subscription`, or `payment` for a pass. */
+  mode: string;
   subscriptionId: string | null;
   customerId: string | null;
   /** The `rolepass_membership_id` metadata rolepass wrote on the session, if any. */
@@ -96,6 +104,7 @@ function stateOf(session: Stripe.Checkout.Session): CheckoutSessionState {
       : session.status === "expired"
       ? "expired"
       : "open",
+    mode: session.mode,
     subscriptionId: typeof subscription === "string" ? subscription : subscription?.id ?? null,
     customerId: typeof customer === "string" ? customer : customer?.id ?? null,
     membershipId: session.metadata?.[ROLEPASS_METADATA.membershipId] ?? null,
@@ -125,12 +134,26 @@ export function createCheckoutStripe(stripe: Stripe): CheckoutStripe {
     async createCheckoutSession(request) {
       const metadata = metadataOf(request.member);
       const session = await stripe.checkout.sessions.create({
-        mode: "subscription",
+        mode: request.mode,
         customer: request.customerId,
         line_items: [{ price: request.priceId, quantity: 1 }],
         client_reference_id: clientReferenceId(request.member),
         metadata,
-        subscription_data: { metadata },
+        // A pass is a payment: its PaymentIntent carries the metadata, and a paid invoice follows
+        // so the money ledger and the refund task read it as they read a subscription's.
+        ...(request.mode === "subscription"
+          ? { subscription_data: { metadata } }
+          : { payment_intent_data: { metadata }, invoice_creation: { enabled: true } }),
+        ...(request.allowPromotionCodes ? { allow_promotion_codes: true } : {}),
+        // Stripe Tax reads the address the member enters; saving it on the customer is what lets
+        // Checkout use it with an existing customer (https://docs.stripe.com/tax/checkout).
+        ...(request.tax
+          ? {
+            automatic_tax: { enabled: true },
+            billing_address_collection: request.tax.billingAddressCollection,
+            customer_update: { address: "auto" as const },
+          }
+          : {}),
         locale: request.locale,
         success_url: request.successUrl,
         cancel_url: request.cancelUrl,

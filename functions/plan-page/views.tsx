@@ -5,12 +5,13 @@
 import type { Child } from "hono/jsx";
 import { type Locale, LOCALES } from "../_core/locale.ts";
 import {
+  formatPassEnd,
   type PlanPageMessages,
   planPageMessages,
   type PlanPageProblem,
 } from "../_core/messages/plan_page.ts";
 import { pickText, type SellerNotice } from "../_core/operator_text.ts";
-import { formatPlanPrice } from "../_core/price.ts";
+import { formatPlanTerms } from "../_core/price.ts";
 import type { PlanView } from "../checkout/contract.ts";
 import { onSitePath } from "./site_path.ts";
 
@@ -161,18 +162,48 @@ export function PlanPage(
   const roleNameOf = (plan: PlanView["plans"][number]) =>
     (locale === "ja" ? plan.display.ja?.role_name : undefined) ?? plan.display.en.role_name;
   const priceOf = (plan: PlanView["plans"][number]) =>
-    formatPlanPrice({
-      unitAmount: plan.unitAmount,
-      currency: plan.currency,
-      interval: plan.interval,
-      intervalCount: plan.intervalCount,
-    }, locale);
+    formatPlanTerms(
+      plan.sale.kind === "subscription"
+        ? {
+          kind: "subscription",
+          unitAmount: plan.unitAmount,
+          currency: plan.currency,
+          interval: plan.sale.interval,
+          intervalCount: plan.sale.intervalCount,
+        }
+        : {
+          kind: "pass",
+          unitAmount: plan.unitAmount,
+          currency: plan.currency,
+          accessSeconds: plan.sale.accessSeconds,
+        },
+      locale,
+      plan.tax,
+    );
   const prices = view.plans.map((plan) => `${nameOf(plan)}: ${priceOf(plan)}`).join("\n");
+  const heldPass = view.pass && view.plans.find((plan) => plan.id === view.pass?.planId);
+  // A pass holder may renew the pass or buy another plan; only a subscriber goes to the portal.
+  const buttonOf = (plan: PlanView["plans"][number], name: string) =>
+    view.entitled
+      ? text.manageButton
+      : plan.sale.kind === "subscription"
+      ? text.subscribeButton(name)
+      : plan.id === view.pass?.planId
+      ? text.renewButton(name)
+      : text.buyButton(name);
   return (
     <Layout locale={locale} title={text.joinTitle(view.guild.name)} path={props.path}>
       <h1>{text.joinTitle(view.guild.name)}</h1>
       <p>{text.joinIntro(view.guild.name)}</p>
       {view.entitled && <p class="callout" role="note">{text.alreadySubscribed}</p>}
+      {view.pass && heldPass && (
+        <p class="callout" role="note">
+          {text.passHeld(
+            nameOf(heldPass),
+            view.pass.accessUntil ? formatPassEnd(new Date(view.pass.accessUntil), locale) : null,
+          )}
+        </p>
+      )}
       <section aria-labelledby="plans">
         <h2 id="plans">{text.plansHeading}</h2>
         <ul class="plans">
@@ -188,14 +219,16 @@ export function PlanPage(
                     <dt>{text.priceLabel}</dt>
                     <dd class="price">{priceOf(plan)}</dd>
                     <dt>{text.grantsLabel}</dt>
-                    <dd>{text.grants(view.guild.name, roleNameOf(plan))}</dd>
+                    <dd>
+                      {plan.sale.kind === "pass"
+                        ? text.grantsForPass(view.guild.name, roleNameOf(plan))
+                        : text.grants(view.guild.name, roleNameOf(plan))}
+                    </dd>
                   </dl>
                   <form method="post" action={`/join/${encodeURIComponent(props.token)}`}>
                     <input type="hidden" name="plan_id" value={plan.id} />
                     <input type="hidden" name="lang" value={locale} />
-                    <button type="submit">
-                      {view.entitled ? text.manageButton : text.subscribeButton(display.name)}
-                    </button>
+                    <button type="submit">{buttonOf(plan, display.name)}</button>
                   </form>
                 </article>
               </li>

@@ -37,6 +37,7 @@ import {
   recordFailure,
   recordIgnored,
 } from "../_shared/stripe_event_ledger.ts";
+import { recordPass } from "../_shared/one_time_passes.ts";
 import { readMoneyFacts } from "./money_facts.ts";
 
 /** What happened to an event; the HTTP answer reports it. */
@@ -93,6 +94,9 @@ export async function processEvent(
       return { status: "ignored", why: resolved.ignore };
     }
     const moneyFacts = await readMoneyFacts(deps.stripe, parsed.data);
+    const passPayment = resolved.passSessionId
+      ? await deps.stripe.retrieveCheckoutPayment(resolved.passSessionId)
+      : null;
     const cause = { cause: causeOf(resolved.reversal) ?? envelope.type, eventId: envelope.id };
     let outcome: SyncOutcome | null = null;
     for (let attempt = 1;; attempt++) {
@@ -104,6 +108,7 @@ export async function processEvent(
       try {
         outcome = await deps.sql.begin(async (tx) => {
           if (!await claimEvent(tx, envelope, customerLock(tx, resolved.customerId))) return null;
+          if (passPayment) await recordPass(tx, passPayment, envelope.id);
           const synced = await applyCustomerRead(tx, deps, prepared.read, cause, prepared.reversal);
           if (synced.result === "not_rolepass") {
             await markIgnoredInTransaction(tx, envelope.id, NOT_ROLEPASS);
@@ -186,7 +191,12 @@ function whyNotServed(envelope: StripeEventEnvelope, livemode: boolean): string 
 }
 
 type ResolvedTarget =
-  | { customerId: string; reversal: PendingReversal | null }
+  | {
+    customerId: string;
+    reversal: PendingReversal | null;
+    /** A completed payment-mode Checkout Session, whose pass is recorded with the sync. */
+    passSessionId?: string;
+  }
   | { ignore: string };
 
 /** The history's cause for a refund or a dispute, as before policies had stages. */
@@ -211,16 +221,22 @@ async function resolveTarget(
       return { ignore: target.why };
     case "customer":
       return { customerId: target.customerId, reversal: null };
+    case "pass":
+      return {
+        customerId: target.customerId,
+        reversal: null,
+        passSessionId: target.checkoutSessionId,
+      };
     case "refund":
     case "dispute": {
       const charge = await stripe.retrieveCharge(target.chargeId);
       if (!charge.customerId) return { ignore: `charge ${charge.id} has no customer` };
+      // A charge of no subscription may have paid a one-time pass: the sync looks for it.
       const paid = await subscriptionOfCharge(stripe, charge);
-      if (!paid) return { customerId: charge.customerId, reversal: null };
       const common = {
-        subscriptionId: paid.subscriptionId,
+        subscriptionId: paid?.subscriptionId ?? null,
         chargeId: charge.id,
-        coversPeriodEnd: paid.periodEnd,
+        coversPeriodEnd: paid?.periodEnd ?? null,
         eventId,
       };
       if (target.kind === "refund") {

@@ -155,9 +155,9 @@ async function entitleMember(world: Parameters<Parameters<typeof withCheckoutWor
   const customer = world.stripeDouble.createCustomer({});
   const [membership] = await world.db.sql<{ id: string }[]>`
     insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id, status,
-      plan_id, entitled, entitled_role_id, change_cause)
+      plan_id, entitled, entitled_role_id, subscription_live, change_cause)
     values (${GUILD_ID}, ${MEMBER_ID}, ${customer.id}, 'active', ${world.planId}, true, ${ROLE_ID},
-      'test')
+      true, 'test')
     returning id`;
   assert(membership, "membership is missing");
   return { customerId: customer.id, membershipId: membership.id };

@@ -39,10 +39,11 @@ function viewOf(overrides: Partial<PlanView> = {}): PlanView {
       display: guild.plans[0].display,
       unitAmount: 500,
       currency: "jpy",
-      interval: "month",
-      intervalCount: 1,
+      sale: { kind: "subscription", interval: "month", intervalCount: 1 },
+      tax: null,
     }],
     entitled: false,
+    pass: null,
     expiresAt: new Date(Date.now() + 600_000).toISOString(),
     ...overrides,
   };

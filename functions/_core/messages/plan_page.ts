@@ -70,6 +70,14 @@ export interface PlanPageMessages {
   /** The role a plan grants; without the operator's `role_name`, "this plan's role". */
   grants(guildName: string, roleName?: string): string;
   subscribeButton(planName: string): string;
+  /** The role a pass grants, for as long as it lasts. */
+  grantsForPass(guildName: string, roleName?: string): string;
+  /** The button of a pass the member does not hold. */
+  buyButton(planName: string): string;
+  /** The button of the pass the member holds: buying it again extends it. */
+  renewButton(planName: string): string;
+  /** What the member holds: a pass until `until` (already formatted), or for good when null. */
+  passHeld(planName: string, until: string | null): string;
   stripeNote: string;
   alreadySubscribed: string;
   manageButton: string;
@@ -110,6 +118,16 @@ const ja: PlanPageMessages = {
       ? `「${guild}」の「${role}」ロール（ご契約中のみ）`
       : `「${guild}」でこのプランのロール（ご契約中のみ）`,
   subscribeButton: (plan) => tidyJapaneseSpacing(`${plan} を申し込む`),
+  grantsForPass: (guild, role) =>
+    role
+      ? `「${guild}」の「${role}」ロール（ご購入の期間中）`
+      : `「${guild}」でこのプランのロール（ご購入の期間中）`,
+  buyButton: (plan) => tidyJapaneseSpacing(`${plan} を購入する`),
+  renewButton: (plan) => tidyJapaneseSpacing(`${plan} を延長する`),
+  passHeld: (plan, until) =>
+    until
+      ? `「${plan}」をご購入済みです（${until}まで）。もう一度購入すると、その期限から期間が延長されます。`
+      : `「${plan}」をご購入済みです（無期限）。ロールは今後もずっとご利用いただけます。`,
   stripeNote:
     "ボタンを押すと Stripe の決済ページに移動します。カード情報は当サイトに送信・保存されません。",
   alreadySubscribed:
@@ -184,6 +202,16 @@ const en: PlanPageMessages = {
       ? `The “${role}” role on “${guild}”, while your subscription runs`
       : `This plan's role on “${guild}”, while your subscription runs`,
   subscribeButton: (plan) => `Subscribe to ${plan}`,
+  grantsForPass: (guild, role) =>
+    role
+      ? `The “${role}” role on “${guild}”, for as long as your pass lasts`
+      : `This plan's role on “${guild}”, for as long as your pass lasts`,
+  buyButton: (plan) => `Buy ${plan}`,
+  renewButton: (plan) => `Renew ${plan}`,
+  passHeld: (plan, until) =>
+    until
+      ? `You have ${plan} until ${until}. Buying it again adds its time from that date.`
+      : `You have ${plan} for good: the role is yours to keep.`,
   stripeNote:
     "The button takes you to Stripe's checkout page. Your card details are never sent to or stored by this site.",
   alreadySubscribed:
@@ -248,4 +276,24 @@ const MESSAGES: Record<Locale, PlanPageMessages> = { ja, en };
 /** The plan page's texts for `locale`. */
 export function planPageMessages(locale: Locale): PlanPageMessages {
   return MESSAGES[locale];
+}
+
+/**
+ * When a pass ends, as the plan page writes it: Japan time for Japanese ("2026年12月31日 23:59"),
+ * UTC and labelled for English ("December 31, 2026, 14:59 UTC").
+ */
+export function formatPassEnd(date: Date, locale: Locale): string {
+  if (locale === "ja") {
+    return new Intl.DateTimeFormat("ja-JP", {
+      timeZone: "Asia/Tokyo",
+      dateStyle: "long",
+      timeStyle: "short",
+    }).format(date);
+  }
+  return new Intl.DateTimeFormat("en-US", {
+    timeZone: "UTC",
+    dateStyle: "long",
+    timeStyle: "short",
+    hourCycle: "h23",
+  }).format(date) + " UTC";
 }
