@@ -36,7 +36,7 @@ export function ranksAbove(a: Pick<RoleFact, "id" | "position">, b: typeof a): b
 /** The bot's guild permissions: @everyone (its id is the guild's) plus each of its roles. */
 export function botPermissions(
   guildId: string,
-  roles: readonly RoleFact[],
+  roles: readonly Pick<RoleFact, "id" | "permissions">[],
   botRoleIds: readonly string[],
 ): bigint {
   const held = new Set([guildId, ...botRoleIds]);

@@ -16,6 +16,9 @@ import {
   retryReply,
   type RoleJobSummary,
 } from "../../functions/_core/messages/admin.ts";
+import type { HealthProblem } from "../../functions/_core/health.ts";
+import { healthReply } from "../../functions/_core/messages/health.ts";
+import { resyncRefusalReply, resyncReply } from "../../functions/_core/messages/resync.ts";
 import { operatorLogText } from "../../functions/_core/messages/operator_log.ts";
 import { memberTimelineText } from "../../functions/_core/messages/member_timeline.ts";
 import { MEMBER_TIMELINE_KINDS, OPERATOR_LOG_KINDS } from "../../functions/_core/notices.ts";
@@ -314,8 +317,72 @@ function adminTexts(): string[] {
     compRevokedReply("1300000000000000000", null, "ja"),
     ...(["not_a_plan_role", "date_passed", "malformed_date"] as const)
       .map((refusal) => compRefusalReply(refusal, "ja")),
+    ...resyncAndHealthReplies(),
   ];
   return replies.map((reply) => reply.data.content ?? "");
+}
+
+function resyncAndHealthReplies() {
+  const memberId = "1300000000000000000";
+  const roleId = "1200000000000000000";
+  const problems: HealthProblem[] = [
+    { code: "bot_not_in_guild" },
+    { code: "no_manage_roles" },
+    { code: "role_outranks_bot", roleId, roleName: "サポーター（月額）" },
+    ...PLANS.flatMap((plan): HealthProblem[] => [
+      { code: "role_missing", roleId, planName: plan.ja?.name ?? plan.en.name },
+      { code: "role_managed", roleId, planName: plan.ja?.name ?? plan.en.name },
+    ]),
+    { code: "log_channel_unknown", channelId: roleId },
+    { code: "log_channel_no_access", channelId: roleId },
+    { code: "members_intent_off" },
+    { code: "webhook_missing", url: "https://p.supabase.co/functions/v1/stripe-webhook" },
+    { code: "webhook_missing", url: null },
+    { code: "webhook_disabled" },
+    { code: "webhook_events_missing", events: ["invoice.paid", "charge.refunded"] },
+    { code: "portal_not_configured" },
+    { code: "portal_no_cancel" },
+    { code: "portal_no_card_update" },
+  ];
+  return [
+    resyncRefusalReply("unknown_member", memberId, "ja"),
+    resyncRefusalReply("no_customer", memberId, "ja"),
+    resyncReply({ kind: "stripe_unavailable", memberId, detail: "HTTP 500" }, "ja"),
+    resyncReply({ kind: "stripe_not_configured", memberId }, "ja"),
+    resyncReply({ kind: "no_subscription", memberId }, "ja"),
+    ...[true, false].flatMap((roleRepairQueued) => [
+      resyncReply({
+        kind: "synced",
+        memberId,
+        changes: [],
+        roleId,
+        status: "active",
+        roleRepairQueued,
+      }, "ja"),
+      resyncReply({
+        kind: "synced",
+        memberId,
+        changes: [
+          { field: "status", from: null, to: "active" },
+          { field: "role", from: null, to: roleId },
+          { field: "role", from: roleId, to: null },
+        ],
+        roleId: null,
+        status: null,
+        roleRepairQueued,
+      }, "ja"),
+    ]),
+    healthReply({ checked: [], unanswered: [], problems: [] }, "ja", { stripeChecked: true }),
+    healthReply(
+      {
+        checked: ["discord.guild"],
+        unanswered: [{ check: "stripe.webhook", detail: "HTTP 500" }],
+        problems: problems.map((problem) => ({ check: "discord.roles", key: "k", problem })),
+      },
+      "ja",
+      { stripeChecked: false },
+    ),
+  ];
 }
 
 for (

@@ -2,6 +2,7 @@
  * Check: each paid role exists in its guild and is one a bot may assign (not the bot role of an
  * integration, which Discord manages itself).
  */
+import { judgePlanRoles } from "../../_core/health.ts";
 import type { ConfiguredGuild } from "./configured_plans.ts";
 import type { GuildFacts } from "./discord_facts.ts";
 import { fail, type Finding, pass, skip } from "./finding.ts";
@@ -12,30 +13,33 @@ export function checkPaidRolesExist(guild: ConfiguredGuild, facts: GuildFacts): 
   if (!facts.roles.ok) {
     return [skip("discord.roles", `Paid roles of guild ${label}`, "the guild's roles")];
   }
-  const roles = facts.roles.value;
-  const findings: Finding[] = [];
-  for (const plan of guild.plans) {
-    const role = roles.find((candidate) => candidate.id === plan.discordRoleId);
-    if (!role) {
-      findings.push(fail(
+  const verdicts = judgePlanRoles(
+    facts.roles.value,
+    guild.plans.map((plan) => ({ roleId: plan.discordRoleId, planName: plan.name })),
+  );
+  const findings = verdicts.map((verdict): Finding => {
+    const { planName, roleId } = verdict.plan;
+    if (verdict.kind === "missing") {
+      return fail(
         "discord.roles",
-        `The role ${plan.discordRoleId} of plan "${plan.name}" does not exist in guild ${label}`,
+        `The role ${roleId} of plan "${planName}" does not exist in guild ${label}`,
         "create the role (Server Settings → Roles) or copy the right id into " +
           "supabase/plans.json, then run `deno task plans:apply`",
-      ));
-    } else if (role.managed) {
-      findings.push(fail(
+      );
+    }
+    const { role } = verdict;
+    if (verdict.kind === "managed") {
+      return fail(
         "discord.roles",
-        `The role "${role.name}" (${role.id}) of plan "${plan.name}" is managed by an ` +
+        `The role "${role.name}" (${role.id}) of plan "${planName}" is managed by an ` +
           "integration: no bot can assign it",
         "create an ordinary role for the plan and put its id in supabase/plans.json",
-      ));
-    } else {
-      findings.push(pass(
-        "discord.roles",
-        `Plan "${plan.name}" grants the role "${role.name}" (${role.id}) in guild ${label}`,
-      ));
+      );
     }
-  }
+    return pass(
+      "discord.roles",
+      `Plan "${planName}" grants the role "${role.name}" (${role.id}) in guild ${label}`,
+    );
+  });
   return findings;
 }

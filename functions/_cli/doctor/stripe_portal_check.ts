@@ -6,6 +6,7 @@ import type { ConfiguredGuild } from "./configured_plans.ts";
 import type { StripeFacts } from "./stripe_facts.ts";
 import { fail, type Finding, pass, skip, warn } from "./finding.ts";
 import { describeFailure } from "./probe.ts";
+import { judgePortal } from "../../_core/health.ts";
 
 const SETTINGS = "Stripe Dashboard → Settings → Billing → Customer portal";
 
@@ -22,10 +23,8 @@ export function checkCustomerPortal(facts: StripeFacts): Finding[] {
       "run the doctor again",
     )];
   }
-  const current = probe.value.find((configuration) =>
-    configuration.is_default && configuration.active
-  );
-  if (!current) {
+  const verdict = judgePortal(probe.value);
+  if (verdict.kind === "not_configured") {
     return [fail(
       "stripe.portal",
       "The Stripe Customer Portal is not configured: members could not manage or cancel",
@@ -34,16 +33,16 @@ export function checkCustomerPortal(facts: StripeFacts): Finding[] {
   }
   const findings = [pass(
     "stripe.portal",
-    `The Stripe Customer Portal is configured (${current.id})`,
+    `The Stripe Customer Portal is configured (${verdict.id})`,
   )];
-  if (!current.features.subscription_cancel.enabled) {
+  if (!verdict.allowsCancel) {
     findings.push(warn(
       "stripe.portal",
       "The Customer Portal does not let members cancel their subscription",
       `${SETTINGS} → Cancellations: allow customers to cancel subscriptions`,
     ));
   }
-  if (!current.features.payment_method_update.enabled) {
+  if (!verdict.allowsCardUpdate) {
     findings.push(warn(
       "stripe.portal",
       "The Customer Portal does not let members change their card",

@@ -5,34 +5,14 @@
 import type { StripeFacts } from "./stripe_facts.ts";
 import { fail, type Finding, pass, skip, warn } from "./finding.ts";
 import { describeFailure } from "./probe.ts";
-import { STRIPE_API_VERSION, type WebhookEndpointFacts } from "../../_shared/stripe_gateway.ts";
-import { HANDLED_EVENT_TYPES } from "../../_core/stripe_shapes.ts";
+import { STRIPE_API_VERSION } from "../../_shared/stripe_gateway.ts";
+import {
+  judgeWebhookEndpoints,
+  REQUIRED_WEBHOOK_EVENTS,
+  stripeWebhookUrl,
+} from "../../_core/health.ts";
 
-/** The events stripe-webhook acts on; the endpoint must send each of them (or `*`). */
-export const REQUIRED_WEBHOOK_EVENTS: readonly string[] = HANDLED_EVENT_TYPES;
-
-/** Where Stripe must send events: the stripe-webhook function under SUPABASE_URL. */
-export function stripeWebhookUrl(supabaseUrl: string): string {
-  return `${supabaseUrl.replace(/\/+$/, "")}/functions/v1/stripe-webhook`;
-}
-
-function sameUrl(a: string, b: string): boolean {
-  try {
-    const left = new URL(a);
-    const right = new URL(b);
-    return left.origin === right.origin &&
-      left.pathname.replace(/\/+$/, "") === right.pathname.replace(/\/+$/, "");
-  } catch {
-    return false;
-  }
-}
-
-/** The required events an endpoint does not send. */
-export function missingEvents(endpoint: Pick<WebhookEndpointFacts, "enabled_events">): string[] {
-  const enabled = new Set(endpoint.enabled_events);
-  if (enabled.has("*")) return [];
-  return REQUIRED_WEBHOOK_EVENTS.filter((event) => !enabled.has(event));
-}
+export { missingEvents, REQUIRED_WEBHOOK_EVENTS, stripeWebhookUrl } from "../../_core/health.ts";
 
 /** Judges the webhook endpoints against the expected URL. */
 export function checkWebhookEndpoint(facts: StripeFacts, supabaseUrl: string): Finding[] {
@@ -49,42 +29,40 @@ export function checkWebhookEndpoint(facts: StripeFacts, supabaseUrl: string): F
   }
   const url = stripeWebhookUrl(supabaseUrl);
   const events = REQUIRED_WEBHOOK_EVENTS.join(", ");
-  const candidates = probe.value.filter((endpoint) => sameUrl(endpoint.url, url));
-  if (candidates.length === 0) {
-    const elsewhere = probe.value.find((endpoint) => endpoint.url.includes("/stripe-webhook"));
+  const verdict = judgeWebhookEndpoints(probe.value, url);
+  if (verdict.kind === "none") {
     return [fail(
       "stripe.webhook",
       `No Stripe webhook endpoint points at ${url}` +
-        (elsewhere ? ` (one points at ${elsewhere.url})` : ""),
+        (verdict.elsewhere ? ` (one points at ${verdict.elsewhere})` : ""),
       `Stripe Dashboard → Developers → Webhooks → Add endpoint: URL ${url}, events ${events}; ` +
         "then set STRIPE_WEBHOOK_SECRET to its signing secret",
     )];
   }
-  const enabled = candidates.filter((endpoint) => endpoint.status === "enabled");
-  if (enabled.length === 0) {
+  if (verdict.kind === "disabled") {
     return [fail(
       "stripe.webhook",
       `The Stripe webhook endpoint for ${url} is disabled: no event reaches rolepass`,
       "Stripe Dashboard → Developers → Webhooks → the endpoint → Enable",
     )];
   }
-  const best = enabled.reduce((a, b) => missingEvents(a).length <= missingEvents(b).length ? a : b);
-  const missing = missingEvents(best);
-  if (missing.length) {
+  if (verdict.kind === "missing_events") {
     return [fail(
       "stripe.webhook",
-      `The Stripe webhook endpoint ${best.id} does not send ${missing.join(", ")}`,
+      `The Stripe webhook endpoint ${verdict.endpointId} does not send ${
+        verdict.missing.join(", ")
+      }`,
       "Stripe Dashboard → Developers → Webhooks → the endpoint → Select events: add them",
     )];
   }
   const findings = [pass(
     "stripe.webhook",
-    `The Stripe webhook endpoint ${best.id} sends every needed event to ${url}`,
+    `The Stripe webhook endpoint ${verdict.endpointId} sends every needed event to ${url}`,
   )];
-  if (best.api_version && best.api_version !== STRIPE_API_VERSION) {
+  if (verdict.apiVersion && verdict.apiVersion !== STRIPE_API_VERSION) {
     findings.push(warn(
       "stripe.webhook",
-      `The webhook endpoint uses API version ${best.api_version}, rolepass pins ` +
+      `The webhook endpoint uses API version ${verdict.apiVersion}, rolepass pins ` +
         STRIPE_API_VERSION,
       "fine (rolepass re-fetches every subscription); to match, create the endpoint with " +
         `API version ${STRIPE_API_VERSION}`,
