@@ -11,11 +11,18 @@ import { z } from "zod";
 import { ADMIN_SUBCOMMANDS, parseAdminRequest } from "../_core/admin.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { localeSchema } from "../_core/locale.ts";
-import { createSql } from "../_shared/db.ts";
 import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
 import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import { runAdminRequest } from "../discord-interactions/admin.ts";
+import { stripeWebhookUrl } from "../_core/health.ts";
+import { healthReply } from "../_core/messages/health.ts";
+import { createSql, type Sql } from "../_shared/db.ts";
+import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
+import type { Logger } from "../_shared/log.ts";
+import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import { type AdminCommandDeps, runAdminRequest } from "../discord-interactions/admin.ts";
+import { resyncMember } from "../role-sync/admin_requests.ts";
+import { checkGuildHealth } from "../role-sync/health.ts";
 import { createDriftReader } from "../discord-interactions/admin_drift.ts";
 import { createAdminStore } from "../discord-interactions/admin_store.ts";
 import type { TaskOutput } from "./close.ts";
@@ -38,8 +45,10 @@ export const ADMIN_TASK: TaskDefinition = {
 What /rolepass does in Discord, from the command line, for one server:
 ${SUBCOMMAND_LINES}
 
-Reads DATABASE_URL (or SUPABASE_DB_URL), STRIPE_SECRET_KEY for the Dashboard links' mode, and
-DISCORD_BOT_TOKEN (with DISCORD_API_BASE_URL) for drift, from the environment or .env.`,
+Reads DATABASE_URL (or SUPABASE_DB_URL), STRIPE_SECRET_KEY (with STRIPE_API_BASE_URL) for the
+Dashboard links' mode and for resync and health, DISCORD_BOT_TOKEN (with DISCORD_API_BASE_URL)
+for drift and health, and SUPABASE_URL for health's webhook endpoint, from the environment or
+.env.`,
   flags: {
     guild: { type: "string" },
     member: { type: "string" },
@@ -52,9 +61,50 @@ DISCORD_BOT_TOKEN (with DISCORD_API_BASE_URL) for drift, from the environment or
 
 const shape = {
   STRIPE_SECRET_KEY: z.string().optional(),
+  STRIPE_API_BASE_URL: fields.url.default(STRIPE_DEFAULT_BASE_URL),
   DISCORD_BOT_TOKEN: variableSchemas.DISCORD_BOT_TOKEN.optional(),
   DISCORD_API_BASE_URL: fields.url.default(DISCORD_DEFAULT_BASE_URL),
+  SUPABASE_URL: fields.url.optional(),
 };
+
+type AdminEnv = ReturnType<typeof parseEnv<typeof shape>>;
+
+/** How long `health` waits for Discord and Stripe before reporting what it has. */
+const HEALTH_BUDGET_MS = 60_000;
+
+/**
+ * `resync` and `health` run here with role-sync's own code (`resyncMember`, `checkGuildHealth`):
+ * the command line holds the Stripe key and the bot token itself.
+ */
+function inProcessWork(
+  config: AdminEnv,
+  sql: Sql,
+  logger: Logger,
+): AdminCommandDeps["inProcess"] {
+  const stripe = config.STRIPE_SECRET_KEY
+    ? connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL, { timeoutMs: 8_000 })
+    : null;
+  const sync = stripe ? { sql, stripe, now: () => new Date(), logger } : null;
+  return {
+    resync: (guildId, memberId) =>
+      resyncMember({ sql, sync }, { guildId, memberId, heldRoleIds: null }, logger),
+    async health(guildId, locale) {
+      if (!config.DISCORD_BOT_TOKEN) throw new Error("health needs DISCORD_BOT_TOKEN");
+      const api = createDiscordApi(config.DISCORD_API_BASE_URL, config.DISCORD_BOT_TOKEN);
+      const deps = {
+        sql,
+        discord: createRateLimitedDiscord({ api, sql, maxWaitMs: 5_000 }),
+        discordTimeoutMs: 10_000,
+        stripe,
+        expectedWebhookUrl: config.SUPABASE_URL ? stripeWebhookUrl(config.SUPABASE_URL) : null,
+        logger,
+        now: Date.now,
+      };
+      const [health] = await checkGuildHealth(deps, guildId, Date.now() + HEALTH_BUDGET_MS);
+      return health ? healthReply(health.report, locale, { stripeChecked: stripe !== null }) : null;
+    },
+  };
+}
 
 /** Runs one subcommand; returns the exit code. */
 export async function runAdmin(
@@ -91,7 +141,14 @@ export async function runAdmin(
     );
   }
   const config = parseEnv(shape, env);
+  if (request.subcommand === "resync" && !config.STRIPE_SECRET_KEY) {
+    return usage("resync re-reads Stripe: set STRIPE_SECRET_KEY");
+  }
+  if (request.subcommand === "health" && !config.DISCORD_BOT_TOKEN) {
+    return usage("health asks Discord: set DISCORD_BOT_TOKEN (and STRIPE_SECRET_KEY for Stripe's)");
+  }
   const sql = createSql(requireDatabaseUrl(env), { max: 2 });
+  const logger = createLogger("admin");
   try {
     const { reply, unavailable } = await runAdminRequest(
       {
@@ -102,14 +159,15 @@ export async function runAdmin(
           ? createDriftReader(
             sql,
             createDiscordApi(config.DISCORD_API_BASE_URL, config.DISCORD_BOT_TOKEN),
-            createLogger("admin"),
+            logger,
           )
           : null,
+        inProcess: inProcessWork(config, sql, logger),
       },
       { guildId: guild.data, operatorId: "command-line" },
       request,
       locale.data,
-      createLogger("admin"),
+      logger,
     );
     const text = reply.data?.content ?? "";
     if (unavailable) {

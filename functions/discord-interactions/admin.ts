@@ -57,7 +57,8 @@ export interface AdminCommandDeps {
    */
   inProcess?: {
     resync(guildId: string, memberId: string): Promise<ResyncResult>;
-    health(guildId: string): Promise<EphemeralReply>;
+    /** The health report in `locale`; null for a guild rolepass does not know. */
+    health(guildId: string, locale: Locale): Promise<EphemeralReply | null>;
   };
 }
 
@@ -303,7 +304,10 @@ export async function runAdminRequest(
       }
       case "health":
         if (!deps.inProcess) return answered(adminRefusalReply("unavailable", locale));
-        return answered(await deps.inProcess.health(guildId));
+        return answered(
+          await deps.inProcess.health(guildId, locale) ??
+            adminRefusalReply("unknown_guild", locale),
+        );
       case "revoke": {
         const roleId = await deps.adminStore.revokeComp(guildId, request.memberId);
         log.info("admin ended a comp", { guildId, operatorId, memberId: request.memberId, roleId });

@@ -134,8 +134,8 @@ export function healthReply(
   if (!notes.stripeChecked) {
     lines.push(
       ja
-        ? "• Stripeの設定：role-syncにSTRIPE_SECRET_KEYがないため確認していません。"
-        : "• Stripe settings: not checked (role-sync has no STRIPE_SECRET_KEY).",
+        ? "• Stripeの設定：STRIPE_SECRET_KEYがないため確認していません。"
+        : "• Stripe settings: not checked (no STRIPE_SECRET_KEY).",
     );
   }
   const content = lines.join("\n");
