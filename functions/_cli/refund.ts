@@ -20,7 +20,10 @@ import {
   STRIPE_DEFAULT_BASE_URL,
   type StripeGateway,
 } from "../_shared/stripe_gateway.ts";
+import type { StripeMode } from "../_core/connect.ts";
+import { stripeModeFrom } from "../_shared/platform_env.ts";
 import type { TaskOutput } from "./close.ts";
+import { connectedRefundFlags } from "./connect_refund.ts";
 import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
 
 /** The command line of `deno task refund`. */
@@ -42,6 +45,8 @@ export interface RefundDeps {
   sql: Sql;
   stripe: StripeGateway;
   now: () => Date;
+  /** Platform mode refunds a guild's destination charge by the guild's policy. */
+  mode?: StripeMode;
 }
 
 /** What the refund did. */
@@ -91,8 +96,13 @@ export async function refundLastPayment(
     fullyRefunded: charge.fullyRefunded,
   }, deps.now());
   if (!decision.ok) return decision;
+  const connected = deps.mode === "platform"
+    ? await connectedRefundFlags(deps, guildId, charge.id)
+    : null;
+  if (connected && !connected.ok) return connected;
 
   const refund = await deps.stripe.refundCharge({
+    ...(connected ? { connect: connected.flags } : {}),
     chargeId: charge.id,
     metadata: {
       [ROLEPASS_METADATA.guildId]: guildId,
@@ -134,7 +144,11 @@ export async function runRefund(
   const stripe = connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
   const sql = createSql(requireDatabaseUrl(env), { max: 1 });
   try {
-    const outcome = await refundLastPayment({ sql, stripe, now }, guild.data, member.data);
+    const outcome = await refundLastPayment(
+      { sql, stripe, now, mode: stripeModeFrom(env) },
+      guild.data,
+      member.data,
+    );
     if (!outcome.ok) {
       output.error(`Refund refused: ${outcome.reason}.`);
       return 1;

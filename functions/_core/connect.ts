@@ -97,6 +97,29 @@ export function refundFlagsFor(
 }
 
 /**
+ * Whether rolepass may refund a charge of the guild in platform mode, and with which flags: only
+ * a charge whose money went to the guild's own account (a community's refund never reverses
+ * another community's transfer).
+ */
+export function destinationRefund(
+  settings: GuildSellerSettings | null,
+  chargeDestination: string | null,
+):
+  | { ok: true; flags: { reverseTransfer: true; refundApplicationFee: boolean } }
+  | { ok: false; reason: string } {
+  if (settings === null) return { ok: false, reason: "the guild has no Stripe account" };
+  if (chargeDestination !== settings.accountId) {
+    return {
+      ok: false,
+      reason: `the charge was paid to ${
+        chargeDestination ?? "the platform alone"
+      }, not to the guild's account ${settings.accountId}`,
+    };
+  }
+  return { ok: true, flags: refundFlagsFor(settings) };
+}
+
+/**
  * Who bears a refund of `refundAmount` on a destination charge of `chargeAmount` with an
  * application fee of `applicationFeeAmount`, under `flags`: what the community's balance and the
  * platform's each lose (Stripe reverses and refunds in proportion to the refund).

@@ -199,6 +199,13 @@ export const portalConfigurationSchema = z.object({
 /** A Customer Portal configuration as {@linkcode StripeGateway.listPortalConfigurations} gives it. */
 export type PortalConfigurationFacts = z.infer<typeof portalConfigurationSchema>;
 
+const chargeDestinationSchema = z.object({
+  transfer_data: z.object({
+    destination: z.union([z.string(), z.object({ id: z.string() })]).nullable(),
+  }).nullable().optional(),
+  application_fee_amount: z.number().int().nullable().optional(),
+});
+
 /** A refund just created. */
 export interface CreatedRefund {
   id: string;
@@ -262,12 +269,20 @@ export interface StripeGateway {
   lastPaidInvoice(customerId: string): Promise<MoneyInvoice | null>;
   /** The charge that paid an invoice: its paid InvoicePayment's PaymentIntent's latest charge. */
   chargeOfInvoice(invoiceId: string): Promise<string | null>;
-  /** Refunds a charge in full; the key makes a repeated refund return the first one. */
+  /**
+   * Refunds a charge in full; the key makes a repeated refund return the first one. `connect`, for
+   * a destination charge: whether the transfer is reversed and the platform's fee refunded.
+   */
   refundCharge(refund: {
     chargeId: string;
     metadata: Record<string, string>;
     idempotencyKey: string;
+    connect?: { reverseTransfer: boolean; refundApplicationFee: boolean };
   }): Promise<CreatedRefund>;
+  /** Where a charge's money went: its destination account (null when none) and the fee taken. */
+  retrieveChargeDestination(
+    chargeId: string,
+  ): Promise<{ destination: string | null; applicationFeeAmount: number }>;
   retrievePrice(priceId: string): Promise<StripePriceFacts>;
   /** Every webhook endpoint of the account (up to 1,000). */
   listWebhookEndpoints(): Promise<WebhookEndpointFacts[]>;
@@ -427,12 +442,30 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
       const charge = paymentIntent.latest_charge;
       return typeof charge === "string" ? charge : charge?.id ?? null;
     },
-    async refundCharge({ chargeId, metadata, idempotencyKey }) {
+    async refundCharge({ chargeId, metadata, idempotencyKey, connect }) {
       const refund = await stripe.refunds.create(
-        { charge: chargeId, reason: "requested_by_customer", metadata },
+        {
+          charge: chargeId,
+          reason: "requested_by_customer",
+          metadata,
+          ...(connect
+            ? {
+              reverse_transfer: connect.reverseTransfer,
+              refund_application_fee: connect.refundApplicationFee,
+            }
+            : {}),
+        },
         { idempotencyKey },
       );
       return { id: refund.id, amount: refund.amount, currency: refund.currency };
+    },
+    async retrieveChargeDestination(chargeId) {
+      const charge = chargeDestinationSchema.parse(await stripe.charges.retrieve(chargeId));
+      const destination = charge.transfer_data?.destination ?? null;
+      return {
+        destination: typeof destination === "string" ? destination : destination?.id ?? null,
+        applicationFeeAmount: charge.application_fee_amount ?? 0,
+      };
     },
     async retrievePrice(priceId) {
       return priceSchema.parse(await stripe.prices.retrieve(priceId));

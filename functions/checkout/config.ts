@@ -4,6 +4,8 @@
 import { createSql } from "../_shared/db.ts";
 import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
 import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import type { StripeMode } from "../_core/connect.ts";
+import { stripeModeFrom } from "../_shared/platform_env.ts";
 import type { CheckoutAppDeps } from "./app.ts";
 import { createCheckoutStripe } from "./stripe_sessions.ts";
 
@@ -13,6 +15,8 @@ export interface CheckoutConfig {
   stripeApiBaseUrl: string;
   publicSiteUrl: string;
   databaseUrl: string;
+  /** Standalone, or platform mode (each guild's sales go to its connected account). */
+  stripeMode: StripeMode;
 }
 
 /** Parses the environment; throws ConfigError naming each bad variable. */
@@ -35,6 +39,7 @@ export function loadConfig(env: Record<string, string | undefined>): CheckoutCon
     stripeApiBaseUrl: parsed.STRIPE_API_BASE_URL,
     publicSiteUrl: parsed.PUBLIC_SITE_URL.replace(/\/+$/, ""),
     databaseUrl: parsed.DATABASE_URL,
+    stripeMode: stripeModeFrom(env),
   };
 }
 
@@ -46,5 +51,6 @@ export function depsFromConfig(config: CheckoutConfig): CheckoutAppDeps {
     stripe: createCheckoutStripe(stripeClient),
     stripeClient,
     publicSiteUrl: config.publicSiteUrl,
+    stripeMode: config.stripeMode,
   };
 }

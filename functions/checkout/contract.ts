@@ -138,6 +138,7 @@ export const PROBLEM_STATUS: Record<CheckoutProblem, 400 | 403 | 404 | 409 | 410
   wrong_purpose: 403,
   unknown_token: 404,
   no_plans: 404,
+  not_selling_yet: 409,
   unknown_plan: 404,
   no_subscription: 404,
   not_found: 404,

@@ -41,6 +41,8 @@ import {
   decideLinkUse,
   type SessionAction,
 } from "./link_use.ts";
+import type { StripeMode } from "../_core/connect.ts";
+import { sellerOf } from "./connect_seller.ts";
 import * as store from "./store.ts";
 import type { CheckoutStripe } from "./stripe_sessions.ts";
 
@@ -56,6 +58,8 @@ export interface CheckoutDeps {
   /** Where the plan page lives, without a trailing slash; Stripe sends the member back there. */
   publicSiteUrl: string;
   now: () => Date;
+  /** Platform mode sells each guild's plans on its connected account (standalone when absent). */
+  stripeMode?: StripeMode;
 }
 
 /** A procedure's answer: a value, or the problem the member is shown. */
@@ -145,6 +149,8 @@ export async function viewPlans(
     });
   }
   if (plans.length === 0) return fail("no_plans");
+  const seller = await sellerOf(deps.stripeMode ?? "standalone", deps.sql, link.guild_id);
+  if (!seller.ok) return seller;
   const notice = sellerNoticeSchema.safeParse(guildPlans.guild.seller_notice);
   if (!notice.success) log.warn("seller notice incomplete", { guildId: link.guild_id });
   const membership = await store.findMembership(deps.sql, link.guild_id, link.discord_user_id);
@@ -286,7 +292,12 @@ async function openSession(
     }
     if (!plan) throw new Error("a Checkout session needs its plan");
     const guildTax = await store.findGuildTax(tx, link.guild_id);
+    const seller = await sellerOf(deps.stripeMode ?? "standalone", tx, link.guild_id, {
+      oneTime: plan.access_kind !== "subscription",
+    });
+    if (!seller.ok) return seller;
     session = await deps.stripe.createCheckoutSession({
+      seller: seller.value,
       member,
       customerId: membership.stripe_customer_id,
       priceId: plan.stripe_price_id,

@@ -7,6 +7,7 @@
 import type Stripe from "stripe";
 import type { Locale } from "../_core/locale.ts";
 import { ROLEPASS_METADATA } from "../_core/stripe_shapes.ts";
+import { type CheckoutSeller, destinationSubscriptionData } from "./connect_seller.ts";
 
 /** Who a Stripe object belongs to, written as metadata on the customer, session and subscription. */
 export interface MemberRef {
@@ -32,6 +33,8 @@ export interface CheckoutSessionRequest {
   /** Unix seconds; Stripe requires 30 minutes to 24 hours from now. */
   expiresAt: number;
   idempotencyKey: string;
+  /** Platform mode: the guild's connected account the payment goes to, with the platform's fee. */
+  seller?: CheckoutSeller | null;
 }
 
 /** What a Portal session needs. */
@@ -142,7 +145,7 @@ export function createCheckoutStripe(stripe: Stripe): CheckoutStripe {
         // A pass is a payment: its PaymentIntent carries the metadata, and a paid invoice follows
         // so the money ledger and the refund task read it as they read a subscription's.
         ...(request.mode === "subscription"
-          ? { subscription_data: { metadata } }
+          ? { subscription_data: { metadata, ...destinationSubscriptionData(request.seller) } }
           : { payment_intent_data: { metadata }, invoice_creation: { enabled: true } }),
         ...(request.allowPromotionCodes ? { allow_promotion_codes: true } : {}),
         // Stripe Tax reads the address the member enters; saving it on the customer is what lets

@@ -26,6 +26,7 @@ export const CONNECT_WEBHOOK_SECRET = "whsec_rolepass_connect_endpoint_01";
 export interface WorldGuild {
   guildId: string;
   accountId: string;
+  planId: string;
   priceId: string;
   roleId: string;
 }
@@ -75,11 +76,13 @@ export async function createConnectWorld(
       currency: "jpy",
       interval: "month",
     });
-    await db.sql`
+    const [plan] = await db.sql<{ id: string }[]>`
       insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
         currency, billing_interval)
       values (${guildId}, ${price.id}, ${roleId},
-        ${db.sql.json({ en: { name: "VIP", description: "VIP role" } })}, 1000, 'jpy', 'month')`;
+        ${db.sql.json({ en: { name: "VIP", description: "VIP role" } })}, 1000, 'jpy', 'month')
+      returning id`;
+    if (!plan) throw new Error("the plan was not inserted");
     const facts = await gateway.createExpressAccount({
       country: "JP",
       email: null,
@@ -91,7 +94,7 @@ export async function createConnectWorld(
       facts,
       platformFeePercent: options.platformFeePercent ?? 10,
     });
-    return { guildId, accountId: facts.accountId, priceId: price.id, roleId };
+    return { guildId, accountId: facts.accountId, planId: plan.id, priceId: price.id, roleId };
   };
   const a = await addGuild("100000000000000001", "300000000000000001");
   const b = await addGuild("100000000000000002", "300000000000000002");

@@ -16,6 +16,7 @@ export type PlanPageProblem =
   | "used_token"
   | "wrong_purpose"
   | "no_plans"
+  | "not_selling_yet"
   | "unknown_plan"
   | "no_subscription"
   | "subscription_pending"
@@ -32,6 +33,7 @@ export const PLAN_PAGE_PROBLEMS: readonly PlanPageProblem[] = [
   "used_token",
   "wrong_purpose",
   "no_plans",
+  "not_selling_yet",
   "unknown_plan",
   "no_subscription",
   "subscription_pending",
@@ -175,6 +177,8 @@ const ja: PlanPageMessages = {
     used_token: "このリンクはすでに使用されています。",
     wrong_purpose: "このリンクはこの操作には使えません。",
     no_plans: "このサーバーには現在お申し込みいただけるプランがありません。",
+    not_selling_yet:
+      "このサーバーはまだお支払いを受け付けられません。販売の準備が整うまでお待ちください。課金は行われていません。",
     unknown_plan: "選択されたプランは現在お申し込みいただけません。",
     no_subscription: "管理できるご契約がありません。",
     subscription_pending:
@@ -258,6 +262,8 @@ const en: PlanPageMessages = {
     used_token: "This link has already been used.",
     wrong_purpose: "This link is not for this action.",
     no_plans: "This server has no plan open for subscription right now.",
+    not_selling_yet:
+      "This server cannot take payments yet. Please come back once it is ready to sell. Nothing was charged.",
     unknown_plan: "The chosen plan is not available.",
     no_subscription: "There is no subscription to manage.",
     subscription_pending:

@@ -1,0 +1,52 @@
+/**
+ * Who sells in platform mode: a guild's members pay through Checkout on the platform account, and
+ * the money goes to the guild's own connected account (a destination charge, with the guild's
+ * platform fee; docs/DECISIONS.md). One-time passes are not sold in platform mode. A guild whose account cannot take charges sells nothing: the
+ * plan page says so instead of sending the member to a Checkout that would fail.
+ */
+import { canSell, type StripeMode } from "../_core/connect.ts";
+import { guildStripeAccount } from "../_shared/guild_stripe_accounts.ts";
+import type { Queryable } from "./store.ts";
+
+/** The connected account a Checkout session pays, and the platform's fee on it. */
+export interface CheckoutSeller {
+  accountId: string;
+  platformFeePercent: number;
+}
+
+/**
+ * The seller of the guild's sales: null in standalone mode (the deployment's own account), the
+ * guild's account in platform mode, or `not_selling_yet` when that account cannot take charges.
+ */
+export async function sellerOf(
+  mode: StripeMode,
+  db: Queryable,
+  guildId: string,
+  sale: { oneTime: boolean } = { oneTime: false },
+): Promise<{ ok: true; value: CheckoutSeller | null } | { ok: false; problem: "not_selling_yet" }> {
+  if (mode === "standalone") return { ok: true, value: null };
+  // A pass's payment-mode Checkout takes a fixed application_fee_amount rather than the guild's
+  // percent, and would otherwise be charged on the platform alone: platform mode sells
+  // subscriptions only, so no community's pass money stays with the platform.
+  if (sale.oneTime) return { ok: false, problem: "not_selling_yet" };
+  const account = await guildStripeAccount(db, guildId);
+  if (!account || !canSell(mode, account.facts)) return { ok: false, problem: "not_selling_yet" };
+  return {
+    ok: true,
+    value: { accountId: account.accountId, platformFeePercent: account.platformFeePercent },
+  };
+}
+
+/** Checkout's `subscription_data` for a destination charge to `seller` (nothing without one). */
+export function destinationSubscriptionData(seller: CheckoutSeller | null | undefined): {
+  transfer_data?: { destination: string };
+  on_behalf_of?: string;
+  application_fee_percent?: number;
+} {
+  if (!seller) return {};
+  return {
+    transfer_data: { destination: seller.accountId },
+    on_behalf_of: seller.accountId,
+    application_fee_percent: seller.platformFeePercent,
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * Selling on behalf of a community in platform mode: the plan page of a guild whose account cannot
+ * take charges says so and opens no Checkout; a guild's member pays through a destination charge
+ * to that guild's account with its fee, never to another guild's; a refund reverses the guild's
+ * own transfer and refunds the fee as the guild's policy says, and refuses a charge whose money
+ * went to another account.
+ */
+import assert from "node:assert/strict";
+import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
+import { refundLastPayment } from "../../functions/_cli/refund.ts";
+import { createApp as createCheckoutApp } from "../../functions/checkout/app.ts";
+import {
+  depsFromConfig as checkoutDeps,
+  loadConfig as loadCheckoutConfig,
+} from "../../functions/checkout/config.ts";
+import { setGuildSellerPolicy } from "../../functions/_shared/guild_stripe_accounts.ts";
+import { type ConnectWorld, createConnectWorld, type WorldGuild } from "./connect_world.ts";
+
+const MEMBER_ID = "200000000000000001";
+
+interface SellingWorld extends ConnectWorld {
+  checkout: ReturnType<typeof createCheckoutApp>;
+  /** Stores a join link of `memberId` in `guild` and returns the token. */
+  issueLink(guild: WorldGuild, memberId?: string): Promise<string>;
+  /** POSTs to the checkout function, as the plan page does. */
+  ask(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+}
+
+async function withSellingWorld(fn: (world: SellingWorld) => Promise<void>) {
+  const world = await createConnectWorld();
+  const deps = checkoutDeps(
+    loadCheckoutConfig({ ...world.env, PUBLIC_SITE_URL: "https://plans.rolepass.test" }),
+  );
+  const checkout = createCheckoutApp(deps);
+  try {
+    await fn({
+      ...world,
+      checkout,
+      async issueLink(guild, memberId = MEMBER_ID) {
+        const token = newLinkToken();
+        await world.db.sql`
+          insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
+            created_at, expires_at)
+          values (${await hashLinkToken(token)}, 'join', ${guild.guildId}, ${memberId}, 'ja',
+            now(), now() + interval '15 minutes')`;
+        return token;
+      },
+      async ask(path, body) {
+        const response = await checkout.request(`/checkout/${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        return { status: response.status, body: await response.json() };
+      },
+    });
+  } finally {
+    await deps.sql.end({ timeout: 5 });
+    await world.close();
+  }
+}
+
+/** A member of `guild` goes to Checkout and pays; returns the subscription the double made. */
+async function subscribe(world: SellingWorld, guild: WorldGuild, memberId = MEMBER_ID) {
+  const token = await world.issueLink(guild, memberId);
+  const opened = await world.ask("checkout-session", { token, planId: guild.planId });
+  assert.equal(opened.status, 200, JSON.stringify(opened.body));
+  const sessionId = String(opened.body.url).split("/").at(-1) ?? "";
+  return world.stripeDouble.completeCheckout(sessionId).subscription;
+}
+
+/** The community finishes Stripe's onboarding; account.updated reaches the Connect endpoint. */
+async function onboard(world: SellingWorld, guild: WorldGuild): Promise<void> {
+  world.stripeDouble.connect.completeOnboarding(guild.accountId);
+  const event = world.stripeDouble.connect.events()
+    .filter((e) => e.account === guild.accountId).at(-1);
+  assert.ok(event, "account.updated was emitted");
+  const response = await world.post("/stripe-webhook/connect", event);
+  assert.equal((await response.json()).status, "applied");
+}
+
+Deno.test("a guild whose account cannot take charges says so on the plan page and opens no Checkout", async () => {
+  await withSellingWorld(async (world) => {
+    const token = await world.issueLink(world.a);
+    const view = await world.ask("plan-view", { token });
+    assert.equal(view.status, 409);
+    assert.equal((view.body.error as { code: string }).code, "not_selling_yet");
+    const opened = await world.ask("checkout-session", { token, planId: world.a.planId });
+    assert.equal(opened.status, 409);
+    assert.equal(world.stripeDouble.requests({ path: "/v1/checkout/sessions" }).length, 0);
+
+    await onboard(world, world.b);
+    const stillA = await world.ask("plan-view", { token });
+    assert.equal(stillA.status, 409, "guild B's onboarding does not let guild A sell");
+    await onboard(world, world.a);
+    const view2 = await world.ask("plan-view", { token });
+    assert.equal(view2.status, 200, JSON.stringify(view2.body));
+  });
+});
+
+Deno.test("each guild's member pays that guild's own account, with that guild's fee", async () => {
+  await withSellingWorld(async (world) => {
+    await onboard(world, world.a);
+    await onboard(world, world.b);
+    await setGuildSellerPolicy(world.db.sql, world.b.guildId, { platformFeePercent: 20 });
+
+    const inA = await subscribe(world, world.a);
+    assert.equal(inA.transfer_data?.destination, world.a.accountId);
+    assert.equal(inA.on_behalf_of, world.a.accountId);
+    assert.equal(inA.application_fee_percent, 10);
+    const inB = await subscribe(world, world.b);
+    assert.equal(inB.transfer_data?.destination, world.b.accountId);
+    assert.equal(inB.application_fee_percent, 20);
+    assert.notEqual(inA.customer, inB.customer, "one customer per (guild, member)");
+
+    const transfers = [...world.stripeDouble.connect.transfers.values()];
+    assert.deepEqual(
+      transfers.map((t) => t.destination).sort(),
+      [world.a.accountId, world.b.accountId].sort(),
+    );
+    const fees = [...world.stripeDouble.connect.applicationFees.values()];
+    assert.deepEqual(
+      fees.map((f) => [f.account, f.amount]).sort(),
+      [
+        [world.a.accountId, 100],
+        [world.b.accountId, 200],
+      ].sort(),
+    );
+  });
+});
+
+Deno.test("a refund reverses the guild's own transfer and refunds the fee as its policy says", async () => {
+  await withSellingWorld(async (world) => {
+    await onboard(world, world.a);
+    await onboard(world, world.b);
+    await setGuildSellerPolicy(world.db.sql, world.b.guildId, { refundApplicationFee: false });
+    const memberA = "200000000000000011";
+    const memberB = "200000000000000012";
+    await subscribe(world, world.a, memberA);
+    await subscribe(world, world.b, memberB);
+    const deps = { sql: world.db.sql, stripe: world.gateway, now: () => new Date() };
+
+    const refundA = await refundLastPayment(
+      { ...deps, mode: "platform" },
+      world.a.guildId,
+      memberA,
+    );
+    assert.ok(refundA.ok, JSON.stringify(refundA));
+    const refundB = await refundLastPayment(
+      { ...deps, mode: "platform" },
+      world.b.guildId,
+      memberB,
+    );
+    assert.ok(refundB.ok, JSON.stringify(refundB));
+
+    const byDestination = new Map(
+      [...world.stripeDouble.connect.transfers.values()].map((t) => [t.destination, t]),
+    );
+    assert.equal(byDestination.get(world.a.accountId)?.amount_reversed, 1000);
+    assert.equal(byDestination.get(world.b.accountId)?.amount_reversed, 1000);
+    const feeOf = (account: string) =>
+      [...world.stripeDouble.connect.applicationFees.values()].find((f) => f.account === account);
+    assert.equal(feeOf(world.a.accountId)?.amount_refunded, 100, "guild A gives its fee back");
+    assert.equal(feeOf(world.b.accountId)?.amount_refunded, 0, "guild B's policy keeps the fee");
+  });
+});
+
+Deno.test("a refund for one guild refuses a charge whose money went to another guild's account", async () => {
+  await withSellingWorld(async (world) => {
+    await onboard(world, world.a);
+    await onboard(world, world.b);
+    const memberB = "200000000000000012";
+    await subscribe(world, world.b, memberB);
+    // The database keeps a customer to one membership; were guild B's customer moved to guild
+    // A's membership all the same, guild A's refund must not reverse guild B's transfer.
+    const [customer] = await world.db.sql<{ stripe_customer_id: string }[]>`
+      select stripe_customer_id from rolepass.memberships
+      where guild_id = ${world.b.guildId} and discord_user_id = ${memberB}`;
+    assert.ok(customer);
+    await world.db.sql`
+      update rolepass.memberships set stripe_customer_id = null
+      where guild_id = ${world.b.guildId} and discord_user_id = ${memberB}`;
+    await world.db.sql`
+      insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id, change_cause)
+      values (${world.a.guildId}, ${memberB}, ${customer.stripe_customer_id}, 'test')`;
+    const refused = await refundLastPayment(
+      { sql: world.db.sql, stripe: world.gateway, now: () => new Date(), mode: "platform" },
+      world.a.guildId,
+      memberB,
+    );
+    assert.equal(refused.ok, false);
+    assert.match(!refused.ok ? refused.reason : "", /paid to acct_.*not to the guild's account/);
+    const transfer = [...world.stripeDouble.connect.transfers.values()][0];
+    assert.equal(transfer?.amount_reversed, 0);
+    assert.equal(world.stripeDouble.requests({ method: "POST", path: "/v1/refunds" }).length, 0);
+  });
+});
+
+Deno.test("platform mode sells no one-time pass, so no pass money stays with the platform", async () => {
+  await withSellingWorld(async (world) => {
+    await onboard(world, world.a);
+    const price = world.stripeDouble.createPrice({
+      unitAmount: 3000,
+      currency: "jpy",
+      recurring: false,
+    });
+    const [pass] = await world.db.sql<{ id: string }[]>`
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+        currency, billing_interval, access_kind)
+      values (${world.a.guildId}, ${price.id}, ${world.a.roleId},
+        ${world.db.sql.json({ en: { name: "Pass", description: "A lifetime pass" } })}, 3000,
+        'jpy', null, 'lifetime')
+      returning id`;
+    assert.ok(pass);
+    const token = await world.issueLink(world.a);
+    const opened = await world.ask("checkout-session", { token, planId: pass.id });
+    assert.equal(opened.status, 409);
+    assert.equal((opened.body.error as { code: string }).code, "not_selling_yet");
+    assert.equal(world.stripeDouble.requests({ path: "/v1/checkout/sessions" }).length, 0);
+  });
+});
