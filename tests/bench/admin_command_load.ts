@@ -1,6 +1,6 @@
 /**
- * Load script for `/rolepass` (issue 12): warm p50/p99 of the command's first answer, `status`
- * and `overview`, next to /subscribe's and to the floor of the interactions benchmark (Ed25519
+ * Load script for `/rolepass` (issue 12): warm p50/p99 of the command's first answer, `status`,
+ * `overview` and `resync` (deferred: the request recorded for role-sync), next to /subscribe's and to the floor of the interactions benchmark (Ed25519
  * verify + one INSERT round trip), all interleaved in the same run so a noisy machine slows each
  * alike; the ratios are the figures to read. Run: `deno task bench admin_command`.
  */
@@ -43,14 +43,14 @@ try {
         ${ROLE_ID}, 'bench')`;
   }
   let sent = 0;
-  const signAdmin = async (subcommand: "status" | "overview", n: number) => {
+  const signAdmin = async (subcommand: "status" | "overview" | "resync", n: number) => {
     const body = await subscribeInteraction({ commandName: "rolepass" });
     body.id = String(900000000000000000n + BigInt(sent++));
     (body.member as Record<string, unknown>).permissions = "32";
     (body.data as Record<string, unknown>).options = [{
       type: 1,
       name: subcommand,
-      ...(subcommand === "status"
+      ...(subcommand !== "overview"
         ? {
           options: [{
             type: 6,
@@ -67,14 +67,15 @@ try {
       body: text,
     });
   };
-  const requests = { status: [] as Request[], overview: [] as Request[] };
+  const requests = { status: [] as Request[], overview: [] as Request[], resync: [] as Request[] };
   for (let i = 0; i < WARMUP + SAMPLES; i++) {
     requests.status.push(await signAdmin("status", i));
     requests.overview.push(await signAdmin("overview", i));
+    requests.resync.push(await signAdmin("resync", i));
   }
   await bench.prepareSubscribes(WARMUP + SAMPLES);
 
-  const kinds = ["floor", "subscribe", "status", "overview"] as const;
+  const kinds = ["floor", "subscribe", "status", "overview", "resync"] as const;
   const samples = Object.fromEntries(kinds.map((kind) => [kind, [] as number[]])) as Record<
     (typeof kinds)[number],
     number[]
