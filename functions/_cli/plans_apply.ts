@@ -4,8 +4,9 @@
  *
  * 1. The file is validated with zod; every bad field is reported by its path.
  * 2. Each price is fetched from Stripe, which is the truth for money: the amount, currency and
- *    interval stored with the plan come from there, and archived, one-time, metered or tiered
- *    prices are refused.
+ *    interval stored with the plan come from there; archived, metered or tiered prices are
+ *    refused, as are a one-time price without an access, a recurring price with one, and (with
+ *    Stripe Tax on) a price that does not say whether it includes tax.
  * 3. Guilds and plans are upserted in one transaction; plans that left the file become inactive,
  *    never deleted, since memberships and history refer to them.
  *
@@ -15,9 +16,9 @@
 import { z } from "zod";
 import {
   parsePlansFile,
+  type PlanPriceTerms,
+  planPriceTerms,
   type PlansFile,
-  type PriceTerms,
-  priceTerms,
   type StripePriceFacts,
 } from "../_core/plans_file.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
@@ -44,7 +45,41 @@ export class PlansApplyError extends Error {
 }
 
 /** Price terms by Stripe price id. */
-export type PriceTermsById = Map<string, PriceTerms>;
+export type PriceTermsById = Map<string, StoredPriceTerms>;
+
+/** What `plans` stores of a price: a subscription's interval, or a pass's access. */
+export interface StoredPriceTerms {
+  unit_amount: number;
+  currency: string;
+  /** Null for a pass. */
+  billing_interval: string | null;
+  interval_count: number;
+  access_kind: "subscription" | "lifetime" | "duration";
+  /** A duration pass's length, as a Postgres interval. */
+  access_duration: string | null;
+  tax_behavior: PlanPriceTerms["tax_behavior"];
+}
+
+/** A Postgres interval of `seconds`, in whole days when it is some ("30 days"). */
+function intervalOf(seconds: number): string {
+  return seconds % 86_400 === 0 ? `${seconds / 86_400} days` : `${seconds} seconds`;
+}
+
+function storedTerms(terms: PlanPriceTerms): StoredPriceTerms {
+  const { sale } = terms;
+  const subscription = sale.kind === "subscription";
+  return {
+    unit_amount: terms.unit_amount,
+    currency: terms.currency,
+    billing_interval: subscription ? sale.billing_interval : null,
+    interval_count: subscription ? sale.interval_count : 1,
+    access_kind: subscription ? "subscription" : sale.access.kind,
+    access_duration: !subscription && sale.access.kind === "duration"
+      ? intervalOf(sale.access.seconds)
+      : null,
+    tax_behavior: terms.tax_behavior,
+  };
+}
 
 /**
  * Fetches every price of the file from Stripe and checks it can back its plan.
@@ -58,7 +93,8 @@ export async function fetchPriceTerms(
   const problems: string[] = [];
   for (const [g, guild] of file.guilds.entries()) {
     for (const [p, plan] of guild.plans.entries()) {
-      const where = `guilds[${g}].plans[${p}].stripe_price_id`;
+      const at = `guilds[${g}].plans[${p}]`;
+      const where = `${at}.stripe_price_id`;
       let price: StripePriceFacts;
       try {
         price = await stripe.retrievePrice(plan.stripe_price_id);
@@ -79,9 +115,15 @@ export async function fetchPriceTerms(
         }
         throw error;
       }
-      const decided = priceTerms(price, { allowArchived: !plan.active });
-      if (decided.ok) terms.set(plan.stripe_price_id, decided.terms);
-      else problems.push(`${where}: ${decided.reason}`);
+      const decided = planPriceTerms(price, {
+        allowArchived: !plan.active,
+        access: plan.access,
+        automaticTax: guild.tax.automatic,
+      });
+      if (decided.ok) terms.set(plan.stripe_price_id, storedTerms(decided.terms));
+      else {problems.push(...decided.problems.map((problem) =>
+          `${at}.${problem.field}: ${problem.reason}`
+        ));}
     }
   }
   if (problems.length) throw new PlansApplyError(problems);
@@ -146,13 +188,14 @@ export async function applyPlansFile(
         insert into rolepass.guilds as g (
           id, name, default_locale, seller_notice, past_due_grace, revoke_on_refund,
           revoke_on_dispute, refund_policy, dispute_policy, operator_log_channel_id,
-          operator_log_muted_kinds
+          operator_log_muted_kinds, automatic_tax, billing_address_collection
         ) values (
           ${guild.id}, ${guild.name}, ${guild.default_locale},
           ${tx.json(guild.seller_notice)}, ${guild.past_due_grace}::interval,
           ${guild.revoke_on_refund}, ${guild.revoke_on_dispute}, ${guild.refund_policy},
           ${guild.dispute_policy}, ${guild.operator_log_channel_id},
-          ${guild.operator_log_muted_kinds}::text[]
+          ${guild.operator_log_muted_kinds}::text[], ${guild.tax.automatic},
+          ${guild.tax.billing_address_collection ?? null}
         )
         on conflict (id) do update set
           name = excluded.name,
@@ -164,12 +207,16 @@ export async function applyPlansFile(
           refund_policy = excluded.refund_policy,
           dispute_policy = excluded.dispute_policy,
           operator_log_channel_id = excluded.operator_log_channel_id,
-          operator_log_muted_kinds = excluded.operator_log_muted_kinds
+          operator_log_muted_kinds = excluded.operator_log_muted_kinds,
+          automatic_tax = excluded.automatic_tax,
+          billing_address_collection = excluded.billing_address_collection
         where (g.name, g.default_locale, g.seller_notice, g.past_due_grace, g.refund_policy,
-            g.dispute_policy, g.operator_log_channel_id, g.operator_log_muted_kinds)
+            g.dispute_policy, g.operator_log_channel_id, g.operator_log_muted_kinds,
+            g.automatic_tax, g.billing_address_collection)
           is distinct from (excluded.name, excluded.default_locale, excluded.seller_notice,
             excluded.past_due_grace, excluded.refund_policy, excluded.dispute_policy,
-            excluded.operator_log_channel_id, excluded.operator_log_muted_kinds)
+            excluded.operator_log_channel_id, excluded.operator_log_muted_kinds,
+            excluded.automatic_tax, excluded.billing_address_collection)
         returning (xmax = 0) as inserted`;
       if (row?.inserted) summary.guildsAdded++;
       else if (row) summary.guildsUpdated++;
@@ -180,11 +227,14 @@ export async function applyPlansFile(
         const [planRow] = await tx<{ inserted: boolean }[]>`
           insert into rolepass.plans as p (
             guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency,
-            billing_interval, interval_count, sort_order, active
+            billing_interval, interval_count, sort_order, active, access_kind, access_duration,
+            allow_promotion_codes, tax_behavior
           ) values (
             ${guild.id}, ${plan.stripe_price_id}, ${plan.discord_role_id},
             ${tx.json(plan.display)}, ${price.unit_amount}, ${price.currency},
-            ${price.billing_interval}, ${price.interval_count}, ${plan.sort_order}, ${plan.active}
+            ${price.billing_interval}, ${price.interval_count}, ${plan.sort_order}, ${plan.active},
+            ${price.access_kind}, ${price.access_duration}::interval, ${plan.promotion_codes},
+            ${price.tax_behavior}
           )
           on conflict (stripe_price_id) do update set
             discord_role_id = excluded.discord_role_id,
@@ -194,12 +244,18 @@ export async function applyPlansFile(
             billing_interval = excluded.billing_interval,
             interval_count = excluded.interval_count,
             sort_order = excluded.sort_order,
-            active = excluded.active
+            active = excluded.active,
+            access_kind = excluded.access_kind,
+            access_duration = excluded.access_duration,
+            allow_promotion_codes = excluded.allow_promotion_codes,
+            tax_behavior = excluded.tax_behavior
           where (p.discord_role_id, p.display, p.unit_amount, p.currency, p.billing_interval,
-              p.interval_count, p.sort_order, p.active)
+              p.interval_count, p.sort_order, p.active, p.access_kind, p.access_duration,
+              p.allow_promotion_codes, p.tax_behavior)
             is distinct from (excluded.discord_role_id, excluded.display, excluded.unit_amount,
               excluded.currency, excluded.billing_interval, excluded.interval_count,
-              excluded.sort_order, excluded.active)
+              excluded.sort_order, excluded.active, excluded.access_kind,
+              excluded.access_duration, excluded.allow_promotion_codes, excluded.tax_behavior)
           returning (xmax = 0) as inserted`;
         if (planRow?.inserted) summary.plansAdded++;
         else if (planRow) summary.plansUpdated++;
