@@ -4,16 +4,30 @@
  * the end of dunning, full and partial refunds, disputes opened and won or lost, pause and resume,
  * a trial and its end, cancels scheduled, undone and immediate, time passing past period and grace
  * ends) under a guild policy drawn too (refund_policy, dispute_policy, past_due_grace). Its events
- * reach the real webhook shuffled, duplicated, some held back, some after an injected Stripe 500
- * (answered 500, then retried as Stripe retries). After delivering everything and running the
- * expiry sweep at the database's clock:
+ * reach the real webhook shuffled, duplicated, some held back, some while faults are injected and
+ * retried as Stripe retries: Stripe answering 500 or timing out on the webhook's re-reads, and the
+ * database cancelling the sync's membership write mid-transaction (SQLSTATE 57014, what
+ * pg_cancel_backend gives; raised by a trigger on the lane's own database, so it strikes inside the
+ * transaction without timing games). Time really passes: whenever the simulated clock is past the
+ * membership's `entitled_until`, the expiry sweep runs, as pg_cron would. After every step
+ * role-sync drains its role jobs and notices into the Discord double, as the database webhook
+ * makes it do within seconds. After delivering everything:
  * - the membership equals the core's decision over Stripe's final state (the double is the
  *   truth), with the refunds and disputes the story made under the guild's policy;
- * - the role jobs end on that entitlement, one job per flip;
+ * - the role jobs end on that entitlement, one job per flip, and the member holds the role on
+ *   Discord exactly when entitled;
  * - no charged period without the role except by policy: a period paid and neither refunded nor
  *   disputed under a revoking policy leaves the role held unless the subscription ended;
  * - one member message per change that calls for one: a payment_failed per entry into past_due,
- *   a payment_recovered per recovery, a cancel_scheduled per scheduled cancel while held.
+ *   a payment_recovered per recovery; and no job and no notice stuck unsent: every member notice
+ *   reached Discord exactly once (the member's DMs are exactly the notices' texts).
+ *
+ * Plan changes with proration are not generated: the Stripe double does not model subscription
+ * item changes yet.
+ *
+ * Each lane keeps one database, one Stripe double (restarted every
+ * {@linkcode STRIPE_DOUBLE_CASES} cases: its event log is copied on every read) and shares one
+ * Discord double with the other lanes.
  *
  * `PROPERTY_RUNS` overrides the number of cases (default 1,000); `PROPERTY_SEED` replays a run.
  */
@@ -27,10 +41,23 @@ import {
   revocationInForce,
 } from "../../functions/_core/entitlement.ts";
 import { stripeSubscription } from "../../functions/_core/stripe_shapes.ts";
+import { noticeMessage, parseNotice } from "../../functions/_core/notices.ts";
+import type { RoleSyncDeps } from "../../functions/role-sync/app.ts";
+import { depsFromConfig } from "../../functions/role-sync/config.ts";
+import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
+import { setLogSink } from "../../functions/_shared/log.ts";
+import { type DiscordDouble, startDiscordDouble } from "../doubles/discord.ts";
+import { BOT_TOKEN, ROLE_SYNC_SECRET } from "../integration/role_sync_fixtures.ts";
 
 const RUNS = Number(Deno.env.get("PROPERTY_RUNS") ?? 1_000);
 const SEED = Deno.env.get("PROPERTY_SEED");
 const LANES = 6;
+const STRIPE_DOUBLE_CASES = 20;
+/**
+ * The webhook's Stripe timeout in this test: an injected delay beyond it is a timeout. Not
+ * shorter: on a loaded CI machine the double's ordinary answers must stay well inside it.
+ */
+const STRIPE_TIMEOUT_MS = 2_000;
 const DAY = 86_400_000;
 
 type Policy = "revoke_and_cancel" | "revoke_only" | "keep";
@@ -83,6 +110,10 @@ interface Delivery {
   order: number[];
   /** Before this batch, the next N Stripe reads answer 500. */
   stripe500s: number;
+  /** Before this batch, the next N Stripe reads time out. */
+  stripeTimeouts: number;
+  /** Before this batch, the next N membership writes are cancelled mid-transaction. */
+  databaseCancels: number;
 }
 
 const deliveryArbitrary: fc.Arbitrary<Delivery> = fc.record({
@@ -90,6 +121,8 @@ const deliveryArbitrary: fc.Arbitrary<Delivery> = fc.record({
   duplicates: fc.array(fc.constantFrom(false, false, true), { minLength: 16, maxLength: 16 }),
   order: fc.array(fc.nat(), { minLength: 32, maxLength: 32 }),
   stripe500s: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2),
+  stripeTimeouts: fc.oneof({ weight: 23, arbitrary: fc.constant(0) }, fc.constant(1)),
+  databaseCancels: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, 2),
 });
 
 interface Story {
@@ -229,7 +262,76 @@ function paidPeriodEnd(world: WebhookWorld, charge: Stripe.Charge): Date | null 
   return null;
 }
 
-async function checkStory(world: WebhookWorld, sim: SimClock, story: Story): Promise<void> {
+/** One lane: the webhook's world (its own database and Stripe double) and role-sync's. */
+interface Lane {
+  world: WebhookWorld;
+  sim: SimClock;
+  discord: DiscordDouble;
+  roleSync: RoleSyncDeps;
+}
+
+/**
+ * A statement cancelled inside the sync's transaction, on demand: the next N membership writes
+ * fail with SQLSTATE 57014 as a pg_cancel_backend would make them. A sequence counts the writes
+ * because it is not rolled back with the failing transaction. Test-only objects in a schema of
+ * their own, on the lane's own database.
+ */
+async function installDatabaseFaults(world: WebhookWorld): Promise<void> {
+  await world.db.sql.unsafe(`
+    create schema test_faults;
+    create table test_faults.armed (id boolean primary key default true,
+      fail_until bigint not null default 0);
+    insert into test_faults.armed default values;
+    create sequence test_faults.membership_writes;
+    create function test_faults.cancel_membership_write() returns trigger
+    language plpgsql as $$
+    begin
+      if nextval('test_faults.membership_writes') <= (select fail_until from test_faults.armed)
+      then
+        raise exception 'canceling statement due to user request' using errcode = 'query_canceled';
+      end if;
+      return new;
+    end;
+    $$;
+    create trigger memberships_injected_cancel before update on rolepass.memberships
+      for each row execute function test_faults.cancel_membership_write();
+  `);
+}
+
+async function cancelNextMembershipWrites(world: WebhookWorld, writes: number): Promise<void> {
+  await world.db.sql`
+    update test_faults.armed set fail_until = (
+      select last_value - case when is_called then 0 else 1 end
+      from test_faults.membership_writes) + ${writes}`;
+}
+
+/** Role-sync drains until no role job or notice is left to do (the webhook wakes it at once). */
+async function drainRoleSync(lane: Lane): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    await drainRoleJobs(lane.roleSync, Date.now() + 10_000);
+    const [row] = await lane.world.db.sql<{ open: number }[]>`
+      select (select count(*) from rolepass.role_jobs where status in ('pending', 'running'))::int
+        + (select count(*) from rolepass.notices where status in ('pending', 'running'))::int
+        as open`;
+    if (row?.open === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error("role-sync did not drain in 30 s");
+}
+
+/** The expiry sweep, as pg_cron runs it, once the story's clock is past the member's deadline. */
+async function sweepIfDue(lane: Lane, membershipId: string): Promise<void> {
+  const [row] = await lane.world.db.sql<{ entitled_until: Date | null }[]>`
+    select entitled_until from rolepass.memberships where id = ${membershipId}`;
+  const until = row?.entitled_until?.getTime();
+  if (until !== undefined && until <= lane.sim.ms) {
+    await lane.world.db.sql`select rolepass.expire_entitlements()`;
+  }
+}
+
+async function checkStory(lane: Lane, story: Story): Promise<void> {
+  const { world, sim } = lane;
   // Start 400 days back: every deadline the story makes has passed by the database's clock.
   sim.ms = Date.now() - 400 * DAY;
   world.clock.now = new Date(sim.ms);
@@ -239,6 +341,7 @@ async function checkStory(world: WebhookWorld, sim: SimClock, story: Story): Pro
       past_due_grace = ${`${story.graceDays} days`}::interval
     where id = ${world.guildId}`;
   const member = await world.newMember();
+  lane.discord.addMember(world.guildId, member.discordUserId);
   world.takeEvents();
   const { subscription } = world.stripeDouble.completeCheckout(member.sessionId, {
     outcome: story.firstPaymentFails ? "payment_failed" : "paid",
@@ -274,8 +377,26 @@ async function checkStory(world: WebhookWorld, sim: SimClock, story: Story): Pro
         times: delivery.stripe500s,
       });
     }
-    await deliverBatch(now, delivery);
-    world.stripeDouble.clearFaults();
+    if (delivery.stripeTimeouts > 0) {
+      world.stripeDouble.inject({
+        method: "GET",
+        path: /^\/v1\//,
+        delayMs: STRIPE_TIMEOUT_MS + 200,
+        times: delivery.stripeTimeouts,
+      });
+    }
+    if (delivery.databaseCancels > 0) {
+      await cancelNextMembershipWrites(world, delivery.databaseCancels);
+    }
+    try {
+      await deliverBatch(now, delivery);
+    } finally {
+      world.stripeDouble.clearFaults();
+      await cancelNextMembershipWrites(world, 0);
+    }
+    // Time passes on the story's clock; role-sync does what the changes queued.
+    await sweepIfDue(lane, member.membershipId);
+    await drainRoleSync(lane);
   };
 
   await deliverStep(world.takeEvents(), story.purchase);
@@ -295,6 +416,7 @@ async function checkStory(world: WebhookWorld, sim: SimClock, story: Story): Pro
   }
   // Time really passes: the sweep runs at the database's clock, after every simulated deadline.
   await world.db.sql`select rolepass.expire_entitlements()`;
+  await drainRoleSync(lane);
 
   const truth = await world.stripe.subscriptions.retrieve(subscription.id);
   const snapshot = stripeSubscription.parse(truth);
@@ -363,28 +485,92 @@ async function checkStory(world: WebhookWorld, sim: SimClock, story: Story): Pro
   const count = (kind: string) => notices.find((n) => n.kind === kind)?.n ?? 0;
   assertEquals(count("payment_failed"), intoPastDue, context);
   assertEquals(count("payment_recovered"), recovered, context);
+
+  // Role-sync drained to the end: no job and no notice stuck, the role on Discord as entitled.
+  const unfinished = await world.db.sql<{ id: number; status: string }[]>`
+      select id::int, status from rolepass.role_jobs
+      where membership_id = ${member.membershipId} and status <> 'done'`;
+  assertEquals([...unfinished], [], context);
+  const held = lane.discord.memberRoles(world.guildId, member.discordUserId) ?? [];
+  assertEquals(held.includes(world.plan.roleId), membership.entitled, context);
+
+  // Every member notice reached Discord exactly once: the DMs are exactly the notices' texts.
+  const owed = await world.db.sql<
+    { audience: string; kind: string; locale: string; payload: unknown; status: string }[]
+  >`
+      select audience, kind, locale::text, payload, status from rolepass.notices
+      where audience = 'member' and discord_user_id = ${member.discordUserId}
+      order by id`;
+  const unsent = [...owed].filter((n) => n.status !== "sent").map((n) => [n.kind, n.status]);
+  assertEquals(unsent, [], context);
+  const expected = owed.map((row) => {
+    const parsed = parseNotice(row);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    return noticeMessage(parsed.notice, { via: "channel", nonce: "n" }).content ?? "";
+  });
+  const posted = lane.discord.messages({ userId: member.discordUserId }).map((m) => m.content);
+  assertEquals(posted.toSorted(), expected.toSorted(), context);
 }
 
-Deno.test("money and role agree over generated histories of payments, refunds, disputes and time", async () => {
+async function startLane(discord: DiscordDouble): Promise<Lane> {
+  const sim: SimClock = { ms: Date.now() - 400 * DAY };
+  const world = await startWebhookWorld({
+    double: { clock: () => sim.ms },
+    stripeTimeoutMs: STRIPE_TIMEOUT_MS,
+  });
+  await installDatabaseFaults(world);
+  discord.addGuild({ id: world.guildId, botRolePosition: 10 });
+  discord.addRole(world.guildId, { id: world.plan.roleId, name: "Supporter", position: 5 });
+  const roleSync = depsFromConfig(
+    {
+      secret: ROLE_SYNC_SECRET,
+      botToken: BOT_TOKEN,
+      applicationId: discord.applicationId,
+      discordApiBaseUrl: discord.apiBaseUrl,
+      databaseUrl: world.db.url,
+    },
+    {
+      runInBackground: undefined,
+      discordTimeoutMs: 2_000,
+      retryPolicy: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+    },
+    world.appSql,
+  );
+  return { world, sim, discord, roleSync };
+}
+
+Deno.test("money and role agree over generated histories of payments, refunds, disputes, faults and time", async () => {
   const baseSeed = SEED ? Number(SEED) : Date.now() % 2_147_483_647;
+  // Thousands of log lines per case: kept nowhere, as the harness would keep them all.
+  setLogSink(() => {});
+  const discord = await startDiscordDouble({
+    botToken: BOT_TOKEN,
+    rateLimits: { enabled: false },
+  });
   let cases = 0;
-  await Promise.all(Array.from({ length: LANES }, async (_, lane) => {
-    const sim: SimClock = { ms: Date.now() - 400 * DAY };
-    const world = await startWebhookWorld({ double: { clock: () => sim.ms } });
-    let laneCases = 0;
-    try {
-      await fc.assert(
-        fc.asyncProperty(storyArbitrary, async (story) => {
-          if (++laneCases % 20 === 0) await world.restartDouble();
-          cases++;
-          await checkStory(world, sim, story);
-        }),
-        { numRuns: Math.ceil(RUNS / LANES), seed: baseSeed + lane },
-      );
-    } finally {
-      await world.close();
-    }
-  }));
+  try {
+    // Every lane runs to its end before the shared double closes, even when one fails.
+    const lanes = await Promise.allSettled(Array.from({ length: LANES }, async (_, lane) => {
+      const worlds = await startLane(discord);
+      let laneCases = 0;
+      try {
+        await fc.assert(
+          fc.asyncProperty(storyArbitrary, async (story) => {
+            if (++laneCases % STRIPE_DOUBLE_CASES === 0) await worlds.world.restartDouble();
+            cases++;
+            await checkStory(worlds, story);
+          }),
+          { numRuns: Math.ceil(RUNS / LANES), seed: baseSeed + lane },
+        );
+      } finally {
+        await worlds.world.close();
+      }
+    }));
+    for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
+  } finally {
+    await discord.close();
+    setLogSink(null);
+  }
   console.log(`money and role property: ${cases} generated cases, seed ${baseSeed}`);
   assert(cases >= RUNS);
 });
