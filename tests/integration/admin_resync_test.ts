@@ -12,6 +12,7 @@ import {
   EVERYONE_OVERRIDE,
   withConsoleWorld,
 } from "./admin_console_fixtures.ts";
+import { capturedLogs } from "./webhook_harness.ts";
 
 const STRANGER_ID = "310000000000000099";
 
@@ -35,9 +36,11 @@ async function counts(world: ConsoleWorld) {
 Deno.test("resync answers deferred, re-reads Stripe in role-sync, edits the answer with what changed, and the role follows", async () => {
   await withConsoleWorld(async (world) => {
     const member = await paidUnseen(world);
+    const token = `resync-token-${crypto.randomUUID()}`;
     const { status, reply } = await world.run("resync", {
       member: member.discordUserId,
       memberRoles: [],
+      token,
     });
     assertEquals(status, 200);
     assertEquals(reply, { type: 5, data: { flags: 64 } });
@@ -68,6 +71,12 @@ Deno.test("resync answers deferred, re-reads Stripe in role-sync, edits the answ
     await world.settle();
     assertEquals(world.discord.memberRoles(world.guildId, member.discordUserId), [world.roleId]);
     assertEquals(world.discord.specViolations(), []);
+    assert(capturedLogs.length > 0, "the functions logged");
+    assertEquals(
+      capturedLogs.filter((line) => line.includes(token)),
+      [],
+      "the token is never logged",
+    );
   });
 });
 
@@ -166,5 +175,24 @@ Deno.test("resync run in another server cannot reach this server's member", asyn
     assert(reply.data?.content?.includes("has no record of"), reply.data?.content);
     assertEquals(await adminRequests(world), []);
     assertEquals((await world.stripe.membership(member.membershipId)).entitled, false);
+  });
+});
+
+Deno.test("a request Discord's token would no longer answer expires with its token erased, and is never done", async () => {
+  await withConsoleWorld(async (world) => {
+    const member = await paidUnseen(world);
+    await world.run("resync", { member: member.discordUserId, memberRoles: [] });
+    const { sql } = world.stripe.db;
+    await sql`update rolepass.admin_requests set expires_at = now() + interval '10 seconds'`;
+    const [job] = await sql<{ schedule: string; command: string }[]>`
+      select schedule, command from cron.job where jobname = 'rolepass-admin-requests-sweep'`;
+    assertEquals(job?.schedule, "* * * * *");
+    await sql.unsafe(job.command);
+    assertEquals((await adminRequests(world)).map((r) => [r.status, r.interaction_token]), [
+      ["expired", null],
+    ]);
+    assertEquals((await world.wakeAdminRequests()).answered, 0);
+    assertEquals((await world.stripe.membership(member.membershipId)).entitled, false);
+    assertEquals(world.discord.messages({ kind: "original" }), []);
   });
 });
