@@ -14,6 +14,7 @@ import {
   createDiscordApi,
   DISCORD_DEFAULT_BASE_URL,
   type DiscordApi,
+  discordRoutes,
 } from "../_shared/discord_api.ts";
 import { fields, parseEnv, variableSchemas } from "../_shared/env.ts";
 import { runTask, type TaskDefinition, TaskFailure, USAGE_EXIT_CODE } from "./task.ts";
@@ -51,13 +52,13 @@ export async function registerCommands(
   options: RegisterCommandsOptions,
 ): Promise<APIApplicationCommand[]> {
   const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-  const path = options.guildId
-    ? `/applications/${options.applicationId}/guilds/${options.guildId}/commands`
-    : `/applications/${options.applicationId}/commands`;
+  const route = discordRoutes.overwriteCommands(
+    options.applicationId,
+    options.guildId ?? null,
+    COMMANDS,
+  );
   for (let attempt = 1;; attempt++) {
-    const response = await options.api.request<APIApplicationCommand[]>("PUT", path, {
-      body: COMMANDS,
-    });
+    const response = await options.api.send<APIApplicationCommand[]>(route);
     if (response.status === 200 && Array.isArray(response.body)) return response.body;
     const body = response.body as { message?: string; retry_after?: number; errors?: unknown };
     if (response.status === 429 && attempt < MAX_ATTEMPTS) {

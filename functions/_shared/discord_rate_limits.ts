@@ -11,48 +11,17 @@
  * the global window counts each request until one window after its answer, which holds however
  * late a busy isolate sends what it was allowed to.
  */
-import { DISCORD_IDS_IN_TEXT } from "../_core/discord_id.ts";
 import { oneRow, type Sql } from "./db.ts";
-import type { DiscordApi, DiscordRequestOptions, DiscordResponse } from "./discord_api.ts";
+import {
+  type DiscordApi,
+  type DiscordResponse,
+  type DiscordRoute,
+  type RouteBucket,
+  routeBucketOf,
+} from "./discord_api.ts";
 
 /** Discord's documented global limit per bot. */
 export const DISCORD_GLOBAL_LIMIT_PER_SECOND = 50;
-
-/** The rate-limit bucket a call falls in. */
-export interface RouteBucket {
-  /** The route family and its major parameter; never contains a token. */
-  key: string;
-  /** Whether the global per-bot limit applies (interaction webhooks are exempt). */
-  global: boolean;
-}
-
-async function shortHash(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
-/**
- * The bucket of `method path`. Buckets are per route and major parameter (guild, channel,
- * webhook); role add and remove share one per guild.
- */
-export async function routeBucketOf(method: string, path: string): Promise<RouteBucket> {
-  const [bare = ""] = path.split("?");
-  let match = bare.match(/^\/guilds\/(\d+)\/members\/\d+\/roles\/\d+$/);
-  if (match) return { key: `roles:${match[1]}`, global: true };
-  if (bare === "/users/@me/channels") return { key: "dm_channels", global: true };
-  match = bare.match(/^\/channels\/(\d+)\/messages$/);
-  if (match) return { key: `messages:${match[1]}`, global: true };
-  const [, webhookId, webhookToken] = bare.match(/^\/webhooks\/(\d+)\/([^/]+)/) ?? [];
-  if (webhookId !== undefined && webhookToken !== undefined) {
-    // The interaction token is a credential: the key carries only a hash of it.
-    return { key: `webhooks:${webhookId}:${await shortHash(webhookToken)}`, global: false };
-  }
-  return {
-    key: `${method.toUpperCase()} ${bare.replace(DISCORD_IDS_IN_TEXT, ":id")}`,
-    global: true,
-  };
-}
 
 /** What a rate-limited call came to. */
 export type RateLimitedResult =
@@ -89,13 +58,12 @@ export interface RateLimitedDiscordOptions {
 /** Discord calls that wait for their slot first. */
 export interface RateLimitedDiscord {
   /**
-   * Takes a slot, sends, records the answer's rate-limit headers, and waits out a 429 when the
-   * wait fits before `deadline` (epoch ms).
+   * Takes a slot, sends `route` (built by `discordRoutes`), records the answer's rate-limit
+   * headers, and waits out a 429 when the wait fits before `deadline` (epoch ms).
    */
-  call(
-    method: string,
-    path: string,
-    options: DiscordRequestOptions,
+  send(
+    route: DiscordRoute,
+    options: { timeoutMs?: number },
     deadline: number,
   ): Promise<RateLimitedResult>;
 }
@@ -185,8 +153,8 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
   }
 
   return {
-    async call(method, path, requestOptions, deadline) {
-      const bucket = await routeBucketOf(method, path);
+    async send(route, requestOptions, deadline) {
+      const bucket = await routeBucketOf(route.method, route.path);
       for (let waits = 0;; waits++) {
         const requestTimeoutMs = requestOptions.timeoutMs ?? 10_000;
         // A slot whose answer is never recorded (the isolate died) stops counting after this.
@@ -195,7 +163,7 @@ export function createRateLimitedDiscord(options: RateLimitedDiscordOptions): Ra
         const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, deadline - now()));
         let response: DiscordResponse;
         try {
-          response = await api.request(method, path, { ...requestOptions, timeoutMs });
+          response = await api.send(route, { timeoutMs });
         } catch (error) {
           await record(bucket, slot, null);
           if (error instanceof DOMException && error.name === "TimeoutError") {

@@ -5,7 +5,7 @@
 import type { DriftReport } from "../_core/messages/admin.ts";
 import type { EphemeralReply } from "../_core/messages/subscribe.ts";
 import type { Sql } from "../_shared/db.ts";
-import type { DiscordApi } from "../_shared/discord_api.ts";
+import { type DiscordApi, discordRoutes } from "../_shared/discord_api.ts";
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
 import type { Logger } from "../_shared/log.ts";
 import { RECONCILE_DEFAULTS, reconcileGuild } from "../role-sync/reconciliation.ts";
@@ -52,13 +52,11 @@ export function createFollowUp(
   applicationId: string,
 ): (interactionToken: string, reply: EphemeralReply) => Promise<void> {
   return async (interactionToken, reply) => {
-    const response = await api.request(
-      "PATCH",
-      `/webhooks/${applicationId}/${interactionToken}/messages/@original`,
-      {
-        withoutBotToken: true,
-        body: { content: reply.data?.content, allowed_mentions: { parse: [] } },
-      },
+    const response = await api.send(
+      discordRoutes.editOriginalResponse(applicationId, interactionToken, {
+        content: reply.data?.content,
+        allowed_mentions: { parse: [] },
+      }),
     );
     if (response.status >= 300) {
       throw new Error(`Cannot send the follow-up: Discord answered ${response.status}`);

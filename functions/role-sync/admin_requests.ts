@@ -17,6 +17,7 @@ import { resyncReply, type ResyncResult } from "../_core/messages/resync.ts";
 import type { EphemeralReply } from "../_core/messages/subscribe.ts";
 import { SUBSCRIPTION_STATUSES } from "../_core/stripe_shapes.ts";
 import type { Sql } from "../_shared/db.ts";
+import { discordRoutes } from "../_shared/discord_api.ts";
 import type { Logger } from "../_shared/log.ts";
 import { stripeRefusalOf } from "../_shared/stripe_gateway.ts";
 import { type SyncDeps, syncSubscription } from "../_shared/subscription_sync.ts";
@@ -104,14 +105,12 @@ async function answerRequest(
     await deps.sql`select rolepass.record_admin_result(${request.id}, ${request.claim_id},
       ${deps.sql.json({ content })})`;
   }
-  const sent = await deps.discord.call(
-    "PATCH",
-    `/webhooks/${request.application_id}/${request.interaction_token}/messages/@original`,
-    {
-      withoutBotToken: true,
-      body: { content, allowed_mentions: { parse: [] } },
-      timeoutMs: deps.discordTimeoutMs,
-    },
+  const sent = await deps.discord.send(
+    discordRoutes.editOriginalResponse(request.application_id, request.interaction_token, {
+      content,
+      allowed_mentions: { parse: [] },
+    }),
+    { timeoutMs: deps.discordTimeoutMs },
     deadline,
   );
   const status = sent.kind === "response" ? sent.response.status : null;

@@ -18,6 +18,7 @@ import {
 import { localeSchema } from "../_core/locale.ts";
 import { healthProblemText } from "../_core/messages/health.ts";
 import type { Sql } from "../_shared/db.ts";
+import { type DiscordRoute, discordRoutes } from "../_shared/discord_api.ts";
 import type { RateLimitedDiscord, RateLimitedResult } from "../_shared/discord_rate_limits.ts";
 import type { Logger } from "../_shared/log.ts";
 import type { StripeGateway } from "../_shared/stripe_gateway.ts";
@@ -88,8 +89,8 @@ async function readDiscordFacts(
   botUserId: Answer<string>,
   deadline: number,
 ): Promise<Pick<GuildHealthFacts, "botMember" | "roles" | "logChannel">> {
-  const ask = (path: string) =>
-    deps.discord.call("GET", path, { timeoutMs: deps.discordTimeoutMs }, deadline);
+  const ask = (route: DiscordRoute) =>
+    deps.discord.send(route, { timeoutMs: deps.discordTimeoutMs }, deadline);
   const notAsked = (detail: string) => ({ ok: false as const, detail });
 
   let botMember: GuildHealthFacts["botMember"];
@@ -97,7 +98,7 @@ async function readDiscordFacts(
   if (!botUserId.ok) {
     botMember = botUserId;
   } else {
-    const member = await ask(`/guilds/${guild.id}/members/${botUserId.value}`);
+    const member = await ask(discordRoutes.guildMember(guild.id, botUserId.value));
     const code = member.kind === "response" ? member.response.code : null;
     if (member.kind === "response" && member.response.status === 200) {
       const parsed = z.object({ roles: z.array(z.string()) }).safeParse(member.response.body);
@@ -110,7 +111,7 @@ async function readDiscordFacts(
       botMember = notAsked(describe(member));
     }
     if (botMember.ok && botMember.value !== "not_in_guild") {
-      const listed = await ask(`/guilds/${guild.id}/roles`);
+      const listed = await ask(discordRoutes.guildRoles(guild.id));
       const parsed = listed.kind === "response" && listed.response.status === 200
         ? z.array(roleSchema).safeParse(listed.response.body)
         : null;
@@ -123,7 +124,7 @@ async function readDiscordFacts(
   let logChannel: GuildHealthFacts["logChannel"] = null;
   const channelId = guild.operator_log_channel_id;
   if (channelId) {
-    const channel = await ask(`/channels/${channelId}`);
+    const channel = await ask(discordRoutes.channel(channelId));
     const status = channel.kind === "response" ? channel.response.status : null;
     const code = channel.kind === "response" ? channel.response.code : null;
     const found: Answer<LogChannelFact> = status === 200
@@ -139,9 +140,8 @@ async function readDiscordFacts(
 }
 
 async function readBotUserId(deps: HealthDeps, deadline: number): Promise<Answer<string>> {
-  const me = await deps.discord.call(
-    "GET",
-    "/users/@me",
+  const me = await deps.discord.send(
+    discordRoutes.currentUser(),
     { timeoutMs: deps.discordTimeoutMs },
     deadline,
   );

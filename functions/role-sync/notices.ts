@@ -20,6 +20,7 @@ import {
   type RateLimitedResult,
   retryAfterMsOf,
 } from "../_shared/discord_rate_limits.ts";
+import { discordRoutes } from "../_shared/discord_api.ts";
 import type { Logger } from "../_shared/log.ts";
 import type { ClaimedNotice, NoticeStore } from "./notices_store.ts";
 
@@ -158,13 +159,12 @@ async function postToChannel(
   if (!channelId) {
     return { kind: "outcome", outcome: { kind: "not_sent", detail: "no channel to post in" } };
   }
-  const result = await deps.discord.call(
-    "POST",
-    `/channels/${channelId}/messages`,
-    {
-      body: noticeMessage(message, { via: "channel", nonce: notice.nonce }),
-      timeoutMs: deps.discordTimeoutMs,
-    },
+  const result = await deps.discord.send(
+    discordRoutes.createMessage(
+      channelId,
+      noticeMessage(message, { via: "channel", nonce: notice.nonce }),
+    ),
+    { timeoutMs: deps.discordTimeoutMs },
     deadline,
   );
   if (result.kind === "deferred") return { kind: "deferred", waitMs: result.waitMs };
@@ -187,10 +187,13 @@ async function tellMember(
     notice.interaction_token && notice.interaction_application_id && !notice.followup_tried &&
     await deps.notices.beginFollowup(notice)
   ) {
-    const result = await discord.call(
-      "POST",
-      `/webhooks/${notice.interaction_application_id}/${notice.interaction_token}`,
-      { body: noticeMessage(message, { via: "followup" }), timeoutMs, withoutBotToken: true },
+    const result = await discord.send(
+      discordRoutes.createFollowup(
+        notice.interaction_application_id,
+        notice.interaction_token,
+        noticeMessage(message, { via: "followup" }),
+      ),
+      { timeoutMs },
       deadline,
     );
     if (result.kind !== "deferred") {
@@ -201,10 +204,12 @@ async function tellMember(
       // Dead token, 429, timeout or 5xx: the member gets a DM, the follow-up is not tried again.
     }
   }
-  const opened = await discord.call(
-    "POST",
-    "/users/@me/channels",
-    { body: { recipient_id: notice.discord_user_id }, timeoutMs },
+  if (!notice.discord_user_id) {
+    return { kind: "outcome", outcome: { kind: "not_sent", detail: "the notice names no member" } };
+  }
+  const opened = await discord.send(
+    discordRoutes.createDm(notice.discord_user_id),
+    { timeoutMs },
     deadline,
   );
   if (opened.kind === "deferred") return { kind: "deferred", waitMs: opened.waitMs };

@@ -14,6 +14,7 @@
 import { z } from "zod";
 import { reconciliationStoppedMessage } from "../_core/messages/reconciliation_alert.ts";
 import { type DiscordMember, type Drift, planRepairs } from "../_core/reconciliation.ts";
+import { discordRoutes } from "../_shared/discord_api.ts";
 import type { RateLimitedDiscord, RateLimitedResult } from "../_shared/discord_rate_limits.ts";
 import type { Logger } from "../_shared/log.ts";
 import type {
@@ -229,10 +230,8 @@ async function readPage(
   after: string | null,
   deadline: number,
 ): Promise<PageRead> {
-  const query = `limit=${deps.pageSize}${after ? `&after=${after}` : ""}`;
-  const result = await deps.discord.call(
-    "GET",
-    `/guilds/${guildId}/members?${query}`,
+  const result = await deps.discord.send(
+    discordRoutes.guildMembersPage(guildId, deps.pageSize, after),
     { timeoutMs: deps.discordTimeoutMs },
     deadline,
   );
@@ -277,9 +276,8 @@ async function readKnownMembers(
   const members: DiscordMember[] = [];
   let lastRead: string | null = null;
   for (const userId of ids) {
-    const result = await deps.discord.call(
-      "GET",
-      `/guilds/${guildId}/members/${userId}`,
+    const result = await deps.discord.send(
+      discordRoutes.guildMember(guildId, userId),
       { timeoutMs: deps.discordTimeoutMs },
       deadline,
     );
@@ -319,17 +317,16 @@ async function alertOperator(
     detail,
   });
   if (!context.operatorLogChannelId) return;
-  const result = await deps.discord.call(
-    "POST",
-    `/channels/${context.operatorLogChannelId}/messages`,
-    {
-      body: reconciliationStoppedMessage({
+  const result = await deps.discord.send(
+    discordRoutes.createMessage(
+      context.operatorLogChannelId,
+      reconciliationStoppedMessage({
         locale: context.operatorLocale,
         detail,
         membersChecked: counts.membersChecked,
       }),
-      timeoutMs: deps.discordTimeoutMs,
-    },
+    ),
+    { timeoutMs: deps.discordTimeoutMs },
     deps.now() + deps.discordTimeoutMs * 2,
   );
   if (result.kind !== "response" || result.response.status >= 300) {

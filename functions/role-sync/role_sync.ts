@@ -13,6 +13,7 @@ import {
   sameRoleSet,
   shouldGiveUp,
 } from "../_core/role_plan.ts";
+import { discordRoutes } from "../_shared/discord_api.ts";
 import { answerOf, drainNotices, type NoticeWorkerDeps } from "./notices.ts";
 import type { ClaimedJob, MemberState, RoleJobStore } from "./role_job_store.ts";
 
@@ -134,14 +135,16 @@ export async function runRoleJob(
   const rolesAlreadyApplied = job.roles_applied_at !== null &&
     sameRoleSet(appliedRolesOf(job), member.roleIds);
   const calls = rolesAlreadyApplied ? [] : [
-    ...changes.add.map((roleId) => ({ method: "PUT", roleId, action: "add" as const })),
-    ...changes.remove.map((roleId) => ({ method: "DELETE", roleId, action: "remove" as const })),
+    ...changes.add.map((roleId) => ({ roleId, action: "add" as const })),
+    ...changes.remove.map((roleId) => ({ roleId, action: "remove" as const })),
   ];
   for (const call of calls) {
-    const result = await deps.discord.call(
-      call.method,
-      `/guilds/${member.guildId}/members/${member.memberId}/roles/${call.roleId}`,
-      { auditLogReason: auditReason(job, member, call.action), timeoutMs: deps.discordTimeoutMs },
+    const route = call.action === "add"
+      ? discordRoutes.addMemberRole
+      : discordRoutes.removeMemberRole;
+    const result = await deps.discord.send(
+      route(member.guildId, member.memberId, call.roleId, auditReason(job, member, call.action)),
+      { timeoutMs: deps.discordTimeoutMs },
       deadline,
     );
     if (result.kind === "deferred") {

@@ -4,7 +4,7 @@
 import { depsFromConfig } from "../../functions/role-sync/config.ts";
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
 import { createSql } from "../../functions/_shared/db.ts";
-import { createDiscordApi } from "../../functions/_shared/discord_api.ts";
+import { createDiscordApi, discordRoutes } from "../../functions/_shared/discord_api.ts";
 import { createRateLimitedDiscord } from "../../functions/_shared/discord_rate_limits.ts";
 import { assert, assertEquals, first } from "../harness/assert.ts";
 import { BOT_TOKEN, ROLE_SYNC_SECRET, withRoleSync } from "./role_sync_fixtures.ts";
@@ -94,9 +94,9 @@ Deno.test("calls sent late by a busy isolate still stay within the global limit 
     let sent = 0;
     const discord = createRateLimitedDiscord({
       api: {
-        async request(method, path, options) {
+        async send(route, options) {
           if (sent++ % 2 === 0) await new Promise((resolve) => setTimeout(resolve, 400));
-          return await api.request(method, path, options);
+          return await api.send(route, options);
         },
       },
       sql: w.db.sql,
@@ -106,9 +106,8 @@ Deno.test("calls sent late by a busy isolate still stay within the global limit 
     const deadline = Date.now() + 30_000;
     const results = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        discord.call(
-          "PUT",
-          `/guilds/${w.guildId}/members/${member(i)}/roles/${w.goldRoleId}`,
+        discord.send(
+          discordRoutes.addMemberRole(w.guildId, member(i), w.goldRoleId, "rate limit test"),
           {},
           deadline,
         )),

@@ -75,3 +75,41 @@ Deno.test("the Stripe SDK import pattern catches every way of spelling it", () =
     assertEquals(STRIPE_SDK_IMPORT.test(line), false, line);
   }
 });
+
+/** A string or template literal that starts with a Discord REST path. */
+const DISCORD_REST_PATH = /["'`]\/(?:guilds|channels|users|webhooks|applications|interactions)\//;
+
+/** The one module that spells Discord's REST paths (`discordRoutes`). */
+const DISCORD_API = "functions/_shared/discord_api.ts";
+
+Deno.test("only the Discord API module spells Discord REST paths", () => {
+  const spellers = sources
+    .filter((file) => file.path !== DISCORD_API)
+    .flatMap((file) =>
+      file.text.split("\n").flatMap((line, index) =>
+        DISCORD_REST_PATH.test(line) ? [`${file.path}:${index + 1}: ${line.trim()}`] : []
+      )
+    );
+  assertEquals(spellers, []);
+});
+
+Deno.test("the Discord REST path pattern catches a path however it is quoted", () => {
+  for (
+    const line of [
+      "`/guilds/${guildId}/members/${userId}`",
+      '"/users/@me/channels"',
+      "'/applications/@me'",
+      "`/webhooks/${applicationId}/${token}/messages/@original`",
+    ]
+  ) {
+    assertEquals(DISCORD_REST_PATH.test(line), true, line);
+  }
+  for (
+    const line of [
+      '"https://discord.com/developers/docs/resources/guild#get-guild-member"',
+      "discordRoutes.guildMember(guildId, userId)",
+    ]
+  ) {
+    assertEquals(DISCORD_REST_PATH.test(line), false, line);
+  }
+});

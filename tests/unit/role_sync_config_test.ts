@@ -2,7 +2,7 @@
  * role-sync's configuration and the rate-limit buckets its Discord calls fall in.
  */
 import { loadConfig } from "../../functions/role-sync/config.ts";
-import { routeBucketOf } from "../../functions/_shared/discord_rate_limits.ts";
+import { routeBucketOf } from "../../functions/_shared/discord_api.ts";
 import { ConfigError } from "../../functions/_shared/env.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 

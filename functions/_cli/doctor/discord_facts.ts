@@ -3,12 +3,12 @@
  * every answer, error or network failure becomes a Probe for the pure checks.
  */
 import type { APIApplication, APIGuildMember, APIRole, APIUser } from "discord-api-types/v10";
-import type { DiscordApi } from "../../_shared/discord_api.ts";
+import { type DiscordApi, type DiscordRoute, discordRoutes } from "../../_shared/discord_api.ts";
 import { answered, type Probe, refused } from "./probe.ts";
 
-async function ask<T>(api: DiscordApi, path: string): Promise<Probe<T>> {
+async function ask<T>(api: DiscordApi, route: DiscordRoute): Promise<Probe<T>> {
   try {
-    const response = await api.request<T>("GET", path, { timeoutMs: 10_000 });
+    const response = await api.send<T>(route, { timeoutMs: 10_000 });
     if (response.status === 200 && response.body !== null) return answered(response.body);
     const message = (response.body as { message?: string } | null)?.message ?? "";
     return refused(response.status, response.code, message);
@@ -25,9 +25,9 @@ export interface BotFacts {
 
 /** GET /users/@me and /applications/@me. */
 export async function fetchBotFacts(api: DiscordApi): Promise<BotFacts> {
-  const user = await ask<APIUser>(api, "/users/@me");
+  const user = await ask<APIUser>(api, discordRoutes.currentUser());
   const application = user.ok
-    ? await ask<APIApplication>(api, "/applications/@me")
+    ? await ask<APIApplication>(api, discordRoutes.currentApplication())
     : refused<APIApplication>(null, null, "not asked: the bot token was refused");
   return { user, application };
 }
@@ -47,9 +47,9 @@ export async function fetchGuildFacts(
   guildId: string,
   botUserId: string,
 ): Promise<GuildFacts> {
-  const botMember = await ask<APIGuildMember>(api, `/guilds/${guildId}/members/${botUserId}`);
+  const botMember = await ask<APIGuildMember>(api, discordRoutes.guildMember(guildId, botUserId));
   const roles = botMember.ok
-    ? await ask<APIRole[]>(api, `/guilds/${guildId}/roles`)
+    ? await ask<APIRole[]>(api, discordRoutes.guildRoles(guildId))
     : refused<APIRole[]>(null, null, "not asked: the bot is not in the guild");
   return { guildId, botMember, roles };
 }
