@@ -226,11 +226,16 @@ export async function applyPlansFile(
         if (!price) throw new Error(`No Stripe terms fetched for ${plan.stripe_price_id}`);
         const [planRow] = await tx<{ inserted: boolean }[]>`
           insert into rolepass.plans as p (
-            guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency,
-            billing_interval, interval_count, sort_order, active, access_kind, access_duration,
-            allow_promotion_codes, tax_behavior
+            guild_id, stripe_price_id, discord_role_id, discord_role_ids, trial_days,
+            trial_role_ids, trial_payment_method, trial_missing_payment_method, display,
+            unit_amount, currency, billing_interval, interval_count, sort_order, active,
+            access_kind, access_duration, allow_promotion_codes, tax_behavior
           ) values (
             ${guild.id}, ${plan.stripe_price_id}, ${plan.discord_role_id},
+            ${plan.discord_role_ids}::text[], ${plan.trial?.days ?? null},
+            ${plan.trial?.roleIds ?? null}::text[],
+            ${plan.trial?.paymentMethod ?? "required"},
+            ${plan.trial?.missingPaymentMethod ?? "cancel"},
             ${tx.json(plan.display)}, ${price.unit_amount}, ${price.currency},
             ${price.billing_interval}, ${price.interval_count}, ${plan.sort_order}, ${plan.active},
             ${price.access_kind}, ${price.access_duration}::interval, ${plan.promotion_codes},
@@ -238,6 +243,11 @@ export async function applyPlansFile(
           )
           on conflict (stripe_price_id) do update set
             discord_role_id = excluded.discord_role_id,
+            discord_role_ids = excluded.discord_role_ids,
+            trial_days = excluded.trial_days,
+            trial_role_ids = excluded.trial_role_ids,
+            trial_payment_method = excluded.trial_payment_method,
+            trial_missing_payment_method = excluded.trial_missing_payment_method,
             display = excluded.display,
             unit_amount = excluded.unit_amount,
             currency = excluded.currency,
@@ -249,10 +259,13 @@ export async function applyPlansFile(
             access_duration = excluded.access_duration,
             allow_promotion_codes = excluded.allow_promotion_codes,
             tax_behavior = excluded.tax_behavior
-          where (p.discord_role_id, p.display, p.unit_amount, p.currency, p.billing_interval,
-              p.interval_count, p.sort_order, p.active, p.access_kind, p.access_duration,
-              p.allow_promotion_codes, p.tax_behavior)
-            is distinct from (excluded.discord_role_id, excluded.display, excluded.unit_amount,
+          where (p.discord_role_ids, p.trial_days, p.trial_role_ids, p.trial_payment_method,
+              p.trial_missing_payment_method, p.display, p.unit_amount, p.currency,
+              p.billing_interval, p.interval_count, p.sort_order, p.active, p.access_kind,
+              p.access_duration, p.allow_promotion_codes, p.tax_behavior)
+            is distinct from (excluded.discord_role_ids, excluded.trial_days,
+              excluded.trial_role_ids, excluded.trial_payment_method,
+              excluded.trial_missing_payment_method, excluded.display, excluded.unit_amount,
               excluded.currency, excluded.billing_interval, excluded.interval_count,
               excluded.sort_order, excluded.active, excluded.access_kind,
               excluded.access_duration, excluded.allow_promotion_codes, excluded.tax_behavior)

@@ -11,6 +11,7 @@ import { type BillingInterval } from "./price.ts";
 import { planTextSchema, sellerNoticeSchema } from "./operator_text.ts";
 import { policyOfSwitch, reversalPolicy } from "./refund_dispute_policy.ts";
 import { OPERATOR_LOG_KINDS } from "./notices.ts";
+import { checkPlanRoles, planRoleFields, planRolesOf } from "./plan_roles_file.ts";
 import { MAX_PASS_SECONDS, type PassAccess } from "./one_time_pass.ts";
 
 /** Longest grace period a past_due subscription may keep the role: Stripe's own retries end
@@ -97,7 +98,8 @@ export const planEntrySchema = z.strictObject({
   stripe_price_id: z.string().regex(/^price_[A-Za-z0-9_]+$/, {
     message: 'expected a Stripe price id such as "price_1Qx..." (Product catalog → the price)',
   }),
-  discord_role_id: snowflake,
+  // The role or roles, and the trial (plan_roles_file.ts).
+  ...planRoleFields,
   // Strict at every level, so a misspelled `role_name` is refused rather than dropped.
   display: z.strictObject({
     en: planTextSchema.strict(),
@@ -137,15 +139,7 @@ export const guildEntrySchema = z.strictObject({
   tax: guildTaxSchema.default({ automatic: false }),
   plans: z.array(planEntrySchema).min(1, { message: "a guild needs at least one plan" }),
 }).superRefine((guild, ctx) => {
-  guild.plans.forEach((plan, index) => {
-    if (plan.discord_role_id === guild.id) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["plans", index, "discord_role_id"],
-        message: "this is the @everyone role (its id is the guild id); choose the paid role",
-      });
-    }
-  });
+  checkPlanRoles(guild, ctx);
   for (const kind of ["refund", "dispute"] as const) {
     const policy = guild[`${kind}_policy`];
     const revokes = guild[`revoke_on_${kind}`];
@@ -171,6 +165,7 @@ export const guildEntrySchema = z.strictObject({
     ),
     plans: guild.plans.map((plan) => ({
       ...plan,
+      ...planRolesOf(plan),
       promotion_codes: plan.promotion_codes ?? guild.promotion_codes,
     })),
   };

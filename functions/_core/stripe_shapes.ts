@@ -265,6 +265,7 @@ export const stripeSubscription = z.object({
   created: z.number().int(),
   cancel_at: unixSeconds,
   cancel_at_period_end: z.boolean().optional().default(false),
+  trial_start: unixSeconds,
   /** Legacy (before basil). */
   current_period_start: unixSeconds,
   /** Legacy (before basil). */
@@ -291,6 +292,8 @@ export const stripeSubscription = z.object({
     currentPeriodEnd: ends.length ? latest(ends) : subscription.current_period_end,
     currentPeriodStart: starts.length ? latest(starts) : subscription.current_period_start,
     priceIds: subscription.items.data.map((item) => item.price.id),
+    /** When a free trial began, if the subscription had one. */
+    trialStart: subscription.trial_start,
   };
 });
 

@@ -25,6 +25,7 @@ import {
   unionOfRoles,
 } from "../_core/entitlement.ts";
 import { holdsLiveSubscription, subscriptionHasEnded } from "../_core/subscription_state.ts";
+import { firstTrialStart } from "../_core/trial.ts";
 import {
   cancellationIdempotencyKey,
   decideReversal,
@@ -297,6 +298,8 @@ interface MembershipRow {
   entitled_until: Date | null;
   revoked_reason: string | null;
   subscription_live: boolean;
+  /** When the member's first trial in the guild began (one trial per member per guild). */
+  trial_started_at: Date | null;
   past_due_grace_ms: number;
   refund_policy: ReversalPolicy;
   dispute_policy: ReversalPolicy;
@@ -473,6 +476,7 @@ export async function applyCustomerRead(
     passes,
     now,
   );
+  await recordTrialStart(tx, membership, subscriptions);
   const changed = await writeMembership(tx, membership, customerId, next, cause);
   return {
     result: "applied",
@@ -592,12 +596,12 @@ function selectMemberships(
     select m.id, m.guild_id, m.stripe_customer_id, m.stripe_subscription_id, m.plan_id, m.status,
       m.current_period_end, m.cancel_at, m.cancel_at_period_end, m.past_due_since, m.entitled,
       m.entitled_role_ids::text[] as entitled_role_ids, m.entitled_until, m.revoked_reason,
-      m.subscription_live,
+      m.subscription_live, m.trial_started_at,
       (extract(epoch from g.past_due_grace) * 1000)::float8 as past_due_grace_ms,
       g.refund_policy, g.dispute_policy,
       coalesce((
         select jsonb_agg(jsonb_build_object('id', p.id, 'stripe_price_id', p.stripe_price_id,
-          'discord_role_ids', p.discord_role_ids, 'trial_role_ids', null))
+          'discord_role_ids', p.discord_role_ids, 'trial_role_ids', p.trial_role_ids))
         from rolepass.plans p where p.guild_id = m.guild_id
       ), '[]'::jsonb) as plans,
       coalesce((
@@ -748,6 +752,18 @@ async function writeMembership(
       stripe_synced_at = now()
     where id = ${current.id}`;
   return true;
+}
+
+/** Keeps when the member's first trial in the guild began, once Stripe reports one. */
+async function recordTrialStart(
+  tx: Transaction,
+  membership: MembershipRow,
+  subscriptions: readonly SubscriptionSnapshot[],
+): Promise<void> {
+  const first = firstTrialStart(membership.trial_started_at, subscriptions);
+  if (first === null || first.getTime() === membership.trial_started_at?.getTime()) return;
+  await tx`
+    update rolepass.memberships set trial_started_at = ${first} where id = ${membership.id}`;
 }
 
 function isUuid(value: string | undefined): value is string {

@@ -45,6 +45,7 @@ import type { StripeMode } from "../_core/connect.ts";
 import { sellerOf } from "./connect_seller.ts";
 import * as store from "./store.ts";
 import type { CheckoutStripe } from "./stripe_sessions.ts";
+import { trialOffer } from "../_core/trial.ts";
 
 /** What the procedures need. */
 export interface CheckoutDeps {
@@ -303,6 +304,16 @@ async function openSession(
       priceId: plan.stripe_price_id,
       mode: plan.access_kind === "subscription" ? "subscription" : "payment",
       allowPromotionCodes: plan.allow_promotion_codes,
+      trial: plan.access_kind === "subscription"
+        ? trialOffer(
+          plan.trial_days === null ? null : {
+            days: plan.trial_days,
+            paymentMethod: plan.trial_payment_method,
+            missingPaymentMethod: plan.trial_missing_payment_method,
+          },
+          { trialStartedAt: membership.trial_started_at },
+        )
+        : null,
       tax: guildTax.automaticTax && guildTax.billingAddressCollection
         ? { billingAddressCollection: guildTax.billingAddressCollection }
         : null,

@@ -8,6 +8,16 @@ import type Stripe from "stripe";
 import type { Locale } from "../_core/locale.ts";
 import { ROLEPASS_METADATA } from "../_core/stripe_shapes.ts";
 import { type CheckoutSeller, destinationSubscriptionData } from "./connect_seller.ts";
+import type { CheckoutTrial } from "../_core/trial.ts";
+
+/** Checkout's trial settings (https://docs.stripe.com/payments/checkout/free-trials). */
+function trialSubscriptionData(trial: CheckoutTrial | null | undefined) {
+  if (!trial) return {};
+  return {
+    trial_period_days: trial.trialPeriodDays,
+    trial_settings: { end_behavior: { missing_payment_method: trial.missingPaymentMethod } },
+  };
+}
 
 /** Who a Stripe object belongs to, written as metadata on the customer, session and subscription. */
 export interface MemberRef {
@@ -35,6 +45,8 @@ export interface CheckoutSessionRequest {
   idempotencyKey: string;
   /** Platform mode: the guild's connected account the payment goes to, with the platform's fee. */
   seller?: CheckoutSeller | null;
+  /** The free trial the Checkout starts (`_core/trial.ts` trialOffer); none when absent. */
+  trial?: CheckoutTrial | null;
 }
 
 /** What a Portal session needs. */
@@ -145,7 +157,16 @@ export function createCheckoutStripe(stripe: Stripe): CheckoutStripe {
         // A pass is a payment: its PaymentIntent carries the metadata, and a paid invoice follows
         // so the money ledger and the refund task read it as they read a subscription's.
         ...(request.mode === "subscription"
-          ? { subscription_data: { metadata, ...destinationSubscriptionData(request.seller) } }
+          ? {
+            subscription_data: {
+              metadata,
+              ...destinationSubscriptionData(request.seller),
+              ...trialSubscriptionData(request.trial),
+            },
+            ...(request.trial
+              ? { payment_method_collection: request.trial.paymentMethodCollection }
+              : {}),
+          }
           : { payment_intent_data: { metadata }, invoice_creation: { enabled: true } }),
         ...(request.allowPromotionCodes ? { allow_promotion_codes: true } : {}),
         // Stripe Tax reads the address the member enters; saving it on the customer is what lets

@@ -13,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from "../harness/database.ts";
 import { assert, first } from "../harness/assert.ts";
 import { postAll, startCheckout, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 import { BOT_TOKEN, ROLE_SYNC_SECRET } from "./role_sync_fixtures.ts";
+import type { CheckoutTrial } from "../../functions/_core/trial.ts";
 
 /** The guild's roles, by what the plans use them for. */
 export interface GuildRoles {
@@ -42,8 +43,11 @@ export interface PlanRolesWorld {
   silver: WorldPlan;
   /** Adds a plan on a new monthly price; returns it. */
   addPlan(name: string, roleIds: string[], amount?: number): Promise<WorldPlan>;
-  /** A member who paid `plan` through Checkout, with every event delivered and role-sync settled. */
-  subscribe(userId: string, plan: WorldPlan): Promise<Subscriber>;
+  /**
+   * A member who paid `plan` through Checkout (or started its trial, with `trial`), with every
+   * event delivered and role-sync settled.
+   */
+  subscribe(userId: string, plan: WorldPlan, trial?: CheckoutTrial | null): Promise<Subscriber>;
   /** Delivers every event the double emitted since the last call, then settles role-sync. */
   deliver(): Promise<void>;
   /** Drains role jobs and notices until none is open. */
@@ -134,6 +138,37 @@ export async function startPlanRolesWorld(): Promise<PlanRolesWorld> {
     await settle();
   };
 
+  /** Checkout as rolepass's checkout function opens it with a trial (stripe_sessions.ts). */
+  const startTrialCheckout = async (userId: string, priceId: string, trial: CheckoutTrial) => {
+    const [row] = await db.sql<{ id: string }[]>`
+      insert into rolepass.memberships (guild_id, discord_user_id)
+      values (${guild.id}, ${userId}) returning id`;
+    assert(row, "membership row is missing");
+    const metadata = {
+      rolepass_guild_id: guild.id,
+      rolepass_discord_user_id: userId,
+      rolepass_membership_id: row.id,
+    };
+    const customer = await web.stripe.customers.create({ metadata });
+    await db.sql`update rolepass.memberships set stripe_customer_id = ${customer.id}
+      where id = ${row.id}`;
+    const session = await web.stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer: customer.id,
+      line_items: [{ price: priceId, quantity: 1 }],
+      metadata,
+      subscription_data: {
+        metadata,
+        trial_period_days: trial.trialPeriodDays,
+        trial_settings: { end_behavior: { missing_payment_method: trial.missingPaymentMethod } },
+      },
+      payment_method_collection: trial.paymentMethodCollection,
+      success_url: "https://example.com/done",
+      cancel_url: "https://example.com/cancel",
+    });
+    return { row, customer, session };
+  };
+
   const gold = await addPlan("Gold", [roles.gold, roles.shared], 1500);
   const silver = await addPlan("Silver", [roles.silver, roles.shared], 800);
 
@@ -146,15 +181,11 @@ export async function startPlanRolesWorld(): Promise<PlanRolesWorld> {
     gold,
     silver,
     addPlan,
-    async subscribe(userId, plan) {
+    async subscribe(userId, plan, trial = null) {
       discord.addMember(guild.id, userId);
-      const { row, customer, session } = await startCheckout(
-        db.sql,
-        web.stripe,
-        guild.id,
-        userId,
-        plan.priceId,
-      );
+      const { row, customer, session } = trial
+        ? await startTrialCheckout(userId, plan.priceId, trial)
+        : await startCheckout(db.sql, web.stripe, guild.id, userId, plan.priceId);
       const { subscription } = web.stripeDouble.completeCheckout(session.id);
       await deliver();
       return {
