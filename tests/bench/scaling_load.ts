@@ -12,6 +12,11 @@
  * - expiry: `expire_entitlements()` (one call, as the sweep makes it);
  * - health: the `role_job_queue_status` view, without and with that backlog;
  * - subscribe: `/subscribe`'s `open_subscribe_link` call for a member;
+ * - webhook apply: the webhook's locked transaction for a re-read that changes a membership (claim
+ *   the event under the customer's lock, `applyCustomerRead`), Stripe's read made beforehand;
+ * - close: `close_period` of December for a guild with as many members as the size, with a
+ *   year of money ledger (one paid invoice a member a month, 1% refunds, 0.5% ends a month) and
+ *   January to November closed;
  *
  * each next to two floors measured in the same run on the same connection: `select 1` and a
  * primary-key lookup of a membership. Ratios are against `select 1`.
@@ -19,6 +24,15 @@
  * `deno task bench scaling`; sizes from SCALING_SIZES (default "1000,10000,100000").
  */
 import type postgres from "postgres";
+import type { StripeEventEnvelope } from "../../functions/_core/stripe_shapes.ts";
+import { createLogger } from "../../functions/_shared/log.ts";
+import { claimEvent } from "../../functions/_shared/stripe_event_ledger.ts";
+import {
+  applyCustomerRead,
+  customerLock,
+  type SyncDeps,
+  type Transaction,
+} from "../../functions/_shared/subscription_sync.ts";
 import { createTestDatabase } from "../harness/database.ts";
 import { assert, first } from "../harness/assert.ts";
 
@@ -66,17 +80,19 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
     await tx`insert into rolepass.guilds (id, name)
       select (120000000000000000 + g)::text, 'Guild ' || g from generate_series(1, ${guilds}) g`;
     await tx`set local session_replication_role = replica`;
-    await tx`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
-        unit_amount, currency, billing_interval)
+    await tx`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id,
+        discord_role_ids, display, unit_amount, currency, billing_interval)
       select (120000000000000000 + g)::text, 'price_scale_' || g,
-        (320000000000000000 + g)::text, '{"en": {"name": "Gold"}}'::jsonb, 500, 'jpy', 'month'
+        (320000000000000000 + g)::text, array[(320000000000000000 + g)::text],
+        '{"en": {"name": "Gold"}}'::jsonb, 500, 'jpy', 'month'
       from generate_series(1, ${guilds}) g`;
     // Every hundredth member is past due with a grace period that has just run out.
     await tx`insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
-        stripe_subscription_id, plan_id, status, entitled, entitled_role_id, entitled_until,
-        current_period_end, created_at, subscription_live)
+        stripe_subscription_id, plan_id, status, entitled, entitled_role_id, entitled_role_ids,
+        entitled_until, current_period_end, created_at, subscription_live)
       select p.guild_id, (520000000000000000 + i)::text, 'cus_scale' || i, 'sub_scale' || i,
         p.id, case when i % 100 = 0 then 'past_due' else 'active' end, true, p.discord_role_id,
+        p.discord_role_ids,
         case when i % 100 = 0 then now() - interval '1 minute' end,
         now() + interval '20 days', now() - interval '1 year', true
       from generate_series(1, ${members}) i
@@ -94,8 +110,9 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
         now() - make_interval(days => 90 * n), now() - make_interval(days => 90 * n)
       from rolepass.memberships m, generate_series(1, 4) n`;
     await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
-        role_id, cause, status, outcome, attempts, next_attempt_at, created_at, done_at)
-      select m.id, m.guild_id, m.discord_user_id, true, m.entitled_role_id, 'evt_scale', 'done',
+        role_id, role_ids, cause, status, outcome, attempts, next_attempt_at, created_at, done_at)
+      select m.id, m.guild_id, m.discord_user_id, true, m.entitled_role_id, m.entitled_role_ids,
+        'evt_scale', 'done',
         'applied', 1, now() - make_interval(days => 120 * n),
         now() - make_interval(days => 120 * n), now() - make_interval(days => 120 * n)
       from rolepass.memberships m, generate_series(1, 3) n`;
@@ -114,13 +131,141 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
   await sql`vacuum analyze`;
 }
 
+const CLOSE_GUILD = "120000000000099999";
+
+/**
+ * A guild of `members` with a year of money ledger (as the monthly close benchmark seeds it), and
+ * January to November 2025 closed, so December's close is the one to time.
+ */
+async function fillLedger(sql: postgres.Sql, members: number): Promise<void> {
+  await sql`insert into rolepass.guilds (id, name) values (${CLOSE_GUILD}, 'Close guild')`;
+  const [plan] = await sql<{ id: string }[]>`
+    insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, discord_role_ids,
+      display, unit_amount, currency, billing_interval)
+    values (${CLOSE_GUILD}, 'price_close', '320000000000099999', '{320000000000099999}',
+      '{"en": {"name": "Close"}}'::jsonb, 980, 'jpy', 'month')
+    returning id`;
+  assert(plan, "the close guild's plan is missing");
+  await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`
+      insert into rolepass.money_ledger (guild_id, plan_id, stripe_price_id, kind,
+        stripe_object_id, stripe_customer_id, stripe_subscription_id, stripe_invoice_id,
+        starts_subscription, amount, currency, occurred_at, fact_month, period_month)
+      select ${CLOSE_GUILD}, ${plan.id}, 'price_close', 'invoice_paid', 'in_' || m || '_' || month,
+        'cus_' || m, 'sub_' || m, 'in_' || m || '_' || month, month = 1, 980, 'jpy', paid_at,
+        date_trunc('month', paid_at at time zone 'Asia/Tokyo')::date,
+        date_trunc('month', paid_at at time zone 'Asia/Tokyo')::date
+      from generate_series(1, ${members}) as m
+      cross join generate_series(1, 12) as month
+      cross join lateral (
+        select (timestamp '2025-01-01' + (month - 1) * interval '1 month'
+          + (m % 27) * interval '1 day' + (m % 86400) * interval '1 second')
+          at time zone 'Asia/Tokyo' as paid_at
+      ) t`;
+    await tx`
+      insert into rolepass.money_ledger (guild_id, plan_id, stripe_price_id, kind,
+        stripe_object_id, stripe_subscription_id, amount, currency, occurred_at, fact_month,
+        period_month)
+      select ${CLOSE_GUILD}, ${plan.id}, 'price_close', kind, prefix || m || '_' || month,
+        'sub_' || m, amount, 'jpy', at, date_trunc('month', at at time zone 'Asia/Tokyo')::date,
+        date_trunc('month', at at time zone 'Asia/Tokyo')::date
+      from generate_series(1, ${members}) as m
+      cross join generate_series(1, 12) as month
+      cross join lateral (
+        select (timestamp '2025-01-01' + (month - 1) * interval '1 month'
+          + interval '27 days') at time zone 'Asia/Tokyo' as at
+      ) t
+      cross join lateral (values
+        ('refund', 're_', 980, m % 100 = month),
+        ('subscription_ended', 'sub_end_', 0, m % 200 = month)
+      ) as f(kind, prefix, amount, chosen)
+      where chosen`;
+  });
+  await sql`analyze rolepass.money_ledger`;
+  for (let month = 1; month < 12; month++) {
+    const closing = `2025-${String(month).padStart(2, "0")}-01`;
+    const [closed] = await sql<{ outcome: string }[]>`
+      select outcome from rolepass.close_period(${CLOSE_GUILD}, ${closing}::date)`;
+    if (closed?.outcome !== "closed") throw new Error(`closing ${closing}: ${closed?.outcome}`);
+  }
+}
+
+/**
+ * The webhook's transaction for one event whose re-read changes the membership (a cancel at the
+ * period end), as event_processing.ts runs it; the Stripe read is made up front, as the webhook
+ * makes it before opening the transaction.
+ */
+async function webhookApply(
+  sql: Reserved,
+): Promise<(sql: Reserved, n: number) => Promise<unknown>> {
+  const [member] = await sql<
+    { customer: string; subscription: string; price: string; period_end: Date }[]
+  >`
+    select m.stripe_customer_id as customer, m.stripe_subscription_id as subscription,
+      p.stripe_price_id as price, m.current_period_end as period_end
+    from rolepass.memberships m join rolepass.plans p on p.id = m.plan_id
+    where m.status = 'active' and not m.cancel_at_period_end
+    order by m.discord_user_id limit 1`;
+  assert(member, "an active member is missing");
+  const deps: SyncDeps = {
+    sql: sql as unknown as SyncDeps["sql"],
+    stripe: undefined as unknown as SyncDeps["stripe"],
+    now: () => new Date(),
+    logger: createLogger("scaling-bench"),
+  };
+  return async (sql, n) => {
+    const [seq] = await sql<
+      { read_seq: string }[]
+    >`select rolepass.start_stripe_read() as read_seq`;
+    assert(seq, "start_stripe_read returned no row");
+    const read = {
+      customerId: member.customer,
+      readSeq: seq.read_seq,
+      subscriptions: [{
+        id: member.subscription,
+        customerId: member.customer,
+        status: "active" as const,
+        metadata: {},
+        createdAt: new Date(Date.now() - 365 * 86_400_000),
+        cancelAt: null,
+        cancelAtPeriodEnd: true,
+        currentPeriodEnd: member.period_end,
+        currentPeriodStart: new Date(member.period_end.getTime() - 30 * 86_400_000),
+        priceIds: [member.price],
+      }],
+    };
+    const envelope: StripeEventEnvelope = {
+      id: `evt_scale_apply_${n}`,
+      type: "customer.subscription.updated",
+      account: null,
+      api_version: null,
+      livemode: false,
+      data: { object: {} },
+    };
+    // The reserved connection is already inside the sample's transaction.
+    const tx = sql as unknown as Transaction;
+    if (!await claimEvent(tx, envelope, customerLock(tx, member.customer))) {
+      throw new Error("the event was claimed already");
+    }
+    const outcome = await applyCustomerRead(tx, deps, read, {
+      cause: envelope.type,
+      eventId: envelope.id,
+    });
+    if (outcome.result !== "applied" || !outcome.changed) {
+      throw new Error(`the apply changed nothing: ${JSON.stringify(outcome)}`);
+    }
+  };
+}
+
 /** One due job per member: a reconcile of every member. */
 async function queueBacklog(sql: postgres.Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
-        role_id, cause, next_attempt_at, created_at)
-      select m.id, m.guild_id, m.discord_user_id, m.entitled, m.entitled_role_id, 'reconcile',
+        role_id, role_ids, cause, next_attempt_at, created_at)
+      select m.id, m.guild_id, m.discord_user_id, m.entitled, m.entitled_role_id,
+        m.entitled_role_ids, 'reconcile',
         now() - interval '1 minute', now() - interval '1 minute'
       from rolepass.memberships m`;
   });
@@ -198,6 +343,12 @@ for (const members of SIZES) {
         { rolledBack: false },
       );
       figures["subscribe"] = await measure(sql, subscribe);
+      figures["webhook apply"] = await measure(sql, await webhookApply(sql));
+      await fillLedger(db.sql, members);
+      figures["close"] = await measure(
+        sql,
+        (s) => s`select outcome from rolepass.close_period(${CLOSE_GUILD}, '2025-12-01'::date)`,
+      );
       await queueBacklog(db.sql);
       figures["claim(8)"] = await measure(
         sql,

@@ -20,11 +20,22 @@
  * and webhook events alternate, so both see the same load on a shared machine: measured one block
  * after the other, the p99 ratio mostly compared two moments of the machine. Run with
  * `deno task bench webhook` (or `deno run -A tests/bench/webhook_load.ts` with DATABASE_URL set).
+ *
+ * The app has the production pool (5 connections, createSql's default) and re-reads Stripe through
+ * a proxy that holds each answer for an added latency. The latency sweep sends the same events at
+ * 0, 50 and 150 ms added (in turn within each run, so drift hits each alike) with
+ * SWEEP_CONCURRENCY deliveries in flight: Stripe delivers events concurrently, and sustaining
+ * 300 events/s when each waits 150 ms on Stripe takes at least 45 in flight (Little's law), so
+ * the sweep shows whether anything but the wait (a pool held across it, a lock) limits the rate.
+ * During the sweep a sampler reads pg_stat_activity for the app's connections every 20 ms (idle
+ * in transaction, waiting on a lock), and the database's committed transactions are counted per
+ * event (each statement outside a transaction is one).
  */
 import Stripe from "stripe";
 import type { Stripe as StripeTypes } from "stripe";
 import { createApp } from "../../functions/stripe-webhook/app.ts";
-import { createStripeClient, createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
+import { createSql } from "../../functions/_shared/db.ts";
+import { connectStripe, createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { eventBody, signPayload } from "../../functions/_doubles/stripe/index.ts";
 import {
   startCheckout,
@@ -34,10 +45,15 @@ import {
 import { first } from "../harness/assert.ts";
 
 const MEMBERS = 100;
-const SEQUENTIAL_EVENTS = 1_000;
-const CONCURRENT_EVENTS = 1_500;
+/** WEBHOOK_EVENTS_SCALE (default 1) scales every count below, for a quicker run. */
+const SCALE = Number(Deno.env.get("WEBHOOK_EVENTS_SCALE") ?? "1");
+const SEQUENTIAL_EVENTS = Math.round(1_000 * SCALE);
+const CONCURRENT_EVENTS = Math.round(1_500 * SCALE);
 const CONCURRENCY = 16;
 const RUNS = Number(Deno.env.get("WEBHOOK_RUNS") ?? "5");
+const SWEEP_LATENCIES_MS = [0, 50, 150];
+const SWEEP_EVENTS = Math.round(1_500 * SCALE);
+const SWEEP_CONCURRENCY = 64;
 
 /** Times `floor` and `webhook` one event at a time, alternating, so drift hits both alike. */
 async function measureInterleaved(
@@ -117,9 +133,23 @@ async function measure(
   };
 }
 
+/** CPU time used by process `pid` so far (user + system, from /proc/<pid>/stat), in ms. */
+async function cpuMsOf(pid: number | "self"): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks * 10; // USER_HZ is 100 on Linux.
+}
+
 /** A Stripe double running in a subprocess; `close` kills it. */
 interface RemoteDouble {
   url: string;
+  /** CPU time the double's process has used so far, in ms (user + system). */
+  cpuMs(): Promise<number>;
+  /** The latency proxy in front of `url`. */
+  proxyUrl: string;
+  setLatency(ms: number): Promise<void>;
   control<T>(method: string, path: string, body?: unknown): Promise<T>;
   close(): Promise<void>;
 }
@@ -153,7 +183,18 @@ async function startRemoteDouble(): Promise<RemoteDouble> {
       text += value;
     }
     await reader.cancel();
-    const { url } = JSON.parse(text.slice(0, text.indexOf("\n"))) as { url: string };
+    const { url, proxyUrl } = JSON.parse(text.slice(0, text.indexOf("\n"))) as {
+      url: string;
+      proxyUrl: string;
+    };
+    const setLatency = async (ms: number) => {
+      const response = await fetch(`${proxyUrl}/__latency`, {
+        method: "POST",
+        body: JSON.stringify({ ms }),
+      });
+      if (!response.ok) throw new Error(`setting the proxy's latency: ${await response.text()}`);
+      await response.body?.cancel();
+    };
     const control = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
       const response = await fetch(`${url}/__double${path}`, {
         method,
@@ -166,7 +207,7 @@ async function startRemoteDouble(): Promise<RemoteDouble> {
       }
       return result as T;
     };
-    return { url, control, close };
+    return { url, proxyUrl, setLatency, control, close, cpuMs: () => cpuMsOf(child.pid) };
   } catch (error) {
     await close();
     throw error;
@@ -175,15 +216,28 @@ async function startRemoteDouble(): Promise<RemoteDouble> {
 
 let remote: RemoteDouble | undefined;
 let world: Awaited<ReturnType<typeof startWebhookWorld>> | undefined;
+let closePool: (() => Promise<void>) | undefined;
 try {
   remote = await startRemoteDouble();
   const double = remote;
   world = await startWebhookWorld();
   const { db, guildId } = world;
-  // The function as the world builds it, but re-reading from the out-of-process double.
+  // The function as the world builds it, but with the production pool and re-reading from the
+  // out-of-process double: on loopback for the main figures, through the latency proxy for the
+  // sweep (one pool for both). Changes made "in Stripe" before an event go to the double directly.
   const stripe = createStripeClient("sk_test_rolepass", double.url, { timeoutMs: 2_000 });
-  const app = createApp({ ...world.deps, stripe: createStripeGateway(stripe) });
-  const appSql = world.appSql;
+  const appSql = createSql(db.url);
+  closePool = () => appSql.end({ timeout: 5 });
+  const app = createApp({
+    ...world.deps,
+    sql: appSql,
+    stripe: connectStripe("sk_test_rolepass", double.url, { timeoutMs: 2_000 }),
+  });
+  const proxiedApp = createApp({
+    ...world.deps,
+    sql: appSql,
+    stripe: connectStripe("sk_test_rolepass", double.proxyUrl, { timeoutMs: 5_000 }),
+  });
 
   // The world's plan, moved to a price of the remote double.
   const price = await double.control<{ id: string }>("POST", "/prices", {
@@ -273,9 +327,9 @@ try {
     return row.n;
   };
 
-  const webhookOne = async (index: number) => {
+  const deliverTo = (target: typeof app) => async (index: number) => {
     const { body, header } = await signedRequest(index, clock.now.getTime());
-    const response = await app.fetch(
+    const response = await target.fetch(
       new Request("http://localhost/stripe-webhook", {
         method: "POST",
         headers: { "stripe-signature": header },
@@ -285,10 +339,13 @@ try {
     if (response.status !== 200) throw new Error(`webhook answered ${response.status}`);
     await response.body?.cancel();
   };
+  const webhookOne = deliverTo(app);
+  const proxiedWebhookOne = deliverTo(proxiedApp);
 
   // Warm both paths up before measuring.
   await measure(50, 4, floorOne);
   await measure(50, 4, webhookOne);
+  await measure(50, 4, proxiedWebhookOne);
 
   const runs: {
     floorSequential: Measured;
@@ -319,6 +376,134 @@ try {
         `${(one.webhookSequential.p99 / one.floorSequential.p99).toFixed(2)}x the floor's`,
     );
   }
+
+  // The app's connections, as pg_stat_activity shows them, sampled while the sweep runs.
+  interface Activity {
+    samples: number;
+    idleInTransaction: number;
+    active: number;
+    waitingOnLock: number;
+  }
+  const sampleActivity = () => {
+    const activity: Activity = { samples: 0, idleInTransaction: 0, active: 0, waitingOnLock: 0 };
+    let sampling = true;
+    const done = (async () => {
+      while (sampling) {
+        const [row] = await db.sql<
+          { idle_in_transaction: number; active: number; waiting_on_lock: number }[]
+        >`
+          select count(*) filter (where state like 'idle in transaction%')::int
+              as idle_in_transaction,
+            count(*) filter (where state = 'active')::int as active,
+            count(*) filter (where wait_event_type = 'Lock')::int as waiting_on_lock
+          from pg_stat_activity
+          where datname = current_database() and application_name = 'rolepass'
+            and pid <> pg_backend_pid()`;
+        if (row) {
+          activity.samples++;
+          activity.idleInTransaction += row.idle_in_transaction;
+          activity.active += row.active;
+          activity.waitingOnLock += row.waiting_on_lock;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    return async () => {
+      sampling = false;
+      await done;
+      return activity;
+    };
+  };
+  const committedTransactions = async () => {
+    await db.sql`select pg_stat_clear_snapshot()`;
+    const row = first(
+      await db.sql<{ n: string }[]>`
+        select (xact_commit + xact_rollback)::text as n from pg_stat_database
+        where datname = current_database()`,
+      "pg_stat_database's row",
+    );
+    return Number(row.n);
+  };
+  // Statement times on the server (the benchmark cluster preloads pg_stat_statements with
+  // track=all, so statements inside functions and triggers count too), over the whole sweep.
+  const statementStats = await db.sql`
+    create extension if not exists pg_stat_statements with schema extensions`
+    .then(() => db.sql`select extensions.pg_stat_statements_reset()`).then(() => true)
+    .catch(() => false);
+  interface SweepPoint extends Measured {
+    activity: Activity;
+    transactionsPerEvent: number;
+    /** CPU used per event by this process (the function and the load) and by the double. */
+    cpuMsPerEvent: { here: number; double: number };
+  }
+  const sweepRuns: Map<number, SweepPoint>[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const points = new Map<number, SweepPoint>();
+    for (const latencyMs of SWEEP_LATENCIES_MS) {
+      await double.setLatency(latencyMs);
+      const before = await committedTransactions();
+      const cpuBefore = { here: await cpuMsOf("self"), double: await double.cpuMs() };
+      const stopSampling = sampleActivity();
+      const measured = await measure(
+        SWEEP_EVENTS,
+        SWEEP_CONCURRENCY,
+        proxiedWebhookOne,
+        changeInStripe,
+      );
+      const activity = await stopSampling();
+      const cpuMsPerEvent = {
+        here: ((await cpuMsOf("self")) - cpuBefore.here) / SWEEP_EVENTS,
+        double: ((await double.cpuMs()) - cpuBefore.double) / SWEEP_EVENTS,
+      };
+      // pg_stat_database is flushed by each backend at most once a second.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const transactions = (await committedTransactions()) - before - activity.samples;
+      points.set(latencyMs, {
+        ...measured,
+        activity,
+        transactionsPerEvent: transactions / SWEEP_EVENTS,
+        cpuMsPerEvent,
+      });
+    }
+    sweepRuns.push(points);
+    console.log(
+      `sweep run ${run + 1}: ` + SWEEP_LATENCIES_MS.map((latencyMs) => {
+        const point = points.get(latencyMs)!;
+        return `${latencyMs} ms: ${Math.round(point.perSecond)} events/s, ` +
+          `p99 ${point.p99.toFixed(1)} ms`;
+      }).join("; "),
+    );
+  }
+  await double.setLatency(0);
+  if (statementStats) {
+    const sweptEvents = RUNS * SWEEP_LATENCIES_MS.length * SWEEP_EVENTS;
+    const top = await db.sql<{ query: string; calls: number; mean_ms: number; total_ms: number }[]>`
+      select regexp_replace(query, '[[:space:]]+', ' ', 'g') as query, calls::float8 as calls,
+        mean_exec_time as mean_ms, total_exec_time as total_ms
+      from extensions.pg_stat_statements
+      where dbid = (select oid from pg_database where datname = current_database())
+        and query not like '%pg_stat_activity%' and query not like '%pg_stat_database%'
+      order by total_exec_time desc limit 12`;
+    const all = first(
+      await db.sql<{ total_ms: number }[]>`
+        select coalesce(sum(total_exec_time), 0)::float8 as total_ms
+        from extensions.pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database())
+          and toplevel`,
+      "the statements' total",
+    );
+    console.log(
+      `server time during the sweep (pg_stat_statements, nested statements included): ` +
+        `${(all.total_ms / sweptEvents).toFixed(2)} ms of top-level statements per event`,
+    );
+    console.table(top.map((row) => ({
+      statement: row.query.slice(0, 90),
+      "calls/event": (row.calls / sweptEvents).toFixed(2),
+      "mean ms": row.mean_ms.toFixed(2),
+      "ms/event": (row.total_ms / sweptEvents).toFixed(2),
+    })));
+  }
+
   const changed = (await historyRows()) - historyBefore;
   console.log(`memberships changed by measured events: ${changed} history rows`);
   // The median run by webhook throughput, each figure its own median across the runs.
@@ -340,7 +525,7 @@ try {
   const ms = (value: number) => `${value.toFixed(2)} ms`;
   console.log(
     `stripe-webhook load (${MEMBERS} customers, Stripe double in a subprocess on loopback, ` +
-      `durable database unless DATABASE_URL says otherwise), median of ${RUNS} runs`,
+      `pool of 5, durable database unless DATABASE_URL says otherwise), median of ${RUNS} runs`,
   );
   console.table({
     "floor, one at a time": {
@@ -364,6 +549,48 @@ try {
       p99: ms(webhookLoad.p99),
     },
   });
+  const sweepMedian = (latencyMs: number, pick: (point: SweepPoint) => number) => {
+    const values = sweepRuns.map((points) => pick(points.get(latencyMs)!)).sort((a, b) => a - b);
+    const median = values[values.length >> 1];
+    if (median === undefined) throw new Error("Cannot take a median of no runs");
+    return median;
+  };
+  console.log(
+    `latency sweep: Stripe re-reads through a proxy adding 0/50/150 ms, pool of 5, ` +
+      `${SWEEP_CONCURRENCY} deliveries in flight, ${SWEEP_EVENTS} events a point, median of ${RUNS}`,
+  );
+  const zeroRate = sweepMedian(0, (point) => point.perSecond);
+  console.table(Object.fromEntries(SWEEP_LATENCIES_MS.map((latencyMs) => [
+    `+${latencyMs} ms`,
+    {
+      "events/s": Math.round(sweepMedian(latencyMs, (point) => point.perSecond)),
+      "vs 0 ms": (sweepMedian(latencyMs, (point) => point.perSecond) / zeroRate).toFixed(2),
+      p50: ms(sweepMedian(latencyMs, (point) => point.p50)),
+      p99: ms(sweepMedian(latencyMs, (point) => point.p99)),
+      "idle in tx (mean conns)": sweepMedian(
+        latencyMs,
+        (point) => point.activity.idleInTransaction / Math.max(1, point.activity.samples),
+      ).toFixed(2),
+      "active (mean conns)": sweepMedian(
+        latencyMs,
+        (point) => point.activity.active / Math.max(1, point.activity.samples),
+      ).toFixed(2),
+      "lock waits (mean conns)": sweepMedian(
+        latencyMs,
+        (point) => point.activity.waitingOnLock / Math.max(1, point.activity.samples),
+      ).toFixed(2),
+      "db transactions/event": sweepMedian(latencyMs, (point) => point.transactionsPerEvent)
+        .toFixed(2),
+      "CPU ms/event here": sweepMedian(latencyMs, (point) => point.cpuMsPerEvent.here).toFixed(1),
+      "CPU ms/event, double": sweepMedian(latencyMs, (point) => point.cpuMsPerEvent.double)
+        .toFixed(1),
+    },
+  ])));
+  const slowRate = sweepMedian(150, (point) => point.perSecond);
+  console.log(
+    `events/s at +150 ms = ${(slowRate / zeroRate).toFixed(2)} of +0 ms (target >= 0.80): ` +
+      (slowRate >= 0.8 * zeroRate ? "met" : "NOT met"),
+  );
   const ratio = medianOf((run) => run.webhookSequential.p99 / run.floorSequential.p99);
   console.log(
     `webhook throughput ${Math.round(webhookLoad.perSecond)} events/s (target >= 300): ` +
@@ -375,6 +602,7 @@ try {
   );
 } finally {
   try {
+    await closePool?.();
     await world?.close();
   } finally {
     await remote?.close();

@@ -111,12 +111,17 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   const pgCron = await hasPgCron(bin);
   // Jobs run through libpq on the cluster's own socket (trust), as the job's user.
   const pgCronOptions = pgCron
-    ? [
-      "-c shared_preload_libraries=pg_cron",
-      `-c cron.database_name=${PG_CRON_DATABASE}`,
-      `-c cron.host=${dir}`,
-    ]
+    ? [`-c cron.database_name=${PG_CRON_DATABASE}`, `-c cron.host=${dir}`]
     : [];
+  // A benchmark's cluster also counts every statement (nested ones too), for its profiles.
+  const libraries = [
+    ...(pgCron ? ["pg_cron"] : []),
+    ...(options.durable ? ["pg_stat_statements"] : []),
+  ];
+  const libraryOptions = libraries.length
+    ? [`-c shared_preload_libraries=${libraries.join(",")}`]
+    : [];
+  const statementStats = options.durable ? ["-c pg_stat_statements.track=all"] : [];
   const durability = options.durable
     ? []
     : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"];
@@ -127,7 +132,9 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
     ...durability,
     "-c max_connections=300",
     "-c shared_buffers=256MB",
+    ...libraryOptions,
     ...pgCronOptions,
+    ...statementStats,
   ].join(" ");
   await run(
     `${bin}/pg_ctl`,
