@@ -24,7 +24,10 @@
  * `deno task bench scaling`; sizes from SCALING_SIZES (default "1000,10000,100000").
  */
 import type postgres from "postgres";
-import type { StripeEventEnvelope } from "../../functions/_core/stripe_shapes.ts";
+import type {
+  StripeEventEnvelope,
+  SubscriptionSnapshot,
+} from "../../functions/_core/stripe_shapes.ts";
 import { createLogger } from "../../functions/_shared/log.ts";
 import { claimEvent } from "../../functions/_shared/stripe_event_ledger.ts";
 import {
@@ -222,18 +225,21 @@ async function webhookApply(
     const read = {
       customerId: member.customer,
       readSeq: seq.read_seq,
-      subscriptions: [{
-        id: member.subscription,
-        customerId: member.customer,
-        status: "active" as const,
-        metadata: {},
-        createdAt: new Date(Date.now() - 365 * 86_400_000),
-        cancelAt: null,
-        cancelAtPeriodEnd: true,
-        currentPeriodEnd: member.period_end,
-        currentPeriodStart: new Date(member.period_end.getTime() - 30 * 86_400_000),
-        priceIds: [member.price],
-      }],
+      subscriptions: [
+        {
+          id: member.subscription,
+          customerId: member.customer,
+          status: "active" as const,
+          metadata: {},
+          createdAt: new Date(Date.now() - 365 * 86_400_000),
+          cancelAt: null,
+          cancelAtPeriodEnd: true,
+          currentPeriodEnd: member.period_end,
+          currentPeriodStart: new Date(member.period_end.getTime() - 30 * 86_400_000),
+          trialStart: null,
+          priceIds: [member.price],
+        } satisfies SubscriptionSnapshot,
+      ],
     };
     const envelope: StripeEventEnvelope = {
       id: `evt_scale_apply_${n}`,
