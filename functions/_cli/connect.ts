@@ -75,7 +75,7 @@ const SUBCOMMANDS = ["onboard", "status", "dashboard", "policy"] as const;
 export interface ConnectTaskDeps {
   sql: Sql;
   stripe: StripeGateway;
-  /** Where the plan page is served: onboarding comes back to its `/connect/return` page. */
+  /** Where the plan page is served: onboarding comes back to its `/connect/return/<guild id>` page. */
   publicSiteUrl: string;
 }
 
@@ -86,8 +86,8 @@ export function onboardingReturnUrls(
 ): { returnUrl: string; refreshUrl: string } {
   const base = publicSiteUrl.replace(/\/+$/, "");
   return {
-    returnUrl: `${base}/connect/return?guild=${guildId}`,
-    refreshUrl: `${base}/connect/refresh?guild=${guildId}`,
+    returnUrl: `${base}/connect/return/${guildId}`,
+    refreshUrl: `${base}/connect/refresh/${guildId}`,
   };
 }
 

@@ -32,6 +32,12 @@ import {
   viewPlans,
 } from "./service.ts";
 import { StripeAnswerError } from "./stripe_sessions.ts";
+import { createStripeGateway } from "../_shared/stripe_gateway.ts";
+import {
+  refreshSellerStanding,
+  SELLER_STANDING_PATH,
+  sellerStandingRequestSchema,
+} from "./connect_seller.ts";
 
 /** What the app is built from: the procedures' dependencies and, optionally, a logger. */
 export interface CheckoutAppDeps extends Omit<CheckoutDeps, "now"> {
@@ -103,6 +109,15 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
   app.post(`/${CHECKOUT_PATHS.checkoutComplete}`, jsonBody(completeRequestSchema), async (c) => {
     const { sessionId } = c.req.valid("json");
     return answer(c, await completeCheckout(procedureDeps, sessionId, c.var.log));
+  });
+
+  app.post(`/${SELLER_STANDING_PATH}`, jsonBody(sellerStandingRequestSchema), async (c) => {
+    const standing = await refreshSellerStanding({
+      sql: deps.sql,
+      stripe: createStripeGateway(deps.stripeClient),
+      mode: deps.stripeMode ?? "standalone",
+    }, c.req.valid("json").guildId);
+    return standing ? c.json(standing, 200) : c.json(errorBody("not_found"), 404);
   });
 
   app.notFound((c) => c.json(errorBody("not_found"), 404));

@@ -4,8 +4,15 @@
  * platform fee; docs/DECISIONS.md). One-time passes are not sold in platform mode. A guild whose account cannot take charges sells nothing: the
  * plan page says so instead of sending the member to a Checkout that would fail.
  */
-import { canSell, type StripeMode } from "../_core/connect.ts";
-import { guildStripeAccount } from "../_shared/guild_stripe_accounts.ts";
+import { z } from "zod";
+import { canSell, type SellerStanding, sellerStanding, type StripeMode } from "../_core/connect.ts";
+import { discordIdSchema } from "../_core/discord_id.ts";
+import {
+  applyConnectedAccountRead,
+  guildStripeAccount,
+  startStripeRead,
+} from "../_shared/guild_stripe_accounts.ts";
+import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import type { Queryable } from "./store.ts";
 
 /** The connected account a Checkout session pays, and the platform's fee on it. */
@@ -49,4 +56,32 @@ export function destinationSubscriptionData(seller: CheckoutSeller | null | unde
     on_behalf_of: seller.accountId,
     application_fee_percent: seller.platformFeePercent,
   };
+}
+
+/** `POST /checkout/seller-standing`: where a guild stands, for the onboarding return page. */
+export const SELLER_STANDING_PATH = "seller-standing";
+
+/** Its request: the guild the onboarding link was made for. */
+export const sellerStandingRequestSchema = z.object({ guildId: discordIdSchema });
+
+/** Its answer: the standing alone (what Stripe still needs is the community's to see). */
+export const sellerStandingSchema = z.object({
+  standing: z.enum(["not_connected", "onboarding", "restricted", "selling"]),
+});
+
+/**
+ * The guild's standing read from Stripe now and recorded, so the return page is right before
+ * account.updated arrives. Null in standalone mode (no such page).
+ */
+export async function refreshSellerStanding(
+  deps: { sql: Queryable; stripe: StripeGateway; mode: StripeMode },
+  guildId: string,
+): Promise<{ standing: SellerStanding } | null> {
+  if (deps.mode === "standalone") return null;
+  const account = await guildStripeAccount(deps.sql, guildId);
+  if (!account) return { standing: "not_connected" };
+  const readSeq = await startStripeRead(deps.sql);
+  const facts = await deps.stripe.retrieveConnectedAccount(account.accountId);
+  await applyConnectedAccountRead(deps.sql, facts, readSeq);
+  return { standing: sellerStanding(facts) };
 }

@@ -25,6 +25,9 @@ import {
   type PlanPageProblem,
 } from "../_core/messages/plan_page.ts";
 import { PROBLEM_STATUS } from "../checkout/contract.ts";
+import type { SellerStanding } from "../_core/connect.ts";
+import { discordIdSchema } from "../_core/discord_id.ts";
+import { connectPageText } from "../_core/messages/connect.ts";
 import { errorHandler } from "../_shared/http/error_handler.ts";
 import { requestContext, type RequestContextEnv } from "../_shared/http/request_context.ts";
 import { createLogger, type Logger } from "../_shared/log.ts";
@@ -146,6 +149,30 @@ export function createApp(deps: PlanPageDeps): Hono<Env> {
   });
   app.get("/join/cancelled", message("cancelledTitle", "cancelledBody"));
   app.get("/manage/done", message("portalReturnTitle", "portalReturnBody"));
+  // Platform mode: Stripe's onboarding sends the community's owner back here (Account Link
+  // return_url), or to /connect/refresh when the link was used or expired.
+  app.get("/connect/:page{return|refresh}/:guild", async (c) => {
+    const locale = requestedLocale(c) ?? browserLocale(c);
+    let page: SellerStanding | "refresh" | "unknown" = "refresh";
+    if (c.req.param("page") === "return") {
+      const guild = discordIdSchema.safeParse(c.req.param("guild"));
+      const answer = guild.success && deps.checkoutClient.sellerStanding
+        ? await deps.checkoutClient.sellerStanding(guild.data, c.var.call)
+        : null;
+      page = answer?.ok ? answer.value.standing : "unknown";
+    }
+    const text = connectPageText(locale, page);
+    return html(
+      c,
+      200,
+      <MessagePage
+        locale={locale}
+        title={text.title}
+        body={text.body}
+        path={new URL(c.req.url).pathname}
+      />,
+    );
+  });
 
   app.get("/join/:token", async (c) => {
     const token = c.req.param("token");

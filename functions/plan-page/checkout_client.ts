@@ -17,6 +17,8 @@ import {
   sessionLinkSchema,
 } from "../checkout/contract.ts";
 import type { Locale } from "../_core/locale.ts";
+import type { SellerStanding } from "../_core/connect.ts";
+import { SELLER_STANDING_PATH, sellerStandingSchema } from "../checkout/connect_seller.ts";
 import { REQUEST_ID_HEADER } from "../_shared/http/request_context.ts";
 import type { Logger } from "../_shared/log.ts";
 
@@ -45,6 +47,11 @@ export interface CheckoutClient {
     locale: Locale | null,
     context?: CallContext,
   ): Promise<CheckoutAnswer<SessionLink>>;
+  /** Platform mode: where a guild stands as a seller, for the onboarding return page. */
+  sellerStanding?(
+    guildId: string,
+    context?: CallContext,
+  ): Promise<CheckoutAnswer<{ standing: SellerStanding }>>;
   /** After Checkout: has the membership the session paid for been brought up to date? */
   completeCheckout(
     sessionId: string,
@@ -114,6 +121,8 @@ export function createCheckoutClient(options: CheckoutClientOptions): CheckoutCl
         sessionLinkSchema,
         context,
       ),
+    sellerStanding: (guildId, context) =>
+      call(SELLER_STANDING_PATH, { guildId }, sellerStandingSchema, context),
     completeCheckout: (sessionId, context) =>
       call(CHECKOUT_PATHS.checkoutComplete, { sessionId }, checkoutCompletionSchema, context),
   };

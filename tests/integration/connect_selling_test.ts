@@ -13,7 +13,13 @@ import {
   depsFromConfig as checkoutDeps,
   loadConfig as loadCheckoutConfig,
 } from "../../functions/checkout/config.ts";
-import { setGuildSellerPolicy } from "../../functions/_shared/guild_stripe_accounts.ts";
+import {
+  guildStripeAccount,
+  setGuildSellerPolicy,
+} from "../../functions/_shared/guild_stripe_accounts.ts";
+import { createApp as createPlanPage } from "../../functions/plan-page/app.tsx";
+import type { CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
+import { sellerStandingSchema } from "../../functions/checkout/connect_seller.ts";
 import { type ConnectWorld, createConnectWorld, type WorldGuild } from "./connect_world.ts";
 
 const MEMBER_ID = "200000000000000001";
@@ -217,5 +223,79 @@ Deno.test("platform mode sells no one-time pass, so no pass money stays with the
     assert.equal(opened.status, 409);
     assert.equal((opened.body.error as { code: string }).code, "not_selling_yet");
     assert.equal(world.stripeDouble.requests({ path: "/v1/checkout/sessions" }).length, 0);
+  });
+});
+
+/** The plan page, whose checkout client reaches the world's checkout app in process. */
+function planPage(world: SellingWorld) {
+  const unused = () => Promise.reject(new Error("not used by the return page"));
+  const client: CheckoutClient = {
+    planView: unused,
+    checkoutSession: unused,
+    portalSession: unused,
+    completeCheckout: unused,
+    async sellerStanding(guildId) {
+      const answer = await world.ask("seller-standing", { guildId });
+      return answer.status === 200
+        ? { ok: true, value: sellerStandingSchema.parse(answer.body) }
+        : { ok: false, problem: "unavailable" };
+    },
+  };
+  return createPlanPage({ checkoutClient: client, publicSiteUrl: "https://plans.rolepass.test" });
+}
+
+Deno.test("the onboarding return page says where the guild stands, read from Stripe at once", async () => {
+  await withSellingWorld(async (world) => {
+    const page = planPage(world);
+    const before = await page.request(`/connect/return/${world.a.guildId}`, {
+      headers: { "accept-language": "ja" },
+    });
+    assert.equal(before.status, 200);
+    assert.match(await before.text(), /登録が完了していません/);
+
+    // Stripe has the details; account.updated has not arrived yet.
+    world.stripeDouble.connect.completeOnboarding(world.a.accountId);
+    const after = await page.request(`/connect/return/${world.a.guildId}?lang=en`);
+    assert.match(await after.text(), /Ready to sell/);
+    assert.equal(
+      (await guildStripeAccount(world.db.sql, world.a.guildId))?.facts.chargesEnabled,
+      true,
+    );
+    assert.equal(
+      (await guildStripeAccount(world.db.sql, world.b.guildId))?.facts.chargesEnabled,
+      false,
+      "guild B's account is neither read nor changed",
+    );
+    assert.equal(
+      world.stripeDouble.requests({ path: `/v1/accounts/${world.b.accountId}` }).length,
+      0,
+    );
+
+    const expired = await page.request(`/connect/refresh/${world.a.guildId}?lang=ja`);
+    assert.match(await expired.text(), /登録リンクの有効期限が切れました/);
+    const unknownGuild = await page.request("/connect/return/100000000000000099?lang=en");
+    assert.match(await unknownGuild.text(), /No Stripe account yet/);
+  });
+});
+
+Deno.test("standalone mode answers no seller standing", async () => {
+  await withSellingWorld(async (world) => {
+    const deps = checkoutDeps(
+      loadCheckoutConfig({
+        ...world.env,
+        ROLEPASS_STRIPE_MODE: "standalone",
+        PUBLIC_SITE_URL: "https://plans.rolepass.test",
+      }),
+    );
+    try {
+      const response = await createCheckoutApp(deps).request("/checkout/seller-standing", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ guildId: world.a.guildId }),
+      });
+      assert.equal(response.status, 404);
+    } finally {
+      await deps.sql.end({ timeout: 5 });
+    }
   });
 });

@@ -58,7 +58,7 @@ Deno.test("onboard creates the guild's Express account once and its link comes b
     await submitted.body?.cancel();
     assert.equal(
       submitted.headers.get("location"),
-      `https://plans.rolepass.test/connect/return?guild=${NEW_GUILD}`,
+      `https://plans.rolepass.test/connect/return/${NEW_GUILD}`,
     );
     const status = await run(world, ["status", "--guild", NEW_GUILD]);
     assert.equal(status.code, 0);
