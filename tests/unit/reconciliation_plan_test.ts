@@ -125,3 +125,15 @@ Deno.test("planRepairs: a comp of one role does not protect another", () => {
   assertEquals(plan.comped, 1);
   assertEquals(plan.repairs, [{ action: "remove", userId: USER, roleId: SILVER }]);
 });
+
+Deno.test("planRepairs: a payer of a plan with several roles gets each missing one, and none is unpaid", () => {
+  const plan = planRepairs({
+    paidRoleIds: new Set([GOLD, SILVER]),
+    members: [{ userId: USER, roleIds: [SILVER] }],
+    entitlements: new Map([[USER, { entitledRoleIds: [GOLD, SILVER], managedRoleIds: [GOLD] }]]),
+    comps: new Set(),
+    policy: "remove",
+  });
+  assertEquals(plan.drift, [{ kind: "missing_role", userId: USER, roleId: GOLD }]);
+  assertEquals(plan.repairs, [{ action: "grant", userId: USER, roleId: GOLD }]);
+});
