@@ -95,6 +95,7 @@ export async function answerSubscribe(
       kind: "join",
       guildName: link.guildName,
       plans: link.plans,
+      pass: link.pass,
       link: url,
       linkExpiresAt: link.linkExpiresAt,
     }, locale));

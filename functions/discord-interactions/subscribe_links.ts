@@ -11,7 +11,7 @@ import type { LinkPurpose } from "../_core/link_token.ts";
 import type { Locale } from "../_core/locale.ts";
 import { planDisplaySchema } from "../_core/operator_text.ts";
 import { billingIntervalSchema } from "../_core/price.ts";
-import type { MembershipSummary, PlanSummary } from "../_core/messages/subscribe.ts";
+import type { MembershipSummary, PassSummary, PlanSummary } from "../_core/messages/subscribe.ts";
 
 /** What `/subscribe` asks the database to do. */
 export interface SubscribeLinkRequest {
@@ -41,6 +41,8 @@ export type SubscribeLink =
     linkExpiresAt: Date;
     /** Present when the outcome is "manage". */
     membership: MembershipSummary | null;
+    /** The member's live one-time pass, when the outcome is "join". */
+    pass: PassSummary | null;
     /** The member is entitled but lacks the role: a role job gives it back. */
     roleRepair: boolean;
   };
@@ -54,14 +56,25 @@ const planSchema = z.object({
   display: planDisplaySchema,
   unit_amount: z.number().int(),
   currency: z.string(),
-  billing_interval: billingIntervalSchema,
+  /** Null for a one-time pass. */
+  billing_interval: billingIntervalSchema.nullable(),
   interval_count: z.number().int(),
+  access_kind: z.enum(["subscription", "lifetime", "duration"]).optional(),
+  access_seconds: z.number().nullable().optional(),
 }).transform((plan): PlanSummary => ({
   display: plan.display,
   unitAmount: plan.unit_amount,
   currency: plan.currency,
-  billingInterval: plan.billing_interval,
-  intervalCount: plan.interval_count,
+  sale: plan.billing_interval
+    ? {
+      kind: "subscription",
+      billingInterval: plan.billing_interval,
+      intervalCount: plan.interval_count,
+    }
+    : {
+      kind: "pass",
+      accessSeconds: plan.access_kind === "duration" ? Math.round(plan.access_seconds ?? 0) : null,
+    },
 }));
 
 const resultSchema = z.discriminatedUnion("outcome", [
@@ -73,6 +86,10 @@ const resultSchema = z.discriminatedUnion("outcome", [
     plans: z.array(planSchema),
     link_expires_at: z.coerce.date(),
     role_repair: z.boolean(),
+    pass: z.object({
+      display: planDisplaySchema,
+      access_until: z.coerce.date().nullable(),
+    }).nullable().optional().transform((pass) => pass ?? null),
     membership: z.object({
       entitled: z.boolean(),
       plan: z.object({ display: planDisplaySchema }).nullable(),
@@ -109,6 +126,7 @@ export function createSubscribeLinkStore(sql: Sql): SubscribeLinkStore {
         plans: result.plans,
         linkExpiresAt: result.link_expires_at,
         roleRepair: result.role_repair,
+        pass: result.pass && { plan: result.pass.display, accessUntil: result.pass.access_until },
         membership: result.membership && {
           plan: result.membership.plan?.display ?? null,
           standing: memberStanding({

@@ -74,13 +74,22 @@ function spacingProblems(text: string): string[] {
 }
 
 function subscribeTexts(): string[] {
-  const plans: PlanSummary[] = PLANS.map((display) => ({
+  const plans: PlanSummary[] = PLANS.flatMap((display) => [{
     display,
     unitAmount: 500,
     currency: "jpy",
-    billingInterval: "month",
-    intervalCount: 1,
-  }));
+    sale: { kind: "subscription", billingInterval: "month", intervalCount: 1 },
+  }, {
+    display,
+    unitAmount: 3000,
+    currency: "jpy",
+    sale: { kind: "pass", accessSeconds: 30 * 86_400 },
+  }, {
+    display,
+    unitAmount: 20000,
+    currency: "jpy",
+    sale: { kind: "pass", accessSeconds: null },
+  }]);
   const memberships: MembershipSummary[] = [...PLANS, null].flatMap((plan) => [
     { plan, standing: { kind: "active" } },
     { plan, standing: { kind: "cancel_scheduled", endsAt: LATER } },
@@ -104,6 +113,18 @@ function subscribeTexts(): string[] {
     ...GUILD_NAMES.flatMap((guildName) => [
       subscribeReply({ kind: "no_plan", guildName }, "ja"),
       subscribeReply({ kind: "join", guildName, plans, link: LINK, linkExpiresAt: LATER }, "ja"),
+      ...PLANS.flatMap((plan) =>
+        [LATER, null].map((accessUntil) =>
+          subscribeReply({
+            kind: "join",
+            guildName,
+            plans,
+            pass: { plan, accessUntil },
+            link: LINK,
+            linkExpiresAt: LATER,
+          }, "ja")
+        )
+      ),
       ...memberships.map((membership) =>
         subscribeReply(
           { kind: "manage", guildName, membership, link: LINK, linkExpiresAt: LATER },

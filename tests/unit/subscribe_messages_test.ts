@@ -20,8 +20,7 @@ const gold: PlanSummary = {
   display: { en: { name: "Gold", description: "" }, ja: { name: "ゴールド", description: "" } },
   unitAmount: 500,
   currency: "jpy",
-  billingInterval: "month",
-  intervalCount: 1,
+  sale: { kind: "subscription", billingInterval: "month", intervalCount: 1 },
 };
 
 function everyReply(locale: Locale) {

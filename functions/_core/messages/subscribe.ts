@@ -19,7 +19,7 @@ import type { LinkPurpose } from "../link_token.ts";
 import type { Locale } from "../locale.ts";
 import type { MemberStanding } from "../member_standing.ts";
 import type { PlanDisplay } from "../operator_text.ts";
-import { type BillingInterval, formatPlanPrice } from "../price.ts";
+import { type BillingInterval, formatPlanTerms } from "../price.ts";
 
 /** A plan as the reply lists it. */
 export interface PlanSummary {
@@ -28,8 +28,17 @@ export interface PlanSummary {
   unitAmount: number;
   /** ISO 4217, lower case as Stripe writes it. */
   currency: string;
-  billingInterval: BillingInterval;
-  intervalCount: number;
+  /** A subscription renewing every interval, or a one-time pass (null: for life). */
+  sale:
+    | { kind: "subscription"; billingInterval: BillingInterval; intervalCount: number }
+    | { kind: "pass"; accessSeconds: number | null };
+}
+
+/** The one-time pass a member holds, for a "join" reply. */
+export interface PassSummary {
+  plan: PlanDisplay;
+  /** When it ends; null: for good. */
+  accessUntil: Date | null;
 }
 
 /** The member's current subscription, for a "manage" reply. */
@@ -47,6 +56,8 @@ export type SubscribeOutcome =
     kind: "join";
     guildName: string;
     plans: PlanSummary[];
+    /** The live pass the member holds, if any: they may renew it from the same page. */
+    pass?: PassSummary | null;
     link: string;
     linkExpiresAt: Date;
   }
@@ -109,12 +120,24 @@ function planName(display: PlanDisplay, locale: Locale): string {
 }
 
 function planLine(plan: PlanSummary, locale: Locale): string {
-  const price = formatPlanPrice({
-    unitAmount: plan.unitAmount,
-    currency: plan.currency,
-    interval: plan.billingInterval,
-    intervalCount: plan.intervalCount,
-  }, locale);
+  const { sale } = plan;
+  const price = formatPlanTerms(
+    sale.kind === "subscription"
+      ? {
+        kind: "subscription",
+        unitAmount: plan.unitAmount,
+        currency: plan.currency,
+        interval: sale.billingInterval,
+        intervalCount: sale.intervalCount,
+      }
+      : {
+        kind: "pass",
+        unitAmount: plan.unitAmount,
+        currency: plan.currency,
+        accessSeconds: sale.accessSeconds,
+      },
+    locale,
+  );
   return `• ${planName(plan.display, locale)}: ${price}`;
 }
 
@@ -123,6 +146,26 @@ function listPlans(plans: PlanSummary[], locale: Locale): string {
   const more = plans.length - LISTED_PLANS;
   if (more > 0) lines.push(locale === "ja" ? `…ほか${more}件` : `…and ${more} more`);
   return lines.join("\n");
+}
+
+/**
+ * What a pass holder is told first: the pass and until when, with renewal from the page; a
+ * lifetime pass is theirs for good.
+ */
+function passText(pass: PassSummary, guild: string, locale: Locale): string {
+  const plan = `**${planName(pass.plan, locale)}**`;
+  if (locale === "ja") {
+    return pass.accessUntil
+      ? `${guild} の ${plan} をお持ちです（${
+        timestamp(pass.accessUntil, "D")
+      }まで）。同じプランを購入すると、その日から期間が延長されます。\n\n`
+      : `${guild} の ${plan} をお持ちです。期限はなく、ずっとご利用いただけます。\n\n`;
+  }
+  return pass.accessUntil
+    ? `You have ${plan} on ${guild} until ${
+      timestamp(pass.accessUntil, "D")
+    }. Buying it again extends it from that date.\n\n`
+    : `You have ${plan} on ${guild} for good: it never expires.\n\n`;
 }
 
 /**
@@ -154,17 +197,20 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
   const expires = timestamp(outcome.linkExpiresAt, "R");
   if (outcome.kind === "join") {
     const plans = listPlans(outcome.plans, locale);
+    const held = outcome.pass ? passText(outcome.pass, guild, locale) : "";
+    const renewable = outcome.pass?.accessUntil !== null && outcome.pass !== undefined &&
+      outcome.pass !== null;
     if (ja) {
       return reply(
-        `${guild} のプラン:\n${plans}\n\n下のボタンからあなた専用のページを開いて、プランを選んでください。` +
+        `${held}${guild} のプラン:\n${plans}\n\n下のボタンからあなた専用のページを開いて、プランを選んでください。` +
           `このリンクは1回だけ使え、${expires}に期限が切れます。誰にも共有しないでください。`,
-        { label: "プランを選ぶ", url: outcome.link },
+        { label: renewable ? "延長・プランを選ぶ" : "プランを選ぶ", url: outcome.link },
       );
     }
     return reply(
-      `Plans on ${guild}:\n${plans}\n\nOpen your private page below to choose a plan. ` +
+      `${held}Plans on ${guild}:\n${plans}\n\nOpen your private page below to choose a plan. ` +
         `The link works once and expires ${expires}. Do not share it.`,
-      { label: "Choose a plan", url: outcome.link },
+      { label: renewable ? "Renew or choose a plan" : "Choose a plan", url: outcome.link },
     );
   }
 
