@@ -10,7 +10,6 @@
  * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
  * environment or the project's `.env`.
  */
-import { z } from "zod";
 import {
   decideImportRow,
   IMPORT_HEADER,
@@ -28,8 +27,8 @@ import {
   connectStripe,
   type CustomerFacts,
   isMissingStripeObject,
-  STRIPE_DEFAULT_BASE_URL,
   type StripeGateway,
+  stripeTaskEnv,
 } from "../_shared/stripe_gateway.ts";
 import { syncSubscription } from "../_shared/subscription_sync.ts";
 import type { TaskOutput } from "./close.ts";
@@ -207,11 +206,6 @@ async function writeImport(deps: ImportDeps, guildId: string, rows: AcceptedRow[
   }
 }
 
-const envShape = {
-  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, "a secret key (sk_... or rk_...)"),
-  STRIPE_API_BASE_URL: z.string().url().default(STRIPE_DEFAULT_BASE_URL),
-};
-
 /** The task's body; returns the exit code (1 when a row was refused). */
 export async function runImport(
   flags: Record<string, string | boolean | undefined>,
@@ -234,7 +228,7 @@ export async function runImport(
     output.error(`import: cannot read ${flags.file}: check the path`);
     return USAGE_EXIT_CODE;
   }
-  const config = parseEnv(envShape, env);
+  const config = parseEnv(stripeTaskEnv, env);
   const sql = createSql(requireDatabaseUrl(env), { max: 2 });
   try {
     const dryRun = flags["dry-run"] === true;

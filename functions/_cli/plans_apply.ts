@@ -25,9 +25,9 @@ import { createSql, type Sql } from "../_shared/db.ts";
 import { ConfigError, databaseUrlFrom, parseEnv } from "../_shared/env.ts";
 import {
   connectStripe,
-  STRIPE_DEFAULT_BASE_URL,
   type StripeGateway,
   stripeRefusalOf,
+  stripeTaskEnv,
 } from "../_shared/stripe_gateway.ts";
 import { createLogger } from "../_shared/log.ts";
 import { resyncGuildSubscriptions } from "../role-sync/reconciliation_stripe.ts";
@@ -304,14 +304,6 @@ export function describeSummary(summary: ApplySummary): string {
     deactivated;
 }
 
-const envShape = {
-  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, {
-    message: "expected a secret key starting with sk_test_, sk_live_, rk_test_ or rk_live_",
-  }).describe("Stripe Dashboard → Developers → API keys → Secret key"),
-  STRIPE_API_BASE_URL: z.string().url().default(STRIPE_DEFAULT_BASE_URL)
-    .describe("leave unset for Stripe itself"),
-};
-
 /** The task's command line. */
 export const PLANS_APPLY_TASK: TaskDefinition = {
   name: "plans:apply",
@@ -359,10 +351,10 @@ export async function runPlansApply(
   const positional = commandLine.args.positionals;
   const path = positional[0] ?? DEFAULT_PLANS_FILE;
 
-  let config: z.infer<z.ZodObject<typeof envShape>>;
+  let config: z.infer<z.ZodObject<typeof stripeTaskEnv>>;
   const databaseUrl = databaseUrlFrom(env);
   try {
-    config = parseEnv(envShape, env);
+    config = parseEnv(stripeTaskEnv, env);
     if (!databaseUrl && !dryRun) {
       throw new ConfigError([
         "DATABASE_URL (or SUPABASE_DB_URL) is missing: Supabase Dashboard → Connect → " +

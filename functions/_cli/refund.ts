@@ -8,18 +8,13 @@
  * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
  * environment or the project's `.env`.
  */
-import { z } from "zod";
 import { decideRefund } from "../_core/close.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { formatAmount } from "../_core/price.ts";
 import { ROLEPASS_METADATA } from "../_core/stripe_shapes.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
-import {
-  connectStripe,
-  STRIPE_DEFAULT_BASE_URL,
-  type StripeGateway,
-} from "../_shared/stripe_gateway.ts";
+import { connectStripe, type StripeGateway, stripeTaskEnv } from "../_shared/stripe_gateway.ts";
 import type { StripeMode } from "../_core/connect.ts";
 import { stripeModeFrom } from "../_shared/platform_env.ts";
 import type { TaskOutput } from "./close.ts";
@@ -120,11 +115,6 @@ export async function refundLastPayment(
   };
 }
 
-const stripeEnv = {
-  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, "a secret key (sk_... or rk_...)"),
-  STRIPE_API_BASE_URL: z.string().url().default(STRIPE_DEFAULT_BASE_URL),
-};
-
 /** The task's body; returns the exit code. */
 export async function runRefund(
   flags: Record<string, string | boolean | undefined>,
@@ -140,7 +130,7 @@ export async function runRefund(
     );
     return USAGE_EXIT_CODE;
   }
-  const config = parseEnv(stripeEnv, env);
+  const config = parseEnv(stripeTaskEnv, env);
   const stripe = connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL);
   const sql = createSql(requireDatabaseUrl(env), { max: 1 });
   try {

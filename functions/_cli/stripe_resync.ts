@@ -7,12 +7,11 @@
  * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
  * environment or the project's `.env`.
  */
-import { z } from "zod";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { createSql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
-import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import { connectStripe, stripeTaskEnv } from "../_shared/stripe_gateway.ts";
 import { resyncGuildSubscriptions } from "../role-sync/reconciliation_stripe.ts";
 import type { TaskOutput } from "./close.ts";
 import { runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
@@ -30,11 +29,6 @@ environment or .env.`,
   flags: { guild: { type: "string" } },
 };
 
-const envShape = {
-  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, "a secret key (sk_... or rk_...)"),
-  STRIPE_API_BASE_URL: z.string().url().default(STRIPE_DEFAULT_BASE_URL),
-};
-
 /** The task's body; returns the exit code (1 when a member could not be read from Stripe). */
 export async function runStripeResync(
   flags: Record<string, string | boolean | undefined>,
@@ -46,7 +40,7 @@ export async function runStripeResync(
     output.error("stripe:resync: --guild must be a Discord server id (17 to 20 digits)");
     return USAGE_EXIT_CODE;
   }
-  const config = parseEnv(envShape, env);
+  const config = parseEnv(stripeTaskEnv, env);
   const sql = createSql(requireDatabaseUrl(env), { max: 2 });
   try {
     const summary = await resyncGuildSubscriptions({

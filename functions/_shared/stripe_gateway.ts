@@ -5,6 +5,7 @@
  */
 import Stripe from "stripe";
 import { z } from "zod";
+import { variableSchemas } from "./env.ts";
 import { type ConnectedAccountFacts, stripeConnectedAccount } from "../_core/connect.ts";
 import {
   type ChargeContext,
@@ -34,6 +35,14 @@ export const STRIPE_API_VERSION = "2026-07-29.dahlia" as const;
 
 /** Default for STRIPE_API_BASE_URL. */
 export const STRIPE_DEFAULT_BASE_URL = "https://api.stripe.com";
+
+/** What a task that calls Stripe reads from the environment: the key, and the API it talks to. */
+export const stripeTaskEnv = {
+  STRIPE_SECRET_KEY: variableSchemas.STRIPE_SECRET_KEY
+    .describe("Stripe Dashboard → Developers → API keys → Secret key"),
+  STRIPE_API_BASE_URL: variableSchemas.STRIPE_API_BASE_URL.default(STRIPE_DEFAULT_BASE_URL)
+    .describe("leave unset for Stripe itself"),
+};
 
 /** How long one request may take and how often the SDK retries it on a network error. */
 export interface StripeClientOptions {
