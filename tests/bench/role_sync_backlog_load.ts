@@ -25,6 +25,7 @@ import { startDiscordDouble } from "../doubles/discord.ts";
 import { createTestDatabase } from "../harness/database.ts";
 import { assert, first } from "../harness/assert.ts";
 import { peakMemoryLine } from "./process_memory.ts";
+import { startStatementProfile } from "./statement_profile.ts";
 
 const JOBS = Number(Deno.env.get("BACKLOG_JOBS") ?? "100000");
 const GUILDS = Number(Deno.env.get("BACKLOG_GUILDS") ?? "200");
@@ -115,6 +116,7 @@ try {
       `${LATENCY_MS} ms; concurrency ${deps.concurrency}; draining for ${DRAIN_MS / 1000} s`,
   );
 
+  const statementProfile = await startStatementProfile(sql);
   discord.inject({ path: /./, delayMs: LATENCY_MS });
   discord.clearLog();
 
@@ -227,6 +229,7 @@ try {
       `${describe(liveLatencies(false), sentBacklog)}`,
   );
   console.log(`role calls made twice for the same member and role: ${repeated}`);
+  await statementProfile?.report(Math.max(1, totals.claimed), "job");
   console.log(
     await peakMemoryLine("role-sync backlog drain (role-sync, the Discord double, the load)"),
   );

@@ -55,12 +55,25 @@ function median(samples: number[]): number {
   return value;
 }
 
-/** Times `statement` on `sql`, in a transaction rolled back after each sample. */
+/** A statement's median time, and the buffers it touched per call (a cost no load changes). */
+interface Figure {
+  ms: number;
+  /** Shared buffers hit or read per sample, nested statements included; NaN when not counted. */
+  blocks: number;
+}
+
+/**
+ * Times `statement` on `sql`, in a transaction rolled back after each sample, and counts the
+ * buffers its statements touch through pg_stat_statements (preloaded by the benchmark cluster):
+ * on a shared machine the time of a sample depends on the load, the buffers it touches do not.
+ */
 async function measure(
   sql: Reserved,
   statement: (sql: Reserved, sample: number) => Promise<unknown>,
   { rolledBack = true } = {},
-): Promise<number> {
+): Promise<Figure> {
+  const counted = await sql`select extensions.pg_stat_statements_reset()`.then(() => true)
+    .catch(() => false);
   const samples: number[] = [];
   const started = performance.now();
   while (
@@ -73,7 +86,16 @@ async function measure(
     samples.push(performance.now() - t0);
     if (rolledBack) await sql`rollback`;
   }
-  return median(samples);
+  let blocks = Number.NaN;
+  if (counted) {
+    const [row] = await sql<{ blocks: number }[]>`
+      select coalesce(sum(shared_blks_hit + shared_blks_read), 0)::float8 as blocks
+      from extensions.pg_stat_statements
+      where toplevel and dbid = (select oid from pg_database where datname = current_database())
+        and query not like '%pg_stat_statements%'`;
+    blocks = (row?.blocks ?? Number.NaN) / samples.length;
+  }
+  return { ms: median(samples), blocks };
 }
 
 async function fill(sql: postgres.Sql, members: number): Promise<void> {
@@ -317,7 +339,7 @@ async function subscribeCall(
 
 interface Row {
   members: number;
-  figures: Record<string, number>;
+  figures: Record<string, Figure>;
 }
 
 const rows: Row[] = [];
@@ -334,7 +356,9 @@ for (const members of SIZES) {
         "a row",
       );
       const subscribe = await subscribeCall(sql);
-      const figures: Record<string, number> = {};
+      await sql`create extension if not exists pg_stat_statements with schema extensions`
+        .catch(() => {});
+      const figures: Record<string, Figure> = {};
       figures["select 1"] = await measure(sql, (s) => s`select 1`, { rolledBack: false });
       figures["pk lookup"] = await measure(
         sql,
@@ -375,16 +399,19 @@ for (const members of SIZES) {
 }
 
 const names = Object.keys(rows[0]?.figures ?? {});
-console.log("\nmedian ms (ratio to `select 1` in the same run)");
+console.log(
+  "\nmedian ms (ratio to `select 1` in the same run) / shared buffers touched per call",
+);
 console.log(["statement", ...rows.map((r) => `${r.members} members`)].join(" | "));
 for (const name of names) {
   console.log([
     name,
     ...rows.map((r) => {
-      const ms = r.figures[name];
+      const figure = r.figures[name];
       const floor = r.figures["select 1"];
-      assert(ms !== undefined && floor !== undefined, `${name} and select 1 were measured`);
-      return `${ms.toFixed(3)} ms (${(ms / floor).toFixed(1)}x)`;
+      assert(figure !== undefined && floor !== undefined, `${name} and select 1 were measured`);
+      return `${figure.ms.toFixed(3)} ms (${(figure.ms / floor.ms).toFixed(1)}x) / ` +
+        `${figure.blocks.toFixed(0)} buffers`;
     }),
   ].join(" | "));
 }

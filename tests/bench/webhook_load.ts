@@ -43,6 +43,7 @@ import {
   WEBHOOK_SECRET,
 } from "../integration/webhook_harness.ts";
 import { first } from "../harness/assert.ts";
+import { startStatementProfile } from "./statement_profile.ts";
 
 const MEMBERS = 100;
 /** WEBHOOK_EVENTS_SCALE (default 1) scales every count below, for a quicker run. */
@@ -424,12 +425,7 @@ try {
     );
     return Number(row.n);
   };
-  // Statement times on the server (the benchmark cluster preloads pg_stat_statements with
-  // track=all, so statements inside functions and triggers count too), over the whole sweep.
-  const statementStats = await db.sql`
-    create extension if not exists pg_stat_statements with schema extensions`
-    .then(() => db.sql`select extensions.pg_stat_statements_reset()`).then(() => true)
-    .catch(() => false);
+  const statementProfile = await startStatementProfile(db.sql);
   interface SweepPoint extends Measured {
     activity: Activity;
     transactionsPerEvent: number;
@@ -475,34 +471,7 @@ try {
     );
   }
   await double.setLatency(0);
-  if (statementStats) {
-    const sweptEvents = RUNS * SWEEP_LATENCIES_MS.length * SWEEP_EVENTS;
-    const top = await db.sql<{ query: string; calls: number; mean_ms: number; total_ms: number }[]>`
-      select regexp_replace(query, '[[:space:]]+', ' ', 'g') as query, calls::float8 as calls,
-        mean_exec_time as mean_ms, total_exec_time as total_ms
-      from extensions.pg_stat_statements
-      where dbid = (select oid from pg_database where datname = current_database())
-        and query not like '%pg_stat_activity%' and query not like '%pg_stat_database%'
-      order by total_exec_time desc limit 12`;
-    const all = first(
-      await db.sql<{ total_ms: number }[]>`
-        select coalesce(sum(total_exec_time), 0)::float8 as total_ms
-        from extensions.pg_stat_statements
-        where dbid = (select oid from pg_database where datname = current_database())
-          and toplevel`,
-      "the statements' total",
-    );
-    console.log(
-      `server time during the sweep (pg_stat_statements, nested statements included): ` +
-        `${(all.total_ms / sweptEvents).toFixed(2)} ms of top-level statements per event`,
-    );
-    console.table(top.map((row) => ({
-      statement: row.query.slice(0, 90),
-      "calls/event": (row.calls / sweptEvents).toFixed(2),
-      "mean ms": row.mean_ms.toFixed(2),
-      "ms/event": (row.total_ms / sweptEvents).toFixed(2),
-    })));
-  }
+  await statementProfile?.report(RUNS * SWEEP_LATENCIES_MS.length * SWEEP_EVENTS, "event");
 
   const changed = (await historyRows()) - historyBefore;
   console.log(`memberships changed by measured events: ${changed} history rows`);
