@@ -215,6 +215,61 @@ const chargeDestinationSchema = z.object({
   application_fee_amount: z.number().int().nullable().optional(),
 });
 
+/** A transfer or an application fee, and what went back: platform mode's money, as Stripe says. */
+export interface ConnectMoney {
+  id: string;
+  accountId: string;
+  chargeId: string | null;
+  amount: number;
+  currency: string;
+  created: Date;
+  /** Reversals of a transfer, refunds of a fee. */
+  returned: { id: string; amount: number; created: Date }[];
+}
+
+const idOf = z.union([z.string(), z.object({ id: z.string() })]).transform((value) =>
+  typeof value === "string" ? value : value.id
+);
+const returnedMoney = z.object({
+  data: z.array(z.object({ id: z.string(), amount: z.number().int(), created: z.number().int() })),
+}).transform((list) =>
+  list.data.map((item) => ({ ...item, created: new Date(item.created * 1000) }))
+);
+const transferMoneySchema = z.object({
+  id: z.string(),
+  destination: idOf,
+  source_transaction: idOf.nullable(),
+  amount: z.number().int(),
+  currency: z.string(),
+  created: z.number().int(),
+  reversals: returnedMoney,
+}).transform((transfer): ConnectMoney => ({
+  id: transfer.id,
+  accountId: transfer.destination,
+  chargeId: transfer.source_transaction,
+  amount: transfer.amount,
+  currency: transfer.currency,
+  created: new Date(transfer.created * 1000),
+  returned: transfer.reversals,
+}));
+const applicationFeeMoneySchema = z.object({
+  id: z.string(),
+  account: idOf,
+  charge: idOf.nullable(),
+  amount: z.number().int(),
+  currency: z.string(),
+  created: z.number().int(),
+  refunds: returnedMoney,
+}).transform((fee): ConnectMoney => ({
+  id: fee.id,
+  accountId: fee.account,
+  chargeId: fee.charge,
+  amount: fee.amount,
+  currency: fee.currency,
+  created: new Date(fee.created * 1000),
+  returned: fee.refunds,
+}));
+
 /** A refund just created. */
 export interface CreatedRefund {
   id: string;
@@ -317,6 +372,10 @@ export interface StripeGateway {
   }): Promise<{ url: string; expiresAt: Date }>;
   /** A link that signs the community into its Express Dashboard (payouts, statements, exports). */
   createDashboardLink(accountId: string): Promise<{ url: string }>;
+  /** A transfer to a connected account, with its reversals (platform mode's money ledger). */
+  retrieveTransferMoney(transferId: string): Promise<ConnectMoney>;
+  /** An application fee taken from a connected account, with its refunds. */
+  retrieveApplicationFeeMoney(feeId: string): Promise<ConnectMoney>;
 }
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
@@ -516,6 +575,12 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
     async createDashboardLink(accountId) {
       const login = await stripe.accounts.createLoginLink(accountId);
       return { url: login.url };
+    },
+    async retrieveTransferMoney(transferId) {
+      return transferMoneySchema.parse(await stripe.transfers.retrieve(transferId));
+    },
+    async retrieveApplicationFeeMoney(feeId) {
+      return applicationFeeMoneySchema.parse(await stripe.applicationFees.retrieve(feeId));
     },
   };
   return gateway;

@@ -18,6 +18,7 @@ import { requestContext, type RequestContextEnv } from "../_shared/http/request_
 import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import type { SyncDeps } from "../_shared/subscription_sync.ts";
 import { type ConnectWebhookDeps, createConnectWebhookApp } from "./connect.ts";
+import { isConnectMoneyEvent, processConnectMoneyEvent } from "./connect_money.ts";
 import { MalformedEventError, processEvent } from "./event_processing.ts";
 import { checkSignatureHeader } from "./signature_header.ts";
 
@@ -77,7 +78,11 @@ export function createApp(deps: WebhookDeps): Hono<RequestContextEnv> {
     const rawBody = new TextDecoder().decode(body.bytes);
     const envelope = await verifyEvent(deps.stripe, rawBody, signature, deps.webhookSecrets, now);
     const log = c.var.log.child({ eventId: envelope.id, eventType: envelope.type });
-    const outcome = await processEvent(deps, envelope, log);
+    // Platform mode: transfers and application fees are the communities' side of the money.
+    const outcome = deps.connect && envelope.account === null &&
+        isConnectMoneyEvent(envelope.type)
+      ? await processConnectMoneyEvent(deps.connect, envelope, log)
+      : await processEvent(deps, envelope, log);
     log.info("Stripe event handled", { ...outcome });
     return c.json({ received: true, ...outcome });
   });

@@ -299,3 +299,62 @@ Deno.test("standalone mode answers no seller standing", async () => {
     }
   });
 });
+
+Deno.test("the money ledger records both sides: transfers and fees, reversals and fee refunds, per guild", async () => {
+  await withSellingWorld(async (world) => {
+    await onboard(world, world.a);
+    await onboard(world, world.b);
+    const memberA = "200000000000000011";
+    await subscribe(world, world.a, memberA);
+    await subscribe(world, world.b, "200000000000000012");
+    await refundLastPayment(
+      { sql: world.db.sql, stripe: world.gateway, now: () => new Date(), mode: "platform" },
+      world.a.guildId,
+      memberA,
+    );
+    const moneyTypes = [
+      "transfer.created",
+      "transfer.reversed",
+      "application_fee.created",
+      "application_fee.refunded",
+    ];
+    const events = world.stripeDouble.events().filter((e) => moneyTypes.includes(e.type));
+    for (const event of [...events, ...events]) {
+      const response = await world.post("/stripe-webhook", event);
+      assert.equal(response.status, 200);
+    }
+    const rows = await world.db.sql<{ guild_id: string; kind: string; amount: string }[]>`
+      select guild_id, kind, amount::text from rolepass.connect_money_movements
+      order by guild_id, kind`;
+    assert.deepEqual(rows.map((r) => [r.guild_id, r.kind, Number(r.amount)]), [
+      [world.a.guildId, "application_fee", 100],
+      [world.a.guildId, "application_fee_refund", 100],
+      [world.a.guildId, "transfer", 1000],
+      [world.a.guildId, "transfer_reversal", 1000],
+      [world.b.guildId, "application_fee", 100],
+      [world.b.guildId, "transfer", 1000],
+    ]);
+    const accounts = await world.db.sql<{ guild_id: string; stripe_account_id: string }[]>`
+      select distinct guild_id, stripe_account_id from rolepass.connect_money_movements`;
+    for (const row of accounts) {
+      const owner = row.guild_id === world.a.guildId ? world.a : world.b;
+      assert.equal(row.stripe_account_id, owner.accountId);
+    }
+  });
+});
+
+Deno.test("money of an account no guild owns is recorded as ignored and written nowhere", async () => {
+  await withSellingWorld(async (world) => {
+    await onboard(world, world.a);
+    await subscribe(world, world.a);
+    await world.db
+      .sql`delete from rolepass.guild_stripe_accounts where guild_id = ${world.a.guildId}`;
+    const [transferEvent] = world.stripeDouble.events({ type: "transfer.created" });
+    assert.ok(transferEvent);
+    const answer = await (await world.post("/stripe-webhook", transferEvent)).json();
+    assert.equal(answer.status, "ignored");
+    assert.match(answer.why, /belongs to no guild/);
+    const rows = await world.db.sql`select 1 from rolepass.connect_money_movements`;
+    assert.equal(rows.length, 0);
+  });
+});
