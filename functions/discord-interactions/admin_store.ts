@@ -235,7 +235,8 @@ export function createAdminStore(sql: Sql): AdminStore {
         select p.unit_amount, p.currency, p.billing_interval, p.interval_count
         from rolepass.memberships m
         join rolepass.plans p on p.id = m.plan_id
-        where m.guild_id = ${guildId} and m.entitled`;
+        -- A one-time pass (no billing interval) is no recurring revenue.
+        where m.guild_id = ${guildId} and m.entitled and p.billing_interval is not null`;
       return rows.map((row) => {
         const parsed = priceRow.parse(row);
         return {
