@@ -21,6 +21,7 @@ import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
 import { startStripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { createTestDatabase } from "../harness/database.ts";
 import { assert } from "../harness/assert.ts";
+import { peakMemoryLine } from "./process_memory.ts";
 
 const GUILD_ID = "110000000000000001";
 const MEMBER_ID = "220000000000000001";
@@ -142,6 +143,9 @@ try {
         `  p99 ${m.p99.toFixed(2)} ms`,
     );
   }
+  console.log(
+    await peakMemoryLine("checkout and plan-page apps, with the Stripe double and the load"),
+  );
 } finally {
   await sql.end({ timeout: 5 });
   await stripeDouble.close();

@@ -8,6 +8,7 @@
  */
 import { type InteractionsBench, setUpInteractionsBench } from "./interactions_setup.ts";
 import { APPLICATION_ID, SITE_URL } from "../integration/interactions_fixtures.ts";
+import { peakMemoryLine } from "./process_memory.ts";
 
 const WARMUP = 300;
 const SAMPLES = 3000;
@@ -173,6 +174,7 @@ bare \`deno\` serving one request: ${ms(bareStart)}, so the function module adds
     };
 Discord's deadline 3000 ms: first answer at ${(coldFirst / 3000 * 100).toFixed(1)}% of it.`,
   );
+  console.log(await peakMemoryLine("discord-interactions app, with its load"));
 } finally {
   await bench.close();
 }

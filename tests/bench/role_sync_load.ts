@@ -20,6 +20,7 @@ import { setLogSink } from "../../functions/_shared/log.ts";
 import { startDiscordDouble } from "../doubles/discord.ts";
 import { createTestDatabase } from "../harness/database.ts";
 import { assert, first } from "../harness/assert.ts";
+import { peakMemoryLine } from "./process_memory.ts";
 
 const GUILDS = 100;
 const MEMBERS_PER_GUILD = 20;
@@ -189,6 +190,7 @@ try {
   await dispatcher.stop();
   await Promise.all(background);
   await server.shutdown();
+  console.log(await peakMemoryLine("role-sync app, with the Discord double and the load"));
 } finally {
   await appSql.end({ timeout: 5 });
   await discord.close();

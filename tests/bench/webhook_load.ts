@@ -44,6 +44,7 @@ import {
 } from "../integration/webhook_harness.ts";
 import { first } from "../harness/assert.ts";
 import { startStatementProfile } from "./statement_profile.ts";
+import { peakMemoryLine } from "./process_memory.ts";
 
 const MEMBERS = 100;
 /** WEBHOOK_EVENTS_SCALE (default 1) scales every count below, for a quicker run. */
@@ -568,6 +569,9 @@ try {
   console.log(
     `webhook p99 / floor p99 (one at a time) = ${ratio.toFixed(2)}x (target <= 3x): ` +
       (ratio <= 3 ? "met" : "NOT met"),
+  );
+  console.log(
+    await peakMemoryLine("stripe-webhook app, with its load (the Stripe double runs apart)"),
   );
 } finally {
   try {
