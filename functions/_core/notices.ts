@@ -22,6 +22,7 @@ export const roleChangePayloadSchema = z.object({
   guildName: z.string(),
   plan: planDisplaySchema.nullable(),
   roleId: snowflake,
+  otherRoleIds: z.array(snowflake).optional(),
   endsAt: z.coerce.date().nullable(),
   revokedReason: z.enum(["refund", "dispute", "payment_failed"]).nullable(),
 });

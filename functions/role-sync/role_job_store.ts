@@ -69,6 +69,8 @@ export interface MemberState {
   roleIds: string[];
   /** The role messages name: the membership's first, else a comp's; null when none is held. */
   namedRoleId: string | null;
+  /** The roles held through the membership (paid, or a trial's). */
+  paidRoleIds: string[];
   /** Whether the member holds roles by comps only, not through a membership. */
   heldByComp: boolean;
   managedRoleIds: string[];
@@ -193,6 +195,7 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         locale: row.locale,
         roleIds: held.roleIds,
         namedRoleId,
+        paidRoleIds: held.paidRoleIds,
         heldByComp: held.source === "comp",
         managedRoleIds: row.managed_role_ids,
         plan: parsePlan(

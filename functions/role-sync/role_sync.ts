@@ -185,12 +185,17 @@ export async function runRoleJob(
     if (roleId === undefined) {
       throw new Error(`Cannot tell the member of a ${changes.kind}: it names no role`);
     }
+    // A plan with several roles is told as one change naming them all.
+    const told = changes.kind === "revoke"
+      ? previousRolesOf(job).filter((id) => changes.remove.includes(id))
+      : member.paidRoleIds;
     const notice: RoleNotice = {
       kind: roleChangeNoticeKind(changes.kind, job.cause),
       locale: member.locale,
       guildName: member.guildName,
       plan: member.plan,
       roleId,
+      otherRoleIds: told.filter((id) => id !== roleId),
       endsAt: changes.kind === "revoke" ? null : member.endsAt,
       revokedReason: changes.kind === "revoke" ? member.revokedReason : null,
     };

@@ -20,6 +20,12 @@ Deno.test("a plan's roles are granted together and a cancellation removes them t
 
     const told = (await world.memberNotices(MEMBER)).map((notice) => notice.payload.kind);
     assertEquals(told, ["grant", "revoke"], "one message per change, not one per role");
+    const [grant] = await world.memberNotices(MEMBER);
+    assertEquals(
+      [grant?.payload.roleId, ...(grant?.payload.otherRoleIds as string[] ?? [])].sort(),
+      [roles.gold, roles.shared].sort(),
+      "the message names every role of the plan",
+    );
   });
 });
 

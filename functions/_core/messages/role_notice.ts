@@ -29,6 +29,8 @@ export interface RoleNotice {
   plan: PlanDisplay | null;
   /** The role granted (grant, restore, swap) or removed (revoke). */
   roleId: string;
+  /** The plan's other roles granted or removed with `roleId` (a plan with several roles). */
+  otherRoleIds?: readonly string[];
   /** A scheduled cancel: when the role ends. Only for grant, restore and swap. */
   endsAt: Date | null;
   /** Why a role was removed early. */
@@ -56,7 +58,9 @@ export function roleNoticeText(notice: RoleNotice): string {
 function noticeText(notice: RoleNotice): string {
   const plan = planName(notice);
   const guild = notice.guildName;
-  const role = `<@&${notice.roleId}>`;
+  const roleIds = [notice.roleId, ...(notice.otherRoleIds ?? [])];
+  const role = roleIds.map((id) => `<@&${id}>`).join(" ");
+  const several = roleIds.length > 1;
   if (notice.locale === "ja") {
     switch (notice.kind) {
       case "grant":
@@ -68,7 +72,9 @@ function noticeText(notice: RoleNotice): string {
           ? `「${plan}」のご購読が続いているため、${guild} のロール ${role} を付け直しました。`
           : `「${plan}」のご購読ありがとうございます。${guild} のロール ${role} を付与しました。`;
         return notice.endsAt
-          ? `${lead}\n解約予約により、このロールは ${discordDate(notice.endsAt)} まで有効です。`
+          ? `${lead}\n解約予約により、${several ? "これらのロール" : "このロール"}は ${
+            discordDate(notice.endsAt)
+          } まで有効です。`
           : lead;
       }
       case "revoke": {
@@ -90,15 +96,18 @@ function noticeText(notice: RoleNotice): string {
     case "grant":
     case "restore":
     case "swap": {
+      const roles = several ? `the ${role} roles` : `the ${role} role`;
       const lead = notice.kind === "swap"
-        ? `Your plan is now "${plan}". You have the ${role} role in ${guild}.`
+        ? `Your plan is now "${plan}". You have ${roles} in ${guild}.`
         : notice.kind === "restore"
-        ? `Your "${plan}" subscription is still active, so the ${role} role in ${guild} has been given back to you.`
-        : `Thank you for subscribing to "${plan}". You now have the ${role} role in ${guild}.`;
+        ? `Your "${plan}" subscription is still active, so ${roles} in ${guild} ${
+          several ? "have" : "has"
+        } been given back to you.`
+        : `Thank you for subscribing to "${plan}". You now have ${roles} in ${guild}.`;
       return notice.endsAt
-        ? `${lead}\nYour cancellation is scheduled: the role stays until ${
-          discordDate(notice.endsAt)
-        }.`
+        ? `${lead}\nYour cancellation is scheduled: ${
+          several ? "the roles stay" : "the role stays"
+        } until ${discordDate(notice.endsAt)}.`
         : lead;
     }
     case "revoke": {
@@ -109,7 +118,9 @@ function noticeText(notice: RoleNotice): string {
         : notice.revokedReason === "payment_failed"
         ? `Your payment for "${plan}" did not go through, so`
         : `Your "${plan}" subscription has ended, so`;
-      return `${why} the ${role} role in ${guild} has been removed.` +
+      return `${why} ${several ? `the ${role} roles` : `the ${role} role`} in ${guild} ${
+        several ? "have" : "has"
+      } been removed.` +
         (notice.revokedReason === "payment_failed"
           ? `\nRun /subscribe to update your payment method or to join again.`
           : `\nRun /subscribe to join again.`);
