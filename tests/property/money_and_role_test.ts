@@ -2,8 +2,9 @@
  * Property: money and role agree. Each generated case is one member's history on the Stripe
  * double over a simulated clock (checkout paid or declined, renewals paid and failed, recovery,
  * the end of dunning, full and partial refunds, disputes opened and won or lost, pause and resume,
- * a trial and its end, cancels scheduled, undone and immediate, time passing past period and grace
- * ends) under a guild policy drawn too (refund_policy, dispute_policy, past_due_grace). Its events
+ * a trial and its end, plan changes with proration, cancels scheduled, undone and immediate, time
+ * passing past period and grace ends) under a guild policy drawn too (refund_policy,
+ * dispute_policy, past_due_grace). Its events
  * reach the real webhook shuffled, duplicated, some held back, some while faults are injected and
  * retried as Stripe retries: Stripe answering 500 or timing out on the webhook's re-reads, and the
  * database cancelling the sync's membership write mid-transaction (SQLSTATE 57014, what
@@ -22,8 +23,8 @@
  *   a payment_recovered per recovery; and no job and no notice stuck unsent: every member notice
  *   reached Discord exactly once (the member's DMs are exactly the notices' texts).
  *
- * Plan changes with proration are not generated: the Stripe double does not model subscription
- * item changes yet.
+ * Plan changes between the monthly and the yearly plan (same role) are made through the API with
+ * each proration behaviour, as the Customer Portal makes them.
  *
  * Each lane keeps one database, one Stripe double (restarted every
  * {@linkcode STRIPE_DOUBLE_CASES} cases: its event log is copied on every read) and shares one
@@ -75,6 +76,7 @@ type Step =
   | { kind: "cancelAtPeriodEnd"; mode: "classic" | "flexible" }
   | { kind: "keepSubscription" }
   | { kind: "cancelNow" }
+  | { kind: "changePlan"; proration: "create_prorations" | "always_invoice" | "none" }
   | { kind: "passTime"; days: number };
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
@@ -99,6 +101,14 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   }),
   fc.constant({ kind: "keepSubscription" as const }),
   fc.constant({ kind: "cancelNow" as const }),
+  fc.record({
+    kind: fc.constant("changePlan" as const),
+    proration: fc.constantFrom(
+      "create_prorations" as const,
+      "always_invoice" as const,
+      "none" as const,
+    ),
+  }),
   fc.record({ kind: fc.constant("passTime" as const), days: fc.constantFrom(1, 4, 15, 40) }),
 );
 
@@ -240,6 +250,9 @@ function applyStep(
     case "cancelNow":
       double.cancelNow(subscriptionId);
       return;
+    case "changePlan":
+      // Through the API (changePlan below), as the Customer Portal changes it.
+      return;
     case "passTime":
       setClock(world, sim, sim.ms + step.days * DAY);
       return;
@@ -268,6 +281,40 @@ interface Lane {
   sim: SimClock;
   discord: DiscordDouble;
   roleSync: RoleSyncDeps;
+  /** A second plan of the guild on the same role (a yearly price), to change plans between. */
+  yearlyPriceId: string;
+}
+
+/** Adds the guild's yearly plan on the world's current Stripe double. */
+async function addYearlyPlan(world: WebhookWorld): Promise<string> {
+  const price = world.stripeDouble.createPrice({
+    unitAmount: 9_800,
+    currency: "jpy",
+    interval: "year",
+  });
+  await world.db.sql`
+    insert into rolepass.plans
+      (guild_id, stripe_price_id, discord_role_id, display, unit_amount, currency, billing_interval)
+    values (${world.guildId}, ${price.id}, ${world.plan.roleId},
+      ${world.db.sql.json({ en: { name: "Supporter (yearly)" } })}, 9800, 'jpy', 'year')`;
+  return price.id;
+}
+
+/** A plan change with `proration`, through the API as the Customer Portal makes it. */
+async function changePlan(
+  lane: Lane,
+  subscriptionId: string,
+  proration: "create_prorations" | "always_invoice" | "none",
+): Promise<void> {
+  const { world } = lane;
+  const current = world.stripeDouble.get(subscriptionId) as Stripe.Subscription;
+  const item = current.items.data[0];
+  if (!item) return;
+  const price = item.price.id === lane.yearlyPriceId ? world.plan.priceId : lane.yearlyPriceId;
+  await world.stripe.subscriptions.update(subscriptionId, {
+    items: [{ id: item.id, price }],
+    proration_behavior: proration,
+  });
 }
 
 /**
@@ -402,7 +449,8 @@ async function checkStory(lane: Lane, story: Story): Promise<void> {
   await deliverStep(world.takeEvents(), story.purchase);
   for (const [step, delivery] of story.steps) {
     try {
-      applyStep(world, sim, subscription.id, story, model, step);
+      if (step.kind === "changePlan") await changePlan(lane, subscription.id, step.proration);
+      else applyStep(world, sim, subscription.id, story, model, step);
     } catch {
       // Not possible in the subscription's current state (e.g. resuming one not paused).
     }
@@ -536,7 +584,7 @@ async function startLane(discord: DiscordDouble): Promise<Lane> {
     },
     world.appSql,
   );
-  return { world, sim, discord, roleSync };
+  return { world, sim, discord, roleSync, yearlyPriceId: await addYearlyPlan(world) };
 }
 
 Deno.test("money and role agree over generated histories of payments, refunds, disputes, faults and time", async () => {
@@ -556,7 +604,10 @@ Deno.test("money and role agree over generated histories of payments, refunds, d
       try {
         await fc.assert(
           fc.asyncProperty(storyArbitrary, async (story) => {
-            if (++laneCases % STRIPE_DOUBLE_CASES === 0) await worlds.world.restartDouble();
+            if (++laneCases % STRIPE_DOUBLE_CASES === 0) {
+              await worlds.world.restartDouble();
+              worlds.yearlyPriceId = await addYearlyPlan(worlds.world);
+            }
             cases++;
             await checkStory(worlds, story);
           }),
