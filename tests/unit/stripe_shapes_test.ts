@@ -71,11 +71,14 @@ Deno.test("a completed subscription Checkout Session points at its customer", as
   });
 });
 
-Deno.test("a payment-mode Checkout Session is not a membership event", async () => {
+Deno.test("a payment-mode Checkout Session may have sold a pass; a setup-mode one is no membership event", async () => {
   const data = await dataBlock("pay-rails/checkout.session.completed.json");
-  const object = { ...data.object, mode: "payment" };
-  const event = handledStripeEvent.parse({ type: "checkout.session.completed", data: { object } });
-  assertEquals(eventTarget(event).kind, "none");
+  const target = (object: Record<string, unknown>) =>
+    eventTarget(handledStripeEvent.parse({ type: "checkout.session.completed", data: { object } }));
+  const payment = target({ ...data.object, mode: "payment", customer: "cus_Pass1" });
+  assertEquals(payment.kind, "pass");
+  assertEquals(target({ ...data.object, mode: "payment", customer: null }).kind, "none");
+  assertEquals(target({ ...data.object, mode: "setup", customer: "cus_Pass1" }).kind, "none");
 });
 
 Deno.test("every legacy subscription event of the sync engine is understood", async () => {
