@@ -5,7 +5,10 @@
  * 2. A throwaway PostgreSQL 15 cluster (unless DATABASE_URL is set), migrated with the real
  *    migrations through `deno task db:migrate`'s code path into a template database.
  * 3. `supabase db lint` (level warning).
- * 4. `deno test` over tests/, each test cloning the template into a database of its own.
+ * 4. `deno test --parallel` over tests/, each test cloning the template into a database of its
+ *    own. Test files mostly wait on PostgreSQL and on the doubles' sockets, so more of them run at
+ *    once than the machine has cores: `DENO_JOBS` (default {@linkcode DEFAULT_TEST_JOBS}) sets how
+ *    many.
  *
  * Flags: `--quick` skips step 1 and 3; anything after `--` goes to `deno test` (e.g. a file).
  */
@@ -16,6 +19,9 @@ const separator = Deno.args.indexOf("--");
 const ownArgs = separator === -1 ? Deno.args : Deno.args.slice(0, separator);
 const testArgs = separator === -1 ? [] : Deno.args.slice(separator + 1);
 const quick = ownArgs.includes("--quick");
+
+/** Test files run at once unless DENO_JOBS says otherwise. */
+const DEFAULT_TEST_JOBS = 4;
 
 async function step(name: string, cmd: string, args: string[]): Promise<void> {
   console.log(`\n== ${name}`);
@@ -55,9 +61,18 @@ async function main(): Promise<number> {
 
     console.log("\n== deno test");
     const test = new Deno.Command(Deno.execPath(), {
-      args: ["test", "-A", "--no-check", ...(testArgs.length ? testArgs : ["tests/"])],
+      args: [
+        "test",
+        "-A",
+        "--no-check",
+        "--parallel",
+        ...(testArgs.length ? testArgs : ["tests/"]),
+      ],
       cwd: projectRoot,
-      env: { DATABASE_URL: databaseUrl },
+      env: {
+        DATABASE_URL: databaseUrl,
+        DENO_JOBS: Deno.env.get("DENO_JOBS") ?? String(DEFAULT_TEST_JOBS),
+      },
       stdout: "piped",
       stderr: "inherit",
     }).spawn();

@@ -23,11 +23,17 @@ function templateUrl(): URL {
 
 let counter = 0;
 
+/**
+ * Makes the database's name unique across the test workers of `deno test --parallel`, which
+ * share one process id and start their counters at zero.
+ */
+const workerTag = crypto.randomUUID().slice(0, 8);
+
 /** Creates a new database from the migrated template (the database named in DATABASE_URL). */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const template = templateUrl();
   const templateName = decodeURIComponent(template.pathname.slice(1));
-  const name = `rp_test_${Date.now().toString(36)}_${Deno.pid}_${counter++}`;
+  const name = `rp_test_${Date.now().toString(36)}_${Deno.pid}_${workerTag}_${counter++}`;
   const admin = new URL(template);
   admin.pathname = "/postgres";
   const adminSql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
