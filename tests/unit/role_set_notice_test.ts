@@ -10,7 +10,7 @@ const base: RoleNotice = {
   kind: "grant",
   locale: "en",
   guildName: "Lounge",
-  plan: { en: { name: "Gold" }, ja: { name: "ゴールド" } },
+  plan: { en: { name: "Gold", description: "" }, ja: { name: "ゴールド", description: "" } },
   roleId: GOLD,
   otherRoleIds: [SHARED],
   endsAt: null,
