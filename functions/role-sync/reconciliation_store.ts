@@ -116,7 +116,9 @@ export function createReconciliationStore(sql: Sql): ReconciliationStore {
     async loadGuild(guildId) {
       const rows = await sql`
         select g.id, g.role_drift_policy, g.operator_log_channel_id, g.default_locale,
-          array(select distinct r from rolepass.plans p, unnest(p.discord_role_ids) r
+          -- A trial's own roles are sold roles too: held without a trial, they are drift.
+          array(select distinct r from rolepass.plans p,
+              unnest(p.discord_role_ids || coalesce(p.trial_role_ids, '{}')) r
             where p.guild_id = g.id) as paid_role_ids,
           r.status, r.mode, r.resume_after, r.started_at, r.members_checked, r.missing_roles,
           r.unpaid_roles, r.comped, r.repairs_queued, r.findings
