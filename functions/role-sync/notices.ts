@@ -6,13 +6,12 @@
  * gets a DM instead.
  */
 import { type Notice, noticeMessage, parseNotice } from "../_core/notices.ts";
+import { type AttemptSetback, crashSetback, nextStepAfter } from "../_core/job_step.ts";
 import {
   classifyNoticeAnswer,
   type DiscordAnswer,
   type NoticeOutcome,
-  retryDelayMs,
   type RetryPolicy,
-  shouldGiveUp,
 } from "../_core/role_plan.ts";
 import {
   isGlobalRateLimit,
@@ -81,16 +80,7 @@ export async function drainNotices(
       batch.map((notice) =>
         sendNotice(deps, notice, deadline).catch(async (error) => {
           deps.logger.error("notice crashed", { noticeId: notice.id, error });
-          const message = `crashed: ${error instanceof Error ? error.message : String(error)}`;
-          return shouldGiveUp(notice.attempts, deps.retryPolicy)
-            ? (await deps.notices.finish(notice, "failed", message), "ended" as const)
-            : (await deps.notices.retry(
-              notice,
-              retryDelayMs(notice.attempts, deps.retryPolicy, deps.random()),
-              message,
-              true,
-            ),
-              "retried" as const);
+          return await putBackOrGiveUp(deps, notice, crashSetback(error));
         })
       ),
     );
@@ -113,8 +103,7 @@ async function sendNotice(
     ? await postToChannel(deps, notice, parsed.notice, notice.log_channel_id, deadline)
     : await tellMember(deps, notice, parsed.notice, deadline);
   if (step.kind === "deferred") {
-    await deps.notices.retry(notice, step.waitMs, "waiting for a Discord rate-limit slot", false);
-    return "retried";
+    return await putBackOrGiveUp(deps, notice, { kind: "no_slot", waitMs: step.waitMs });
   }
   const { outcome } = step;
   switch (outcome.kind) {
@@ -131,22 +120,26 @@ async function sendNotice(
       await deps.notices.finish(notice, "not_sent", "the interaction token is dead");
       return "ended";
     case "rate_limited":
-      await deps.notices.retry(notice, outcome.retryAfterMs, "rate limited by Discord", false);
-      return "retried";
+      return await putBackOrGiveUp(deps, notice, outcome);
     case "unknown":
       // Safe to send again: the nonce makes Discord return the first message if it was posted.
-      if (shouldGiveUp(notice.attempts, deps.retryPolicy)) {
-        await deps.notices.finish(notice, "failed", `gave up: ${outcome.detail}`);
-        return "ended";
-      }
-      await deps.notices.retry(
-        notice,
-        retryDelayMs(notice.attempts, deps.retryPolicy, deps.random()),
-        outcome.detail,
-        true,
-      );
-      return "retried";
+      return await putBackOrGiveUp(deps, notice, { kind: "unavailable", detail: outcome.detail });
   }
+}
+
+/** Applies the core's next step after `setback`: the one place a notice is put back or ends. */
+async function putBackOrGiveUp(
+  deps: NoticeWorkerDeps,
+  notice: ClaimedNotice,
+  setback: AttemptSetback,
+): Promise<"retried" | "ended"> {
+  const step = nextStepAfter(setback, notice.attempts, deps.retryPolicy, deps.random());
+  if (step.kind === "retry") {
+    await deps.notices.retry(notice, step.delayMs, step.error, step.countsAsAttempt);
+    return "retried";
+  }
+  await deps.notices.finish(notice, "failed", `gave up: ${step.detail}`);
+  return "ended";
 }
 
 async function postToChannel(

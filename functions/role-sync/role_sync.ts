@@ -5,14 +5,12 @@
 import type { RoleNotice } from "../_core/messages/role_notice.ts";
 import { roleChangeNoticeKind } from "../_core/notices.ts";
 import {
-  type CallOutcome,
-  classifyRoleAnswer,
-  planRoleChanges,
-  type RefusalReason,
-  retryDelayMs,
-  sameRoleSet,
-  shouldGiveUp,
-} from "../_core/role_plan.ts";
+  type AttemptSetback,
+  crashSetback,
+  type NextStep,
+  nextStepAfter,
+} from "../_core/job_step.ts";
+import { classifyRoleAnswer, planRoleChanges, sameRoleSet } from "../_core/role_plan.ts";
 import { discordRoutes } from "../_shared/discord_api.ts";
 import { answerOf, drainNotices, type NoticeWorkerDeps } from "./notices.ts";
 import type { ClaimedJob, MemberState, RoleJobStore } from "./role_job_store.ts";
@@ -82,18 +80,10 @@ export async function drainRoleJobs(
       if (!job) return;
       summary.claimed++;
       const end = await runRoleJob(deps, job, deadline).catch(async (error) => {
-        const message = `crashed: ${error instanceof Error ? error.message : String(error)}`;
         deps.logger.error("role job crashed", { jobId: job.id, error });
-        // A job that crashes every time (bad data) must not be retried forever.
-        const settled = shouldGiveUp(job.attempts, deps.retryPolicy)
-          ? deps.store.finish(job, "failed", "gave_up", message).then(() => "failed" as const)
-          : deps.store.retry(
-            job,
-            retryDelayMs(job.attempts, deps.retryPolicy, deps.random()),
-            message,
-            true,
-          ).then(() => "retried" as const);
-        return await settled.catch(() => "lost" as const);
+        // A job that crashes every time (bad data) gives up like one Discord keeps failing.
+        return await applyStep(deps, job, stepAfter(deps, job, crashSetback(error)), null)
+          .catch(() => "lost" as const);
       });
       if (end === "done") summary.done++;
       else if (end === "failed") summary.failed++;
@@ -148,31 +138,16 @@ export async function runRoleJob(
       deadline,
     );
     if (result.kind === "deferred") {
-      return await retry(deps, job, result.waitMs, "waiting for a Discord rate-limit slot", false);
+      const setback: AttemptSetback = { kind: "no_slot", waitMs: result.waitMs };
+      return await applyStep(deps, job, stepAfter(deps, job, setback), { member, call });
     }
-    const outcome: CallOutcome = classifyRoleAnswer(answerOf(result));
-    switch (outcome.kind) {
-      case "done":
-        continue;
-      case "member_not_in_guild":
-        log.info("member is not in the guild; the job ends without a role change");
-        return await store.finish(job, "done", "member_not_in_guild") ? "done" : "lost";
-      case "rate_limited":
-        return await retry(deps, job, outcome.retryAfterMs, "rate limited by Discord", false);
-      case "refused":
-        return await fail(deps, job, member, call, outcome.reason, outcome.detail);
-      case "unavailable":
-        if (shouldGiveUp(job.attempts, deps.retryPolicy)) {
-          return await fail(deps, job, member, call, "gave_up", outcome.detail);
-        }
-        return await retry(
-          deps,
-          job,
-          retryDelayMs(job.attempts, deps.retryPolicy, deps.random()),
-          outcome.detail,
-          true,
-        );
+    const outcome = classifyRoleAnswer(answerOf(result));
+    if (outcome.kind === "done") continue;
+    if (outcome.kind === "member_not_in_guild") {
+      log.info("member is not in the guild; the job ends without a role change");
+      return await store.finish(job, "done", "member_not_in_guild") ? "done" : "lost";
     }
+    return await applyStep(deps, job, stepAfter(deps, job, outcome), { member, call });
   }
   if (calls.length > 0 && !await store.recordRolesApplied(job, member.roleIds)) {
     return "lost";
@@ -219,26 +194,36 @@ function appliedRolesOf(job: ClaimedJob): string[] {
   return job.roles_applied_role_id ? [job.roles_applied_role_id] : [];
 }
 
-async function retry(
-  deps: RoleSyncWorkerDeps,
-  job: ClaimedJob,
-  delayMs: number,
-  error: string,
-  countsAsAttempt: boolean,
-): Promise<JobEnd> {
-  return await deps.store.retry(job, delayMs, error, countsAsAttempt) ? "retried" : "lost";
+function stepAfter(deps: RoleSyncWorkerDeps, job: ClaimedJob, setback: AttemptSetback): NextStep {
+  return nextStepAfter(setback, job.attempts, deps.retryPolicy, deps.random());
 }
 
-async function fail(
+/** The Discord call a job was making when it stopped, and whose member. */
+interface StoppedCall {
+  member: MemberState;
+  call: { roleId: string; action: "add" | "remove" };
+}
+
+/**
+ * Applies `step` to the job: the one place a job is put back or given up. A job that gives up on
+ * a Discord call is told to the operator; one that crashed before any call is only recorded.
+ */
+async function applyStep(
   deps: RoleSyncWorkerDeps,
   job: ClaimedJob,
-  member: MemberState,
-  call: { roleId: string; action: "add" | "remove" },
-  reason: RefusalReason | "gave_up",
-  detail: string,
+  step: NextStep,
+  stopped: StoppedCall | null,
 ): Promise<JobEnd> {
   const { store, logger } = deps;
+  if (step.kind === "retry") {
+    return await store.retry(job, step.delayMs, step.error, step.countsAsAttempt)
+      ? "retried"
+      : "lost";
+  }
+  const { reason, detail } = step;
   if (!await store.finish(job, "failed", reason, detail)) return "lost";
+  if (!stopped) return "failed";
+  const { member, call } = stopped;
   logger.error("role job failed; the operator is told", {
     jobId: job.id,
     guildId: member.guildId,
