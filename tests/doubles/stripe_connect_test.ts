@@ -39,7 +39,7 @@ async function expressAccount(stripe: Stripe): Promise<Stripe.Account> {
 }
 
 /** Walks the hosted onboarding page of a fresh Account Link; returns where it sent the browser. */
-async function onboard(double: StripeDouble, stripe: Stripe, accountId: string): Promise<string> {
+async function onboard(stripe: Stripe, accountId: string): Promise<string> {
   const link = await stripe.accountLinks.create({
     account: accountId,
     type: "account_onboarding",
@@ -81,7 +81,7 @@ async function destinationCheckout(
 }
 
 Deno.test("an Express account starts unable to take charges and its hosted onboarding enables it", async () => {
-  await withDouble(async (double, stripe) => {
+  await withDouble(async (_double, stripe) => {
     const account = await expressAccount(stripe);
     assert.equal(account.type, "express");
     assert.equal(account.details_submitted, false);
@@ -147,10 +147,10 @@ Deno.test("account_update links are refused for Express accounts and links need 
 });
 
 Deno.test("a login link to the Express Dashboard exists only once onboarding is done", async () => {
-  await withDouble(async (double, stripe) => {
+  await withDouble(async (_double, stripe) => {
     const account = await expressAccount(stripe);
     await assert.rejects(stripe.accounts.createLoginLink(account.id), /not completed onboarding/);
-    await onboard(double, stripe, account.id);
+    await onboard(stripe, account.id);
     const login = await stripe.accounts.createLoginLink(account.id);
     assert.equal(login.object, "login_link");
     const dashboard = await fetch(login.url);
@@ -205,7 +205,7 @@ Deno.test("account.updated goes to the Connect endpoint with its own secret and 
   try {
     const stripe = sdkFor(double);
     const account = await expressAccount(stripe);
-    await onboard(double, stripe, account.id);
+    await onboard(stripe, account.id);
     await double.deliverEvents();
     await double.connect.deliverEvents();
     assert.equal(received.filter((r) => r.path === "/platform").length, 0);
@@ -259,7 +259,7 @@ Deno.test("Checkout refuses a destination that cannot take transfers yet and a f
 Deno.test("a paid destination charge transfers the amount and takes the application fee back", async () => {
   await withDouble(async (double, stripe) => {
     const account = await expressAccount(stripe);
-    await onboard(double, stripe, account.id);
+    await onboard(stripe, account.id);
     const { session } = await destinationCheckout(double, stripe, account.id, 10);
     const { subscription } = double.completeCheckout(session.id);
     assert.equal(subscription.transfer_data?.destination, account.id);
@@ -283,9 +283,9 @@ Deno.test("a paid destination charge transfers the amount and takes the applicat
 Deno.test("a refund reverses the transfer and refunds the fee only as its two flags ask", async () => {
   await withDouble(async (double, stripe) => {
     const account = await expressAccount(stripe);
-    await onboard(double, stripe, account.id);
+    await onboard(stripe, account.id);
     const { session } = await destinationCheckout(double, stripe, account.id, 10);
-    const { subscription } = double.completeCheckout(session.id);
+    double.completeCheckout(session.id);
     const charge = await latestCharge(double, stripe);
 
     const platformPays = await stripe.refunds.create({ charge: charge.id, amount: 200 });
@@ -342,9 +342,9 @@ Deno.test("reverse_transfer is refused on a charge that is not a destination cha
 Deno.test("a lost dispute's money is recovered by reversing the transfer", async () => {
   await withDouble(async (double, stripe) => {
     const account = await expressAccount(stripe);
-    await onboard(double, stripe, account.id);
+    await onboard(stripe, account.id);
     const { session } = await destinationCheckout(double, stripe, account.id, 10);
-    const { subscription } = double.completeCheckout(session.id);
+    double.completeCheckout(session.id);
     const charge = await latestCharge(double, stripe);
     const reversal = await stripe.transfers.createReversal(String(charge.transfer), {
       refund_application_fee: true,
