@@ -62,8 +62,11 @@ export type DiscordAnswer =
     status: number;
     /** Discord's JSON error code, when the body had one. */
     code: number | null;
-    /** `retry_after` of a 429 body, in seconds. */
-    retryAfterSeconds?: number | null;
+    /**
+     * How long a 429 says to wait, in milliseconds: Discord sends seconds, converted once where
+     * the answer is read (`retryAfterMsOf`).
+     */
+    retryAfterMs?: number | null;
     /** Whether a 429 was global (body `global` or `X-RateLimit-Scope: global`). */
     global?: boolean;
   }
@@ -100,7 +103,7 @@ export function classifyRoleAnswer(answer: DiscordAnswer): CallOutcome {
   if (status === 429) {
     return {
       kind: "rate_limited",
-      retryAfterMs: Math.max(0, Math.ceil((answer.retryAfterSeconds ?? 1) * 1000)),
+      retryAfterMs: Math.max(0, answer.retryAfterMs ?? 1_000),
       global: answer.global ?? false,
     };
   }
@@ -138,7 +141,7 @@ export function classifyNoticeAnswer(answer: DiscordAnswer): NoticeOutcome {
   if (status === 429) {
     return {
       kind: "rate_limited",
-      retryAfterMs: Math.max(0, Math.ceil((answer.retryAfterSeconds ?? 1) * 1000)),
+      retryAfterMs: Math.max(0, answer.retryAfterMs ?? 1_000),
       global: answer.global ?? false,
     };
   }

@@ -56,7 +56,7 @@ export function answerOf(result: Exclude<RateLimitedResult, { kind: "deferred" }
     kind: "response",
     status: response.status,
     code: response.code,
-    retryAfterSeconds: response.status === 429 ? retryAfterMsOf(response) / 1000 : null,
+    retryAfterMs: response.status === 429 ? retryAfterMsOf(response) : null,
     global: response.status === 429 && isGlobalRateLimit(response),
   };
 }

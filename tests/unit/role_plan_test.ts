@@ -91,7 +91,7 @@ Deno.test("unknown role, missing permissions, 401 and 403 are refused for good",
 
 Deno.test("a 429 waits retry_after and says whether it was global", () => {
   assertEquals(
-    classifyRoleAnswer({ ...response(429), retryAfterSeconds: 1.234, global: true }),
+    classifyRoleAnswer({ ...response(429), retryAfterMs: 1234, global: true }),
     { kind: "rate_limited", retryAfterMs: 1234, global: true },
   );
   assertEquals(
