@@ -76,10 +76,11 @@ async function arrangeJobs(sql: postgres.Sql, count: number, status: "pending" |
     await tx`insert into rolepass.guilds (id, name, refund_policy, dispute_policy)
       select (100000000000000000 + g)::text, 'Guild ' || g, 'revoke_and_cancel', 'revoke_and_cancel'
       from generate_series(1, ${GUILDS}) g`;
+    // The role set too: the trigger that keeps it in step with the role is off here.
     await tx`insert into rolepass.memberships (guild_id, discord_user_id, entitled,
-        entitled_role_id, status)
+        entitled_role_id, entitled_role_ids, status)
       select (100000000000000000 + 1 + i % ${GUILDS})::text, (200000000000000000 + i)::text,
-        true, '300000000000000001', 'active'
+        true, '300000000000000001', array['300000000000000001'], 'active'
       from generate_series(1, ${count}) i`;
     await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
         role_id, cause, status, next_attempt_at, created_at, done_at, outcome)
@@ -108,6 +109,33 @@ Deno.test("with 100,000 queued jobs the claim reads each guild's first due jobs 
       "a row",
     );
     assertEquals([running, guilds], [8, 8], "one job from each of eight guilds");
+  });
+});
+
+Deno.test("with 100,000 queued bulk jobs the claim finds a live job through its partial index", async () => {
+  await withTestDatabase(async (db) => {
+    await arrangeJobs(db.sql, JOBS, "pending");
+    // One member's own change (a webhook's), queued after the bulk backlog.
+    const [live] = await db.sql`
+      insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
+        role_id, cause)
+      select m.id, m.guild_id, m.discord_user_id, true, '300000000000000001', 'evt_live'
+      from rolepass.memberships m order by m.discord_user_id desc limit 1
+      returning membership_id`;
+    assert(live, "live job is missing");
+    await db.sql`analyze rolepass.role_jobs`;
+    const statements = await explainNested(db, "select * from rolepass.claim_role_jobs(8, 60)");
+    assertEquals(seqScansOfRoleJobs(statements), []);
+    const liveFirst = statements.find((s) => /where j\.live/.test(s.query));
+    assert(liveFirst, statements.map((s) => s.query).join("\n---\n"));
+    const used = indexesUsed([liveFirst]);
+    assert(used.has("role_jobs_live_due_idx"), [...used].join(", "));
+    const claimed = await db.sql`select membership_id, cause from rolepass.role_jobs
+      where status = 'running' and live`;
+    assertEquals(claimed.map((j) => ({ ...j })), [{
+      membership_id: live.membership_id,
+      cause: "evt_live",
+    }]);
   });
 });
 
