@@ -226,7 +226,7 @@ export async function resyncMember(
   ) {
     const [row] = await deps.sql`
       select rolepass.enqueue_role_repairs(${guildId},
-        ${deps.sql.json([{ action: "grant", userId: memberId, roleId }])}, 1, 0) as queued`;
+        ${deps.sql.json([{ action: "grant", userId: memberId, roleId }])}, 1, 0, true) as queued`;
     roleRepairQueued = z.object({ queued: z.coerce.number() }).parse(row).queued > 0;
   }
   log.info("member resynced from Stripe", { guildId, memberId, changes, roleRepairQueued });
