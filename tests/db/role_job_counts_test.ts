@@ -40,8 +40,9 @@ Deno.test("the queue health view's kept counts follow every change to role jobs"
       await tx`insert into rolepass.guilds (id, name, refund_policy, dispute_policy)
         values (${GUILD}, 'Counted', 'revoke_and_cancel', 'revoke_and_cancel')`;
       await tx`insert into rolepass.memberships (guild_id, discord_user_id, entitled,
-          entitled_role_id, status)
-        select ${GUILD}, (200000000000000000 + i)::text, true, '300000000000000001', 'active'
+          entitled_role_id, entitled_role_ids, status)
+        select ${GUILD}, (200000000000000000 + i)::text, true, '300000000000000001',
+          array['300000000000000001'], 'active'
         from generate_series(1, 40) i`;
       await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
           role_id, cause, status, last_error, done_at, outcome)
@@ -95,8 +96,9 @@ Deno.test("a truncate of role jobs empties the kept counts", async () => {
       await tx`insert into rolepass.guilds (id, name, refund_policy, dispute_policy)
         values (${GUILD}, 'Counted', 'revoke_and_cancel', 'revoke_and_cancel')`;
       await tx`insert into rolepass.memberships (guild_id, discord_user_id, entitled,
-          entitled_role_id, status)
-        values (${GUILD}, '200000000000000001', true, '300000000000000001', 'active')`;
+          entitled_role_id, entitled_role_ids, status)
+        values (${GUILD}, '200000000000000001', true, '300000000000000001',
+          array['300000000000000001'], 'active')`;
       await tx`insert into rolepass.role_jobs (membership_id, guild_id, discord_user_id, entitled,
           role_id, cause)
         select id, guild_id, discord_user_id, true, '300000000000000001', 'test'

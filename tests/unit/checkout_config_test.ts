@@ -16,6 +16,7 @@ Deno.test("the checkout function reads its four settings, preferring SUPABASE_DB
     stripeApiBaseUrl: "https://api.stripe.com",
     publicSiteUrl: "https://plans.rolepass.test",
     databaseUrl: checkoutEnv.SUPABASE_DB_URL,
+    stripeMode: "standalone",
   });
   const local = loadCheckoutConfig({
     ...checkoutEnv,
