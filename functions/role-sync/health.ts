@@ -15,7 +15,7 @@ import {
   type RoleFact,
   type StripeHealthFacts,
 } from "../_core/health.ts";
-import { localeSchema } from "../_core/locale.ts";
+import { type Locale, localeSchema } from "../_core/locale.ts";
 import { healthProblemText } from "../_core/messages/health.ts";
 import type { Sql } from "../_shared/db.ts";
 import { type DiscordRoute, discordRoutes } from "../_shared/discord_api.ts";
@@ -176,7 +176,7 @@ export async function readStripeHealthFacts(
 /** One guild's health report, with the guild's language for its log lines. */
 export interface GuildHealth {
   guildId: string;
-  locale: "ja" | "en";
+  locale: Locale;
   report: HealthReport;
 }
 
