@@ -509,7 +509,12 @@ async function checkStory(lane: Lane, story: Story): Promise<void> {
   if (periodPaid && revocationInForce(snapshot, model.revocations) === null) {
     assert(membership.entitled, `a paid period without the role: ${context}`);
   }
-  if (!live) assert(!membership.entitled, `the role without a live subscription: ${context}`);
+  // The guild's stated grace is the one policy that keeps the role of a past_due subscription;
+  // how long it lasts is the core's decision, checked against the membership above.
+  const inStatedGrace = truth.status === "past_due" && story.graceDays > 0;
+  if (!live && !inStatedGrace) {
+    assert(!membership.entitled, `the role without a live subscription: ${context}`);
+  }
 
   // One member message per change that calls for one.
   const history = await world.db.sql<
