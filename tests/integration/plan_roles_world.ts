@@ -92,8 +92,10 @@ export async function startPlanRolesWorld(): Promise<PlanRolesWorld> {
     },
     {
       runInBackground: undefined,
-      discordTimeoutMs: 2_000,
-      retryPolicy: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+      // Generous: on a loaded machine a local answer can take seconds, and a timed-out call
+      // spends one of the job's attempts.
+      discordTimeoutMs: 10_000,
+      retryPolicy: { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 100 },
     },
     appSql,
   );
