@@ -119,7 +119,10 @@ export async function startPlanRolesWorld(): Promise<PlanRolesWorld> {
   };
 
   const settle = async () => {
-    for (let round = 0; round < 200; round++) {
+    // Waits up to two minutes (a loaded machine's notices and rate-limit windows take their
+    // time); returns as soon as nothing is open.
+    const giveUpAt = Date.now() + 120_000;
+    while (Date.now() < giveUpAt) {
       await drainRoleJobs(deps, Date.now() + 10_000);
       const { open } = first(
         await db.sql<{ open: number }[]>`
