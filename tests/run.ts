@@ -21,7 +21,7 @@ const testArgs = separator === -1 ? [] : Deno.args.slice(separator + 1);
 const quick = ownArgs.includes("--quick");
 
 /** Test files run at once unless DENO_JOBS says otherwise. */
-const DEFAULT_TEST_JOBS = 4;
+const DEFAULT_TEST_JOBS = 2;
 
 async function step(name: string, cmd: string, args: string[]): Promise<void> {
   console.log(`\n== ${name}`);
