@@ -17,6 +17,7 @@ function guild(id: string, name: string, priceIds: string[]): ConfiguredGuild {
   return {
     id,
     name,
+    automaticTax: false,
     plans: priceIds.map((stripePriceId) => ({
       stripePriceId,
       discordRoleId: "1200000000000000001",
@@ -25,6 +26,7 @@ function guild(id: string, name: string, priceIds: string[]): ConfiguredGuild {
       currency: "jpy",
       billingInterval: "month",
       intervalCount: 1,
+      access: null,
     })),
   };
 }

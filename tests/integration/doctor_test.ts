@@ -282,6 +282,38 @@ Deno.test("a missing, one-time or archived price is reported", async () => {
   });
 });
 
+Deno.test("a guild selling a 30-day pass beside its subscription passes the price checks", async () => {
+  await withSetup(async ({ env, db, stripe, priceId, roleId }) => {
+    const pass = stripe.createPrice({ unitAmount: 3000, currency: "jpy", recurring: false });
+    const json = JSON.parse(exampleText);
+    const [monthly] = json.guilds[0].plans;
+    json.guilds[0].plans = [
+      { ...monthly, stripe_price_id: priceId, discord_role_id: roleId },
+      { ...monthly, stripe_price_id: pass.id, discord_role_id: roleId, access: "P30D" },
+    ];
+    const parsed = parsePlansFile(JSON.stringify(json));
+    assert(parsed.ok, JSON.stringify(parsed));
+    const client = connectStripe(STRIPE_KEY, env.STRIPE_API_BASE_URL);
+    await applyPlansFile(db.sql, parsed.file, await fetchPriceTerms(client, parsed.file));
+
+    const findings = await runDoctor(env);
+    assertEquals(failures(findings), []);
+    const prices = findings.filter((f) => f.check === "stripe.prices").map((f) => f.message);
+    assertEquals(prices.length, 2, JSON.stringify(prices));
+    assert(
+      prices.some((m) => m.includes(pass.id) && m.includes("3000 JPY once, for 30 days")),
+      JSON.stringify(prices),
+    );
+
+    await db.sql`update rolepass.plans set unit_amount = 2500 where stripe_price_id = ${pass.id}`;
+    assertOnlyFailure(
+      await runDoctor(env),
+      "stripe.prices",
+      "shows 2500 JPY once, for 30 days for plan",
+    );
+  });
+});
+
 Deno.test("a plan whose Stripe amount changed since plans:apply is reported", async () => {
   await withSetup(async ({ env, db }) => {
     await db.sql`update rolepass.plans set unit_amount = 800`;

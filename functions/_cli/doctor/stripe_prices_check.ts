@@ -1,8 +1,11 @@
 /**
- * Check: each configured plan's Stripe price exists, is active and recurring, and still has the
- * amount and interval the plan page shows (what `plans:apply` copied from it).
+ * Check: each configured plan's Stripe price exists, is active, is recurring for a subscription or
+ * one-time for a pass, and still has the amount and interval the plan page shows (what
+ * `plans:apply` copied from it).
  */
-import { priceTerms, type StripePriceFacts } from "../../_core/plans_file.ts";
+import type { PassAccess } from "../../_core/one_time_pass.ts";
+import { formatPassAccess } from "../../_core/price.ts";
+import { planPriceTerms, type StripePriceFacts } from "../../_core/plans_file.ts";
 import type { ConfiguredGuild } from "./configured_plans.ts";
 import type { StripeFacts } from "./stripe_facts.ts";
 import { fail, type Finding, pass, skip } from "./finding.ts";
@@ -11,13 +14,20 @@ import { describeFailure, type Probe } from "./probe.ts";
 function describeTerms(terms: {
   unitAmount: number;
   currency: string;
-  billingInterval: string;
+  billingInterval: string | null;
   intervalCount: number;
+  access: PassAccess | null;
 }): string {
+  const amount = `${terms.unitAmount} ${terms.currency.toUpperCase()}`;
+  if (terms.access) {
+    const seconds = terms.access.kind === "duration" ? terms.access.seconds : null;
+    const lasting = seconds === null ? "for life" : `for ${formatPassAccess(seconds, "en")}`;
+    return `${amount} once, ${lasting}`;
+  }
   const every = terms.intervalCount === 1
     ? terms.billingInterval
     : `${terms.intervalCount} ${terms.billingInterval}s`;
-  return `${terms.unitAmount} ${terms.currency.toUpperCase()} every ${every}`;
+  return `${amount} every ${every}`;
 }
 
 /** Judges every plan's price. */
@@ -49,21 +59,28 @@ export function checkPrices(guilds: readonly ConfiguredGuild[], facts: StripeFac
         }
         continue;
       }
-      const decided = priceTerms(probe.value);
+      const decided = planPriceTerms(probe.value, {
+        access: plan.access ?? undefined,
+        automaticTax: guild.automaticTax,
+      });
       if (!decided.ok) {
         findings.push(fail(
           "stripe.prices",
-          `The ${label} cannot be sold: ${decided.reason}`,
-          "create an active recurring price in Stripe (Product catalog), put its id in " +
-            "supabase/plans.json and run `deno task plans:apply`",
+          `The ${label} cannot be sold: ${decided.problems.map((p) => p.reason).join("; ")}`,
+          `create an active ${
+            plan.access ? "one-time" : "recurring"
+          } price in Stripe (Product catalog), put its id in supabase/plans.json and run ` +
+            "`deno task plans:apply`",
         ));
         continue;
       }
+      const { sale } = decided.terms;
       const inStripe = {
         unitAmount: decided.terms.unit_amount,
         currency: decided.terms.currency,
-        billingInterval: decided.terms.billing_interval,
-        intervalCount: decided.terms.interval_count,
+        billingInterval: sale.kind === "subscription" ? sale.billing_interval : null,
+        intervalCount: sale.kind === "subscription" ? sale.interval_count : 1,
+        access: sale.kind === "pass" ? sale.access : null,
       };
       if (describeTerms(inStripe) !== describeTerms(plan)) {
         findings.push(fail(
@@ -76,8 +93,9 @@ export function checkPrices(guilds: readonly ConfiguredGuild[], facts: StripeFac
       }
       findings.push(pass(
         "stripe.prices",
-        `The price ${plan.stripePriceId} of ${label} is active and recurring: ` +
-          describeTerms(inStripe),
+        `The price ${plan.stripePriceId} of ${label} is active and ${
+          plan.access ? "one-time" : "recurring"
+        }: ${describeTerms(inStripe)}`,
       ));
     }
   }
