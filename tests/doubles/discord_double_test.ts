@@ -548,6 +548,42 @@ Deno.test("injected faults: a 503 once, a slow answer the client gives up on, a 
   });
 });
 
+Deno.test("a fault after handling posts the message and loses the answer; the nonce then returns it", async () => {
+  await withDouble({ rateLimits: { enabled: false } }, async (d) => {
+    const channel = await expectJson(
+      await call(d, "POST", "/users/@me/channels", { body: { recipient_id: MEMBER } }),
+      200,
+    );
+    const path = `/channels/${channel.id}/messages`;
+    const body = { content: "ロールを付与しました", nonce: "notice-nonce-1", enforce_nonce: true };
+    d.inject({ method: "POST", path, status: 502, afterHandling: true, times: 1 });
+    await expectJson(await call(d, "POST", path, { body }), 502);
+    assert.equal(d.messages({ userId: MEMBER }).length, 1, "posted before the answer was lost");
+    const again = await expectJson(await call(d, "POST", path, { body }), 200);
+    const [posted] = d.messages({ userId: MEMBER });
+    assert.equal(again.id, posted?.id, "the nonce gives back the first message");
+    assert.equal(d.messages({ userId: MEMBER }).length, 1);
+
+    d.inject({ method: "POST", path, delayMs: 5_000, afterHandling: true, times: 1 });
+    await assert.rejects(
+      call(d, "POST", path, {
+        body: { content: "another", nonce: "notice-nonce-2", enforce_nonce: true },
+        signal: AbortSignal.timeout(100),
+      }),
+      (e: Error) => e.name === "TimeoutError",
+    );
+    assert.deepEqual(d.messages({ userId: MEMBER }).map((m) => m.content), [
+      "ロールを付与しました",
+      "another",
+    ]);
+    assert.deepEqual(
+      d.requests().filter((r) => r.afterHandling).map((r) => r.fault),
+      ["respond"],
+      "the late answer is logged only once it is given",
+    );
+  });
+});
+
 Deno.test("seeded random faults repeat exactly", async () => {
   const run = async () => {
     const statuses: number[] = [];

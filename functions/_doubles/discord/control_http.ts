@@ -69,13 +69,15 @@ const faultBody = z.object({
   times: z.number().int().positive().optional(),
   skip: z.number().int().nonnegative().optional(),
   probability: z.number().min(0).max(1).optional(),
+  afterHandling: z.boolean().optional(),
 }).strict().refine((f) => (f.path === undefined) !== (f.pathPattern === undefined), {
   message: "Give exactly one of path and pathPattern",
 });
 
 const randomFaultBody = z.object({
   rate: z.number().min(0).max(1),
-  kinds: z.array(z.enum(["5xx", "timeout", "429", "drop"])).optional(),
+  kinds: z.array(z.enum(["5xx", "timeout", "429", "drop", "lost_answer", "late_answer"]))
+    .optional(),
   seed: z.number().int().optional(),
   timeoutMs: z.number().nonnegative().optional(),
   pathPattern: z.string().optional(),

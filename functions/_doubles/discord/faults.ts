@@ -1,6 +1,8 @@
 /**
  * Faults a test can make Discord show: 5xx answers, slow answers (client timeouts), dropped
- * connections and forced 429s, per route or at random with a seed.
+ * connections and forced 429s, per route or at random with a seed. A fault may strike before the
+ * request is handled (nothing happened) or after it (the change is made, the answer is lost: the
+ * caller cannot tell which).
  *
  * @module
  */
@@ -29,10 +31,20 @@ export interface FaultRule {
   skip?: number;
   /** Apply with this probability (0..1), drawn from the double's seeded generator. */
   probability?: number;
+  /**
+   * Handle the request first, then apply the fault to its answer: a message is posted, a role is
+   * changed, and the caller gets a 5xx, a late answer or a dropped connection instead.
+   */
+  afterHandling?: boolean;
 }
 
-/** The kinds of fault {@linkcode FaultInjector.randomFaults} picks from. */
-export type RandomFaultKind = "5xx" | "timeout" | "429" | "drop";
+/**
+ * The kinds of fault {@linkcode FaultInjector.randomFaults} picks from. `lost_answer` and
+ * `late_answer` happen after the request was handled: a 5xx replaces the answer, or the real
+ * answer comes after `timeoutMs`. (A connection dropped after handling is no lost answer to a
+ * client: Deno's `fetch` sends a POST again on a reused connection that closes unanswered.)
+ */
+export type RandomFaultKind = "5xx" | "timeout" | "429" | "drop" | "lost_answer" | "late_answer";
 
 /** Settings for random (chaos) faults. */
 export interface RandomFaultOptions {
@@ -48,10 +60,10 @@ export interface RandomFaultOptions {
   path?: RegExp;
 }
 
-/** What the server should do to a request. */
+/** What the server should do to a request; `afterHandling`: to its answer, once handled. */
 export type FaultAction =
   | { kind: "none" }
-  | { kind: "delay"; delayMs: number }
+  | { kind: "delay"; delayMs: number; afterHandling: boolean }
   | {
     kind: "respond";
     delayMs: number;
@@ -59,8 +71,9 @@ export type FaultAction =
     body?: unknown;
     retryAfterSeconds: number;
     scope: "user" | "global" | "shared";
+    afterHandling: boolean;
   }
-  | { kind: "drop"; delayMs: number };
+  | { kind: "drop"; delayMs: number; afterHandling: boolean };
 
 interface ActiveRule {
   rule: FaultRule;
@@ -135,13 +148,22 @@ export class FaultInjector {
         return actionOf({ path, status: 504, delayMs: random.timeoutMs });
       case "drop":
         return actionOf({ path, drop: true });
+      case "lost_answer":
+        return actionOf({
+          path,
+          status: [500, 502, 503][Math.floor(this.#next() * 3)],
+          afterHandling: true,
+        });
+      case "late_answer":
+        return actionOf({ path, delayMs: random.timeoutMs, afterHandling: true });
     }
   }
 }
 
 function actionOf(rule: FaultRule): FaultAction {
   const delayMs = rule.delayMs ?? 0;
-  if (rule.drop) return { kind: "drop", delayMs };
+  const afterHandling = rule.afterHandling ?? false;
+  if (rule.drop) return { kind: "drop", delayMs, afterHandling };
   if (rule.status !== undefined) {
     return {
       kind: "respond",
@@ -150,9 +172,10 @@ function actionOf(rule: FaultRule): FaultAction {
       body: rule.body,
       retryAfterSeconds: rule.retryAfterSeconds ?? 1,
       scope: rule.scope ?? "user",
+      afterHandling,
     };
   }
-  return delayMs > 0 ? { kind: "delay", delayMs } : { kind: "none" };
+  return delayMs > 0 ? { kind: "delay", delayMs, afterHandling } : { kind: "none" };
 }
 
 /** A small seeded generator (mulberry32), so a chaos run can be repeated exactly. */

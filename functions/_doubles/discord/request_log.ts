@@ -25,8 +25,9 @@ export interface LoggedRequest {
   body?: unknown;
   /** `X-RateLimit-Bucket` answered, when any. */
   bucket?: string;
-  /** Set when a fault rule shaped the answer. */
+  /** Set when a fault rule shaped the answer; `afterHandling` when the request was handled. */
   fault?: "respond" | "delay" | "drop";
+  afterHandling?: boolean;
   /** Time spent answering, in real milliseconds. */
   durationMs: number;
 }

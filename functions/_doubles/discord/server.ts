@@ -18,7 +18,12 @@ import {
   type FieldErrorAt,
   invalidFormBody,
 } from "./discord_errors.ts";
-import { FaultInjector, type FaultRule, type RandomFaultOptions } from "./faults.ts";
+import {
+  type FaultAction,
+  FaultInjector,
+  type FaultRule,
+  type RandomFaultOptions,
+} from "./faults.ts";
 import { OpenApiSpec, type Operation } from "./openapi.ts";
 import {
   type RateDecision,
@@ -319,6 +324,9 @@ class DiscordApi {
     const fault = faults.decide(method, path ?? url.pathname);
     if (fault.kind !== "none") {
       entry.fault = fault.kind;
+      if (fault.afterHandling) entry.afterHandling = true;
+    }
+    if (fault.kind !== "none" && !fault.afterHandling) {
       if (fault.delayMs > 0 && !(await sleep(fault.delayMs, this.#deps.closing))) {
         return finish(new Response(null, { status: 499 }));
       }
@@ -327,45 +335,56 @@ class DiscordApi {
         return finish(new Response(null, { status: 500 }), 0);
       }
       if (fault.kind === "respond") {
-        if (fault.status === 429) {
-          scope = fault.scope;
-          const retry = fault.retryAfterSeconds;
-          return finish(json(
-            fault.body ??
-              {
-                message: "You are being rate limited.",
-                retry_after: retry,
-                global: fault.scope === "global",
-              },
-            429,
-            {
-              "Retry-After": String(Math.ceil(retry)),
-              "X-RateLimit-Scope": fault.scope,
-              ...(fault.scope === "global" ? { "X-RateLimit-Global": "true" } : {}),
-            },
-          ));
-        }
-        return finish(json(fault.body ?? DISCORD_ERRORS.internal(fault.status).body, fault.status));
+        if (fault.status === 429) scope = fault.scope;
+        return finish(faultResponse(fault));
       }
     }
 
+    const served = await this.#serve(request, url, method, path, matched, entry);
+    scope = served.scope ?? scope;
+    if (fault.kind === "none" || !fault.afterHandling) return finish(served.response);
+    // The request was handled: what Discord did stands, only its answer is lost or late.
+    if (fault.delayMs > 0 && !(await sleep(fault.delayMs, this.#deps.closing))) {
+      return finish(new Response(null, { status: 499 }));
+    }
+    if (fault.kind === "drop") {
+      if (remotePort !== undefined) this.#deps.drop(remotePort);
+      return finish(new Response(null, { status: 500 }), 0);
+    }
+    if (fault.kind === "respond") {
+      if (fault.status === 429) scope = fault.scope;
+      return finish(faultResponse(fault));
+    }
+    return finish(served.response);
+  }
+
+  /** Route, bot token, rate limits, request checks and the endpoint: the answer Discord gives. */
+  async #serve(
+    request: Request,
+    url: URL,
+    method: string,
+    path: string | undefined,
+    matched: ReturnType<OpenApiSpec["match"]> | undefined,
+    entry: LoggedRequest,
+  ): Promise<{ response: Response; scope?: "user" | "global" | "shared" }> {
+    const { state } = this.#deps;
     if (path === undefined || matched === undefined) {
-      return finish(json(DISCORD_ERRORS.notFound().body, 404));
+      return { response: json(DISCORD_ERRORS.notFound().body, 404) };
     }
     if (matched.kind !== "operation") {
       this.#violate(entry, { kind: matched.kind, errors: [] });
-      return finish(
-        matched.kind === "unknown-path"
+      return {
+        response: matched.kind === "unknown-path"
           ? json(DISCORD_ERRORS.notFound().body, 404)
           : json(DISCORD_ERRORS.methodNotAllowed().body, 405),
-      );
+      };
     }
     const { operation, params } = matched;
 
     const authorization = request.headers.get("Authorization");
     const authorized = authorization === `Bot ${this.#deps.botToken}`;
     if ((operation.requiresAuth && !authorized) || (authorization !== null && !authorized)) {
-      return finish(json(DISCORD_ERRORS.unauthorized().body, 401));
+      return { response: json(DISCORD_ERRORS.unauthorized().body, 401) };
     }
 
     const definition = ROUTES[operation.operationId];
@@ -377,19 +396,25 @@ class DiscordApi {
     };
     const decision: RateDecision = this.#deps.limiter.take(key, this.#deps.botToken, state.now());
     if (!decision.allowed) {
-      scope = decision.scope;
-      return finish(json(decision.body, 429, decision.headers));
+      return {
+        response: json(decision.body, 429, decision.headers),
+        scope: decision.scope,
+      };
     }
     const rateHeaders = decision.headers;
 
     const text = await request.text();
     const checked = this.#check(request, url, operation, params, text, entry);
-    if ("status" in checked) return finish(json(checked.body, checked.status, rateHeaders));
+    if ("status" in checked) {
+      return { response: json(checked.body, checked.status, rateHeaders) };
+    }
     if (!definition) {
-      return finish(json(DISCORD_ERRORS.notFound().body, 404, {
-        ...rateHeaders,
-        "X-Double-Unimplemented": operation.operationId,
-      }));
+      return {
+        response: json(DISCORD_ERRORS.notFound().body, 404, {
+          ...rateHeaders,
+          "X-Double-Unimplemented": operation.operationId,
+        }),
+      };
     }
     const result = definition.handle({
       state,
@@ -398,11 +423,11 @@ class DiscordApi {
       body: checked.body,
       auditLogReason: checked.auditLogReason,
     });
-    return finish(
-      result.status === 204
+    return {
+      response: result.status === 204
         ? new Response(null, { status: 204, headers: rateHeaders })
         : json(result.body, result.status, rateHeaders),
-    );
+    };
   }
 
   /** The OpenAPI and header checks; returns the parsed body or the 400 to send. */
@@ -520,6 +545,28 @@ export function decodeAuditLogReason(raw: string | null): string | null | FieldE
     return { path, code: "BASE_TYPE_BAD_LENGTH", message: "Must be between 1 and 512 in length." };
   }
   return decoded;
+}
+
+/** The answer an injected `respond` fault gives: a Discord-shaped 429 or error. */
+function faultResponse(fault: Extract<FaultAction, { kind: "respond" }>): Response {
+  if (fault.status !== 429) {
+    return json(fault.body ?? DISCORD_ERRORS.internal(fault.status).body, fault.status);
+  }
+  const retry = fault.retryAfterSeconds;
+  return json(
+    fault.body ??
+      {
+        message: "You are being rate limited.",
+        retry_after: retry,
+        global: fault.scope === "global",
+      },
+    429,
+    {
+      "Retry-After": String(Math.ceil(retry)),
+      "X-RateLimit-Scope": fault.scope,
+      ...(fault.scope === "global" ? { "X-RateLimit-Global": "true" } : {}),
+    },
+  );
 }
 
 function json(body: unknown, status: number, headers: Record<string, string> = {}): Response {
