@@ -340,7 +340,7 @@ class DiscordApi {
       }
     }
 
-    const served = await this.#serve(request, url, method, path, matched, entry);
+    const served = await this.#serve(request, url, path, matched, entry);
     scope = served.scope ?? scope;
     if (fault.kind === "none" || !fault.afterHandling) return finish(served.response);
     // The request was handled: what Discord did stands, only its answer is lost or late.
@@ -362,7 +362,6 @@ class DiscordApi {
   async #serve(
     request: Request,
     url: URL,
-    method: string,
     path: string | undefined,
     matched: ReturnType<OpenApiSpec["match"]> | undefined,
     entry: LoggedRequest,
