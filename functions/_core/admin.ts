@@ -306,12 +306,14 @@ export function resyncChanges(
 }
 
 /**
- * Whether a member who should hold `entitledRoleId` lacks it in Discord, by the roles Discord
- * sent with the command; unknown roles (null) repair nothing, reconciliation will.
+ * The roles of `entitledRoleIds` (every role the member should hold) that the member lacks in
+ * Discord, by the roles Discord sent with the command; unknown roles (null) repair nothing,
+ * reconciliation will.
  */
-export function lacksEntitledRole(
-  entitledRoleId: string | null,
+export function missingEntitledRoles(
+  entitledRoleIds: readonly string[],
   heldRoleIds: readonly string[] | null,
-): boolean {
-  return entitledRoleId !== null && heldRoleIds !== null && !heldRoleIds.includes(entitledRoleId);
+): string[] {
+  if (heldRoleIds === null) return [];
+  return entitledRoleIds.filter((roleId) => !heldRoleIds.includes(roleId));
 }

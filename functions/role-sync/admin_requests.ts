@@ -10,7 +10,7 @@
  * would answer a question they may have given up on; running the command again is one click.
  */
 import { z } from "zod";
-import { lacksEntitledRole, resyncChanges } from "../_core/admin.ts";
+import { missingEntitledRoles, resyncChanges } from "../_core/admin.ts";
 import { localeSchema } from "../_core/locale.ts";
 import { healthReply } from "../_core/messages/health.ts";
 import { resyncReply, type ResyncResult } from "../_core/messages/resync.ts";
@@ -163,17 +163,20 @@ const membershipRow = z.object({
   status: z.enum(SUBSCRIPTION_STATUSES).nullable(),
   entitled: z.boolean(),
   entitled_role_id: z.string().nullable(),
+  entitled_role_ids: z.array(z.string()),
 });
 
 async function readMembership(sql: Sql, guildId: string, memberId: string) {
   const [row] = await sql`
-    select stripe_customer_id, status, entitled, entitled_role_id
+    select stripe_customer_id, status, entitled, entitled_role_id,
+      entitled_role_ids::text[] as entitled_role_ids
     from rolepass.memberships where guild_id = ${guildId} and discord_user_id = ${memberId}`;
   if (!row) return null;
   const parsed = membershipRow.parse(row);
   return {
     customerId: parsed.stripe_customer_id,
     snapshot: { status: parsed.status, entitled: parsed.entitled, roleId: parsed.entitled_role_id },
+    roleIds: parsed.entitled ? parsed.entitled_role_ids : [],
   };
 }
 
@@ -186,7 +189,7 @@ export interface ResyncTarget {
 
 /**
  * Re-reads the member's subscription from Stripe and overwrites the membership (the triggers
- * queue the role job), then gives back a role the member should hold but lacks in Discord.
+ * queue the role job), then gives back every role the member should hold but lacks in Discord.
  * Shared by `/rolepass resync` and `deno task admin resync`.
  */
 export async function resyncMember(
@@ -219,23 +222,26 @@ export async function resyncMember(
   if (!after) return { kind: "no_subscription", memberId };
   const changes = resyncChanges(before.snapshot, after.snapshot);
   const roleId = after.snapshot.entitled ? after.snapshot.roleId : null;
-  let roleRepairQueued = false;
-  if (
-    !changes.some((change) => change.field === "role") &&
-    lacksEntitledRole(roleId, target.heldRoleIds)
-  ) {
+  const missing = changes.some((change) => change.field === "role")
+    ? []
+    : missingEntitledRoles(after.roleIds, target.heldRoleIds);
+  let repairedRoleIds: string[] = [];
+  if (missing.length) {
+    // One job gives back the membership's whole set, so one repair names the first missing role.
     const [row] = await deps.sql`
       select rolepass.enqueue_role_repairs(${guildId},
-        ${deps.sql.json([{ action: "grant", userId: memberId, roleId }])}, 1, 0, true) as queued`;
-    roleRepairQueued = z.object({ queued: z.coerce.number() }).parse(row).queued > 0;
+        ${deps.sql.json([{ action: "grant", userId: memberId, roleId: missing[0] }])}, 1, 0,
+        true) as queued`;
+    const queued = z.object({ queued: z.coerce.number() }).parse(row).queued > 0;
+    if (queued) repairedRoleIds = missing;
   }
-  log.info("member resynced from Stripe", { guildId, memberId, changes, roleRepairQueued });
+  log.info("member resynced from Stripe", { guildId, memberId, changes, repairedRoleIds });
   return {
     kind: "synced",
     memberId,
     changes,
     roleId,
     status: after.snapshot.status,
-    roleRepairQueued,
+    repairedRoleIds,
   };
 }

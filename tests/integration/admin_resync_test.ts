@@ -107,6 +107,33 @@ Deno.test("resync of a paying member who lost the role by hand changes nothing i
   });
 });
 
+Deno.test("resync of a paying member who lost the second role of their plan names it and gives it back", async () => {
+  await withConsoleWorld(async (world) => {
+    const supporters = world.discord.addRole(world.guildId, { name: "Supporters", position: 4 });
+    const planRoles = [world.roleId, supporters.id];
+    await world.stripe.db.sql`update rolepass.plans set discord_role_ids = ${planRoles}::text[]
+      where stripe_price_id = ${world.stripe.plan.priceId}`;
+    const member = await paidUnseen(world);
+    await world.run("resync", { member: member.discordUserId, memberRoles: [] });
+    await world.wakeAdminRequests();
+    await world.settle();
+    const held = () => world.discord.memberRoles(world.guildId, member.discordUserId)?.toSorted();
+    assertEquals(held(), planRoles.toSorted());
+
+    world.discord.setMemberRoles(world.guildId, member.discordUserId, [world.roleId]);
+    await world.run("resync", { member: member.discordUserId, memberRoles: [world.roleId] });
+    await world.wakeAdminRequests();
+    const original = world.discord.messages({ kind: "original" }).at(-1);
+    assert(original, "the answer was edited");
+    assert(
+      original.content.includes(`lacked <@&${supporters.id}> in Discord: it is being given back.`),
+      original.content,
+    );
+    await world.settle();
+    assertEquals(held(), planRoles.toSorted());
+  });
+});
+
 Deno.test("Stripe down during resync: the answer says so, and nothing is written", async () => {
   await withConsoleWorld(async (world) => {
     const member = await paidUnseen(world);

@@ -126,3 +126,25 @@ Deno.test("a paying member who holds the role, or a member who does not pay, get
     assertEquals(await repairJobs(w), 0);
   });
 });
+
+Deno.test("a paying member missing the second role of their plan gets it back by running /subscribe", async () => {
+  await withRoleSync(async (w) => {
+    const supporters = w.discord.addRole(w.guildId, { name: "Supporters", position: 3 });
+    const planRoles = [w.goldRoleId, supporters.id];
+    await w.db.sql`update rolepass.plans set discord_role_ids = ${planRoles}::text[]
+      where id = ${w.goldPlanId}`;
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    await w.db.sql`update rolepass.memberships set entitled_role_ids = ${planRoles}::text[]
+      where id = ${alice}`;
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.toSorted(), planRoles.toSorted());
+
+    w.discord.setMemberRoles(w.guildId, ALICE, [w.goldRoleId]);
+    const content = await subscribe(w, ALICE, { roles: [w.goldRoleId] });
+    assert(content.includes("being given back now"), content);
+    assertEquals(await repairJobs(w), 1);
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.toSorted(), planRoles.toSorted());
+  });
+});

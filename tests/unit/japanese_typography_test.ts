@@ -346,6 +346,7 @@ function adminTexts(): string[] {
 function resyncAndHealthReplies() {
   const memberId = "1300000000000000000";
   const roleId = "1200000000000000000";
+  const otherRoleId = "1200000000000000001";
   const problems: HealthProblem[] = [
     { code: "bot_not_in_guild" },
     { code: "no_manage_roles" },
@@ -371,14 +372,14 @@ function resyncAndHealthReplies() {
     resyncReply({ kind: "stripe_unavailable", memberId, detail: "HTTP 500" }, "ja"),
     resyncReply({ kind: "stripe_not_configured", memberId }, "ja"),
     resyncReply({ kind: "no_subscription", memberId }, "ja"),
-    ...[true, false].flatMap((roleRepairQueued) => [
+    ...[[], [roleId], [roleId, otherRoleId]].flatMap((repairedRoleIds) => [
       resyncReply({
         kind: "synced",
         memberId,
         changes: [],
         roleId,
         status: "active",
-        roleRepairQueued,
+        repairedRoleIds,
       }, "ja"),
       resyncReply({
         kind: "synced",
@@ -390,7 +391,7 @@ function resyncAndHealthReplies() {
         ],
         roleId: null,
         status: null,
-        roleRepairQueued,
+        repairedRoleIds,
       }, "ja"),
     ]),
     healthReply({ checked: [], unanswered: [], problems: [] }, "ja", { stripeChecked: true }),

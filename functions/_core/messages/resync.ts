@@ -17,8 +17,9 @@ export type ResyncResult =
     /** The role the member should hold now, or null. */
     roleId: string | null;
     status: string | null;
-    /** A role job was queued to give back a role the member should hold but lacked. */
-    roleRepairQueued: boolean;
+    /** The roles the member should hold but lacked in Discord, which a queued role job gives
+     * back; empty when none was missing. */
+    repairedRoleIds: string[];
   }
   /** Stripe has no subscription of the customer to a plan of this server. */
   | { kind: "no_subscription"; memberId: string }
@@ -128,11 +129,14 @@ export function resyncReply(result: ResyncResult, locale: Locale): EphemeralRepl
               } (applied in a moment)`),
         );
       }
-      if (result.roleRepairQueued && result.roleId) {
+      if (result.repairedRoleIds.length) {
+        const roles = result.repairedRoleIds.map((id) => role(id, locale));
         lines.push(
           ja
-            ? `${who} は${role(result.roleId, locale)}を持っていなかったため、付け直します。`
-            : `${who} lacked ${role(result.roleId, locale)} in Discord: it is being given back.`,
+            ? `${who} は${roles.join("、")}を持っていなかったため、付け直します。`
+            : `${who} lacked ${roles.join(" and ")} in Discord: ${
+              roles.length === 1 ? "it is" : "they are"
+            } being given back.`,
         );
       }
       return reply(lines.join("\n"), locale);
