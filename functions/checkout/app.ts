@@ -7,7 +7,6 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { zValidator } from "@hono/zod-validator";
 import postgres from "postgres";
-import Stripe from "stripe";
 import type { z } from "zod";
 import { planPageMessages } from "../_core/messages/plan_page.ts";
 import { errorHandler } from "../_shared/http/error_handler.ts";
@@ -31,8 +30,7 @@ import {
   type Outcome,
   viewPlans,
 } from "./service.ts";
-import { StripeAnswerError } from "./stripe_sessions.ts";
-import { createStripeGateway } from "../_shared/stripe_gateway.ts";
+import { stripeCallFailureOf } from "../_shared/stripe_gateway.ts";
 import {
   refreshSellerStanding,
   SELLER_STANDING_PATH,
@@ -60,9 +58,9 @@ function isDatabaseFailure(error: unknown): boolean {
 }
 
 function problemOfError(error: unknown): CheckoutProblem | null {
-  if (error instanceof Stripe.errors.StripeIdempotencyError) return "used_token";
-  if (error instanceof Stripe.errors.StripeError || error instanceof StripeAnswerError) {
-    return "stripe_unavailable";
+  const stripeFailure = stripeCallFailureOf(error);
+  if (stripeFailure) {
+    return stripeFailure.idempotencyKeyReused ? "used_token" : "stripe_unavailable";
   }
   if (isDatabaseFailure(error)) return "unavailable";
   if (error instanceof HTTPException) {
@@ -114,7 +112,7 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
   app.post(`/${SELLER_STANDING_PATH}`, jsonBody(sellerStandingRequestSchema), async (c) => {
     const standing = await refreshSellerStanding({
       sql: deps.sql,
-      stripe: createStripeGateway(deps.stripeClient),
+      stripe: deps.stripe,
       mode: deps.stripeMode ?? "standalone",
     }, c.req.valid("json").guildId);
     return standing ? c.json(standing, 200) : c.json(errorBody("not_found"), 404);
@@ -126,14 +124,7 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
     replyTo: (error) => {
       const known = problemOfError(error);
       const problem = known ?? "unavailable";
-      const stripe = error instanceof Stripe.errors.StripeError
-        ? {
-          type: error.rawType ?? error.type,
-          code: error.code,
-          stripeRequestId: error.requestId,
-          status: error.statusCode,
-        }
-        : undefined;
+      const stripe = stripeCallFailureOf(error)?.refusal ?? undefined;
       return {
         status: known === null ? 500 : PROBLEM_STATUS[problem],
         body: errorBody(problem),

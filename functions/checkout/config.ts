@@ -3,11 +3,10 @@
  */
 import { createSql } from "../_shared/db.ts";
 import { databaseUrlFrom, fields, parseEnv, variableSchemas } from "../_shared/env.ts";
-import { createStripeClient, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
+import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import type { StripeMode } from "../_core/connect.ts";
 import { stripeModeFrom } from "../_shared/platform_env.ts";
 import type { CheckoutAppDeps } from "./app.ts";
-import { createCheckoutStripe } from "./stripe_sessions.ts";
 
 /** The checkout function's configuration. */
 export interface CheckoutConfig {
@@ -43,13 +42,11 @@ export function loadConfig(env: Record<string, string | undefined>): CheckoutCon
   };
 }
 
-/** Builds the app's dependencies: one Postgres pool and one Stripe client per worker. */
+/** Builds the app's dependencies: one Postgres pool and one Stripe gateway per worker. */
 export function depsFromConfig(config: CheckoutConfig): CheckoutAppDeps {
-  const stripeClient = createStripeClient(config.stripeSecretKey, config.stripeApiBaseUrl);
   return {
     sql: createSql(config.databaseUrl),
-    stripe: createCheckoutStripe(stripeClient),
-    stripeClient,
+    stripe: connectStripe(config.stripeSecretKey, config.stripeApiBaseUrl),
     publicSiteUrl: config.publicSiteUrl,
     stripeMode: config.stripeMode,
   };

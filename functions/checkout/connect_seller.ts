@@ -5,6 +5,7 @@
  * plan page says so instead of sending the member to a Checkout that would fail.
  */
 import { z } from "zod";
+import type { CheckoutSeller } from "../_core/checkout_session.ts";
 import { canSell, type SellerStanding, sellerStanding, type StripeMode } from "../_core/connect.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import {
@@ -14,12 +15,6 @@ import {
 } from "../_shared/guild_stripe_accounts.ts";
 import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import type { Queryable } from "./store.ts";
-
-/** The connected account a Checkout session pays, and the platform's fee on it. */
-export interface CheckoutSeller {
-  accountId: string;
-  platformFeePercent: number;
-}
 
 /**
  * The seller of the guild's sales: null in standalone mode (the deployment's own account), the
@@ -41,20 +36,6 @@ export async function sellerOf(
   return {
     ok: true,
     value: { accountId: account.accountId, platformFeePercent: account.platformFeePercent },
-  };
-}
-
-/** Checkout's `subscription_data` for a destination charge to `seller` (nothing without one). */
-export function destinationSubscriptionData(seller: CheckoutSeller | null | undefined): {
-  transfer_data?: { destination: string };
-  on_behalf_of?: string;
-  application_fee_percent?: number;
-} {
-  if (!seller) return {};
-  return {
-    transfer_data: { destination: seller.accountId },
-    on_behalf_of: seller.accountId,
-    application_fee_percent: seller.platformFeePercent,
   };
 }
 

@@ -13,11 +13,10 @@
  * "done": a membership without a subscription entitles nothing.
  */
 import { hashLinkToken, isWellFormedLinkToken, type LinkPurpose } from "../_core/link_token.ts";
-import type Stripe from "stripe";
 import { planDisplaySchema, sellerNoticeSchema } from "../_core/operator_text.ts";
 import type { Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
-import { createStripeGateway } from "../_shared/stripe_gateway.ts";
+import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import { recordPass } from "../_shared/one_time_passes.ts";
 import {
   applyCustomerRead,
@@ -42,20 +41,19 @@ import {
   type SessionAction,
 } from "./link_use.ts";
 import type { StripeMode } from "../_core/connect.ts";
+import { checkoutDestination } from "../_core/checkout_session.ts";
 import { sellerOf } from "./connect_seller.ts";
 import * as store from "./store.ts";
-import type { CheckoutStripe } from "./stripe_sessions.ts";
 import { trialOffer } from "../_core/trial.ts";
 
 /** What the procedures need. */
 export interface CheckoutDeps {
   sql: Sql;
-  stripe: CheckoutStripe;
   /**
-   * The SDK client the shared re-read-and-overwrite sync reads subscriptions with
+   * Stripe, for the sessions and for the shared re-read-and-overwrite sync
    * (../_shared/subscription_sync.ts), the same path the stripe-webhook function takes.
    */
-  stripeClient: Stripe;
+  stripe: StripeGateway;
   /** Where the plan page lives, without a trailing slash; Stripe sends the member back there. */
   publicSiteUrl: string;
   now: () => Date;
@@ -192,7 +190,7 @@ async function ensureCustomer(
   await store.inTransaction(deps.sql, async (tx) => {
     const membership = await store.lockMembership(tx, member);
     if (membership.stripe_customer_id) return;
-    const customerId = await deps.stripe.createCustomer({
+    const customerId = await deps.stripe.createMemberCustomer({
       guildId: link.guild_id,
       discordUserId: link.discord_user_id,
       membershipId: membership.id,
@@ -217,7 +215,7 @@ async function settleEarlierCheckouts(
 ): Promise<Outcome<null>> {
   for (const attempt of await store.openCheckoutAttempts(tx, membershipId)) {
     if (attempt.link_token_id === linkId) continue;
-    let state = await deps.stripe.checkoutSessionState(attempt.stripe_session_id);
+    let state = await deps.stripe.retrieveCheckoutSessionState(attempt.stripe_session_id);
     if (state.status === "open") {
       state = await deps.stripe.expireCheckoutSession(attempt.stripe_session_id);
     }
@@ -228,7 +226,7 @@ async function settleEarlierCheckouts(
     }
     if (
       state.subscriptionId &&
-      !subscriptionHasEnded(await deps.stripe.subscriptionStatus(state.subscriptionId))
+      !subscriptionHasEnded((await deps.stripe.retrieveSubscription(state.subscriptionId)).status)
     ) {
       log.info("checkout refused: an earlier session already started a subscription", {
         sessionId: attempt.stripe_session_id,
@@ -297,12 +295,15 @@ async function openSession(
       oneTime: plan.access_kind !== "subscription",
     });
     if (!seller.ok) return seller;
+    const sale = plan.access_kind === "subscription"
+      ? { mode: "subscription" as const }
+      : { mode: "payment" as const, amount: plan.unit_amount, currency: plan.currency };
     session = await deps.stripe.createCheckoutSession({
-      seller: seller.value,
+      destination: checkoutDestination(seller.value, sale),
       member,
       customerId: membership.stripe_customer_id,
       priceId: plan.stripe_price_id,
-      mode: plan.access_kind === "subscription" ? "subscription" : "payment",
+      mode: sale.mode,
       allowPromotionCodes: plan.allow_promotion_codes,
       trial: plan.access_kind === "subscription"
         ? trialOffer(
@@ -462,7 +463,7 @@ async function syncCheckout(
 ): Promise<SyncOutcome> {
   const syncDeps = {
     sql: deps.sql,
-    stripe: createStripeGateway(deps.stripeClient),
+    stripe: deps.stripe,
     now: deps.now,
     logger: log,
   };
@@ -487,7 +488,7 @@ async function checkSession(
   log: Logger,
 ): Promise<Outcome<CheckoutCompletion>> {
   const sessionId = attempt.stripe_session_id;
-  const session = await deps.stripe.checkoutSessionState(sessionId);
+  const session = await deps.stripe.retrieveCheckoutSessionState(sessionId);
   const customerMatches = !attempt.stripe_customer_id || !session.customerId ||
     attempt.stripe_customer_id === session.customerId;
   if (session.membershipId !== attempt.membership_id || !customerMatches) {

@@ -11,13 +11,12 @@
  * Run with `deno task bench checkout`: p50/p99 and requests per second, each next to the floor.
  */
 import { createApp } from "../../functions/checkout/app.ts";
-import { createCheckoutStripe } from "../../functions/checkout/stripe_sessions.ts";
 import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
 import { createSql } from "../../functions/_shared/db.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
+import { connectStripe } from "../../functions/_shared/stripe_gateway.ts";
 import { startStripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { createTestDatabase } from "../harness/database.ts";
 import { assert } from "../harness/assert.ts";
@@ -50,11 +49,9 @@ await db.sql`insert into rolepass.link_tokens (token_hash, purpose, guild_id, di
   values (${await hashLinkToken(token)}, 'join', ${GUILD_ID}, ${MEMBER_ID}, 'ja',
     now() + interval '1 day')`;
 
-const stripeClient = createStripeClient(STRIPE_KEY, stripeDouble.url);
 const checkout = createApp({
   sql,
-  stripe: createCheckoutStripe(stripeClient),
-  stripeClient,
+  stripe: connectStripe(STRIPE_KEY, stripeDouble.url),
   publicSiteUrl: "https://plans.rolepass.test",
 });
 const post = (path: string, body: unknown) =>

@@ -9,9 +9,8 @@ import type Stripe from "stripe";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
 import { startStripeDouble, type StripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import { createApp } from "../../functions/checkout/app.ts";
-import { createCheckoutStripe } from "../../functions/checkout/stripe_sessions.ts";
 import { createSql } from "../../functions/_shared/db.ts";
-import { createStripeClient } from "../../functions/_shared/stripe_gateway.ts";
+import { createStripeClient, createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
 import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
 import { assert } from "../harness/assert.ts";
@@ -99,8 +98,7 @@ export function withCheckoutWorld(
       const stripe = createStripeClient(STRIPE_KEY, stripeDouble.url);
       const app = createApp({
         sql,
-        stripe: createCheckoutStripe(stripe),
-        stripeClient: stripe,
+        stripe: createStripeGateway(stripe),
         publicSiteUrl: options.publicSiteUrl ?? SITE,
         now: options.now,
       });

@@ -6,7 +6,7 @@
  * the payment and the refund in the money ledger.
  */
 import { assert, assertEquals, first } from "../harness/assert.ts";
-import { createCheckoutStripe } from "../../functions/checkout/stripe_sessions.ts";
+import { createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
 import { syncSubscription } from "../../functions/_shared/subscription_sync.ts";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
@@ -44,7 +44,7 @@ async function buyPass(
   member?: { membershipId: string; customerId: string; discordUserId: string },
 ) {
   const buyer = member ?? await world.newMember();
-  const opened = await createCheckoutStripe(world.stripe).createCheckoutSession({
+  const opened = await createStripeGateway(world.stripe).createCheckoutSession({
     member: {
       guildId: world.guildId,
       discordUserId: buyer.discordUserId,
@@ -224,7 +224,7 @@ Deno.test("a pass's events in any order, twice, record one pass and one grant", 
   await withWorld(async (world) => {
     const plan = await addPassPlan(world, "P30D");
     const buyer = await world.newMember();
-    const opened = await createCheckoutStripe(world.stripe).createCheckoutSession({
+    const opened = await createStripeGateway(world.stripe).createCheckoutSession({
       member: {
         guildId: world.guildId,
         discordUserId: buyer.discordUserId,

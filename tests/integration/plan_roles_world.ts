@@ -143,7 +143,7 @@ export async function startPlanRolesWorld(): Promise<PlanRolesWorld> {
     await settle();
   };
 
-  /** Checkout as rolepass's checkout function opens it with a trial (stripe_sessions.ts). */
+  /** Checkout as rolepass's checkout function opens it with a trial (stripe_gateway.ts). */
   const startTrialCheckout = async (userId: string, priceId: string, trial: CheckoutTrial) => {
     const [row] = await db.sql<{ id: string }[]>`
       insert into rolepass.memberships (guild_id, discord_user_id)

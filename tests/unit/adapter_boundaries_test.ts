@@ -39,18 +39,11 @@ const STRIPE_SDK_IMPORT =
 /** The one module that may import the Stripe SDK. */
 const STRIPE_GATEWAY = "functions/_shared/stripe_gateway.ts";
 
-/**
- * Checkout is moving its Stripe calls into the gateway while it adds payment-mode Checkout
- * (issue 17); until it lands, its files are the only others allowed the SDK.
- */
-const STRIPE_SDK_TEMPORARY_EXCEPTIONS = ["functions/checkout/"];
-
 Deno.test("only the Stripe gateway imports the Stripe SDK", () => {
   const importers = sources
     .filter((file) => STRIPE_SDK_IMPORT.test(file.text))
     .map((file) => file.path)
-    .filter((path) => path !== STRIPE_GATEWAY)
-    .filter((path) => !STRIPE_SDK_TEMPORARY_EXCEPTIONS.some((folder) => path.startsWith(folder)));
+    .filter((path) => path !== STRIPE_GATEWAY);
   assertEquals(importers, []);
 });
 
