@@ -140,3 +140,63 @@ export function refundShares(
     platformPays: refundAmount - transferReversed + applicationFeeRefunded,
   };
 }
+
+/**
+ * What a guild recovers of a lost dispute on its destination charge: nothing, the disputed
+ * amount, or the disputed amount and Stripe's dispute fee (both debited from the platform).
+ */
+export const lostDisputeRecoverySchema = z.enum(["none", "amount", "amount_and_fee"]);
+
+/** A guild's dispute recovery policy. */
+export type LostDisputeRecovery = z.infer<typeof lostDisputeRecoverySchema>;
+
+/** A closed dispute of a destination charge, as Stripe says now. */
+export interface ClosedDispute {
+  status: string;
+  /** The disputed amount, in the currency's smallest unit. */
+  amount: number;
+  /** Stripe's dispute fee, debited from the platform with the amount. */
+  fee: number;
+}
+
+/** How much of the charge's transfer rolepass takes back for a lost dispute, and what it cannot. */
+export type DisputeRecoveryDecision =
+  | { recover: false; why: string }
+  | {
+    recover: true;
+    /** The transfer reversal's amount. */
+    reverseAmount: number;
+    /** Whether the platform's fee on the charge goes back to the guild with the reversal. */
+    refundApplicationFee: boolean;
+    /** What the policy asked for and no reversal could take: the platform bears it. */
+    notRecovered: number;
+  };
+
+/**
+ * The recovery of a closed dispute under the guild's policy. Only a lost dispute is recovered (a
+ * won one gives the platform its money back). Stripe reverses a destination charge's transfer only
+ * up to what is left of it, so a dispute fee on top of a whole charge stays with the platform: the
+ * decision says how much. The platform's fee goes back to the guild as the guild's refund policy
+ * says, so a lost dispute costs the guild what a refund would.
+ */
+export function lostDisputeRecovery(
+  dispute: ClosedDispute,
+  transfer: { amount: number; reversed: number },
+  policy: { recovery: LostDisputeRecovery; refundApplicationFee: boolean },
+): DisputeRecoveryDecision {
+  if (dispute.status !== "lost") return { recover: false, why: `the dispute is ${dispute.status}` };
+  if (policy.recovery === "none") {
+    return { recover: false, why: "the guild's policy recovers no lost dispute" };
+  }
+  const wanted = dispute.amount + (policy.recovery === "amount_and_fee" ? dispute.fee : 0);
+  const reverseAmount = Math.max(0, Math.min(wanted, transfer.amount - transfer.reversed));
+  if (reverseAmount === 0) {
+    return { recover: false, why: "the charge's transfer is already reversed in full" };
+  }
+  return {
+    recover: true,
+    reverseAmount,
+    refundApplicationFee: policy.refundApplicationFee,
+    notRecovered: wanted - reverseAmount,
+  };
+}

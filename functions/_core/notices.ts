@@ -98,6 +98,7 @@ export const OPERATOR_LOG_KINDS = [
   "refund",
   "dispute_opened",
   "dispute_closed",
+  "dispute_recovered",
   "role_failure",
   "webhook_failing",
   "queue_stalled",

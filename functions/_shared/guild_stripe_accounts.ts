@@ -9,6 +9,8 @@ import {
   type ConnectedAccountFacts,
   connectedAccountIdSchema,
   type GuildSellerSettings,
+  type LostDisputeRecovery,
+  lostDisputeRecoverySchema,
 } from "../_core/connect.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
 
@@ -20,6 +22,8 @@ export interface GuildStripeAccount extends GuildSellerSettings {
   facts: ConnectedAccountFacts;
   /** When rolepass last applied a read of the account from Stripe; null before any. */
   readAt: Date | null;
+  /** What the platform takes back from the guild when a dispute is lost. */
+  lostDisputeRecovery: LostDisputeRecovery;
 }
 
 const accountRow = z.object({
@@ -32,12 +36,14 @@ const accountRow = z.object({
   disabled_reason: z.string().nullable(),
   platform_fee_percent: z.coerce.number(),
   refund_application_fee: z.boolean(),
+  lost_dispute_recovery: lostDisputeRecoverySchema,
   read_at: z.date().nullable(),
 }).transform((row): GuildStripeAccount => ({
   guildId: row.guild_id,
   accountId: row.stripe_account_id,
   platformFeePercent: row.platform_fee_percent,
   refundApplicationFee: row.refund_application_fee,
+  lostDisputeRecovery: row.lost_dispute_recovery,
   readAt: row.read_at,
   facts: {
     accountId: row.stripe_account_id,
@@ -56,7 +62,8 @@ export async function guildStripeAccount(
 ): Promise<GuildStripeAccount | null> {
   const rows = await sql`
     select guild_id, stripe_account_id, details_submitted, charges_enabled, payouts_enabled,
-      requirements_due, disabled_reason, platform_fee_percent, refund_application_fee, read_at
+      requirements_due, disabled_reason, platform_fee_percent, refund_application_fee,
+      lost_dispute_recovery, read_at
     from rolepass.guild_stripe_accounts where guild_id = ${guildId}`;
   return rows[0] ? accountRow.parse(rows[0]) : null;
 }
@@ -82,11 +89,15 @@ export async function recordGuildStripeAccount(
   return recorded;
 }
 
-/** Changes a guild's platform fee and whether refunds give it back. */
+/** Changes a guild's platform fee, whether refunds give it back, and what lost disputes recover. */
 export async function setGuildSellerPolicy(
   sql: Queryable,
   guildId: string,
-  policy: { platformFeePercent?: number; refundApplicationFee?: boolean },
+  policy: {
+    platformFeePercent?: number;
+    refundApplicationFee?: boolean;
+    lostDisputeRecovery?: LostDisputeRecovery;
+  },
 ): Promise<GuildStripeAccount | null> {
   await sql`
     update rolepass.guild_stripe_accounts set
@@ -94,6 +105,8 @@ export async function setGuildSellerPolicy(
         platform_fee_percent),
       refund_application_fee = coalesce(${policy.refundApplicationFee ?? null}::boolean,
         refund_application_fee),
+      lost_dispute_recovery = coalesce(${policy.lostDisputeRecovery ?? null}::text,
+        lost_dispute_recovery),
       updated_at = now()
     where guild_id = ${guildId}`;
   return await guildStripeAccount(sql, guildId);
@@ -120,6 +133,15 @@ export async function applyConnectedAccountRead(
       ${facts.detailsSubmitted}, ${facts.chargesEnabled}, ${facts.payoutsEnabled},
       ${facts.requirementsDue}::text[], ${facts.disabledReason}) as guild_id`;
   return row?.guild_id ?? null;
+}
+
+/** The guild that owns the connected account and its settings, or null. */
+export async function guildStripeAccountOf(
+  sql: Queryable,
+  accountId: string,
+): Promise<GuildStripeAccount | null> {
+  const guildId = await guildOfConnectedAccount(sql, accountId);
+  return guildId === null ? null : await guildStripeAccount(sql, guildId);
 }
 
 /** The guild that owns the connected account, or null. */

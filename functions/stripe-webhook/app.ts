@@ -18,6 +18,7 @@ import { requestContext, type RequestContextEnv } from "../_shared/http/request_
 import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import type { SyncDeps } from "../_shared/subscription_sync.ts";
 import { type ConnectWebhookDeps, createConnectWebhookApp } from "./connect.ts";
+import { isDisputeClosedEvent, recoverLostDispute } from "./connect_dispute.ts";
 import { isConnectMoneyEvent, processConnectMoneyEvent } from "./connect_money.ts";
 import { MalformedEventError, processEvent } from "./event_processing.ts";
 import { checkSignatureHeader } from "./signature_header.ts";
@@ -83,8 +84,12 @@ export function createApp(deps: WebhookDeps): Hono<RequestContextEnv> {
         isConnectMoneyEvent(envelope.type)
       ? await processConnectMoneyEvent(deps.connect, envelope, log)
       : await processEvent(deps, envelope, log);
-    log.info("Stripe event handled", { ...outcome });
-    return c.json({ received: true, ...outcome });
+    // Platform mode: a lost dispute is taken back from the guild once, on any delivery.
+    const recovery = deps.connect && isDisputeClosedEvent(envelope)
+      ? await recoverLostDispute(deps.connect, envelope, log)
+      : null;
+    log.info("Stripe event handled", { ...outcome, ...recovery });
+    return c.json({ received: true, ...outcome, ...recovery });
   });
 
   if (deps.connect) {

@@ -68,10 +68,10 @@ export async function processConnectMoneyEvent(
         await tx`
           insert into rolepass.connect_money_movements (guild_id, stripe_account_id, kind,
             stripe_object_id, stripe_parent_id, stripe_charge_id, amount, currency, occurred_at,
-            stripe_event_id)
+            stripe_event_id, stripe_dispute_id)
           values (${guildId}, ${money.accountId}, ${row.kind}, ${row.id}, ${row.parentId},
             ${money.chargeId}, ${row.amount}, ${money.currency}, ${row.occurredAt},
-            ${envelope.id})
+            ${envelope.id}, ${row.disputeId})
           on conflict (kind, stripe_object_id) do nothing`;
       }
       return { status: "applied", guildId, movements: movements.length } as const;
@@ -104,13 +104,22 @@ function movementsOf(money: ConnectMoney, isTransfer: boolean) {
     ? ["transfer", "transfer_reversal"] as const
     : ["application_fee", "application_fee_refund"] as const;
   return [
-    { kind, id: money.id, parentId: null, amount: money.amount, occurredAt: money.created },
+    {
+      kind,
+      id: money.id,
+      parentId: null,
+      amount: money.amount,
+      occurredAt: money.created,
+      disputeId: null,
+    },
     ...money.returned.map((item) => ({
       kind: returnedKind,
       id: item.id,
       parentId: money.id,
       amount: item.amount,
       occurredAt: item.created,
+      // A reversal that recovered a lost dispute names it (connect_dispute.ts).
+      disputeId: isTransfer ? item.disputeId : null,
     })),
   ];
 }

@@ -26,6 +26,7 @@ export type OperatorLogLineKind =
   | "refund"
   | "dispute_opened"
   | "dispute_closed"
+  | "dispute_recovered"
   | "webhook_failing"
   | "queue_stalled"
   | "health_problem"
@@ -54,6 +55,8 @@ export function operatorLogText(
       refund: `↩️ ${who} に ${amount} を返金しました（${reason}）。`,
       dispute_opened: `🚨 ${who} の支払い ${amount} に異議申し立てがありました（${reason}）。`,
       dispute_closed: `⚖️ ${who} の異議申し立てが終了しました（${reason}）。`,
+      dispute_recovered:
+        `💸 ${who} の異議申し立てで支払いが取り消されたため、このサーバーの売上から ${amount} をプラットフォームに差し戻しました。`,
       webhook_failing: `⚠️ Stripe のイベントの処理が続けて失敗しています（${reason}）。`,
       queue_stalled: `⏳ ロール付与のキューが止まっています（${reason}）。`,
       health_problem: `🩺 問題が見つかりました: ${reason}`,
@@ -72,6 +75,8 @@ export function operatorLogText(
     refund: `↩️ ${who} was refunded ${amount} (${reason}).`,
     dispute_opened: `🚨 ${who} disputed a payment of ${amount} (${reason}).`,
     dispute_closed: `⚖️ ${who}'s dispute closed (${reason}).`,
+    dispute_recovered:
+      `💸 ${who}'s payment was taken back by a dispute, so ${amount} of this server's sales went back to the platform.`,
     webhook_failing: `⚠️ A Stripe event keeps failing (${reason}).`,
     queue_stalled: `⏳ The role queue is stalled (${reason}).`,
     health_problem: `🩺 Problem found: ${reason}`,

@@ -811,7 +811,12 @@ export class Billing {
       is_charge_refundable: false,
       // Stripe withdraws the disputed amount at once; a won dispute adds the reversal.
       balance_transactions: [
-        disputeBalanceTransaction(charge.amount - charge.amount_refunded, now, "dispute"),
+        disputeBalanceTransaction(
+          charge.amount - charge.amount_refunded,
+          now,
+          "dispute",
+          charge.currency,
+        ),
       ],
       payment_intent: charge.payment_intent,
       reason: options.reason ?? "fraudulent",
@@ -838,6 +843,7 @@ export class Billing {
           -withdrawal.amount,
           this.state.now(),
           "dispute_reversal",
+          dispute.currency,
         ),
       );
     }
@@ -1063,17 +1069,41 @@ interface InvoiceSteps {
   attempt: ReturnType<typeof chargeInvoice>;
 }
 
-/** A dispute's balance transaction: the withdrawal when opened, the reversal when won. */
+/**
+ * Stripe's dispute fee in the currency's smallest unit: ¥1,500 in Japan, $15 (or its equivalent)
+ * elsewhere (https://support.stripe.com/questions/dispute-fees-faq).
+ */
+const DISPUTE_FEES: Record<string, number> = { jpy: 1500 };
+const DEFAULT_DISPUTE_FEE = 1500;
+
+/**
+ * A dispute's balance transaction: the withdrawal with Stripe's dispute fee when opened (one
+ * transaction for both, as Stripe shows it), the reversal when won.
+ */
 function disputeBalanceTransaction(
   amount: number,
   created: number,
   category: "dispute" | "dispute_reversal",
+  currency = "jpy",
 ): Stripe.BalanceTransaction {
+  const fee = category === "dispute" ? DISPUTE_FEES[currency] ?? DEFAULT_DISPUTE_FEE : 0;
   return {
     id: newId("txn"),
     object: "balance_transaction",
     amount: category === "dispute" ? -Math.abs(amount) : Math.abs(amount),
     created,
+    currency,
+    fee,
+    fee_details: fee
+      ? [{
+        amount: fee,
+        application: null,
+        currency,
+        description: "Dispute fee",
+        type: "stripe_fee",
+      }]
+      : [],
+    net: (category === "dispute" ? -Math.abs(amount) : Math.abs(amount)) - fee,
     reporting_category: category,
     type: "adjustment",
   } as Stripe.BalanceTransaction;
