@@ -6,7 +6,20 @@
 import Stripe from "stripe";
 import { z } from "zod";
 import { variableSchemas } from "./env.ts";
+import {
+  type CheckoutDestination,
+  type CheckoutSessionRequest,
+  type CheckoutSessionState,
+  clientReferenceId,
+  memberMetadata,
+  type MemberRef,
+  type OpenedSession,
+  type PortalSessionRequest,
+  stripeCheckoutSessionState,
+} from "../_core/checkout_session.ts";
 import { type ConnectedAccountFacts, stripeConnectedAccount } from "../_core/connect.ts";
+import type { Locale } from "../_core/locale.ts";
+import type { CheckoutTrial } from "../_core/trial.ts";
 import {
   type ChargeContext,
   type MoneyInvoice,
@@ -111,6 +124,42 @@ export function stripeRefusalOf(error: unknown): StripeRefusal | null {
 /** Whether `error` is Stripe saying the object asked for does not exist (a permanent answer). */
 export function isMissingStripeObject(error: unknown): boolean {
   return stripeRefusalOf(error)?.code === "resource_missing";
+}
+
+/** Thrown when Stripe answers a hosted session without a URL (Stripe never does). */
+export class StripeAnswerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StripeAnswerError";
+  }
+}
+
+/** A failed Stripe call as the checkout function answers and logs it. */
+export interface StripeCallFailure {
+  /** Stripe refused an idempotency key reused with other parameters. */
+  idempotencyKeyReused: boolean;
+  /** What Stripe said, for the log; null when Stripe's answer itself was unusable. */
+  refusal: {
+    type: string;
+    code: string | undefined;
+    stripeRequestId: string | undefined;
+    status: number | undefined;
+  } | null;
+}
+
+/** The Stripe failure `error` is, or null for any other error. */
+export function stripeCallFailureOf(error: unknown): StripeCallFailure | null {
+  if (error instanceof StripeAnswerError) return { idempotencyKeyReused: false, refusal: null };
+  if (!(error instanceof Stripe.errors.StripeError)) return null;
+  return {
+    idempotencyKeyReused: error instanceof Stripe.errors.StripeIdempotencyError,
+    refusal: {
+      type: error.rawType ?? error.type,
+      code: error.code,
+      stripeRequestId: error.requestId,
+      status: error.statusCode,
+    },
+  };
 }
 
 /** A refund as the ledger reads it. */
@@ -361,6 +410,19 @@ export interface StripeGateway {
    * a session of another mode or not paid (yet).
    */
   retrieveCheckoutPayment(sessionId: string): Promise<PassPayment | null>;
+  /**
+   * Creates the member's Stripe customer. The key derives from the membership alone, so a retry
+   * (even from a link in another language) returns the same customer.
+   */
+  createMemberCustomer(member: MemberRef, locale: Locale): Promise<string>;
+  /** Opens a hosted Checkout Session; the request's key makes a retry return the same one. */
+  createCheckoutSession(request: CheckoutSessionRequest): Promise<OpenedSession>;
+  /** Opens a Customer Portal session; the request's key makes a retry return the same one. */
+  createPortalSession(request: PortalSessionRequest): Promise<OpenedSession>;
+  /** What became of a Checkout Session, and whose it is. */
+  retrieveCheckoutSessionState(sessionId: string): Promise<CheckoutSessionState>;
+  /** Expires an open session; returns its state afterwards (it may have completed meanwhile). */
+  expireCheckoutSession(sessionId: string): Promise<CheckoutSessionState>;
   /** Every subscription of the customer, whatever its status (Stripe lists 100 at most). */
   listCustomerSubscriptions(customerId: string): Promise<SubscriptionSnapshot[]>;
   /** Cancels at once; the key makes a retry of the same cancellation a no-op at Stripe. */
@@ -443,6 +505,86 @@ export interface StripeGateway {
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
+function hostedSession(id: string, url: string | null): OpenedSession {
+  if (!url) throw new StripeAnswerError(`Stripe returned session ${id} without a URL`);
+  return { id, url };
+}
+
+/** Checkout's trial settings (https://docs.stripe.com/payments/checkout/free-trials). */
+function trialSubscriptionData(trial: CheckoutTrial | null | undefined) {
+  if (!trial) return {};
+  return {
+    trial_period_days: trial.trialPeriodDays,
+    trial_settings: { end_behavior: { missing_payment_method: trial.missingPaymentMethod } },
+  };
+}
+
+/**
+ * A destination charge to the guild's account (https://docs.stripe.com/connect/destination-charges):
+ * `on_behalf_of` makes the community the settlement merchant. A subscription's fee is a percent of
+ * each invoice (`subscription_data`), a one-time payment's a fixed amount (`payment_intent_data`).
+ */
+function destinationData<Fee extends "percent" | "amount">(
+  destination: CheckoutDestination | null | undefined,
+  fee: Fee,
+) {
+  if (!destination) return {};
+  if (!(fee in destination.fee)) {
+    throw new Error(`a ${fee === "percent" ? "subscription" : "payment"}'s fee is its ${fee}`);
+  }
+  const value = (destination.fee as Record<Fee, number>)[fee];
+  return {
+    transfer_data: { destination: destination.accountId },
+    on_behalf_of: destination.accountId,
+    ...(fee === "percent" ? { application_fee_percent: value } : { application_fee_amount: value }),
+  };
+}
+
+/** `POST /v1/checkout/sessions` for `request`. */
+function checkoutSessionParams(
+  request: CheckoutSessionRequest,
+): Stripe.Checkout.SessionCreateParams {
+  const metadata = memberMetadata(request.member);
+  return {
+    mode: request.mode,
+    customer: request.customerId,
+    line_items: [{ price: request.priceId, quantity: 1 }],
+    client_reference_id: clientReferenceId(request.member),
+    metadata,
+    // A pass is a payment: its PaymentIntent carries the metadata, and a paid invoice follows
+    // so the money ledger and the refund task read it as they read a subscription's.
+    ...(request.mode === "subscription"
+      ? {
+        subscription_data: {
+          metadata,
+          ...destinationData(request.destination, "percent"),
+          ...trialSubscriptionData(request.trial),
+        },
+        ...(request.trial
+          ? { payment_method_collection: request.trial.paymentMethodCollection }
+          : {}),
+      }
+      : {
+        payment_intent_data: { metadata, ...destinationData(request.destination, "amount") },
+        invoice_creation: { enabled: true },
+      }),
+    ...(request.allowPromotionCodes ? { allow_promotion_codes: true } : {}),
+    // Stripe Tax reads the address the member enters; saving it on the customer is what lets
+    // Checkout use it with an existing customer (https://docs.stripe.com/tax/checkout).
+    ...(request.tax
+      ? {
+        automatic_tax: { enabled: true },
+        billing_address_collection: request.tax.billingAddressCollection,
+        customer_update: { address: "auto" as const },
+      }
+      : {}),
+    locale: request.locale,
+    success_url: request.successUrl,
+    cancel_url: request.cancelUrl,
+    expires_at: request.expiresAt,
+  };
+}
+
 /** Wraps a client made by {@link createStripeClient} (or a test's, pointed at the double). */
 export function createStripeGateway(stripe: Stripe): StripeGateway {
   const gateway: StripeGateway = {
@@ -490,6 +632,38 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
           expand: ["payment_intent.latest_charge", "line_items"],
         }),
       );
+    },
+    async createMemberCustomer(member, locale) {
+      // The create call's parameters depend on the membership alone: a retry under the same key
+      // from a link in another language must replay the customer, not fail as a mismatch.
+      const customer = await stripe.customers.create({
+        description: `Discord member ${member.discordUserId} of guild ${member.guildId}`,
+        metadata: memberMetadata(member),
+      }, { idempotencyKey: `rolepass-customer-${member.membershipId}` });
+      // Receipts and invoice emails follow the customer's preferred locale.
+      await stripe.customers.update(customer.id, { preferred_locales: [locale] });
+      return customer.id;
+    },
+    async createCheckoutSession(request) {
+      const session = await stripe.checkout.sessions.create(
+        checkoutSessionParams(request),
+        { idempotencyKey: request.idempotencyKey },
+      );
+      return hostedSession(session.id, session.url);
+    },
+    async createPortalSession(request) {
+      const session = await stripe.billingPortal.sessions.create({
+        customer: request.customerId,
+        locale: request.locale,
+        return_url: request.returnUrl,
+      }, { idempotencyKey: request.idempotencyKey });
+      return hostedSession(session.id, session.url);
+    },
+    async retrieveCheckoutSessionState(sessionId) {
+      return stripeCheckoutSessionState.parse(await stripe.checkout.sessions.retrieve(sessionId));
+    },
+    async expireCheckoutSession(sessionId) {
+      return stripeCheckoutSessionState.parse(await stripe.checkout.sessions.expire(sessionId));
     },
     async listCustomerSubscriptions(customerId) {
       const listed = await stripe.subscriptions.list({
