@@ -99,6 +99,23 @@ export async function isEventDone(sql: Queryable, eventId: string): Promise<bool
   return (await doneEventIds(sql, [eventId])).has(eventId);
 }
 
+/**
+ * Whether the event is done, and, in the same round trip, a start number for the re-read of
+ * Stripe it asks for (rolepass.start_stripe_read; subscription_sync.ts startStripeRead says why a
+ * number taken once the event has arrived will do). A done event wastes its number.
+ */
+export async function checkEventAndStartRead(
+  sql: Queryable,
+  eventId: string,
+): Promise<{ done: boolean; readSeq: string }> {
+  const [row] = await sql<{ done: boolean; read_seq: string }[]>`
+    select exists (select from rolepass.stripe_events
+        where id = ${eventId} and status in ('processed', 'ignored')) as done,
+      rolepass.start_stripe_read() as read_seq`;
+  if (!row) throw new Error("Cannot read whether the event is done: the statement returned no row");
+  return { done: row.done, readSeq: row.read_seq };
+}
+
 /** Which of `eventIds` are done (processed or ignored). */
 export async function doneEventIds(sql: Queryable, eventIds: string[]): Promise<Set<string>> {
   const rows = await sql<{ id: string }[]>`

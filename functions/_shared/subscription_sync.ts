@@ -12,6 +12,7 @@
  * success page and a reconcile task through {@link syncSubscription}.
  */
 import type postgres from "postgres";
+import { z } from "zod";
 import {
   decideEntitlement,
   type EntitlementDecision,
@@ -31,17 +32,11 @@ import {
   decideReversal,
   type ReversalDecision,
   type ReversalPolicy,
+  reversalPolicy,
   type ReversalStage,
 } from "../_core/refund_dispute_policy.ts";
 import { ROLEPASS_METADATA, type SubscriptionSnapshot } from "../_core/stripe_shapes.ts";
-import {
-  foldPasses,
-  passesOf,
-  type PassRow,
-  passRowsOf,
-  reversePass,
-  storedPasses,
-} from "./one_time_passes.ts";
+import { foldPasses, passesOf, reversePass, storedPasses } from "./one_time_passes.ts";
 import { oneRow, type Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
 import type { StripeGateway } from "./stripe_gateway.ts";
@@ -161,20 +156,43 @@ export interface CustomerRead {
 }
 
 /**
- * Lists `customerId`'s subscriptions from Stripe. Bursts are coalesced: while a read of the
- * customer is in flight, callers share the one that starts after it, which starts after each of
- * them was called and so reflects what they were called about.
+ * Takes a start number for a re-read of Stripe (rolepass.start_stripe_read). Any number taken
+ * after the event that asks for the re-read arrived, and before the re-read is sent, will do: the
+ * applied read is then the one with the highest number, which was sent after that number was
+ * taken and so after every event whose number is lower.
  */
-export function readCustomer(deps: SyncDeps, customerId: string): Promise<CustomerRead> {
+export async function startStripeRead(sql: Sql): Promise<string> {
+  const { read_seq } = oneRow(
+    await sql<{ read_seq: string }[]>`select rolepass.start_stripe_read() as read_seq`,
+    "start_stripe_read's sequence",
+  );
+  return read_seq;
+}
+
+/**
+ * Lists `customerId`'s subscriptions from Stripe, as the read numbered `readSeq` (taken with
+ * {@link startStripeRead}, or here when not given). Bursts are coalesced: while a read of the
+ * customer is in flight, callers share the one that starts after it, which starts after each of
+ * them was called and so reflects what they were called about; it carries the highest of their
+ * numbers.
+ */
+export function readCustomer(
+  deps: SyncDeps,
+  customerId: string,
+  readSeq?: string,
+): Promise<CustomerRead> {
   let reads = readsInFlight.get(deps.stripe);
   if (!reads) {
     reads = new Map();
     readsInFlight.set(deps.stripe, reads);
   }
   const current = reads.get(customerId);
-  if (!current) return startRead(reads, deps, customerId);
+  if (!current) return startRead(reads, deps, customerId, readSeq);
+  const seq = readSeq ?? null;
+  current.nextSeqs ??= [];
+  current.nextSeqs.push(seq);
   current.next ??= current.running.then(ignore, ignore)
-    .then(() => startRead(reads, deps, customerId));
+    .then(() => startRead(reads, deps, customerId, highestSeq(current.nextSeqs ?? [])));
   return current.next;
 }
 
@@ -182,6 +200,18 @@ interface ReadInFlight {
   running: Promise<CustomerRead>;
   /** The read shared by everyone who asked while `running` was in flight. */
   next?: Promise<CustomerRead>;
+  /** The start numbers those callers brought (null: one of them brought none). */
+  nextSeqs?: (string | null)[];
+}
+
+/** The highest of `seqs`, or undefined (a fresh number) when any caller brought none. */
+function highestSeq(seqs: readonly (string | null)[]): string | undefined {
+  let highest: bigint | undefined;
+  for (const seq of seqs) {
+    if (seq === null) return undefined;
+    if (highest === undefined || BigInt(seq) > highest) highest = BigInt(seq);
+  }
+  return highest?.toString();
 }
 
 /** Per Stripe gateway (one per app), the reads in flight by customer. */
@@ -193,8 +223,9 @@ function startRead(
   reads: Map<string, ReadInFlight>,
   deps: SyncDeps,
   customerId: string,
+  readSeq: string | undefined,
 ): Promise<CustomerRead> {
-  const entry: ReadInFlight = { running: listSubscriptions(deps, customerId) };
+  const entry: ReadInFlight = { running: listSubscriptions(deps, customerId, readSeq) };
   reads.set(customerId, entry);
   entry.running.then(ignore, ignore).then(() => {
     if (reads.get(customerId) === entry) reads.delete(customerId);
@@ -202,15 +233,14 @@ function startRead(
   return entry.running;
 }
 
-async function listSubscriptions(deps: SyncDeps, customerId: string): Promise<CustomerRead> {
-  const { read_seq } = oneRow(
-    await deps.sql<{ read_seq: string }[]>`
-    select rolepass.start_stripe_read() as read_seq`,
-    "start_stripe_read's sequence",
-  );
+async function listSubscriptions(
+  deps: SyncDeps,
+  customerId: string,
+  readSeq: string | undefined,
+): Promise<CustomerRead> {
   return {
     customerId,
-    readSeq: read_seq,
+    readSeq: readSeq ?? await startStripeRead(deps.sql),
     subscriptions: await deps.stripe.listCustomerSubscriptions(customerId),
   };
 }
@@ -282,51 +312,80 @@ export class StaleReadError extends Error {
   }
 }
 
-interface MembershipRow {
-  id: string;
-  guild_id: string;
-  stripe_customer_id: string | null;
-  stripe_subscription_id: string | null;
-  plan_id: string | null;
-  status: string | null;
-  current_period_end: Date | null;
-  cancel_at: Date | null;
-  cancel_at_period_end: boolean;
-  past_due_since: Date | null;
-  entitled: boolean;
-  entitled_role_ids: string[];
-  entitled_until: Date | null;
-  revoked_reason: string | null;
-  subscription_live: boolean;
+/** An ISO time as PostgreSQL writes a timestamptz into JSON. */
+const isoTime = z.string().transform((text, context) => {
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime())) {
+    context.addIssue({ code: "custom", message: `not a time: ${text}` });
+    return z.NEVER;
+  }
+  return time;
+});
+
+/**
+ * What the membership decision reads (rolepass.stripe_sync_inputs): the membership, its guild's
+ * policy and plans, the refunds and disputes in force against the listed subscriptions, and the
+ * member's one-time passes (one_time_passes.ts).
+ */
+const membershipSyncInputs = z.object({
+  id: z.string(),
+  guild_id: z.string(),
+  stripe_customer_id: z.string().nullable(),
+  stripe_subscription_id: z.string().nullable(),
+  plan_id: z.string().nullable(),
+  status: z.string().nullable(),
+  current_period_end: isoTime.nullable(),
+  cancel_at: isoTime.nullable(),
+  cancel_at_period_end: z.boolean(),
+  past_due_since: isoTime.nullable(),
+  entitled: z.boolean(),
+  entitled_role_ids: z.array(z.string()),
+  entitled_until: isoTime.nullable(),
+  revoked_reason: z.string().nullable(),
+  subscription_live: z.boolean(),
   /** When the member's first trial in the guild began (one trial per member per guild). */
-  trial_started_at: Date | null;
-  past_due_grace_ms: number;
-  refund_policy: ReversalPolicy;
-  dispute_policy: ReversalPolicy;
-  /** The guild's plans. */
-  plans: PlanRow[];
+  trial_started_at: isoTime.nullable(),
+  past_due_grace_ms: z.number(),
+  refund_policy: reversalPolicy,
+  dispute_policy: reversalPolicy,
+  /** The guild's plans; trial_role_ids null: a trial gives the paid roles, empty: none. */
+  plans: z.array(z.object({
+    id: z.string(),
+    stripe_price_id: z.string(),
+    discord_role_ids: z.array(z.string()),
+    trial_role_ids: z.array(z.string()).nullable(),
+  })),
   /** Refunds and disputes in force against the listed subscriptions. */
-  revocations: RevocationRow[];
-  /** The member's one-time passes (one_time_passes.ts). */
-  passes: PassRow[];
-  /** false when a read of the customer that started later was applied already. */
-  read_is_newest: boolean;
-}
+  revocations: z.array(z.object({
+    stripe_subscription_id: z.string(),
+    reason: z.enum(["refund", "dispute"]),
+    stripe_object_id: z.string(),
+    /** ISO time. */
+    covers_period_end: z.string().nullable(),
+  })),
+  passes: z.array(z.object({
+    plan_id: z.string(),
+    role_ids: z.array(z.string()),
+    status: z.enum(["active", "refunded", "disputed"]),
+    /** ISO time; null for life. */
+    access_until: z.string().nullable(),
+  })),
+});
 
-interface PlanRow {
-  id: string;
-  stripe_price_id: string;
-  discord_role_ids: string[];
-  /** Null: a trial gives the paid roles; empty: none until the first payment. */
-  trial_role_ids: string[] | null;
-}
+type MembershipRow = z.infer<typeof membershipSyncInputs>;
+type RevocationRow = MembershipRow["revocations"][number];
 
-interface RevocationRow {
-  stripe_subscription_id: string;
-  reason: Revocation;
-  stripe_object_id: string;
-  /** ISO time (read through jsonb). */
-  covers_period_end: string | null;
+/** Parses the inputs the database sent; null when no membership is the customer's. */
+function parseSyncInputs(inputs: unknown): MembershipRow | null {
+  if (inputs === null) return null;
+  const parsed = membershipSyncInputs.safeParse(inputs);
+  if (!parsed.success) {
+    throw new Error(
+      `Cannot read the membership's sync inputs: ${parsed.error.issues[0]?.message} at ` +
+        parsed.error.issues[0]?.path.join("."),
+    );
+  }
+  return parsed.data;
 }
 
 /**
@@ -337,6 +396,7 @@ interface RevocationRow {
  * picks the subscription that drives the membership and overwrites the membership when it
  * differs. The triggers write the history and queue role jobs. A refund or dispute that meets a
  * newer applied read throws {@link StaleReadError}; anything else keeps the newer state.
+ * {@link applyCustomerReadForEvent} does the same in one statement when there is no reversal.
  */
 export async function applyCustomerRead(
   tx: Transaction,
@@ -346,19 +406,14 @@ export async function applyCustomerRead(
   reversal: PreparedReversal | null = null,
 ): Promise<SyncOutcome> {
   const { customerId, subscriptions } = read;
-  const membership = await findMembership(tx, read);
+  const [started] = await tx<{ apply: { inputs: unknown; read_is_newest: boolean } }[]>`
+    select rolepass.start_stripe_customer_apply(${customerId}, ${read.readSeq}::bigint,
+      ${subscriptionIdsOf(read)}::text[], ${membershipIdsIn(subscriptions)}::uuid[]) as apply`;
+  const membership = parseSyncInputs(started?.apply.inputs ?? null);
   if (!membership) return { result: "not_rolepass", customerId };
-  if (!membership.read_is_newest) {
+  if (!started?.apply.read_is_newest) {
     if (reversal) throw new StaleReadError(customerId);
-    return {
-      result: "applied",
-      membershipId: membership.id,
-      subscriptionId: membership.stripe_subscription_id ?? "",
-      changed: false,
-      entitled: membership.entitled,
-      revoked: null,
-      reversal: null,
-    };
+    return unchangedOutcome(membership);
   }
 
   let revoked: Revocation | null = null;
@@ -400,6 +455,171 @@ export async function applyCustomerRead(
   const passes = decision && !reversed
     ? await passesOf(tx, membership.id)
     : storedPasses(membership.passes);
+  const decided = decideMembership(membership, read, revocationRows, passes, deps.now());
+  if (decided.kind === "no_subscription") {
+    warnNoSubscription(deps, customerId, membership.id);
+    return { result: "no_subscription", membershipId: membership.id };
+  }
+  if (decided.trialStartedAt) {
+    await tx`update rolepass.memberships set trial_started_at = ${decided.trialStartedAt}
+      where id = ${membership.id}`;
+  }
+  const changed = await writeMembership(tx, membership, customerId, decided.next, cause);
+  return {
+    result: "applied",
+    membershipId: membership.id,
+    subscriptionId: decided.subscriptionId,
+    changed,
+    entitled: decided.next.entitled,
+    revoked,
+    reversal: decision,
+  };
+}
+
+/** The event an apply claims (rolepass.stripe_events). */
+export type ClaimedEvent = {
+  id: string;
+  type: string;
+  api_version: string | null;
+  livemode: boolean;
+};
+
+/**
+ * Applies `read` for `event` without a reversal in one statement and one short transaction
+ * (rolepass.apply_stripe_customer_read), so no connection waits on JavaScript inside a
+ * transaction: the decision is taken here on inputs read beforehand, and the database writes it
+ * under the customer's lock only if those inputs are still current (else it answers the current
+ * ones and the decision is taken again). Claims the event with what it applies. Answers null
+ * when the event was already done; a customer that is not rolepass's is left to the caller to
+ * record (nothing is claimed).
+ */
+export async function applyCustomerReadForEvent(
+  deps: SyncDeps,
+  read: CustomerRead,
+  event: ClaimedEvent,
+  cause: SyncCause,
+): Promise<SyncOutcome | null> {
+  const { customerId, subscriptions } = read;
+  const subscriptionIds = subscriptionIdsOf(read);
+  const membershipIds = membershipIdsIn(subscriptions);
+  const [current] = await deps.sql<{ inputs: unknown; inputs_md5: string | null }[]>`
+    select inputs, md5(inputs::text) as inputs_md5
+    from rolepass.stripe_sync_inputs(
+      rolepass.stripe_sync_membership_id(${customerId}, ${membershipIds}::uuid[]),
+      ${subscriptionIds}::text[]) as inputs`;
+  let inputs = current?.inputs ?? null;
+  let inputsMd5 = current?.inputs_md5 ?? null;
+  for (let attempt = 1;; attempt++) {
+    const membership = parseSyncInputs(inputs);
+    const decided = membership
+      ? decideMembership(
+        membership,
+        read,
+        membership.revocations,
+        storedPasses(membership.passes),
+        deps.now(),
+      )
+      : null;
+    const next = membership && decided?.kind === "write" &&
+        !sameMembership(membership, customerId, decided.next)
+      ? { ...decided.next, change_cause: cause.cause, change_event_id: cause.eventId }
+      : null;
+    const [answer] = await deps.sql<{ applied: AppliedAnswer }[]>`
+      select rolepass.apply_stripe_customer_read(${deps.sql.json(event)},
+        ${customerId}, ${read.readSeq}::bigint, ${subscriptionIds}::text[],
+        ${membershipIds}::uuid[], ${inputsMd5}, ${next ? deps.sql.json(next) : null},
+        ${decided?.kind === "write" ? decided.trialStartedAt : null}) as applied`;
+    const applied = oneRow(answer ? [answer] : [], "apply_stripe_customer_read's answer").applied;
+    if (applied.result === "conflict") {
+      if (attempt >= CONFLICT_ATTEMPTS) {
+        throw new Error(
+          `Cannot apply the read of Stripe customer ${customerId}: its membership kept changing`,
+        );
+      }
+      inputs = applied.inputs ?? null;
+      inputsMd5 = applied.inputs_md5 ?? null;
+      continue;
+    }
+    if (applied.result === "duplicate") return null;
+    if (applied.result === "not_rolepass" || !membership || !decided) {
+      return { result: "not_rolepass", customerId };
+    }
+    if (applied.result === "stale") return unchangedOutcome(membership);
+    if (decided.kind === "no_subscription") {
+      warnNoSubscription(deps, customerId, membership.id);
+      return { result: "no_subscription", membershipId: membership.id };
+    }
+    return {
+      result: "applied",
+      membershipId: membership.id,
+      subscriptionId: decided.subscriptionId,
+      changed: next !== null,
+      entitled: decided.next.entitled,
+      revoked: null,
+      reversal: null,
+    };
+  }
+}
+
+/**
+ * Decisions taken again when the membership's inputs changed between their read and the apply
+ * (another event's apply, role-sync): each retry is one round trip, and only a membership that
+ * changes on every attempt runs out, which Stripe's retry of the event then covers.
+ */
+const CONFLICT_ATTEMPTS = 5;
+
+type AppliedAnswer =
+  | { result: "duplicate" | "not_rolepass" | "stale" | "applied" }
+  | { result: "conflict"; inputs?: unknown; inputs_md5?: string | null };
+
+function subscriptionIdsOf(read: CustomerRead): string[] {
+  return read.subscriptions.map((s) => s.id);
+}
+
+/** A read that met a newer applied one: the membership stays as it is. */
+function unchangedOutcome(membership: MembershipRow): SyncOutcome {
+  return {
+    result: "applied",
+    membershipId: membership.id,
+    subscriptionId: membership.stripe_subscription_id ?? "",
+    changed: false,
+    entitled: membership.entitled,
+    revoked: null,
+    reversal: null,
+  };
+}
+
+function warnNoSubscription(deps: SyncDeps, customerId: string, membershipId: string): void {
+  deps.logger.warn("No subscription of this customer sells a plan of the guild", {
+    customerId,
+    membershipId,
+  });
+}
+
+/** What a read makes of a membership, decided in the core. */
+type MembershipDecision =
+  | { kind: "no_subscription" }
+  | {
+    kind: "write";
+    next: MembershipState;
+    /** The subscription that drives the membership ("" for passes alone: none). */
+    subscriptionId: string;
+    /** When the member's first trial began, if the read tells it first; else null. */
+    trialStartedAt: Date | null;
+  };
+
+/**
+ * Picks the subscription of `read` that drives the membership and the state it gives (with the
+ * refunds and disputes in force and the member's passes); passes alone keep the stored
+ * subscription facts.
+ */
+function decideMembership(
+  membership: MembershipRow,
+  read: CustomerRead,
+  revocationRows: readonly RevocationRow[],
+  passes: ReturnType<typeof storedPasses>,
+  now: Date,
+): MembershipDecision {
   const revocations = new Map<string, RecordedRevocation[]>();
   for (const row of revocationRows) {
     const recorded = revocations.get(row.stripe_subscription_id) ?? [];
@@ -411,9 +631,8 @@ export async function applyCustomerRead(
   }
   const planByPrice = new Map(membership.plans.map((plan) => [plan.stripe_price_id, plan]));
 
-  const now = deps.now();
   const policy = { pastDueGraceMs: membership.past_due_grace_ms };
-  const candidates = subscriptions.flatMap((subscription) => {
+  const candidates = read.subscriptions.flatMap((subscription) => {
     const plans = subscription.priceIds.flatMap((price) => planByPrice.get(price) ?? []);
     const [plan] = plans;
     if (!plan) return [];
@@ -437,25 +656,14 @@ export async function applyCustomerRead(
   });
   const driving = pickDrivingSubscription(candidates);
   if (!driving && passes.length) {
-    const passOnly = passOnlyState(membership, passes, now);
-    const changed = await writeMembership(tx, membership, customerId, passOnly, cause);
     return {
-      result: "applied",
-      membershipId: membership.id,
+      kind: "write",
+      next: passOnlyState(membership, passes, now),
       subscriptionId: membership.stripe_subscription_id ?? "",
-      changed,
-      entitled: passOnly.entitled,
-      revoked,
-      reversal: decision,
+      trialStartedAt: null,
     };
   }
-  if (!driving) {
-    deps.logger.warn("No subscription of this customer sells a plan of the guild", {
-      customerId,
-      membershipId: membership.id,
-    });
-    return { result: "no_subscription", membershipId: membership.id };
-  }
+  if (!driving) return { kind: "no_subscription" };
 
   // Every entitling subscription gives its roles, the driving one's first: a member holding two
   // plans that share a role keeps it while either gives it.
@@ -476,16 +684,15 @@ export async function applyCustomerRead(
     passes,
     now,
   );
-  await recordTrialStart(tx, membership, subscriptions);
-  const changed = await writeMembership(tx, membership, customerId, next, cause);
+  const firstTrial = firstTrialStart(membership.trial_started_at, read.subscriptions);
   return {
-    result: "applied",
-    membershipId: membership.id,
+    kind: "write",
+    next,
     subscriptionId: driving.id,
-    changed,
-    entitled: next.entitled,
-    revoked,
-    reversal: decision,
+    trialStartedAt: firstTrial === null ||
+        firstTrial.getTime() === membership.trial_started_at?.getTime()
+      ? null
+      : firstTrial,
   };
 }
 
@@ -550,28 +757,6 @@ async function recordReversalOutcome(
     where excluded.amount > o.amount or (excluded.subscription_canceled and not o.subscription_canceled)`;
 }
 
-async function findMembership(
-  tx: Transaction,
-  read: CustomerRead,
-): Promise<MembershipRow | null> {
-  const [byCustomer] = await selectMemberships(
-    tx,
-    tx`m.stripe_customer_id = ${read.customerId}`,
-    read,
-  );
-  if (byCustomer) return byCustomer;
-  // The checkout function stores the customer before Checkout, so this only matters when that
-  // write was lost; a membership already tied to another customer is never taken over.
-  const ids = membershipIdsIn(read.subscriptions);
-  if (!ids.length) return null;
-  const [byMetadata] = await selectMemberships(
-    tx,
-    tx`m.id = any(${ids}::uuid[]) and m.stripe_customer_id is null`,
-    read,
-  );
-  return byMetadata ?? null;
-}
-
 /** The membership ids rolepass wrote into the subscriptions' metadata at Checkout. */
 function membershipIdsIn(subscriptions: SubscriptionSnapshot[]): string[] {
   return [
@@ -579,58 +764,7 @@ function membershipIdsIn(subscriptions: SubscriptionSnapshot[]): string[] {
   ];
 }
 
-/**
- * The membership with its guild's policy, plans and recorded revocations, locked, in one round
- * trip that also records `read` as the customer's applied read unless a later-started one was
- * applied (`read_is_newest`). Upserting the mark sees the latest committed row, and the customer's
- * lock orders every apply, so the comparison cannot miss a concurrent one.
- */
-function selectMemberships(
-  tx: Transaction,
-  where: postgres.PendingQuery<postgres.Row[]>,
-  read: CustomerRead,
-) {
-  const subscriptionIds = read.subscriptions.map((s) => s.id);
-  return tx<MembershipRow[]>`
-    with found as (
-    select m.id, m.guild_id, m.stripe_customer_id, m.stripe_subscription_id, m.plan_id, m.status,
-      m.current_period_end, m.cancel_at, m.cancel_at_period_end, m.past_due_since, m.entitled,
-      m.entitled_role_ids::text[] as entitled_role_ids, m.entitled_until, m.revoked_reason,
-      m.subscription_live, m.trial_started_at,
-      (extract(epoch from g.past_due_grace) * 1000)::float8 as past_due_grace_ms,
-      g.refund_policy, g.dispute_policy,
-      coalesce((
-        select jsonb_agg(jsonb_build_object('id', p.id, 'stripe_price_id', p.stripe_price_id,
-          'discord_role_ids', p.discord_role_ids, 'trial_role_ids', p.trial_role_ids))
-        from rolepass.plans p where p.guild_id = m.guild_id
-      ), '[]'::jsonb) as plans,
-      coalesce((
-        select jsonb_agg(jsonb_build_object('stripe_subscription_id', r.stripe_subscription_id,
-          'reason', r.reason, 'stripe_object_id', r.stripe_object_id,
-          'covers_period_end', r.covers_period_end))
-        from rolepass.stripe_subscription_revocations r
-        where r.stripe_subscription_id = any(${subscriptionIds}) and r.status = 'in_force'
-      ), '[]'::jsonb) as revocations,
-      ${passRowsOf(tx)} as passes
-    from rolepass.memberships m
-    join rolepass.guilds g on g.id = m.guild_id
-    where ${where}
-    order by m.created_at, m.id
-    limit 1
-    for update of m
-    ),
-    applied as (
-      insert into rolepass.stripe_customer_reads as r (stripe_customer_id, read_seq)
-      select ${read.customerId}, ${read.readSeq}::bigint from found
-      on conflict (stripe_customer_id) do update
-        set read_seq = excluded.read_seq, applied_at = now()
-      where r.read_seq <= excluded.read_seq
-      returning read_seq
-    )
-    select found.*, exists (select from applied) as read_is_newest from found`;
-}
-
-interface MembershipState {
+type MembershipState = {
   /** Null only for a membership that one-time passes alone have entitled. */
   stripe_subscription_id: string | null;
   plan_id: string | null;
@@ -644,7 +778,7 @@ interface MembershipState {
   entitled_until: Date | null;
   revoked_reason: Revocation | null;
   subscription_live: boolean;
-}
+};
 
 function membershipState(
   subscription: SubscriptionSnapshot,
@@ -729,6 +863,16 @@ function sameValue(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** Whether the membership already holds `next` for `customerId`. */
+function sameMembership(
+  current: MembershipRow,
+  customerId: string,
+  next: MembershipState,
+): boolean {
+  return current.stripe_customer_id === customerId &&
+    STATE_KEYS.every((key) => sameValue(current[key], next[key]));
+}
+
 /**
  * Writes `next` when it differs from what the membership holds, so a repeated or stale event
  * writes no history row and queues no role job.
@@ -740,9 +884,7 @@ async function writeMembership(
   next: MembershipState,
   cause: SyncCause,
 ): Promise<boolean> {
-  const unchanged = current.stripe_customer_id === customerId &&
-    STATE_KEYS.every((key) => sameValue(current[key], next[key]));
-  if (unchanged) return false;
+  if (sameMembership(current, customerId, next)) return false;
   await tx`
     update rolepass.memberships set
       stripe_customer_id = ${customerId},
@@ -752,18 +894,6 @@ async function writeMembership(
       stripe_synced_at = now()
     where id = ${current.id}`;
   return true;
-}
-
-/** Keeps when the member's first trial in the guild began, once Stripe reports one. */
-async function recordTrialStart(
-  tx: Transaction,
-  membership: MembershipRow,
-  subscriptions: readonly SubscriptionSnapshot[],
-): Promise<void> {
-  const first = firstTrialStart(membership.trial_started_at, subscriptions);
-  if (first === null || first.getTime() === membership.trial_started_at?.getTime()) return;
-  await tx`
-    update rolepass.memberships set trial_started_at = ${first} where id = ${membership.id}`;
 }
 
 function isUuid(value: string | undefined): value is string {

@@ -21,6 +21,8 @@ import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
   applyCustomerRead,
+  applyCustomerReadForEvent,
+  type ClaimedEvent,
   customerLock,
   type PendingReversal,
   prepareReversal,
@@ -31,6 +33,7 @@ import {
 } from "../_shared/subscription_sync.ts";
 import { isMissingStripeObject, type StripeGateway } from "../_shared/stripe_gateway.ts";
 import {
+  checkEventAndStartRead,
   claimEvent,
   isEventDone,
   markIgnoredInTransaction,
@@ -83,9 +86,10 @@ export async function processEvent(
     );
   }
   const target = eventTarget(parsed.data);
-  // Checked before Stripe is called, so a replay costs no Stripe read; the event insert in the
-  // transaction still decides, for two deliveries racing past this check.
-  if (await isEventDone(deps.sql, envelope.id)) return { status: "duplicate" };
+  // Checked before Stripe is called, so a replay costs no Stripe read; the claim under the
+  // customer's lock still decides, for two deliveries racing past this check.
+  const { done, readSeq } = await checkEventAndStartRead(deps.sql, envelope.id);
+  if (done) return { status: "duplicate" };
 
   try {
     const resolved = await resolveTarget(deps.stripe, target, envelope.id);
@@ -99,57 +103,29 @@ export async function processEvent(
       : null;
     const cause = { cause: causeOf(resolved.reversal) ?? envelope.type, eventId: envelope.id };
     let outcome: SyncOutcome | null = null;
-    for (let attempt = 1;; attempt++) {
-      const prepared = await prepareReversal(
+    if (
+      !resolved.reversal && !passPayment && !moneyFacts.length && envelope.type !== TRIAL_WILL_END
+    ) {
+      // Only the membership changes: one statement applies it and claims the event.
+      outcome = await applyCustomerReadForEvent(
         deps,
-        await readCustomer(deps, resolved.customerId),
-        resolved.reversal,
+        await readCustomer(deps, resolved.customerId, readSeq),
+        claimedEvent(envelope),
+        cause,
       );
-      try {
-        outcome = await deps.sql.begin(async (tx) => {
-          if (!await claimEvent(tx, envelope, customerLock(tx, resolved.customerId))) return null;
-          if (passPayment) await recordPass(tx, passPayment, envelope.id);
-          const synced = await applyCustomerRead(tx, deps, prepared.read, cause, prepared.reversal);
-          if (synced.result === "not_rolepass") {
-            await markIgnoredInTransaction(tx, envelope.id, NOT_ROLEPASS);
-          } else {
-            await recordMoneyFacts(tx, moneyFacts, envelope.id);
-          }
-          if (synced.result === "applied" && envelope.type === TRIAL_WILL_END) {
-            await tx`select rolepass.queue_trial_ending_notice(${synced.membershipId}::uuid,
-              ${envelope.id})`;
-          }
-          return synced;
-        }) as SyncOutcome | null;
-        break;
-      } catch (error) {
-        // A refund or dispute must be decided on the newest state: read again, a few times at
-        // most, then let Stripe's retry come back to it.
-        if (!(error instanceof StaleReadError) || attempt >= STALE_READ_ATTEMPTS) throw error;
+      if (outcome?.result === "not_rolepass") {
+        await recordIgnored(deps.sql, envelope, NOT_ROLEPASS);
       }
+    } else {
+      outcome = await applyInTransaction(
+        deps,
+        envelope,
+        resolved,
+        { moneyFacts, passPayment, readSeq },
+        cause,
+      );
     }
-
-    if (!outcome) return { status: "duplicate" };
-    if (outcome.result === "not_rolepass") {
-      // Logged once: a replay of this event is a no-op and logs nothing.
-      logger.info("Ignored a subscription not created by rolepass", {
-        eventId: envelope.id,
-        customerId: outcome.customerId,
-      });
-      return { status: "ignored", why: NOT_ROLEPASS };
-    }
-    if (outcome.result === "no_subscription") {
-      return {
-        status: "ignored",
-        why: "no subscription of the customer sells a plan of the guild",
-      };
-    }
-    return {
-      status: "applied",
-      membershipId: outcome.membershipId,
-      changed: outcome.changed,
-      entitled: outcome.entitled,
-    };
+    return outcomeOf(outcome, envelope, logger);
   } catch (error) {
     if (isMissingStripeObject(error)) {
       const why = `Stripe has no object it refers to: ${(error as Error).message}`;
@@ -163,6 +139,93 @@ export async function processEvent(
     await reportFailure(deps, envelope, error, logger);
     throw error;
   }
+}
+
+/** The columns of the event's row in rolepass.stripe_events that an apply writes. */
+function claimedEvent(envelope: StripeEventEnvelope): ClaimedEvent {
+  return {
+    id: envelope.id,
+    type: envelope.type,
+    api_version: envelope.api_version,
+    livemode: envelope.livemode,
+  };
+}
+
+/**
+ * The apply of an event that writes more than the membership (a refund's or dispute's decision,
+ * a pass, money facts, a notice), in one short transaction under the customer's lock that also
+ * claims the event. Null when the event was already done.
+ */
+async function applyInTransaction(
+  deps: EventDeps,
+  envelope: StripeEventEnvelope,
+  resolved: Extract<ResolvedTarget, { customerId: string }>,
+  read: {
+    moneyFacts: Awaited<ReturnType<typeof readMoneyFacts>>;
+    passPayment: Awaited<ReturnType<StripeGateway["retrieveCheckoutPayment"]>> | null;
+    readSeq: string;
+  },
+  cause: { cause: string; eventId: string },
+): Promise<SyncOutcome | null> {
+  const { moneyFacts, passPayment } = read;
+  for (let attempt = 1;; attempt++) {
+    const prepared = await prepareReversal(
+      deps,
+      // A read again after a newer one was applied must start after it: a fresh number.
+      await readCustomer(deps, resolved.customerId, attempt === 1 ? read.readSeq : undefined),
+      resolved.reversal,
+    );
+    try {
+      return await deps.sql.begin(async (tx) => {
+        if (!await claimEvent(tx, envelope, customerLock(tx, resolved.customerId))) return null;
+        if (passPayment) await recordPass(tx, passPayment, envelope.id);
+        const synced = await applyCustomerRead(tx, deps, prepared.read, cause, prepared.reversal);
+        if (synced.result === "not_rolepass") {
+          await markIgnoredInTransaction(tx, envelope.id, NOT_ROLEPASS);
+        } else {
+          await recordMoneyFacts(tx, moneyFacts, envelope.id);
+        }
+        if (synced.result === "applied" && envelope.type === TRIAL_WILL_END) {
+          await tx`select rolepass.queue_trial_ending_notice(${synced.membershipId}::uuid,
+            ${envelope.id})`;
+        }
+        return synced;
+      }) as SyncOutcome | null;
+    } catch (error) {
+      // A refund or dispute must be decided on the newest state: read again, a few times at
+      // most, then let Stripe's retry come back to it.
+      if (!(error instanceof StaleReadError) || attempt >= STALE_READ_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** The HTTP answer's account of what the apply did. */
+function outcomeOf(
+  outcome: SyncOutcome | null,
+  envelope: StripeEventEnvelope,
+  logger: Logger,
+): EventOutcome {
+  if (!outcome) return { status: "duplicate" };
+  if (outcome.result === "not_rolepass") {
+    // Logged once: a replay of this event is a no-op and logs nothing.
+    logger.info("Ignored a subscription not created by rolepass", {
+      eventId: envelope.id,
+      customerId: outcome.customerId,
+    });
+    return { status: "ignored", why: NOT_ROLEPASS };
+  }
+  if (outcome.result === "no_subscription") {
+    return {
+      status: "ignored",
+      why: "no subscription of the customer sells a plan of the guild",
+    };
+  }
+  return {
+    status: "applied",
+    membershipId: outcome.membershipId,
+    changed: outcome.changed,
+    entitled: outcome.entitled,
+  };
 }
 
 const NOT_ROLEPASS = "customer and subscription are not rolepass's";
