@@ -1,9 +1,15 @@
 /**
  * Sending the notices outbox: each message owed to a member or an operator log channel is posted
- * once. Channel messages (DMs, the log channel) carry the notice's nonce with `enforce_nonce`, so
- * a retry after a timeout or a 5xx gets the first message back instead of posting a second. A
- * follow-up takes no nonce, so it is tried at most once; when its outcome is unknown the member
- * gets a DM instead.
+ * once. Channel messages (DMs, the log channel) carry the notice's nonce with `enforce_nonce`:
+ * "if another message was created by the same author with the same nonce, that message will be
+ * returned and no new message will be created", checked "in the past few minutes"
+ * (https://discord.com/developers/docs/resources/message#create-message). So a retry after a
+ * timeout or a 5xx is safe within that window, and a message is not posted again after it.
+ *
+ * A member is told by DM first. The ephemeral follow-up on their interaction (its token lives 15
+ * minutes) takes no nonce, so it is used only when the DM is impossible (DMs closed, or the DM
+ * channel refused for good), tried at most once, and a follow-up whose outcome is unknown ends the
+ * notice: trying another channel then could show the member the message twice.
  */
 import { type Notice, noticeMessage, parseNotice } from "../_core/notices.ts";
 import { type AttemptSetback, crashSetback, nextStepAfter } from "../_core/job_step.ts";
@@ -21,7 +27,13 @@ import {
 } from "../_shared/discord_rate_limits.ts";
 import { discordRoutes } from "../_shared/discord_api.ts";
 import type { Logger } from "../_shared/log.ts";
-import type { ClaimedNotice, NoticeStore } from "./notices_store.ts";
+import type { ClaimedNotice, NoticeEnd, NoticeStore } from "./notices_store.ts";
+
+/**
+ * How long after a message's first post a retry still sends it. Discord checks a nonce "in the
+ * past few minutes"; two minutes stays inside that, and the minute's sweep still gets two retries.
+ */
+export const NONCE_WINDOW_SECONDS = 120;
 
 /** What sending notices needs. */
 export interface NoticeWorkerDeps {
@@ -63,7 +75,9 @@ export function answerOf(result: Exclude<RateLimitedResult, { kind: "deferred" }
 
 type Step =
   | { kind: "outcome"; outcome: NoticeOutcome }
-  | { kind: "deferred"; waitMs: number };
+  | { kind: "deferred"; waitMs: number }
+  /** The notice ends here, whatever Discord would answer to another try. */
+  | { kind: "end"; status: NoticeEnd; detail: string };
 
 /** Claims and sends due notices until none is left or `deadline` (epoch ms) is near. */
 export async function drainNotices(
@@ -105,6 +119,10 @@ async function sendNotice(
   if (step.kind === "deferred") {
     return await putBackOrGiveUp(deps, notice, { kind: "no_slot", waitMs: step.waitMs });
   }
+  if (step.kind === "end") {
+    await deps.notices.finish(notice, step.status, step.detail);
+    return step.status === "sent" ? "sent" : "ended";
+  }
   const { outcome } = step;
   switch (outcome.kind) {
     case "sent":
@@ -122,7 +140,8 @@ async function sendNotice(
     case "rate_limited":
       return await putBackOrGiveUp(deps, notice, outcome);
     case "unknown":
-      // Safe to send again: the nonce makes Discord return the first message if it was posted.
+      // Safe to send again within the nonce's window: Discord returns the first message if it
+      // was posted (postToChannel refuses a post after the window).
       return await putBackOrGiveUp(deps, notice, { kind: "unavailable", detail: outcome.detail });
   }
 }
@@ -152,6 +171,14 @@ async function postToChannel(
   if (!channelId) {
     return { kind: "outcome", outcome: { kind: "not_sent", detail: "no channel to post in" } };
   }
+  if (!await deps.notices.beginPost(notice, NONCE_WINDOW_SECONDS)) {
+    return {
+      kind: "end",
+      status: "failed",
+      detail: `not posted again: its first post was over ${NONCE_WINDOW_SECONDS} s ago, ` +
+        "past the nonce's window, so a post could be a second copy",
+    };
+  }
   const result = await deps.discord.send(
     discordRoutes.createMessage(
       channelId,
@@ -164,9 +191,15 @@ async function postToChannel(
   return { kind: "outcome", outcome: classifyNoticeAnswer(answerOf(result)) };
 }
 
+/** A DM the member cannot get: their DMs are closed, or Discord refused the DM channel. */
+interface DmImpossible {
+  kind: "dm_impossible";
+  detail: string;
+}
+
 /**
- * A follow-up on the member's interaction while its token lives (15 minutes), tried once; else,
- * or when the follow-up's outcome is unknown, a DM with the nonce.
+ * A DM with the nonce; when Discord says the DM is impossible, the follow-up on the member's
+ * interaction, once, if its token lives.
  */
 async function tellMember(
   deps: NoticeWorkerDeps,
@@ -174,50 +207,121 @@ async function tellMember(
   message: Notice,
   deadline: number,
 ): Promise<Step> {
-  const { discord } = deps;
-  const timeoutMs = deps.discordTimeoutMs;
-  if (
-    notice.interaction_token && notice.interaction_application_id && !notice.followup_tried &&
-    await deps.notices.beginFollowup(notice)
-  ) {
-    const result = await discord.send(
-      discordRoutes.createFollowup(
-        notice.interaction_application_id,
-        notice.interaction_token,
-        noticeMessage(message, { via: "followup" }),
-      ),
-      { timeoutMs },
-      deadline,
-    );
-    if (result.kind !== "deferred") {
-      const outcome = classifyNoticeAnswer(answerOf(result));
-      if (outcome.kind === "sent" || outcome.kind === "not_sent") {
-        return { kind: "outcome", outcome };
-      }
-      // Dead token, 429, timeout or 5xx: the member gets a DM, the follow-up is not tried again.
-    }
-  }
   if (!notice.discord_user_id) {
     return { kind: "outcome", outcome: { kind: "not_sent", detail: "the notice names no member" } };
   }
-  const opened = await discord.send(
-    discordRoutes.createDm(notice.discord_user_id),
-    { timeoutMs },
+  if (notice.followup_tried) {
+    // An earlier attempt sent the follow-up and never learnt how it went (it stopped mid-call).
+    return {
+      kind: "end",
+      status: "failed",
+      detail: "the follow-up's outcome is unknown; no other channel is tried, so the member " +
+        "is never told twice",
+    };
+  }
+  const dm = await sendDm(deps, notice, notice.discord_user_id, message, deadline);
+  if (dm.kind !== "dm_impossible") return dm;
+  return await followUpOnce(deps, notice, message, deadline, dm);
+}
+
+async function sendDm(
+  deps: NoticeWorkerDeps,
+  notice: ClaimedNotice,
+  memberId: string,
+  message: Notice,
+  deadline: number,
+): Promise<Step | DmImpossible> {
+  const opened = await deps.discord.send(
+    discordRoutes.createDm(memberId),
+    { timeoutMs: deps.discordTimeoutMs },
     deadline,
   );
   if (opened.kind === "deferred") return { kind: "deferred", waitMs: opened.waitMs };
+  const answer = answerOf(opened);
   const channelId = opened.kind === "response" && opened.response.status === 200
     ? (opened.response.body as { id?: unknown } | null)?.id
     : undefined;
   if (typeof channelId !== "string") {
-    // Opening the DM channel posts nothing, so any failure here can be tried again.
-    const outcome = classifyNoticeAnswer(answerOf(opened));
-    return {
-      kind: "outcome",
-      outcome: outcome.kind === "sent"
-        ? { kind: "not_sent", detail: "could not open the DM channel" }
-        : outcome,
-    };
+    const outcome = classifyNoticeAnswer(answer);
+    switch (outcome.kind) {
+      // Opening the DM channel posts nothing, so these are tried again.
+      case "rate_limited":
+      case "unknown":
+        return { kind: "outcome", outcome };
+      case "sent":
+        return {
+          kind: "outcome",
+          outcome: { kind: "unknown", detail: "Discord opened no DM channel" },
+        };
+      default:
+        return {
+          kind: "dm_impossible",
+          detail: `cannot open the DM channel: ${described(answer)}`,
+        };
+    }
   }
-  return await postToChannel(deps, notice, message, channelId, deadline);
+  const posted = await postToChannel(deps, notice, message, channelId, deadline);
+  if (posted.kind === "outcome" && posted.outcome.kind === "dms_closed") {
+    return { kind: "dm_impossible", detail: "the member does not accept DMs from the bot" };
+  }
+  return posted;
+}
+
+/**
+ * The follow-up, when the DM is impossible: tried once (taken in the outbox before the call, so
+ * an invocation that dies mid-call does not try it again), given back only when Discord certainly
+ * did not post it. Without a live token the notice ends as closed DMs, which tells the operator.
+ */
+async function followUpOnce(
+  deps: NoticeWorkerDeps,
+  notice: ClaimedNotice,
+  message: Notice,
+  deadline: number,
+  dm: DmImpossible,
+): Promise<Step> {
+  const dmsClosed = (detail: string): Step => ({ kind: "end", status: "dms_closed", detail });
+  if (!notice.interaction_token || !notice.interaction_application_id) {
+    return dmsClosed(`${dm.detail}; no live interaction token for a follow-up`);
+  }
+  if (!await deps.notices.beginFollowup(notice)) {
+    return { kind: "end", status: "failed", detail: "the follow-up was already tried" };
+  }
+  const result = await deps.discord.send(
+    discordRoutes.createFollowup(
+      notice.interaction_application_id,
+      notice.interaction_token,
+      noticeMessage(message, { via: "followup" }),
+    ),
+    { timeoutMs: deps.discordTimeoutMs },
+    deadline,
+  );
+  if (result.kind === "deferred") {
+    await deps.notices.releaseFollowup(notice);
+    return { kind: "deferred", waitMs: result.waitMs };
+  }
+  const answer = answerOf(result);
+  const outcome = classifyNoticeAnswer(answer);
+  switch (outcome.kind) {
+    case "sent":
+      return { kind: "outcome", outcome };
+    case "rate_limited":
+      await deps.notices.releaseFollowup(notice);
+      return { kind: "outcome", outcome };
+    case "unknown":
+      return {
+        kind: "end",
+        status: "failed",
+        detail: `${dm.detail}; the follow-up's outcome is unknown (${outcome.detail}), and no ` +
+          "other channel is tried, so the member is never told twice",
+      };
+    default:
+      return dmsClosed(`${dm.detail}; the follow-up was refused: ${described(answer)}`);
+  }
+}
+
+/** A Discord answer in a few words, for a notice's recorded error. */
+function described(answer: DiscordAnswer): string {
+  if (answer.kind === "timeout") return "Discord timed out";
+  if (answer.kind === "network") return answer.message;
+  return `Discord answered ${answer.status}${answer.code === null ? "" : ` (code ${answer.code})`}`;
 }

@@ -1,6 +1,7 @@
 /**
- * The notices outbox in Postgres, as role-sync sees it: claim with a lease, take the one try of
- * a follow-up, finish or put back. Every write names the claim.
+ * The notices outbox in Postgres, as role-sync sees it: claim with a lease, stamp a channel
+ * message's first post (its nonce's window), take or give back the one try of a follow-up, finish
+ * or put back. Every write names the claim.
  */
 import { z } from "zod";
 import { oneRow, type Sql } from "../_shared/db.ts";
@@ -31,7 +32,11 @@ export type NoticeEnd = "sent" | "dms_closed" | "not_sent" | "failed";
 /** The outbox operations role-sync needs. */
 export interface NoticeStore {
   claim(maxNotices: number, leaseSeconds: number): Promise<ClaimedNotice[]>;
+  /** False once `windowSeconds` have passed since the message's first post, or the claim is lost. */
+  beginPost(notice: ClaimedNotice, windowSeconds: number): Promise<boolean>;
   beginFollowup(notice: ClaimedNotice): Promise<boolean>;
+  /** Gives the follow-up's try back: Discord certainly did not post it. */
+  releaseFollowup(notice: ClaimedNotice): Promise<boolean>;
   finish(notice: ClaimedNotice, status: NoticeEnd, error?: string): Promise<boolean>;
   retry(
     notice: ClaimedNotice,
@@ -47,6 +52,23 @@ export function createNoticeStore(sql: Sql): NoticeStore {
     async claim(maxNotices, leaseSeconds) {
       const rows = await sql`select * from rolepass.claim_notices(${maxNotices}, ${leaseSeconds})`;
       return rows.map((row) => claimedNoticeSchema.parse(row));
+    },
+    async beginPost(notice, windowSeconds) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.begin_notice_post(${notice.id}, ${notice.claim_id},
+          ${Math.floor(windowSeconds)}) as ok`,
+        "begin_notice_post's result",
+      );
+      return row.ok;
+    },
+    async releaseFollowup(notice) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.release_notice_followup(${notice.id}, ${notice.claim_id}) as ok`,
+        "release_notice_followup's result",
+      );
+      return row.ok;
     },
     async beginFollowup(notice) {
       const row = oneRow(

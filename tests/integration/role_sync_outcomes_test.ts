@@ -2,7 +2,7 @@
  * role-sync against real PostgreSQL and the Discord double: every outcome of a role job.
  */
 import { assert, assertEquals, first } from "../harness/assert.ts";
-import { ROLE_SYNC_SECRET, withRoleSync } from "./role_sync_fixtures.ts";
+import { ROLE_SYNC_SECRET, type RoleSyncWorld, withRoleSync } from "./role_sync_fixtures.ts";
 
 const ALICE = "400000000000000001";
 const BOB = "400000000000000002";
@@ -33,40 +33,68 @@ Deno.test("a grant puts the role on the member with an audit-log reason naming t
   });
 });
 
-Deno.test("a member with a live interaction token gets an ephemeral follow-up instead of a DM", async () => {
+/** Gives ALICE a live interaction token (as /subscribe stores it) that expires in `minutes`. */
+async function giveLiveToken(w: RoleSyncWorld, minutes = 14): Promise<string> {
+  const token = "interaction-token-" + crypto.randomUUID();
+  w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
+  await w.db.sql`insert into rolepass.interaction_tokens
+    (guild_id, discord_user_id, application_id, token, expires_at)
+    values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
+      now() + make_interval(mins => ${minutes}))`;
+  return token;
+}
+
+Deno.test("a member with a live interaction token is still told by DM, which a retry cannot duplicate", async () => {
   await withRoleSync(async (w) => {
     const alice = await w.addMember(ALICE);
-    const token = "interaction-token-" + crypto.randomUUID();
-    w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
-    await w.db.sql`insert into rolepass.interaction_tokens
-      (guild_id, discord_user_id, application_id, token, expires_at)
-      values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
-        now() + interval '14 minutes')`;
+    await giveLiveToken(w);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
+    assertEquals(dms.length, 1);
+    assert(first(dms, "the DM").content.includes("Gold"));
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "followup" }).length, 0);
+    const posted = w.discord.requests().filter((r) => r.path.endsWith("/messages"));
+    assertEquals(
+      posted.map((r) => (r.body as { enforce_nonce?: boolean }).enforce_nonce),
+      [true],
+    );
+  });
+});
+
+Deno.test("a member whose DMs are closed gets an ephemeral follow-up while the interaction token lives", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE, { dmsClosed: true });
+    await giveLiveToken(w);
     await w.entitle(alice, "gold");
     await w.settle();
     const followups = w.discord.messages({ userId: ALICE, kind: "followup" });
     assertEquals(followups.length, 1);
-    assertEquals(first(followups, "an item of followups").ephemeral, true);
-    assert(first(followups, "an item of followups").content.includes("Gold"));
+    assertEquals(first(followups, "the follow-up").ephemeral, true);
+    assert(first(followups, "the follow-up").content.includes("Gold"));
     assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 0);
-  });
+    const [job] = await w.jobs();
+    assertEquals(job?.notice_status, "sent");
+  }, { operatorLogChannel: true });
 });
 
-Deno.test("an expired interaction token falls back to a DM", async () => {
+Deno.test("closed DMs and an expired interaction token: the notice is recorded for the operator", async () => {
   await withRoleSync(async (w) => {
-    const alice = await w.addMember(ALICE);
-    const token = "interaction-token-" + crypto.randomUUID();
-    w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
+    const alice = await w.addMember(ALICE, { dmsClosed: true });
+    await giveLiveToken(w, 10);
     w.discord.advanceClock(16 * 60_000);
-    await w.db.sql`insert into rolepass.interaction_tokens
-      (guild_id, discord_user_id, application_id, token, expires_at)
-      values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
-        now() + interval '10 minutes')`;
     await w.entitle(alice, "gold");
     await w.settle();
-    assertEquals(w.discord.messages({ userId: ALICE, kind: "followup" }).length, 0);
-    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
-  });
+    assertEquals(w.discord.messages({ userId: ALICE }).length, 0);
+    const [job] = await w.jobs();
+    assertEquals(job?.notice_status, "dms_closed");
+    const logged = w.discord.messages({ kind: "channel" });
+    assertEquals(logged.length, 1);
+    assert(first(logged, "the log line").content.includes(`<@${ALICE}>`));
+    const [notice] = await w.db.sql<{ last_error: string }[]>`
+      select last_error from rolepass.notices where audience = 'member'`;
+    assert(notice?.last_error.includes("50027"), notice?.last_error);
+  }, { operatorLogChannel: true });
 });
 
 Deno.test("a plan change swaps the roles and says the new plan", async () => {
@@ -304,25 +332,114 @@ Deno.test("a DM whose answer was lost is sent again with its nonce and posted on
   }, { tuning: { discordTimeoutMs: 300 } });
 });
 
-Deno.test("a follow-up whose answer was lost is not tried again: the member gets a DM instead", async () => {
+Deno.test("a follow-up whose answer is lost after Discord posted it: the member sees exactly one message", async () => {
   await withRoleSync(async (w) => {
-    w.discord.inject({ method: "POST", path: /^\/webhooks\//, status: 502, times: 1 });
+    // Discord posts the follow-up, then its edge answers 502: the sender cannot tell.
+    w.discord.inject({ method: "POST", path: /^\/webhooks\//, status: 502, afterHandling: true });
     const alice = await w.addMember(ALICE);
-    const token = `token-${crypto.randomUUID()}`;
-    w.discord.registerInteraction(token, { guildId: w.guildId, userId: ALICE });
-    await w.db.sql`insert into rolepass.interaction_tokens
-        (guild_id, discord_user_id, application_id, token, expires_at)
-      values (${w.guildId}, ${ALICE}, ${w.discord.applicationId}, ${token},
-        now() + interval '14 minutes')`;
+    await giveLiveToken(w);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    assertEquals(w.discord.messages({ userId: ALICE }).length, 1, "told once, by one channel");
+    const [job] = await w.jobs();
+    assertEquals(job?.notice_status, "sent");
+  });
+});
+
+Deno.test("closed DMs and a follow-up whose answer is lost: recorded, never followed by another channel", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({ method: "POST", path: /^\/webhooks\//, status: 502, afterHandling: true });
+    const alice = await w.addMember(ALICE, { dmsClosed: true });
+    await giveLiveToken(w);
+    await w.entitle(alice, "gold");
+    await w.settle();
+    assertEquals(
+      w.discord.messages({ userId: ALICE }).map((m) => m.kind),
+      ["followup"],
+      "the follow-up Discord posted, and nothing after it",
+    );
+    assertEquals(w.discord.requests().filter((r) => r.path.startsWith("/webhooks/")).length, 1);
+    const [notice] = await w.db.sql<{ status: string; last_error: string }[]>`
+      select status, last_error from rolepass.notices where audience = 'member'`;
+    assertEquals(notice?.status, "failed");
+    assert(notice?.last_error.includes("outcome is unknown"), notice?.last_error);
+  });
+});
+
+Deno.test("a follow-up refused with a 429 is tried again: Discord did not post it", async () => {
+  await withRoleSync(async (w) => {
+    w.discord.inject({
+      method: "POST",
+      path: /^\/webhooks\//,
+      status: 429,
+      retryAfterSeconds: 2,
+      times: 1,
+    });
+    const alice = await w.addMember(ALICE, { dmsClosed: true });
+    await giveLiveToken(w);
     await w.entitle(alice, "gold");
     await w.settle();
     const followups = w.discord.requests().filter((r) => r.path.startsWith("/webhooks/"));
-    assertEquals(followups.length, 1);
-    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
+    assertEquals(followups.map((r) => r.status), [429, 200]);
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "followup" }).length, 1);
+    const [job] = await w.jobs();
+    assertEquals(job?.notice_status, "sent");
+  });
+});
+
+Deno.test("a DM whose first post is older than the nonce's window is not posted again", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
     const [job] = await w.jobs();
     assert(job, "job is missing");
-    assertEquals(job.notice_status, "sent");
-  });
+    // The first post is sent and its answer never comes back in time.
+    w.discord.inject({
+      method: "POST",
+      path: /^\/channels\/\d+\/messages$/,
+      delayMs: 1_500,
+      afterHandling: true,
+      times: 1,
+    });
+    await w.drain();
+    const [waiting] = await w.db.sql<{ status: string; first_post_at: Date | null }[]>`
+      select status, first_post_at from rolepass.notices where role_job_id = ${job.id}`;
+    assertEquals(waiting?.status, "pending");
+    assert(waiting?.first_post_at, "the first post is stamped");
+    await w.db.sql`update rolepass.notices
+      set first_post_at = first_post_at - interval '3 minutes', next_attempt_at = now()
+      where role_job_id = ${job.id}`;
+    await w.settle();
+    const [notice] = await w.db.sql<{ status: string; last_error: string }[]>`
+      select status, last_error from rolepass.notices where role_job_id = ${job.id}`;
+    assertEquals(notice?.status, "failed");
+    assert(notice?.last_error.includes("nonce"), notice?.last_error);
+    const posts = () => w.discord.requests().filter((r) => r.path.endsWith("/messages"));
+    while (posts().length < 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    assertEquals(posts().length, 1, "one post, the one whose answer was late");
+    assertEquals(w.discord.messages({ userId: ALICE }).length, 1);
+  }, { tuning: { discordTimeoutMs: 300 } });
+});
+
+Deno.test("a member's messages keep their order when the first one has to be retried", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    // The grant's DM fails once; its retry is due after the revoke's message is queued.
+    w.discord.inject({
+      method: "POST",
+      path: /^\/channels\/\d+\/messages$/,
+      status: 502,
+      times: 1,
+    });
+    await w.entitle(alice, "gold");
+    await w.drain();
+    await w.entitle(alice, null, "evt_cancel");
+    await w.settle();
+    const told = w.discord.messages({ userId: ALICE, kind: "dm" }).map((m) => m.content);
+    assertEquals(told.length, 2);
+    assert(told[0]?.includes("Gold") && !told[0].includes("removed"), told[0]);
+    assert(told[1]?.includes("has been removed"), told[1]);
+  }, { tuning: { retryPolicy: { maxAttempts: 3, baseDelayMs: 600, maxDelayMs: 600 } } });
 });
 
 Deno.test("a caller without the shared secret gets 401 and nothing is done", async () => {
