@@ -74,8 +74,9 @@ Deno.test("a paying member who left and rejoined gets the role back by running /
     assertEquals(await repairJobs(w), 1);
     await w.settle();
     assertEquals(w.discord.memberRoles(w.guildId, ALICE), [w.goldRoleId]);
-    const followups = w.discord.messages({ userId: ALICE, kind: "followup" });
-    assertEquals(followups.length, 1, "the member is told in the same conversation");
+    const dms = w.discord.messages({ userId: ALICE, kind: "dm" });
+    assertEquals(dms.length, 2, "the grant, then the role given back, each told once by DM");
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "followup" }).length, 0);
   });
 });
 
