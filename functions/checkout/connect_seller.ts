@@ -1,8 +1,9 @@
 /**
  * Who sells in platform mode: a guild's members pay through Checkout on the platform account, and
  * the money goes to the guild's own connected account (a destination charge, with the guild's
- * platform fee; docs/DECISIONS.md). One-time passes are not sold in platform mode. A guild whose account cannot take charges sells nothing: the
- * plan page says so instead of sending the member to a Checkout that would fail.
+ * platform fee; docs/DECISIONS.md), subscriptions and one-time passes alike. A guild whose account
+ * cannot take charges sells nothing: the plan page says so instead of sending the member to a
+ * Checkout that would fail.
  */
 import { z } from "zod";
 import type { CheckoutSeller } from "../_core/checkout_session.ts";
@@ -24,13 +25,8 @@ export async function sellerOf(
   mode: StripeMode,
   db: Queryable,
   guildId: string,
-  sale: { oneTime: boolean } = { oneTime: false },
 ): Promise<{ ok: true; value: CheckoutSeller | null } | { ok: false; problem: "not_selling_yet" }> {
   if (mode === "standalone") return { ok: true, value: null };
-  // A pass's payment-mode Checkout takes a fixed application_fee_amount rather than the guild's
-  // percent, and would otherwise be charged on the platform alone: platform mode sells
-  // subscriptions only, so no community's pass money stays with the platform.
-  if (sale.oneTime) return { ok: false, problem: "not_selling_yet" };
   const account = await guildStripeAccount(db, guildId);
   if (!account || !canSell(mode, account.facts)) return { ok: false, problem: "not_selling_yet" };
   return {

@@ -291,9 +291,7 @@ async function openSession(
     }
     if (!plan) throw new Error("a Checkout session needs its plan");
     const guildTax = await store.findGuildTax(tx, link.guild_id);
-    const seller = await sellerOf(deps.stripeMode ?? "standalone", tx, link.guild_id, {
-      oneTime: plan.access_kind !== "subscription",
-    });
+    const seller = await sellerOf(deps.stripeMode ?? "standalone", tx, link.guild_id);
     if (!seller.ok) return seller;
     const sale = plan.access_kind === "subscription"
       ? { mode: "subscription" as const }

@@ -202,9 +202,62 @@ Deno.test("a refund for one guild refuses a charge whose money went to another g
   });
 });
 
-Deno.test("platform mode sells no one-time pass, so no pass money stays with the platform", async () => {
+Deno.test("a pass in platform mode pays the guild's own account; the platform keeps only its fee", async () => {
   await withSellingWorld(async (world) => {
     await onboard(world, world.a);
+    await onboard(world, world.b);
+    await setGuildSellerPolicy(world.db.sql, world.a.guildId, { platformFeePercent: 12.5 });
+    const price = world.stripeDouble.createPrice({
+      unitAmount: 999,
+      currency: "jpy",
+      recurring: false,
+    });
+    const [pass] = await world.db.sql<{ id: string }[]>`
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+        currency, billing_interval, access_kind)
+      values (${world.a.guildId}, ${price.id}, ${world.a.roleId},
+        ${world.db.sql.json({ en: { name: "Pass", description: "A lifetime pass" } })}, 999,
+        'jpy', null, 'lifetime')
+      returning id`;
+    assert.ok(pass);
+    const token = await world.issueLink(world.a);
+    const opened = await world.ask("checkout-session", { token, planId: pass.id });
+    assert.equal(opened.status, 200, JSON.stringify(opened.body));
+    const sessionId = String(opened.body.url).split("/").at(-1) ?? "";
+    const paid = world.stripeDouble.completePayment(sessionId);
+
+    // 999 yen x 12.5% = 124.875: the fee is 125 yen, the whole 999 goes to guild A's account.
+    assert.equal(paid.charge.transfer_data?.destination, world.a.accountId);
+    assert.equal(paid.charge.on_behalf_of, world.a.accountId);
+    assert.equal(paid.charge.application_fee_amount, 125);
+    const transfers = [...world.stripeDouble.connect.transfers.values()];
+    assert.deepEqual(transfers.map((t) => [t.destination, t.amount]), [[world.a.accountId, 999]]);
+    const fees = [...world.stripeDouble.connect.applicationFees.values()];
+    assert.deepEqual(fees.map((f) => [f.account, f.amount]), [[world.a.accountId, 125]]);
+
+    const thanks = await world.ask("checkout-complete", { sessionId });
+    assert.deepEqual(thanks.body, { status: "granting" });
+    const [row] = await world.db.sql<{ entitled: boolean; guild_id: string }[]>`
+      select m.entitled, m.guild_id from rolepass.memberships m
+      join rolepass.member_passes p on p.membership_id = m.id
+      where m.discord_user_id = ${MEMBER_ID}`;
+    assert.deepEqual({ ...row }, { entitled: true, guild_id: world.a.guildId });
+
+    const refund = await refundLastPayment(
+      { sql: world.db.sql, stripe: world.gateway, now: () => new Date(), mode: "platform" },
+      world.a.guildId,
+      MEMBER_ID,
+    );
+    assert.ok(refund.ok, JSON.stringify(refund));
+    const transfer = [...world.stripeDouble.connect.transfers.values()][0];
+    assert.equal(transfer?.amount_reversed, 999, "guild A returns the whole pass");
+    const fee = [...world.stripeDouble.connect.applicationFees.values()][0];
+    assert.equal(fee?.amount_refunded, 125, "the platform gives its fee back, as A's policy says");
+  });
+});
+
+Deno.test("a pass of a guild whose account cannot take charges opens no Checkout", async () => {
+  await withSellingWorld(async (world) => {
     const price = world.stripeDouble.createPrice({
       unitAmount: 3000,
       currency: "jpy",
@@ -218,6 +271,7 @@ Deno.test("platform mode sells no one-time pass, so no pass money stays with the
         'jpy', null, 'lifetime')
       returning id`;
     assert.ok(pass);
+    await onboard(world, world.b);
     const token = await world.issueLink(world.a);
     const opened = await world.ask("checkout-session", { token, planId: pass.id });
     assert.equal(opened.status, 409);

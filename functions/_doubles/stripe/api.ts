@@ -797,6 +797,7 @@ function createCheckoutSession(state: StripeState, params: FormParams): Stripe.C
     mode,
     customer,
     currency: resolved[0]?.price$.currency ?? null,
+    amount: total,
   });
   const session = fromTemplate<Stripe.Checkout.Session>("checkout.session");
   Object.assign(session, {

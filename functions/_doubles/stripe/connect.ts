@@ -32,7 +32,13 @@ import {
   readString,
   validateParams,
 } from "./params.ts";
-import type { ConnectedMoney, DestinationCharge, RefundFlags, StripeState } from "./state.ts";
+import type {
+  ConnectedMoney,
+  DestinationCharge,
+  PaymentDestination,
+  RefundFlags,
+  StripeState,
+} from "./state.ts";
 import { StripeState as AccountState } from "./state.ts";
 
 /** One connected account's own objects, events and billing engine. */
@@ -367,14 +373,56 @@ export class Connect implements ConnectedMoney {
         );
       }
     }
+    this.checkAccounts(destination, onBehalfOf, "subscription_data");
+  }
+
+  /** Checks the Connect parameters of a payment-mode Checkout Session charging `amount`. */
+  checkPaymentDestination(payment: PaymentDestination, amount: number): void {
+    const { destination, onBehalfOf, applicationFeeAmount } = payment;
+    if (applicationFeeAmount !== null && destination === null) {
+      throw invalidRequest(
+        "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct " +
+          "payment (using an OAuth key or Stripe-Account header) or destination payment (using " +
+          "`transfer_data[destination]`).",
+        "payment_intent_data[application_fee_amount]",
+      );
+    }
+    if (
+      applicationFeeAmount !== null && (applicationFeeAmount < 0 || applicationFeeAmount > amount)
+    ) {
+      throw invalidParameter(
+        "payment_intent_data[application_fee_amount]",
+        `The application_fee_amount (${applicationFeeAmount}) must be between 0 and the ` +
+          `amount of the payment (${amount}).`,
+        "parameter_invalid_integer",
+      );
+    }
+    this.checkAccounts(destination, onBehalfOf, "payment_intent_data");
+  }
+
+  /** The destination must take transfers, and the account charged on behalf of take charges. */
+  private checkAccounts(destination: string | null, onBehalfOf: string | null, prefix: string) {
+    if (destination !== null) {
+      const account = this.accounts.get(destination);
+      if (!account) {
+        throw resourceMissing("destination", destination, `${prefix}[transfer_data][destination]`);
+      }
+      if ((account.capabilities as Record<string, string>).transfers !== "active") {
+        throw invalidRequest(
+          "Your destination account needs to have at least one of the following capabilities " +
+            "enabled: transfers, crypto_transfers, legacy_payments",
+          `${prefix}[transfer_data][destination]`,
+        );
+      }
+    }
     if (onBehalfOf !== null) {
       const account = this.accounts.get(onBehalfOf);
-      if (!account) throw resourceMissing("account", onBehalfOf, "subscription_data[on_behalf_of]");
+      if (!account) throw resourceMissing("account", onBehalfOf, `${prefix}[on_behalf_of]`);
       if (!account.charges_enabled) {
         throw invalidRequest(
           `The account ${onBehalfOf} cannot take charges yet: its charges_enabled is false ` +
             "until it completes onboarding.",
-          "subscription_data[on_behalf_of]",
+          `${prefix}[on_behalf_of]`,
         );
       }
     }
@@ -392,7 +440,32 @@ export class Connect implements ConnectedMoney {
     const destination = subscription?.transfer_data?.destination;
     if (!subscription || typeof destination !== "string") return;
     const percent = subscription.application_fee_percent ?? 0;
-    const feeAmount = Math.round(charge.amount * percent / 100);
+    this.settleDestination(charge, invoice, {
+      destination,
+      onBehalfOf: typeof subscription.on_behalf_of === "string" ? subscription.on_behalf_of : null,
+      feeAmount: Math.round(charge.amount * percent / 100),
+    });
+  }
+
+  /** A payment-mode destination charge was paid: settled as an invoice's is, with its fixed fee. */
+  settlePayment(charge: Stripe.Charge, payment: PaymentDestination): void {
+    if (payment.destination === null) return;
+    this.settleDestination(charge, null, {
+      destination: payment.destination,
+      onBehalfOf: payment.onBehalfOf,
+      feeAmount: payment.applicationFeeAmount ?? 0,
+    });
+  }
+
+  private settleDestination(
+    charge: Stripe.Charge,
+    invoice: Stripe.Invoice | null,
+    { destination, onBehalfOf, feeAmount }: {
+      destination: string;
+      onBehalfOf: string | null;
+      feeAmount: number;
+    },
+  ): void {
     const now = this.platform.state.now();
     const scope = this.scopes.get(destination);
     const payment = scope
@@ -429,18 +502,20 @@ export class Connect implements ConnectedMoney {
     this.platform.state.add(this.transfers, transfer);
     Object.assign(charge, {
       destination,
-      on_behalf_of: subscription.on_behalf_of ?? null,
+      on_behalf_of: onBehalfOf,
       transfer: transfer.id,
       transfer_data: { amount: null, destination },
       transfer_group: transfer.transfer_group,
       application_fee_amount: feeAmount || null,
       application_fee: null,
     });
-    Object.assign(invoice, {
-      application_fee_amount: feeAmount || null,
-      on_behalf_of: subscription.on_behalf_of ?? null,
-      transfer_data: { amount: null, destination },
-    });
+    if (invoice) {
+      Object.assign(invoice, {
+        application_fee_amount: feeAmount || null,
+        on_behalf_of: onBehalfOf,
+        transfer_data: { amount: null, destination },
+      });
+    }
     this.platform.events.emit("transfer.created", transfer);
     if (feeAmount > 0) {
       const fee = {

@@ -18,11 +18,17 @@ import {
   checkMetadata,
   mergeMetadata,
   readBoolean,
+  readInteger,
   readList,
   readObject,
   readString,
 } from "./params.ts";
-import type { CheckoutRequest, StripeState, SubscriptionSelling } from "./state.ts";
+import type {
+  CheckoutRequest,
+  PaymentDestination,
+  StripeState,
+  SubscriptionSelling,
+} from "./state.ts";
 
 /** Options for {@link buildCoupon}. */
 export interface CreateCouponOptions {
@@ -676,6 +682,15 @@ export class Selling {
       this.events.emit("payment_intent.payment_failed", paymentIntent);
       return { session, paymentIntent, charge, invoice: null };
     }
+    if (request.paymentDestination) {
+      const { destination, onBehalfOf, applicationFeeAmount } = request.paymentDestination;
+      Object.assign(paymentIntent, {
+        application_fee_amount: applicationFeeAmount,
+        on_behalf_of: onBehalfOf,
+        transfer_data: destination ? { destination } : null,
+      });
+      this.state.connectedMoney?.settlePayment(charge, request.paymentDestination);
+    }
     let applied: Stripe.Discount | null = null;
     if (discount) {
       applied = buildDiscount(this.state, {
@@ -845,12 +860,18 @@ export class Selling {
 export function checkoutSellingParams(
   state: StripeState,
   params: FormParams,
-  context: { mode: string; customer: Stripe.Customer | undefined; currency: string | null },
+  context: {
+    mode: string;
+    customer: Stripe.Customer | undefined;
+    currency: string | null;
+    /** What the line items cost, before discounts and tax. */
+    amount: number;
+  },
 ): {
   session: Partial<Stripe.Checkout.Session>;
   request: Pick<
     CheckoutRequest,
-    "discount" | "saveAddress" | "paymentIntentMetadata" | "invoiceCreation"
+    "discount" | "saveAddress" | "paymentIntentMetadata" | "invoiceCreation" | "paymentDestination"
   >;
 } {
   const { mode, customer } = context;
@@ -916,6 +937,16 @@ export function checkoutSellingParams(
   }
   const paymentIntentData = readObject(params, "payment_intent_data") ?? {};
   checkMetadata(paymentIntentData.metadata, "payment_intent_data[metadata]");
+  const paymentDestination = paymentDestinationOf(paymentIntentData);
+  if (paymentDestination) {
+    if (!state.connectedMoney) {
+      throw invalidRequest(
+        "Only Stripe Connect platforms can work with other accounts.",
+        "payment_intent_data",
+      );
+    }
+    state.connectedMoney.checkPaymentDestination(paymentDestination, context.amount);
+  }
   const invoiceCreation = readBoolean(readObject(params, "invoice_creation") ?? {}, "enabled") ??
     false;
   return {
@@ -947,6 +978,23 @@ export function checkoutSellingParams(
       saveAddress,
       paymentIntentMetadata: mergeMetadata({}, paymentIntentData.metadata),
       invoiceCreation,
+      ...(paymentDestination ? { paymentDestination } : {}),
     },
+  };
+}
+
+/** `payment_intent_data`'s Connect parameters (a destination charge), or null for none. */
+function paymentDestinationOf(paymentIntentData: FormParams): PaymentDestination | null {
+  const destination = readString(
+    readObject(paymentIntentData, "transfer_data") ?? {},
+    "destination",
+  );
+  const onBehalfOf = readString(paymentIntentData, "on_behalf_of");
+  const fee = readInteger(paymentIntentData, "application_fee_amount");
+  if (!destination && !onBehalfOf && fee === undefined) return null;
+  return {
+    destination: destination ?? null,
+    onBehalfOf: onBehalfOf ?? null,
+    applicationFeeAmount: fee ?? null,
   };
 }

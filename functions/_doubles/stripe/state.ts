@@ -22,6 +22,8 @@ export interface CheckoutRequest {
   invoiceCreation?: boolean;
   /** The PaymentIntent a declined payment-mode attempt left, which a later payment reuses. */
   pendingPaymentIntentId?: string;
+  /** Connect's `payment_intent_data` (a payment-mode destination charge). */
+  paymentDestination?: PaymentDestination;
   /** Connect's `subscription_data` (destination charges), copied onto the subscription. */
   destinationCharge?: DestinationCharge;
   /** `subscription_data[trial_period_days]` with `trial_settings`: the subscription starts trialing. */
@@ -44,6 +46,13 @@ export interface DestinationCharge {
   applicationFeePercent: number | null;
 }
 
+/** A payment-mode destination charge: `payment_intent_data`'s Connect parameters. */
+export interface PaymentDestination {
+  destination: string | null;
+  onBehalfOf: string | null;
+  applicationFeeAmount: number | null;
+}
+
 /** The Connect flags of `POST /v1/refunds`. */
 export interface RefundFlags {
   reverseTransfer: boolean;
@@ -54,6 +63,8 @@ export interface RefundFlags {
 export interface ConnectedMoney {
   checkDestination(destinationCharge: DestinationCharge): void;
   settleCharge(charge: Stripe.Charge, invoice: Stripe.Invoice): void;
+  checkPaymentDestination(payment: PaymentDestination, amount: number): void;
+  settlePayment(charge: Stripe.Charge, payment: PaymentDestination): void;
   checkRefund(charge: Stripe.Charge, flags: RefundFlags): void;
   settleRefund(charge: Stripe.Charge, refund: Stripe.Refund, flags: RefundFlags): void;
 }
