@@ -200,3 +200,36 @@ export function lostDisputeRecovery(
     notRecovered: wanted - reverseAmount,
   };
 }
+
+/** Where the money of a subscription, invoice, charge or payment goes, as Stripe says. */
+export interface MoneyDestination {
+  customerId: string | null;
+  /** `transfer_data.destination`: the connected account paid; null for the platform alone. */
+  destination: string | null;
+  /** `on_behalf_of`: the settlement merchant; null when the platform is. */
+  onBehalfOf: string | null;
+}
+
+/**
+ * Why money may not be applied to a guild in platform mode, or null when it may: a guild's
+ * members pay the guild's own account only, so money paid to another account, or to the platform
+ * alone, never changes that guild's members (docs/DECISIONS.md).
+ */
+export function foreignMoneyReason(
+  guildId: string,
+  guildAccountId: string | null,
+  money: MoneyDestination,
+): string | null {
+  const paid = money.destination ?? "the platform alone";
+  if (guildAccountId === null) {
+    return `the money goes to ${paid}, and guild ${guildId} has no Stripe account`;
+  }
+  if (money.destination !== guildAccountId) {
+    return `the money goes to ${paid}, not to guild ${guildId}'s account ${guildAccountId}`;
+  }
+  if (money.onBehalfOf !== null && money.onBehalfOf !== guildAccountId) {
+    return `the money is settled on behalf of ${money.onBehalfOf}, not guild ${guildId}'s ` +
+      `account ${guildAccountId}`;
+  }
+  return null;
+}

@@ -17,7 +17,11 @@ import {
   type PortalSessionRequest,
   stripeCheckoutSessionState,
 } from "../_core/checkout_session.ts";
-import { type ConnectedAccountFacts, stripeConnectedAccount } from "../_core/connect.ts";
+import {
+  type ConnectedAccountFacts,
+  type MoneyDestination,
+  stripeConnectedAccount,
+} from "../_core/connect.ts";
 import type { Locale } from "../_core/locale.ts";
 import type { CheckoutTrial } from "../_core/trial.ts";
 import {
@@ -295,6 +299,22 @@ const returnedMoney = z.object({
   }))
 );
 
+/** A Stripe object whose money goes somewhere: what an event of the platform endpoint is about. */
+export interface MoneyObject {
+  kind: "subscription" | "invoice" | "checkout_session" | "charge" | "refund" | "dispute";
+  id: string;
+}
+
+const moneyDestinationSchema = z.object({
+  customer: idOf.nullable().optional(),
+  on_behalf_of: idOf.nullable().optional(),
+  transfer_data: z.object({ destination: idOf.nullable() }).nullable().optional(),
+}).transform((object): MoneyDestination => ({
+  customerId: object.customer ?? null,
+  destination: object.transfer_data?.destination ?? null,
+  onBehalfOf: object.on_behalf_of ?? null,
+}));
+
 /** A dispute and the charge it is about: where the charge's money went, and Stripe's fee. */
 export interface DisputedCharge {
   id: string;
@@ -488,6 +508,11 @@ export interface StripeGateway {
   retrieveTransferMoney(transferId: string): Promise<ConnectMoney>;
   /** An application fee taken from a connected account, with its refunds. */
   retrieveApplicationFeeMoney(feeId: string): Promise<ConnectMoney>;
+  /**
+   * Where the money of `object` goes (platform mode): a subscription's and its invoices' transfer
+   * data, a Checkout Session's subscription or payment, a refund's or dispute's charge.
+   */
+  retrieveMoneyDestination(object: MoneyObject): Promise<MoneyDestination>;
   /** A dispute with its charge's customer, destination account and transfer (platform mode). */
   retrieveDisputedCharge(disputeId: string): Promise<DisputedCharge>;
   /**
@@ -818,6 +843,43 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
     },
     async retrieveApplicationFeeMoney(feeId) {
       return applicationFeeMoneySchema.parse(await stripe.applicationFees.retrieve(feeId));
+    },
+    async retrieveMoneyDestination({ kind, id }) {
+      switch (kind) {
+        case "subscription":
+          return moneyDestinationSchema.parse(await stripe.subscriptions.retrieve(id));
+        case "invoice": {
+          // An invoice carries its subscription's transfer data from when it was finalized.
+          const invoice = await stripe.invoices.retrieve(id);
+          const own = moneyDestinationSchema.parse(invoice);
+          const subscription = invoice.parent?.subscription_details?.subscription;
+          if (own.destination !== null || !subscription) return own;
+          return moneyDestinationSchema.parse(
+            await stripe.subscriptions.retrieve(
+              typeof subscription === "string" ? subscription : subscription.id,
+            ),
+          );
+        }
+        case "checkout_session": {
+          const session = await stripe.checkout.sessions.retrieve(id, {
+            expand: ["subscription", "payment_intent"],
+          });
+          const paid = session.subscription ?? session.payment_intent;
+          return typeof paid === "object" && paid !== null
+            ? moneyDestinationSchema.parse(paid)
+            : moneyDestinationSchema.parse({ customer: session.customer });
+        }
+        case "charge":
+          return moneyDestinationSchema.parse(await stripe.charges.retrieve(id));
+        case "refund": {
+          const refund = await stripe.refunds.retrieve(id, { expand: ["charge"] });
+          return moneyDestinationSchema.parse(refund.charge ?? {});
+        }
+        case "dispute": {
+          const dispute = await stripe.disputes.retrieve(id, { expand: ["charge"] });
+          return moneyDestinationSchema.parse(dispute.charge);
+        }
+      }
     },
     async retrieveDisputedCharge(disputeId) {
       return disputedChargeSchema.parse(

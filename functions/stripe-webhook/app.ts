@@ -19,6 +19,7 @@ import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import type { SyncDeps } from "../_shared/subscription_sync.ts";
 import { type ConnectWebhookDeps, createConnectWebhookApp } from "./connect.ts";
 import { isDisputeClosedEvent, recoverLostDispute } from "./connect_dispute.ts";
+import { refuseForeignMoney } from "./connect_destination.ts";
 import { isConnectMoneyEvent, processConnectMoneyEvent } from "./connect_money.ts";
 import { MalformedEventError, processEvent } from "./event_processing.ts";
 import { checkSignatureHeader } from "./signature_header.ts";
@@ -79,11 +80,13 @@ export function createApp(deps: WebhookDeps): Hono<RequestContextEnv> {
     const rawBody = new TextDecoder().decode(body.bytes);
     const envelope = await verifyEvent(deps.stripe, rawBody, signature, deps.webhookSecrets, now);
     const log = c.var.log.child({ eventId: envelope.id, eventType: envelope.type });
-    // Platform mode: transfers and application fees are the communities' side of the money.
+    // Platform mode: transfers and application fees are the communities' side of the money, and
+    // a member's money must have gone to their own guild's account.
     const outcome = deps.connect && envelope.account === null &&
         isConnectMoneyEvent(envelope.type)
       ? await processConnectMoneyEvent(deps.connect, envelope, log)
-      : await processEvent(deps, envelope, log);
+      : (deps.connect && await refuseForeignMoney(deps.connect, envelope, log)) ||
+        await processEvent(deps, envelope, log);
     // Platform mode: a lost dispute is taken back from the guild once, on any delivery.
     const recovery = deps.connect && isDisputeClosedEvent(envelope)
       ? await recoverLostDispute(deps.connect, envelope, log)

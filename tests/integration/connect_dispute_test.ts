@@ -7,86 +7,12 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
-import { createApp as createCheckoutApp } from "../../functions/checkout/app.ts";
-import {
-  depsFromConfig as checkoutDeps,
-  loadConfig as loadCheckoutConfig,
-} from "../../functions/checkout/config.ts";
 import { setGuildSellerPolicy } from "../../functions/_shared/guild_stripe_accounts.ts";
-import { type ConnectWorld, createConnectWorld, type WorldGuild } from "./connect_world.ts";
+import type { ConnectWorld } from "./connect_world.ts";
+import { withMemberWorld } from "./connect_member_world.ts";
 
 const MEMBER_A = "200000000000000011";
 const MEMBER_B = "200000000000000012";
-const LOG_CHANNEL = "400000000000000001";
-
-interface DisputeWorld extends ConnectWorld {
-  /** A member of `guild` pays through Checkout; returns the subscription. */
-  subscribe(guild: WorldGuild, memberId: string): Promise<Stripe.Subscription>;
-  /** Posts every platform event of `type` not yet posted, in order, and returns the answers. */
-  deliver(type: string): Promise<Record<string, unknown>[]>;
-}
-
-async function withDisputeWorld(fn: (world: DisputeWorld) => Promise<void>) {
-  const world = await createConnectWorld();
-  const deps = checkoutDeps(
-    loadCheckoutConfig({ ...world.env, PUBLIC_SITE_URL: "https://plans.rolepass.test" }),
-  );
-  const checkout = createCheckoutApp(deps);
-  const posted = new Set<string>();
-  const deliver = async (type: string) => {
-    const answers: Record<string, unknown>[] = [];
-    for (const event of world.stripeDouble.events({ type })) {
-      if (posted.has(event.id)) continue;
-      posted.add(event.id);
-      const response = await world.post("/stripe-webhook", event);
-      assert.equal(response.status, 200, await response.clone().text());
-      answers.push(await response.json());
-    }
-    return answers;
-  };
-  try {
-    for (const guild of [world.a, world.b]) {
-      await world.db.sql`
-        update rolepass.guilds set operator_log_channel_id = ${LOG_CHANNEL}
-        where id = ${guild.guildId}`;
-      world.stripeDouble.connect.completeOnboarding(guild.accountId);
-      const event = world.stripeDouble.connect.events()
-        .filter((e) => e.account === guild.accountId).at(-1);
-      assert.ok(event, "account.updated was emitted");
-      assert.equal(
-        (await (await world.post("/stripe-webhook/connect", event)).json()).status,
-        "applied",
-      );
-    }
-    await fn({
-      ...world,
-      async subscribe(guild, memberId) {
-        const token = newLinkToken();
-        await world.db.sql`
-          insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
-            created_at, expires_at)
-          values (${await hashLinkToken(token)}, 'join', ${guild.guildId}, ${memberId}, 'ja',
-            now(), now() + interval '15 minutes')`;
-        const response = await checkout.request("/checkout/checkout-session", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ token, planId: guild.planId }),
-        });
-        const body = await response.json();
-        assert.equal(response.status, 200, JSON.stringify(body));
-        const sessionId = String(body.url).split("/").at(-1) ?? "";
-        const subscription = world.stripeDouble.completeCheckout(sessionId).subscription;
-        await deliver("checkout.session.completed");
-        return subscription;
-      },
-      deliver,
-    });
-  } finally {
-    await deps.sql.end({ timeout: 5 });
-    await world.close();
-  }
-}
 
 function transferTo(world: ConnectWorld, accountId: string): Stripe.Transfer {
   const transfer = [...world.stripeDouble.connect.transfers.values()]
@@ -106,7 +32,7 @@ function reversalRequests(world: ConnectWorld) {
 }
 
 Deno.test("a lost dispute takes the amount back from the guild's own transfer, once", async () => {
-  await withDisputeWorld(async (world) => {
+  await withMemberWorld(async (world) => {
     const inA = await world.subscribe(world.a, MEMBER_A);
     await world.subscribe(world.b, MEMBER_B);
     const dispute = world.stripeDouble.openDispute(inA.id);
@@ -163,7 +89,7 @@ Deno.test("a lost dispute takes the amount back from the guild's own transfer, o
 });
 
 Deno.test("a won dispute takes nothing back from the guild", async () => {
-  await withDisputeWorld(async (world) => {
+  await withMemberWorld(async (world) => {
     const inA = await world.subscribe(world.a, MEMBER_A);
     const dispute = world.stripeDouble.openDispute(inA.id);
     world.stripeDouble.closeDispute(dispute.id, "won");
@@ -178,7 +104,7 @@ Deno.test("a won dispute takes nothing back from the guild", async () => {
 });
 
 Deno.test("the guild's policy decides: the fee as far as the transfer reaches, or nothing", async () => {
-  await withDisputeWorld(async (world) => {
+  await withMemberWorld(async (world) => {
     await setGuildSellerPolicy(world.db.sql, world.a.guildId, {
       lostDisputeRecovery: "amount_and_fee",
       refundApplicationFee: false,

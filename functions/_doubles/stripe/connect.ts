@@ -665,6 +665,24 @@ export class Connect implements ConnectedMoney {
     this.platform.events.emit("application_fee.refunded", fee, before);
   }
 
+  /**
+   * What an edit of a subscription's destination in the Dashboard does (Stripe lets
+   * `transfer_data` and `on_behalf_of` change): its next invoices pay `accountId`, or the platform
+   * alone with null. Emits customer.subscription.updated.
+   */
+  redirectSubscription(subscriptionId: string, accountId: string | null): Stripe.Subscription {
+    const subscription = this.platform.state.subscriptions.get(subscriptionId);
+    if (!subscription) throw resourceMissing("subscription", subscriptionId);
+    const before = structuredClone(subscription);
+    Object.assign(subscription, {
+      on_behalf_of: accountId,
+      transfer_data: accountId ? { amount_percent: null, destination: accountId } : null,
+      application_fee_percent: accountId ? subscription.application_fee_percent : null,
+    });
+    this.platform.events.emit("customer.subscription.updated", subscription, before);
+    return structuredClone(subscription);
+  }
+
   /** POSTs connected accounts' undelivered events to the Connect endpoints. */
   async deliverEvents(options: DeliverOptions = {}): Promise<DeliveryAttempt[]> {
     const attempts: DeliveryAttempt[] = [];
