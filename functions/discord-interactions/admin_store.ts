@@ -191,7 +191,11 @@ export function createAdminStore(sql: Sql): AdminStore {
             from rolepass.role_comps c
             where c.guild_id = m.guild_id and c.discord_user_id = m.discord_user_id
               and (c.expires_at is null or c.expires_at > now())
-            order by c.expires_at desc nulls first limit 1) as comp
+            -- A comp holds a row per role of its plan: the plan's first role names it.
+            order by c.expires_at desc nulls first,
+              exists (select 1 from rolepass.plans p
+                where p.guild_id = c.guild_id and p.discord_role_id = c.discord_role_id) desc
+            limit 1) as comp
         from rolepass.memberships m
         join rolepass.guilds g on g.id = m.guild_id
         left join rolepass.plans p on p.id = m.plan_id

@@ -199,3 +199,31 @@ Deno.test("grant refuses a non-operator, a role of no plan, and a malformed or p
     assertEquals(members.length, 0);
   });
 });
+
+Deno.test("a comp of a plan with several roles gives them all, and its end takes them all", async () => {
+  await withRoleSync(async (w) => {
+    const supporters = w.discord.addRole(w.guildId, { name: "Supporters", position: 3 });
+    const planRoles = [w.goldRoleId, supporters.id];
+    await w.db.sql`update rolepass.plans set discord_role_ids = ${planRoles}::text[]
+      where id = ${w.goldPlanId}`;
+    w.discord.addMember(w.guildId, ALICE);
+    const held = () => [...w.discord.memberRoles(w.guildId, ALICE) ?? []].sort();
+
+    const text = await rolepass(w, "grant", { member: ALICE, plan: w.goldRoleId });
+    assert(text.includes(`Gave <@${ALICE}> Gold (<@&${w.goldRoleId}>)`), text);
+    await w.settle();
+    assertEquals(held(), [...planRoles].sort());
+
+    await rolepass(w, "grant", { member: ALICE, plan: w.silverRoleId });
+    await w.settle();
+    assertEquals(held(), [w.silverRoleId], "the new comp replaces the whole old set");
+
+    await rolepass(w, "grant", { member: ALICE, plan: w.goldRoleId, until: "2099-12-31" });
+    await w.settle();
+    const ended = await rolepass(w, "revoke", { member: ALICE });
+    assert(ended.includes(`comp of <@&${w.goldRoleId}>`), ended);
+    await w.settle();
+    assertEquals(held(), []);
+    assertEquals(await comps(w), []);
+  });
+});
