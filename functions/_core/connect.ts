@@ -33,6 +33,11 @@ export interface ConnectedAccountFacts {
   requirementsDue: string[];
   /** `requirements.disabled_reason`, when Stripe stopped charges or payouts. */
   disabledReason: string | null;
+  /**
+   * `requirements.current_deadline`: when what is due must be provided before Stripe stops the
+   * account (read from Stripe; not stored).
+   */
+  requirementsDeadline?: Date | null;
 }
 
 /** A Stripe Account as the API answers it, parsed to the facts rolepass keeps. */
@@ -44,6 +49,7 @@ export const stripeConnectedAccount = z.object({
   requirements: z.object({
     currently_due: z.array(z.string()).nullable().optional(),
     disabled_reason: z.string().nullable().optional(),
+    current_deadline: z.number().int().nullable().optional(),
   }).nullable().optional(),
 }).transform((account): ConnectedAccountFacts => ({
   accountId: account.id,
@@ -52,6 +58,9 @@ export const stripeConnectedAccount = z.object({
   payoutsEnabled: account.payouts_enabled,
   requirementsDue: account.requirements?.currently_due ?? [],
   disabledReason: account.requirements?.disabled_reason ?? null,
+  requirementsDeadline: account.requirements?.current_deadline
+    ? new Date(account.requirements.current_deadline * 1000)
+    : null,
 }));
 
 /**

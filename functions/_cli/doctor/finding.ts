@@ -20,6 +20,8 @@ export type CheckId =
   | "stripe.prices"
   | "stripe.webhook"
   | "stripe.portal"
+  | "stripe.connect"
+  | "stripe.connect_accounts"
   | "database.migrations"
   | "database.plans"
   | "vault.role_sync";

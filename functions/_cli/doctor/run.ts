@@ -25,6 +25,7 @@ import { checkDiscordToken } from "./discord_token_check.ts";
 import { checkEnvironment } from "./env_check.ts";
 import { type Finding, skip } from "./finding.ts";
 import { fetchStripeFacts } from "./stripe_facts.ts";
+import { checkPlatformMode, fetchConnectFacts } from "./stripe_connect_check.ts";
 import { checkStripeKey } from "./stripe_key_check.ts";
 import { checkPrices } from "./stripe_prices_check.ts";
 import { checkCustomerPortal, checkPortalPlanSwitching } from "./stripe_portal_check.ts";
@@ -119,6 +120,15 @@ export async function runDoctor(
     );
     report(checkCustomerPortal(facts));
     if (guilds) report(checkPortalPlanSwitching(facts, guilds));
+    report(checkPlatformMode(
+      await fetchConnectFacts(rawEnv, {
+        databaseUrl: env.DATABASE_URL,
+        stripe,
+        guilds,
+        webhookEndpoints: facts.webhookEndpoints,
+        supabaseUrl: env.SUPABASE_URL,
+      }),
+    ));
   } else {
     report([
       skip("stripe.key", "Stripe key, prices, webhook endpoint and portal", "STRIPE_SECRET_KEY"),

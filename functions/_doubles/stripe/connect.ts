@@ -257,6 +257,21 @@ export class Connect implements ConnectedMoney {
     });
   }
 
+  /**
+   * Stripe asking for more by a deadline: the listed requirements become currently due with
+   * `current_deadline`, and charges and payouts go on until then (emits account.updated).
+   */
+  requireInformationBy(accountId: string, due: string[], deadline: Date): Stripe.Account {
+    return this.updateAccount(accountId, (account) => {
+      account.requirements = {
+        ...requirementsOf(due),
+        current_deadline: Math.floor(deadline.getTime() / 1000),
+        disabled_reason: null,
+        past_due: [],
+      };
+    });
+  }
+
   private updateAccount(accountId: string, change: (account: Stripe.Account) => void) {
     const account = this.account(accountId, "id");
     const before = structuredClone(account);

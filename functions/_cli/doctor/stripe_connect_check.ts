@@ -1,0 +1,287 @@
+/**
+ * Checks of platform mode (Stripe Connect Express, `ROLEPASS_STRIPE_MODE=platform`): the Connect
+ * endpoint's secret and webhook endpoint, the money events the platform endpoint needs, and for
+ * each guild that sells, its connected account as Stripe has it now: details submitted, charges
+ * and payouts enabled, what is due and by when, and the platform fee. A guild that sells through an
+ * account that cannot take charges is a failure: its members would meet a plan page that cannot
+ * take their money. Standalone deployments get no finding from here.
+ */
+import {
+  type ConnectedAccountFacts,
+  type SellerStanding,
+  sellerStanding,
+  type StripeMode,
+} from "../../_core/connect.ts";
+import { stripeWebhookUrl } from "../../_core/health.ts";
+import { createSql } from "../../_shared/db.ts";
+import {
+  type GuildStripeAccount,
+  guildStripeAccount,
+} from "../../_shared/guild_stripe_accounts.ts";
+import type { StripeGateway, WebhookEndpointFacts } from "../../_shared/stripe_gateway.ts";
+import { webhookPlatformConfigFrom } from "../../_shared/platform_env.ts";
+import type { ConfiguredGuild } from "./configured_plans.ts";
+import { fail, type Finding, pass, skip, warn } from "./finding.ts";
+import { answered, describeFailure, type Probe, refused } from "./probe.ts";
+
+/** The Connect endpoint's events: a connected account's state. */
+export const CONNECT_ENDPOINT_EVENTS: readonly string[] = ["account.updated"];
+
+/** What the platform endpoint also needs in platform mode: the communities' side of the money. */
+export const PLATFORM_MONEY_EVENTS: readonly string[] = [
+  "transfer.created",
+  "transfer.reversed",
+  "application_fee.created",
+  "application_fee.refunded",
+];
+
+/** Where Stripe sends connected accounts' events: the Connect route of stripe-webhook. */
+export function connectWebhookUrl(supabaseUrl: string): string {
+  return `${stripeWebhookUrl(supabaseUrl)}/connect`;
+}
+
+/** A selling guild's connected account: what rolepass recorded and what Stripe says now. */
+export interface GuildConnectFacts {
+  guild: ConfiguredGuild;
+  /** Null: the guild has no connected account. */
+  recorded: GuildStripeAccount | null;
+  /** Stripe's account now; null when there is none to read. */
+  live: Probe<ConnectedAccountFacts> | null;
+}
+
+/** Everything the platform checks judge. */
+export interface ConnectFacts {
+  mode: StripeMode;
+  /** Why the platform settings are unusable (a missing Connect secret), or null. */
+  settingsProblem: string | null;
+  webhookEndpoints: Probe<WebhookEndpointFacts[]>;
+  supabaseUrl: string | null;
+  guilds: GuildConnectFacts[] | null;
+}
+
+/** Reads the mode, each selling guild's account (recorded and from Stripe). Never throws. */
+export async function fetchConnectFacts(
+  rawEnv: Record<string, string | undefined>,
+  sources: {
+    databaseUrl: string | undefined;
+    stripe: StripeGateway;
+    guilds: ConfiguredGuild[] | null;
+    webhookEndpoints: Probe<WebhookEndpointFacts[]>;
+    supabaseUrl: string | undefined;
+  },
+): Promise<ConnectFacts> {
+  let mode: StripeMode = "standalone";
+  let settingsProblem: string | null = null;
+  try {
+    mode = webhookPlatformConfigFrom(rawEnv).mode;
+  } catch (error) {
+    mode = rawEnv.ROLEPASS_STRIPE_MODE === "platform" ? "platform" : "standalone";
+    settingsProblem = error instanceof Error ? error.message : String(error);
+  }
+  const facts: ConnectFacts = {
+    mode,
+    settingsProblem,
+    webhookEndpoints: sources.webhookEndpoints,
+    supabaseUrl: sources.supabaseUrl ?? null,
+    guilds: null,
+  };
+  if (mode !== "platform" || !sources.databaseUrl || !sources.guilds) return facts;
+  const sql = createSql(sources.databaseUrl, { max: 1 });
+  try {
+    facts.guilds = [];
+    for (const guild of sources.guilds) {
+      const recorded = await guildStripeAccount(sql, guild.id);
+      const live = recorded
+        ? await ask(() => sources.stripe.retrieveConnectedAccount(recorded.accountId))
+        : null;
+      facts.guilds.push({ guild, recorded, live });
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  return facts;
+}
+
+async function ask<T>(question: () => Promise<T>): Promise<Probe<T>> {
+  try {
+    return answered(await question());
+  } catch (error) {
+    const stripeError = error as { statusCode?: number; code?: string; message?: string };
+    return refused(
+      stripeError.statusCode ?? null,
+      stripeError.code ?? null,
+      stripeError.message ?? String(error),
+    );
+  }
+}
+
+/** Judges platform mode; nothing for a standalone deployment. */
+export function checkPlatformMode(facts: ConnectFacts): Finding[] {
+  if (facts.mode !== "platform") return [];
+  const findings: Finding[] = [];
+  findings.push(
+    facts.settingsProblem
+      ? fail(
+        "stripe.connect",
+        `Platform mode is on but its settings are unusable: ${facts.settingsProblem}`,
+        "set STRIPE_CONNECT_WEBHOOK_SECRET to the signing secret of the webhook endpoint that " +
+          "listens to connected accounts",
+      )
+      : pass("stripe.connect", "Platform mode is on and the Connect endpoint's secret is set"),
+  );
+  findings.push(...checkConnectEndpoints(facts));
+  if (facts.guilds === null) {
+    findings.push(
+      skip(
+        "stripe.connect_accounts",
+        "Each guild's connected account",
+        "configured plans and DATABASE_URL",
+      ),
+    );
+  } else {
+    for (const guild of facts.guilds) findings.push(...checkGuildAccount(guild));
+  }
+  return findings;
+}
+
+function checkConnectEndpoints(facts: ConnectFacts): Finding[] {
+  if (!facts.supabaseUrl) {
+    return [skip("stripe.connect", "The Connect webhook endpoint", "SUPABASE_URL")];
+  }
+  const probe = facts.webhookEndpoints;
+  if (!probe.ok) {
+    return [
+      skip(
+        "stripe.connect",
+        `The Connect webhook endpoint (${describeFailure(probe)})`,
+        "a Stripe key that may list webhook endpoints",
+      ),
+    ];
+  }
+  const findings: Finding[] = [];
+  const connectUrl = connectWebhookUrl(facts.supabaseUrl);
+  const connect = enabledAt(probe.value, connectUrl);
+  if (!connect) {
+    findings.push(fail(
+      "stripe.connect",
+      `No enabled Stripe webhook endpoint listening to connected accounts points at ${connectUrl}`,
+      `Stripe Dashboard → Developers → Webhooks → Add endpoint → "Events on connected accounts": ` +
+        `URL ${connectUrl}, events ${CONNECT_ENDPOINT_EVENTS.join(", ")}; then set ` +
+        "STRIPE_CONNECT_WEBHOOK_SECRET to its signing secret",
+    ));
+  } else {
+    const missing = missingOf(connect, CONNECT_ENDPOINT_EVENTS);
+    findings.push(
+      missing.length
+        ? fail(
+          "stripe.connect",
+          `The Connect webhook endpoint ${connect.id} does not send ${missing.join(", ")}`,
+          "Stripe Dashboard → Developers → Webhooks → the endpoint → Select events: add them",
+        )
+        : pass(
+          "stripe.connect",
+          `The Connect webhook endpoint ${connect.id} sends account.updated to ${connectUrl}`,
+        ),
+    );
+  }
+  const platform = enabledAt(probe.value, stripeWebhookUrl(facts.supabaseUrl));
+  if (platform) {
+    const missing = missingOf(platform, PLATFORM_MONEY_EVENTS);
+    findings.push(
+      missing.length
+        ? fail(
+          "stripe.connect",
+          `The platform's webhook endpoint ${platform.id} does not send ${missing.join(", ")}: ` +
+            "transfers and platform fees would be missing from the communities' ledger",
+          "Stripe Dashboard → Developers → Webhooks → the endpoint → Select events: add them",
+        )
+        : pass(
+          "stripe.connect",
+          `The platform's webhook endpoint ${platform.id} sends transfers and platform fees`,
+        ),
+    );
+  }
+  return findings;
+}
+
+function enabledAt(
+  endpoints: readonly WebhookEndpointFacts[],
+  url: string,
+): WebhookEndpointFacts | null {
+  const same = (candidate: string) => candidate.replace(/\/+$/, "") === url.replace(/\/+$/, "");
+  return endpoints.find((endpoint) => same(endpoint.url) && endpoint.status === "enabled") ?? null;
+}
+
+function missingOf(endpoint: WebhookEndpointFacts, needed: readonly string[]): string[] {
+  if (endpoint.enabled_events.includes("*")) return [];
+  return needed.filter((event) => !endpoint.enabled_events.includes(event));
+}
+
+/** One guild that sells: its account must take charges; payouts and what is due are warnings. */
+export function checkGuildAccount(facts: GuildConnectFacts): Finding[] {
+  const { guild, recorded, live } = facts;
+  const who = `Guild ${guild.name} (${guild.id})`;
+  if (!recorded || !live) {
+    return [fail(
+      "stripe.connect_accounts",
+      `${who} sells ${guild.plans.length} plan(s) but has no connected account: its members ` +
+        "cannot pay",
+      `deno task connect -- onboard --guild ${guild.id}, and send the link to the community's owner`,
+    )];
+  }
+  if (!live.ok) {
+    return [fail(
+      "stripe.connect_accounts",
+      `${who}: cannot read its account ${recorded.accountId} (${describeFailure(live)})`,
+      "check that the account is still connected to the platform (Dashboard → Connect → " +
+        "Accounts), then run the doctor again",
+    )];
+  }
+  const account = live.value;
+  const standing: SellerStanding = sellerStanding(account);
+  const due = account.requirementsDue.length
+    ? `Stripe needs ${account.requirementsDue.join(", ")}` +
+      (account.requirementsDeadline ? ` by ${account.requirementsDeadline.toISOString()}` : "")
+    : "";
+  const findings: Finding[] = [];
+  if (standing !== "selling") {
+    findings.push(fail(
+      "stripe.connect_accounts",
+      `${who} sells, but its account ${account.accountId} cannot take charges` +
+        (standing === "onboarding" ? ": onboarding is not finished" : "") +
+        (due ? ` (${due})` : account.disabledReason ? ` (${account.disabledReason})` : ""),
+      standing === "onboarding"
+        ? `deno task connect -- onboard --guild ${guild.id} for a new onboarding link`
+        : "the community provides what is due in its Express Dashboard " +
+          `(deno task connect -- dashboard --guild ${guild.id})`,
+    ));
+  } else {
+    findings.push(pass(
+      "stripe.connect_accounts",
+      `${who} sells through ${account.accountId}, which takes charges ` +
+        `(platform fee ${recorded.platformFeePercent}%)`,
+    ));
+    if (due) {
+      findings.push(warn(
+        "stripe.connect_accounts",
+        `${who}: ${due}; charges stop if it is not provided`,
+        `the community provides it in its Express Dashboard (deno task connect -- dashboard --guild ${guild.id})`,
+      ));
+    }
+  }
+  if (!account.payoutsEnabled) {
+    findings.push(warn(
+      "stripe.connect_accounts",
+      `${who}: Stripe has paused payouts to the community's bank account`,
+      "the community checks its bank account and what is due in its Express Dashboard",
+    ));
+  }
+  if (recorded.platformFeePercent === 0) {
+    findings.push(warn(
+      "stripe.connect_accounts",
+      `${who}: the platform fee is 0%, so the platform keeps nothing of its sales`,
+      `deno task connect -- policy --guild ${guild.id} --fee <percent>, if that is not intended`,
+    ));
+  }
+  return findings;
+}
