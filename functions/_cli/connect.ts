@@ -8,8 +8,10 @@
  *   stands (what account.updated also keeps current).
  * - `dashboard --guild <id>` prints a link that signs the community into its Express Dashboard
  *   (payouts, statements, exports).
- * - `policy --guild <id> [--fee <percent>] [--refund-fee refund|keep]` changes the platform fee
- *   and whether a refund gives the platform's fee back (the transfer is always reversed).
+ * - `policy --guild <id> [--fee <percent>] [--refund-fee refund|keep]
+ *   [--dispute-recovery none|amount|amount_and_fee]` changes the platform fee, whether a refund
+ *   gives the platform's fee back (the transfer is always reversed), and what the platform takes
+ *   back from the guild's transfer when a dispute is lost.
  *
  * Reads ROLEPASS_STRIPE_MODE, STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, PUBLIC_SITE_URL and
  * DATABASE_URL (or SUPABASE_DB_URL) from the environment or the project's `.env`.
@@ -17,6 +19,8 @@
 import { z } from "zod";
 import {
   type GuildSellerSettings,
+  type LostDisputeRecovery,
+  lostDisputeRecoverySchema,
   platformFeePercentSchema,
   type SellerStanding,
   sellerStanding,
@@ -32,6 +36,7 @@ import {
   setGuildSellerPolicy,
   startStripeRead,
 } from "../_shared/guild_stripe_accounts.ts";
+import { issueConnectReturnToken } from "../_shared/connect_return_tokens.ts";
 import { stripeModeFrom } from "../_shared/platform_env.ts";
 import {
   connectStripe,
@@ -54,8 +59,11 @@ Express account, paid to the community's bank account.
              --country <two letters> (default JP), --email <the community's contact>.
   status     Reads the account from Stripe and says whether the guild can sell.
   dashboard  Prints a link to the community's Express Dashboard (payouts, statements, exports).
-  policy     --fee <percent> and/or --refund-fee refund|keep: whether refunds give the
-             platform's fee back (the community's share is always taken back).
+  policy     --fee <percent>, --refund-fee refund|keep: whether refunds give the
+             platform's fee back (the community's share is always taken back), and/or
+             --dispute-recovery none|amount|amount_and_fee: what a lost dispute takes back from
+             the community (the disputed amount, and Stripe's dispute fee as far as the
+             charge's transfer reaches).
 
 Reads ROLEPASS_STRIPE_MODE, STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, PUBLIC_SITE_URL and
 DATABASE_URL (or SUPABASE_DB_URL) from the environment or .env.`,
@@ -65,6 +73,7 @@ DATABASE_URL (or SUPABASE_DB_URL) from the environment or .env.`,
     country: { type: "string" },
     email: { type: "string" },
     "refund-fee": { type: "string" },
+    "dispute-recovery": { type: "string" },
   },
   maxPositionals: 1,
 };
@@ -79,14 +88,18 @@ export interface ConnectTaskDeps {
   publicSiteUrl: string;
 }
 
-/** The plan page's pages an Account Link sends the community back to. */
+/**
+ * The plan page's pages an Account Link sends the community back to; the return page answers only
+ * with `returnToken` (functions/_shared/connect_return_tokens.ts).
+ */
 export function onboardingReturnUrls(
   publicSiteUrl: string,
   guildId: string,
+  returnToken: string,
 ): { returnUrl: string; refreshUrl: string } {
   const base = publicSiteUrl.replace(/\/+$/, "");
   return {
-    returnUrl: `${base}/connect/return/${guildId}`,
+    returnUrl: `${base}/connect/return/${guildId}/${returnToken}`,
     refreshUrl: `${base}/connect/refresh/${guildId}`,
   };
 }
@@ -123,7 +136,11 @@ export async function startOnboarding(
   }
   const link = await deps.stripe.createOnboardingLink({
     accountId: account.accountId,
-    ...onboardingReturnUrls(deps.publicSiteUrl, request.guildId),
+    ...onboardingReturnUrls(
+      deps.publicSiteUrl,
+      request.guildId,
+      await issueConnectReturnToken(deps.sql, request.guildId),
+    ),
   });
   return { account, created, url: link.url, expiresAt: link.expiresAt };
 }
@@ -158,10 +175,16 @@ export function standingText(standing: SellerStanding, account: GuildStripeAccou
   }
 }
 
-function policyText(settings: GuildSellerSettings): string {
+const RECOVERY_TEXT: Record<LostDisputeRecovery, string> = {
+  none: "lost disputes are the platform's",
+  amount: "lost disputes take the amount back",
+  amount_and_fee: "lost disputes take the amount and the dispute fee back",
+};
+
+function policyText(settings: GuildSellerSettings & { lostDisputeRecovery: LostDisputeRecovery }) {
   return `platform fee ${settings.platformFeePercent}%, refunds ${
     settings.refundApplicationFee ? "give the fee back" : "keep the fee"
-  }`;
+  }, ${RECOVERY_TEXT[settings.lostDisputeRecovery]}`;
 }
 
 const feeSchema = z.string().regex(/^\d{1,3}(\.\d{1,2})?$/, "a percent such as 10 or 7.5")
@@ -199,6 +222,13 @@ export async function runConnect(
   const refundFee = args.flags["refund-fee"];
   if (refundFee !== undefined && refundFee !== "refund" && refundFee !== "keep") {
     output.error("--refund-fee is refund or keep.");
+    return USAGE_EXIT_CODE;
+  }
+  const disputeRecovery = args.flags["dispute-recovery"] === undefined
+    ? null
+    : lostDisputeRecoverySchema.safeParse(args.flags["dispute-recovery"]);
+  if (disputeRecovery && !disputeRecovery.success) {
+    output.error("--dispute-recovery is none, amount or amount_and_fee.");
     return USAGE_EXIT_CODE;
   }
   const country = z.string().regex(/^[A-Z]{2}$/).safeParse(args.flags.country ?? "JP");
@@ -259,13 +289,17 @@ export async function runConnect(
         return 0;
       }
       case "policy": {
-        if (!fee && refundFee === undefined) {
-          output.error("Say what to change: --fee <percent> and/or --refund-fee refund|keep.");
+        if (!fee && refundFee === undefined && !disputeRecovery) {
+          output.error(
+            "Say what to change: --fee <percent>, --refund-fee refund|keep and/or " +
+              "--dispute-recovery none|amount|amount_and_fee.",
+          );
           return USAGE_EXIT_CODE;
         }
         const updated = await setGuildSellerPolicy(sql, guildId, {
           ...(fee?.success ? { platformFeePercent: fee.data } : {}),
           ...(refundFee === undefined ? {} : { refundApplicationFee: refundFee === "refund" }),
+          ...(disputeRecovery?.success ? { lostDisputeRecovery: disputeRecovery.data } : {}),
         });
         if (!updated) {
           output.error(`Guild ${guildId} has no Stripe account yet: onboard it first.`);

@@ -9,6 +9,13 @@
 /** How long a link works unless the operator configures otherwise. */
 export const DEFAULT_LINK_TOKEN_TTL_SECONDS = 15 * 60;
 
+/**
+ * How long the return URL of a platform-mode onboarding link answers (same token rules as a
+ * member's link). Stripe's Account Link itself expires in minutes, but the community may take a
+ * while to fill in its details before Stripe sends it back.
+ */
+export const CONNECT_RETURN_TOKEN_TTL_SECONDS = 2 * 60 * 60;
+
 /** What a link is for: the plan page (join) or the Customer Portal (manage). */
 export type LinkPurpose = "join" | "manage";
 

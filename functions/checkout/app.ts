@@ -32,7 +32,7 @@ import {
 } from "./service.ts";
 import { stripeCallFailureOf } from "../_shared/stripe_gateway.ts";
 import {
-  refreshSellerStanding,
+  returnPageStanding,
   SELLER_STANDING_PATH,
   sellerStandingRequestSchema,
 } from "./connect_seller.ts";
@@ -110,11 +110,12 @@ export function createApp(deps: CheckoutAppDeps): Hono<Env> {
   });
 
   app.post(`/${SELLER_STANDING_PATH}`, jsonBody(sellerStandingRequestSchema), async (c) => {
-    const standing = await refreshSellerStanding({
+    const standing = await returnPageStanding({
       sql: deps.sql,
       stripe: deps.stripe,
       mode: deps.stripeMode ?? "standalone",
-    }, c.req.valid("json").guildId);
+      now: procedureDeps.now,
+    }, c.req.valid("json"));
     return standing ? c.json(standing, 200) : c.json(errorBody("not_found"), 404);
   });
 

@@ -14,6 +14,7 @@ import {
   guildStripeAccount,
   startStripeRead,
 } from "../_shared/guild_stripe_accounts.ts";
+import { accountOfReturnToken } from "../_shared/connect_return_tokens.ts";
 import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import type { Queryable } from "./store.ts";
 
@@ -38,8 +39,11 @@ export async function sellerOf(
 /** `POST /checkout/seller-standing`: where a guild stands, for the onboarding return page. */
 export const SELLER_STANDING_PATH = "seller-standing";
 
-/** Its request: the guild the onboarding link was made for. */
-export const sellerStandingRequestSchema = z.object({ guildId: discordIdSchema });
+/** Its request: the guild and the token of the return URL its onboarding link came back to. */
+export const sellerStandingRequestSchema = z.object({
+  guildId: discordIdSchema,
+  token: z.string().max(64),
+});
 
 /** Its answer: the standing alone (what Stripe still needs is the community's to see). */
 export const sellerStandingSchema = z.object({
@@ -47,16 +51,29 @@ export const sellerStandingSchema = z.object({
 });
 
 /**
- * The guild's standing read from Stripe now and recorded, so the return page is right before
- * account.updated arrives. Null in standalone mode (no such page).
+ * How stale the recorded state of an account that cannot sell yet may be before the return page
+ * reads it from Stripe again: the community often comes back before account.updated does.
  */
-export async function refreshSellerStanding(
-  deps: { sql: Queryable; stripe: StripeGateway; mode: StripeMode },
-  guildId: string,
+export const STANDING_RECHECK_SECONDS = 10;
+
+/**
+ * The guild's standing for the holder of its onboarding return token; null for any other caller
+ * (a forged, expired or other guild's token) and in standalone mode (no such page). The answer is
+ * the recorded state, which account.updated keeps true; Stripe is asked again only while the guild
+ * cannot sell yet and its last read is older than {@link STANDING_RECHECK_SECONDS}.
+ */
+export async function returnPageStanding(
+  deps: { sql: Queryable; stripe: StripeGateway; mode: StripeMode; now: () => Date },
+  request: { guildId: string; token: string },
 ): Promise<{ standing: SellerStanding } | null> {
   if (deps.mode === "standalone") return null;
-  const account = await guildStripeAccount(deps.sql, guildId);
-  if (!account) return { standing: "not_connected" };
+  const account = await accountOfReturnToken(deps.sql, request.guildId, request.token);
+  if (!account) return null;
+  const recorded = sellerStanding(account.facts);
+  const recheckAfter = deps.now().getTime() - STANDING_RECHECK_SECONDS * 1000;
+  if (recorded === "selling" || (account.readAt && account.readAt.getTime() > recheckAfter)) {
+    return { standing: recorded };
+  }
   const readSeq = await startStripeRead(deps.sql);
   const facts = await deps.stripe.retrieveConnectedAccount(account.accountId);
   await applyConnectedAccountRead(deps.sql, facts, readSeq);

@@ -150,16 +150,22 @@ export function createApp(deps: PlanPageDeps): Hono<Env> {
   app.get("/join/cancelled", message("cancelledTitle", "cancelledBody"));
   app.get("/manage/done", message("portalReturnTitle", "portalReturnBody"));
   // Platform mode: Stripe's onboarding sends the community's owner back here (Account Link
-  // return_url), or to /connect/refresh when the link was used or expired.
-  app.get("/connect/:page{return|refresh}/:guild", async (c) => {
+  // return_url, with the token that alone may read the guild's standing), or to /connect/refresh
+  // when the link was used or expired. A return URL whose token does not hold says the same.
+  app.get("/connect/:page{return|refresh}/:guild/:token?", async (c) => {
     const locale = requestedLocale(c) ?? browserLocale(c);
     let page: SellerStanding | "refresh" | "unknown" = "refresh";
-    if (c.req.param("page") === "return") {
+    const token = c.req.param("token");
+    if (c.req.param("page") === "return" && token) {
       const guild = discordIdSchema.safeParse(c.req.param("guild"));
       const answer = guild.success && deps.checkoutClient.sellerStanding
-        ? await deps.checkoutClient.sellerStanding(guild.data, c.var.call)
+        ? await deps.checkoutClient.sellerStanding(guild.data, token, c.var.call)
         : null;
-      page = answer?.ok ? answer.value.standing : "unknown";
+      page = answer?.ok
+        ? answer.value.standing
+        : answer?.problem === "not_found"
+        ? "refresh"
+        : "unknown";
     }
     const text = connectPageText(locale, page);
     return html(

@@ -47,9 +47,13 @@ export interface CheckoutClient {
     locale: Locale | null,
     context?: CallContext,
   ): Promise<CheckoutAnswer<SessionLink>>;
-  /** Platform mode: where a guild stands as a seller, for the onboarding return page. */
+  /**
+   * Platform mode: where a guild stands as a seller, for the onboarding return page; `token` is
+   * the one in the return URL, without which checkout answers `not_found`.
+   */
   sellerStanding?(
     guildId: string,
+    token: string,
     context?: CallContext,
   ): Promise<CheckoutAnswer<{ standing: SellerStanding }>>;
   /** After Checkout: has the membership the session paid for been brought up to date? */
@@ -121,8 +125,8 @@ export function createCheckoutClient(options: CheckoutClientOptions): CheckoutCl
         sessionLinkSchema,
         context,
       ),
-    sellerStanding: (guildId, context) =>
-      call(SELLER_STANDING_PATH, { guildId }, sellerStandingSchema, context),
+    sellerStanding: (guildId, token, context) =>
+      call(SELLER_STANDING_PATH, { guildId, token }, sellerStandingSchema, context),
     completeCheckout: (sessionId, context) =>
       call(CHECKOUT_PATHS.checkoutComplete, { sessionId }, checkoutCompletionSchema, context),
   };

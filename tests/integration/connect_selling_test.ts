@@ -7,7 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
+import { startOnboarding } from "../../functions/_cli/connect.ts";
 import { refundLastPayment } from "../../functions/_cli/refund.ts";
+import type { CheckoutProblem } from "../../functions/checkout/contract.ts";
 import { createApp as createCheckoutApp } from "../../functions/checkout/app.ts";
 import {
   depsFromConfig as checkoutDeps,
@@ -288,52 +290,133 @@ function planPage(world: SellingWorld) {
     checkoutSession: unused,
     portalSession: unused,
     completeCheckout: unused,
-    async sellerStanding(guildId) {
-      const answer = await world.ask("seller-standing", { guildId });
-      return answer.status === 200
-        ? { ok: true, value: sellerStandingSchema.parse(answer.body) }
-        : { ok: false, problem: "unavailable" };
+    async sellerStanding(guildId, token) {
+      const answer = await world.ask("seller-standing", { guildId, token });
+      if (answer.status === 200) {
+        return { ok: true, value: sellerStandingSchema.parse(answer.body) };
+      }
+      return { ok: false, problem: (answer.body.error as { code: CheckoutProblem }).code };
     },
   };
   return createPlanPage({ checkoutClient: client, publicSiteUrl: "https://plans.rolepass.test" });
 }
 
-Deno.test("the onboarding return page says where the guild stands, read from Stripe at once", async () => {
+/** `deno task connect -- onboard` for `guild`; the community submits Stripe's form at once. */
+async function onboardingReturnPath(world: SellingWorld, guild: WorldGuild): Promise<string> {
+  const started = await startOnboarding(
+    { sql: world.db.sql, stripe: world.gateway, publicSiteUrl: "https://plans.rolepass.test" },
+    { guildId: guild.guildId, platformFeePercent: 10, country: "JP", email: null },
+  );
+  const submitted = await fetch(started.url, { method: "POST", redirect: "manual" });
+  await submitted.body?.cancel();
+  return new URL(submitted.headers.get("location") ?? "").pathname;
+}
+
+/** Stripe reads of `accountId` so far. */
+function accountReads(world: SellingWorld, accountId: string): number {
+  return world.stripeDouble.requests({ method: "GET", path: `/v1/accounts/${accountId}` }).length;
+}
+
+Deno.test("the onboarding return page answers from the database, asking Stripe only while the guild cannot sell", async () => {
   await withSellingWorld(async (world) => {
     const page = planPage(world);
-    const before = await page.request(`/connect/return/${world.a.guildId}`, {
-      headers: { "accept-language": "ja" },
-    });
-    assert.equal(before.status, 200);
-    assert.match(await before.text(), /登録が完了していません/);
-
-    // Stripe has the details; account.updated has not arrived yet.
-    world.stripeDouble.connect.completeOnboarding(world.a.accountId);
-    const after = await page.request(`/connect/return/${world.a.guildId}?lang=en`);
-    assert.match(await after.text(), /Ready to sell/);
+    // Stripe has the details; account.updated has not arrived, and the recorded read is old.
+    await world.db.sql`update rolepass.guild_stripe_accounts
+      set read_at = now() - interval '1 minute' where guild_id = ${world.a.guildId}`;
+    const path = await onboardingReturnPath(world, world.a);
+    const first = await page.request(`${path}?lang=en`);
+    assert.equal(first.status, 200);
+    assert.match(await first.text(), /Ready to sell/);
+    assert.equal(accountReads(world, world.a.accountId), 1, "read once: the record was stale");
     assert.equal(
       (await guildStripeAccount(world.db.sql, world.a.guildId))?.facts.chargesEnabled,
       true,
     );
+    for (let i = 0; i < 20; i++) {
+      assert.match(await (await page.request(`${path}?lang=ja`)).text(), /販売の準備ができました/);
+    }
+    assert.equal(accountReads(world, world.a.accountId), 1, "a guild that can sell costs no read");
+    assert.equal(accountReads(world, world.b.accountId), 0, "guild B's account is never read");
     assert.equal(
       (await guildStripeAccount(world.db.sql, world.b.guildId))?.facts.chargesEnabled,
       false,
-      "guild B's account is neither read nor changed",
     );
-    assert.equal(
-      world.stripeDouble.requests({ path: `/v1/accounts/${world.b.accountId}` }).length,
-      0,
-    );
+  });
+});
 
-    const expired = await page.request(`/connect/refresh/${world.a.guildId}?lang=ja`);
-    assert.match(await expired.text(), /登録リンクの有効期限が切れました/);
-    const unknownGuild = await page.request("/connect/return/100000000000000099?lang=en");
-    assert.match(await unknownGuild.text(), /No Stripe account yet/);
+Deno.test("a fresh record that cannot sell yet is answered without Stripe until it is stale", async () => {
+  await withSellingWorld(async (world) => {
+    const page = planPage(world);
+    await world.db.sql`update rolepass.guild_stripe_accounts
+      set read_at = now() where guild_id = ${world.a.guildId}`;
+    const token = (await onboardingReturnPath(world, world.a)).split("/").at(-1) ?? "";
+    world.stripeDouble.connect.completeOnboarding(world.a.accountId);
+    const reads = accountReads(world, world.a.accountId);
+    for (let i = 0; i < 20; i++) {
+      const answer = await world.ask("seller-standing", { guildId: world.a.guildId, token });
+      assert.equal(answer.status, 200);
+    }
+    assert.ok(
+      accountReads(world, world.a.accountId) - reads <= 1,
+      "at most one read in the recheck window, however often the page is loaded",
+    );
+    await onboard(world, world.a);
+    const after = await page.request(`/connect/return/${world.a.guildId}/${token}?lang=en`);
+    assert.match(await after.text(), /Ready to sell/);
+  });
+});
+
+Deno.test("forged, stale, replaced and other guilds' return tokens read nothing", async () => {
+  await withSellingWorld(async (world) => {
+    const page = planPage(world);
+    const tokenA = (await onboardingReturnPath(world, world.a)).split("/").at(-1) ?? "";
+    const standing = (guildId: string, token: string) =>
+      world.ask("seller-standing", { guildId, token });
+    assert.equal((await standing(world.a.guildId, tokenA)).status, 200);
+
+    const refused = [
+      await standing(world.b.guildId, tokenA),
+      await standing(world.a.guildId, newLinkToken()),
+      await standing(world.a.guildId, "not-a-token"),
+      await standing("100000000000000099", tokenA),
+    ];
+    for (const answer of refused) {
+      assert.equal(answer.status, 404, JSON.stringify(answer.body));
+      assert.equal((answer.body.error as { code: string }).code, "not_found");
+    }
+    assert.equal(accountReads(world, world.b.accountId), 0);
+    const forgedPage = await page.request(`/connect/return/${world.a.guildId}/${newLinkToken()}`, {
+      headers: { "accept-language": "ja" },
+    });
+    assert.match(await forgedPage.text(), /登録リンクの有効期限が切れました/);
+    const bare = await page.request(`/connect/return/${world.a.guildId}?lang=en`);
+    assert.match(await bare.text(), /The onboarding link has expired/);
+
+    await world.db.sql`update rolepass.guild_stripe_accounts
+      set return_token_expires_at = now() - interval '1 second'
+      where guild_id = ${world.a.guildId}`;
+    assert.equal((await standing(world.a.guildId, tokenA)).status, 404, "an expired token");
+
+    const tokenA2 = (await onboardingReturnPath(world, world.a)).split("/").at(-1) ?? "";
+    assert.equal((await standing(world.a.guildId, tokenA2)).status, 200);
+    await world.db.sql`update rolepass.guild_stripe_accounts
+      set return_token_expires_at = now() + interval '1 hour'
+      where guild_id = ${world.a.guildId}`;
+    assert.equal((await standing(world.a.guildId, tokenA)).status, 404, "a replaced token");
+    const [stored] = await world.db.sql<{ hash: Uint8Array }[]>`
+      select return_token_hash as hash from rolepass.guild_stripe_accounts
+      where guild_id = ${world.a.guildId}`;
+    assert.deepEqual(
+      new Uint8Array(stored?.hash ?? []),
+      await hashLinkToken(tokenA2),
+      "only the token's hash is kept",
+    );
   });
 });
 
 Deno.test("standalone mode answers no seller standing", async () => {
   await withSellingWorld(async (world) => {
+    const tokenA = (await onboardingReturnPath(world, world.a)).split("/").at(-1) ?? "";
     const deps = checkoutDeps(
       loadCheckoutConfig({
         ...world.env,
@@ -345,7 +428,7 @@ Deno.test("standalone mode answers no seller standing", async () => {
       const response = await createCheckoutApp(deps).request("/checkout/seller-standing", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ guildId: world.a.guildId }),
+        body: JSON.stringify({ guildId: world.a.guildId, token: tokenA }),
       });
       assert.equal(response.status, 404);
     } finally {

@@ -56,9 +56,9 @@ Deno.test("onboard creates the guild's Express account once and its link comes b
 
     const submitted = await fetch(linkIn(again.out), { method: "POST", redirect: "manual" });
     await submitted.body?.cancel();
-    assert.equal(
-      submitted.headers.get("location"),
-      `https://plans.rolepass.test/connect/return/${NEW_GUILD}`,
+    assert.match(
+      submitted.headers.get("location") ?? "",
+      new RegExp(`^https://plans\\.rolepass\\.test/connect/return/${NEW_GUILD}/[A-Za-z0-9_-]{43}$`),
     );
     const status = await run(world, ["status", "--guild", NEW_GUILD]);
     assert.equal(status.code, 0);
@@ -123,6 +123,38 @@ Deno.test("policy changes the fee and whether refunds give it back", async () =>
     assert.equal(b?.refundApplicationFee, true);
 
     const bad = await run(world, ["policy", "--guild", world.a.guildId, "--fee", "101"]);
+    assert.equal(bad.code, 2);
+  });
+});
+
+Deno.test("policy sets what a lost dispute takes back from the guild", async () => {
+  await withWorld(async (world) => {
+    const before = await guildStripeAccount(world.db.sql, world.a.guildId);
+    assert.equal(before?.lostDisputeRecovery, "amount_and_fee");
+    const changed = await run(world, [
+      "policy",
+      "--guild",
+      world.a.guildId,
+      "--dispute-recovery",
+      "none",
+    ]);
+    assert.equal(changed.code, 0, changed.error);
+    assert.match(changed.out, /lost disputes are the platform's/);
+    assert.equal(
+      (await guildStripeAccount(world.db.sql, world.a.guildId))?.lostDisputeRecovery,
+      "none",
+    );
+    assert.equal(
+      (await guildStripeAccount(world.db.sql, world.b.guildId))?.lostDisputeRecovery,
+      "amount_and_fee",
+    );
+    const bad = await run(world, [
+      "policy",
+      "--guild",
+      world.a.guildId,
+      "--dispute-recovery",
+      "everything",
+    ]);
     assert.equal(bad.code, 2);
   });
 });
