@@ -1,8 +1,11 @@
 /**
- * Chaos: Discord fails 30% of calls at random (5xx, timeouts, 429s) while 500 members in 10 guilds
- * subscribe, cancel and change plans, with two role-sync invocations draining at once. Once the
- * faults stop and the sweep runs, every member's roles equal their entitlement, no job is lost,
- * and no member message is lost or posted twice: each notice's text reaches its member once.
+ * Chaos: Discord fails 30% of calls at random (5xx, timeouts, 429s, and answers lost or late after
+ * Discord did the work) while 500 members in 10 guilds subscribe, cancel and change plans, with
+ * two role-sync invocations draining at once. Every member has a live interaction token; one in
+ * ten has closed DMs. Once the faults stop and the sweep runs, every member's roles equal their
+ * entitlement, no job is lost, and no member message is lost or posted twice: each notice's text
+ * reaches a member who accepts DMs once; a member with closed DMs sees each at most once, by
+ * follow-up, and one that did not certainly arrive is recorded.
  */
 import { noticeMessage, parseNotice } from "../../functions/_core/notices.ts";
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
@@ -15,6 +18,7 @@ const MEMBERS_PER_GUILD = 50;
 interface Member {
   guildId: string;
   userId: string;
+  dmsClosed: boolean;
   membershipId: string;
   gold: string;
   silver: string;
@@ -37,7 +41,8 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
             ${sql.json({ en: { name: "Silver" } })}, 300, 'jpy', 'month')`;
       for (let m = 0; m < MEMBERS_PER_GUILD; m++) {
         const userId = `7${String(g).padStart(2, "0")}${String(m).padStart(15, "0")}`;
-        w.discord.addMember(guild.id, userId);
+        const dmsClosed = m % 10 === 3;
+        w.discord.addMember(guild.id, userId, { dmsClosed });
         const token = `chaos-token-${g}-${m}-${crypto.randomUUID()}`;
         w.discord.registerInteraction(token, { guildId: guild.id, userId });
         const [row] = await sql<{ id: string }[]>`
@@ -51,11 +56,17 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
             (guild_id, discord_user_id, application_id, token, expires_at)
           values (${guild.id}, ${userId}, ${w.discord.applicationId}, ${token},
             now() + interval '14 minutes')`;
-        members.push({ guildId: guild.id, userId, membershipId: row.id, gold, silver });
+        members.push({ guildId: guild.id, userId, dmsClosed, membershipId: row.id, gold, silver });
       }
     }
 
-    w.discord.randomFaults({ rate: 0.3, seed: 20261121, timeoutMs: 1_000 });
+    // Lost and late answers come after Discord posted the message: the sender cannot tell.
+    w.discord.randomFaults({
+      rate: 0.3,
+      seed: 20261121,
+      timeoutMs: 1_000,
+      kinds: ["5xx", "timeout", "429", "lost_answer", "late_answer"],
+    });
     let running = true;
     const invocation = async () => {
       while (running) {
@@ -77,8 +88,17 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
       return Promise.resolve();
     }));
     await new Promise((resolve) => setTimeout(resolve, 8_000));
+    // On a loaded machine 8 s may see few messages: the faults stay on until members' messages
+    // have met them too (a few hundred posts), or a minute has passed.
+    const messagePosts = () =>
+      w.discord.requests().filter((r) => /\/messages$|^\/webhooks\//.test(r.path)).length;
+    const faultsUntil = Date.now() + 60_000;
+    while (messagePosts() < 300 && Date.now() < faultsUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
 
     const duringFaults = w.discord.requests().length;
+    const postsDuringFaults = messagePosts();
     w.discord.clearFaults();
     const { open } = first(
       await sql<{ open: number }[]>`select count(*)::int as open
@@ -95,7 +115,8 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     const stats = w.discord.stats();
     console.log(
       `chaos: ${stats.total} Discord calls, ${stats.faultsInjected} faults injected, ` +
-        `${stats.rateLimited} 429s; ${duringFaults} calls while faults were on, ${open} jobs open when they stopped`,
+        `${stats.rateLimited} 429s; ${duringFaults} calls (${postsDuringFaults} message posts) ` +
+        `while faults were on, ${open} jobs open when they stopped`,
     );
 
     const memberships = await sql<{ id: string; entitled_role_id: string | null }[]>`
@@ -121,8 +142,14 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     );
     assertEquals(jobs.length, changes, "one job per entitlement change");
 
-    // The notices outbox retries with a nonce: every change's message arrives, exactly once.
-    const unsent = jobs.filter((job) => job.notice_status !== null && job.notice_status !== "sent");
+    // The notices outbox retries DMs with a nonce: every change's message arrives, exactly once.
+    const openDms = members.filter((member) => !member.dmsClosed);
+    const closedDms = members.filter((member) => member.dmsClosed);
+    const hasOpenDms = new Set(openDms.map((member) => member.userId));
+    const unsent = jobs.filter((job) =>
+      hasOpenDms.has(job.discord_user_id) && job.notice_status !== null &&
+      job.notice_status !== "sent"
+    );
     assertEquals(unsent.map((job) => [job.id, job.notice_status]), [], "0 lost member messages");
     const owed = new Map<string, number>();
     for (const job of jobs) {
@@ -130,15 +157,15 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
         owed.set(job.discord_user_id, (owed.get(job.discord_user_id) ?? 0) + 1);
       }
     }
-    const badCounts = members.flatMap((member) => {
+    const badCounts = openDms.flatMap((member) => {
       const posted = w.discord.messages({ userId: member.userId }).length;
       const told = owed.get(member.userId) ?? 0;
       return posted !== told || told === 0 ? [{ member: member.userId, posted, told }] : [];
     });
     assertEquals(badCounts, [], "one message per change: 0 lost, 0 duplicates");
 
-    // Exactly, per member: the outbox holds nothing unsent, and what Discord shows each member is
-    // the text of each of their notices once (a lost message and a duplicate cannot cancel out).
+    // Exactly, per member: what Discord shows each member is the text of each of their notices
+    // once (a lost message and a duplicate cannot cancel out).
     const notices = await sql<
       {
         discord_user_id: string;
@@ -147,24 +174,60 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
         locale: string;
         payload: unknown;
         status: string;
+        last_error: string | null;
       }[]
-    >`select discord_user_id, audience, kind, locale::text, payload, status from rolepass.notices
-      where audience = 'member' order by id`;
-    const stuck = [...notices].filter((n) => n.status !== "sent").map((n) => [n.kind, n.status]);
-    assertEquals(stuck, [], "no member notice left unsent");
-    const owedTexts = new Map<string, string[]>();
-    for (const row of notices) {
+    >`select discord_user_id, audience, kind, locale::text, payload, status, last_error
+      from rolepass.notices where audience = 'member' order by id`;
+    const unfinished = notices.filter((n) => n.status === "pending" || n.status === "running");
+    assertEquals(
+      unfinished.map((n) => [n.discord_user_id, n.kind]),
+      [],
+      "no member notice left open",
+    );
+    const stuck = notices.filter((n) => hasOpenDms.has(n.discord_user_id) && n.status !== "sent");
+    assertEquals(stuck.map((n) => [n.kind, n.status, n.last_error]), [], "DMs all sent");
+    const textOf = (row: (typeof notices)[number]) => {
       const parsed = parseNotice(row);
       if (!parsed.ok) throw new Error(parsed.reason);
-      const text = noticeMessage(parsed.notice, { via: "followup" }).content ?? "";
-      owedTexts.set(row.discord_user_id, [...owedTexts.get(row.discord_user_id) ?? [], text]);
+      return noticeMessage(parsed.notice, { via: "followup" }).content ?? "";
+    };
+    const owedTexts = new Map<string, string[]>();
+    for (const row of notices) {
+      owedTexts.set(row.discord_user_id, [
+        ...owedTexts.get(row.discord_user_id) ?? [],
+        textOf(row),
+      ]);
     }
-    const differing = members.filter((member) => {
+    const differing = openDms.filter((member) => {
       const posted = w.discord.messages({ userId: member.userId }).map((m) => m.content);
       const owedToMember = owedTexts.get(member.userId) ?? [];
       return JSON.stringify(posted.toSorted()) !== JSON.stringify(owedToMember.toSorted());
     });
     assertEquals(differing.map((member) => member.userId), [], "each notice's text shown once");
+
+    // Closed DMs: only the follow-up, at most once per notice; a notice marked sent was seen
+    // once; one that was not is recorded with why (the operator sees it), never sent twice.
+    const followupTrouble = closedDms.flatMap((member) => {
+      const shown = w.discord.messages({ userId: member.userId });
+      const theirs = notices.filter((n) => n.discord_user_id === member.userId);
+      const problems: string[] = [];
+      if (shown.some((m) => m.kind !== "followup")) problems.push("a DM reached closed DMs");
+      for (const notice of theirs) {
+        const times = shown.filter((m) => m.content === textOf(notice)).length;
+        if (times > 1) problems.push(`${notice.kind} shown ${times} times`);
+        if (notice.status === "sent" && times !== 1) {
+          problems.push(`${notice.kind} sent, not shown`);
+        }
+        if (notice.status !== "sent" && !notice.last_error) problems.push(`${notice.kind} no why`);
+      }
+      return problems.length ? [{ member: member.userId, problems }] : [];
+    });
+    assertEquals(followupTrouble, [], "closed DMs: never twice, never unrecorded");
+    const unknownFollowups = notices.filter((n) => n.last_error?.includes("outcome is unknown"));
+    console.log(
+      `chaos: ${notices.length} member notices, ${closedDms.length} members with closed DMs, ` +
+        `${unknownFollowups.length} follow-ups of unknown outcome recorded, not repeated`,
+    );
   }, {
     tuning: {
       concurrency: 16,
@@ -175,7 +238,11 @@ Deno.test("with 30% of Discord calls failing, 500 members' roles end equal to th
     double: {
       rateLimits: {
         global: { limit: 1_000, resetAfterSeconds: 1 },
-        buckets: { roles: { limit: 100, resetAfterSeconds: 1 } },
+        // Every member is told by DM first, and each DM opens its channel (10 per 10 s by default).
+        buckets: {
+          roles: { limit: 100, resetAfterSeconds: 1 },
+          dm_channels: { limit: 100, resetAfterSeconds: 1 },
+        },
       },
     },
   });

@@ -402,7 +402,9 @@ class DiscordApi {
     }
     const rateHeaders = decision.headers;
 
-    const text = await request.text();
+    // A client that gave up (its timeout) before the body was read has gone: nobody to answer.
+    const text = await request.text().catch(() => null);
+    if (text === null) return { response: new Response(null, { status: 499 }) };
     const checked = this.#check(request, url, operation, params, text, entry);
     if ("status" in checked) {
       return { response: json(checked.body, checked.status, rateHeaders) };
