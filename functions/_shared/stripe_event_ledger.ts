@@ -101,7 +101,7 @@ export async function isEventDone(sql: Queryable, eventId: string): Promise<bool
 
 /**
  * Whether the event is done, and, in the same round trip, a start number for the re-read of
- * Stripe it asks for (rolepass.start_stripe_read; subscription_sync.ts startStripeRead says why a
+ * Stripe it asks for (rolepass.start_stripe_read; subscription_sync.ts readCustomer says why a
  * number taken once the event has arrived will do). A done event wastes its number.
  */
 export async function checkEventAndStartRead(

@@ -156,25 +156,13 @@ export interface CustomerRead {
 }
 
 /**
- * Takes a start number for a re-read of Stripe (rolepass.start_stripe_read). Any number taken
- * after the event that asks for the re-read arrived, and before the re-read is sent, will do: the
- * applied read is then the one with the highest number, which was sent after that number was
- * taken and so after every event whose number is lower.
- */
-export async function startStripeRead(sql: Sql): Promise<string> {
-  const { read_seq } = oneRow(
-    await sql<{ read_seq: string }[]>`select rolepass.start_stripe_read() as read_seq`,
-    "start_stripe_read's sequence",
-  );
-  return read_seq;
-}
-
-/**
- * Lists `customerId`'s subscriptions from Stripe, as the read numbered `readSeq` (taken with
- * {@link startStripeRead}, or here when not given). Bursts are coalesced: while a read of the
- * customer is in flight, callers share the one that starts after it, which starts after each of
- * them was called and so reflects what they were called about; it carries the highest of their
- * numbers.
+ * Lists `customerId`'s subscriptions from Stripe, as the read numbered `readSeq` (from
+ * rolepass.start_stripe_read, taken here when not given). A number taken at any time after the
+ * event that asks for the read arrived, and before the read is sent, will do: the applied read is
+ * the one with the highest number, which was sent after that number was taken and so after every
+ * event whose number is lower. Bursts are coalesced: while a read of the customer is in flight,
+ * callers share the one that starts after it, which starts after each of them was called and so
+ * reflects what they were called about; it carries the highest of their numbers.
  */
 export function readCustomer(
   deps: SyncDeps,
@@ -240,7 +228,10 @@ async function listSubscriptions(
 ): Promise<CustomerRead> {
   return {
     customerId,
-    readSeq: readSeq ?? await startStripeRead(deps.sql),
+    readSeq: readSeq ?? oneRow(
+      await deps.sql<{ read_seq: string }[]>`select rolepass.start_stripe_read() as read_seq`,
+      "start_stripe_read's sequence",
+    ).read_seq,
     subscriptions: await deps.stripe.listCustomerSubscriptions(customerId),
   };
 }

@@ -44,7 +44,12 @@ import {
 } from "../integration/webhook_harness.ts";
 import { first } from "../harness/assert.ts";
 import { startStatementProfile } from "./statement_profile.ts";
-import { peakMemoryLine } from "./process_memory.ts";
+import { peakMemoryLine, SUPABASE_FUNCTION_MEMORY_MB } from "./process_memory.ts";
+import {
+  type FunctionProcess,
+  startFunctionProcess,
+  startServerProcess,
+} from "./function_process.ts";
 
 const MEMBERS = 100;
 /** WEBHOOK_EVENTS_SCALE (default 1) scales every count below, for a quicker run. */
@@ -157,38 +162,9 @@ interface RemoteDouble {
 }
 
 async function startRemoteDouble(): Promise<RemoteDouble> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", new URL("./stripe_double_server.ts", import.meta.url).href],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const stdin = child.stdin.getWriter();
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await stdin.close().catch(() => {});
-    await child.status;
-  };
+  const server = await startServerProcess(new URL("./stripe_double_server.ts", import.meta.url));
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the Stripe double subprocess ended early: ${text}`);
-      text += value;
-    }
-    await reader.cancel();
-    const { url, proxyUrl } = JSON.parse(text.slice(0, text.indexOf("\n"))) as {
-      url: string;
-      proxyUrl: string;
-    };
+    const { url, proxyUrl } = server.announced as { url: string; proxyUrl: string };
     const setLatency = async (ms: number) => {
       const response = await fetch(`${proxyUrl}/__latency`, {
         method: "POST",
@@ -209,9 +185,16 @@ async function startRemoteDouble(): Promise<RemoteDouble> {
       }
       return result as T;
     };
-    return { url, proxyUrl, setLatency, control, close, cpuMs: () => cpuMsOf(child.pid) };
+    return {
+      url,
+      proxyUrl,
+      setLatency,
+      control,
+      close: server.close,
+      cpuMs: () => cpuMsOf(server.pid),
+    };
   } catch (error) {
-    await close();
+    await server.close();
     throw error;
   }
 }
@@ -219,6 +202,7 @@ async function startRemoteDouble(): Promise<RemoteDouble> {
 let remote: RemoteDouble | undefined;
 let world: Awaited<ReturnType<typeof startWebhookWorld>> | undefined;
 let closePool: (() => Promise<void>) | undefined;
+let functionProcess: FunctionProcess | undefined;
 try {
   remote = await startRemoteDouble();
   const double = remote;
@@ -573,8 +557,52 @@ try {
   console.log(
     await peakMemoryLine("stripe-webhook app, with its load (the Stripe double runs apart)"),
   );
+
+  // The function alone in its own process, built by its entrypoint's code from the environment,
+  // with the load generator here and the Stripe double in their own processes: its peak resident
+  // set is the figure Supabase's per-function limit is about.
+  functionProcess = await startFunctionProcess(
+    new URL("./webhook_function_server.ts", import.meta.url),
+    {
+      STRIPE_SECRET_KEY: "sk_test_rolepass",
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_API_BASE_URL: double.url,
+      DATABASE_URL: db.url,
+    },
+  );
+  const alone = functionProcess;
+  const booted = await alone.memory();
+  const deliverOverHttp = async (index: number) => {
+    const { body, header } = await signedRequest(index);
+    const response = await fetch(`${alone.url}/stripe-webhook`, {
+      method: "POST",
+      headers: { "stripe-signature": header },
+      body,
+    });
+    if (response.status !== 200) {
+      throw new Error(
+        `the webhook's process answered ${response.status}: ${await response.text()}`,
+      );
+    }
+    await response.body?.cancel();
+  };
+  const overHttp = await measure(
+    SWEEP_EVENTS * RUNS,
+    SWEEP_CONCURRENCY,
+    deliverOverHttp,
+    changeInStripe,
+  );
+  const loaded = await alone.memory();
+  console.log(
+    `stripe-webhook alone in its process (${SWEEP_EVENTS * RUNS} events over HTTP, ` +
+      `${SWEEP_CONCURRENCY} in flight, ${Math.round(overHttp.perSecond)} events/s): ` +
+      `RSS after boot ${booted.residentMb.toFixed(0)} MiB, peak RSS ${loaded.peakMb.toFixed(0)} ` +
+      `MiB (VmHWM) = ${(loaded.peakMb / SUPABASE_FUNCTION_MEMORY_MB).toFixed(2)} of Supabase's ` +
+      `${SUPABASE_FUNCTION_MEMORY_MB} MB per function`,
+  );
 } finally {
   try {
+    await functionProcess?.close();
     await closePool?.();
     await world?.close();
   } finally {
