@@ -57,6 +57,7 @@ export const MEMBER_TIMELINE_KINDS: readonly MemberTimelineKind[] = [
   "cancel_undone",
   "plan_changed",
   "trial_ending",
+  "pass_ended",
 ];
 
 /** A member timeline message's facts, as the trigger or the webhook wrote them. */
@@ -64,6 +65,7 @@ export const memberTimelinePayloadSchema = z.object({
   guildName: z.string(),
   plan: planDisplaySchema.nullable().catch(null),
   at: z.coerce.date().nullable().optional().transform((at) => at ?? null),
+  roleIds: z.array(snowflake).optional(),
 });
 
 /** A role job that failed for good, told to the operator. */

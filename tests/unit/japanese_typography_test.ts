@@ -199,8 +199,12 @@ function roleNoticeTexts(): string[] {
   );
   const timeline = MEMBER_TIMELINE_KINDS.flatMap((kind) =>
     [new Date("2026-12-31T00:00:00Z"), null].flatMap((at) =>
-      GUILD_NAMES.map((guildName) =>
-        memberTimelineText(kind, "ja", { guildName, plan: first(PLANS, "a plan"), at })
+      GUILD_NAMES.flatMap((guildName) =>
+        [[], ["1200000000000000000"], ["1200000000000000000", "1200000000000000001"]].map((
+          roleIds,
+        ) =>
+          memberTimelineText(kind, "ja", { guildName, plan: first(PLANS, "a plan"), at, roleIds })
+        )
       )
     )
   );

@@ -2,7 +2,7 @@
  * What the bot tells a member about their subscription between role changes: a failed renewal
  * (what happened, until when they keep the role, how to fix it), the reminder before the grace
  * period ends, the recovery, a scheduled cancellation and its undo, a plan change that keeps the
- * role, a trial ending soon. In Japanese and English; dates are Discord timestamp markup, which
+ * role, a trial ending soon, a one-time pass that ran out. In Japanese and English; dates are Discord timestamp markup, which
  * each client shows in the reader's language and time zone. Never a link token or a secret:
  * `/subscribe` gives the member their own portal link.
  */
@@ -18,14 +18,18 @@ export type MemberTimelineKind =
   | "cancel_scheduled"
   | "cancel_undone"
   | "plan_changed"
-  | "trial_ending";
+  | "trial_ending"
+  | "pass_ended";
 
 /** The facts one timeline message names. */
 export interface MemberTimelineFacts {
   guildName: string;
   plan: PlanDisplay | null;
-  /** Grace end (payment_failed, grace_ending), end date (cancel_scheduled), trial end. */
+  /** Grace end (payment_failed, grace_ending), end date (cancel_scheduled), trial end, the end
+   * of a pass. */
   at: Date | null;
+  /** The roles taken away with it (pass_ended): the pass's roles no other grant holds. */
+  roleIds?: readonly string[];
 }
 
 function discordDate(date: Date): string {
@@ -43,6 +47,8 @@ export function memberTimelineText(
     : (locale === "ja" ? "サブスクリプション" : "subscription");
   const guild = facts.guildName;
   const at = facts.at ? discordDate(facts.at) : null;
+  const roleIds = facts.roleIds ?? [];
+  const roles = roleIds.map((id) => `<@&${id}>`).join(" ");
   if (locale === "ja") {
     const text: Record<MemberTimelineKind, string> = {
       payment_failed: `${guild} の「${plan}」の更新料金をお支払いいただけませんでした。` +
@@ -62,6 +68,9 @@ export function memberTimelineText(
       trial_ending: `${guild} の「${plan}」の無料期間は` +
         (at ? ` ${at} ` : "まもなく") +
         `に終わり、その後は自動で課金されます。\n変更や解約は /subscribe からできます。`,
+      pass_ended: `${guild} の「${plan}」の有効期間が終了したため、` +
+        (roles ? `ロール ${roles} を外しました。` : "ご利用いただけなくなりました。") +
+        `\nもう一度購入するには /subscribe を実行してください。`,
     };
     return tidyJapaneseSpacing(text[kind]);
   }
@@ -82,6 +91,12 @@ export function memberTimelineText(
     trial_ending: `Your free trial of "${plan}" in ${guild} ends ${
       at ? `on ${at}` : "soon"
     }; you will then be charged automatically.\nRun /subscribe to change or cancel.`,
+    pass_ended: `Your "${plan}" in ${guild} has run out` +
+      (roles
+        ? `, so ${roleIds.length > 1 ? `the ${roles} roles have` : `the ${roles} role has`} ` +
+          "been removed."
+        : ".") +
+      `\nRun /subscribe to buy it again.`,
   };
   return text[kind];
 }
