@@ -98,7 +98,7 @@ function inProcessWork(
         stripe,
         expectedWebhookUrl: config.SUPABASE_URL ? stripeWebhookUrl(config.SUPABASE_URL) : null,
         logger,
-        now: Date.now,
+        now: () => new Date(),
       };
       const [health] = await checkGuildHealth(deps, guildId, Date.now() + HEALTH_BUDGET_MS);
       return health ? healthReply(health.report, locale, { stripeChecked: stripe !== null }) : null;

@@ -59,7 +59,7 @@ export async function runDrift(
       store: createReconciliationStore(sql),
       discord: createRateLimitedDiscord({ api, sql, maxWaitMs: 30_000 }),
       logger: createLogger("drift"),
-      now: Date.now,
+      now: () => new Date(),
       discordTimeoutMs: 10_000,
     };
     for (const guildId of guildIds) {

@@ -28,7 +28,7 @@ export function createDriftReader(
     store: createReconciliationStore(sql),
     discord: createRateLimitedDiscord({ api, sql, maxWaitMs: 5_000 }),
     logger,
-    now: Date.now,
+    now: () => new Date(),
     discordTimeoutMs: 10_000,
   };
   return async (guildId) => {

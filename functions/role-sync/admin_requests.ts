@@ -64,7 +64,7 @@ export async function answerAdminRequests(
   deadline: number,
 ): Promise<AdminRequestSummary> {
   const summary: AdminRequestSummary = { answered: 0, failed: 0, released: 0 };
-  while (deps.now() < deadline) {
+  while (deps.now().getTime() < deadline) {
     const rows = await deps.sql`
       select * from rolepass.claim_admin_requests(5, ${deps.leaseSeconds})`;
     if (rows.length === 0) break;

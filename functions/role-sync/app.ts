@@ -175,7 +175,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
       ...deps.reconciliation,
       discord: deps.discord,
       logger: log,
-      now: deps.now,
+      now: () => new Date(deps.now()),
       discordTimeoutMs: deps.discordTimeoutMs,
     };
     const guildId = wake.data.guild_id;
@@ -218,7 +218,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     ...deps.admin,
     discord: deps.discord,
     logger: log,
-    now: deps.now,
+    now: () => new Date(deps.now()),
     discordTimeoutMs: deps.discordTimeoutMs,
   });
 

@@ -33,7 +33,7 @@ export interface HealthDeps {
   /** The stripe-webhook URL under SUPABASE_URL, when role-sync knows it. */
   expectedWebhookUrl: string | null;
   logger: Logger;
-  now: () => number;
+  now: () => Date;
 }
 
 const guildRow = z.object({
@@ -197,7 +197,7 @@ export async function checkGuildHealth(
   ]);
   const reports: GuildHealth[] = [];
   for (const guild of guilds) {
-    if (deps.now() >= deadline) break;
+    if (deps.now().getTime() >= deadline) break;
     const discord = await readDiscordFacts(deps, guild, botUserId, deadline);
     const report = judgeGuildHealth({
       guildId: guild.id,

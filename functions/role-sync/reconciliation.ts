@@ -30,7 +30,7 @@ export interface ReconcileDeps {
   store: ReconciliationStore;
   discord: RateLimitedDiscord;
   logger: Logger;
-  now: () => number;
+  now: () => Date;
   /** Per Discord call. */
   discordTimeoutMs: number;
   /** Members per List Guild Members page; Discord allows 1 to 1000. */
@@ -132,7 +132,7 @@ export async function reconcileGuild(
   if (resumed) Object.assign(counts, resumed.counts);
   let mode: ReadMode = resumed?.mode ?? "list";
   let after: string | null = resumed?.resumeAfter ?? null;
-  const startedAt = resumed?.startedAt ?? new Date(deps.now());
+  const startedAt = resumed?.startedAt ?? deps.now();
   let queuedThisRun = 0;
 
   const end = async (status: PassStatus, detail: string | null): Promise<ReconcileResult> => {
@@ -159,7 +159,7 @@ export async function reconcileGuild(
   }
 
   while (true) {
-    if (deps.now() > deadline - deps.discordTimeoutMs) {
+    if (deps.now().getTime() > deadline - deps.discordTimeoutMs) {
       return await end("in_progress", "out of time; the next run carries on");
     }
     const read = mode === "list"
@@ -327,7 +327,7 @@ async function alertOperator(
       }),
     ),
     { timeoutMs: deps.discordTimeoutMs },
-    deps.now() + deps.discordTimeoutMs * 2,
+    deps.now().getTime() + deps.discordTimeoutMs * 2,
   );
   if (result.kind !== "response" || result.response.status >= 300) {
     deps.logger.warn("could not post to the operator log channel", {
