@@ -3,6 +3,10 @@
  * PostgreSQL with the real migrations, the Stripe and Discord doubles on 127.0.0.1, and headless
  * Chromium on the plan page, Checkout and the Customer Portal. Shared by the story test and the
  * log-scan test, which runs the same walk with every log line captured.
+ *
+ * In platform mode (Stripe Connect Express) the community first onboards its own account through
+ * Stripe's hosted form, and the member's money goes to that account: after the grant, a renewal,
+ * then a refund by the refund task under the guild's policy, which removes the role.
  */
 import { assert, assertEquals, first } from "../harness/assert.ts";
 import type { TestDatabase } from "../harness/database.ts";
@@ -18,6 +22,10 @@ import {
   subscribeAsMember,
   type SubscribeReply,
 } from "../../functions/_cli/dev/sandbox/subscribe_as_member.ts";
+import { startOnboarding } from "../../functions/_cli/connect.ts";
+import { refundLastPayment } from "../../functions/_cli/refund.ts";
+import type { StripeMode } from "../../functions/_core/connect.ts";
+import { connectStripe } from "../../functions/_shared/stripe_gateway.ts";
 import { launchHeadlessChromium } from "./browser.ts";
 
 /** Every secret and token the walk used; none may appear in a log line. */
@@ -26,6 +34,8 @@ export interface StorySecrets {
   stripeSecretKey: string;
   webhookSecret: string;
   roleSyncSecret: string;
+  /** The Connect endpoint's signing secret (platform mode). */
+  connectWebhookSecret: string;
   linkTokens: string[];
   interactionTokens: string[];
 }
@@ -44,6 +54,17 @@ export interface StoryRecord {
   /** Requests the Discord double found outside Discord's OpenAPI description. */
   specViolations: unknown[];
   queueStatus: Record<string, unknown>;
+  /** Platform mode: the guild's connected account and the money that moved to and from it. */
+  connect: ConnectMoneyRecord | null;
+}
+
+/** Where the money of a platform-mode walk went, as the Stripe double holds it. */
+export interface ConnectMoneyRecord {
+  accountId: string;
+  /** What the return page said when Stripe's onboarding sent the community back. */
+  returnPageText: string;
+  transfers: { destination: string; amount: number; amountReversed: number }[];
+  applicationFees: { account: string; amount: number; amountRefunded: number }[];
 }
 
 function randomText(length: number): string {
@@ -74,13 +95,23 @@ function tokenOf(linkUrl: string | null): string {
   return new URL(linkUrl).pathname.split("/").pop()!;
 }
 
-/** Walks the whole story on `db`; throws at the first step that does not happen. */
-export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
+/** The platform's fee on the community's sales in the platform-mode walk. */
+export const PLATFORM_FEE_PERCENT = 10;
+
+/**
+ * Walks the whole story on `db` in `mode` (standalone by default); throws at the first step that
+ * does not happen.
+ */
+export async function walkMemberStory(
+  db: TestDatabase,
+  mode: StripeMode = "standalone",
+): Promise<StoryRecord> {
   const secrets: StorySecrets = {
     botToken: `e2e-bot.${randomText(60)}`,
     stripeSecretKey: `sk_test_e2e${randomText(40)}`,
     webhookSecret: `whsec_e2e${randomText(40)}`,
     roleSyncSecret: `rs_${randomText(48)}`,
+    connectWebhookSecret: `whsec_e2econnect${randomText(32)}`,
     linkTokens: [],
     interactionTokens: [],
   };
@@ -104,6 +135,10 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
         STRIPE_WEBHOOK_SECRET: secrets.webhookSecret,
         STRIPE_API_BASE_URL: stripe.url,
         ROLE_SYNC_SECRET: secrets.roleSyncSecret,
+        ROLEPASS_STRIPE_MODE: mode,
+        ...(mode === "platform"
+          ? { STRIPE_CONNECT_WEBHOOK_SECRET: secrets.connectWebhookSecret }
+          : {}),
       },
       // A sweep every two seconds, so a lost database webhook would only slow the walk down.
       cronIntervalMs: 2_000,
@@ -135,6 +170,42 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
     cleanups.push(() => browser.close());
     const page = await browser.context.newPage();
 
+    // Platform mode, 0: the operator onboards the community (`deno task connect -- onboard`); the
+    // community fills in Stripe's form and comes back to the return page; account.updated lands.
+    let onboarded: { accountId: string; returnPageText: string } | null = null;
+    if (mode === "platform") {
+      stripe.connect.createConnectEndpoint({
+        url: `${runner.url}/functions/v1/stripe-webhook/connect`,
+        secret: secrets.connectWebhookSecret,
+      });
+      const started = await startOnboarding({
+        sql: db.sql,
+        stripe: connectStripe(secrets.stripeSecretKey, stripe.url),
+        publicSiteUrl: runner.url,
+      }, {
+        guildId: community.guildId,
+        platformFeePercent: PLATFORM_FEE_PERCENT,
+        country: "JP",
+        email: null,
+      });
+      await page.goto(started.url);
+      await Promise.all([
+        page.waitForURL((url) => url.href.startsWith(`${runner.url}/connect/return/`)),
+        page.getByRole("button", { name: "Submit details" }).click(),
+      ]);
+      const returnPageText = await page.locator("body").innerText();
+      await stripe.connect.deliverEvents();
+      await eventually(
+        "account.updated to record that the guild can sell",
+        () =>
+          db.sql<{ charges_enabled: boolean }[]>`
+          select charges_enabled from rolepass.guild_stripe_accounts
+          where guild_id = ${community.guildId}`,
+        (rows) => rows[0]?.charges_enabled === true,
+      );
+      onboarded = { accountId: started.account.accountId, returnPageText };
+    }
+
     // 1-3: /subscribe, the link, the plan page, Checkout.
     const joinReply = await subscribe();
     assertEquals(joinReply.status, 200);
@@ -160,6 +231,46 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
       memberMessages,
       (messages) => messages.length >= 1,
     );
+
+    if (mode === "platform") {
+      const manageReply = await subscribe();
+      assert(manageReply.linkUrl!.startsWith(`${runner.url}/manage/`), manageReply.linkUrl!);
+      await renew(db, stripe, community.memberId);
+      assert(hasRole(), "a paid renewal keeps the role");
+      const before = memberMessages().length;
+      await refundRenewal(db, stripe, community, secrets);
+      await eventually("the role to be revoked", hasRole, (has) => !has);
+      const messagesAfterRevoke = await eventually(
+        "the member to be told of the revocation",
+        memberMessages,
+        (messages) => messages.length > before,
+      );
+      return {
+        secrets,
+        community,
+        joinReply,
+        manageReply,
+        messagesAfterGrant,
+        messagesAfterRevoke,
+        webhookStatuses: [...stripe.deliveries(), ...await stripe.connect.deliverEvents()]
+          .map((delivery) => delivery.status),
+        specViolations: discord.specViolations(),
+        queueStatus: await drainedQueue(db),
+        connect: onboarded && {
+          ...onboarded,
+          transfers: [...stripe.connect.transfers.values()].map((transfer) => ({
+            destination: String(transfer.destination),
+            amount: transfer.amount,
+            amountReversed: transfer.amount_reversed,
+          })),
+          applicationFees: [...stripe.connect.applicationFees.values()].map((fee) => ({
+            account: String(fee.account),
+            amount: fee.amount,
+            amountRefunded: fee.amount_refunded,
+          })),
+        },
+      };
+    }
 
     // 5: /subscribe again gives the portal; cancel at period end there.
     const manageReply = await subscribe();
@@ -191,14 +302,7 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
       (messages) => messages.length > before,
     );
 
-    const [queueStatus] = await eventually(
-      "the role-job queue to drain",
-      () =>
-        db.sql`select pending::int, failing::int, failed::int from rolepass.role_job_queue_status`,
-      (rows) =>
-        first(rows, "an item of rows").pending === 0 &&
-        first(rows, "an item of rows").failing === 0,
-    );
+    const queueStatus = await drainedQueue(db);
     return {
       secrets,
       community,
@@ -208,9 +312,65 @@ export async function walkMemberStory(db: TestDatabase): Promise<StoryRecord> {
       messagesAfterRevoke,
       webhookStatuses: stripe.deliveries().map((delivery) => delivery.status),
       specViolations: discord.specViolations(),
-      queueStatus: { ...queueStatus },
+      queueStatus,
+      connect: null,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   }
+}
+
+/** The role-job queue once it has drained. */
+async function drainedQueue(db: TestDatabase): Promise<Record<string, unknown>> {
+  const [queueStatus] = await eventually(
+    "the role-job queue to drain",
+    () =>
+      db.sql`select pending::int, failing::int, failed::int from rolepass.role_job_queue_status`,
+    (rows) =>
+      first(rows, "an item of rows").pending === 0 &&
+      first(rows, "an item of rows").failing === 0,
+  );
+  return { ...queueStatus };
+}
+
+/** Platform mode, 5: the subscription renews and the payment is recorded. */
+async function renew(db: TestDatabase, stripe: StripeDouble, memberId: string): Promise<void> {
+  const [membership] = await db.sql<{ stripe_subscription_id: string }[]>`
+    select stripe_subscription_id from rolepass.memberships where discord_user_id = ${memberId}`;
+  assert(membership, "membership is missing");
+  const renewed = stripe.advanceToPeriodEnd(membership.stripe_subscription_id);
+  const renewedEnd = (renewed.items.data[0]?.current_period_end ?? 0) * 1000;
+  await stripe.deliverEvents({ shuffle: true, duplicate: true });
+  await eventually(
+    "the renewal to be recorded",
+    () =>
+      db.sql<{ period_end: Date | null; entitled: boolean }[]>`
+      select current_period_end as period_end, entitled from rolepass.memberships
+      where discord_user_id = ${memberId}`,
+    (rows) => rows[0]?.entitled === true && rows[0].period_end?.getTime() === renewedEnd,
+  );
+}
+
+/**
+ * Platform mode, 6: the operator refunds the renewal with `deno task refund`, under the guild's
+ * policy (revoke and cancel by default); Stripe's events follow.
+ */
+async function refundRenewal(
+  db: TestDatabase,
+  stripe: StripeDouble,
+  community: DemoCommunity,
+  secrets: StorySecrets,
+): Promise<void> {
+  const refund = await refundLastPayment(
+    {
+      sql: db.sql,
+      stripe: connectStripe(secrets.stripeSecretKey, stripe.url),
+      now: () => new Date(),
+      mode: "platform",
+    },
+    community.guildId,
+    community.memberId,
+  );
+  assert(refund.ok, JSON.stringify(refund));
+  await stripe.deliverEvents({ shuffle: true, duplicate: true });
 }
