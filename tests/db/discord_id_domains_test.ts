@@ -38,3 +38,20 @@ Deno.test("the notices and the reconciliation state hold Discord ids and languag
     ]);
   });
 });
+
+Deno.test("no function repeats the Discord id rule: each checks a value against the domain", async () => {
+  await withTestDatabase(async ({ sql }) => {
+    const repeating = await sql<{ name: string }[]>`
+      select p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' as name
+      from pg_catalog.pg_proc p
+      join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = 'rolepass' and p.prosrc ~ '\\[0-9\\]\\{[0-9]+,20\\}'
+      order by 1`;
+    assertEquals(repeating.map((row) => row.name), []);
+    const [checked] = await sql<{ valid: boolean; invalid: boolean; missing: boolean }[]>`
+      select rolepass.is_discord_snowflake('123456789012345678') as valid,
+        rolepass.is_discord_snowflake('12345') as invalid,
+        rolepass.is_discord_snowflake(null) as missing`;
+    assertEquals(checked, { valid: true, invalid: false, missing: false });
+  });
+});
