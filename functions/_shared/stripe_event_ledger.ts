@@ -100,20 +100,15 @@ export async function isEventDone(sql: Queryable, eventId: string): Promise<bool
 }
 
 /**
- * Whether the event is done, and, in the same round trip, a start number for the re-read of
- * Stripe it asks for (rolepass.start_stripe_read; subscription_sync.ts readCustomer says why a
- * number taken once the event has arrived will do). A done event wastes its number.
+ * Whether the event is done, as a boolean column of the caller's statement, so that the check
+ * shares a round trip with what the caller reads next.
  */
-export async function checkEventAndStartRead(
+export function eventIsDone(
   sql: Queryable,
   eventId: string,
-): Promise<{ done: boolean; readSeq: string }> {
-  const [row] = await sql<{ done: boolean; read_seq: string }[]>`
-    select exists (select from rolepass.stripe_events
-        where id = ${eventId} and status in ('processed', 'ignored')) as done,
-      rolepass.start_stripe_read() as read_seq`;
-  if (!row) throw new Error("Cannot read whether the event is done: the statement returned no row");
-  return { done: row.done, readSeq: row.read_seq };
+): postgres.PendingQuery<postgres.Row[]> {
+  return sql`exists (select from rolepass.stripe_events
+    where id = ${eventId} and status in ('processed', 'ignored'))`;
 }
 
 /** Which of `eventIds` are done (processed or ignored). */

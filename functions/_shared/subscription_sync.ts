@@ -482,22 +482,24 @@ export type ClaimedEvent = {
  * under the customer's lock only if those inputs are still current (else it answers the current
  * ones and the decision is taken again). Claims the event with what it applies. Answers null
  * when the event was already done; a customer that is not rolepass's is left to the caller to
- * record (nothing is claimed).
+ * record (nothing is claimed). `earlier` are inputs read before (see {@link syncInputsOf}); else
+ * they are read here first.
  */
 export async function applyCustomerReadForEvent(
   deps: SyncDeps,
   read: CustomerRead,
   event: ClaimedEvent,
   cause: SyncCause,
+  earlier: SyncInputsRead | null = null,
 ): Promise<SyncOutcome | null> {
   const { customerId, subscriptions } = read;
   const subscriptionIds = subscriptionIdsOf(read);
   const membershipIds = membershipIdsIn(subscriptions);
-  const [current] = await deps.sql<{ inputs: unknown; inputs_md5: string | null }[]>`
+  const current = earlier ?? (await deps.sql<SyncInputsRead[]>`
     select inputs, md5(inputs::text) as inputs_md5
     from rolepass.stripe_sync_inputs(
       rolepass.stripe_sync_membership_id(${customerId}, ${membershipIds}::uuid[]),
-      ${subscriptionIds}::text[]) as inputs`;
+      ${subscriptionIds}::text[]) as inputs`)[0];
   let inputs = current?.inputs ?? null;
   let inputsMd5 = current?.inputs_md5 ?? null;
   for (let attempt = 1;; attempt++) {
@@ -550,6 +552,30 @@ export async function applyCustomerReadForEvent(
       reversal: null,
     };
   }
+}
+
+/** The inputs of a membership as read before the apply, with the md5 the apply compares. */
+export interface SyncInputsRead {
+  inputs: unknown;
+  inputs_md5: string | null;
+}
+
+/**
+ * The inputs of `customerId`'s membership as they stand, as a jsonb column
+ * ({@link SyncInputsRead}) of the caller's statement: read with the statement that starts the
+ * re-read, they spare {@link applyCustomerReadForEvent} a round trip whenever they are still
+ * current at the apply. `subscriptionIds` are those the event names (the listing may add more,
+ * whose refunds and disputes the apply then reads: one round trip more).
+ */
+export function syncInputsOf(
+  sql: Sql,
+  customerId: string,
+  subscriptionIds: string[],
+): postgres.PendingQuery<postgres.Row[]> {
+  return sql`(select jsonb_build_object('inputs', i, 'inputs_md5', md5(i::text))
+    from rolepass.stripe_sync_inputs(
+      rolepass.stripe_sync_membership_id(${customerId}, '{}'::uuid[]),
+      ${subscriptionIds}::text[]) as i)`;
 }
 
 /**

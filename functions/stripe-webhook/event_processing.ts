@@ -17,6 +17,7 @@ import {
   isHandledEventType,
   type StripeEventEnvelope,
 } from "../_core/stripe_shapes.ts";
+import { oneRow } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
@@ -29,12 +30,14 @@ import {
   readCustomer,
   StaleReadError,
   type SyncDeps,
+  syncInputsOf,
+  type SyncInputsRead,
   type SyncOutcome,
 } from "../_shared/subscription_sync.ts";
 import { isMissingStripeObject, type StripeGateway } from "../_shared/stripe_gateway.ts";
 import {
-  checkEventAndStartRead,
   claimEvent,
+  eventIsDone,
   isEventDone,
   markIgnoredInTransaction,
   recordFailure,
@@ -87,9 +90,26 @@ export async function processEvent(
   }
   const target = eventTarget(parsed.data);
   // Checked before Stripe is called, so a replay costs no Stripe read; the claim under the
-  // customer's lock still decides, for two deliveries racing past this check.
-  const { done, readSeq } = await checkEventAndStartRead(deps.sql, envelope.id);
-  if (done) return { status: "duplicate" };
+  // customer's lock still decides, for two deliveries racing past this check. The same round
+  // trip numbers the re-read (any number taken after the event arrived will do, see
+  // readCustomer) and reads the membership's inputs as they stand, for the apply to check.
+  const start = oneRow(
+    await deps.sql<{ done: boolean; read_seq: string; inputs: SyncInputsRead | null }[]>`
+      select ${eventIsDone(deps.sql, envelope.id)} as done,
+        rolepass.start_stripe_read() as read_seq,
+        ${
+      target.kind === "customer"
+        ? syncInputsOf(
+          deps.sql,
+          target.customerId,
+          target.subscriptionId ? [target.subscriptionId] : [],
+        )
+        : deps.sql`null::jsonb`
+    } as inputs`,
+    "the event's start",
+  );
+  if (start.done) return { status: "duplicate" };
+  const readSeq = start.read_seq;
 
   try {
     const resolved = await resolveTarget(deps.stripe, target, envelope.id);
@@ -112,6 +132,7 @@ export async function processEvent(
         await readCustomer(deps, resolved.customerId, readSeq),
         claimedEvent(envelope),
         cause,
+        start.inputs,
       );
       if (outcome?.result === "not_rolepass") {
         await recordIgnored(deps.sql, envelope, NOT_ROLEPASS);

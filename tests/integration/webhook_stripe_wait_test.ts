@@ -75,3 +75,32 @@ Deno.test("a burst of events about one customer shares its Stripe re-reads", asy
     await world.close();
   }
 });
+
+Deno.test("a membership changed by another writer while Stripe is read is decided again on its new state", async () => {
+  const world = await startWebhookWorld();
+  try {
+    const member = await world.newMember();
+    const { subscription } = world.stripeDouble.completeCheckout(member.sessionId);
+    for (const event of world.takeEvents()) assertEquals((await world.post(event)).status, 200);
+    assertEquals((await world.membership(member.membershipId)).status, "active");
+
+    await world.stripe.subscriptions.update(subscription.id, { metadata: { note: "renamed" } });
+    const [event] = world.takeEvents().filter((e) => e.type === "customer.subscription.updated");
+    assert(event, "Stripe sent no customer.subscription.updated");
+    world.stripeDouble.inject({
+      method: "GET",
+      path: "/v1/subscriptions",
+      delayMs: 1_500,
+      times: 1,
+    });
+    const answer = world.post(event);
+    await untilHeld(world, "/v1/subscriptions");
+    // What the webhook read of the membership before Stripe answered is no longer true.
+    await world.db.sql`
+      update rolepass.memberships set status = 'past_due' where id = ${member.membershipId}`;
+    assertEquals((await answer).status, 200);
+    assertEquals((await world.membership(member.membershipId)).status, "active");
+  } finally {
+    await world.close();
+  }
+});
