@@ -127,7 +127,10 @@ export function depsFromConfig(
     backgroundBudgetMs,
     // pg_net waits 5 s for the webhook (request_role_sync's timeout_milliseconds).
     inlineBudgetMs: tuning.inlineBudgetMs ?? 4_000,
-    concurrency: tuning.concurrency ?? 8,
+    // Jobs in flight, not calls: the global window's slots pace the calls, and a worker takes a
+    // job only when the window has room. 50 calls/s with 300 ms of Discord latency and a few
+    // database round trips each keep about 16 jobs busy.
+    concurrency: tuning.concurrency ?? 16,
     leaseSeconds: tuning.leaseSeconds ?? Math.ceil(backgroundBudgetMs / 1000) + 30,
     discordTimeoutMs: tuning.discordTimeoutMs ?? 8_000,
     retryPolicy: tuning.retryPolicy ?? DEFAULT_RETRY_POLICY,

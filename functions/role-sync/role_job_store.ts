@@ -26,6 +26,8 @@ const claimedJobSchema = z.object({
   role_ids: z.array(z.string()),
   previous_role_ids: z.array(z.string()),
   roles_applied_role_ids: z.array(z.string()).nullable(),
+  /** One member's own change caused the job: its calls go before bulk work's. */
+  live: z.boolean(),
 });
 
 /** A job this worker holds the lease of. */
@@ -119,8 +121,15 @@ export interface RoleJobStore {
   ): Promise<boolean>;
   /** Records that the job's role calls succeeded, leaving the member with `roleIds`. */
   recordRolesApplied(job: ClaimedJob, roleIds: readonly string[]): Promise<boolean>;
-  /** Finishes the job as applied and queues the member's message about the change, at once. */
-  finishWithNotice(job: ClaimedJob, notice: RoleNotice): Promise<boolean>;
+  /**
+   * Finishes the job as applied in one statement: records the roles its calls left the member
+   * with (null: it made none) and queues the member's message about the change (null: none).
+   */
+  finishApplied(
+    job: ClaimedJob,
+    appliedRoleIds: readonly string[] | null,
+    notice: RoleNotice | null,
+  ): Promise<boolean>;
   /** Marks the failed job alerted and queues the operator's message, once per failure. */
   alertFailure(job: ClaimedJob, alert: Omit<OperatorAlert, "locale">): Promise<boolean>;
   queueStatus(): Promise<QueueStatus>;
@@ -251,12 +260,13 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
       return row.ok;
     },
 
-    async finishWithNotice(job, notice) {
+    async finishApplied(job, appliedRoleIds, notice) {
       const row = oneRow(
         await sql<{ ok: boolean }[]>`
-        select rolepass.finish_role_job_with_notice(${job.id}, ${job.claim_id}, 'role_change',
-          ${sql.json(JSON.parse(JSON.stringify(notice)))}) as ok`,
-        "finish_role_job_with_notice's result",
+        select rolepass.finish_role_job_applied(${job.id}, ${job.claim_id},
+          ${appliedRoleIds ? [...appliedRoleIds] : null}::text[], 'role_change',
+          ${notice ? sql.json(JSON.parse(JSON.stringify(notice))) : null}) as ok`,
+        "finish_role_job_applied's result",
       );
       return row.ok;
     },

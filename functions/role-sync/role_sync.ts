@@ -76,15 +76,26 @@ export async function drainRoleJobs(
   };
   const worker = async () => {
     while (deps.now() < lastStart) {
-      const job = await nextJob();
-      if (!job) return;
+      // A worker takes a job only when Discord's global window has room for its call: a job
+      // waiting for the window would go before a live job queued meanwhile.
+      const jobOver = await deps.discord.untilRoom(lastStart);
+      const job = deps.now() < lastStart
+        ? await nextJob().catch((error) => {
+          jobOver();
+          throw error;
+        })
+        : undefined;
+      if (!job) {
+        jobOver();
+        return;
+      }
       summary.claimed++;
       const end = await runRoleJob(deps, job, deadline).catch(async (error) => {
         deps.logger.error("role job crashed", { jobId: job.id, error });
         // A job that crashes every time (bad data) gives up like one Discord keeps failing.
         return await applyStep(deps, job, stepAfter(deps, job, crashSetback(error)), null)
           .catch(() => "lost" as const);
-      });
+      }).finally(jobOver);
       if (end === "done") summary.done++;
       else if (end === "failed") summary.failed++;
       else if (end === "retried") summary.retried++;
@@ -134,7 +145,7 @@ export async function runRoleJob(
       : discordRoutes.removeMemberRole;
     const result = await deps.discord.send(
       route(member.guildId, member.memberId, call.roleId, auditReason(job, member, call.action)),
-      { timeoutMs: deps.discordTimeoutMs },
+      { timeoutMs: deps.discordTimeoutMs, priority: job.live ? "live" : "bulk" },
       deadline,
     );
     if (result.kind === "deferred") {
@@ -149,37 +160,41 @@ export async function runRoleJob(
     }
     return await applyStep(deps, job, stepAfter(deps, job, outcome), { member, call });
   }
-  if (calls.length > 0 && !await store.recordRolesApplied(job, member.roleIds)) {
-    return "lost";
-  }
+  // The roles the calls left the member with, recorded as the job finishes.
+  const applied = calls.length > 0 ? member.roleIds : null;
+  const finish = async (notice: RoleNotice | null) =>
+    await store.finishApplied(job, applied, notice).catch(async (error) => {
+      // The calls succeeded: a retry must find them recorded and not make them again.
+      if (applied) await store.recordRolesApplied(job, applied).catch(() => false);
+      throw error;
+    });
   // The role-change messages speak of subscriptions: a role a comp holds is not one to announce.
-  if (changes.kind !== "none" && !member.heldByComp) {
-    const roleId = changes.kind === "revoke"
-      ? (job.previous_role_id ?? changes.remove[0])
-      : (member.namedRoleId ?? changes.add[0]);
-    if (roleId === undefined) {
-      throw new Error(`Cannot tell the member of a ${changes.kind}: it names no role`);
-    }
-    // A plan with several roles is told as one change naming them all.
-    const told = changes.kind === "revoke"
-      ? previousRolesOf(job).filter((id) => changes.remove.includes(id))
-      : member.paidRoleIds;
-    const notice: RoleNotice = {
-      kind: roleChangeNoticeKind(changes.kind, job.cause),
-      locale: member.locale,
-      guildName: member.guildName,
-      plan: member.plan,
-      roleId,
-      otherRoleIds: told.filter((id) => id !== roleId),
-      endsAt: changes.kind === "revoke" ? null : member.endsAt,
-      revokedReason: changes.kind === "revoke" ? member.revokedReason : null,
-    };
-    // The message goes through the notices outbox, queued with the job's end: told once.
-    const finished = await store.finishWithNotice(job, notice);
-    log.info("role job done", { change: changes.kind });
-    return finished ? "done" : "lost";
+  if (changes.kind === "none" || member.heldByComp) {
+    return await finish(null) ? "done" : "lost";
   }
-  return await store.finish(job, "done", "applied") ? "done" : "lost";
+  const roleId = changes.kind === "revoke"
+    ? (job.previous_role_id ?? changes.remove[0])
+    : (member.namedRoleId ?? changes.add[0]);
+  if (roleId === undefined) {
+    throw new Error(`Cannot tell the member of a ${changes.kind}: it names no role`);
+  }
+  // A plan with several roles is told as one change naming them all.
+  const told = changes.kind === "revoke"
+    ? previousRolesOf(job).filter((id) => changes.remove.includes(id))
+    : member.paidRoleIds;
+  // The message goes through the notices outbox, queued with the job's end: told once.
+  const finished = await finish({
+    kind: roleChangeNoticeKind(changes.kind, job.cause),
+    locale: member.locale,
+    guildName: member.guildName,
+    plan: member.plan,
+    roleId,
+    otherRoleIds: told.filter((id) => id !== roleId),
+    endsAt: changes.kind === "revoke" ? null : member.endsAt,
+    revokedReason: changes.kind === "revoke" ? member.revokedReason : null,
+  });
+  log.info("role job done", { change: changes.kind });
+  return finished ? "done" : "lost";
 }
 
 /** The roles a job says the member had before its change (jobs queued before sets name one). */

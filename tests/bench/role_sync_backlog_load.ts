@@ -4,13 +4,14 @@
  * BACKLOG_JOBS (100,000) due role grants over BACKLOG_GUILDS (200) guilds, queued in one statement
  * as a plan's role change or a reconciliation queues them, against the Discord double with
  * Discord's limits (10 role changes per 10 s per guild, 50 requests/s global) and every answer
- * held DISCORD_LATENCY_MS (100). role-sync runs as production builds it (depsFromConfig: 8 jobs
- * in flight, a pool of 10): one invocation at a time drains for DRAIN_SECONDS (60), as a wake-up
- * would, while:
+ * held DISCORD_LATENCY_MS (100). The double runs in a process of its own
+ * (discord_double_server.ts), so its CPU is not role-sync's. role-sync runs as production builds
+ * it (depsFromConfig: its concurrency, a pool of 10): one invocation at a time drains for
+ * DRAIN_SECONDS (60), as a wake-up would, while:
  *
- * - every 2 s a live change (a revocation committed through the membership trigger) is made,
- *   alternately in a guild of its own and in a guild of the backlog; its latency is the time
- *   from the commit to Discord receiving the role call;
+ * - every 2 s a live change (a Stripe event's revocation committed through the membership
+ *   trigger, so a live job) is made, alternately in a guild of its own and in a guild of the
+ *   backlog; its latency is the time from the commit to Discord receiving the role call;
  *
  * and the double's log gives the rate of role calls (as a ratio of the global limit, the binding
  * one: 200 guilds' buckets allow 200/s), the 429s, the busiest 1 s, and whether any member got
@@ -21,10 +22,10 @@
 import { depsFromConfig } from "../../functions/role-sync/config.ts";
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
 import { setLogSink } from "../../functions/_shared/log.ts";
-import { startDiscordDouble } from "../doubles/discord.ts";
+import { startDiscordDoubleProcess } from "./discord_double_process.ts";
 import { createTestDatabase } from "../harness/database.ts";
 import { assert, first } from "../harness/assert.ts";
-import { peakMemoryLine } from "./process_memory.ts";
+import { processMemory, SUPABASE_FUNCTION_MEMORY_MB } from "./process_memory.ts";
 import { startStatementProfile } from "./statement_profile.ts";
 
 const JOBS = Number(Deno.env.get("BACKLOG_JOBS") ?? "100000");
@@ -46,7 +47,10 @@ function percentile(sorted: number[], p: number): number {
 
 setLogSink(() => {});
 const db = await createTestDatabase();
-const discord = await startDiscordDouble({ botToken: BOT_TOKEN, requestLogLimit: 100_000 });
+const discord = await startDiscordDoubleProcess({
+  botToken: BOT_TOKEN,
+  requestLogLimit: 100_000,
+});
 const deps = depsFromConfig({
   secret: SECRET,
   botToken: BOT_TOKEN,
@@ -57,16 +61,16 @@ const deps = depsFromConfig({
 try {
   const { sql } = db;
   const perGuild = Math.ceil(JOBS / GUILDS);
-  const backlogGuilds: { id: string; role: string }[] = [];
   const setupStarted = performance.now();
   // The backlog's guilds, and one quiet guild for live changes outside the backlog.
-  for (let g = 0; g <= GUILDS; g++) {
-    const guild = discord.addGuild({ botRolePosition: 10 });
-    const role = discord.addRole(guild.id, { position: 5 }).id;
-    const members = g < GUILDS ? perGuild : LIVE_MEMBERS;
-    for (let m = 0; m < members; m++) discord.addMember(guild.id, userIdOf(g, m));
-    backlogGuilds.push({ id: guild.id, role });
-  }
+  const backlogGuilds = (await discord.addGuilds(
+    Array.from({ length: GUILDS + 1 }, (_, g) => ({
+      members: Array.from(
+        { length: g < GUILDS ? perGuild : LIVE_MEMBERS },
+        (_, m) => userIdOf(g, m),
+      ),
+    })),
+  )).map(({ guildId, roleId }) => ({ id: guildId, role: roleId }));
   const quiet = first(backlogGuilds.splice(GUILDS, 1), "the quiet guild");
   const all = [...backlogGuilds, quiet];
   await sql`insert into rolepass.guilds (id, name)
@@ -117,8 +121,8 @@ try {
   );
 
   const statementProfile = await startStatementProfile(sql);
-  discord.inject({ path: /./, delayMs: LATENCY_MS });
-  discord.clearLog();
+  await discord.delayAnswers(LATENCY_MS);
+  await discord.clearLog();
 
   // Live changes: revocations, alternately in the quiet guild and in a backlog guild.
   const liveTargets = await sql<{ id: string; discord_user_id: string; quiet: boolean }[]>`
@@ -143,9 +147,11 @@ try {
       const target = pool[liveCount >> 1];
       liveCount++;
       if (!target) continue;
+      // A Stripe event's change: its job is live.
       await sql`update rolepass.memberships set entitled = false, entitled_role_id = null,
         entitled_role_ids = '{}', status = 'canceled', subscription_live = false,
-        change_cause = 'bench_live' where id = ${target.id}`;
+        change_cause = 'customer.subscription.deleted',
+        change_event_id = ${`evt_bench_live_${liveCount}`} where id = ${target.id}`;
       committedAt.set(target.discord_user_id, { at: Date.now(), quiet: target.quiet });
     }
   })();
@@ -167,7 +173,7 @@ try {
   await live;
   const elapsed = (Date.now() - started) / 1000;
 
-  const requests = discord.requests();
+  const requests = await discord.requests();
   const roleCalls = requests.filter((r) => r.path.includes("/roles/"));
   const granted = roleCalls.filter((r) => r.method === "PUT" && r.status === 204);
   const span = granted.length > 1
@@ -187,7 +193,7 @@ try {
     while (time - (globalTimes[windowStart] ?? time) >= 1_000) windowStart++;
     busiestSecond = Math.max(busiestSecond, j - windowStart + 1);
   }
-  const stats = discord.stats();
+  const stats = await discord.stats();
   const { remaining } = first(
     await sql<{ remaining: number }[]>`select count(*)::int as remaining
       from rolepass.role_jobs where status in ('pending', 'running')`,
@@ -230,8 +236,12 @@ try {
   );
   console.log(`role calls made twice for the same member and role: ${repeated}`);
   await statementProfile?.report(Math.max(1, totals.claimed), "job");
+  const ownPeakMb = (await processMemory()).peakMb;
   console.log(
-    await peakMemoryLine("role-sync backlog drain (role-sync, the Discord double, the load)"),
+    `peak RSS (VmHWM): role-sync and the load ${ownPeakMb.toFixed(0)} MiB = ` +
+      `${(ownPeakMb / SUPABASE_FUNCTION_MEMORY_MB).toFixed(2)} of Supabase's ` +
+      `${SUPABASE_FUNCTION_MEMORY_MB} MB per function; the Discord double's process ` +
+      `${(await discord.peakMemoryMb()).toFixed(0)} MiB`,
   );
 } finally {
   await deps.sql.end({ timeout: 5 });

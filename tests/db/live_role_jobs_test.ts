@@ -130,3 +130,25 @@ Deno.test("jobs are live for one member's own change and bulk for plan swaps, re
     ]);
   });
 });
+
+Deno.test("live jobs of several guilds are claimed a guild at a time, not all of the busiest guild's first", async () => {
+  await withTestDatabase(async ({ sql }) => {
+    await sql`insert into rolepass.guilds (id, name) values
+      ('120000000000000001', 'Busy guild'), ('120000000000000002', 'Quiet guild')`;
+    // Five members of the busy guild paid a minute ago, one of the quiet guild just now.
+    await sql`insert into rolepass.memberships (guild_id, discord_user_id)
+      select '120000000000000001', (220000000000000000 + i)::text from generate_series(1, 5) i
+      union all select '120000000000000002', '220000000000000099'`;
+    await sql`update rolepass.memberships set entitled = true, entitled_role_id = ${ROLE_ID},
+        status = 'active', change_cause = 'checkout_success_page'
+      where guild_id like '12%'`;
+    await sql`update rolepass.role_jobs set next_attempt_at = now() - interval '1 minute'
+      where guild_id = '120000000000000001'`;
+    const claimed = await sql<{ guild_id: string }[]>`select guild_id
+      from rolepass.claim_role_jobs(2, 60)`;
+    assertEquals(
+      claimed.map((job) => job.guild_id).sort(),
+      ["120000000000000001", "120000000000000002"],
+    );
+  });
+});

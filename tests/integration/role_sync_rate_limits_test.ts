@@ -129,3 +129,33 @@ Deno.test("calls sent late by a busy isolate still stay within the global limit 
     },
   });
 });
+
+Deno.test("a live call takes the next free global slot before bulk calls already waiting for it", async () => {
+  await withRoleSync(async (w) => {
+    const api = createDiscordApi(w.discord.apiBaseUrl, BOT_TOKEN);
+    const discord = createRateLimitedDiscord({
+      api,
+      sql: w.db.sql,
+      globalLimit: 1,
+      globalWindowMs: 600,
+    });
+    const deadline = Date.now() + 30_000;
+    const grant = (n: number, priority: "live" | "bulk") =>
+      discord.send(
+        discordRoutes.addMemberRole(w.guildId, member(n), w.goldRoleId, "priority test"),
+        { priority },
+        deadline,
+      );
+    // The first call fills the window; two bulk calls then wait for it...
+    assertEquals((await grant(0, "bulk")).kind, "response");
+    const waiting = [grant(1, "bulk"), grant(2, "bulk")];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // ...and a live call comes after them.
+    const live = grant(3, "live");
+    const results = await Promise.all([...waiting, live]);
+    assertEquals(results.map((r) => r.kind), ["response", "response", "response"]);
+    const order = w.discord.requests().map((r) => r.path.split("/")[4]);
+    assertEquals(order, [member(0), member(3), member(1), member(2)]);
+    assertEquals(w.discord.stats().rateLimited, 0);
+  }, { double: { rateLimits: { buckets: { roles: { limit: 100, resetAfterSeconds: 1 } } } } });
+});
