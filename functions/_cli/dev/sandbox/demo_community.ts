@@ -1,7 +1,7 @@
 /**
  * The demo community of the sandbox and the end-to-end test: a Discord guild with a paid role and
- * a member in the Discord double, a monthly price in the Stripe double, and the same guild and plan
- * in the database, validated by the plans file schema first.
+ * a member in the Discord double, a monthly price and a one-time 30-day pass in the Stripe double,
+ * and the same guild and plans in the database, validated by the plans file schema first.
  */
 import type { DiscordDouble } from "../../../_doubles/discord/index.ts";
 import type { StripeDouble } from "../../../_doubles/stripe/index.ts";
@@ -16,7 +16,10 @@ export interface DemoCommunity {
   /** The paid role's name, as members see it in Discord. */
   roleName: string;
   memberId: string;
+  /** The monthly subscription's price (the first plan). */
   priceId: string;
+  /** The 30-day pass's one-time price. */
+  passPriceId: string;
 }
 
 /** Where to seed. */
@@ -52,6 +55,12 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
     currency: "jpy",
     interval: "month",
     productName: "Supporter (monthly)",
+  });
+  const passPrice = stripe.createPrice({
+    unitAmount: 3000,
+    currency: "jpy",
+    recurring: false,
+    productName: "Supporter (30-day pass)",
   });
 
   const parsed = parsePlansFile(JSON.stringify({
@@ -101,26 +110,50 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
             role_name: role.name,
           },
         },
+        sort_order: 10,
+      }, {
+        stripe_price_id: passPrice.id,
+        discord_role_id: role.id,
+        access: "P30D",
+        display: {
+          ja: {
+            name: "サポーター（30日パス）",
+            description: "1回のお支払いで30日間、自動更新はありません",
+            role_name: role.name,
+          },
+          en: {
+            name: "Supporter (30-day pass)",
+            description: "One payment for 30 days, no renewal",
+            role_name: role.name,
+          },
+        },
+        sort_order: 20,
       }],
     }],
   }));
   if (!parsed.ok) {
     throw new Error(`The sandbox plans file is invalid:\n${parsed.problems.join("\n")}`);
   }
-  // Written directly: the price was just created here, so plans:apply's Stripe look-up of its
-  // amount and interval would only repeat what is already known.
+  // Written directly: the prices were just created here, so plans:apply's Stripe look-up of their
+  // amounts and intervals would only repeat what is already known.
   const [entry] = parsed.file.guilds;
-  const [plan] = entry?.plans ?? [];
-  if (!entry || !plan) throw new Error("The sandbox plans file has no guild with a plan");
+  const [plan, pass] = entry?.plans ?? [];
+  if (!entry || !plan || !pass) throw new Error("The sandbox plans file lacks its two plans");
   await targets.sql.begin(async (tx) => {
     await tx`insert into rolepass.guilds (id, name, default_locale, seller_notice)
       values (${entry.id}, ${entry.name}, ${entry.default_locale},
         ${tx.json(entry.seller_notice as never)})`;
     await tx`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
-        unit_amount, currency, billing_interval, interval_count)
+        unit_amount, currency, billing_interval, interval_count, sort_order)
       values (${entry.id}, ${plan.stripe_price_id}, ${plan.discord_role_id},
         ${tx.json(plan.display as never)}, ${price.unit_amount ?? 0}, ${price.currency},
-        ${price.recurring?.interval ?? "month"}, ${price.recurring?.interval_count ?? 1})`;
+        ${price.recurring?.interval ?? "month"}, ${price.recurring?.interval_count ?? 1},
+        ${plan.sort_order})`;
+    await tx`insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
+        unit_amount, currency, billing_interval, access_kind, access_duration, sort_order)
+      values (${entry.id}, ${pass.stripe_price_id}, ${pass.discord_role_id},
+        ${tx.json(pass.display as never)}, ${passPrice.unit_amount ?? 0}, ${passPrice.currency},
+        null, 'duration', '30 days'::interval, ${pass.sort_order})`;
   });
   return {
     guildId: guild.id,
@@ -129,5 +162,6 @@ export async function seedDemoCommunity(targets: DemoSeedTargets): Promise<DemoC
     roleName: role.name,
     memberId,
     priceId: price.id,
+    passPriceId: passPrice.id,
   };
 }
