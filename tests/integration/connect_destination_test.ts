@@ -109,6 +109,33 @@ Deno.test("a Checkout whose subscription pays the platform alone grants nothing 
   });
 });
 
+Deno.test("a pass paid to the guild's own account is applied, and so is its refund", async () => {
+  await withMemberWorld(async (world) => {
+    const price = world.stripeDouble.createPrice({
+      unitAmount: 3000,
+      currency: "jpy",
+      recurring: false,
+    });
+    const [pass] = await world.db.sql<{ id: string }[]>`
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display, unit_amount,
+        currency, billing_interval, access_kind)
+      values (${world.a.guildId}, ${price.id}, ${world.a.roleId},
+        ${world.db.sql.json({ en: { name: "Pass", description: "A lifetime pass" } })}, 3000,
+        'jpy', null, 'lifetime')
+      returning id`;
+    assert.ok(pass);
+    const sessionId = await world.openCheckout(world.a, MEMBER, pass.id);
+    const paid = world.stripeDouble.completePayment(sessionId);
+    const [completed] = await world.deliver("checkout.session.completed");
+    assert.equal(completed?.status, "applied", JSON.stringify(completed));
+    assert.equal((await membership(world, world.a.guildId, MEMBER))?.entitled, true);
+
+    world.stripeDouble.refundPayment(paid.charge.id);
+    const [refunded] = await world.deliver("charge.refunded");
+    assert.equal(refunded?.status, "applied", JSON.stringify(refunded));
+  });
+});
+
 Deno.test("money goes to the guild only when both its destination and settlement are the guild's", () => {
   const guild = "100000000000000001";
   const own = "acct_Own";

@@ -28,6 +28,8 @@ export interface MemberWorld extends ConnectWorld {
     memberId: string,
     options?: { deliver?: boolean },
   ): Promise<Stripe.Subscription>;
+  /** Opens the Checkout of `planId` (the guild's plan by default) for a member; its session id. */
+  openCheckout(guild: WorldGuild, memberId: string, planId?: string): Promise<string>;
   /** Posts every platform event of `type` not yet posted, in order, and returns the answers. */
   deliver(type: string): Promise<Record<string, unknown>[]>;
 }
@@ -65,23 +67,27 @@ export async function withMemberWorld(fn: (world: MemberWorld) => Promise<void>)
         "applied",
       );
     }
+    const openCheckout = async (guild: WorldGuild, memberId: string, planId = guild.planId) => {
+      const token = newLinkToken();
+      await world.db.sql`
+        insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
+          created_at, expires_at)
+        values (${await hashLinkToken(token)}, 'join', ${guild.guildId}, ${memberId}, 'ja',
+          now(), now() + interval '15 minutes')`;
+      const response = await checkout.request("/checkout/checkout-session", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token, planId }),
+      });
+      const body = await response.json();
+      assert.equal(response.status, 200, JSON.stringify(body));
+      return String(body.url).split("/").at(-1) ?? "";
+    };
     await fn({
       ...world,
+      openCheckout,
       async subscribe(guild, memberId, options = {}) {
-        const token = newLinkToken();
-        await world.db.sql`
-          insert into rolepass.link_tokens (token_hash, purpose, guild_id, discord_user_id, locale,
-            created_at, expires_at)
-          values (${await hashLinkToken(token)}, 'join', ${guild.guildId}, ${memberId}, 'ja',
-            now(), now() + interval '15 minutes')`;
-        const response = await checkout.request("/checkout/checkout-session", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ token, planId: guild.planId }),
-        });
-        const body = await response.json();
-        assert.equal(response.status, 200, JSON.stringify(body));
-        const sessionId = String(body.url).split("/").at(-1) ?? "";
+        const sessionId = await openCheckout(guild, memberId);
         const subscription = world.stripeDouble.completeCheckout(sessionId).subscription;
         if (options.deliver !== false) await deliver("checkout.session.completed");
         return subscription;
