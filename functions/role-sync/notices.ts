@@ -30,8 +30,9 @@ import type { Logger } from "../_shared/log.ts";
 import type { ClaimedNotice, NoticeEnd, NoticeStore } from "./notices_store.ts";
 
 /**
- * How long after a message's first post a retry still sends it. Discord checks a nonce "in the
- * past few minutes"; two minutes stays inside that, and the minute's sweep still gets two retries.
+ * How long after a post whose outcome is unknown a retry still sends the message. Discord checks a
+ * nonce "in the past few minutes"; two minutes stays inside that, and the minute's sweep still gets
+ * two retries.
  */
 export const NONCE_WINDOW_SECONDS = 120;
 
@@ -175,8 +176,8 @@ async function postToChannel(
     return {
       kind: "end",
       status: "failed",
-      detail: `not posted again: its first post was over ${NONCE_WINDOW_SECONDS} s ago, ` +
-        "past the nonce's window, so a post could be a second copy",
+      detail: `not posted again: a post whose answer was lost is over ${NONCE_WINDOW_SECONDS} s ` +
+        "old, past the nonce's window, so a post could be a second copy",
     };
   }
   const result = await deps.discord.send(
@@ -188,7 +189,9 @@ async function postToChannel(
     deadline,
   );
   if (result.kind === "deferred") return { kind: "deferred", waitMs: result.waitMs };
-  return { kind: "outcome", outcome: classifyNoticeAnswer(answerOf(result)) };
+  const outcome = classifyNoticeAnswer(answerOf(result));
+  if (outcome.kind === "unknown") await deps.notices.recordPostUnknown(notice);
+  return { kind: "outcome", outcome };
 }
 
 /** A DM the member cannot get: their DMs are closed, or Discord refused the DM channel. */

@@ -1,7 +1,7 @@
 /**
- * The notices outbox in Postgres, as role-sync sees it: claim with a lease, stamp a channel
- * message's first post (its nonce's window), take or give back the one try of a follow-up, finish
- * or put back. Every write names the claim.
+ * The notices outbox in Postgres, as role-sync sees it: claim with a lease, check and record a
+ * channel message's nonce window, take or give back the one try of a follow-up, finish or put
+ * back. Every write names the claim.
  */
 import { z } from "zod";
 import { oneRow, type Sql } from "../_shared/db.ts";
@@ -32,8 +32,13 @@ export type NoticeEnd = "sent" | "dms_closed" | "not_sent" | "failed";
 /** The outbox operations role-sync needs. */
 export interface NoticeStore {
   claim(maxNotices: number, leaseSeconds: number): Promise<ClaimedNotice[]>;
-  /** False once `windowSeconds` have passed since the message's first post, or the claim is lost. */
+  /**
+   * False once `windowSeconds` have passed since a post whose outcome is unknown, or the claim is
+   * lost.
+   */
   beginPost(notice: ClaimedNotice, windowSeconds: number): Promise<boolean>;
+  /** A post's answer was lost: the nonce's window starts now, unless an earlier one started it. */
+  recordPostUnknown(notice: ClaimedNotice): Promise<boolean>;
   beginFollowup(notice: ClaimedNotice): Promise<boolean>;
   /** Gives the follow-up's try back: Discord certainly did not post it. */
   releaseFollowup(notice: ClaimedNotice): Promise<boolean>;
@@ -59,6 +64,14 @@ export function createNoticeStore(sql: Sql): NoticeStore {
         select rolepass.begin_notice_post(${notice.id}, ${notice.claim_id},
           ${Math.floor(windowSeconds)}) as ok`,
         "begin_notice_post's result",
+      );
+      return row.ok;
+    },
+    async recordPostUnknown(notice) {
+      const row = oneRow(
+        await sql<{ ok: boolean }[]>`
+        select rolepass.record_notice_post_unknown(${notice.id}, ${notice.claim_id}) as ok`,
+        "record_notice_post_unknown's result",
       );
       return row.ok;
     },

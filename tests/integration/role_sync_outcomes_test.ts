@@ -421,6 +421,27 @@ Deno.test("a DM whose first post is older than the nonce's window is not posted 
   }, { tuning: { discordTimeoutMs: 300 } });
 });
 
+Deno.test("a DM Discord certainly did not post (a 429) does not start the nonce's window", async () => {
+  await withRoleSync(async (w) => {
+    const alice = await w.addMember(ALICE);
+    await w.entitle(alice, "gold");
+    // Longer than one call waits for a 429 (1.5 s): the notice is put back, nothing posted.
+    w.discord.inject({
+      method: "POST",
+      path: /^\/channels\/\d+\/messages$/,
+      status: 429,
+      retryAfterSeconds: 2,
+      times: 1,
+    });
+    await w.drain();
+    const [waiting] = await w.db.sql<{ status: string; first_post_at: Date | null }[]>`
+      select status, first_post_at from rolepass.notices where audience = 'member'`;
+    assertEquals([waiting?.status, waiting?.first_post_at], ["pending", null]);
+    await w.settle();
+    assertEquals(w.discord.messages({ userId: ALICE, kind: "dm" }).length, 1);
+  });
+});
+
 Deno.test("a member's messages keep their order when the first one has to be retried", async () => {
   await withRoleSync(async (w) => {
     const alice = await w.addMember(ALICE);
