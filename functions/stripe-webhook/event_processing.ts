@@ -17,7 +17,7 @@ import {
   isHandledEventType,
   type StripeEventEnvelope,
 } from "../_core/stripe_shapes.ts";
-import { oneRow } from "../_shared/db.ts";
+import { oneRow, type Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
@@ -148,17 +148,10 @@ export async function processEvent(
     }
     return outcomeOf(outcome, envelope, logger);
   } catch (error) {
-    if (isMissingStripeObject(error)) {
-      const why = `Stripe has no object it refers to: ${(error as Error).message}`;
-      logger.warn("Ignored an event whose object Stripe does not have", {
-        eventId: envelope.id,
-        why,
-      });
-      await recordIgnored(deps.sql, envelope, why);
-      return { status: "ignored", why };
-    }
-    await reportFailure(deps, envelope, error, logger);
-    throw error;
+    return await settleFailedEvent(deps.sql, envelope, error, logger, {
+      whyMissing: (missing) => `Stripe has no object it refers to: ${missing.message}`,
+      failed: "Stripe event failed; Stripe will retry it",
+    });
   }
 }
 
@@ -367,27 +360,38 @@ async function subscriptionOfCharge(
 }
 
 /**
- * Counts a failed attempt and keeps its message (never the payload), outside the rolled-back
- * transaction. Best effort: when the database itself is what failed, the log is the record.
+ * Settles an event whose processing threw, on either endpoint. An object Stripe says it does not
+ * have is a permanent answer: the event is recorded as ignored, saying why (`whyMissing`), and
+ * answered 200. Any other failure is logged as `failed`, counted on the event with its message
+ * (never the payload) outside the rolled-back transaction, and thrown again, so the caller answers
+ * 500 and Stripe retries. Counting is best effort: when the database itself is what failed, the
+ * log is the record.
  */
-async function reportFailure(
-  deps: SyncDeps,
+export async function settleFailedEvent(
+  sql: Sql,
   envelope: StripeEventEnvelope,
   error: unknown,
   logger: Logger,
-): Promise<void> {
+  say: { whyMissing: (missing: Error) => string; failed: string },
+): Promise<{ status: "ignored"; why: string }> {
+  if (isMissingStripeObject(error)) {
+    const why = say.whyMissing(error as Error);
+    logger.warn("Ignored an event whose object Stripe does not have", {
+      eventId: envelope.id,
+      why,
+    });
+    await recordIgnored(sql, envelope, why);
+    return { status: "ignored", why };
+  }
   const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
-  logger.error("Stripe event failed; Stripe will retry it", {
-    eventId: envelope.id,
-    eventType: envelope.type,
-    error: message,
-  });
+  logger.error(say.failed, { eventId: envelope.id, eventType: envelope.type, error: message });
   try {
-    await recordFailure(deps.sql, envelope, message);
+    await recordFailure(sql, envelope, message);
   } catch (recordError) {
     logger.warn("Could not record the failed attempt", {
       eventId: envelope.id,
       error: recordError,
     });
   }
+  throw error;
 }

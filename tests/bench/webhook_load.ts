@@ -211,16 +211,20 @@ try {
   // The function as the world builds it, but with the production pool and re-reading from the
   // out-of-process double: on loopback for the main figures, through the latency proxy for the
   // sweep (one pool for both). Changes made "in Stripe" before an event go to the double directly.
-  const stripe = createStripeClient("sk_test_rolepass", double.url, { timeoutMs: 2_000 });
+  const stripe = createStripeClient("sk_test_rolepass", double.url, { timeoutMs: 10_000 });
   const appSql = createSql(db.url);
   closePool = () => appSql.end({ timeout: 5 });
+  // One signing secret, as an endpoint has outside a rotation (the world's app has two, to test
+  // rotation, and would verify every event twice) and as the floor verifies.
   const app = createApp({
     ...world.deps,
+    webhookSecrets: [WEBHOOK_SECRET],
     sql: appSql,
     stripe: connectStripe("sk_test_rolepass", double.url, { timeoutMs: 2_000 }),
   });
   const proxiedApp = createApp({
     ...world.deps,
+    webhookSecrets: [WEBHOOK_SECRET],
     sql: appSql,
     stripe: connectStripe("sk_test_rolepass", double.proxyUrl, { timeoutMs: 5_000 }),
   });
