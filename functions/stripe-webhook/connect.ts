@@ -23,10 +23,10 @@ import {
   claimEvent,
   isEventDone,
   markIgnoredInTransaction,
-  recordFailure,
   recordIgnored,
 } from "../_shared/stripe_event_ledger.ts";
-import { isMissingStripeObject, type StripeGateway } from "../_shared/stripe_gateway.ts";
+import type { StripeGateway } from "../_shared/stripe_gateway.ts";
+import { settleFailedEvent } from "./event_failures.ts";
 import { checkSignatureHeader } from "./signature_header.ts";
 
 /** The Connect event types rolepass acts on: the account's state. */
@@ -173,24 +173,9 @@ export async function processConnectEvent(
     });
     return applied;
   } catch (error) {
-    if (isMissingStripeObject(error)) {
-      const why = `Stripe has no account ${accountId}`;
-      await recordIgnored(deps.sql, envelope, why);
-      return { status: "ignored", why };
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    logger.error("Stripe Connect event failed; Stripe will retry it", {
-      eventId: envelope.id,
-      error: message,
+    return await settleFailedEvent(deps.sql, envelope, error, logger, {
+      whyMissing: () => `Stripe has no account ${accountId}`,
+      failed: "Stripe Connect event failed; Stripe will retry it",
     });
-    try {
-      await recordFailure(deps.sql, envelope, message);
-    } catch (recordError) {
-      logger.warn("Could not record the failed attempt", {
-        eventId: envelope.id,
-        error: recordError,
-      });
-    }
-    throw error;
   }
 }

@@ -9,14 +9,10 @@
 import type { StripeEventEnvelope } from "../_core/stripe_shapes.ts";
 import { guildOfConnectedAccount } from "../_shared/guild_stripe_accounts.ts";
 import type { Logger } from "../_shared/log.ts";
-import {
-  claimEvent,
-  isEventDone,
-  recordFailure,
-  recordIgnored,
-} from "../_shared/stripe_event_ledger.ts";
-import { type ConnectMoney, isMissingStripeObject } from "../_shared/stripe_gateway.ts";
+import { claimEvent, isEventDone, recordIgnored } from "../_shared/stripe_event_ledger.ts";
+import type { ConnectMoney } from "../_shared/stripe_gateway.ts";
 import type { ConnectWebhookDeps } from "./connect.ts";
+import { settleFailedEvent } from "./event_failures.ts";
 
 /** What happened to a money event; the HTTP answer reports it. */
 export type MoneyEventOutcome =
@@ -77,25 +73,10 @@ export async function processConnectMoneyEvent(
       return { status: "applied", guildId, movements: movements.length } as const;
     });
   } catch (error) {
-    if (isMissingStripeObject(error)) {
-      const why = `Stripe has no ${isTransfer ? "transfer" : "application fee"} ${objectId}`;
-      await recordIgnored(deps.sql, envelope, why);
-      return { status: "ignored", why };
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    logger.error("Stripe Connect money event failed; Stripe will retry it", {
-      eventId: envelope.id,
-      error: message,
+    return await settleFailedEvent(deps.sql, envelope, error, logger, {
+      whyMissing: () => `Stripe has no ${isTransfer ? "transfer" : "application fee"} ${objectId}`,
+      failed: "Stripe Connect money event failed; Stripe will retry it",
     });
-    try {
-      await recordFailure(deps.sql, envelope, message);
-    } catch (recordError) {
-      logger.warn("Could not record the failed attempt", {
-        eventId: envelope.id,
-        error: recordError,
-      });
-    }
-    throw error;
   }
 }
 

@@ -17,7 +17,7 @@ import {
   isHandledEventType,
   type StripeEventEnvelope,
 } from "../_core/stripe_shapes.ts";
-import { oneRow, type Sql } from "../_shared/db.ts";
+import { oneRow } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
@@ -34,16 +34,16 @@ import {
   type SyncInputsRead,
   type SyncOutcome,
 } from "../_shared/subscription_sync.ts";
-import { isMissingStripeObject, type StripeGateway } from "../_shared/stripe_gateway.ts";
+import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import {
   claimEvent,
   eventIsDone,
   isEventDone,
   markIgnoredInTransaction,
-  recordFailure,
   recordIgnored,
 } from "../_shared/stripe_event_ledger.ts";
 import { recordPass } from "../_shared/one_time_passes.ts";
+import { settleFailedEvent } from "./event_failures.ts";
 import { readMoneyFacts } from "./money_facts.ts";
 
 /** What happened to an event; the HTTP answer reports it. */
@@ -357,41 +357,4 @@ async function subscriptionOfCharge(
   return billing.subscriptionId
     ? { subscriptionId: billing.subscriptionId, periodEnd: billing.periodEnd }
     : null;
-}
-
-/**
- * Settles an event whose processing threw, on either endpoint. An object Stripe says it does not
- * have is a permanent answer: the event is recorded as ignored, saying why (`whyMissing`), and
- * answered 200. Any other failure is logged as `failed`, counted on the event with its message
- * (never the payload) outside the rolled-back transaction, and thrown again, so the caller answers
- * 500 and Stripe retries. Counting is best effort: when the database itself is what failed, the
- * log is the record.
- */
-export async function settleFailedEvent(
-  sql: Sql,
-  envelope: StripeEventEnvelope,
-  error: unknown,
-  logger: Logger,
-  say: { whyMissing: (missing: Error) => string; failed: string },
-): Promise<{ status: "ignored"; why: string }> {
-  if (isMissingStripeObject(error)) {
-    const why = say.whyMissing(error as Error);
-    logger.warn("Ignored an event whose object Stripe does not have", {
-      eventId: envelope.id,
-      why,
-    });
-    await recordIgnored(sql, envelope, why);
-    return { status: "ignored", why };
-  }
-  const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
-  logger.error(say.failed, { eventId: envelope.id, eventType: envelope.type, error: message });
-  try {
-    await recordFailure(sql, envelope, message);
-  } catch (recordError) {
-    logger.warn("Could not record the failed attempt", {
-      eventId: envelope.id,
-      error: recordError,
-    });
-  }
-  throw error;
 }
