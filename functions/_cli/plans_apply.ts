@@ -9,6 +9,8 @@
  *    Stripe Tax on) a price that does not say whether it includes tax.
  * 3. Guilds and plans are upserted in one transaction; plans that left the file become inactive,
  *    never deleted, since memberships and history refer to them.
+ * 4. Each guild's own Customer Portal configuration is saved in Stripe (switching between exactly
+ *    its subscription prices) and its id stored on the guild.
  *
  * Nothing is written when any step finds a problem. Variables come from the environment and the
  * project's `.env`: STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, DATABASE_URL or SUPABASE_DB_URL.
@@ -293,6 +295,52 @@ export async function applyPlansFile(
   return summary;
 }
 
+/** A guild's own Customer Portal configuration, as {@link saveGuildPortalConfigurations} left it. */
+export interface SavedPortalConfiguration {
+  guildId: string;
+  configurationId: string;
+  /** The subscription prices its members may switch between (none to switch with one). */
+  priceIds: string[];
+}
+
+/**
+ * Saves each of `guildIds`' own Customer Portal configuration in Stripe (created once, then
+ * updated) and stores its id on the guild: a Stripe account has one default configuration, so
+ * with several guilds on one account the default would let a member switch to another guild's
+ * price. A guild that sells no subscription needs none.
+ */
+export async function saveGuildPortalConfigurations(
+  sql: Sql,
+  stripe: StripeGateway,
+  guildIds: readonly string[],
+): Promise<SavedPortalConfiguration[]> {
+  const guilds = await sql<
+    { id: string; stripe_portal_configuration_id: string | null; price_ids: string[] }[]
+  >`
+    select g.id, g.stripe_portal_configuration_id,
+      coalesce(array_agg(p.stripe_price_id order by p.sort_order, p.stripe_price_id)
+        filter (where p.active and p.access_kind = 'subscription'), '{}') as price_ids
+    from rolepass.guilds g left join rolepass.plans p on p.guild_id = g.id
+    where g.id = any(${guildIds}::text[])
+    group by g.id
+    order by g.id`;
+  const saved: SavedPortalConfiguration[] = [];
+  for (const guild of guilds) {
+    if (guild.price_ids.length === 0 && !guild.stripe_portal_configuration_id) continue;
+    const configurationId = await stripe.saveGuildPortalConfiguration({
+      configurationId: guild.stripe_portal_configuration_id,
+      guildId: guild.id,
+      priceIds: guild.price_ids,
+    });
+    if (configurationId !== guild.stripe_portal_configuration_id) {
+      await sql`update rolepass.guilds set stripe_portal_configuration_id = ${configurationId}
+        where id = ${guild.id}`;
+    }
+    saved.push({ guildId: guild.id, configurationId, priceIds: guild.price_ids });
+  }
+  return saved;
+}
+
 /** Describes a summary in one line. */
 export function describeSummary(summary: ApplySummary): string {
   const deactivated = summary.plansDeactivated.length
@@ -408,6 +456,19 @@ export async function runPlansApply(
   try {
     const summary = await applyPlansFile(sql, parsed.file, terms);
     out.info(`Applied ${path}: ${describeSummary(summary)}.`);
+    const portals = await saveGuildPortalConfigurations(
+      sql,
+      stripe,
+      parsed.file.guilds.map((guild) => guild.id),
+    );
+    for (const portal of portals) {
+      out.info(
+        `Guild ${portal.guildId}'s Customer Portal configuration ${portal.configurationId}: ` +
+          (portal.priceIds.length >= 2
+            ? `members may switch between ${portal.priceIds.join(", ")}.`
+            : "no plan switching (fewer than two subscription plans)."),
+      );
+    }
     // Entitlement is decided in the core from the grace: members already past_due keep the
     // decision taken under the old grace until they are synced again, so sync them now.
     const syncDeps = { sql, stripe, now: () => new Date(), logger: createLogger("plans:apply") };

@@ -261,6 +261,15 @@ export const portalConfigurationSchema = z.object({
 /** A Customer Portal configuration as {@linkcode StripeGateway.listPortalConfigurations} gives it. */
 export type PortalConfigurationFacts = z.infer<typeof portalConfigurationSchema>;
 
+/** A guild's own Customer Portal configuration, as `plans:apply` saves it. */
+export interface GuildPortalConfiguration {
+  /** The guild's configuration to update; null to create one. */
+  configurationId: string | null;
+  guildId: string;
+  /** The guild's active subscription prices: the only ones a member may switch between. */
+  priceIds: readonly string[];
+}
+
 const chargeDestinationSchema = z.object({
   transfer_data: z.object({
     destination: z.union([z.string(), z.object({ id: z.string() })]).nullable(),
@@ -484,6 +493,13 @@ export interface StripeGateway {
   listWebhookEndpoints(): Promise<WebhookEndpointFacts[]>;
   /** Every Customer Portal configuration of the account (up to 1,000). */
   listPortalConfigurations(): Promise<PortalConfigurationFacts[]>;
+  /**
+   * Creates a guild's own Customer Portal configuration, or updates it (`configurationId`): card
+   * changes, invoices, cancelling at the period's end, and switching between exactly `priceIds`
+   * (the guild's subscription prices, with Stripe's proration) when there are two or more.
+   * @returns the configuration's id
+   */
+  saveGuildPortalConfiguration(request: GuildPortalConfiguration): Promise<string>;
   /** A connected account as Stripe has it now (platform mode). */
   retrieveConnectedAccount(accountId: string): Promise<ConnectedAccountFacts>;
   /**
@@ -804,6 +820,37 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
       const endpoints = await stripe.webhookEndpoints.list({ limit: 100 })
         .autoPagingToArray({ limit: 1000 });
       return endpoints.map((endpoint) => webhookEndpointSchema.parse(endpoint));
+    },
+    async saveGuildPortalConfiguration({ configurationId, guildId, priceIds }) {
+      const byProduct = new Map<string, string[]>();
+      for (const priceId of priceIds) {
+        const price = await stripe.prices.retrieve(priceId);
+        const product = typeof price.product === "string" ? price.product : price.product.id;
+        byProduct.set(product, [...byProduct.get(product) ?? [], priceId]);
+      }
+      const switching = priceIds.length >= 2;
+      const features: Stripe.BillingPortal.ConfigurationCreateParams.Features = {
+        invoice_history: { enabled: true },
+        payment_method_update: { enabled: true },
+        subscription_cancel: { enabled: true, mode: "at_period_end" },
+        subscription_update: switching
+          ? {
+            enabled: true,
+            default_allowed_updates: ["price"],
+            proration_behavior: "create_prorations",
+            products: [...byProduct].map(([product, prices]) => ({ product, prices })),
+          }
+          : { enabled: false },
+      };
+      const metadata = { rolepass_guild_id: guildId };
+      const saved = configurationId
+        ? await stripe.billingPortal.configurations.update(configurationId, {
+          active: true,
+          features,
+          metadata,
+        })
+        : await stripe.billingPortal.configurations.create({ features, metadata });
+      return saved.id;
     },
     async listPortalConfigurations() {
       const configurations = await stripe.billingPortal.configurations.list({

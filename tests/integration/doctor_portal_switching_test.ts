@@ -13,11 +13,17 @@ import { connectStripe } from "../../functions/_shared/stripe_gateway.ts";
 
 const KEY = "sk_test_doctorPortalSwitching";
 
-function guild(id: string, name: string, priceIds: string[]): ConfiguredGuild {
+function guild(
+  id: string,
+  name: string,
+  priceIds: string[],
+  portalConfigurationId: string | null = null,
+): ConfiguredGuild {
   return {
     id,
     name,
     automaticTax: false,
+    portalConfigurationId,
     plans: priceIds.map((stripePriceId) => ({
       stripePriceId,
       discordRoleId: "1200000000000000001",
@@ -99,5 +105,35 @@ Deno.test("doctor warns when a guild with several plans cannot switch in the por
       guild("1100000000000000001", "Lounge", [gold, silver, pass]),
     ]);
     assertEquals(enabled.map((f) => f.status), ["pass"], "the pass is not a price to switch to");
+  });
+});
+
+Deno.test("doctor passes two guilds on one account, each switching in a portal configuration of its own", async () => {
+  await withDouble(async (double) => {
+    const gold = price(double, "Gold");
+    const silver = price(double, "Silver");
+    const red = price(double, "Red");
+    const blue = price(double, "Blue");
+    const stripe = connectStripe(KEY, double.url, { maxNetworkRetries: 0 });
+    const lounge = await stripe.saveGuildPortalConfiguration({
+      configurationId: null,
+      guildId: "1100000000000000001",
+      priceIds: [gold, silver],
+    });
+    const other = await stripe.saveGuildPortalConfiguration({
+      configurationId: null,
+      guildId: "1100000000000000002",
+      priceIds: [red, blue],
+    });
+    const guilds = [
+      guild("1100000000000000001", "Lounge", [gold, silver], lounge),
+      guild("1100000000000000002", "Other", [red, blue], other),
+    ];
+    assertEquals((await check(double, guilds)).map((f) => f.status), ["pass", "pass"]);
+
+    const gone = guild("1100000000000000003", "Gone", [gold], "bpc_doesNotExist000");
+    const [missing] = await check(double, [gone]);
+    assertEquals(missing?.status, "fail");
+    assertEquals(missing?.message.includes("bpc_doesNotExist000"), true);
   });
 });

@@ -28,6 +28,8 @@ export interface ConfiguredGuild {
   name: string;
   /** Whether Checkout turns Stripe Tax on, which the prices must allow. */
   automaticTax: boolean;
+  /** The guild's own Customer Portal configuration (saved by plans:apply), or null. */
+  portalConfigurationId: string | null;
   plans: ConfiguredPlan[];
 }
 
@@ -44,6 +46,7 @@ export async function fetchConfiguredGuilds(sql: Sql): Promise<Probe<ConfiguredG
       guild_id: string;
       guild_name: string;
       automatic_tax: boolean;
+      stripe_portal_configuration_id: string | null;
       stripe_price_id: string;
       discord_role_id: string;
       plan_name: string;
@@ -54,7 +57,8 @@ export async function fetchConfiguredGuilds(sql: Sql): Promise<Probe<ConfiguredG
       access_kind: string;
       access_seconds: number | null;
     }[]>`
-      select g.id as guild_id, g.name as guild_name, g.automatic_tax, p.stripe_price_id,
+      select g.id as guild_id, g.name as guild_name, g.automatic_tax,
+        g.stripe_portal_configuration_id, p.stripe_price_id,
         p.discord_role_id, p.display -> 'en' ->> 'name' as plan_name, p.unit_amount, p.currency,
         p.billing_interval, p.interval_count, p.access_kind,
         extract(epoch from p.access_duration)::float8 as access_seconds
@@ -64,7 +68,13 @@ export async function fetchConfiguredGuilds(sql: Sql): Promise<Probe<ConfiguredG
     const guilds = new Map<string, ConfiguredGuild>();
     for (const row of rows) {
       const guild = guilds.get(row.guild_id) ??
-        { id: row.guild_id, name: row.guild_name, automaticTax: row.automatic_tax, plans: [] };
+        {
+          id: row.guild_id,
+          name: row.guild_name,
+          automaticTax: row.automatic_tax,
+          portalConfigurationId: row.stripe_portal_configuration_id,
+          plans: [],
+        };
       guild.plans.push({
         stripePriceId: row.stripe_price_id,
         discordRoleId: row.discord_role_id,

@@ -54,7 +54,8 @@ export function checkCustomerPortal(facts: StripeFacts): Finding[] {
 
 /**
  * Judges plan switching in the Customer Portal against each guild's active subscription prices:
- * a member may switch between exactly their guild's prices. A price the portal lacks is a plan
+ * a member may switch between exactly their guild's prices, in the guild's own configuration
+ * (saved by `plans:apply`), or the account's default for a guild that has none yet. A price the portal lacks is a plan
  * members cannot switch to; a price it offers beyond the guild's is another guild's plan (a role
  * in another server) or a price no plan sells (paid for, no role at all).
  * @param configured the guilds with their active plans; a plan's price counts when Stripe says it
@@ -67,6 +68,7 @@ export function checkPortalPlanSwitching(
   const guilds = configured.map((guild) => ({
     id: guild.id,
     name: guild.name,
+    portalConfigurationId: guild.portalConfigurationId,
     priceIds: guild.plans.map((plan) => plan.stripePriceId).filter((id) => {
       const price = facts.prices.get(id);
       return price?.ok === true && price.value.type === "recurring";
@@ -74,16 +76,29 @@ export function checkPortalPlanSwitching(
   }));
   const probe = facts.portalConfigurations;
   if (!probe.ok) return [];
-  const current = probe.value.find((configuration) =>
+  const accountDefault = probe.value.find((configuration) =>
     configuration.is_default && configuration.active
   );
-  if (!current) return [];
-  const update = current.features.subscription_update;
-  const offered = new Set(update.products.flatMap((product) => product.prices));
   const ownerOf = new Map(guilds.flatMap((guild) => guild.priceIds.map((id) => [id, guild])));
   const findings: Finding[] = [];
   for (const guild of guilds) {
     const where = `${guild.name} (${guild.id})`;
+    // A guild's portal sessions open with its own configuration once plans:apply saved one.
+    const current = guild.portalConfigurationId
+      ? probe.value.find((configuration) => configuration.id === guild.portalConfigurationId)
+      : accountDefault;
+    if (guild.portalConfigurationId && !current?.active) {
+      findings.push(fail(
+        "stripe.portal",
+        `The Customer Portal configuration ${guild.portalConfigurationId} of ${where} is ` +
+          (current ? "inactive" : "not in this Stripe account"),
+        "run `deno task plans:apply` to save the guild's portal configuration again",
+      ));
+      continue;
+    }
+    if (!current) continue;
+    const update = current.features.subscription_update;
+    const offered = new Set(update.products.flatMap((product) => product.prices));
     if (!update.enabled) {
       if (guild.priceIds.length >= 2) {
         findings.push(warn(
@@ -114,12 +129,15 @@ export function checkPortalPlanSwitching(
       findings.push(fail(
         "stripe.portal",
         `The Customer Portal's plan switching for ${where} ${problems.join("; ")}`,
-        `${SETTINGS} → Subscriptions → Products: list exactly ${
-          guild.priceIds.join(", ") || "no price"
-        }` + (guilds.length > 1
-          ? " (one portal configuration serves the whole Stripe account, so plan switching " +
-            "works for one guild per account; turn it off otherwise)"
-          : ""),
+        guild.portalConfigurationId
+          ? `run \`deno task plans:apply\` to save the guild's portal configuration ` +
+            `(${guild.portalConfigurationId}) again with exactly ${
+              guild.priceIds.join(", ") || "no price"
+            }`
+          : `run \`deno task plans:apply\` to give the guild a portal configuration of its own, ` +
+            `or ${SETTINGS} → Subscriptions → Products: list exactly ${
+              guild.priceIds.join(", ") || "no price"
+            }`,
       ));
     } else {
       findings.push(pass(

@@ -20,6 +20,7 @@ import { expand } from "./expand.ts";
 import type { FormParams } from "./form.ts";
 import { newId } from "./ids.ts";
 import { fromTemplate, periodOf } from "./objects.ts";
+import { savePortalConfiguration } from "./portal_configurations.ts";
 import { checkoutSellingParams } from "./selling.ts";
 import {
   checkMetadata,
@@ -472,6 +473,23 @@ export function createApiApp(
     }
     return respond(c, page);
   });
+  app.post("/v1/billing_portal/configurations", (c) => {
+    const configuration = savePortalConfiguration(state, c.env.params);
+    events.emit("billing_portal.configuration.created", configuration, undefined, c.env.request);
+    return respond(c, configuration);
+  });
+  app.post("/v1/billing_portal/configurations/:id", (c) => {
+    const existing = get(state.portalConfigurations, "configuration", c.req.param("id"));
+    const before = structuredClone(existing);
+    const configuration = savePortalConfiguration(state, c.env.params, existing);
+    events.emit("billing_portal.configuration.updated", configuration, before, c.env.request);
+    return respond(c, configuration);
+  });
+  retrieve(
+    "/v1/billing_portal/configurations/:id",
+    () => state.portalConfigurations,
+    "configuration",
+  );
 
   // Subscriptions
   app.get("/v1/subscriptions", (c) => {
