@@ -90,11 +90,12 @@ export type RoleSyncTuning =
       | "leaseSeconds"
       | "discordTimeoutMs"
       | "retryPolicy"
-      | "now"
       | "random"
     >
   >
   & { fetch?: typeof fetch; globalLimit?: number; globalWindowMs?: number; maxWaitMs?: number }
+  /** The clock the jobs and the Stripe catch-up read; Discord's windows keep the real one. */
+  & { now?: () => Date }
   & {
     reconcile?: Partial<
       Omit<ReconcileDeps, "store" | "discord" | "logger" | "now" | "discordTimeoutMs">
@@ -110,6 +111,7 @@ export function depsFromConfig(
   const api = createDiscordApi(config.discordApiBaseUrl, config.botToken, tuning.fetch);
   // The free plan's wall clock is 150 s: a drain stops starting jobs well before it.
   const backgroundBudgetMs = tuning.backgroundBudgetMs ?? 100_000;
+  const clock = tuning.now ?? (() => new Date());
   return {
     sql,
     store: createRoleJobStore(sql),
@@ -134,7 +136,7 @@ export function depsFromConfig(
     leaseSeconds: tuning.leaseSeconds ?? Math.ceil(backgroundBudgetMs / 1000) + 30,
     discordTimeoutMs: tuning.discordTimeoutMs ?? 8_000,
     retryPolicy: tuning.retryPolicy ?? DEFAULT_RETRY_POLICY,
-    now: tuning.now ?? Date.now,
+    now: () => clock().getTime(),
     random: tuning.random ?? Math.random,
     reconciliation: {
       ...RECONCILE_DEFAULTS,
@@ -151,7 +153,7 @@ export function depsFromConfig(
             timeoutMs: 8_000,
           }),
           livemode: isLiveKey(config.stripe.secretKey),
-          now: () => new Date((tuning.now ?? Date.now)()),
+          now: clock,
         },
       }
       : {}),
@@ -167,13 +169,11 @@ function adminDepsFromConfig(
   const stripe = config.stripe
     ? connectStripe(config.stripe.secretKey, config.stripe.apiBaseUrl, { timeoutMs: 8_000 })
     : null;
-  const now = tuning.now ?? Date.now;
+  const now = tuning.now ?? (() => new Date());
   return {
     sql,
     stripe,
-    sync: stripe
-      ? { sql, stripe, now: () => new Date(now()), logger: createLogger("role-sync") }
-      : null,
+    sync: stripe ? { sql, stripe, now, logger: createLogger("role-sync") } : null,
     expectedWebhookUrl: config.supabaseUrl ? stripeWebhookUrl(config.supabaseUrl) : null,
     leaseSeconds: 60,
   };

@@ -174,7 +174,7 @@ function roleSyncApp(world: WebhookWorld, stripe: boolean) {
   };
   const deps = depsFromConfig(config, {
     runInBackground: undefined,
-    now: () => world.clock.now.getTime(),
+    now: () => world.clock.now,
   }, world.appSql);
   return createApp(deps);
 }

@@ -42,7 +42,8 @@ Deno.test("a live job in a guild with a backlog is sent before every bulk job st
         500, 'jpy', 'month')
       returning id`;
     assert(otherPlan, "the other guild's plan is missing");
-    const bulk = 6;
+    // More bulk jobs than workers: every worker could hold one while the window is full.
+    const bulk = 15;
     for (let i = 0; i < bulk; i++) {
       await w.entitle(await w.addMember(member(i)), "gold", "plan_role_changed");
       const userId = member(100 + i);
@@ -72,25 +73,16 @@ Deno.test("a live job in a guild with a backlog is sent before every bulk job st
     const calls = roleCalls().map((r) => r.path);
     const live = calls.findIndex((path) => path.includes(`/members/${payer}/`));
     assert(live >= 0, "the live job never reached Discord");
-    // Calls already waiting for the window when the live job was queued (one at most, and one
-    // let in to take its job) may go first; no bulk job taken after it does.
+    // The jobs already taken for the window when the live job was queued (a process keeps four
+    // ready) may go first; no bulk job taken after it does.
     assert(
-      live - sentBefore <= 2,
-      `${live - sentBefore} bulk calls went between the live job's commit and its call: ${
-        JSON.stringify(
-          w.discord.requests().map((r) => [r.at, r.path.split("/")[2], r.path.split("/")[4]]),
-        )
-      } ${
-        JSON.stringify(
-          await w.db
-            .sql`select id, discord_user_id, live, created_at, updated_at from rolepass.role_jobs order by id`,
-        )
-      }`,
+      live - sentBefore <= 4,
+      `${live - sentBefore} bulk calls went between the live job's commit and its call`,
     );
     assert(calls.length - live - 1 >= 3, "bulk jobs of both guilds were still queued");
     assertEquals(calls.length, 2 * bulk + 1);
   }, {
-    tuning: { concurrency: 12, globalLimit: 1, globalWindowMs: 400 },
+    tuning: { concurrency: 16, globalLimit: 1, globalWindowMs: 300 },
     double: { rateLimits: { buckets: { roles: { limit: 100, resetAfterSeconds: 1 } } } },
   });
 });
