@@ -102,6 +102,8 @@ export interface CheckoutSessionRequest {
 /** What a Portal session needs. */
 export interface PortalSessionRequest {
   customerId: string;
+  /** The guild's own portal configuration; null opens the account's default. */
+  configurationId: string | null;
   locale: Locale;
   returnUrl: string;
   idempotencyKey: string;

@@ -695,6 +695,7 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
     async createPortalSession(request) {
       const session = await stripe.billingPortal.sessions.create({
         customer: request.customerId,
+        ...(request.configurationId ? { configuration: request.configurationId } : {}),
         locale: request.locale,
         return_url: request.returnUrl,
       }, { idempotencyKey: request.idempotencyKey });

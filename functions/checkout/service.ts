@@ -18,6 +18,7 @@ import type { Sql } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import { recordPass } from "../_shared/one_time_passes.ts";
+import { findGuildPortalConfigurationId } from "../_shared/guild_portal_configurations.ts";
 import {
   applyCustomerRead,
   lockCustomer,
@@ -280,6 +281,7 @@ async function openSession(
   if (action.kind === "portal") {
     session = await deps.stripe.createPortalSession({
       customerId: membership.stripe_customer_id,
+      configurationId: await findGuildPortalConfigurationId(tx, link.guild_id),
       locale,
       returnUrl: siteUrl(deps, "/manage/done", locale),
       idempotencyKey: `rolepass-portal-${link.id}`,

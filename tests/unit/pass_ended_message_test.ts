@@ -6,7 +6,10 @@ import { assertEquals } from "../harness/assert.ts";
 import { memberTimelineText } from "../../functions/_core/messages/member_timeline.ts";
 import { parseNotice } from "../../functions/_core/notices.ts";
 
-const plan = { en: { name: "30-day pass" }, ja: { name: "30日パス" } };
+const plan = {
+  en: { name: "30-day pass", description: "" },
+  ja: { name: "30日パス", description: "" },
+};
 const facts = {
   guildName: "Rolepass Lounge",
   plan,
