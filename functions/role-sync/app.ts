@@ -103,7 +103,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
       return draining;
     }
     const total: DrainSummary = { claimed: 0, done: 0, failed: 0, retried: 0, noticesSent: 0 };
-    const started = deps.now();
+    const started = deps.now().getTime();
     draining = (async () => {
       do {
         wokenWhileDraining = false;
@@ -117,8 +117,8 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
         total.failed += summary.failed;
         total.retried += summary.retried;
         total.noticesSent += summary.noticesSent;
-      } while (wokenWhileDraining && deps.now() < started + deps.backgroundBudgetMs);
-      log.info("drain finished", { ...total, ms: deps.now() - started });
+      } while (wokenWhileDraining && deps.now().getTime() < started + deps.backgroundBudgetMs);
+      log.info("drain finished", { ...total, ms: deps.now().getTime() - started });
       return total;
     })().catch((error) => {
       log.error("drain failed", { error });
@@ -160,7 +160,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     }
     const summary = await drainRoleJobs(
       { ...deps, logger: log },
-      deps.now() + deps.inlineBudgetMs,
+      deps.now().getTime() + deps.inlineBudgetMs,
     );
     return c.json({ accepted: true, ...summary }, 200);
   });
@@ -175,19 +175,23 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
       ...deps.reconciliation,
       discord: deps.discord,
       logger: log,
-      now: () => new Date(deps.now()),
+      now: deps.now,
       discordTimeoutMs: deps.discordTimeoutMs,
     };
     const guildId = wake.data.guild_id;
     if (deps.runInBackground) {
       deps.runInBackground(
-        reconcileGuild(passDeps, guildId, deps.now() + deps.backgroundBudgetMs).catch((error) =>
-          log.error("reconciliation failed", { guildId, error })
-        ),
+        reconcileGuild(passDeps, guildId, deps.now().getTime() + deps.backgroundBudgetMs).catch((
+          error,
+        ) => log.error("reconciliation failed", { guildId, error })),
       );
       return c.json({ accepted: true }, 202);
     }
-    const result = await reconcileGuild(passDeps, guildId, deps.now() + deps.inlineBudgetMs);
+    const result = await reconcileGuild(
+      passDeps,
+      guildId,
+      deps.now().getTime() + deps.inlineBudgetMs,
+    );
     return c.json({ accepted: true, ...result }, 200);
   });
 
@@ -218,7 +222,7 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     ...deps.admin,
     discord: deps.discord,
     logger: log,
-    now: () => new Date(deps.now()),
+    now: deps.now,
     discordTimeoutMs: deps.discordTimeoutMs,
   });
 
@@ -230,13 +234,13 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     const work = adminDeps(log);
     if (deps.runInBackground) {
       deps.runInBackground(
-        answerAdminRequests(work, deps.now() + deps.backgroundBudgetMs).catch((error) =>
+        answerAdminRequests(work, deps.now().getTime() + deps.backgroundBudgetMs).catch((error) =>
           log.error("admin requests failed", { error })
         ),
       );
       return c.json({ accepted: true }, 202);
     }
-    const summary = await answerAdminRequests(work, deps.now() + deps.inlineBudgetMs);
+    const summary = await answerAdminRequests(work, deps.now().getTime() + deps.inlineBudgetMs);
     return c.json({ accepted: true, ...summary }, 200);
   });
 
@@ -246,13 +250,13 @@ export function createApp(deps: RoleSyncDeps): Hono<Env> {
     const work = adminDeps(log);
     if (deps.runInBackground) {
       deps.runInBackground(
-        runPeriodicHealthChecks(work, deps.now() + deps.backgroundBudgetMs).catch((error) =>
-          log.error("health checks failed", { error })
-        ),
+        runPeriodicHealthChecks(work, deps.now().getTime() + deps.backgroundBudgetMs).catch((
+          error,
+        ) => log.error("health checks failed", { error })),
       );
       return c.json({ accepted: true }, 202);
     }
-    const summary = await runPeriodicHealthChecks(work, deps.now() + deps.inlineBudgetMs);
+    const summary = await runPeriodicHealthChecks(work, deps.now().getTime() + deps.inlineBudgetMs);
     return c.json({ accepted: true, ...summary }, 200);
   });
 

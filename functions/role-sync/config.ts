@@ -136,7 +136,7 @@ export function depsFromConfig(
     leaseSeconds: tuning.leaseSeconds ?? Math.ceil(backgroundBudgetMs / 1000) + 30,
     discordTimeoutMs: tuning.discordTimeoutMs ?? 8_000,
     retryPolicy: tuning.retryPolicy ?? DEFAULT_RETRY_POLICY,
-    now: () => clock().getTime(),
+    now: clock,
     random: tuning.random ?? Math.random,
     reconciliation: {
       ...RECONCILE_DEFAULTS,

@@ -49,7 +49,7 @@ export interface NoticeWorkerDeps {
   concurrency: number;
   /** Longer than any job can take: an invocation that dies mid-job frees it after this. */
   leaseSeconds: number;
-  now: () => number;
+  now: () => Date;
   random: () => number;
 }
 
@@ -87,7 +87,7 @@ export async function drainNotices(
 ): Promise<NoticeDrainSummary> {
   const summary: NoticeDrainSummary = { claimed: 0, sent: 0, retried: 0, ended: 0 };
   const lastStart = deadline - Math.min(deps.discordTimeoutMs, 1_000);
-  while (deps.now() < lastStart) {
+  while (deps.now().getTime() < lastStart) {
     const batch = await deps.notices.claim(Math.max(1, deps.concurrency), deps.leaseSeconds);
     if (batch.length === 0) break;
     summary.claimed += batch.length;

@@ -75,11 +75,11 @@ export async function drainRoleJobs(
     }
   };
   const worker = async () => {
-    while (deps.now() < lastStart) {
+    while (deps.now().getTime() < lastStart) {
       // A worker takes a job only when Discord's global window has room for its call: a job
       // waiting for the window would go before a live job queued meanwhile.
       const jobOver = await deps.discord.untilRoom(lastStart);
-      const job = deps.now() < lastStart
+      const job = deps.now().getTime() < lastStart
         ? await nextJob().catch((error) => {
           jobOver();
           throw error;
