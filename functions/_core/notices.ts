@@ -14,6 +14,7 @@ import { planDisplaySchema } from "./operator_text.ts";
 import { discordIdSchema as snowflake } from "./discord_id.ts";
 import { type Locale, localeSchema } from "./locale.ts";
 import { formatAmount } from "./price.ts";
+import { sameRoleSet } from "./role_plan.ts";
 
 /** A role change told to the member (grant, restore, swap, revoke), as the role job wrote it. */
 export const roleChangePayloadSchema = z.object({
@@ -36,6 +37,19 @@ export const ROLE_REPAIR_CAUSES: readonly string[] = [
   "member_asked_role_missing",
   "reconciliation_missing_role",
 ];
+
+/**
+ * Whether a role job's change is news to the member. Flips that cancel out before role-sync runs
+ * (revoke then grant, grant then revoke) leave the roles the member had before them: nothing to
+ * tell, unless the job repairs a role Discord lost, which is news though the set is the same.
+ */
+export function roleChangeIsNews(
+  previousRoleIds: readonly string[],
+  roleIds: readonly string[],
+  jobCause: string,
+): boolean {
+  return ROLE_REPAIR_CAUSES.includes(jobCause) || !sameRoleSet(previousRoleIds, roleIds);
+}
 
 /**
  * What the member is told of a role job's change: a grant made by a repair gives back a role

@@ -3,7 +3,7 @@
  * member once, and tell the operator when Discord refuses for good.
  */
 import type { RoleNotice } from "../_core/messages/role_notice.ts";
-import { roleChangeNoticeKind } from "../_core/notices.ts";
+import { roleChangeIsNews, roleChangeNoticeKind } from "../_core/notices.ts";
 import {
   type AttemptSetback,
   crashSetback,
@@ -169,7 +169,8 @@ export async function runRoleJob(
       throw error;
     });
   // The role-change messages speak of subscriptions: a role a comp holds is not one to announce.
-  if (changes.kind === "none" || member.heldByComp) {
+  const news = roleChangeIsNews(previousRolesOf(job), member.roleIds, job.cause);
+  if (changes.kind === "none" || member.heldByComp || !news) {
     return await finish(null) ? "done" : "lost";
   }
   const roleId = changes.kind === "revoke"
