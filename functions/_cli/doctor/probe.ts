@@ -28,3 +28,17 @@ export function describeFailure(probe: Probe<unknown>): string {
   if (probe.status === null) return probe.error;
   return `HTTP ${probe.status}${probe.code !== null ? ` (${probe.code})` : ""}`;
 }
+
+/** Asks Stripe one question: its answer, or what Stripe said when it refused. */
+export async function ask<T>(question: () => Promise<T>): Promise<Probe<T>> {
+  try {
+    return answered(await question());
+  } catch (error) {
+    const stripeError = error as { statusCode?: number; code?: string; message?: string };
+    return refused(
+      stripeError.statusCode ?? null,
+      stripeError.code ?? null,
+      stripeError.message ?? String(error),
+    );
+  }
+}

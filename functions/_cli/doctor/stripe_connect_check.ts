@@ -22,7 +22,7 @@ import type { StripeGateway, WebhookEndpointFacts } from "../../_shared/stripe_g
 import { webhookPlatformConfigFrom } from "../../_shared/platform_env.ts";
 import type { ConfiguredGuild } from "./configured_plans.ts";
 import { fail, type Finding, pass, skip, warn } from "./finding.ts";
-import { answered, describeFailure, type Probe, refused } from "./probe.ts";
+import { ask, describeFailure, type Probe } from "./probe.ts";
 
 /** The Connect endpoint's events: a connected account's state. */
 export const CONNECT_ENDPOINT_EVENTS: readonly string[] = ["account.updated"];
@@ -100,19 +100,6 @@ export async function fetchConnectFacts(
     await sql.end({ timeout: 5 });
   }
   return facts;
-}
-
-async function ask<T>(question: () => Promise<T>): Promise<Probe<T>> {
-  try {
-    return answered(await question());
-  } catch (error) {
-    const stripeError = error as { statusCode?: number; code?: string; message?: string };
-    return refused(
-      stripeError.statusCode ?? null,
-      stripeError.code ?? null,
-      stripeError.message ?? String(error),
-    );
-  }
 }
 
 /** Judges platform mode; nothing for a standalone deployment. */

@@ -9,20 +9,7 @@ import type {
   WebhookEndpointFacts,
 } from "../../_shared/stripe_gateway.ts";
 import type { StripePriceFacts } from "../../_core/plans_file.ts";
-import { answered, type Probe, refused } from "./probe.ts";
-
-async function ask<T>(question: () => Promise<T>): Promise<Probe<T>> {
-  try {
-    return answered(await question());
-  } catch (error) {
-    const stripeError = error as { statusCode?: number; code?: string; message?: string };
-    return refused(
-      stripeError.statusCode ?? null,
-      stripeError.code ?? null,
-      stripeError.message ?? String(error),
-    );
-  }
-}
+import { ask, type Probe, refused } from "./probe.ts";
 
 /** Everything the Stripe checks judge. */
 export interface StripeFacts {
