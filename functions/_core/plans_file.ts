@@ -258,38 +258,6 @@ export interface StripePriceFacts {
   } | null;
 }
 
-/** What `plans` stored from a recurring Stripe price before passes existed (the doctor reads it). */
-export interface PriceTerms {
-  unit_amount: number;
-  currency: string;
-  billing_interval: BillingInterval;
-  interval_count: number;
-}
-
-/**
- * Decides whether a Stripe price can back a subscription plan (see {@link planPriceTerms}, which
- * also sells passes). `allowArchived` accepts an archived price, for a plan the file itself marks
- * inactive.
- */
-export function priceTerms(
-  price: StripePriceFacts,
-  options: { allowArchived?: boolean } = {},
-): { ok: true; terms: PriceTerms } | { ok: false; reason: string } {
-  const decided = planPriceTerms(price, options);
-  if (!decided.ok) return { ok: false, reason: decided.problems[0]?.reason ?? "unusable price" };
-  const { sale } = decided.terms;
-  if (sale.kind !== "subscription") throw new Error("a plan without access sells no pass");
-  return {
-    ok: true,
-    terms: {
-      unit_amount: decided.terms.unit_amount,
-      currency: decided.terms.currency,
-      billing_interval: sale.billing_interval,
-      interval_count: sale.interval_count,
-    },
-  };
-}
-
 /** How a plan's price sells its role. */
 export type PlanSale =
   | { kind: "subscription"; billing_interval: BillingInterval; interval_count: number }

@@ -2,8 +2,8 @@ import { assert, assertEquals, first } from "../harness/assert.ts";
 import {
   durationSeconds,
   parsePlansFile,
+  planPriceTerms,
   type PlansFile,
-  priceTerms,
   type StripePriceFacts,
 } from "../../functions/_core/plans_file.ts";
 
@@ -229,9 +229,14 @@ const recurring: StripePriceFacts = {
 };
 
 Deno.test("an active licensed recurring price gives the plan its amount and interval", () => {
-  assertEquals(priceTerms(recurring), {
+  assertEquals(planPriceTerms(recurring), {
     ok: true,
-    terms: { unit_amount: 500, currency: "jpy", billing_interval: "month", interval_count: 1 },
+    terms: {
+      unit_amount: 500,
+      currency: "jpy",
+      sale: { kind: "subscription", billing_interval: "month", interval_count: 1 },
+      tax_behavior: "unspecified",
+    },
   });
 });
 
@@ -253,6 +258,9 @@ Deno.test("archived, one-time, metered and tiered prices cannot back a plan", ()
     ],
   ];
   for (const [change, reason] of cases) {
-    assertEquals(priceTerms({ ...recurring, ...change }), { ok: false, reason });
+    assertEquals(planPriceTerms({ ...recurring, ...change }), {
+      ok: false,
+      problems: [{ field: "stripe_price_id", reason }],
+    });
   }
 });
