@@ -326,7 +326,10 @@ class DiscordApi {
       entry.fault = fault.kind;
       if (fault.afterHandling) entry.afterHandling = true;
     }
-    if (fault.kind !== "none" && !fault.afterHandling) {
+    // A late answer, a dropped connection or an error answer; undefined lets the request through.
+    const strike = async (
+      fault: Exclude<FaultAction, { kind: "none" }>,
+    ): Promise<Response | undefined> => {
       if (fault.delayMs > 0 && !(await sleep(fault.delayMs, this.#deps.closing))) {
         return finish(new Response(null, { status: 499 }));
       }
@@ -338,22 +341,18 @@ class DiscordApi {
         if (fault.status === 429) scope = fault.scope;
         return finish(faultResponse(fault));
       }
-    }
+      return undefined;
+    };
 
+    if (fault.kind !== "none" && !fault.afterHandling) {
+      const struck = await strike(fault);
+      if (struck) return struck;
+    }
     const served = await this.#serve(request, url, path, matched, entry);
     scope = served.scope ?? scope;
-    if (fault.kind === "none" || !fault.afterHandling) return finish(served.response);
     // The request was handled: what Discord did stands, only its answer is lost or late.
-    if (fault.delayMs > 0 && !(await sleep(fault.delayMs, this.#deps.closing))) {
-      return finish(new Response(null, { status: 499 }));
-    }
-    if (fault.kind === "drop") {
-      if (remotePort !== undefined) this.#deps.drop(remotePort);
-      return finish(new Response(null, { status: 500 }), 0);
-    }
-    if (fault.kind === "respond") {
-      if (fault.status === 429) scope = fault.scope;
-      return finish(faultResponse(fault));
+    if (fault.kind !== "none" && fault.afterHandling) {
+      return (await strike(fault)) ?? finish(served.response);
     }
     return finish(served.response);
   }
