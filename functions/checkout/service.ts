@@ -103,6 +103,22 @@ function taxOf(plan: store.PlanRow, guild: { automatic_tax: boolean }): PlanView
   return plan.tax_behavior === "inclusive" ? "included" : "excluded";
 }
 
+/**
+ * The trial a member's Checkout of `plan` starts: the plan page offers exactly this one, so the
+ * page never promises a trial Checkout would not start.
+ */
+function trialFor(plan: store.PlanRow, membership: store.MembershipRow | null) {
+  if (plan.access_kind !== "subscription" || plan.trial_days === null) return null;
+  return trialOffer(
+    {
+      days: plan.trial_days,
+      paymentMethod: plan.trial_payment_method,
+      missingPaymentMethod: plan.trial_missing_payment_method,
+    },
+    { trialStartedAt: membership?.trial_started_at ?? null },
+  );
+}
+
 function linkState(row: store.LinkTokenRow) {
   return { purpose: row.purpose, expiresAt: row.expires_at, usedAt: row.used_at };
 }
@@ -131,6 +147,7 @@ export async function viewPlans(
   const link = found.value;
   const guildPlans = await store.loadGuildPlans(deps.sql, link.guild_id);
   if (!guildPlans) return fail("no_plans");
+  const membership = await store.findMembership(deps.sql, link.guild_id, link.discord_user_id);
   const plans: PlanViewItem[] = [];
   for (const plan of guildPlans.plans) {
     const display = planDisplaySchema.safeParse(plan.display);
@@ -139,6 +156,7 @@ export async function viewPlans(
       log.warn("plan hidden: its display text or terms are invalid", { planId: plan.id });
       continue;
     }
+    const trial = trialFor(plan, membership);
     plans.push({
       id: plan.id,
       display: display.data,
@@ -146,6 +164,12 @@ export async function viewPlans(
       currency: plan.currency,
       sale,
       tax: taxOf(plan, guildPlans.guild),
+      ...(trial && {
+        trial: {
+          days: trial.trialPeriodDays,
+          cardUpFront: trial.paymentMethodCollection === "always",
+        },
+      }),
     });
   }
   if (plans.length === 0) return fail("no_plans");
@@ -153,7 +177,6 @@ export async function viewPlans(
   if (!seller.ok) return seller;
   const notice = sellerNoticeSchema.safeParse(guildPlans.guild.seller_notice);
   if (!notice.success) log.warn("seller notice incomplete", { guildId: link.guild_id });
-  const membership = await store.findMembership(deps.sql, link.guild_id, link.discord_user_id);
   const pass = membership && await store.findLivePass(deps.sql, membership.id);
   return {
     ok: true,
@@ -305,16 +328,7 @@ async function openSession(
       priceId: plan.stripe_price_id,
       mode: sale.mode,
       allowPromotionCodes: plan.allow_promotion_codes,
-      trial: plan.access_kind === "subscription"
-        ? trialOffer(
-          plan.trial_days === null ? null : {
-            days: plan.trial_days,
-            paymentMethod: plan.trial_payment_method,
-            missingPaymentMethod: plan.trial_missing_payment_method,
-          },
-          { trialStartedAt: membership.trial_started_at },
-        )
-        : null,
+      trial: trialFor(plan, membership),
       tax: guildTax.automaticTax && guildTax.billingAddressCollection
         ? { billingAddressCollection: guildTax.billingAddressCollection }
         : null,
@@ -466,6 +480,7 @@ async function syncCheckout(
     stripe: deps.stripe,
     now: deps.now,
     logger: log,
+    stripeMode: deps.stripeMode,
   };
   const cause = { cause: CHECKOUT_SUCCESS_CAUSE, eventId: null };
   const customerId = session.customerId!;

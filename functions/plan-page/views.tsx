@@ -186,6 +186,8 @@ export function PlanPage(
   const buttonOf = (plan: PlanView["plans"][number], name: string) =>
     view.entitled
       ? text.manageButton
+      : plan.trial
+      ? text.trialButton(name, plan.trial.days)
       : plan.sale.kind === "subscription"
       ? text.subscribeButton(name)
       : plan.id === view.pass?.planId
@@ -210,6 +212,8 @@ export function PlanPage(
           {view.plans.map((plan) => {
             const display = locale === "ja" && plan.display.ja ? plan.display.ja : plan.display.en;
             const headingId = `plan-${plan.id}`;
+            // A subscriber's button opens the portal: no trial is on offer there.
+            const trial = view.entitled ? undefined : plan.trial;
             return (
               <li class="plan">
                 <article aria-labelledby={headingId}>
@@ -224,6 +228,12 @@ export function PlanPage(
                         ? text.grantsForPass(view.guild.name, roleNameOf(plan))
                         : text.grants(view.guild.name, roleNameOf(plan))}
                     </dd>
+                    {trial && <dt>{text.trialLabel}</dt>}
+                    {trial && (
+                      <dd class="trial">
+                        {text.trialTerms(trial.days, priceOf(plan), trial.cardUpFront)}
+                      </dd>
+                    )}
                   </dl>
                   <form method="post" action={`/join/${encodeURIComponent(props.token)}`}>
                     <input type="hidden" name="plan_id" value={plan.id} />

@@ -80,6 +80,14 @@ export interface PlanPageMessages {
   renewButton(planName: string): string;
   /** What the member holds: a pass until `until` (already formatted), or for good when null. */
   passHeld(planName: string, until: string | null): string;
+  trialLabel: string;
+  /**
+   * A plan's free trial this member may start: its days, the price after it (already formatted),
+   * and whether Checkout asks for a card up front (else the trial ends unless one is added).
+   */
+  trialTerms(days: number, priceAfter: string, cardUpFront: boolean): string;
+  /** The button of a plan whose Checkout starts a free trial. */
+  trialButton(planName: string, days: number): string;
   stripeNote: string;
   alreadySubscribed: string;
   manageButton: string;
@@ -130,6 +138,12 @@ const ja: PlanPageMessages = {
     until
       ? `「${plan}」をご購入済みです（${until}まで）。もう一度購入すると、その期限から期間が延長されます。`
       : `「${plan}」をご購入済みです（無期限）。ロールは今後もずっとご利用いただけます。`,
+  trialLabel: "無料お試し",
+  trialTerms: (days, price, cardUpFront) =>
+    cardUpFront
+      ? `最初の${days}日間は無料です。その後は ${price} で自動更新されます。無料期間中に解約すれば料金はかかりません。`
+      : `最初の${days}日間は無料で、カードの登録は不要です。無料期間の後も続けるには、カードの登録が必要です（${price}）。`,
+  trialButton: (plan, days) => tidyJapaneseSpacing(`${plan} を${days}日間無料で試す`),
   stripeNote:
     "ボタンを押すと Stripe の決済ページに移動します。カード情報は当サイトに送信・保存されません。",
   alreadySubscribed:
@@ -192,6 +206,10 @@ const ja: PlanPageMessages = {
   },
 };
 
+function dayCount(days: number): string {
+  return days === 1 ? "1 day" : `${days} days`;
+}
+
 const en: PlanPageMessages = {
   languageName: "English",
   languageSwitchLabel: "Language",
@@ -216,6 +234,14 @@ const en: PlanPageMessages = {
     until
       ? `You have ${plan} until ${until}. Buying it again adds its time from that date.`
       : `You have ${plan} for good: the role is yours to keep.`,
+  trialLabel: "Free trial",
+  trialTerms: (days, price, cardUpFront) => {
+    const free = `Free for the first ${dayCount(days)}`;
+    return cardUpFront
+      ? `${free}, then ${price}. Cancel before the trial ends and you pay nothing.`
+      : `${free}, no card needed. To continue after the trial, add a card (${price}).`;
+  },
+  trialButton: (plan, days) => `Try ${plan} free for ${dayCount(days)}`,
   stripeNote:
     "The button takes you to Stripe's checkout page. Your card details are never sent to or stored by this site.",
   alreadySubscribed:
