@@ -3,8 +3,11 @@
  * (functions/_core/notices.ts kinds; issue 11 item 4), stated over what the test observes: a
  * recorded change of the membership (`membership_history`), the roles the member holds on Discord
  * before and after a step, and the trial-ending events Stripe sent while the trial ran. The money
- * property holds the notices each step queued to exactly these, one message per change.
+ * property holds the notices each step queued to exactly these, one message per change. Roles are
+ * compared as sets, as the core compares them (`sameRoleSet`): their order only says which one a
+ * message names.
  */
+import { sameRoleSet } from "../../functions/_core/role_plan.ts";
 
 /** A change of the membership as `membership_history` records it. */
 export interface MembershipChange {
@@ -41,7 +44,7 @@ export function timelineMessagesFor(change: MembershipChange): string[] {
   if (cancelAt && cancelAt[0] === null && cancelAt[1] !== null) messages.push("cancel_scheduled");
   if (cancelAt && cancelAt[0] !== null && cancelAt[1] === null) messages.push("cancel_undone");
   // A plan change that changes the roles is told as a role change (a swap).
-  if (change.old_plan_id !== change.new_plan_id && !("entitled_role_ids" in change.changes)) {
+  if (change.old_plan_id !== change.new_plan_id && !changesRoleSet(change)) {
     messages.push("plan_changed");
   }
   return messages;
@@ -50,19 +53,18 @@ export function timelineMessagesFor(change: MembershipChange): string[] {
 /** The cause the sweep writes when a pass runs out. */
 export const PASS_ENDED = "pass_ended";
 
-/** Whether a membership change must queue a role job: what the member should hold changed. */
+/**
+ * Whether a membership change must queue a role job: the entitlement or the set of roles the
+ * member should hold changed. A change that only reorders the roles queues none.
+ */
 export function changesRoles(change: MembershipChange): boolean {
-  return change.old_entitled !== change.new_entitled || "entitled_role_ids" in change.changes;
-}
-
-/** Whether a membership change changed the set of roles held (not only their order). */
-export function changesRoleSet(change: MembershipChange): boolean {
   if (change.old_entitled !== change.new_entitled) return true;
   const roles = change.changes["entitled_role_ids"] as [string[] | null, string[] | null];
-  if (!roles) return false;
-  const [before, after] = roles.map((ids) => new Set(ids ?? []));
-  return before!.size !== after!.size || [...before!].some((id) => !after!.has(id));
+  return roles !== undefined && !sameRoleSet(roles[0] ?? [], roles[1] ?? []);
 }
+
+/** Whether a membership change changed the set of roles held: every change that queues a job. */
+export const changesRoleSet = changesRoles;
 
 /**
  * The role-change message a step calls for, from the roles the member held on Discord before and
@@ -73,10 +75,8 @@ export function roleMessageFor(
   before: readonly string[],
   after: readonly string[],
 ): "grant" | "revoke" | "swap" | null {
-  const left = new Set(before);
-  const right = new Set(after);
-  if (left.size === right.size && [...left].every((id) => right.has(id))) return null;
-  if (left.size === 0) return "grant";
-  if (right.size === 0) return "revoke";
+  if (sameRoleSet(before, after)) return null;
+  if (before.length === 0) return "grant";
+  if (after.length === 0) return "revoke";
   return "swap";
 }
