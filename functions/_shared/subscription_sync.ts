@@ -25,6 +25,7 @@ import {
   rolesGrantedBy,
   unionOfRoles,
 } from "../_core/entitlement.ts";
+import { type StripeMode, subscriptionsOfGuild } from "../_core/connect.ts";
 import { holdsLiveSubscription, subscriptionHasEnded } from "../_core/subscription_state.ts";
 import { firstTrialStart } from "../_core/trial.ts";
 import {
@@ -52,6 +53,8 @@ export interface SyncDeps {
   /** The clock the entitlement rules read (grace periods, scheduled cancels). */
   now: () => Date;
   logger: Logger;
+  /** Platform mode reads only the subscriptions paying the guild's account; standalone if absent. */
+  stripeMode?: StripeMode;
 }
 
 /** What caused a sync; copied into the membership and from there into its history. */
@@ -152,6 +155,7 @@ export interface CustomerRead {
    * later-started one reflects every change the earlier one does, whichever finishes first.
    */
   readSeq: string;
+  /** In platform mode, only those paying the account of the customer's guild. */
   subscriptions: SubscriptionSnapshot[];
 }
 
@@ -226,14 +230,37 @@ async function listSubscriptions(
   customerId: string,
   readSeq: string | undefined,
 ): Promise<CustomerRead> {
+  const seq = readSeq ?? oneRow(
+    await deps.sql<{ read_seq: string }[]>`select rolepass.start_stripe_read() as read_seq`,
+    "start_stripe_read's sequence",
+  ).read_seq;
+  const listed = await deps.stripe.listCustomerSubscriptions(customerId);
+  const mode = deps.stripeMode ?? "standalone";
   return {
     customerId,
-    readSeq: readSeq ?? oneRow(
-      await deps.sql<{ read_seq: string }[]>`select rolepass.start_stripe_read() as read_seq`,
-      "start_stripe_read's sequence",
-    ).read_seq,
-    subscriptions: await deps.stripe.listCustomerSubscriptions(customerId),
+    readSeq: seq,
+    subscriptions: mode === "standalone"
+      ? listed
+      : subscriptionsOfGuild(mode, await guildOfRead(deps.sql, customerId, listed), listed),
   };
+}
+
+/**
+ * The guild (and its connected account) of the membership a read of `customerId` applies to,
+ * found as the apply finds it (rolepass.stripe_sync_membership_id); null for no membership.
+ */
+async function guildOfRead(
+  sql: Sql,
+  customerId: string,
+  subscriptions: SubscriptionSnapshot[],
+): Promise<{ guildId: string; accountId: string | null } | null> {
+  const [guild] = await sql<{ guild_id: string; stripe_account_id: string | null }[]>`
+    select m.guild_id, a.stripe_account_id
+    from rolepass.memberships m
+    left join rolepass.guild_stripe_accounts a on a.guild_id = m.guild_id
+    where m.id = rolepass.stripe_sync_membership_id(${customerId},
+      ${membershipIdsIn(subscriptions)}::uuid[])`;
+  return guild ? { guildId: guild.guild_id, accountId: guild.stripe_account_id } : null;
 }
 
 /** A refund or dispute with what Stripe was already asked to do about it. */
@@ -293,8 +320,9 @@ export async function prepareReversal(
 }
 
 /**
- * Thrown inside the apply transaction when a refund or dispute meets a read older than the one
- * applied: its policy must be decided on the newer state, so the caller rolls back and reads again.
+ * Thrown inside the apply transaction when a refund, a dispute or a pass recorded in the same
+ * transaction meets a read older than the one applied: the newer apply never saw it, so keeping
+ * the newer state would drop it. The caller rolls back and reads again.
  */
 export class StaleReadError extends Error {
   constructor(customerId: string) {
@@ -385,7 +413,8 @@ function parseSyncInputs(inputs: unknown): MembershipRow | null {
  * and, unless a read that started later was applied already, records the read as applied,
  * applies the guild's policy to `reversal` (records or lifts a revocation, keeps the outcome),
  * picks the subscription that drives the membership and overwrites the membership when it
- * differs. The triggers write the history and queue role jobs. A refund or dispute that meets a
+ * differs. The triggers write the history and queue role jobs. A refund or dispute, or a
+ * transaction that already changed the inputs (`changedInputs`: a pass recorded), that meets a
  * newer applied read throws {@link StaleReadError}; anything else keeps the newer state.
  * {@link applyCustomerReadForEvent} does the same in one statement when there is no reversal.
  */
@@ -395,6 +424,7 @@ export async function applyCustomerRead(
   read: CustomerRead,
   cause: SyncCause,
   reversal: PreparedReversal | null = null,
+  changedInputs = false,
 ): Promise<SyncOutcome> {
   const { customerId, subscriptions } = read;
   const [started] = await tx<{ apply: { inputs: unknown; read_is_newest: boolean } }[]>`
@@ -403,7 +433,7 @@ export async function applyCustomerRead(
   const membership = parseSyncInputs(started?.apply.inputs ?? null);
   if (!membership) return { result: "not_rolepass", customerId };
   if (!started?.apply.read_is_newest) {
-    if (reversal) throw new StaleReadError(customerId);
+    if (reversal || changedInputs) throw new StaleReadError(customerId);
     return unchangedOutcome(membership);
   }
 

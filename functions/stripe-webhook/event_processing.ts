@@ -192,8 +192,15 @@ async function applyInTransaction(
     try {
       return await deps.sql.begin(async (tx) => {
         if (!await claimEvent(tx, envelope, customerLock(tx, resolved.customerId))) return null;
-        if (passPayment) await recordPass(tx, passPayment, envelope.id);
-        const synced = await applyCustomerRead(tx, deps, prepared.read, cause, prepared.reversal);
+        const pass = passPayment ? await recordPass(tx, passPayment, envelope.id) : null;
+        const synced = await applyCustomerRead(
+          tx,
+          deps,
+          prepared.read,
+          cause,
+          prepared.reversal,
+          pass?.result === "recorded",
+        );
         if (synced.result === "not_rolepass") {
           await markIgnoredInTransaction(tx, envelope.id, NOT_ROLEPASS);
         } else {
@@ -206,8 +213,8 @@ async function applyInTransaction(
         return synced;
       }) as SyncOutcome | null;
     } catch (error) {
-      // A refund or dispute must be decided on the newest state: read again, a few times at
-      // most, then let Stripe's retry come back to it.
+      // A refund, a dispute or a new pass must be applied on the newest state: read again, a
+      // few times at most, then let Stripe's retry come back to it.
       if (!(error instanceof StaleReadError) || attempt >= STALE_READ_ATTEMPTS) throw error;
     }
   }

@@ -250,3 +250,49 @@ Deno.test("a pass's events in any order, twice, record one pass and one grant", 
     assertEquals((await membershipOf(world, buyer.membershipId)).entitled, true);
   });
 });
+
+Deno.test("a pass whose apply meets a newer read of its customer still grants the role", async () => {
+  await withWorld(async (world) => {
+    const plan = await addPassPlan(world, "lifetime");
+    const buyer = await world.newMember();
+    const opened = await createStripeGateway(world.stripe).createCheckoutSession({
+      member: {
+        guildId: world.guildId,
+        discordUserId: buyer.discordUserId,
+        membershipId: buyer.membershipId,
+      },
+      customerId: buyer.customerId,
+      priceId: plan.priceId,
+      mode: "payment",
+      allowPromotionCodes: false,
+      tax: null,
+      locale: "ja",
+      successUrl: "https://plans.rolepass.test/join/thanks",
+      cancelUrl: "https://plans.rolepass.test/join/cancelled",
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+      idempotencyKey: crypto.randomUUID(),
+    });
+    world.stripeDouble.completePayment(opened.id);
+    const events = world.takeEvents();
+    const completed = first(events.filter((e) => e.type === "checkout.session.completed"));
+    // The event's read is numbered when it arrives; its Stripe read of the session is held until
+    // a sync of the same customer, numbered later, has been applied.
+    const sessionPath = `/v1/checkout/sessions/${opened.id}`;
+    world.stripeDouble.inject({ method: "GET", path: sessionPath, delayMs: 1_000, times: 1 });
+    const delivery = world.post(completed);
+    while (!world.stripeDouble.requests({ method: "GET", path: sessionPath }).length) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await syncSubscription(
+      world.deps,
+      { customerId: buyer.customerId },
+      { cause: "reconcile", eventId: null },
+    );
+    const response = await delivery;
+    assertEquals(response.status, 200, await response.text());
+
+    assertEquals((await passRows(world, buyer.membershipId)).length, 1);
+    const membership = await membershipOf(world, buyer.membershipId);
+    assertEquals([membership.entitled, membership.entitled_role_ids], [true, [PASS_ROLE_ID]]);
+  });
+});
