@@ -32,6 +32,7 @@ import {
   stripeTaskEnv,
 } from "../_shared/stripe_gateway.ts";
 import { createLogger } from "../_shared/log.ts";
+import { stripeModeFrom } from "../_shared/platform_env.ts";
 import { resyncGuildSubscriptions } from "../role-sync/reconciliation_stripe.ts";
 import { parseCommandLine, runTask, type TaskDefinition, USAGE_EXIT_CODE } from "./task.ts";
 
@@ -471,7 +472,13 @@ export async function runPlansApply(
     }
     // Entitlement is decided in the core from the grace: members already past_due keep the
     // decision taken under the old grace until they are synced again, so sync them now.
-    const syncDeps = { sql, stripe, now: () => new Date(), logger: createLogger("plans:apply") };
+    const syncDeps = {
+      sql,
+      stripe,
+      now: () => new Date(),
+      logger: createLogger("plans:apply"),
+      stripeMode: stripeModeFrom(env),
+    };
     for (const guildId of summary.graceChangedGuildIds) {
       const resync = await resyncGuildSubscriptions(syncDeps, guildId, "past_due");
       out.info(

@@ -10,6 +10,7 @@
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { createSql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { stripeModeFrom } from "../_shared/platform_env.ts";
 import { createLogger } from "../_shared/log.ts";
 import { connectStripe, stripeTaskEnv } from "../_shared/stripe_gateway.ts";
 import { resyncGuildSubscriptions } from "../role-sync/reconciliation_stripe.ts";
@@ -48,6 +49,7 @@ export async function runStripeResync(
       stripe: connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL),
       now: () => new Date(),
       logger: createLogger("stripe:resync"),
+      stripeMode: stripeModeFrom(env),
     }, guild.data);
     output.out(
       `guild ${guild.data}: ${summary.checked} member(s) re-read from Stripe, ` +

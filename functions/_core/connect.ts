@@ -242,3 +242,24 @@ export function foreignMoneyReason(
   }
   return null;
 }
+
+/**
+ * Of a customer's subscriptions, those that count toward a guild's roles. In standalone mode,
+ * every one. In platform mode every subscription is a destination charge read on the platform
+ * account (docs/DECISIONS.md), so one belongs to the guild only when its money goes to the
+ * guild's own account ({@link foreignMoneyReason}): a second subscription of the same customer
+ * paying another community, or the platform alone, never grants or keeps a role here. `guild` is
+ * null when the customer is no member of any guild; nothing then belongs.
+ */
+export function subscriptionsOfGuild<T extends Omit<MoneyDestination, "customerId">>(
+  mode: StripeMode,
+  guild: { guildId: string; accountId: string | null } | null,
+  subscriptions: readonly T[],
+): T[] {
+  if (mode === "standalone") return [...subscriptions];
+  if (guild === null) return [];
+  return subscriptions.filter((subscription) =>
+    foreignMoneyReason(guild.guildId, guild.accountId, { customerId: null, ...subscription }) ===
+      null
+  );
+}

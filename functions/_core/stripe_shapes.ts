@@ -266,6 +266,8 @@ export const stripeSubscription = z.object({
   cancel_at: unixSeconds,
   cancel_at_period_end: z.boolean().optional().default(false),
   trial_start: unixSeconds,
+  transfer_data: z.object({ destination: idOf(z.string().max(255)) }).nullable().optional(),
+  on_behalf_of: nullableId(z.string().max(255)),
   /** Legacy (before basil). */
   current_period_start: unixSeconds,
   /** Legacy (before basil). */
@@ -294,6 +296,10 @@ export const stripeSubscription = z.object({
     priceIds: subscription.items.data.map((item) => item.price.id),
     /** When a free trial began, if the subscription had one. */
     trialStart: subscription.trial_start,
+    /** Platform mode: the connected account the invoices pay; null for the platform alone. */
+    destination: subscription.transfer_data?.destination ?? null,
+    /** Platform mode: the settlement merchant; null when the platform is. */
+    onBehalfOf: subscription.on_behalf_of,
   };
 });
 

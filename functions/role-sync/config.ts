@@ -8,6 +8,8 @@ import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_a
 import { createRateLimitedDiscord } from "../_shared/discord_rate_limits.ts";
 import { fields, parseEnv, requireDatabaseUrl, variableSchemas } from "../_shared/env.ts";
 import { createLogger } from "../_shared/log.ts";
+import { stripeModeFrom } from "../_shared/platform_env.ts";
+import type { StripeMode } from "../_core/connect.ts";
 import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import { stripeWebhookUrl } from "../_core/health.ts";
 import { isLiveKey } from "../stripe-webhook/config.ts";
@@ -50,6 +52,8 @@ export interface RoleSyncConfig {
   databaseUrl: string;
   /** Absent: the Stripe Events catch-up answers that it is not configured. */
   stripe?: { secretKey: string; apiBaseUrl: string };
+  /** ROLEPASS_STRIPE_MODE; standalone when absent. */
+  stripeMode?: StripeMode;
   /** Where stripe-webhook is served from; absent, health accepts any `/stripe-webhook` URL. */
   supabaseUrl?: string;
 }
@@ -64,6 +68,7 @@ export function loadConfig(env: Record<string, string | undefined>): RoleSyncCon
     applicationId: parsed.DISCORD_APPLICATION_ID,
     discordApiBaseUrl: parsed.DISCORD_API_BASE_URL,
     databaseUrl,
+    stripeMode: stripeModeFrom(env),
     ...(parsed.SUPABASE_URL ? { supabaseUrl: parsed.SUPABASE_URL } : {}),
     ...(parsed.STRIPE_SECRET_KEY
       ? { stripe: { secretKey: parsed.STRIPE_SECRET_KEY, apiBaseUrl: parsed.STRIPE_API_BASE_URL } }
@@ -154,6 +159,7 @@ export function depsFromConfig(
           }),
           livemode: isLiveKey(config.stripe.secretKey),
           now: clock,
+          stripeMode: config.stripeMode,
         },
       }
       : {}),
@@ -173,7 +179,9 @@ function adminDepsFromConfig(
   return {
     sql,
     stripe,
-    sync: stripe ? { sql, stripe, now, logger: createLogger("role-sync") } : null,
+    sync: stripe
+      ? { sql, stripe, now, logger: createLogger("role-sync"), stripeMode: config.stripeMode }
+      : null,
     expectedWebhookUrl: config.supabaseUrl ? stripeWebhookUrl(config.supabaseUrl) : null,
     leaseSeconds: 60,
   };

@@ -54,6 +54,7 @@ export function depsFromConfig(config: WebhookConfig): WebhookDeps {
     livemode: isLiveKey(config.stripeSecretKey),
     now: () => new Date(),
     logger: createLogger("stripe-webhook"),
+    stripeMode: config.platform.mode,
   };
   return { ...deps, connect: connectDepsFromConfig(config, deps) };
 }

@@ -260,6 +260,8 @@ async function webhookApply(
           currentPeriodStart: new Date(member.period_end.getTime() - 30 * 86_400_000),
           trialStart: null,
           priceIds: [member.price],
+          destination: null,
+          onBehalfOf: null,
         } satisfies SubscriptionSnapshot,
       ],
     };

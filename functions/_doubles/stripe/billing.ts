@@ -852,17 +852,21 @@ export class Billing {
   }
 
   /**
-   * A subscription rolepass did not create: a new customer without rolepass metadata, an active
-   * subscription with empty metadata, paid (emits the purchase events except Checkout's).
+   * A subscription rolepass did not create: a new customer without rolepass metadata (or the
+   * existing `customerId`), an active subscription with empty metadata paying the platform alone,
+   * paid (emits the purchase events except Checkout's).
    */
   createForeignSubscription(
-    options: { priceId?: string; email?: string } = {},
+    options: { priceId?: string; email?: string; customerId?: string } = {},
   ): Stripe.Subscription {
     const price = options.priceId
       ? this.state.prices.get(options.priceId)
       : this.createPrice({ unitAmount: 1_500, productName: "Someone else's product" });
     if (!price) throw resourceMissing("price", options.priceId ?? "");
-    const customer = this.createCustomer({ email: options.email ?? "stranger@example.com" });
+    const customer = options.customerId
+      ? this.state.customers.get(options.customerId)
+      : this.createCustomer({ email: options.email ?? "stranger@example.com" });
+    if (!customer) throw resourceMissing("customer", options.customerId ?? "");
     const subscription = buildSubscription(this.state, {
       customerId: customer.id,
       items: [{ price, quantity: 1 }],

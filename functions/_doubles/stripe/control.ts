@@ -239,9 +239,12 @@ export class StripeDoubleControl {
     return copy(this.billing.closeDispute(disputeId, result));
   }
 
-  /** An active subscription without rolepass metadata, on a customer rolepass does not know. */
+  /**
+   * An active subscription without rolepass metadata, paying the platform alone, on a customer
+   * rolepass does not know (or on `customerId`, as one made by hand in the Dashboard).
+   */
   createForeignSubscription(
-    options: { priceId?: string; email?: string } = {},
+    options: { priceId?: string; email?: string; customerId?: string } = {},
   ): Stripe.Subscription {
     return copy(this.billing.createForeignSubscription(options));
   }
