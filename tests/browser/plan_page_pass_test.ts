@@ -12,6 +12,7 @@ import { GUILD_ID, withCheckoutWorld } from "../integration/checkout_harness.ts"
 import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
+import { type LateHandler, serve } from "./serve.ts";
 
 const ARTIFACTS = new URL("../artifacts/", import.meta.url);
 const PASS_ROLE_ID = "330000000000000007";
@@ -24,23 +25,14 @@ const PASS_DISPLAY = {
   },
 };
 
-/** Serves `handler` on 127.0.0.1; `handler` may be bound after the port is known. */
-function serve(handler: { fetch?: (request: Request) => Response | Promise<Response> }) {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request) => handler.fetch!(request),
-  );
-  return { server, url: `http://127.0.0.1:${server.addr.port}` };
-}
-
 async function passPrice(tab: Page, planName: string): Promise<string> {
   const plan = tab.locator("article", { has: tab.getByRole("heading", { name: planName }) });
   return (await plan.locator(".price").textContent()) ?? "";
 }
 
 Deno.test("a member buys a 30-day pass on the plan page in Japanese, and is offered renewal in English", async () => {
-  const page = {} as { fetch?: (request: Request) => Response | Promise<Response> };
-  const gateway = {} as { fetch?: (request: Request) => Response | Promise<Response> };
+  const page: LateHandler = {};
+  const gateway: LateHandler = {};
   const pageServer = serve(page);
   const gatewayServer = serve(gateway);
   const browser = await launchHeadlessChromium();

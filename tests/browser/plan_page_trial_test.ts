@@ -1,0 +1,160 @@
+/**
+ * A free trial started on the plan page in headless Chromium, over real HTTP (the page server
+ * calls the checkout function through supabase-js at a stand-in for the Supabase gateway): a
+ * member reads the trial's free days and the price after them in Japanese, starts the trial on
+ * the double's Checkout page and holds the trial's role from the thank-you page; a second member
+ * does the same in English. Once the first member's trial has ended, the page offers them no
+ * second one and their Checkout starts none (one trial per member per guild).
+ */
+import type { Page } from "playwright-core";
+import { assert, assertEquals } from "../harness/assert.ts";
+import { launchHeadlessChromium } from "../e2e/browser.ts";
+import {
+  type CheckoutWorld,
+  MEMBER_ID,
+  PLAN_DISPLAY,
+  withCheckoutWorld,
+} from "../integration/checkout_harness.ts";
+import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
+import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
+import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
+import type { Locale } from "../../functions/_core/locale.ts";
+import { syncSubscription } from "../../functions/_shared/subscription_sync.ts";
+import { createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
+import { createSql } from "../../functions/_shared/db.ts";
+import { createLogger } from "../../functions/_shared/log.ts";
+import { type LateHandler, serve } from "./serve.ts";
+
+const ARTIFACTS = new URL("../artifacts/", import.meta.url);
+const TRIAL_ROLE_ID = "330000000000000008";
+const OTHER_MEMBER_ID = "220000000000000002";
+const PRICE = { ja: "￥500 / 毎月", en: "¥500 per month" };
+
+/** The trial row of the plan on the page, or null when the page offers none. */
+async function trialTerms(tab: Page): Promise<string | null> {
+  const row = tab.locator("dd.trial");
+  return await row.count() ? await row.textContent() : null;
+}
+
+/** The `subscription_data` of the last Checkout Session the double was asked for. */
+function lastSubscriptionData(world: CheckoutWorld): Record<string, unknown> {
+  const request = world.stripeDouble.requests({ method: "POST", path: "/v1/checkout/sessions" })
+    .at(-1);
+  assert(request, "a Checkout Session was created");
+  return request.params.subscription_data as Record<string, unknown>;
+}
+
+async function membershipOf(world: CheckoutWorld, memberId: string) {
+  const [row] = await world.db.sql<
+    { status: string; entitled: boolean; entitled_role_ids: string[]; subscription: string }[]
+  >`select status, entitled, entitled_role_ids, stripe_subscription_id as subscription
+    from rolepass.memberships where discord_user_id = ${memberId}`;
+  assert(row, `membership of ${memberId}`);
+  return row;
+}
+
+/** Opens the member's plan page in `locale`, starts the trial on Checkout and pays nothing. */
+async function startTrial(tab: Page, url: string, locale: Locale) {
+  const text = planPageMessages(locale);
+  await tab.goto(url);
+  assertEquals(await tab.getAttribute("html", "lang"), locale);
+  assertEquals(await trialTerms(tab), text.trialTerms(7, PRICE[locale], true));
+  await tab.screenshot({
+    path: new URL(`plan_page_trial_${locale}.png`, ARTIFACTS).pathname,
+    fullPage: true,
+  });
+  await Promise.all([
+    tab.waitForURL((url) => url.pathname.startsWith("/__double/checkout/cs_")),
+    tab.getByRole("button", { name: text.trialButton(PLAN_DISPLAY[locale].name, 7) }).click(),
+  ]);
+  await Promise.all([
+    tab.waitForURL((url) => url.pathname === "/join/thanks"),
+    tab.getByRole("button", { name: "Pay", exact: true }).click(),
+  ]);
+  assertEquals(await tab.getAttribute("html", "lang"), locale);
+  assertEquals(await tab.locator("h1").textContent(), text.thanksTitle);
+}
+
+Deno.test("members start a plan's free trial on the plan page in Japanese and English, once each", async () => {
+  const page: LateHandler = {};
+  const gateway: LateHandler = {};
+  const pageServer = serve(page);
+  const gatewayServer = serve(gateway);
+  const browser = await launchHeadlessChromium();
+  try {
+    await withCheckoutWorld(async (world) => {
+      gateway.fetch = async (request) => {
+        const url = new URL(request.url);
+        url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
+        const body = request.method === "GET" ? undefined : await request.arrayBuffer();
+        return world.app.fetch(
+          new Request(url, { method: request.method, headers: request.headers, body }),
+        );
+      };
+      page.fetch = createPlanPageApp({
+        checkoutClient: createCheckoutClient({
+          supabaseUrl: gatewayServer.url,
+          publishableKey: "sb_publishable_rolepass_test",
+        }),
+        publicSiteUrl: pageServer.url,
+      }).fetch;
+      await world.db.sql`
+        update rolepass.plans set trial_days = 7, trial_role_ids = ${[TRIAL_ROLE_ID]}::text[]
+        where id = ${world.planId}`;
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      const tab = await browser.context.newPage();
+      await tab.setViewportSize({ width: 390, height: 844 });
+
+      const join = async (memberId: string, locale: Locale) =>
+        `${pageServer.url}/join/${await world.issueLink({ memberId, locale })}?lang=${locale}`;
+      await startTrial(tab, await join(MEMBER_ID, "ja"), "ja");
+      assertEquals(lastSubscriptionData(world).trial_period_days, "7");
+      const trialing = await membershipOf(world, MEMBER_ID);
+      assertEquals(
+        { status: trialing.status, entitled: trialing.entitled, roles: trialing.entitled_role_ids },
+        { status: "trialing", entitled: true, roles: [TRIAL_ROLE_ID] },
+      );
+
+      await startTrial(tab, await join(OTHER_MEMBER_ID, "en"), "en");
+      assertEquals(lastSubscriptionData(world).trial_period_days, "7");
+      assertEquals((await membershipOf(world, OTHER_MEMBER_ID)).entitled_role_ids, [
+        TRIAL_ROLE_ID,
+      ]);
+
+      // The first member's trial ends unpaid; Stripe's re-read (as the webhook does it) ends it.
+      world.stripeDouble.cancelNow(trialing.subscription);
+      const sql = createSql(world.db.url, { max: 2 });
+      try {
+        await syncSubscription(
+          {
+            sql,
+            stripe: createStripeGateway(world.stripe),
+            now: () => new Date(),
+            logger: createLogger("test"),
+          },
+          { subscriptionId: trialing.subscription },
+          { cause: "test", eventId: null },
+        );
+      } finally {
+        await sql.end();
+      }
+      const en = planPageMessages("en");
+      await tab.goto(await join(MEMBER_ID, "en"));
+      assertEquals(await trialTerms(tab), null, "no second trial is offered");
+      await tab.screenshot({
+        path: new URL("plan_page_trial_used_en.png", ARTIFACTS).pathname,
+        fullPage: true,
+      });
+      await Promise.all([
+        tab.waitForURL((url) => url.pathname.startsWith("/__double/checkout/cs_")),
+        tab.getByRole("button", { name: en.subscribeButton(PLAN_DISPLAY.en.name) }).click(),
+      ]);
+      assertEquals(lastSubscriptionData(world).trial_period_days, undefined, "Checkout: no trial");
+      await tab.close();
+    }, { publicSiteUrl: pageServer.url });
+  } finally {
+    await browser.close();
+    await pageServer.server.shutdown();
+    await gatewayServer.server.shutdown();
+  }
+});
