@@ -42,10 +42,25 @@ export interface ApiBindings {
   request: EventRequest;
 }
 
-type ApiContext = Context<{ Bindings: ApiBindings }>;
+/** The context of a `/v1` request in the double's Hono apps. */
+export type ApiContext = Context<{ Bindings: ApiBindings }>;
 
 /** Response header marking errors that must not be saved under an idempotency key. */
 export const NOT_SAVED_HEADER = "x-double-not-idempotent";
+
+/**
+ * Stripe's answer to a refused request, as `{ error }` with the error's status.
+ * @param requestId the `request-id` header, when the answer leaves before the app sets it
+ */
+export function errorResponse(error: StripeApiError, requestId?: string): Response {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (requestId) headers["request-id"] = requestId;
+  if (!error.storedForIdempotency) headers[NOT_SAVED_HEADER] = "1";
+  return new Response(JSON.stringify({ error: error.body }, null, 2), {
+    status: error.status,
+    headers,
+  });
+}
 
 /** Locales Checkout and the portal accept (https://docs.stripe.com/api/checkout/sessions/create). */
 const LOCALES = [
@@ -311,7 +326,8 @@ function readCreatedRange(params: FormParams): (created: number) => boolean {
   return (created) => bounds.every((inBound) => inBound(created));
 }
 
-function json(c: ApiContext, object: unknown): Response {
+/** A 200 answer with `object` as Stripe's pretty-printed JSON. */
+export function json(c: ApiContext, object: unknown): Response {
   return c.newResponse(JSON.stringify(object, null, 2), 200, {
     "content-type": "application/json",
   });
@@ -693,15 +709,9 @@ export function createApiApp(
   app.notFound((c) => {
     throw unrecognizedUrl(c.req.method, new URL(c.req.url).pathname);
   });
-  app.onError((error, c) => {
+  app.onError((error) => {
     if (!(error instanceof StripeApiError)) throw error;
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (!error.storedForIdempotency) headers[NOT_SAVED_HEADER] = "1";
-    return c.newResponse(
-      JSON.stringify({ error: error.body }, null, 2),
-      error.status as 400,
-      headers,
-    );
+    return errorResponse(error);
   });
   return app;
 }

@@ -8,9 +8,9 @@
  *
  * https://docs.stripe.com/connect/express-accounts, https://docs.stripe.com/connect/destination-charges
  */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import type Stripe from "stripe";
-import { type ApiBindings, NOT_SAVED_HEADER } from "./api.ts";
+import { type ApiBindings, type ApiContext, errorResponse, json } from "./api.ts";
 import { Billing } from "./billing.ts";
 import {
   invalidParameter,
@@ -717,14 +717,6 @@ export class Connect implements ConnectedMoney {
   }
 }
 
-type ConnectContext = Context<{ Bindings: ApiBindings }>;
-
-function json(c: ConnectContext, object: unknown): Response {
-  return c.newResponse(JSON.stringify(object, null, 2), 200, {
-    "content-type": "application/json",
-  });
-}
-
 const ACCOUNT_CREATE = {
   account_token: "string",
   bank_account: "any",
@@ -749,7 +741,7 @@ const ACCOUNT_CREATE = {
 /** The platform's Connect endpoints under `/v1` (served when no `Stripe-Account` header is sent). */
 export function createConnectApiApp(connect: Connect): Hono<{ Bindings: ApiBindings }> {
   const app = new Hono<{ Bindings: ApiBindings }>();
-  const list = <T extends { id?: string }>(c: ConnectContext, items: T[], url: string) => {
+  const list = <T extends { id?: string }>(c: ApiContext, items: T[], url: string) => {
     const limit = readInteger(c.env.params, "limit") ?? 10;
     return json(c, {
       object: "list",
@@ -838,15 +830,9 @@ export function createConnectApiApp(connect: Connect): Hono<{ Bindings: ApiBindi
     if (!fee) throw resourceMissing("application_fee", c.req.param("id"));
     return json(c, fee);
   });
-  app.onError((error, c) => {
+  app.onError((error) => {
     if (!(error instanceof StripeApiError)) throw error;
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (!error.storedForIdempotency) headers[NOT_SAVED_HEADER] = "1";
-    return c.newResponse(
-      JSON.stringify({ error: error.body }, null, 2),
-      error.status as 400,
-      headers,
-    );
+    return errorResponse(error);
   });
   return app;
 }

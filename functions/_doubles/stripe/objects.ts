@@ -262,6 +262,51 @@ export interface InvoiceFields {
   period?: { start: number; end: number };
 }
 
+/** What sets one invoice line apart; the double leaves the rest empty on every line. */
+export interface InvoiceLineFields {
+  invoice: string;
+  subscription: string | null;
+  amount: number;
+  currency: string;
+  description: string | null;
+  quantity: number;
+  period: Stripe.InvoiceLineItem.Period;
+  parent: Stripe.InvoiceLineItem.Parent;
+  pricing: Stripe.InvoiceLineItem.Pricing | null;
+}
+
+/** An invoice line (basil shape: what it bills is at `parent`, its price at `pricing`). */
+export function buildInvoiceLine(fields: InvoiceLineFields): Stripe.InvoiceLineItem {
+  return Object.assign(fromTemplate<Stripe.InvoiceLineItem>("line_item"), {
+    id: newId("il"),
+    invoice: fields.invoice,
+    subscription: fields.subscription,
+    amount: fields.amount,
+    subtotal: fields.amount,
+    currency: fields.currency,
+    description: fields.description,
+    quantity: fields.quantity,
+    quantity_decimal: String(fields.quantity),
+    period: fields.period,
+    metadata: {},
+    discount_amounts: [],
+    discounts: [],
+    pretax_credit_amounts: [],
+    taxes: [],
+    parent: fields.parent,
+    pricing: fields.pricing,
+  });
+}
+
+/** How a line or an invoice item bills `price`, as its `pricing` says. */
+export function pricingOf(price: Stripe.Price): Stripe.InvoiceLineItem.Pricing {
+  return {
+    type: "price_details",
+    price_details: { price: price.id, product: String(price.product) },
+    unit_amount_decimal: price.unit_amount_decimal,
+  };
+}
+
 /**
  * A new draft invoice for the subscription's current period, in the basil+ shape: the subscription
  * is at `parent.subscription_details`, lines carry `parent.subscription_item_details`, and there is
@@ -273,25 +318,15 @@ export function buildInvoice(state: StripeState, fields: InvoiceFields): Stripe.
   const id = newId("in");
   const now = state.now();
   const lines = subscription.items.data.map((item) => {
-    const line = fromTemplate<Stripe.InvoiceLineItem>("line_item");
-    const amount = (item.price.unit_amount ?? 0) * (item.quantity ?? 1);
     const product = state.products.get(String(item.price.product));
-    Object.assign(line, {
-      id: newId("il"),
+    return buildInvoiceLine({
       invoice: id,
       subscription: subscription.id,
-      amount,
-      subtotal: amount,
+      amount: (item.price.unit_amount ?? 0) * (item.quantity ?? 1),
       currency: item.price.currency,
       description: `${item.quantity ?? 1} × ${product?.name ?? "Subscription"}`,
       quantity: item.quantity ?? 1,
-      quantity_decimal: String(item.quantity ?? 1),
       period: { start: item.current_period_start, end: item.current_period_end },
-      metadata: {},
-      discount_amounts: [],
-      discounts: [],
-      pretax_credit_amounts: [],
-      taxes: [],
       parent: {
         type: "subscription_item_details",
         invoice_item_details: null,
@@ -303,13 +338,8 @@ export function buildInvoice(state: StripeState, fields: InvoiceFields): Stripe.
           subscription_item: item.id,
         },
       },
-      pricing: {
-        type: "price_details",
-        price_details: { price: item.price.id, product: String(item.price.product) },
-        unit_amount_decimal: item.price.unit_amount_decimal,
-      },
+      pricing: pricingOf(item.price),
     });
-    return line;
   });
   const total = lines.reduce((sum, line) => sum + line.amount, 0);
   Object.assign(invoice, {
@@ -410,86 +440,21 @@ export function chargeInvoice(
   const paymentIntent = existingPaymentIntent(state, existing) ??
     state.add(
       state.paymentIntents,
-      Object.assign(fromTemplate<Stripe.PaymentIntent>("payment_intent"), { id: newId("pi") }),
+      Object.assign(fromTemplate<Stripe.PaymentIntent>("payment_intent"), {
+        id: newId("pi"),
+        created: now,
+      }),
     );
-  const charge = fromTemplate<Stripe.Charge>("charge");
-  const paymentMethod = newId("pm");
-  Object.assign(charge, {
-    id: newId(state.chargeIdPrefix),
-    created: now,
+  const charge = chargePaymentIntent(state, paymentIntent, {
     amount: invoice.amount_due,
-    amount_captured: succeeded ? invoice.amount_due : 0,
-    amount_refunded: 0,
-    balance_transaction: succeeded ? newId("txn") : null,
-    billing_details: {
-      address: null,
-      email: null,
-      name: null,
-      phone: null,
-      tax_id: null,
-    },
-    calculated_statement_descriptor: "ROLEPASS",
-    captured: succeeded,
     currency: invoice.currency,
-    customer: invoice.customer,
+    customer: String(invoice.customer),
     description: invoice.billing_reason === "subscription_create"
       ? "Subscription creation"
       : "Subscription update",
-    disputed: false,
-    failure_code: succeeded ? null : "card_declined",
-    failure_message: succeeded ? null : "Your card was declined.",
-    outcome: {
-      advice_code: null,
-      network_advice_code: null,
-      network_decline_code: null,
-      network_status: succeeded ? "approved_by_network" : "declined_by_network",
-      reason: succeeded ? null : "generic_decline",
-      risk_level: "normal",
-      seller_message: succeeded
-        ? "Payment complete."
-        : "The bank did not return any further details with this decline.",
-      type: succeeded ? "authorized" : "issuer_declined",
-    },
-    paid: succeeded,
-    payment_intent: paymentIntent.id,
-    payment_method: paymentMethod,
-    receipt_url: null,
-    refunded: false,
-    refunds: listOf([], ""),
-    source: null,
-    status: succeeded ? "succeeded" : "failed",
-    transfer_data: null,
+    succeeded,
   });
-  charge.refunds = listOf([], `/v1/charges/${charge.id}/refunds`);
-  state.add(state.charges, charge);
   if (succeeded) state.connectedMoney?.settleCharge(charge, invoice);
-
-  Object.assign(paymentIntent, {
-    created: existing ? paymentIntent.created : now,
-    amount: invoice.amount_due,
-    amount_received: succeeded ? invoice.amount_due : 0,
-    automatic_payment_methods: null,
-    canceled_at: null,
-    client_secret: `${paymentIntent.id}_secret_${newId("x").slice(3)}`,
-    currency: invoice.currency,
-    customer: invoice.customer,
-    description: charge.description,
-    last_payment_error: succeeded ? null : {
-      type: "card_error",
-      code: "card_declined",
-      decline_code: "generic_decline",
-      message: "Your card was declined.",
-      charge: charge.id,
-    },
-    latest_charge: charge.id,
-    managed_payments: null,
-    next_action: null,
-    payment_method: succeeded ? paymentMethod : null,
-    payment_method_configuration_details: null,
-    processing: null,
-    status: succeeded ? "succeeded" : "requires_payment_method",
-    transfer_data: null,
-  });
 
   const invoicePayment = existing ?? state.add(
     state.invoicePayments,
@@ -524,6 +489,94 @@ export function chargeInvoice(
     invoice.next_payment_attempt = now + 3 * 86_400;
   }
   return { paymentIntent, charge, invoicePayment };
+}
+
+/** Who pays how much for a charge of a PaymentIntent, and whether the card pays. */
+export interface ChargeFields {
+  amount: number;
+  currency: string;
+  customer: string;
+  description: string | null;
+  succeeded: boolean;
+}
+
+/**
+ * Charges a PaymentIntent once: one Charge, stored in the account, succeeded or declined (a decline
+ * leaves the intent waiting for another payment method), and the intent updated to match.
+ */
+export function chargePaymentIntent(
+  state: StripeState,
+  paymentIntent: Stripe.PaymentIntent,
+  fields: ChargeFields,
+): Stripe.Charge {
+  const { succeeded } = fields;
+  const paymentMethod = newId("pm");
+  const charge = fromTemplate<Stripe.Charge>("charge");
+  Object.assign(charge, {
+    id: newId(state.chargeIdPrefix),
+    created: state.now(),
+    amount: fields.amount,
+    amount_captured: succeeded ? fields.amount : 0,
+    amount_refunded: 0,
+    balance_transaction: succeeded ? newId("txn") : null,
+    billing_details: { address: null, email: null, name: null, phone: null, tax_id: null },
+    calculated_statement_descriptor: "ROLEPASS",
+    captured: succeeded,
+    currency: fields.currency,
+    customer: fields.customer,
+    description: fields.description,
+    disputed: false,
+    failure_code: succeeded ? null : "card_declined",
+    failure_message: succeeded ? null : "Your card was declined.",
+    outcome: {
+      advice_code: null,
+      network_advice_code: null,
+      network_decline_code: null,
+      network_status: succeeded ? "approved_by_network" : "declined_by_network",
+      reason: succeeded ? null : "generic_decline",
+      risk_level: "normal",
+      seller_message: succeeded
+        ? "Payment complete."
+        : "The bank did not return any further details with this decline.",
+      type: succeeded ? "authorized" : "issuer_declined",
+    },
+    paid: succeeded,
+    payment_intent: paymentIntent.id,
+    payment_method: paymentMethod,
+    receipt_url: null,
+    refunded: false,
+    source: null,
+    status: succeeded ? "succeeded" : "failed",
+    transfer_data: null,
+  });
+  charge.refunds = listOf([], `/v1/charges/${charge.id}/refunds`);
+  state.add(state.charges, charge);
+  Object.assign(paymentIntent, {
+    amount: fields.amount,
+    amount_received: succeeded ? fields.amount : 0,
+    automatic_payment_methods: null,
+    canceled_at: null,
+    client_secret: `${paymentIntent.id}_secret_${newId("x").slice(3)}`,
+    currency: fields.currency,
+    customer: fields.customer,
+    description: fields.description,
+    last_payment_error: succeeded ? null : {
+      type: "card_error",
+      code: "card_declined",
+      decline_code: "generic_decline",
+      message: "Your card was declined.",
+      charge: charge.id,
+    },
+    latest_charge: charge.id,
+    managed_payments: null,
+    next_action: null,
+    payment_method: succeeded ? paymentMethod : null,
+    payment_method_configuration_details: null,
+    processing: null,
+    status: succeeded ? "succeeded" : "requires_payment_method",
+    transfer_data: null,
+  });
+  return charge;
 }
 
 function existingPaymentIntent(

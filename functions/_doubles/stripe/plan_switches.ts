@@ -18,7 +18,7 @@ import type Stripe from "stripe";
 import { invalidParameter, invalidRequest, resourceMissing } from "./errors.ts";
 import type { EventLog } from "./events.ts";
 import { newId } from "./ids.ts";
-import { addInterval, fromTemplate, planOf } from "./objects.ts";
+import { addInterval, buildInvoiceLine, planOf, pricingOf } from "./objects.ts";
 import type { StripeState } from "./state.ts";
 
 /** How a price change is billed, as `proration_behavior` says. */
@@ -172,11 +172,7 @@ export class PlanSwitches {
         subscription_details: { subscription: subscription.id, subscription_item: item.id },
       },
       period: fields.period,
-      pricing: {
-        type: "price_details",
-        price_details: { price: price.id, product: String(price.product) },
-        unit_amount_decimal: price.unit_amount_decimal,
-      },
+      pricing: pricingOf(price),
       proration: true,
       proration_details: { discount_amounts: [] },
       quantity,
@@ -193,24 +189,17 @@ function prorationLine(
   subscriptionId: string,
   item: Stripe.InvoiceItem,
 ): Stripe.InvoiceLineItem {
-  const line = fromTemplate<Stripe.InvoiceLineItem>("line_item");
-  const parent = item.parent?.subscription_details;
-  return Object.assign(line, {
-    id: newId("il"),
+  // Only a plan switch makes proration items, and each names the subscription item it prorates.
+  const subscriptionItem = item.parent?.subscription_details?.subscription_item;
+  if (!subscriptionItem) throw new Error(`invoice item ${item.id} prorates no subscription item`);
+  return buildInvoiceLine({
     invoice: invoiceId,
     subscription: subscriptionId,
     amount: item.amount,
-    subtotal: item.amount,
     currency: item.currency,
     description: item.description,
     quantity: item.quantity,
-    quantity_decimal: String(item.quantity),
     period: item.period,
-    metadata: {},
-    discount_amounts: [],
-    discounts: [],
-    pretax_credit_amounts: [],
-    taxes: [],
     parent: {
       type: "subscription_item_details",
       invoice_item_details: null,
@@ -219,7 +208,7 @@ function prorationLine(
         proration: true,
         proration_details: { credited_items: null },
         subscription: subscriptionId,
-        subscription_item: parent?.subscription_item ?? null,
+        subscription_item: subscriptionItem,
       },
     },
     pricing: item.pricing,

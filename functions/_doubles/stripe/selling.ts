@@ -13,7 +13,14 @@ import { invalidParameter, invalidRequest, resourceMissing } from "./errors.ts";
 import type { EventLog } from "./events.ts";
 import type { FormParams } from "./form.ts";
 import { newId } from "./ids.ts";
-import { buildCustomer, fromTemplate, listOf } from "./objects.ts";
+import {
+  buildCustomer,
+  buildInvoiceLine,
+  chargePaymentIntent,
+  fromTemplate,
+  listOf,
+  pricingOf,
+} from "./objects.ts";
 import {
   checkMetadata,
   mergeMetadata,
@@ -298,26 +305,15 @@ export function buildPaymentInvoice(
   const invoice = fromTemplate<Stripe.Invoice & { subscription?: unknown }>("invoice");
   const id = newId("in");
   const now = state.now();
-  const lines = fields.lineItems.map(({ price, quantity }) => {
-    const line = fromTemplate<Stripe.InvoiceLineItem>("line_item");
-    const amount = (price.unit_amount ?? 0) * quantity;
-    const product = state.products.get(String(price.product));
-    Object.assign(line, {
-      id: newId("il"),
+  const lines = fields.lineItems.map(({ price, quantity }) =>
+    buildInvoiceLine({
       invoice: id,
       subscription: null,
-      amount,
-      subtotal: amount,
+      amount: (price.unit_amount ?? 0) * quantity,
       currency: price.currency,
-      description: product?.name ?? null,
+      description: state.products.get(String(price.product))?.name ?? null,
       quantity,
-      quantity_decimal: String(quantity),
       period: { start: now, end: now },
-      metadata: {},
-      discount_amounts: [],
-      discounts: [],
-      pretax_credit_amounts: [],
-      taxes: [],
       parent: {
         type: "invoice_item_details",
         invoice_item_details: {
@@ -328,14 +324,9 @@ export function buildPaymentInvoice(
         },
         subscription_item_details: null,
       },
-      pricing: {
-        type: "price_details",
-        price_details: { price: price.id, product: String(price.product) },
-        unit_amount_decimal: price.unit_amount_decimal,
-      },
-    });
-    return line;
-  });
+      pricing: pricingOf(price),
+    })
+  );
   const { pricing } = fields;
   const customer = fields.customer;
   const sequence = customer.next_invoice_sequence ?? 1;
@@ -661,10 +652,11 @@ export class Selling {
         metadata: { ...(request.paymentIntentMetadata ?? {}) },
       }),
     );
-    const charge = this.chargePayment(paymentIntent, {
+    const charge = chargePaymentIntent(this.state, paymentIntent, {
       amount: pricing.total,
       currency,
       customer: customer.id,
+      description: null,
       succeeded: outcome === "paid",
     });
     if (!pending) {
@@ -768,84 +760,6 @@ export class Selling {
       this.events.emit("invoice_payment.paid", invoicePayment);
     }
     return { session, paymentIntent, charge, invoice };
-  }
-
-  /** A charge of a PaymentIntent with no invoice, succeeded or declined. */
-  private chargePayment(
-    paymentIntent: Stripe.PaymentIntent,
-    fields: { amount: number; currency: string; customer: string; succeeded: boolean },
-  ): Stripe.Charge {
-    const { succeeded } = fields;
-    const now = this.state.now();
-    const paymentMethod = newId("pm");
-    const charge = fromTemplate<Stripe.Charge>("charge");
-    Object.assign(charge, {
-      id: newId(this.state.chargeIdPrefix),
-      created: now,
-      amount: fields.amount,
-      amount_captured: succeeded ? fields.amount : 0,
-      amount_refunded: 0,
-      balance_transaction: succeeded ? newId("txn") : null,
-      billing_details: { address: null, email: null, name: null, phone: null, tax_id: null },
-      calculated_statement_descriptor: "ROLEPASS",
-      captured: succeeded,
-      currency: fields.currency,
-      customer: fields.customer,
-      description: null,
-      disputed: false,
-      failure_code: succeeded ? null : "card_declined",
-      failure_message: succeeded ? null : "Your card was declined.",
-      outcome: {
-        advice_code: null,
-        network_advice_code: null,
-        network_decline_code: null,
-        network_status: succeeded ? "approved_by_network" : "declined_by_network",
-        reason: succeeded ? null : "generic_decline",
-        risk_level: "normal",
-        seller_message: succeeded
-          ? "Payment complete."
-          : "The bank did not return any further details with this decline.",
-        type: succeeded ? "authorized" : "issuer_declined",
-      },
-      paid: succeeded,
-      payment_intent: paymentIntent.id,
-      payment_method: paymentMethod,
-      receipt_url: null,
-      refunded: false,
-      source: null,
-      status: succeeded ? "succeeded" : "failed",
-      transfer_data: null,
-    });
-    charge.refunds = listOf([], `/v1/charges/${charge.id}/refunds`);
-    this.state.add(this.state.charges, charge);
-    Object.assign(paymentIntent, {
-      amount: fields.amount,
-      amount_received: succeeded ? fields.amount : 0,
-      automatic_payment_methods: null,
-      canceled_at: null,
-      client_secret: `${paymentIntent.id}_secret_${newId("x").slice(3)}`,
-      currency: fields.currency,
-      customer: fields.customer,
-      description: null,
-      invoice: undefined,
-      last_payment_error: succeeded ? null : {
-        type: "card_error",
-        code: "card_declined",
-        decline_code: "generic_decline",
-        message: "Your card was declined.",
-        charge: charge.id,
-      },
-      latest_charge: charge.id,
-      managed_payments: null,
-      next_action: null,
-      payment_method: succeeded ? paymentMethod : null,
-      payment_method_configuration_details: null,
-      processing: null,
-      status: succeeded ? "succeeded" : "requires_payment_method",
-      transfer_data: null,
-    });
-    delete (paymentIntent as { invoice?: unknown }).invoice;
-    return charge;
   }
 }
 

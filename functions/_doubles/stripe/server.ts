@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
-import { type ApiBindings, createApiApp, NOT_SAVED_HEADER } from "./api.ts";
+import { type ApiBindings, createApiApp, errorResponse, NOT_SAVED_HEADER } from "./api.ts";
 import { Billing } from "./billing.ts";
 import {
   accountInaccessible,
@@ -69,18 +69,6 @@ export interface StripeDouble extends StripeDoubleControl {
 }
 
 const DROP = Symbol("drop");
-
-function errorResponse(error: StripeApiError, requestId: string): Response {
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    "request-id": requestId,
-  };
-  if (!error.storedForIdempotency) headers[NOT_SAVED_HEADER] = "1";
-  return new Response(JSON.stringify({ error: error.body }, null, 2), {
-    status: error.status,
-    headers,
-  });
-}
 
 function apiKeyOf(request: Request): string | null {
   const authorization = request.headers.get("authorization");
