@@ -145,3 +145,35 @@ Deno.test("platform mode without the Connect secret fails; standalone mode has n
     assert.deepEqual(standalone, []);
   });
 });
+
+Deno.test("members whose live subscriptions pay the platform alone, from standalone days, are a warning", async () => {
+  await withWorld(async (world) => {
+    addEndpoints(world);
+    // A member who subscribed while the deployment was standalone: the subscription pays the
+    // platform alone. Another pays guild A's account, as platform mode's Checkout makes it.
+    const early = world.stripeDouble.createForeignSubscription({ priceId: world.a.priceId });
+    const late = world.stripeDouble.connect.redirectSubscription(
+      world.stripeDouble.createForeignSubscription({ priceId: world.a.priceId }).id,
+      world.a.accountId,
+    );
+    for (
+      const [member, subscription] of [["200000000000000041", early], [
+        "200000000000000042",
+        late,
+      ]] as const
+    ) {
+      await world.db.sql`
+        insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
+          stripe_subscription_id, plan_id, status, entitled, entitled_role_id, subscription_live,
+          change_cause)
+        values (${world.a.guildId}, ${member}, ${String(subscription.customer)},
+          ${subscription.id}, ${world.a.planId}, 'active', true, ${world.a.roleId}, true, 'test')`;
+    }
+    const findings = await connectFindings(world);
+    const [standalone] = about(findings, "pay the platform alone or another account");
+    assert.equal(standalone?.status, "warn", JSON.stringify(findings));
+    assert.match(standalone?.message ?? "", new RegExp(`\\(${world.a.guildId}\\): 1 of 2 member`));
+    assert.match(standalone?.fix ?? "", /ROLEPASS_STRIPE_MODE=standalone/);
+    assert.equal(about(findings, new RegExp(`${world.b.guildId}.*platform alone`)).length, 0);
+  });
+});

@@ -11,9 +11,10 @@ import {
   type SellerStanding,
   sellerStanding,
   type StripeMode,
+  subscriptionsOfGuild,
 } from "../../_core/connect.ts";
 import { stripeWebhookUrl } from "../../_core/health.ts";
-import { createSql } from "../../_shared/db.ts";
+import { createSql, type Sql } from "../../_shared/db.ts";
 import {
   type GuildStripeAccount,
   guildStripeAccount,
@@ -47,7 +48,15 @@ export interface GuildConnectFacts {
   recorded: GuildStripeAccount | null;
   /** Stripe's account now; null when there is none to read. */
   live: Probe<ConnectedAccountFacts> | null;
+  /**
+   * Of the guild's members with a live subscription (up to {@link LIVE_MEMBERS_READ}), how many
+   * Stripe says pay elsewhere than the guild's account: absent when not read.
+   */
+  liveMembers?: Probe<{ checked: number; payingElsewhere: number }>;
 }
+
+/** How many live members' subscriptions the doctor reads per guild. */
+export const LIVE_MEMBERS_READ = 100;
 
 /** Everything the platform checks judge. */
 export interface ConnectFacts {
@@ -94,12 +103,38 @@ export async function fetchConnectFacts(
       const live = recorded
         ? await ask(() => sources.stripe.retrieveConnectedAccount(recorded.accountId))
         : null;
-      facts.guilds.push({ guild, recorded, live });
+      const liveMembers = await ask(() =>
+        liveMembersPayingElsewhere(sql, sources.stripe, guild.id, recorded?.accountId ?? null)
+      );
+      facts.guilds.push({ guild, recorded, live, liveMembers });
     }
   } finally {
     await sql.end({ timeout: 5 });
   }
   return facts;
+}
+
+/**
+ * Reads the subscriptions of the guild's live members from Stripe and counts those that do not pay
+ * the guild's account (by the sync's own rule): subscriptions made while the deployment was
+ * standalone pay the platform alone, and in platform mode they no longer count toward roles.
+ */
+async function liveMembersPayingElsewhere(
+  sql: Sql,
+  stripe: StripeGateway,
+  guildId: string,
+  accountId: string | null,
+): Promise<{ checked: number; payingElsewhere: number }> {
+  const rows = await sql<{ stripe_subscription_id: string }[]>`
+    select stripe_subscription_id from rolepass.memberships
+    where guild_id = ${guildId} and subscription_live and stripe_subscription_id is not null
+    order by created_at, id limit ${LIVE_MEMBERS_READ}`;
+  const subscriptions = [];
+  for (const row of rows) {
+    subscriptions.push(await stripe.retrieveSubscription(row.stripe_subscription_id));
+  }
+  const own = subscriptionsOfGuild("platform", { guildId, accountId }, subscriptions);
+  return { checked: subscriptions.length, payingElsewhere: subscriptions.length - own.length };
 }
 
 /** Judges platform mode; nothing for a standalone deployment. */
@@ -126,7 +161,9 @@ export function checkPlatformMode(facts: ConnectFacts): Finding[] {
       ),
     );
   } else {
-    for (const guild of facts.guilds) findings.push(...checkGuildAccount(guild));
+    for (const guild of facts.guilds) {
+      findings.push(...checkGuildAccount(guild), ...checkLiveMembers(guild));
+    }
   }
   return findings;
 }
@@ -271,4 +308,32 @@ export function checkGuildAccount(facts: GuildConnectFacts): Finding[] {
     ));
   }
   return findings;
+}
+
+/**
+ * Members who kept paying the platform alone (subscribed before the switch to platform mode) lose
+ * their roles at their next re-read in platform mode: a warning before it happens.
+ */
+export function checkLiveMembers(facts: GuildConnectFacts): Finding[] {
+  const { guild, liveMembers } = facts;
+  const who = `Guild ${guild.name} (${guild.id})`;
+  if (!liveMembers) return [];
+  if (!liveMembers.ok) {
+    return [skip(
+      "stripe.connect_accounts",
+      `${who}: where its members' live subscriptions pay (${describeFailure(liveMembers)})`,
+      "a Stripe key that may read subscriptions",
+    )];
+  }
+  const { checked, payingElsewhere } = liveMembers.value;
+  if (payingElsewhere === 0) return [];
+  return [warn(
+    "stripe.connect_accounts",
+    `${who}: ${payingElsewhere} of ${checked} member(s) with a live subscription pay the ` +
+      "platform alone or another account, not the guild's (subscriptions made before platform " +
+      "mode?): platform mode does not count them, so they lose their roles at their next re-read",
+    "keep ROLEPASS_STRIPE_MODE=standalone until those subscriptions end, or have those members " +
+      "subscribe again through the plan page (their new subscription pays the guild's account) " +
+      "and cancel the old one",
+  )];
 }
