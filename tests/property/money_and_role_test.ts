@@ -47,6 +47,8 @@
  * Discord double with the other lanes.
  *
  * `PROPERTY_RUNS` overrides the number of cases (default 1,000); `PROPERTY_SEED` replays a run.
+ * A failing case is reported as generated, not shrunk: shrinking a story replays it hundreds of
+ * times and took CI past its time limit. `PROPERTY_SHRINK=1` shrinks it (replay with the seed).
  */
 import fc from "fast-check";
 import type Stripe from "stripe";
@@ -70,7 +72,6 @@ import { BOT_TOKEN, ROLE_SYNC_SECRET } from "../integration/role_sync_fixtures.t
 import { type CheckoutDriver, checkoutDriver } from "./checkout_driver.ts";
 import {
   changesRoles,
-  changesRoleSet,
   type MembershipChange,
   PASS_ENDED,
   roleMessageFor,
@@ -79,6 +80,7 @@ import {
 
 const RUNS = Number(Deno.env.get("PROPERTY_RUNS") ?? 1_000);
 const SEED = Deno.env.get("PROPERTY_SEED");
+const SHRINK = Deno.env.get("PROPERTY_SHRINK") === "1";
 const LANES = 6;
 const STRIPE_DOUBLE_CASES = 20;
 /**
@@ -88,16 +90,10 @@ const STRIPE_DOUBLE_CASES = 20;
 const STRIPE_TIMEOUT_MS = 2_000;
 const DAY = 86_400_000;
 /**
- * Off by default, for two defects of the role-change message (in every other step, its kind and
- * number are checked exactly):
- * - when several role changes of a member queue before role-sync runs, the newest job supersedes
- *   the others and the member is told the change from that job's previous roles, which they never
- *   held (the older jobs never ran): a grant then a revoke tells a revoke of roles never given;
- *   nothing, then a trial role, then the paid roles tells a swap;
- * - a change that only reorders the member's roles (the named role moves from a pass's to the
- *   subscription's) queues a role job that tells a grant though nothing changed.
- * By default the role message of a step is checked when at most one change of the roles queued in
- * it and that change changed the set; set to 1 to check it in every step.
+ * By default the role message of a step is checked when at most one change of the member's roles
+ * queued in it; set to 1 to check it in every step (several changes drained at once are told as
+ * one, from the roles the member held before the oldest: migration 20261202004500). Roles are
+ * compared as sets throughout (member_messages.ts).
  */
 const STRICT_ROLE_MESSAGES = Deno.env.get("PROPERTY_STRICT_ROLE_MESSAGES") === "1";
 
@@ -743,8 +739,7 @@ async function checkStep(
     order by id`;
   const passEnded = changes.some((change) => change.cause === PASS_ENDED);
   const roleChanges = changes.filter(changesRoles);
-  const roleMessageChecked = STRICT_ROLE_MESSAGES ||
-    (roleChanges.length <= 1 && roleChanges.every(changesRoleSet));
+  const roleMessageChecked = STRICT_ROLE_MESSAGES || roleChanges.length <= 1;
   const roleMessage = passEnded ? null : roleMessageFor(mark.held, held);
   const expected = [
     ...changes.flatMap((change) => timelineMessagesFor(change)),
@@ -1062,6 +1057,8 @@ Deno.test("money and role agree over generated histories of payments, refunds, d
     rateLimits: { enabled: false },
   });
   let cases = 0;
+  const started = performance.now();
+  const elapsedSeconds = () => Math.round((performance.now() - started) / 1000);
   try {
     // Every lane runs to its end before the shared double closes, even when one fails.
     const lanes = await Promise.allSettled(Array.from({ length: LANES }, async (_, lane) => {
@@ -1074,10 +1071,12 @@ Deno.test("money and role agree over generated histories of payments, refunds, d
               await worlds.world.restartDouble();
               await addLanePlans(worlds);
             }
-            cases++;
+            if (++cases % 100 === 0) {
+              console.log(`money and role property: ${cases} cases in ${elapsedSeconds()} s`);
+            }
             await checkStory(worlds, story);
           }),
-          { numRuns: Math.ceil(RUNS / LANES), seed: baseSeed + lane },
+          { numRuns: Math.ceil(RUNS / LANES), seed: baseSeed + lane, endOnFailure: !SHRINK },
         );
       } finally {
         await worlds.world.close();
