@@ -115,10 +115,11 @@ export type SessionLink = z.infer<typeof sessionLinkSchema>;
  * What the thank-you page learns from the Checkout session it was sent back from, and no more:
  * anyone holding a session id may ask, so the answer says what the page shows and nothing of the
  * member's standing since. `granting`: the session completed and its sync entitled the member (a
- * role job is queued). `processing`: anything else; the webhook finishes.
+ * role job is queued). `trial_granting` / `trial_started`: it started a free trial, with its role
+ * now or none until the first payment. `processing`: anything else; the webhook finishes.
  */
 export const checkoutCompletionSchema = z.object({
-  status: z.enum(["granting", "processing"]),
+  status: z.enum(["granting", "trial_granting", "trial_started", "processing"]),
 });
 /** What the thank-you page learns from the Checkout session it was sent back from. */
 export type CheckoutCompletion = z.infer<typeof checkoutCompletionSchema>;

@@ -522,7 +522,14 @@ async function checkSession(
   }
   const synced = await syncCheckout(deps, { ...session, id: sessionId }, log);
   const entitled = synced.result === "applied" && synced.entitled;
-  const status = entitled ? "granting" : "processing";
+  const trialing = synced.result === "applied" &&
+    await store.findMembershipStatus(deps.sql, attempt.membership_id) === "trialing";
+  // A trial's Checkout charged nothing: the page must not say a payment went through.
+  const status = trialing
+    ? (entitled ? "trial_granting" : "trial_started")
+    : entitled
+    ? "granting"
+    : "processing";
   await store.recordCompletion(deps.sql, attempt.id, status);
   log.info("checkout completion synced", {
     sessionId,

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { type Locale, localeSchema } from "../_core/locale.ts";
 import { billingIntervalSchema } from "../_core/price.ts";
 import type { Sql } from "../_shared/db.ts";
+import { type CheckoutCompletion, checkoutCompletionSchema } from "./contract.ts";
 
 /** A client or a transaction: every query runs on either. */
 export type Queryable = postgres.Sql | postgres.TransactionSql;
@@ -285,7 +286,7 @@ export async function openCheckoutAttempts(
 const sessionAttemptRowSchema = attemptRowSchema.extend({
   membership_id: z.string().uuid(),
   stripe_customer_id: z.string().nullable(),
-  completion: z.enum(["granting", "processing"]).nullable(),
+  completion: checkoutCompletionSchema.shape.status.nullable(),
 });
 /** A Checkout attempt found by its session id, with its membership's Stripe customer. */
 export type SessionAttemptRow = z.infer<typeof sessionAttemptRowSchema>;
@@ -361,11 +362,20 @@ export async function releaseSessionCheck(sql: Queryable, attemptId: string): Pr
 export async function recordCompletion(
   sql: Queryable,
   attemptId: string,
-  completion: "granting" | "processing",
+  completion: CheckoutCompletion["status"],
 ): Promise<void> {
   await sql`
     update rolepass.checkout_attempts set status = 'completed', completion = ${completion}
     where id = ${attemptId}`;
+}
+
+/** The Stripe status the sync last wrote on a membership (`trialing`, `active`, ...). */
+export async function findMembershipStatus(
+  sql: Queryable,
+  membershipId: string,
+): Promise<string | null> {
+  const [row] = await sql`select status from rolepass.memberships where id = ${membershipId}`;
+  return row ? z.string().nullable().parse(row.status) : null;
 }
 
 /** Runs `fn` in one transaction. */

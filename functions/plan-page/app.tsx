@@ -24,7 +24,7 @@ import {
   planPageMessages,
   type PlanPageProblem,
 } from "../_core/messages/plan_page.ts";
-import { PROBLEM_STATUS } from "../checkout/contract.ts";
+import { type CheckoutCompletion, PROBLEM_STATUS } from "../checkout/contract.ts";
 import type { SellerStanding } from "../_core/connect.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { connectPageText } from "../_core/messages/connect.ts";
@@ -48,6 +48,14 @@ type Env = { Variables: RequestContextEnv["Variables"] & { call: CallContext } }
 type TextKey = {
   [K in keyof PlanPageMessages]: PlanPageMessages[K] extends string ? K : never;
 }[keyof PlanPageMessages];
+
+/** The thank-you page's body for each answer of checkout-complete. */
+const THANKS_BODY: Record<CheckoutCompletion["status"], TextKey> = {
+  granting: "thanksGrantingBody",
+  trial_granting: "thanksTrialGrantingBody",
+  trial_started: "thanksTrialStartedBody",
+  processing: "thanksProcessingBody",
+};
 
 const subscribeFormSchema = z.object({
   plan_id: z.string().uuid(),
@@ -138,7 +146,7 @@ export function createApp(deps: PlanPageDeps): Hono<Env> {
     if (sessionId) {
       const answer = await deps.checkoutClient.completeCheckout(sessionId, c.var.call);
       if (answer.ok) {
-        body = answer.value.status === "granting" ? "thanksGrantingBody" : "thanksProcessingBody";
+        body = THANKS_BODY[answer.value.status];
       } else {
         c.var.log.warn("thank-you page could not sync the checkout; the webhook will", {
           problem: answer.problem,

@@ -2,9 +2,10 @@
  * A free trial started on the plan page in headless Chromium, over real HTTP (the page server
  * calls the checkout function through supabase-js at a stand-in for the Supabase gateway): a
  * member reads the trial's free days and the price after them in Japanese, starts the trial on
- * the double's Checkout page and holds the trial's role from the thank-you page; a second member
- * does the same in English. Once the first member's trial has ended, the page offers them no
- * second one and their Checkout starts none (one trial per member per guild).
+ * the double's Checkout page, is told on the thank-you page that the trial (not a payment) began,
+ * and holds the trial's role from there; a second member does the same in English. Once the
+ * first member's trial has ended, the page offers them no second one and their Checkout starts
+ * none (one trial per member per guild).
  */
 import type { Page } from "playwright-core";
 import { assert, assertEquals } from "../harness/assert.ts";
@@ -73,6 +74,7 @@ async function startTrial(tab: Page, url: string, locale: Locale) {
   ]);
   assertEquals(await tab.getAttribute("html", "lang"), locale);
   assertEquals(await tab.locator("h1").textContent(), text.thanksTitle);
+  assertEquals(await tab.locator("main p").first().textContent(), text.thanksTrialGrantingBody);
 }
 
 Deno.test("members start a plan's free trial on the plan page in Japanese and English, once each", async () => {

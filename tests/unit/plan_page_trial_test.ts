@@ -71,3 +71,22 @@ Deno.test("no trial is offered when checkout starts none, nor to a member who al
     assert(subscribed.includes(text.manageButton));
   }
 });
+
+Deno.test("the thank-you page says a trial began, not that a payment went through", async () => {
+  for (
+    const [status, key] of [
+      ["trial_granting", "thanksTrialGrantingBody"],
+      ["trial_started", "thanksTrialStartedBody"],
+    ] as const
+  ) {
+    const client = {
+      completeCheckout: () => Promise.resolve({ ok: true, value: { status } }),
+    } as unknown as CheckoutClient;
+    const app = createPlanPageApp({ checkoutClient: client, publicSiteUrl: "https://p.test" });
+    for (const lang of ["ja", "en"] as const) {
+      const html = await (await app.request(`/join/thanks?lang=${lang}&session_id=cs_test_a1`))
+        .text();
+      assert(html.includes(planPageMessages(lang)[key]), html);
+    }
+  }
+});

@@ -100,6 +100,10 @@ export interface PlanPageMessages {
   thanksGrantingBody: string;
   /** Stripe has not confirmed the payment yet. */
   thanksProcessingBody: string;
+  /** A free trial started (nothing was charged) and its role is being granted. */
+  thanksTrialGrantingBody: string;
+  /** A free trial started whose plan grants its role only from the first payment. */
+  thanksTrialStartedBody: string;
   cancelledTitle: string;
   cancelledBody: string;
   portalReturnTitle: string;
@@ -172,6 +176,10 @@ const ja: PlanPageMessages = {
     "お支払いが完了しました。Discord でロールを付与しています。付与されるとお知らせが届きます。このページは閉じてかまいません。",
   thanksProcessingBody:
     "お支払いの処理がまだ完了していません。完了しだい Discord でロールが付与され、お知らせが届きます。このページは閉じてかまいません。",
+  thanksTrialGrantingBody:
+    "無料お試しが始まりました。Discord でロールを付与しています。付与されるとお知らせが届きます。このページは閉じてかまいません。",
+  thanksTrialStartedBody:
+    "無料お試しが始まりました。ロールは初回のお支払いが完了すると Discord で付与され、お知らせが届きます。このページは閉じてかまいません。",
   cancelledTitle: "お申し込みは完了していません",
   cancelledBody:
     "決済は行われていません。もう一度お申し込みの場合は、Discord で /subscribe を実行して新しいリンクを開いてください。",
@@ -270,6 +278,10 @@ const en: PlanPageMessages = {
     "Your payment went through and your role is being granted on Discord now; you will get a message there. You can close this page.",
   thanksProcessingBody:
     "Your payment is still processing. Your role will be granted on Discord as soon as it completes, and you will get a message there. You can close this page.",
+  thanksTrialGrantingBody:
+    "Your free trial has started and your role is being granted on Discord now; you will get a message there. You can close this page.",
+  thanksTrialStartedBody:
+    "Your free trial has started. Your role is granted on Discord once your first payment goes through, and you will get a message there. You can close this page.",
   cancelledTitle: "Your subscription was not completed",
   cancelledBody:
     "Nothing was charged. To try again, run /subscribe in Discord and open the new link.",
