@@ -90,11 +90,6 @@ async function newestFunctionBodies(): Promise<Map<string, string>> {
  */
 const READS_RAW_TRANSITIONS = [
   "queue_membership_notices",
-  // A pass ending at the sweep keeps the roles its membership's subscription still gives; the
-  // sync stores only the union of roles, not which source gives which, so the sweep decides the
-  // subscription's share again from its status and grace (20261202004203_pass_end.sql) until the
-  // sync stores a subscription's own roles.
-  "end_pass",
 ];
 
 Deno.test("no database function lists subscription statuses: it reads the stored facts", async () => {
