@@ -32,11 +32,10 @@ import {
   applyConnectedAccountRead,
   type GuildStripeAccount,
   guildStripeAccount,
-  recordGuildStripeAccount,
   setGuildSellerPolicy,
   startStripeRead,
 } from "../_shared/guild_stripe_accounts.ts";
-import { issueConnectReturnToken } from "../_shared/connect_return_tokens.ts";
+import { startOnboarding as startGuildOnboarding } from "../_shared/connect_onboarding.ts";
 import { stripeModeFrom } from "../_shared/platform_env.ts";
 import {
   connectStripe,
@@ -89,60 +88,20 @@ export interface ConnectTaskDeps {
 }
 
 /**
- * The plan page's pages an Account Link sends the community back to; the return page answers only
- * with `returnToken` (functions/_shared/connect_return_tokens.ts).
- */
-export function onboardingReturnUrls(
-  publicSiteUrl: string,
-  guildId: string,
-  returnToken: string,
-): { returnUrl: string; refreshUrl: string } {
-  const base = publicSiteUrl.replace(/\/+$/, "");
-  return {
-    returnUrl: `${base}/connect/return/${guildId}/${returnToken}`,
-    refreshUrl: `${base}/connect/refresh/${guildId}`,
-  };
-}
-
-/**
- * Creates (or reuses) the guild's Express account and a fresh onboarding link. The account is
- * created under an idempotency key of the guild, so a run cut short between Stripe and the
- * database creates no second account when it is run again.
+ * Creates (or reuses) the guild's Express account and a fresh onboarding link
+ * (functions/_shared/connect_onboarding.ts); a guild rolepass does not know fails the task.
  */
 export async function startOnboarding(
   deps: ConnectTaskDeps,
   request: { guildId: string; platformFeePercent: number; country: string; email: string | null },
 ): Promise<{ account: GuildStripeAccount; created: boolean; url: string; expiresAt: Date }> {
-  const [guild] = await deps.sql`select 1 from rolepass.guilds where id = ${request.guildId}`;
-  if (!guild) {
+  const started = await startGuildOnboarding(deps, request);
+  if (!started) {
     throw new TaskFailure(
       `Guild ${request.guildId} is not configured: add it to the plans file and run \`deno task plans:apply\` first.`,
     );
   }
-  let account = await guildStripeAccount(deps.sql, request.guildId);
-  const created = account === null;
-  if (account === null) {
-    const facts = await deps.stripe.createExpressAccount({
-      country: request.country,
-      email: request.email,
-      metadata: { rolepass_guild_id: request.guildId },
-      idempotencyKey: `rolepass-connect-account-${request.guildId}`,
-    });
-    account = await recordGuildStripeAccount(deps.sql, {
-      guildId: request.guildId,
-      facts,
-      platformFeePercent: request.platformFeePercent,
-    });
-  }
-  const link = await deps.stripe.createOnboardingLink({
-    accountId: account.accountId,
-    ...onboardingReturnUrls(
-      deps.publicSiteUrl,
-      request.guildId,
-      await issueConnectReturnToken(deps.sql, request.guildId),
-    ),
-  });
-  return { account, created, url: link.url, expiresAt: link.expiresAt };
+  return started;
 }
 
 /** Reads the guild's account from Stripe now and records it; null when it has none. */

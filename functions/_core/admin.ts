@@ -28,7 +28,8 @@ export type AdminSubcommandName =
   | "revoke"
   | "drift"
   | "resync"
-  | "health";
+  | "health"
+  | "onboarding";
 
 /** An option of a subcommand: the member, the plan's role, the comp's last day. */
 export type AdminOptionName = "member" | "plan" | "until";
@@ -116,6 +117,15 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
     },
     options: [],
   },
+  {
+    name: "onboarding",
+    ja: "売上受取の登録",
+    description: {
+      en: "Get a private link to set up the Stripe account this server's sales are paid to",
+      ja: "このサーバーの売上を受け取るStripeアカウントの登録リンクを、あなただけに送ります",
+    },
+    options: [],
+  },
 ];
 
 /** Manage Server or Administrator: what `/rolepass` asks of the member on every request. */
@@ -135,7 +145,7 @@ export function mayAdminister(permissions: string | null | undefined): boolean {
 export type AdminRequest =
   | { subcommand: "status" | "revoke" | "resync"; memberId: string }
   | { subcommand: "grant"; memberId: string; roleId: string; lastDay: string | null }
-  | { subcommand: "overview" | "failures" | "retry" | "drift" | "health" };
+  | { subcommand: "overview" | "failures" | "retry" | "drift" | "health" | "onboarding" };
 
 /** One option as Discord nests them under a subcommand. */
 export interface CommandOption {

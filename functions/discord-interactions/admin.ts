@@ -27,6 +27,7 @@ import {
   overviewReply,
   retryReply,
 } from "../_core/messages/admin.ts";
+import { onboardingReply } from "../_core/messages/onboarding.ts";
 import { resyncRefusalReply, resyncReply, type ResyncResult } from "../_core/messages/resync.ts";
 import type { EphemeralReply } from "../_core/messages/subscribe.ts";
 import type { Logger } from "../_shared/log.ts";
@@ -122,8 +123,9 @@ export async function answerAdmin(
     const work = { subcommand: "resync", memberId: request.memberId } as const;
     return await handOver(deps, interaction, access.caller, work, locale, log);
   }
-  if (request.subcommand === "health") {
-    return await handOver(deps, interaction, access.caller, { subcommand: "health" }, locale, log);
+  if (request.subcommand === "health" || request.subcommand === "onboarding") {
+    const work = { subcommand: request.subcommand } as const;
+    return await handOver(deps, interaction, access.caller, work, locale, log);
   }
   if (request.subcommand === "drift") {
     const { followUp } = deps;
@@ -140,14 +142,16 @@ export async function answerAdmin(
 }
 
 /**
- * Records `resync` or `health` for role-sync, which does it (Stripe, several Discord calls) and
- * edits the deferred answer; a request with nothing to do is answered at once.
+ * Records `resync`, `health` or `onboarding` for role-sync, which does it (Stripe, several Discord
+ * calls) and edits the deferred answer; a request with nothing to do is answered at once.
  */
 async function handOver(
   deps: AdminCommandDeps,
   interaction: Interaction,
   caller: AdminCaller,
-  request: { subcommand: "resync"; memberId: string } | { subcommand: "health" },
+  request:
+    | { subcommand: "resync"; memberId: string }
+    | { subcommand: "health" | "onboarding" },
   locale: Locale,
   log: Logger,
 ): Promise<EphemeralReply | DeferredReply> {
@@ -308,6 +312,9 @@ export async function runAdminRequest(
           await deps.inProcess.health(guildId, locale) ??
             adminRefusalReply("unknown_guild", locale),
         );
+      case "onboarding":
+        // The command line has `deno task connect -- onboard`, which prints the link itself.
+        return answered(onboardingReply({ kind: "use_task", guildId }, locale));
       case "revoke": {
         const roleId = await deps.adminStore.revokeComp(guildId, request.memberId);
         log.info("admin ended a comp", { guildId, operatorId, memberId: request.memberId, roleId });

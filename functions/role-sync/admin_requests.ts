@@ -2,8 +2,9 @@
  * The `/rolepass` work the interactions function hands over (`rolepass.admin_requests`), done here
  * because it needs Stripe or several Discord calls: `resync` re-reads a member's subscription
  * through the webhook's own path (`syncSubscription`, under the customer's lock) and lets the
- * triggers queue the role job; `health` runs the health checks for the guild. Each request is
- * answered by editing the deferred reply (`PATCH /webhooks/{application}/{token}/messages/@original`).
+ * triggers queue the role job; `health` runs the health checks for the guild; `onboarding` makes
+ * the guild's Stripe Express onboarding link (platform mode). Each request is answered by editing
+ * the deferred reply (`PATCH /webhooks/{application}/{token}/messages/@original`).
  *
  * Stripe down during a resync: nothing is written (the re-read comes before any transaction) and
  * the answer says so at once. The operator is watching "thinking…", and a retry minutes later
@@ -12,11 +13,15 @@
 import { z } from "zod";
 import { missingEntitledRoles, resyncChanges } from "../_core/admin.ts";
 import { localeSchema } from "../_core/locale.ts";
+import { sellerStanding, type StripeMode } from "../_core/connect.ts";
 import { healthReply } from "../_core/messages/health.ts";
+import { onboardingReply, type OnboardingResult } from "../_core/messages/onboarding.ts";
 import { resyncReply, type ResyncResult } from "../_core/messages/resync.ts";
 import type { EphemeralReply } from "../_core/messages/subscribe.ts";
 import { SUBSCRIPTION_STATUSES } from "../_core/stripe_shapes.ts";
+import { startOnboarding } from "../_shared/connect_onboarding.ts";
 import type { Sql } from "../_shared/db.ts";
+import { guildStripeAccount } from "../_shared/guild_stripe_accounts.ts";
 import { discordRoutes } from "../_shared/discord_api.ts";
 import type { Logger } from "../_shared/log.ts";
 import { stripeRefusalOf } from "../_shared/stripe_gateway.ts";
@@ -29,6 +34,10 @@ export interface AdminRequestDeps extends HealthDeps {
   sync: SyncDeps | null;
   /** How long a claimed request is held before another wake may take it. */
   leaseSeconds: number;
+  /** ROLEPASS_STRIPE_MODE: onboarding exists in platform mode only (standalone when absent). */
+  stripeMode?: StripeMode;
+  /** PUBLIC_SITE_URL: where onboarding comes back to; without it no link is made. */
+  publicSiteUrl?: string | null;
 }
 
 /** An answer that could not reach Discord is tried again on a later wake, this many times. */
@@ -37,7 +46,7 @@ const MAX_ATTEMPTS = 5;
 const claimedRow = z.object({
   id: z.coerce.number(),
   guild_id: z.string(),
-  kind: z.enum(["resync", "health"]),
+  kind: z.enum(["resync", "health", "onboarding"]),
   member_id: z.string().nullable(),
   member_role_ids: z.array(z.string()).nullable(),
   locale: localeSchema,
@@ -102,8 +111,12 @@ async function answerRequest(
   if (content === undefined) {
     const reply = await doRequest(deps, request, deadline, log);
     content = reply.data?.content ?? "";
-    await deps.sql`select rolepass.record_admin_result(${request.id}, ${request.claim_id},
-      ${deps.sql.json({ content })})`;
+    // An onboarding link opens the community's Stripe account: it is sent, never stored (a
+    // retried answer makes a fresh link).
+    if (request.kind !== "onboarding") {
+      await deps.sql`select rolepass.record_admin_result(${request.id}, ${request.claim_id},
+        ${deps.sql.json({ content })})`;
+    }
   }
   const sent = await deps.discord.send(
     discordRoutes.editOriginalResponse(request.application_id, request.interaction_token, {
@@ -148,6 +161,9 @@ async function doRequest(
     const [health] = await checkGuildHealth(deps, request.guild_id, deadline);
     if (!health) throw new Error("the guild is no longer configured");
     return healthReply(health.report, request.locale, { stripeChecked: deps.stripe !== null });
+  }
+  if (request.kind === "onboarding") {
+    return onboardingReply(await onboardGuild(deps, request.guild_id, log), request.locale);
   }
   if (!request.member_id) throw new Error("a resync request names no member");
   const result = await resyncMember(deps, {
@@ -243,5 +259,42 @@ export async function resyncMember(
     roleId,
     status: after.snapshot.status,
     repairedRoleIds,
+  };
+}
+
+/**
+ * Makes the guild's onboarding link in platform mode, creating its Express account the first
+ * time (Japan, no platform fee: the platform sets the fee with `deno task connect -- policy`).
+ */
+async function onboardGuild(
+  deps: AdminRequestDeps,
+  guildId: string,
+  log: Logger,
+): Promise<OnboardingResult> {
+  if ((deps.stripeMode ?? "standalone") === "standalone") return { kind: "standalone" };
+  if (!deps.stripe || !deps.publicSiteUrl) return { kind: "not_configured" };
+  const before = await guildStripeAccount(deps.sql, guildId);
+  let started;
+  try {
+    started = await startOnboarding(
+      { sql: deps.sql, stripe: deps.stripe, publicSiteUrl: deps.publicSiteUrl },
+      { guildId, platformFeePercent: 0, country: "JP", email: null },
+    );
+  } catch (error) {
+    const refusal = stripeRefusalOf(error);
+    if (!refusal) throw error;
+    log.warn("onboarding could not reach Stripe; no link was made", { guildId, refusal });
+    return {
+      kind: "stripe_unavailable",
+      detail: refusal.status === null ? "no connection" : `HTTP ${refusal.status}`,
+    };
+  }
+  if (!started) throw new Error("the guild is no longer configured");
+  log.info("onboarding link made", { guildId, accountCreated: started.created });
+  return {
+    kind: "link",
+    url: started.url,
+    expiresAt: started.expiresAt,
+    standing: sellerStanding(before?.facts ?? null),
   };
 }

@@ -38,6 +38,9 @@ const shape = {
   ),
   STRIPE_API_BASE_URL: fields.url.default(STRIPE_DEFAULT_BASE_URL)
     .describe("the Stripe API; only tests and the local sandbox change it"),
+  PUBLIC_SITE_URL: variableSchemas.PUBLIC_SITE_URL.optional().describe(
+    "where the plan page is served: `/rolepass onboarding` links come back to it (platform mode)",
+  ),
   SUPABASE_URL: fields.url.optional().describe(
     "the project's URL (Supabase sets it): the health check expects the Stripe webhook under it",
   ),
@@ -54,6 +57,8 @@ export interface RoleSyncConfig {
   stripe?: { secretKey: string; apiBaseUrl: string };
   /** ROLEPASS_STRIPE_MODE; standalone when absent. */
   stripeMode?: StripeMode;
+  /** Where the plan page is served; absent, `/rolepass onboarding` makes no link. */
+  publicSiteUrl?: string;
   /** Where stripe-webhook is served from; absent, health accepts any `/stripe-webhook` URL. */
   supabaseUrl?: string;
 }
@@ -70,6 +75,7 @@ export function loadConfig(env: Record<string, string | undefined>): RoleSyncCon
     databaseUrl,
     stripeMode: stripeModeFrom(env),
     ...(parsed.SUPABASE_URL ? { supabaseUrl: parsed.SUPABASE_URL } : {}),
+    ...(parsed.PUBLIC_SITE_URL ? { publicSiteUrl: parsed.PUBLIC_SITE_URL } : {}),
     ...(parsed.STRIPE_SECRET_KEY
       ? { stripe: { secretKey: parsed.STRIPE_SECRET_KEY, apiBaseUrl: parsed.STRIPE_API_BASE_URL } }
       : {}),
@@ -184,5 +190,7 @@ function adminDepsFromConfig(
       : null,
     expectedWebhookUrl: config.supabaseUrl ? stripeWebhookUrl(config.supabaseUrl) : null,
     leaseSeconds: 60,
+    stripeMode: config.stripeMode,
+    publicSiteUrl: config.publicSiteUrl ?? null,
   };
 }

@@ -5,7 +5,11 @@
  * interactions endpoint and role-sync, both built through their production config path.
  */
 import { createApp as createRoleSyncApp } from "../../functions/role-sync/app.ts";
-import { depsFromConfig, type RoleSyncTuning } from "../../functions/role-sync/config.ts";
+import {
+  depsFromConfig,
+  type RoleSyncConfig,
+  type RoleSyncTuning,
+} from "../../functions/role-sync/config.ts";
 import { drainRoleJobs } from "../../functions/role-sync/role_sync.ts";
 import { type DiscordDouble, startDiscordDouble } from "../doubles/discord.ts";
 import { assertEquals } from "../harness/assert.ts";
@@ -71,7 +75,12 @@ export interface Reply {
 /** Runs `fn` in a fresh world, with Stripe reachable from role-sync. */
 export async function withConsoleWorld(
   fn: (world: ConsoleWorld) => Promise<void>,
-  options: { stripeKey?: boolean; tuning?: RoleSyncTuning } = {},
+  options: {
+    stripeKey?: boolean;
+    tuning?: RoleSyncTuning;
+    /** Configuration role-sync adds (platform mode, PUBLIC_SITE_URL). */
+    config?: Partial<RoleSyncConfig>;
+  } = {},
 ): Promise<void> {
   const stripe = await startWebhookWorld();
   const discord = await startDiscordDouble({ botToken: BOT_TOKEN });
@@ -96,6 +105,7 @@ export async function withConsoleWorld(
         ...(options.stripeKey === false
           ? {}
           : { stripe: { secretKey: "sk_test_rolepass", apiBaseUrl: stripe.stripeDouble.url } }),
+        ...options.config,
       },
       {
         runInBackground: undefined,

@@ -114,6 +114,7 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
       "drift",
       "resync",
       "health",
+      "onboarding",
     ]);
     for (const subcommand of subcommands) {
       assertEquals(subcommand.type, 1);
@@ -140,6 +141,9 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
     const health = subcommands.find((option) => option.name === "health");
     assertEquals(health?.name_localizations?.ja, "診断");
     assertEquals((health as { options?: unknown[] }).options, undefined);
+    const onboarding = subcommands.find((option) => option.name === "onboarding");
+    assertEquals(onboarding?.name_localizations?.ja, "売上受取の登録");
+    assertEquals((onboarding as { options?: unknown[] }).options, undefined);
     const grant = subcommands.find((option) => option.name === "grant");
     assertEquals(
       (grant as { options?: { type: number; name: string; required?: boolean }[] }).options
