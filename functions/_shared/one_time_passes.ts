@@ -89,7 +89,7 @@ export async function recordPass(
   return { result: "recorded", membershipId: target.membership_id, accessUntil };
 }
 
-/** A pass as a membership read carries it (JSON, from {@link passRowsOf}). */
+/** A pass as the sync's inputs carry it (JSON, from `rolepass.stripe_sync_inputs`). */
 export interface PassRow {
   plan_id: string;
   role_ids: string[];
@@ -98,20 +98,7 @@ export interface PassRow {
   access_until: string | null;
 }
 
-/**
- * The passes of the membership `m` of the enclosing query, as a JSON array of {@link PassRow}, so
- * the sync reads them in the round trip that reads the membership.
- */
-export function passRowsOf(tx: Transaction) {
-  return tx`coalesce((
-    select jsonb_agg(jsonb_build_object('plan_id', x.plan_id, 'role_ids', p.discord_role_ids,
-      'status', x.status, 'access_until', x.access_until))
-    from rolepass.member_passes x join rolepass.plans p on p.id = x.plan_id
-    where x.membership_id = m.id
-  ), '[]'::jsonb)`;
-}
-
-/** The passes of {@link passRowsOf}'s rows. */
+/** The passes of {@link PassRow}s. */
 export function storedPasses(rows: readonly PassRow[]): StoredPass[] {
   return rows.map((row) => ({
     planId: row.plan_id,
