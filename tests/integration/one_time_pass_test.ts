@@ -274,7 +274,10 @@ Deno.test("a pass whose apply meets a newer read of its customer still grants th
     });
     world.stripeDouble.completePayment(opened.id);
     const events = world.takeEvents();
-    const completed = first(events.filter((e) => e.type === "checkout.session.completed"));
+    const completed = first(
+      events.filter((e) => e.type === "checkout.session.completed"),
+      "checkout.session.completed",
+    );
     // The event's read is numbered when it arrives; its Stripe read of the session is held until
     // a sync of the same customer, numbered later, has been applied.
     const sessionPath = `/v1/checkout/sessions/${opened.id}`;
