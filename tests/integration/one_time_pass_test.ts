@@ -6,7 +6,7 @@
  * the payment and the refund in the money ledger.
  */
 import { assert, assertEquals, first } from "../harness/assert.ts";
-import { createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
+import { openPassCheckout } from "./pass_checkout.ts";
 import { syncSubscription } from "../../functions/_shared/subscription_sync.ts";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
@@ -44,23 +44,7 @@ async function buyPass(
   member?: { membershipId: string; customerId: string; discordUserId: string },
 ) {
   const buyer = member ?? await world.newMember();
-  const opened = await createStripeGateway(world.stripe).createCheckoutSession({
-    member: {
-      guildId: world.guildId,
-      discordUserId: buyer.discordUserId,
-      membershipId: buyer.membershipId,
-    },
-    customerId: buyer.customerId,
-    priceId: plan.priceId,
-    mode: "payment",
-    allowPromotionCodes: false,
-    tax: null,
-    locale: "ja",
-    successUrl: "https://plans.rolepass.test/join/thanks?session_id={CHECKOUT_SESSION_ID}",
-    cancelUrl: "https://plans.rolepass.test/join/cancelled",
-    expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    idempotencyKey: crypto.randomUUID(),
-  });
+  const opened = await openPassCheckout(world, plan.priceId, buyer);
   const paid = world.stripeDouble.completePayment(opened.id);
   await postAll(world, world.takeEvents());
   return { ...buyer, paid };
@@ -224,23 +208,7 @@ Deno.test("a pass's events in any order, twice, record one pass and one grant", 
   await withWorld(async (world) => {
     const plan = await addPassPlan(world, "P30D");
     const buyer = await world.newMember();
-    const opened = await createStripeGateway(world.stripe).createCheckoutSession({
-      member: {
-        guildId: world.guildId,
-        discordUserId: buyer.discordUserId,
-        membershipId: buyer.membershipId,
-      },
-      customerId: buyer.customerId,
-      priceId: plan.priceId,
-      mode: "payment",
-      allowPromotionCodes: false,
-      tax: null,
-      locale: "en",
-      successUrl: "https://plans.rolepass.test/join/thanks",
-      cancelUrl: "https://plans.rolepass.test/join/cancelled",
-      expiresAt: Math.floor(Date.now() / 1000) + 3600,
-      idempotencyKey: crypto.randomUUID(),
-    });
+    const opened = await openPassCheckout(world, plan.priceId, buyer, "en");
     world.stripeDouble.completePayment(opened.id);
     const events = world.takeEvents();
     await postAll(world, [...events].reverse());
@@ -255,23 +223,7 @@ Deno.test("a pass whose apply meets a newer read of its customer still grants th
   await withWorld(async (world) => {
     const plan = await addPassPlan(world, "lifetime");
     const buyer = await world.newMember();
-    const opened = await createStripeGateway(world.stripe).createCheckoutSession({
-      member: {
-        guildId: world.guildId,
-        discordUserId: buyer.discordUserId,
-        membershipId: buyer.membershipId,
-      },
-      customerId: buyer.customerId,
-      priceId: plan.priceId,
-      mode: "payment",
-      allowPromotionCodes: false,
-      tax: null,
-      locale: "ja",
-      successUrl: "https://plans.rolepass.test/join/thanks",
-      cancelUrl: "https://plans.rolepass.test/join/cancelled",
-      expiresAt: Math.floor(Date.now() / 1000) + 3600,
-      idempotencyKey: crypto.randomUUID(),
-    });
+    const opened = await openPassCheckout(world, plan.priceId, buyer);
     world.stripeDouble.completePayment(opened.id);
     const events = world.takeEvents();
     const completed = first(

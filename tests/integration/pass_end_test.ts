@@ -4,7 +4,7 @@
  * subscription, and the member is told that the pass ended (not that a subscription did), once.
  */
 import { assert, assertEquals } from "../harness/assert.ts";
-import { createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
+import { openPassCheckout } from "./pass_checkout.ts";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
 const PASS_ROLE_ID = "440000000000000001";
@@ -30,23 +30,7 @@ async function buyPass(
   priceId: string,
   buyer: { membershipId: string; customerId: string; discordUserId: string },
 ): Promise<void> {
-  const opened = await createStripeGateway(world.stripe).createCheckoutSession({
-    member: {
-      guildId: world.guildId,
-      discordUserId: buyer.discordUserId,
-      membershipId: buyer.membershipId,
-    },
-    customerId: buyer.customerId,
-    priceId,
-    mode: "payment",
-    allowPromotionCodes: false,
-    tax: null,
-    locale: "ja",
-    successUrl: "https://plans.rolepass.test/join/thanks?session_id={CHECKOUT_SESSION_ID}",
-    cancelUrl: "https://plans.rolepass.test/join/cancelled",
-    expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    idempotencyKey: crypto.randomUUID(),
-  });
+  const opened = await openPassCheckout(world, priceId, buyer);
   world.stripeDouble.completePayment(opened.id);
   await postAll(world, world.takeEvents());
 }

@@ -4,7 +4,7 @@
  * which keeps the membership entitled with no end: the pass's roles stay, the subscription's go.
  */
 import { assert, assertEquals } from "../harness/assert.ts";
-import { createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
+import { openPassCheckout } from "./pass_checkout.ts";
 import { postAll, startWebhookWorld, type WebhookWorld } from "./webhook_harness.ts";
 
 const PASS_ROLE_ID = "440000000000000002";
@@ -25,23 +25,7 @@ async function buyLifetimePass(
     values (${world.guildId}, ${price.id}, ${PASS_ROLE_ID}, ${[PASS_ROLE_ID]}::text[],
       ${world.db.sql.json({ en: { name: "Lifetime pass" }, ja: { name: "永久パス" } })}, 9800,
       'jpy', null, 'lifetime', null)`;
-  const opened = await createStripeGateway(world.stripe).createCheckoutSession({
-    member: {
-      guildId: world.guildId,
-      discordUserId: buyer.discordUserId,
-      membershipId: buyer.membershipId,
-    },
-    customerId: buyer.customerId,
-    priceId: price.id,
-    mode: "payment",
-    allowPromotionCodes: false,
-    tax: null,
-    locale: "ja",
-    successUrl: "https://plans.rolepass.test/join/thanks?session_id={CHECKOUT_SESSION_ID}",
-    cancelUrl: "https://plans.rolepass.test/join/cancelled",
-    expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    idempotencyKey: crypto.randomUUID(),
-  });
+  const opened = await openPassCheckout(world, price.id, buyer);
   world.stripeDouble.completePayment(opened.id);
   await postAll(world, world.takeEvents());
 }
