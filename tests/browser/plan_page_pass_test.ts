@@ -9,10 +9,8 @@ import type { Page } from "playwright-core";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { launchHeadlessChromium } from "../e2e/browser.ts";
 import { GUILD_ID, withCheckoutWorld } from "../integration/checkout_harness.ts";
-import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
-import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
-import { type LateHandler, serve } from "./serve.ts";
+import { planPageSite } from "./serve.ts";
 
 const ARTIFACTS = new URL("../artifacts/", import.meta.url);
 const PASS_ROLE_ID = "330000000000000007";
@@ -31,28 +29,11 @@ async function passPrice(tab: Page, planName: string): Promise<string> {
 }
 
 Deno.test("a member buys a 30-day pass on the plan page in Japanese, and is offered renewal in English", async () => {
-  const page: LateHandler = {};
-  const gateway: LateHandler = {};
-  const pageServer = serve(page);
-  const gatewayServer = serve(gateway);
+  const site = planPageSite();
   const browser = await launchHeadlessChromium();
   try {
     await withCheckoutWorld(async (world) => {
-      gateway.fetch = async (request) => {
-        const url = new URL(request.url);
-        url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
-        const body = request.method === "GET" ? undefined : await request.arrayBuffer();
-        return world.app.fetch(
-          new Request(url, { method: request.method, headers: request.headers, body }),
-        );
-      };
-      page.fetch = createPlanPageApp({
-        checkoutClient: createCheckoutClient({
-          supabaseUrl: gatewayServer.url,
-          publishableKey: "sb_publishable_rolepass_test",
-        }),
-        publicSiteUrl: pageServer.url,
-      }).fetch;
+      site.bindCheckout(world.app);
       const price = world.stripeDouble.createPrice({
         unitAmount: 3000,
         currency: "jpy",
@@ -73,7 +54,7 @@ Deno.test("a member buys a 30-day pass on the plan page in Japanese, and is offe
 
       const tab = await browser.context.newPage();
       await tab.setViewportSize({ width: 390, height: 844 });
-      await tab.goto(`${pageServer.url}/join/${await world.issueLink({ locale: "ja" })}`);
+      await tab.goto(`${site.url}/join/${await world.issueLink({ locale: "ja" })}`);
       assertEquals(await tab.getAttribute("html", "lang"), "ja");
       assertEquals(await passPrice(tab, PASS_DISPLAY.ja.name), "￥3,000 / 1回払い・30日間（税込）");
       const ja = planPageMessages("ja");
@@ -106,7 +87,7 @@ Deno.test("a member buys a 30-day pass on the plan page in Japanese, and is offe
       assertEquals(session?.mode, "payment");
       assertEquals(session?.total_details?.amount_tax, 273);
 
-      await tab.goto(`${pageServer.url}/join/${await world.issueLink({ locale: "en" })}?lang=en`);
+      await tab.goto(`${site.url}/join/${await world.issueLink({ locale: "en" })}?lang=en`);
       const en = planPageMessages("en");
       assertEquals(
         await passPrice(tab, PASS_DISPLAY.en.name),
@@ -122,10 +103,9 @@ Deno.test("a member buys a 30-day pass on the plan page in Japanese, and is offe
         fullPage: true,
       });
       await tab.close();
-    }, { publicSiteUrl: pageServer.url });
+    }, { publicSiteUrl: site.url });
   } finally {
     await browser.close();
-    await pageServer.server.shutdown();
-    await gatewayServer.server.shutdown();
+    await site.close();
   }
 });

@@ -16,15 +16,13 @@ import {
   PLAN_DISPLAY,
   withCheckoutWorld,
 } from "../integration/checkout_harness.ts";
-import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
-import { createCheckoutClient } from "../../functions/plan-page/checkout_client.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
 import type { Locale } from "../../functions/_core/locale.ts";
 import { syncSubscription } from "../../functions/_shared/subscription_sync.ts";
 import { createStripeGateway } from "../../functions/_shared/stripe_gateway.ts";
 import { createSql } from "../../functions/_shared/db.ts";
 import { createLogger } from "../../functions/_shared/log.ts";
-import { type LateHandler, serve } from "./serve.ts";
+import { planPageSite } from "./serve.ts";
 
 const ARTIFACTS = new URL("../artifacts/", import.meta.url);
 const TRIAL_ROLE_ID = "330000000000000008";
@@ -78,28 +76,11 @@ async function startTrial(tab: Page, url: string, locale: Locale) {
 }
 
 Deno.test("members start a plan's free trial on the plan page in Japanese and English, once each", async () => {
-  const page: LateHandler = {};
-  const gateway: LateHandler = {};
-  const pageServer = serve(page);
-  const gatewayServer = serve(gateway);
+  const site = planPageSite();
   const browser = await launchHeadlessChromium();
   try {
     await withCheckoutWorld(async (world) => {
-      gateway.fetch = async (request) => {
-        const url = new URL(request.url);
-        url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
-        const body = request.method === "GET" ? undefined : await request.arrayBuffer();
-        return world.app.fetch(
-          new Request(url, { method: request.method, headers: request.headers, body }),
-        );
-      };
-      page.fetch = createPlanPageApp({
-        checkoutClient: createCheckoutClient({
-          supabaseUrl: gatewayServer.url,
-          publishableKey: "sb_publishable_rolepass_test",
-        }),
-        publicSiteUrl: pageServer.url,
-      }).fetch;
+      site.bindCheckout(world.app);
       await world.db.sql`
         update rolepass.plans set trial_days = 7, trial_role_ids = ${[TRIAL_ROLE_ID]}::text[]
         where id = ${world.planId}`;
@@ -108,7 +89,7 @@ Deno.test("members start a plan's free trial on the plan page in Japanese and En
       await tab.setViewportSize({ width: 390, height: 844 });
 
       const join = async (memberId: string, locale: Locale) =>
-        `${pageServer.url}/join/${await world.issueLink({ memberId, locale })}?lang=${locale}`;
+        `${site.url}/join/${await world.issueLink({ memberId, locale })}?lang=${locale}`;
       await startTrial(tab, await join(MEMBER_ID, "ja"), "ja");
       assertEquals(lastSubscriptionData(world).trial_period_days, "7");
       const trialing = await membershipOf(world, MEMBER_ID);
@@ -153,10 +134,9 @@ Deno.test("members start a plan's free trial on the plan page in Japanese and En
       ]);
       assertEquals(lastSubscriptionData(world).trial_period_days, undefined, "Checkout: no trial");
       await tab.close();
-    }, { publicSiteUrl: pageServer.url });
+    }, { publicSiteUrl: site.url });
   } finally {
     await browser.close();
-    await pageServer.server.shutdown();
-    await gatewayServer.server.shutdown();
+    await site.close();
   }
 });
