@@ -94,6 +94,11 @@ export function createStripeClient(
   });
 }
 
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** The gateway for `secretKey` talking to `apiBaseUrl` (STRIPE_API_BASE_URL). */
 export function connectStripe(
   secretKey: string,
@@ -850,7 +855,14 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
           features,
           metadata,
         })
-        : await stripe.billingPortal.configurations.create({ features, metadata });
+        : await stripe.billingPortal.configurations.create({ features, metadata }, {
+          // A run that crashed after Stripe created the configuration but before its id was
+          // stored gets the same object back on the next run (Stripe keeps keys 24 hours); a
+          // changed content is a new key, so a new configuration.
+          idempotencyKey: `rolepass-portal-${guildId}-${await sha256Hex(
+            JSON.stringify({ features, metadata }),
+          )}`,
+        });
       return saved.id;
     },
     async listPortalConfigurations() {

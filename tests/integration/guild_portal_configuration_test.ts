@@ -4,7 +4,7 @@
  * prices, never another guild's on the same Stripe account, and a second apply updates the same
  * configuration.
  */
-import { assert, assertEquals } from "../harness/assert.ts";
+import { assert, assertEquals, rejects } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import { startStripeDouble } from "../../functions/_doubles/stripe/index.ts";
 import {
@@ -88,6 +88,54 @@ Deno.test("each guild on one Stripe account gets its own portal configuration wi
         c.id === lounge.configurationId
       );
       assertEquals(configuration?.features.subscription_update.enabled, false, "one plan");
+    });
+  } finally {
+    await double.close();
+  }
+});
+
+Deno.test("a plans:apply whose portal configuration was created but never stored makes no second one when run again", async () => {
+  const double = await startStripeDouble({ secretKey: KEY });
+  try {
+    await withTestDatabase(async (db) => {
+      const price = (name: string) =>
+        double.createPrice({ unitAmount: 500, currency: "jpy", productName: name }).id;
+      const example = JSON.parse(exampleText);
+      const [template] = example.guilds;
+      const [plan] = template.plans;
+      const parsed = parsePlansFile(JSON.stringify({
+        guilds: [{
+          ...template,
+          plans: [price("Gold"), price("Silver")].map((id, i) => ({
+            ...plan,
+            stripe_price_id: id,
+            sort_order: i,
+          })),
+        }],
+      }));
+      assert(parsed.ok, JSON.stringify(parsed));
+      const stripe = connectStripe(KEY, double.url);
+      await applyPlansFile(db.sql, parsed.file, await fetchPriceTerms(stripe, parsed.file));
+      const save = () => saveGuildPortalConfigurations(db.sql, stripe, [template.id]);
+      const guildConfigurations = async () =>
+        (await stripe.listPortalConfigurations()).filter((c) => !c.is_default).map((c) => c.id);
+
+      // Stripe creates the configuration, then every answer is lost (the SDK's retries included).
+      double.inject({
+        method: "POST",
+        path: "/v1/billing_portal/configurations",
+        drop: true,
+        dropPhase: "after",
+      });
+      await rejects(save);
+      assertEquals((await guildConfigurations()).length, 1, "created before the crash");
+      const [stored] = await db
+        .sql`select stripe_portal_configuration_id as id from rolepass.guilds`;
+      assertEquals(stored?.id, null, "never stored");
+
+      double.clearFaults();
+      const [saved] = await save();
+      assertEquals(await guildConfigurations(), [saved?.configurationId], "the same one");
     });
   } finally {
     await double.close();
