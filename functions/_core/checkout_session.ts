@@ -104,6 +104,11 @@ export interface PortalSessionRequest {
   customerId: string;
   /** The guild's own portal configuration; null opens the account's default. */
   configurationId: string | null;
+  /**
+   * The guild's connected account in platform mode: the portal then shows only the subscriptions
+   * and invoices settled on its behalf. Null in standalone mode.
+   */
+  onBehalfOf: string | null;
   locale: Locale;
   returnUrl: string;
   idempotencyKey: string;

@@ -701,6 +701,7 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
       const session = await stripe.billingPortal.sessions.create({
         customer: request.customerId,
         ...(request.configurationId ? { configuration: request.configurationId } : {}),
+        ...(request.onBehalfOf ? { on_behalf_of: request.onBehalfOf } : {}),
         locale: request.locale,
         return_url: request.returnUrl,
       }, { idempotencyKey: request.idempotencyKey });

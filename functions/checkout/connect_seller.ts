@@ -36,6 +36,20 @@ export async function sellerOf(
   };
 }
 
+/**
+ * The account a member's portal opens on behalf of: the guild's connected account in platform
+ * mode, whether or not it can sell today (a member of a restricted community must still be able to
+ * cancel); null in standalone mode and for a guild with no account.
+ */
+export async function portalOnBehalfOf(
+  mode: StripeMode,
+  db: Queryable,
+  guildId: string,
+): Promise<string | null> {
+  if (mode === "standalone") return null;
+  return (await guildStripeAccount(db, guildId))?.accountId ?? null;
+}
+
 /** `POST /checkout/seller-standing`: where a guild stands, for the onboarding return page. */
 export const SELLER_STANDING_PATH = "seller-standing";
 

@@ -43,7 +43,7 @@ import {
 } from "./link_use.ts";
 import type { StripeMode } from "../_core/connect.ts";
 import { checkoutDestination } from "../_core/checkout_session.ts";
-import { sellerOf } from "./connect_seller.ts";
+import { portalOnBehalfOf, sellerOf } from "./connect_seller.ts";
 import * as store from "./store.ts";
 import { trialOffer } from "../_core/trial.ts";
 
@@ -305,6 +305,7 @@ async function openSession(
     session = await deps.stripe.createPortalSession({
       customerId: membership.stripe_customer_id,
       configurationId: await findGuildPortalConfigurationId(tx, link.guild_id),
+      onBehalfOf: await portalOnBehalfOf(deps.stripeMode ?? "standalone", tx, link.guild_id),
       locale,
       returnUrl: siteUrl(deps, "/manage/done", locale),
       idempotencyKey: `rolepass-portal-${link.id}`,

@@ -354,3 +354,23 @@ Deno.test("a lost dispute's money is recovered by reversing the transfer", async
     assert.equal(fee.amount_refunded, 100);
   });
 });
+
+Deno.test("a portal session opens on behalf of a connected account, never of an unknown one", async () => {
+  await withDouble(async (_double, stripe) => {
+    const account = await expressAccount(stripe);
+    const customer = await stripe.customers.create({ email: "member@example.com" });
+    const portal = (onBehalfOf: string) =>
+      stripe.billingPortal.sessions.create({
+        customer: customer.id,
+        on_behalf_of: onBehalfOf,
+        return_url: "https://rolepass.test/manage/done",
+      });
+    assert.equal((await portal(account.id)).on_behalf_of, account.id);
+    await assert.rejects(
+      portal("acct_1Missing00000000"),
+      (error: unknown) =>
+        error instanceof Stripe.errors.StripeError && error.code === "resource_missing" &&
+        error.type === "StripeInvalidRequestError" && error.param === "on_behalf_of",
+    );
+  });
+});

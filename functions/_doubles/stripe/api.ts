@@ -986,6 +986,13 @@ function createPortalSession(
   }
   const returnUrl = readString(params, "return_url") ?? configuration?.default_return_url ?? null;
   if (!returnUrl) throw missingParameter("return_url");
+  const onBehalfOf = readString(params, "on_behalf_of") ?? null;
+  if (onBehalfOf !== null) {
+    if (!state.connectedMoney) {
+      throw invalidRequest("Only Stripe Connect platforms can work with other accounts.");
+    }
+    state.connectedMoney.account(onBehalfOf, "on_behalf_of");
+  }
   const id = newId("bps");
   const session = fromTemplate<Stripe.BillingPortal.Session>("billing_portal.session");
   Object.assign(session, {
@@ -996,7 +1003,7 @@ function createPortalSession(
     flow: null,
     livemode: false,
     locale: readString(params, "locale") ?? null,
-    on_behalf_of: readString(params, "on_behalf_of") ?? null,
+    on_behalf_of: onBehalfOf,
     return_url: returnUrl,
     url: `${state.baseUrl}/__double/portal/${id}`,
   });

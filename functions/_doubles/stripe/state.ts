@@ -61,6 +61,8 @@ export interface RefundFlags {
 
 /** What the platform's Connect does when its charges and refunds move money (connect.ts). */
 export interface ConnectedMoney {
+  /** The connected account `id`, or resource_missing on `param`. */
+  account(id: string, param?: string): Stripe.Account;
   checkDestination(destinationCharge: DestinationCharge): void;
   settleCharge(charge: Stripe.Charge, invoice: Stripe.Invoice): void;
   checkPaymentDestination(payment: PaymentDestination, amount: number): void;
