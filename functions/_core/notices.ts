@@ -121,6 +121,7 @@ export const OPERATOR_LOG_KINDS = [
   "health_problem",
   "health_fixed",
   "member_dms_closed",
+  "member_notice_failed",
 ] as const;
 
 /** An operator log kind, as the plans file toggles it. */

@@ -31,7 +31,45 @@ export type OperatorLogLineKind =
   | "queue_stalled"
   | "health_problem"
   | "health_fixed"
-  | "member_dms_closed";
+  | "member_dms_closed"
+  | "member_notice_failed";
+
+/**
+ * What a member notice was about, in a few words, by its kind (a role change by what it did).
+ * A kind not listed here is left out of the line rather than echoed.
+ */
+const NOTICE_SUBJECTS: Record<Locale, Record<string, string>> = {
+  ja: {
+    grant: "ロールの付与",
+    restore: "ロールの復元",
+    swap: "ロールの入れ替え",
+    revoke: "ロールの削除",
+    role_change: "ロールの変更",
+    payment_failed: "支払いの失敗",
+    grace_ending: "猶予期間の終了",
+    payment_recovered: "支払いの完了",
+    cancel_scheduled: "解約の予約",
+    cancel_undone: "解約予約の取り消し",
+    plan_changed: "プランの変更",
+    trial_ending: "トライアルの終了",
+    pass_ended: "パスの終了",
+  },
+  en: {
+    grant: "role granted",
+    restore: "role restored",
+    swap: "roles swapped",
+    revoke: "role removed",
+    role_change: "role changed",
+    payment_failed: "payment failed",
+    grace_ending: "grace period ending",
+    payment_recovered: "payment recovered",
+    cancel_scheduled: "cancellation scheduled",
+    cancel_undone: "cancellation undone",
+    plan_changed: "plan changed",
+    trial_ending: "trial ending",
+    pass_ended: "pass ended",
+  },
+};
 
 /** The text of one operator log line. */
 export function operatorLogText(
@@ -44,6 +82,9 @@ export function operatorLogText(
   const plan = facts.planName ?? "";
   const amount = facts.amount ?? "";
   const reason = facts.reason ?? "";
+  const subject = Object.hasOwn(NOTICE_SUBJECTS[locale], facts.noticeKind ?? "")
+    ? NOTICE_SUBJECTS[locale][facts.noticeKind ?? ""]
+    : undefined;
   if (locale === "ja") {
     const lines: Record<OperatorLogLineKind, string> = {
       new_subscription: `🆕 ${who} が「${plan}」の購読を始めました（${amount}）。`,
@@ -62,6 +103,8 @@ export function operatorLogText(
       health_problem: `🩺 問題が見つかりました: ${reason}`,
       health_fixed: `✅ 問題が解決しました: ${reason}`,
       member_dms_closed: `✉️ ${who} は DM を受け付けていないため、お知らせを届けられませんでした。`,
+      member_notice_failed: `📭 ${who} へのお知らせ${subject ? `（${subject}）` : ""}` +
+        "が届いていない可能性があります。再送はされないため、必要であれば別の方法でお伝えください。",
     };
     return tidyJapaneseSpacing(lines[kind]);
   }
@@ -82,6 +125,8 @@ export function operatorLogText(
     health_problem: `🩺 Problem found: ${reason}`,
     health_fixed: `✅ Fixed: ${reason}`,
     member_dms_closed: `✉️ ${who} does not accept DMs, so a notice could not reach them.`,
+    member_notice_failed: `📭 A notice to ${who}${subject ? ` (${subject})` : ""} may not have ` +
+      "reached them. It will not be sent again; let them know another way if it matters.",
   };
   return lines[kind];
 }
