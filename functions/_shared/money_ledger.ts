@@ -13,7 +13,7 @@ import type { Transaction } from "./subscription_sync.ts";
 export async function recordMoneyFacts(
   tx: Transaction,
   facts: MoneyFact[],
-  eventId: string,
+  eventId: string | null,
 ): Promise<void> {
   if (!facts.length) return;
   const rows = facts.map((fact) => ({

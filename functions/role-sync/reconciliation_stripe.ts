@@ -8,12 +8,15 @@
  *   webhook's own {@linkcode processEvent}: the same re-read of Stripe under the same per-customer
  *   lock, recorded under the same event id, so a catch-up and a late webhook can never fight and a
  *   replayed catch-up changes nothing.
+ *   In platform mode the pass then sweeps the lost disputes no closing event recovered
+ *   (dispute_sweep.ts).
  * - {@linkcode resyncGuildSubscriptions} (`deno task stripe:resync`): every membership of a guild
  *   re-read from Stripe through {@linkcode syncSubscription}, for what is older than 30 days.
  */
 import { HANDLED_EVENT_TYPES } from "../_core/stripe_shapes.ts";
 import { doneEventIds } from "../_shared/stripe_event_ledger.ts";
 import { type SyncDeps, type SyncOutcome, syncSubscription } from "../_shared/subscription_sync.ts";
+import { type DisputeSweep, sweepLostDisputes } from "./dispute_sweep.ts";
 import { type EventDeps, processEvent } from "../stripe-webhook/event_processing.ts";
 
 /** Stripe keeps events for 30 days (https://docs.stripe.com/api/events/list). */
@@ -52,6 +55,8 @@ export interface CatchUpResult {
   /** The cursor was older than Stripe's 30 days: events may be lost, run the full pass. */
   gap: boolean;
   error?: string;
+  /** Platform mode: the sweep of lost disputes whose closing event never led to a recovery. */
+  disputes?: DisputeSweep;
 }
 
 interface CursorRow {
@@ -146,6 +151,7 @@ export async function catchUpStripeEvents(
       last_error = ${result.error ?? null},
       lease_until = null
     where id`;
+  if (deps.stripeMode === "platform") result.disputes = await sweepLostDisputes(deps, deadline);
   return result;
 }
 

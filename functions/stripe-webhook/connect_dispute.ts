@@ -5,7 +5,8 @@
  * records it in rolepass.connect_money_movements and tells the guild's operators.
  *
  * Runs on every delivery of `charge.dispute.closed` to the platform endpoint, after the event's
- * own processing (the member's role, the money ledger), and decides from Stripe's current dispute
+ * own processing (the member's role, the money ledger), and from role-sync's hourly sweep of the
+ * disputes whose closing event never came (dispute_sweep.ts); decides from Stripe's current dispute
  * and transfer, never from the payload. A reversal carries the dispute's id in its metadata and is
  * created under an idempotency key of the dispute, so a replayed or repeated event, or a retry
  * after a failure, finds the reversal already made and reverses nothing twice.
@@ -44,6 +45,19 @@ export async function recoverLostDispute(
   if (typeof disputeId !== "string" || envelope.livemode !== deps.livemode) {
     return { recovery: "none", why: "not a dispute of this deployment's mode" };
   }
+  return await recoverDispute(deps, { disputeId, eventId: envelope.id }, logger);
+}
+
+/**
+ * Recovers dispute `disputeId` from the guild whose account its charge paid, once, as Stripe says
+ * it stands now: the closing event's work, also done by role-sync's sweep of disputes whose
+ * closing event never came (`eventId` null then). Throws on dependency failures.
+ */
+export async function recoverDispute(
+  deps: Pick<ConnectWebhookDeps, "sql" | "stripe">,
+  { disputeId, eventId }: { disputeId: string; eventId: string | null },
+  logger: Logger,
+): Promise<DisputeRecoveryOutcome> {
   const dispute = await deps.stripe.retrieveDisputedCharge(disputeId);
   if (dispute.status !== "lost") {
     return { recovery: "none", why: `the dispute is ${dispute.status}` };
@@ -64,7 +78,7 @@ export async function recoverLostDispute(
   }
   const made = transfer.returned.find((reversal) => reversal.disputeId === dispute.id);
   if (made) {
-    await recordRecovery(deps, envelope, { ...dispute, guildId: account.guildId }, transfer, made);
+    await recordRecovery(deps, eventId, { ...dispute, guildId: account.guildId }, transfer, made);
     return { recovery: "already_recovered", guildId: account.guildId, reversalId: made.id };
   }
   const decision = lostDisputeRecovery(
@@ -82,7 +96,7 @@ export async function recoverLostDispute(
   });
   await recordRecovery(
     deps,
-    envelope,
+    eventId,
     { ...dispute, guildId: account.guildId },
     transfer,
     { ...reversal, disputeId: dispute.id },
@@ -108,8 +122,8 @@ export async function recoverLostDispute(
  * the money events are.
  */
 async function recordRecovery(
-  deps: ConnectWebhookDeps,
-  envelope: StripeEventEnvelope,
+  deps: Pick<ConnectWebhookDeps, "sql">,
+  eventId: string | null,
   dispute: DisputedCharge & { guildId: string },
   transfer: ConnectMoney,
   reversal: { id: string; amount: number; created: Date; disputeId: string | null },
@@ -124,7 +138,7 @@ async function recordRecovery(
         stripe_event_id, stripe_dispute_id)
       values (${dispute.guildId}, ${transfer.accountId}, 'transfer_reversal', ${reversal.id},
         ${transfer.id}, ${transfer.chargeId}, ${reversal.amount}, ${transfer.currency},
-        ${reversal.created}, ${envelope.id}, ${dispute.id})
+        ${reversal.created}, ${eventId}, ${dispute.id})
       on conflict (kind, stripe_object_id) do nothing`;
     const [member] = await tx<{ discord_user_id: string }[]>`
       select discord_user_id from rolepass.memberships
