@@ -125,6 +125,8 @@ export type NoticeOutcome =
   | { kind: "dms_closed" }
   /** The interaction token is dead (expired or unknown): nothing was posted, use a DM. */
   | { kind: "token_dead" }
+  /** 404, 10003 Unknown Channel: nothing was posted; a kept DM channel is opened again. */
+  | { kind: "channel_gone" }
   /** 429: nothing was posted; the message may be tried again after the wait. */
   | { kind: "rate_limited"; retryAfterMs: number; global: boolean }
   /** A timeout or 5xx: it may have been posted, so it is never sent again (at most once). */
@@ -147,6 +149,7 @@ export function classifyNoticeAnswer(answer: DiscordAnswer): NoticeOutcome {
   }
   if (status >= 500) return { kind: "unknown", detail: `Discord answered ${status}` };
   if (code === 50007 || code === 50278) return { kind: "dms_closed" };
+  if (status === 404 && code === 10003) return { kind: "channel_gone" };
   // 50027 invalid webhook token (an expired interaction), 10015 unknown webhook, 10062 unknown
   // interaction: the follow-up was not posted.
   if (code === 50027 || code === 10015 || code === 10062) return { kind: "token_dead" };

@@ -10,6 +10,10 @@
  * minutes) takes no nonce, so it is used only when the DM is impossible (DMs closed, or the DM
  * channel refused for good), tried at most once, and a follow-up whose outcome is unknown ends the
  * notice: trying another channel then could show the member the message twice.
+ *
+ * A member's DM channel is kept once opened: opening one spends Discord's global `dm_channels`
+ * capacity, and Discord gives the same channel every time. A kept channel Discord answers
+ * 10003 Unknown Channel for is dropped and opened again, once per attempt.
  */
 import { type Notice, noticeMessage, parseNotice } from "../_core/notices.ts";
 import { type AttemptSetback, crashSetback, nextStepAfter } from "../_core/job_step.ts";
@@ -138,6 +142,9 @@ async function sendNotice(
     case "token_dead":
       await deps.notices.finish(notice, "not_sent", "the interaction token is dead");
       return "ended";
+    case "channel_gone":
+      await deps.notices.finish(notice, "not_sent", "the channel no longer exists (10003)");
+      return "ended";
     case "rate_limited":
       return await putBackOrGiveUp(deps, notice, outcome);
     case "unknown":
@@ -234,6 +241,14 @@ async function sendDm(
   message: Notice,
   deadline: number,
 ): Promise<Step | DmImpossible> {
+  const kept = await deps.notices.dmChannelOf(memberId);
+  if (kept !== null) {
+    const posted = await postToChannel(deps, notice, message, kept, deadline);
+    if (posted.kind !== "outcome" || posted.outcome.kind !== "channel_gone") {
+      return dmStepOf(posted);
+    }
+    await deps.notices.forgetDmChannel(memberId, kept);
+  }
   const opened = await deps.discord.send(
     discordRoutes.createDm(memberId),
     { timeoutMs: deps.discordTimeoutMs },
@@ -263,7 +278,12 @@ async function sendDm(
         };
     }
   }
-  const posted = await postToChannel(deps, notice, message, channelId, deadline);
+  await deps.notices.rememberDmChannel(memberId, channelId);
+  return dmStepOf(await postToChannel(deps, notice, message, channelId, deadline));
+}
+
+/** A DM post's step; closed DMs make the DM impossible (the follow-up may still tell them). */
+function dmStepOf(posted: Step): Step | DmImpossible {
   if (posted.kind === "outcome" && posted.outcome.kind === "dms_closed") {
     return { kind: "dm_impossible", detail: "the member does not accept DMs from the bot" };
   }

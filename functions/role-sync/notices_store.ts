@@ -1,7 +1,7 @@
 /**
  * The notices outbox in Postgres, as role-sync sees it: claim with a lease, check and record a
  * channel message's nonce window, take or give back the one try of a follow-up, finish or put
- * back. Every write names the claim.
+ * back. Every write names the claim. Beside it, each member's DM channel, kept once opened.
  */
 import { z } from "zod";
 import { oneRow, type Sql } from "../_shared/db.ts";
@@ -29,6 +29,8 @@ export type ClaimedNotice = z.infer<typeof claimedNoticeSchema>;
 /** Final states of a notice. */
 export type NoticeEnd = "sent" | "dms_closed" | "not_sent" | "failed";
 
+const dmChannelRowSchema = z.object({ channel_id: z.string() });
+
 /** The outbox operations role-sync needs. */
 export interface NoticeStore {
   claim(maxNotices: number, leaseSeconds: number): Promise<ClaimedNotice[]>;
@@ -49,6 +51,12 @@ export interface NoticeStore {
     error: string,
     countsAsAttempt: boolean,
   ): Promise<boolean>;
+  /** The member's DM channel as Discord last opened it, or null. */
+  dmChannelOf(memberId: string): Promise<string | null>;
+  /** Keeps the DM channel Discord opened for the member, for their next notices. */
+  rememberDmChannel(memberId: string, channelId: string): Promise<void>;
+  /** Drops a DM channel Discord no longer knows, unless another one was kept since. */
+  forgetDmChannel(memberId: string, channelId: string): Promise<void>;
 }
 
 /** The store over a postgres.js client. */
@@ -108,6 +116,23 @@ export function createNoticeStore(sql: Sql): NoticeStore {
         "retry_notice's result",
       );
       return row.ok;
+    },
+    async dmChannelOf(memberId) {
+      const [row] = await sql`
+        select channel_id from rolepass.member_dm_channels where discord_user_id = ${memberId}`;
+      return row ? dmChannelRowSchema.parse(row).channel_id : null;
+    },
+    async rememberDmChannel(memberId, channelId) {
+      await sql`
+        insert into rolepass.member_dm_channels (discord_user_id, channel_id)
+        values (${memberId}, ${channelId})
+        on conflict (discord_user_id) do update
+          set channel_id = excluded.channel_id, created_at = now()`;
+    },
+    async forgetDmChannel(memberId, channelId) {
+      await sql`
+        delete from rolepass.member_dm_channels
+        where discord_user_id = ${memberId} and channel_id = ${channelId}`;
     },
   };
 }
