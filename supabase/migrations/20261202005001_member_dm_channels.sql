@@ -9,7 +9,8 @@ create table rolepass.member_dm_channels (
   created_at timestamptz not null default now()
 );
 comment on table rolepass.member_dm_channels is
-  'Each member''s DM channel with the bot, as Discord last opened it, reused by every DM notice. Read and written by role-sync (service_role only).';
+  'Each member''s DM channel with the bot, as Discord last opened it, reused by every DM '
+  'notice. Read and written by role-sync (service_role only).';
 
 alter table rolepass.member_dm_channels enable row level security;
 revoke all on rolepass.member_dm_channels from public, anon, authenticated;

@@ -22,7 +22,7 @@ Deno.test("two notices to the same member open the DM channel once", async () =>
   });
 });
 
-Deno.test("a cached DM channel Discord no longer knows (10003) is dropped and opened again once", async () => {
+Deno.test("a kept DM channel Discord no longer knows (10003) is opened again once", async () => {
   await withRoleSync(async (w) => {
     await w.db.sql`insert into rolepass.member_dm_channels (discord_user_id, channel_id)
       values (${ALICE}, ${GONE_CHANNEL})`;
