@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../functions/_shared/log.ts";
 import {
+  type CatchUpResult,
   catchUpStripeEvents,
   STRIPE_CATCHUP_DEFAULTS,
   type StripeCatchUpDeps,
@@ -19,7 +20,7 @@ const MEMBER_B = "200000000000000032";
 const DAY = 86_400_000;
 
 /** The hourly catch-up in platform mode, run `daysLater` days from now. */
-function catchUp(world: ConnectWorld, daysLater: number): Promise<unknown> {
+function catchUp(world: ConnectWorld, daysLater: number): Promise<CatchUpResult> {
   const now = () => new Date(Date.now() + daysLater * DAY);
   const deps: StripeCatchUpDeps = {
     ...STRIPE_CATCHUP_DEFAULTS,
@@ -75,5 +76,52 @@ Deno.test("a lost dispute whose closing event never arrives is taken back by the
     const ledger = await world.db.sql<{ dispute_status: string }[]>`
       select dispute_status from rolepass.money_ledger where stripe_object_id = ${dispute.id}`;
     assert.deepEqual(ledger.map((r) => r.dispute_status), ["lost"]);
+  });
+});
+
+Deno.test("a closing event the catch-up replays without a recovery is recovered by the same pass", async () => {
+  await withMemberWorld(async (world) => {
+    const inA = await world.subscribe(world.a, MEMBER_A);
+    const dispute = world.stripeDouble.openDispute(inA.id);
+    await world.deliver("charge.dispute.created");
+    world.stripeDouble.closeDispute(dispute.id, "lost");
+
+    // The catch-up lists charge.dispute.closed and records the loss; the sweep then recovers it.
+    await catchUp(world, 2);
+    await catchUp(world, 2);
+    assert.equal(reversalRequests(world).length, 1);
+    assert.equal(amountReversedFrom(world, world.a.accountId), 1000);
+  });
+});
+
+Deno.test("the sweep records a won dispute and a lost one the guild's policy keeps, then stops reading them", async () => {
+  await withMemberWorld(async (world) => {
+    await world.db.sql`
+      update rolepass.guild_stripe_accounts set lost_dispute_recovery = 'none'
+      where guild_id = ${world.b.guildId}`;
+    const won = world.stripeDouble.openDispute((await world.subscribe(world.a, MEMBER_A)).id);
+    const kept = world.stripeDouble.openDispute((await world.subscribe(world.b, MEMBER_B)).id);
+    await world.deliver("charge.dispute.created");
+    world.stripeDouble.closeDispute(won.id, "won");
+    world.stripeDouble.closeDispute(kept.id, "lost");
+    await world.db.sql`
+      insert into rolepass.stripe_event_catchups (id, caught_up_to)
+      values (true, ${new Date(Date.now() + 2 * DAY)})`;
+
+    const first = await catchUp(world, 2);
+    const again = await catchUp(world, 2);
+    assert.equal(first.disputes?.checked, 2);
+    assert.equal(again.disputes?.checked, 0, "settled in the ledger: not read again");
+    assert.equal(reversalRequests(world).length, 0);
+    const ledger = await world.db.sql<
+      { id: string; kind: string; dispute_status: string | null }[]
+    >`
+      select stripe_object_id as id, kind, dispute_status from rolepass.money_ledger
+      where kind in ('dispute', 'dispute_won') order by stripe_object_id, kind`;
+    assert.deepEqual(
+      ledger.map((r) => [r.id, r.kind, r.dispute_status]).sort(),
+      [[won.id, "dispute", "won"], [won.id, "dispute_won", null], [kept.id, "dispute", "lost"]]
+        .sort(),
+    );
   });
 });
