@@ -355,7 +355,7 @@ Deno.test("a lost dispute's money is recovered by reversing the transfer", async
   });
 });
 
-Deno.test("a portal session opens on behalf of a connected account, never of an unknown one", async () => {
+Deno.test("a portal session opens on behalf of known accounts only", async () => {
   await withDouble(async (_double, stripe) => {
     const account = await expressAccount(stripe);
     const customer = await stripe.customers.create({ email: "member@example.com" });

@@ -45,7 +45,7 @@ function reversalRequests(world: ConnectWorld) {
     .filter((request) => /^\/v1\/transfers\/[^/]+\/reversals$/.test(request.path));
 }
 
-Deno.test("a lost dispute whose closing event never arrives is taken back by the catch-up's sweep, once", async () => {
+Deno.test("a lost dispute whose closing event never comes is swept back once", async () => {
   await withMemberWorld(async (world) => {
     const inA = await world.subscribe(world.a, MEMBER_A);
     await world.subscribe(world.b, MEMBER_B);
@@ -79,7 +79,7 @@ Deno.test("a lost dispute whose closing event never arrives is taken back by the
   });
 });
 
-Deno.test("a closing event the catch-up replays without a recovery is recovered by the same pass", async () => {
+Deno.test("a closing event replayed without recovery is swept back", async () => {
   await withMemberWorld(async (world) => {
     const inA = await world.subscribe(world.a, MEMBER_A);
     const dispute = world.stripeDouble.openDispute(inA.id);
@@ -94,7 +94,7 @@ Deno.test("a closing event the catch-up replays without a recovery is recovered 
   });
 });
 
-Deno.test("the sweep records a won dispute and a lost one the guild's policy keeps, then stops reading them", async () => {
+Deno.test("the sweep settles won and kept disputes and stops reading them", async () => {
   await withMemberWorld(async (world) => {
     await world.db.sql`
       update rolepass.guild_stripe_accounts set lost_dispute_recovery = 'none'

@@ -46,7 +46,7 @@ async function openPortal(world: ConnectWorld, guild: WorldGuild, memberId: stri
   }
 }
 
-Deno.test("in platform mode a member's portal opens on behalf of their own guild's account", async () => {
+Deno.test("platform mode: the portal opens on behalf of the guild's account", async () => {
   await withMemberWorld(async (world) => {
     await world.subscribe(world.a, MEMBER_A);
     await world.subscribe(world.b, MEMBER_B);
