@@ -83,7 +83,7 @@ export async function answerSubscribe(
     guildId: interaction.guild_id,
     memberId,
     outcome: link.outcome,
-    roleRepair: link.outcome === "manage" && link.roleRepair,
+    roleRepair: link.outcome !== "no_plan" && link.roleRepair,
     ms: Math.round(performance.now() - started),
   });
   if (link.outcome === "no_plan") {
@@ -96,6 +96,7 @@ export async function answerSubscribe(
       guildName: link.guildName,
       plans: link.plans,
       pass: link.pass,
+      roleRepair: link.roleRepair,
       link: url,
       linkExpiresAt: link.linkExpiresAt,
     }, locale));

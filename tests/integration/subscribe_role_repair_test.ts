@@ -149,3 +149,43 @@ Deno.test("a paying member missing the second role of their plan gets it back by
     assertEquals(w.discord.memberRoles(w.guildId, ALICE)?.toSorted(), planRoles.toSorted());
   });
 });
+
+Deno.test("a pass holder who lost the pass's role gets it back by running /subscribe", async () => {
+  await withRoleSync(async (w) => {
+    const passRole = w.discord.addRole(w.guildId, { name: "Event pass", position: 3 }).id;
+    const until = new Date(Date.now() + 20 * 86_400_000);
+    const pass = first(
+      await w.db.sql<{ id: string }[]>`
+      insert into rolepass.plans (guild_id, stripe_price_id, discord_role_id, display,
+        unit_amount, currency, billing_interval, access_kind, access_duration)
+      values (${w.guildId}, 'price_pass', ${passRole},
+        ${w.db.sql.json({ en: { name: "Event pass" }, ja: { name: "イベントパス" } })}, 3000,
+        'jpy', null, 'duration', '30 days')
+      returning id`,
+      "the pass plan",
+    );
+    const alice = await w.addMember(ALICE);
+    await w.db.sql`
+      insert into rolepass.member_passes (membership_id, plan_id, stripe_customer_id,
+        stripe_checkout_session_id, stripe_payment_intent_id, stripe_charge_id, amount, currency,
+        paid_at, access_until)
+      values (${alice}, ${pass.id}, ${"cus_" + ALICE}, 'cs_test_pass', 'pi_pass', 'ch_pass', 3000,
+        'jpy', now() - interval '10 days', ${until})`;
+    await w.db.sql`
+      update rolepass.memberships
+      set entitled = true, entitled_role_id = ${passRole}, entitled_role_ids = ${[passRole]},
+        entitled_until = ${until}, plan_id = ${pass.id}, stripe_subscription_id = null,
+        change_cause = 'test'
+      where id = ${alice}`;
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE), [passRole]);
+
+    w.discord.removeMember(w.guildId, ALICE);
+    w.discord.addMember(w.guildId, ALICE);
+    const content = await subscribe(w, ALICE, { roles: [] });
+    assert(content.includes("**Event pass**") && content.includes("given back now"), content);
+    assertEquals(await repairJobs(w), 1);
+    await w.settle();
+    assertEquals(w.discord.memberRoles(w.guildId, ALICE), [passRole]);
+  });
+});

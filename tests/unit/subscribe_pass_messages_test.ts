@@ -72,3 +72,32 @@ Deno.test("passes are listed as one-time, with their length or for life", () => 
   assert(reply("ja", undefined).content.includes("• 30日パス: ￥3,000 / 1回払い・30日間"));
   assert(!en.startsWith("You have"));
 });
+
+Deno.test("a pass holder whose role is being given back is told so after what they hold", () => {
+  const repaired = (locale: "ja" | "en") =>
+    subscribeReply({
+      kind: "join",
+      guildName: "Lounge",
+      plans,
+      pass: { plan: display, accessUntil: UNTIL },
+      roleRepair: true,
+      link: LINK,
+      linkExpiresAt: EXPIRES,
+    }, locale).data?.content ?? "";
+  const en = repaired("en");
+  assert(
+    en.includes(
+      "from that date.\n\nYou did not have the **30-day pass** role on the server, so it is " +
+        "being given back now. It should appear within seconds.\n\nPlans on **Lounge**:",
+    ),
+    en,
+  );
+  const ja = repaired("ja");
+  assert(
+    ja.includes(
+      "延長されます。\n\n**30日パス** のロールが付いていなかったため、付け直しを手配しました。" +
+        "数秒で戻ります。\n\n**Lounge** のプラン:",
+    ),
+    ja,
+  );
+});

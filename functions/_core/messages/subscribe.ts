@@ -58,6 +58,8 @@ export type SubscribeOutcome =
     plans: PlanSummary[];
     /** The live pass the member holds, if any: they may renew it from the same page. */
     pass?: PassSummary | null;
+    /** The pass holder lacks the pass's role, and a role job is giving it back. */
+    roleRepair?: boolean;
     link: string;
     linkExpiresAt: Date;
   }
@@ -198,17 +200,21 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
   if (outcome.kind === "join") {
     const plans = listPlans(outcome.plans, locale);
     const held = outcome.pass ? passText(outcome.pass, guild, locale) : "";
+    const passPlan = outcome.pass ? `**${planName(outcome.pass.plan, locale)}**` : null;
+    const repair = outcome.roleRepair ? `${repairText(passPlan, locale)}\n\n` : "";
     const renewable = outcome.pass?.accessUntil !== null && outcome.pass !== undefined &&
       outcome.pass !== null;
     if (ja) {
       return reply(
-        `${held}${guild} のプラン:\n${plans}\n\n下のボタンからあなた専用のページを開いて、プランを選んでください。` +
+        `${held}${repair}${guild} のプラン:\n${plans}\n\n` +
+          `下のボタンからあなた専用のページを開いて、プランを選んでください。` +
           `このリンクは1回だけ使え、${expires}に期限が切れます。誰にも共有しないでください。`,
         { label: renewable ? "延長・プランを選ぶ" : "プランを選ぶ", url: outcome.link },
       );
     }
     return reply(
-      `${held}Plans on ${guild}:\n${plans}\n\nOpen your private page below to choose a plan. ` +
+      `${held}${repair}Plans on ${guild}:\n${plans}\n\n` +
+        "Open your private page below to choose a plan. " +
         `The link works once and expires ${expires}. Do not share it.`,
       { label: renewable ? "Renew or choose a plan" : "Choose a plan", url: outcome.link },
     );
@@ -219,16 +225,9 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
     ? `**${planName(membership.plan, locale)}**`
     : (ja ? "有料ロール" : "the paid role");
   const situation = standingText(membership.standing, guild, plan, locale);
-  let repair = "";
-  if (outcome.roleRepair) {
-    const role = membership.plan
-      ? (ja ? `${plan} のロール` : `the ${plan} role`)
-      : (ja ? "有料ロール" : "the paid role");
-    repair = ja
-      ? `\n\n${role}が付いていなかったため、付け直しを手配しました。数秒で戻ります。`
-      : `\n\nYou did not have ${role} on the server, so it is being given back now. ` +
-        "It should appear within seconds.";
-  }
+  const repair = outcome.roleRepair
+    ? `\n\n${repairText(membership.plan ? plan : null, locale)}`
+    : "";
   const linkNote = ja
     ? `\n\nこのリンクは1回だけ使え、${expires}に期限が切れます。誰にも共有しないでください。`
     : `\n\nThe link works once and expires ${expires}. Do not share it.`;
@@ -236,6 +235,17 @@ export function subscribeReply(outcome: SubscribeOutcome, locale: Locale): Ephem
     label: ja ? "サブスクリプションを管理" : "Manage subscription",
     url: outcome.link,
   });
+}
+
+/** What a member who lacked their role is told: a job is giving back `plan`'s role (bold). */
+function repairText(plan: string | null, locale: Locale): string {
+  if (locale === "ja") {
+    const role = plan ? `${plan} のロール` : "有料ロール";
+    return `${role}が付いていなかったため、付け直しを手配しました。数秒で戻ります。`;
+  }
+  const role = plan ? `the ${plan} role` : "the paid role";
+  return `You did not have ${role} on the server, so it is being given back now. ` +
+    "It should appear within seconds.";
 }
 
 /**
