@@ -94,7 +94,7 @@ Deno.test("each guild on one Stripe account gets its own portal configuration wi
   }
 });
 
-Deno.test("a plans:apply whose portal configuration was created but never stored makes no second one when run again", async () => {
+Deno.test("an apply that crashed before storing its portal configuration reuses it", async () => {
   const double = await startStripeDouble({ secretKey: KEY });
   try {
     await withTestDatabase(async (db) => {
