@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import { ROLEPASS_METADATA } from "./stripe_shapes.ts";
+import { disputeStage, type ReversalStage } from "./refund_dispute_policy.ts";
 
 /** How long a pass lasts, as the plans file says it: `"lifetime"` or an ISO 8601 duration. */
 export type PassAccess = { kind: "lifetime" } | { kind: "duration"; seconds: number; iso: string };
@@ -140,8 +141,13 @@ export const stripeCheckoutPayment = z.object({
   payment_intent: z.object({
     id: z.string(),
     latest_charge: z.union([
-      z.string().transform((id) => ({ id, created: null })),
-      z.object({ id: z.string(), created: unix }),
+      z.string().transform((id) => ({ id, created: null, refunded: false, disputed: false })),
+      z.object({
+        id: z.string(),
+        created: unix,
+        refunded: z.boolean().optional(),
+        disputed: z.boolean().optional(),
+      }),
     ]).nullable(),
     created: unix,
   }).nullable(),
@@ -164,6 +170,9 @@ export const stripeCheckoutPayment = z.object({
     amount: session.amount_total ?? 0,
     currency: (session.currency ?? "").toLowerCase(),
     paidAt: intent.latest_charge?.created ?? intent.created,
+    chargeRefunded: intent.latest_charge?.refunded ?? false,
+    chargeDisputed: intent.latest_charge?.disputed ?? false,
+    disputeStatus: null,
   };
 });
 
@@ -180,4 +189,18 @@ export interface PassPayment {
   amount: number;
   currency: string;
   paidAt: Date;
+  /** Whether the charge was refunded in full, or disputed, by the time it was read. */
+  chargeRefunded: boolean;
+  chargeDisputed: boolean;
+  /** The status of the charge's newest dispute, read when the charge is disputed. */
+  disputeStatus: string | null;
+}
+
+/**
+ * What already happened to a pass's charge when the pass is recorded (a refund or a dispute whose
+ * event came before the pass's own): the stage the guild's policy decides on, or null.
+ */
+export function passPaymentReversal(payment: PassPayment): ReversalStage | null {
+  if (payment.chargeDisputed && payment.disputeStatus) return disputeStage(payment.disputeStatus);
+  return payment.chargeRefunded ? "full_refund" : null;
 }

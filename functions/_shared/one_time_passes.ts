@@ -10,6 +10,7 @@ import {
   type PassAccess,
   passAccessUntil,
   type PassPayment,
+  passPaymentReversal,
   passRevocation,
   type PassStatus,
   type StoredPass,
@@ -78,14 +79,33 @@ export async function recordPass(
     ? { kind: "lifetime" }
     : { kind: "duration", seconds: target.access_seconds, iso: "" };
   const accessUntil = passAccessUntil(access, payment.paidAt, target.live_until);
-  await tx`
+  const [inserted] = await tx<{ id: string }[]>`
     insert into rolepass.member_passes (membership_id, plan_id, stripe_customer_id,
       stripe_checkout_session_id, stripe_payment_intent_id, stripe_charge_id, amount, currency,
       paid_at, access_until, stripe_event_id)
     values (${target.membership_id}, ${target.plan_id}, ${payment.customerId},
       ${payment.sessionId}, ${payment.paymentIntentId}, ${payment.chargeId}, ${payment.amount},
       ${payment.currency}, ${payment.paidAt}, ${accessUntil}, ${eventId})
-    on conflict (stripe_checkout_session_id) do nothing`;
+    on conflict (stripe_checkout_session_id) do nothing
+    returning id`;
+  // A refund or dispute whose event came before the pass's own found no pass to apply to: the
+  // guild's policy decides on what Stripe says of the charge now.
+  const stage = passPaymentReversal(payment);
+  if (inserted && stage) {
+    const [policies] = await tx<{ refund: ReversalPolicy; dispute: ReversalPolicy }[]>`
+      select g.refund_policy as refund, g.dispute_policy as dispute
+      from rolepass.memberships m join rolepass.guilds g on g.id = m.guild_id
+      where m.id = ${target.membership_id}`;
+    if (policies) {
+      await applyPassReversal(
+        tx,
+        { id: inserted.id, membershipId: target.membership_id, status: "active" },
+        decideReversal(stage, policies),
+        revocationOf(stage),
+        eventId,
+      );
+    }
+  }
   return { result: "recorded", membershipId: target.membership_id, accessUntil };
 }
 
@@ -153,7 +173,7 @@ export async function applyPassReversal(
   pass: PaidPass,
   decision: ReversalDecision,
   reason: "refund" | "dispute",
-  eventId: string,
+  eventId: string | null,
 ): Promise<boolean> {
   const next: PassStatus | null = decision.revoke
     ? (reason === "dispute" ? "disputed" : "refunded")

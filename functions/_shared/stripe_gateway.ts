@@ -673,11 +673,15 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
       return stripeSubscription.parse(await stripe.subscriptions.retrieve(subscriptionId));
     },
     async retrieveCheckoutPayment(sessionId) {
-      return stripeCheckoutPayment.parse(
+      const payment = stripeCheckoutPayment.parse(
         await stripe.checkout.sessions.retrieve(sessionId, {
           expand: ["payment_intent.latest_charge", "line_items"],
         }),
       );
+      if (!payment?.chargeDisputed || !payment.chargeId) return payment;
+      const disputes = await stripe.disputes.list({ charge: payment.chargeId, limit: 100 });
+      const newest = disputes.data.toSorted((a, b) => b.created - a.created)[0];
+      return { ...payment, disputeStatus: newest?.status ?? null };
     },
     async createMemberCustomer(member, locale) {
       // The create call's parameters depend on the membership alone: a retry under the same key

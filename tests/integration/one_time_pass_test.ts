@@ -251,3 +251,31 @@ Deno.test("a pass whose apply meets a newer read of its customer still grants th
     assertEquals([membership.entitled, membership.entitled_role_ids], [true, [PASS_ROLE_ID]]);
   });
 });
+
+Deno.test("a dispute or refund whose events come before the pass's own is applied when the pass is recorded", async () => {
+  for (const late of ["dispute", "refund", "won dispute"] as const) {
+    await withWorld(async (world) => {
+      const plan = await addPassPlan(world, "lifetime");
+      const buyer = await world.newMember();
+      const opened = await openPassCheckout(world, plan.priceId, buyer);
+      const paid = world.stripeDouble.completePayment(opened.id);
+      const purchase = world.takeEvents();
+      if (late === "refund") {
+        await world.stripe.refunds.create({ charge: paid.charge.id });
+      } else {
+        const dispute = world.stripeDouble.openDispute(paid.paymentIntent.id);
+        if (late === "won dispute") world.stripeDouble.closeDispute(dispute.id, "won");
+      }
+      // Stripe's events of the refund or dispute arrive first; the pass's come after them.
+      await postAll(world, world.takeEvents());
+      await postAll(world, purchase);
+
+      const [pass] = await passRows(world, buyer.membershipId);
+      const membership = await membershipOf(world, buyer.membershipId);
+      const expected = late === "won dispute"
+        ? ["active", true]
+        : [late === "refund" ? "refunded" : "disputed", false];
+      assertEquals([pass?.status, membership.entitled], expected, late);
+    });
+  }
+});

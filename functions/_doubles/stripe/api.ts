@@ -668,6 +668,16 @@ export function createApiApp(
     return respond(c, refund);
   });
   retrieve("/v1/disputes/:id", () => state.disputes, "dispute");
+  app.get("/v1/disputes", (c) => {
+    const { params } = c.env;
+    validateParams(params, { ...PAGINATION, charge: "string", payment_intent: "string" });
+    const charge = readString(params, "charge");
+    const paymentIntent = readString(params, "payment_intent");
+    const disputes = [...state.disputes.values()].filter((d) =>
+      (!charge || d.charge === charge) && (!paymentIntent || d.payment_intent === paymentIntent)
+    );
+    return respond(c, paginate(state, disputes, params, "/v1/disputes"));
+  });
 
   // Webhook endpoints and events
   app.get("/v1/webhook_endpoints", (c) => {
