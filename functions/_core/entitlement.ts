@@ -26,7 +26,7 @@
  */
 import type { ReversalStage } from "./refund_dispute_policy.ts";
 import type { SubscriptionSnapshot, SubscriptionStatus } from "./stripe_shapes.ts";
-import { meaningOf, STATUS_MEANINGS } from "./subscription_state.ts";
+import { meaningOf, STATUS_MEANINGS, subscriptionHasEnded } from "./subscription_state.ts";
 
 /** The operator's settings that bear on entitlement (from `guilds`). */
 export interface EntitlementPolicy {
@@ -296,13 +296,16 @@ export function roleEndReason(
 export interface CandidateSubscription {
   id: string;
   createdAt: Date;
+  status: string;
   decision: EntitlementDecision;
 }
 
 /**
  * Picks the subscription that drives a membership when the customer has several over time:
- * an entitling one before any other, then the most recently created, then the larger id, so the
- * choice never depends on the order Stripe lists them in.
+ * an entitling one before any other, then one that has not ended (paused, past due, revoked by a
+ * dispute: what the member is told about) before an ended one, then the most recently created,
+ * then the larger id, so the choice never depends on the order Stripe lists them in. (Stripe's
+ * `created` is in seconds: a subscription bought again right after a cancel can share it.)
  */
 export function pickDrivingSubscription<T extends CandidateSubscription>(
   candidates: readonly T[],
@@ -316,6 +319,8 @@ export function pickDrivingSubscription<T extends CandidateSubscription>(
 
 function outranks(a: CandidateSubscription, b: CandidateSubscription): boolean {
   if (a.decision.entitled !== b.decision.entitled) return a.decision.entitled;
+  const aEnded = subscriptionHasEnded(a.status);
+  if (aEnded !== subscriptionHasEnded(b.status)) return !aEnded;
   const byAge = a.createdAt.getTime() - b.createdAt.getTime();
   if (byAge !== 0) return byAge > 0;
   return a.id > b.id;

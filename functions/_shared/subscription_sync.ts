@@ -694,6 +694,7 @@ function decideMembership(
     return [{
       id: subscription.id,
       createdAt: subscription.createdAt,
+      status: subscription.status,
       decision,
       subscription,
       plan,

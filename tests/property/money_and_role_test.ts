@@ -1050,6 +1050,9 @@ async function startLane(discord: DiscordDouble, index: number): Promise<Lane> {
 
 Deno.test("money and role agree over generated histories of payments, refunds, disputes, faults and time", async () => {
   const baseSeed = SEED ? Number(SEED) : Date.now() % 2_147_483_647;
+  console.log(
+    `money and role property: ${RUNS} cases in ${LANES} lanes, seed ${baseSeed} (lane i: seed + i)`,
+  );
   // Thousands of log lines per case: kept nowhere, as the harness would keep them all.
   setLogSink(() => {});
   const discord = await startDiscordDouble({

@@ -129,20 +129,33 @@ Deno.test("the entitling subscription drives the membership over a newer ended o
   const entitled = decideEntitlement(subscription(), noGrace, now);
   const ended = decideEntitlement(subscription({ status: "canceled" }), noGrace, now);
   const picked = pickDrivingSubscription([
-    { id: "sub_old", createdAt: new Date(1), decision: entitled },
-    { id: "sub_new", createdAt: new Date(2), decision: ended },
+    { id: "sub_old", createdAt: new Date(1), status: "active", decision: entitled },
+    { id: "sub_new", createdAt: new Date(2), status: "canceled", decision: ended },
   ]);
   assertEquals(picked?.id, "sub_old");
 });
 
 Deno.test("without an entitling subscription the most recent one drives, whatever the list order", () => {
   const ended = decideEntitlement(subscription({ status: "canceled" }), noGrace, now);
-  const a = { id: "sub_a", createdAt: new Date(1), decision: ended };
-  const b = { id: "sub_b", createdAt: new Date(2), decision: ended };
-  const c = { id: "sub_c", createdAt: new Date(2), decision: ended };
+  const a = { id: "sub_a", createdAt: new Date(1), status: "canceled", decision: ended };
+  const b = { id: "sub_b", createdAt: new Date(2), status: "canceled", decision: ended };
+  const c = { id: "sub_c", createdAt: new Date(2), status: "canceled", decision: ended };
   assertEquals(pickDrivingSubscription([a, b, c])?.id, "sub_c");
   assertEquals(pickDrivingSubscription([c, b, a])?.id, "sub_c");
   assertEquals(pickDrivingSubscription([]), null);
+});
+
+Deno.test("a subscription that has not ended drives over an ended one of the same second", () => {
+  // Bought again right after a cancel, then paused or disputed: neither entitles.
+  const ended = decideEntitlement(subscription({ status: "canceled" }), noGrace, now);
+  const paused = decideEntitlement(subscription({ status: "paused" }), noGrace, now);
+  const disputed = decideEntitlement(subscription(), noGrace, now, "dispute");
+  for (const [status, decision] of [["paused", paused], ["active", disputed]] as const) {
+    const again = { id: "sub_a", createdAt: new Date(2), status, decision };
+    const canceled = { id: "sub_z", createdAt: new Date(2), status: "canceled", decision: ended };
+    assertEquals(pickDrivingSubscription([canceled, again])?.id, "sub_a", status);
+    assertEquals(pickDrivingSubscription([again, canceled])?.id, "sub_a", status);
+  }
 });
 
 Deno.test("a refund or dispute revokes only while the subscription is in the period it covers", () => {
