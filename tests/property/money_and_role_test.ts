@@ -46,7 +46,8 @@
  * {@linkcode STRIPE_DOUBLE_CASES} cases: its event log is copied on every read) and shares one
  * Discord double with the other lanes.
  *
- * `PROPERTY_RUNS` overrides the number of cases (default 1,000); `PROPERTY_SEED` replays a run.
+ * `PROPERTY_RUNS` overrides the number of cases (default 1,000); `PROPERTY_SEED` replays a run
+ * ({@linkcode DEFAULT_SEED} unless set; `random` for a new one).
  * A failing case is reported as generated, not shrunk: shrinking a story replays it hundreds of
  * times and took CI past its time limit. `PROPERTY_SHRINK=1` shrinks it (replay with the seed).
  */
@@ -79,7 +80,14 @@ import {
 } from "./member_messages.ts";
 
 const RUNS = Number(Deno.env.get("PROPERTY_RUNS") ?? 1_000);
-const SEED = Deno.env.get("PROPERTY_SEED");
+/**
+ * The seed `deno task test` (and CI) runs, so that a run is the same wherever it runs; it passed
+ * 1,000 cases when it was set. `PROPERTY_SEED=random` explores new stories (what found the
+ * defects this test names in the README), any number replays a run.
+ */
+const DEFAULT_SEED = "942342667";
+const SEED_SETTING = Deno.env.get("PROPERTY_SEED") ?? DEFAULT_SEED;
+const SEED = SEED_SETTING === "random" ? undefined : SEED_SETTING;
 const SHRINK = Deno.env.get("PROPERTY_SHRINK") === "1";
 const LANES = 6;
 const STRIPE_DOUBLE_CASES = 20;
