@@ -481,11 +481,14 @@ export async function applyCustomerRead(
     warnNoSubscription(deps, customerId, membership.id);
     return { result: "no_subscription", membershipId: membership.id };
   }
-  if (decided.trialStartedAt) {
-    await tx`update rolepass.memberships set trial_started_at = ${decided.trialStartedAt}
-      where id = ${membership.id}`;
-  }
-  const changed = await writeMembership(tx, membership, customerId, decided.next, cause);
+  const changed = await writeMembership(
+    tx,
+    membership,
+    customerId,
+    decided.next,
+    decided.trialStartedAt,
+    cause,
+  );
   return {
     result: "applied",
     membershipId: membership.id,
@@ -544,7 +547,7 @@ export async function applyCustomerReadForEvent(
       )
       : null;
     const next = membership && decided?.kind === "write" &&
-        !sameMembership(membership, customerId, decided.next)
+        (!sameMembership(membership, customerId, decided.next) || decided.trialStartedAt)
       ? { ...decided.next, change_cause: cause.cause, change_event_id: cause.eventId }
       : null;
     const [answer] = await deps.sql<{ applied: AppliedAnswer }[]>`
@@ -922,21 +925,24 @@ function sameMembership(
 }
 
 /**
- * Writes `next` when it differs from what the membership holds, so a repeated or stale event
- * writes no history row and queues no role job.
+ * Writes `next` (and a first trial's start) when it differs from what the membership holds, so a
+ * repeated or stale event writes no history row and queues no role job. One update, so the
+ * history row of a trial's start names the event that recorded it, not the change before.
  */
 async function writeMembership(
   tx: Transaction,
   current: MembershipRow,
   customerId: string,
   next: MembershipState,
+  trialStartedAt: Date | null,
   cause: SyncCause,
 ): Promise<boolean> {
-  if (sameMembership(current, customerId, next)) return false;
+  if (!trialStartedAt && sameMembership(current, customerId, next)) return false;
   await tx`
     update rolepass.memberships set
       stripe_customer_id = ${customerId},
       ${tx(next, ...STATE_KEYS)},
+      trial_started_at = coalesce(${trialStartedAt}, trial_started_at),
       change_cause = ${cause.cause},
       change_event_id = ${cause.eventId},
       stripe_synced_at = now()
