@@ -20,15 +20,18 @@ export function pickText(text: LocalizedText, locale: Locale): string {
   return (locale === "ja" ? text.ja : undefined) ?? text.en;
 }
 
+const roleNameSchema = z.string().trim().min(1).max(100);
+
 /**
  * One language of `plans.display`. `role_name` is the Discord role as members know it ("Supporter");
  * it is optional because rows written before it existed lack it, and the plan page then speaks of
- * "this plan's role" instead.
+ * "this plan's role" instead. `trial_role_name` names a trial's own role the same way ("Trial").
  */
 export const planTextSchema = z.object({
   name: z.string().trim().min(1).max(100),
   description: z.string().trim().max(1000).default(""),
-  role_name: z.string().trim().min(1).max(100).optional(),
+  role_name: roleNameSchema.optional(),
+  trial_role_name: roleNameSchema.optional(),
 });
 /** One language of `plans.display`. */
 export type PlanText = z.infer<typeof planTextSchema>;

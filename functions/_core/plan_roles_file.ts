@@ -42,6 +42,8 @@ type PlanRoleFields = {
   trial?: z.output<typeof trialEntrySchema>;
   /** A one-time plan's access (a pass has no trial). */
   access?: unknown;
+  /** The plan's display text, which may name its trial role. */
+  display?: { en: { trial_role_name?: string }; ja?: { trial_role_name?: string } };
 };
 
 /** What plans:apply stores of a plan's roles and trial. */
@@ -61,8 +63,9 @@ function paidRolesOf(plan: PlanRoleFields): string[] {
 /**
  * Refuses, with the path of the field: a plan without a role or with both role fields, the
  * @everyone role, a role listed twice, a trial on a one-time plan, a trial role that is another
- * plan's paid role (trialing members would hold what others pay for), and a missing-card rule on
- * a trial that always takes a card.
+ * plan's paid role (trialing members would hold what others pay for), a missing-card rule on
+ * a trial that always takes a card, and a trial role name on a plan whose trial has no role of its
+ * own (the plan page would name a role nobody gets).
  */
 export function checkPlanRoles(
   guild: { id: string; plans: readonly PlanRoleFields[] },
@@ -87,6 +90,15 @@ export function checkPlanRoles(
       (index, message) => issue(plan.discord_role_ids ? [p, field, index] : [p, field], message),
     );
     const trial = plan.trial;
+    for (const lang of ["en", "ja"] as const) {
+      if (plan.display?.[lang]?.trial_role_name !== undefined && !Array.isArray(trial?.roles)) {
+        issue(
+          [p, "display", lang, "trial_role_name"],
+          "names a trial role, but the plan's trial has none of its own: list them in " +
+            "trial.roles, or remove trial_role_name",
+        );
+      }
+    }
     if (!trial) return;
     if (plan.access !== undefined) {
       issue([p, "trial"], "a one-time pass has no trial; remove trial or use a recurring price");

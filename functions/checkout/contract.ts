@@ -74,10 +74,16 @@ export const planViewItemSchema = z.object({
   /** With Stripe Tax on, whether the amount includes tax (always for yen); null when tax is off. */
   tax: z.enum(["included", "excluded"]).nullable(),
   /**
-   * The free trial this member's Checkout of the plan starts, and whether Checkout asks for a card
-   * up front; absent when the plan has none or the member already had one in the guild.
+   * The free trial this member's Checkout of the plan starts, whether Checkout asks for a card up
+   * front, and what the trial grants (`paid`: the plan's role, `own`: trial roles of its own,
+   * `none`: nothing until the first payment); absent when the plan has none or the member already
+   * had one in the guild.
    */
-  trial: z.object({ days: z.number().int().positive(), cardUpFront: z.boolean() }).optional(),
+  trial: z.object({
+    days: z.number().int().positive(),
+    cardUpFront: z.boolean(),
+    roles: z.enum(["paid", "own", "none"]),
+  }).optional(),
 });
 /** One plan as the plan page shows it. */
 export type PlanViewItem = z.infer<typeof planViewItemSchema>;

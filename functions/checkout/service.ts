@@ -168,6 +168,11 @@ export async function viewPlans(
         trial: {
           days: trial.trialPeriodDays,
           cardUpFront: trial.paymentMethodCollection === "always",
+          roles: plan.trial_role_ids === null
+            ? "paid"
+            : plan.trial_role_ids.length
+            ? "own"
+            : "none",
         },
       }),
     });

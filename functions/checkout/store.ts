@@ -58,12 +58,15 @@ const planRowSchema = z.object({
   trial_days: z.number().int().nullable(),
   trial_payment_method: z.enum(["required", "if_required"]),
   trial_missing_payment_method: z.enum(["cancel", "pause"]),
+  /** What a trial grants: null the paid roles, empty nothing, else roles of its own. */
+  trial_role_ids: z.array(z.string()).nullable(),
 });
 /** The columns a plan read selects, with a pass's length in seconds. */
 const PLAN_COLUMNS = `p.id, p.guild_id, p.stripe_price_id, p.display, p.unit_amount, p.currency,
   p.billing_interval, p.interval_count, p.access_kind,
   extract(epoch from p.access_duration)::float8 as access_seconds, p.allow_promotion_codes,
-  p.tax_behavior, p.trial_days, p.trial_payment_method, p.trial_missing_payment_method`;
+  p.tax_behavior, p.trial_days, p.trial_payment_method, p.trial_missing_payment_method,
+  p.trial_role_ids::text[] as trial_role_ids`;
 /** An active plan of a guild; `display` is parsed by the caller. */
 export type PlanRow = z.infer<typeof planRowSchema>;
 

@@ -111,8 +111,18 @@ export function Layout(
   );
 }
 
+/**
+ * The seller notice. `paymentTiming`, when given, replaces the operator's text: it says when each
+ * plan charges, which a free trial on offer moves from sign-up to the trial's end.
+ */
 function SellerNoticeSection(
-  props: { notice: SellerNotice | null; locale: Locale; text: PlanPageMessages; prices: string },
+  props: {
+    notice: SellerNotice | null;
+    locale: Locale;
+    text: PlanPageMessages;
+    prices: string;
+    paymentTiming: string | null;
+  },
 ) {
   const labels = props.text.sellerNotice;
   const notice = props.notice;
@@ -126,7 +136,7 @@ function SellerNoticeSection(
       [labels.price, props.prices],
       [labels.additionalFees, pickText(notice.additionalFees, props.locale)],
       [labels.paymentMethods, pickText(notice.paymentMethods, props.locale)],
-      [labels.paymentTiming, pickText(notice.paymentTiming, props.locale)],
+      [labels.paymentTiming, props.paymentTiming ?? pickText(notice.paymentTiming, props.locale)],
       [labels.deliveryTiming, pickText(notice.deliveryTiming, props.locale)],
       [labels.cancellationPolicy, pickText(notice.cancellationPolicy, props.locale)],
     ]
@@ -161,6 +171,22 @@ export function PlanPage(
   // Discord role names are not localized: a Japanese block without one shows the English one.
   const roleNameOf = (plan: PlanView["plans"][number]) =>
     (locale === "ja" ? plan.display.ja?.role_name : undefined) ?? plan.display.en.role_name;
+  const trialRoleNameOf = (plan: PlanView["plans"][number]) =>
+    (locale === "ja" ? plan.display.ja?.trial_role_name : undefined) ??
+      plan.display.en.trial_role_name;
+  // A subscriber's button opens the portal: no trial is on offer there.
+  const trialOf = (plan: PlanView["plans"][number]) => view.entitled ? undefined : plan.trial;
+  const grantsOf = (plan: PlanView["plans"][number]) => {
+    const trialRoles = trialOf(plan)?.roles;
+    if (plan.sale.kind === "pass") return text.grantsForPass(view.guild.name, roleNameOf(plan));
+    if (trialRoles === "own") return text.grantsTrialRole(trialRoleNameOf(plan), roleNameOf(plan));
+    if (trialRoles === "none") return text.grantsFromFirstPayment(roleNameOf(plan));
+    return text.grants(view.guild.name, roleNameOf(plan));
+  };
+  const chargeTimingOf = (plan: PlanView["plans"][number]) =>
+    plan.sale.kind === "pass"
+      ? text.passChargeTiming
+      : text.subscriptionChargeTiming(plan.sale, trialOf(plan)?.days);
   const priceOf = (plan: PlanView["plans"][number]) =>
     formatPlanTerms(
       plan.sale.kind === "subscription"
@@ -181,6 +207,10 @@ export function PlanPage(
       plan.tax,
     );
   const prices = view.plans.map((plan) => `${nameOf(plan)}: ${priceOf(plan)}`).join("\n");
+  // The operator's payment timing is kept unless a trial on offer makes "at sign-up" untrue.
+  const paymentTiming = view.plans.some(trialOf)
+    ? view.plans.map((plan) => `${nameOf(plan)}: ${chargeTimingOf(plan)}`).join("\n")
+    : null;
   const heldPass = view.pass && view.plans.find((plan) => plan.id === view.pass?.planId);
   // A pass holder may renew the pass or buy another plan; only a subscriber goes to the portal.
   const buttonOf = (plan: PlanView["plans"][number], name: string) =>
@@ -212,8 +242,7 @@ export function PlanPage(
           {view.plans.map((plan) => {
             const display = locale === "ja" && plan.display.ja ? plan.display.ja : plan.display.en;
             const headingId = `plan-${plan.id}`;
-            // A subscriber's button opens the portal: no trial is on offer there.
-            const trial = view.entitled ? undefined : plan.trial;
+            const trial = trialOf(plan);
             return (
               <li class="plan">
                 <article aria-labelledby={headingId}>
@@ -223,11 +252,7 @@ export function PlanPage(
                     <dt>{text.priceLabel}</dt>
                     <dd class="price">{priceOf(plan)}</dd>
                     <dt>{text.grantsLabel}</dt>
-                    <dd>
-                      {plan.sale.kind === "pass"
-                        ? text.grantsForPass(view.guild.name, roleNameOf(plan))
-                        : text.grants(view.guild.name, roleNameOf(plan))}
-                    </dd>
+                    <dd>{grantsOf(plan)}</dd>
                     {trial && <dt>{text.trialLabel}</dt>}
                     {trial && (
                       <dd class="trial">
@@ -252,6 +277,7 @@ export function PlanPage(
         locale={locale}
         text={text}
         prices={prices}
+        paymentTiming={paymentTiming}
       />
     </Layout>
   );

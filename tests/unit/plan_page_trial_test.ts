@@ -41,7 +41,7 @@ async function page(answer: PlanView, lang: "ja" | "en"): Promise<string> {
 }
 
 Deno.test("a plan's trial reads as its free days and the price after them, with a trial button", async () => {
-  const withCard = view({ ...PLAN, trial: { days: 7, cardUpFront: true } });
+  const withCard = view({ ...PLAN, trial: { days: 7, cardUpFront: true, roles: "paid" } });
   const ja = await page(withCard, "ja");
   const jaText = planPageMessages("ja");
   assert(ja.includes(jaText.trialTerms(7, "￥500 / 毎月", true)), ja);
@@ -51,7 +51,10 @@ Deno.test("a plan's trial reads as its free days and the price after them, with 
   assert(en.includes("Free for the first 7 days, then ¥500 per month."), en);
   assert(en.includes("Try Supporter free for 7 days"));
 
-  const noCard = await page(view({ ...PLAN, trial: { days: 1, cardUpFront: false } }), "en");
+  const noCard = await page(
+    view({ ...PLAN, trial: { days: 1, cardUpFront: false, roles: "paid" } }),
+    "en",
+  );
   assert(noCard.includes(planPageMessages("en").trialTerms(1, "¥500 per month", false)), noCard);
   assert(noCard.includes("Free for the first 1 day, no card needed."));
 });
@@ -64,7 +67,7 @@ Deno.test("no trial is offered when checkout starts none, nor to a member who al
     assert(!none.includes(text.trialLabel), none);
     assert(none.includes(text.subscribeButton(name)));
     const subscribed = await page(
-      view({ ...PLAN, trial: { days: 7, cardUpFront: true } }, true),
+      view({ ...PLAN, trial: { days: 7, cardUpFront: true, roles: "paid" } }, true),
       lang,
     );
     assert(!subscribed.includes(text.trialLabel), subscribed);

@@ -4,6 +4,13 @@
  */
 import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
+import { type BillingInterval, formatInterval } from "../price.ts";
+
+/** How often a subscription renews, for the seller notice's payment timing. */
+export interface Renewal {
+  interval: BillingInterval;
+  intervalCount: number;
+}
 
 /**
  * Why the page cannot go on. The `checkout` API answers with these codes, and the page shows the
@@ -71,6 +78,13 @@ export interface PlanPageMessages {
   grantsLabel: string;
   /** The role a plan grants; without the operator's `role_name`, "this plan's role". */
   grants(guildName: string, roleName?: string): string;
+  /**
+   * The roles of a plan offered with a free trial that grants a role of its own (named by the
+   * operator's `trial_role_name`, if given) until the first payment grants the paid one.
+   */
+  grantsTrialRole(trialRoleName?: string, roleName?: string): string;
+  /** The role of a plan offered with a free trial that grants none: it comes with the first payment. */
+  grantsFromFirstPayment(roleName?: string): string;
   subscribeButton(planName: string): string;
   /** The role a pass grants, for as long as it lasts. */
   grantsForPass(guildName: string, roleName?: string): string;
@@ -93,6 +107,13 @@ export interface PlanPageMessages {
   manageButton: string;
   sellerNotice: SellerNoticeLabels;
   sellerNoticeMissing: string;
+  /**
+   * The seller notice's payment timing of a subscription, from its facts: at sign-up, or when the
+   * free trial of `trialDays` this member is offered ends; then on each renewal.
+   */
+  subscriptionChargeTiming(renewal: Renewal, trialDays?: number): string;
+  /** The seller notice's payment timing of a pass. */
+  passChargeTiming: string;
   thanksTitle: string;
   /** When the page could not tell how far the payment got (the webhook still finishes it). */
   thanksBody: string;
@@ -117,6 +138,11 @@ export interface PlanPageMessages {
   problems: Record<PlanPageProblem, string>;
 }
 
+/** A paid role as the Japanese role rows name it. */
+function jaRole(role: string | undefined): string {
+  return role ? `「${role}」ロール` : "このプランのロール";
+}
+
 const ja: PlanPageMessages = {
   languageName: "日本語",
   languageSwitchLabel: "表示言語",
@@ -131,6 +157,10 @@ const ja: PlanPageMessages = {
     role
       ? `「${guild}」の「${role}」ロール（ご契約中のみ）`
       : `「${guild}」でこのプランのロール（ご契約中のみ）`,
+  grantsTrialRole: (trialRole, role) =>
+    `無料お試し中は${trialRole ? `「${trialRole}」ロール` : "お試し用のロール"}、` +
+    `初回のお支払い後は${jaRole(role)}`,
+  grantsFromFirstPayment: (role) => `無料お試し中はロールなし、初回のお支払い後は${jaRole(role)}`,
   subscribeButton: (plan) => tidyJapaneseSpacing(`${plan} を申し込む`),
   grantsForPass: (guild, role) =>
     role
@@ -155,6 +185,13 @@ const ja: PlanPageMessages = {
   manageButton: "ご契約を管理する",
   sellerNoticeMissing:
     "販売事業者の表記を準備中です。お申し込みの前にサーバーの運営者にお問い合わせください。",
+  subscriptionChargeTiming: (renewal, trialDays) => {
+    const then = `以後、${formatInterval(renewal.interval, renewal.intervalCount, "ja")}の更新日`;
+    return trialDays
+      ? `無料お試し期間（${trialDays}日間）の終了時（${then}）`
+      : `お申し込み時（${then}）`;
+  },
+  passChargeTiming: "ご購入時",
   sellerNotice: {
     heading: "特定商取引法に基づく表記",
     seller: "販売事業者",
@@ -218,6 +255,25 @@ function dayCount(days: number): string {
   return days === 1 ? "1 day" : `${days} days`;
 }
 
+/** A paid role as the English role rows name it. */
+function enRole(role: string | undefined): string {
+  return role ? `the “${role}” role` : "this plan's role";
+}
+
+const EN_EVERY_ONE: Record<BillingInterval, string> = {
+  day: "daily",
+  week: "weekly",
+  month: "monthly",
+  year: "yearly",
+};
+
+/** "each monthly renewal date", "each renewal date (every 3 months)". */
+function enRenewalDate(renewal: Renewal): string {
+  return renewal.intervalCount === 1
+    ? `each ${EN_EVERY_ONE[renewal.interval]} renewal date`
+    : `each renewal date (${formatInterval(renewal.interval, renewal.intervalCount, "en")})`;
+}
+
 const en: PlanPageMessages = {
   languageName: "English",
   languageSwitchLabel: "Language",
@@ -231,6 +287,11 @@ const en: PlanPageMessages = {
     role
       ? `The “${role}” role on “${guild}”, while your subscription runs`
       : `This plan's role on “${guild}”, while your subscription runs`,
+  grantsTrialRole: (trialRole, role) =>
+    `${trialRole ? `The “${trialRole}” role` : "A trial role"} during the free trial, ` +
+    `then ${enRole(role)} from your first payment`,
+  grantsFromFirstPayment: (role) =>
+    `No role during the free trial, then ${enRole(role)} from your first payment`,
   subscribeButton: (plan) => `Subscribe to ${plan}`,
   grantsForPass: (guild, role) =>
     role
@@ -257,6 +318,11 @@ const en: PlanPageMessages = {
   manageButton: "Manage your subscription",
   sellerNoticeMissing:
     "The seller's legal notice is not published yet. Please ask the server's operator before subscribing.",
+  subscriptionChargeTiming: (renewal, trialDays) =>
+    trialDays
+      ? `When the ${trialDays}-day free trial ends, then on ${enRenewalDate(renewal)}`
+      : `At sign-up, then on ${enRenewalDate(renewal)}`,
+  passChargeTiming: "At purchase",
   sellerNotice: {
     heading: "Notation based on the Specified Commercial Transactions Act",
     seller: "Seller",

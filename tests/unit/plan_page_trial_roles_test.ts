@@ -1,0 +1,202 @@
+/**
+ * The plan page says what a member holds during a plan's free trial and what from the first
+ * payment, when the trial grants a role of its own or none; and its seller notice says a trial's
+ * first charge comes when the trial ends, not at sign-up. Only when that member is offered the
+ * trial: otherwise the page reads as it does for any plan.
+ */
+import { assert, assertEquals } from "../harness/assert.ts";
+import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
+import type { CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
+import type { PlanView, PlanViewItem } from "../../functions/checkout/contract.ts";
+import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
+import type { SellerNotice } from "../../functions/_core/operator_text.ts";
+
+const TOKEN = "A".repeat(43);
+const TEXT = { en: "x", ja: "x" };
+const NOTICE: SellerNotice = {
+  seller: TEXT,
+  representative: TEXT,
+  address: TEXT,
+  phone: TEXT,
+  email: "seller@rolepass.example",
+  additionalFees: TEXT,
+  paymentMethods: TEXT,
+  paymentTiming: { ja: "お申し込み時に決済", en: "Charged at sign-up" },
+  deliveryTiming: TEXT,
+  cancellationPolicy: TEXT,
+};
+const GOLD: PlanViewItem = {
+  id: "7b0f8a3e-4a39-4f3b-9d7e-1f6c2d5b8a21",
+  display: {
+    en: { name: "Gold", description: "", role_name: "Gold", trial_role_name: "Trial" },
+    ja: { name: "ゴールド", description: "", role_name: "ゴールド", trial_role_name: "体験" },
+  },
+  unitAmount: 500,
+  currency: "jpy",
+  sale: { kind: "subscription", interval: "month", intervalCount: 1 },
+  tax: null,
+};
+const PASS: PlanViewItem = {
+  id: "8c1f9b4f-5b4a-4c5c-8e8f-2a7d3e6c9b32",
+  display: { en: { name: "Day pass", description: "" }, ja: { name: "1日パス", description: "" } },
+  unitAmount: 300,
+  currency: "jpy",
+  sale: { kind: "pass", accessSeconds: 86_400 },
+  tax: null,
+};
+const OWN_ROLE = { days: 7, cardUpFront: true, roles: "own" } as const;
+
+function view(plans: PlanViewItem[], entitled = false): PlanView {
+  return {
+    locale: "ja",
+    guild: { id: "110000000000000001", name: "Lounge", sellerNotice: NOTICE },
+    plans,
+    entitled,
+    pass: null,
+    expiresAt: new Date(Date.now() + 600_000).toISOString(),
+  };
+}
+
+async function page(answer: PlanView, lang: "ja" | "en"): Promise<string> {
+  const client = {
+    planView: () => Promise.resolve({ ok: true, value: answer }),
+  } as unknown as CheckoutClient;
+  const app = createPlanPageApp({ checkoutClient: client, publicSiteUrl: "https://p.test" });
+  return await (await app.request(`/join/${TOKEN}?lang=${lang}`)).text();
+}
+
+/** The text of the `<dd>` after the `<dt>` reading `label`, as a reader sees it. */
+function rowAfter(html: string, label: string): string | undefined {
+  const at = html.indexOf(`<dt>${label}</dt>`);
+  if (at < 0) return undefined;
+  const match = /<dd[^>]*>([\s\S]*?)<\/dd>/.exec(html.slice(at));
+  return match?.[1]?.replaceAll("&#39;", "'").replaceAll("&quot;", '"').replaceAll("&amp;", "&");
+}
+
+Deno.test("the role row of a trial with a role of its own names both roles", () => {
+  const ja = planPageMessages("ja");
+  const en = planPageMessages("en");
+  assertEquals(
+    ja.grantsTrialRole("体験", "ゴールド"),
+    "無料お試し中は「体験」ロール、初回のお支払い後は「ゴールド」ロール",
+  );
+  assertEquals(
+    en.grantsTrialRole("Trial", "Gold"),
+    "The “Trial” role during the free trial, then the “Gold” role from your first payment",
+  );
+  assertEquals(
+    ja.grantsTrialRole(undefined, undefined),
+    "無料お試し中はお試し用のロール、初回のお支払い後はこのプランのロール",
+  );
+  assertEquals(
+    en.grantsTrialRole(undefined, "Gold"),
+    "A trial role during the free trial, then the “Gold” role from your first payment",
+  );
+});
+
+Deno.test("the role row of a trial without a role says the role comes with the first payment", () => {
+  assertEquals(
+    planPageMessages("ja").grantsFromFirstPayment("ゴールド"),
+    "無料お試し中はロールなし、初回のお支払い後は「ゴールド」ロール",
+  );
+  assertEquals(
+    planPageMessages("en").grantsFromFirstPayment("Gold"),
+    "No role during the free trial, then the “Gold” role from your first payment",
+  );
+  assertEquals(
+    planPageMessages("en").grantsFromFirstPayment(undefined),
+    "No role during the free trial, then this plan's role from your first payment",
+  );
+});
+
+Deno.test("the seller notice's payment timing follows a trial: its end, then each renewal", () => {
+  const ja = planPageMessages("ja");
+  const en = planPageMessages("en");
+  const monthly = { interval: "month", intervalCount: 1 } as const;
+  const quarterly = { interval: "month", intervalCount: 3 } as const;
+  assertEquals(
+    ja.subscriptionChargeTiming(monthly, 7),
+    "無料お試し期間（7日間）の終了時（以後、毎月の更新日）",
+  );
+  assertEquals(ja.subscriptionChargeTiming(quarterly), "お申し込み時（以後、3か月ごとの更新日）");
+  assertEquals(ja.passChargeTiming, "ご購入時");
+  assertEquals(
+    en.subscriptionChargeTiming(monthly, 7),
+    "When the 7-day free trial ends, then on each monthly renewal date",
+  );
+  assertEquals(
+    en.subscriptionChargeTiming(quarterly),
+    "At sign-up, then on each renewal date (every 3 months)",
+  );
+  assertEquals(en.passChargeTiming, "At purchase");
+});
+
+Deno.test("a member offered a trial reads its roles and when they pay, in Japanese and English", async () => {
+  const plans = [
+    { ...GOLD, trial: OWN_ROLE },
+    { ...GOLD, id: "9d2a0c5a-6c5b-4d6d-9f90-3b8e4f7d0c43", trial: { ...OWN_ROLE, roles: "none" } },
+    PASS,
+  ] satisfies PlanViewItem[];
+  const ja = planPageMessages("ja");
+  const jaPage = await page(view(plans), "ja");
+  assert(
+    jaPage.includes(
+      "<dd>無料お試し中は「体験」ロール、初回のお支払い後は「ゴールド」ロール</dd>",
+    ),
+    jaPage,
+  );
+  assert(
+    jaPage.includes("<dd>無料お試し中はロールなし、初回のお支払い後は「ゴールド」ロール</dd>"),
+  );
+  assertEquals(
+    rowAfter(jaPage, ja.sellerNotice.paymentTiming),
+    [
+      "ゴールド: 無料お試し期間（7日間）の終了時（以後、毎月の更新日）",
+      "ゴールド: 無料お試し期間（7日間）の終了時（以後、毎月の更新日）",
+      "1日パス: ご購入時",
+    ].join("\n"),
+  );
+
+  const en = planPageMessages("en");
+  const enPage = await page(view(plans), "en");
+  assert(
+    enPage.includes(
+      "<dd>The “Trial” role during the free trial, then the “Gold” role from your first payment</dd>",
+    ),
+    enPage,
+  );
+  assertEquals(
+    rowAfter(enPage, en.sellerNotice.paymentTiming),
+    [
+      "Gold: When the 7-day free trial ends, then on each monthly renewal date",
+      "Gold: When the 7-day free trial ends, then on each monthly renewal date",
+      "Day pass: At purchase",
+    ].join("\n"),
+  );
+});
+
+Deno.test("a member not offered the trial reads the paid role and the operator's timing", async () => {
+  for (const lang of ["ja", "en"] as const) {
+    const text = planPageMessages(lang);
+    const role = GOLD.display[lang]!.role_name;
+    for (
+      const answer of [
+        view([GOLD, PASS]), // the member already had a trial: checkout offers none
+        view([{ ...GOLD, trial: OWN_ROLE }, PASS], true), // a subscriber goes to the portal
+      ]
+    ) {
+      const html = await page(answer, lang);
+      assertEquals(rowAfter(html, text.grantsLabel), text.grants("Lounge", role));
+      assertEquals(
+        rowAfter(html, text.sellerNotice.paymentTiming),
+        NOTICE.paymentTiming[lang],
+      );
+    }
+  }
+  // A trial that grants the paid role reads as the plan's role.
+  const paid = await page(view([{ ...GOLD, trial: { ...OWN_ROLE, roles: "paid" } }]), "en");
+  assertEquals(
+    rowAfter(paid, planPageMessages("en").grantsLabel),
+    planPageMessages("en").grants("Lounge", "Gold"),
+  );
+});
