@@ -3,9 +3,11 @@
  * calls the checkout function through supabase-js at a stand-in for the Supabase gateway): a
  * member reads the trial's free days and the price after them in Japanese, starts the trial on
  * the double's Checkout page, is told on the thank-you page that the trial (not a payment) began,
- * and holds the trial's role from there; a second member does the same in English. Once the
- * first member's trial has ended, the page offers them no second one and their Checkout starts
- * none (one trial per member per guild).
+ * and holds the trial's role from there; a second member does the same in English. Before they
+ * start, the page names the trial's role and the paid role from the first payment, and its seller
+ * notice says the first charge comes when the trial ends. Once the first member's trial has ended,
+ * the page offers them no second one (it names the paid role and the operator's payment timing)
+ * and their Checkout starts none (one trial per member per guild).
  */
 import type { Page } from "playwright-core";
 import { assert, assertEquals } from "../harness/assert.ts";
@@ -14,6 +16,7 @@ import {
   type CheckoutWorld,
   MEMBER_ID,
   PLAN_DISPLAY,
+  SELLER_NOTICE,
   withCheckoutWorld,
 } from "../integration/checkout_harness.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
@@ -28,11 +31,37 @@ const ARTIFACTS = new URL("../artifacts/", import.meta.url);
 const TRIAL_ROLE_ID = "330000000000000008";
 const OTHER_MEMBER_ID = "220000000000000002";
 const PRICE = { ja: "￥500 / 毎月", en: "¥500 per month" };
+const TRIAL_ROLE_NAME = { ja: "体験", en: "Trial" };
+/** The role row and the seller notice's payment timing while the trial is on offer. */
+const TRIAL_ROWS = {
+  ja: {
+    grants:
+      `無料お試し中は「体験」ロール、初回のお支払い後は「${PLAN_DISPLAY.ja.role_name}」ロール`,
+    timing: `${PLAN_DISPLAY.ja.name}: 無料お試し期間（7日間）の終了時（以後、毎月の更新日）`,
+  },
+  en: {
+    grants: `The “Trial” role during the free trial, then the “${PLAN_DISPLAY.en.role_name}” ` +
+      "role from your first payment",
+    timing: `${PLAN_DISPLAY.en.name}: When the 7-day free trial ends, then on each monthly ` +
+      "renewal date",
+  },
+};
 
 /** The trial row of the plan on the page, or null when the page offers none. */
 async function trialTerms(tab: Page): Promise<string | null> {
   const row = tab.locator("dd.trial");
   return await row.count() ? await row.textContent() : null;
+}
+
+/** The page's role row and its seller notice's payment timing, as a reader sees them. */
+async function roleAndTiming(tab: Page, locale: Locale) {
+  const text = planPageMessages(locale);
+  const after = (dt: string) =>
+    tab.locator("dt", { hasText: dt }).locator("xpath=following-sibling::dd[1]");
+  return {
+    grants: await after(text.grantsLabel).textContent(),
+    timing: await after(text.sellerNotice.paymentTiming).textContent(),
+  };
 }
 
 /** The `subscription_data` of the last Checkout Session the double was asked for. */
@@ -58,6 +87,11 @@ async function startTrial(tab: Page, url: string, locale: Locale) {
   await tab.goto(url);
   assertEquals(await tab.getAttribute("html", "lang"), locale);
   assertEquals(await trialTerms(tab), text.trialTerms(7, PRICE[locale], true));
+  assertEquals(await roleAndTiming(tab, locale), TRIAL_ROWS[locale]);
+  assertEquals(
+    TRIAL_ROWS[locale].grants,
+    text.grantsTrialRole(TRIAL_ROLE_NAME[locale], PLAN_DISPLAY[locale].role_name),
+  );
   await tab.screenshot({
     path: new URL(`plan_page_trial_${locale}.png`, ARTIFACTS).pathname,
     fullPage: true,
@@ -81,8 +115,13 @@ Deno.test("members start a plan's free trial on the plan page in Japanese and En
   try {
     await withCheckoutWorld(async (world) => {
       site.bindCheckout(world.app);
+      const display = {
+        ja: { ...PLAN_DISPLAY.ja, trial_role_name: TRIAL_ROLE_NAME.ja },
+        en: { ...PLAN_DISPLAY.en, trial_role_name: TRIAL_ROLE_NAME.en },
+      };
       await world.db.sql`
-        update rolepass.plans set trial_days = 7, trial_role_ids = ${[TRIAL_ROLE_ID]}::text[]
+        update rolepass.plans set trial_days = 7, trial_role_ids = ${[TRIAL_ROLE_ID]}::text[],
+          display = ${world.db.sql.json(display)}
         where id = ${world.planId}`;
       await Deno.mkdir(ARTIFACTS, { recursive: true });
       const tab = await browser.context.newPage();
@@ -124,6 +163,10 @@ Deno.test("members start a plan's free trial on the plan page in Japanese and En
       const en = planPageMessages("en");
       await tab.goto(await join(MEMBER_ID, "en"));
       assertEquals(await trialTerms(tab), null, "no second trial is offered");
+      assertEquals(await roleAndTiming(tab, "en"), {
+        grants: en.grants("Rolepass Lounge", PLAN_DISPLAY.en.role_name),
+        timing: SELLER_NOTICE.paymentTiming.en,
+      });
       await tab.screenshot({
         path: new URL("plan_page_trial_used_en.png", ARTIFACTS).pathname,
         fullPage: true,
