@@ -39,7 +39,10 @@ export function createGateway(routes: GatewayRoutes): Hono {
       });
     }
     url.pathname = url.pathname.slice(FUNCTIONS_PREFIX.length);
-    return handler(new Request(url, request));
+    // Not `new Request(url, request)`: copying the signal makes Deno warn about its legacy abort.
+    return handler(
+      new Request(url, { method: request.method, headers: request.headers, body: request.body }),
+    );
   }
 
   for (const [prefix, handler] of Object.entries(routes.extras ?? {})) {
