@@ -111,17 +111,22 @@ export function Layout(
   );
 }
 
-/**
- * The seller notice. `paymentTiming`, when given, replaces the operator's text: it says when each
- * plan charges, which a free trial on offer moves from sign-up to the trial's end.
- */
+/** The seller notice's timings built from each plan's terms, in place of the operator's texts. */
+interface TimingsFromTerms {
+  /** When each plan charges, which a free trial on offer moves from sign-up to the trial's end. */
+  payment: string;
+  /** When each plan's role is granted, which a free trial on offer moves to sign-up or its end. */
+  delivery: string;
+}
+
+/** The seller notice. `timings`, when given, replace the operator's payment and delivery texts. */
 function SellerNoticeSection(
   props: {
     notice: SellerNotice | null;
     locale: Locale;
     text: PlanPageMessages;
     prices: string;
-    paymentTiming: string | null;
+    timings: TimingsFromTerms | null;
   },
 ) {
   const labels = props.text.sellerNotice;
@@ -136,8 +141,14 @@ function SellerNoticeSection(
       [labels.price, props.prices],
       [labels.additionalFees, pickText(notice.additionalFees, props.locale)],
       [labels.paymentMethods, pickText(notice.paymentMethods, props.locale)],
-      [labels.paymentTiming, props.paymentTiming ?? pickText(notice.paymentTiming, props.locale)],
-      [labels.deliveryTiming, pickText(notice.deliveryTiming, props.locale)],
+      [
+        labels.paymentTiming,
+        props.timings?.payment ?? pickText(notice.paymentTiming, props.locale),
+      ],
+      [
+        labels.deliveryTiming,
+        props.timings?.delivery ?? pickText(notice.deliveryTiming, props.locale),
+      ],
       [labels.cancellationPolicy, pickText(notice.cancellationPolicy, props.locale)],
     ]
     : [];
@@ -187,6 +198,14 @@ export function PlanPage(
     plan.sale.kind === "pass"
       ? text.passChargeTiming
       : text.subscriptionChargeTiming(plan.sale, trialOf(plan)?.days);
+  const deliveryTimingOf = (plan: PlanView["plans"][number]) =>
+    plan.sale.kind === "pass"
+      ? text.passDeliveryTiming(plan.sale.accessSeconds)
+      : text.subscriptionDeliveryTiming(
+        trialOf(plan)?.roles,
+        trialRoleNameOf(plan),
+        roleNameOf(plan),
+      );
   const priceOf = (plan: PlanView["plans"][number]) =>
     formatPlanTerms(
       plan.sale.kind === "subscription"
@@ -206,10 +225,13 @@ export function PlanPage(
       locale,
       plan.tax,
     );
-  const prices = view.plans.map((plan) => `${nameOf(plan)}: ${priceOf(plan)}`).join("\n");
-  // The operator's payment timing is kept unless a trial on offer makes "at sign-up" untrue.
-  const paymentTiming = view.plans.some(trialOf)
-    ? view.plans.map((plan) => `${nameOf(plan)}: ${chargeTimingOf(plan)}`).join("\n")
+  const perPlan = (line: (plan: PlanView["plans"][number]) => string) =>
+    view.plans.map((plan) => `${nameOf(plan)}: ${line(plan)}`).join("\n");
+  const prices = perPlan(priceOf);
+  // The operator's timings are kept unless a trial on offer makes "charged at sign-up" and
+  // "granted on payment" untrue.
+  const timings = view.plans.some(trialOf)
+    ? { payment: perPlan(chargeTimingOf), delivery: perPlan(deliveryTimingOf) }
     : null;
   const heldPass = view.pass && view.plans.find((plan) => plan.id === view.pass?.planId);
   // A pass holder may renew the pass or buy another plan; only a subscriber goes to the portal.
@@ -277,7 +299,7 @@ export function PlanPage(
         locale={locale}
         text={text}
         prices={prices}
-        paymentTiming={paymentTiming}
+        timings={timings}
       />
     </Layout>
   );

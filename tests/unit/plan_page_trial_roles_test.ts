@@ -1,8 +1,9 @@
 /**
  * The plan page says what a member holds during a plan's free trial and what from the first
  * payment, when the trial grants a role of its own or none; and its seller notice says a trial's
- * first charge comes when the trial ends, not at sign-up. Only when that member is offered the
- * trial: otherwise the page reads as it does for any plan.
+ * first charge comes when the trial ends, not at sign-up, and its role comes at sign-up or with
+ * that first charge, not when a payment completes. Only when that member is offered the trial:
+ * otherwise the page reads as it does for any plan, with the operator's timings.
  */
 import { assert, assertEquals } from "../harness/assert.ts";
 import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
@@ -22,7 +23,10 @@ const NOTICE: SellerNotice = {
   additionalFees: TEXT,
   paymentMethods: TEXT,
   paymentTiming: { ja: "お申し込み時に決済", en: "Charged at sign-up" },
-  deliveryTiming: TEXT,
+  deliveryTiming: {
+    ja: "決済完了後すぐにロールを付与",
+    en: "The role is granted as soon as the payment completes",
+  },
   cancellationPolicy: TEXT,
 };
 const GOLD: PlanViewItem = {
@@ -131,6 +135,51 @@ Deno.test("the seller notice's payment timing follows a trial: its end, then eac
   assertEquals(en.passChargeTiming, "At purchase");
 });
 
+Deno.test("a trial moves the seller notice's delivery timing to sign-up or to its end", () => {
+  const ja = planPageMessages("ja");
+  const en = planPageMessages("en");
+  assertEquals(
+    ja.subscriptionDeliveryTiming("own", "体験", "ゴールド"),
+    "お申し込み後すぐに「体験」ロールを付与（無料お試し期間中）、初回のお支払い後は「ゴールド」ロール",
+  );
+  assertEquals(
+    ja.subscriptionDeliveryTiming("own"),
+    "お申し込み後すぐにお試し用のロールを付与（無料お試し期間中）、初回のお支払い後はこのプランのロール",
+  );
+  assertEquals(
+    ja.subscriptionDeliveryTiming("paid", undefined, "ゴールド"),
+    "お申し込み後すぐにロールを付与（無料お試し期間中から）",
+  );
+  assertEquals(
+    ja.subscriptionDeliveryTiming("none", undefined, "ゴールド"),
+    "初回のお支払い（無料お試し期間の終了時）後すぐにロールを付与",
+  );
+  assertEquals(ja.subscriptionDeliveryTiming(), "お支払い後すぐにロールを付与");
+  assertEquals(ja.passDeliveryTiming(30 * 86_400), "ご購入後すぐにロールを付与（30日間）");
+  assertEquals(ja.passDeliveryTiming(null), "ご購入後すぐにロールを付与（無期限）");
+  assertEquals(
+    en.subscriptionDeliveryTiming("own", "Trial", "Gold"),
+    "The “Trial” role as soon as you sign up (during the free trial), then the “Gold” role " +
+      "from your first payment",
+  );
+  assertEquals(
+    en.subscriptionDeliveryTiming("own"),
+    "A trial role as soon as you sign up (during the free trial), then this plan's role from " +
+      "your first payment",
+  );
+  assertEquals(
+    en.subscriptionDeliveryTiming("paid"),
+    "The role as soon as you sign up, free trial included",
+  );
+  assertEquals(
+    en.subscriptionDeliveryTiming("none"),
+    "The role as soon as your first payment goes through (when the free trial ends)",
+  );
+  assertEquals(en.subscriptionDeliveryTiming(), "The role as soon as your payment goes through");
+  assertEquals(en.passDeliveryTiming(86_400), "The role as soon as you buy, for 1 day");
+  assertEquals(en.passDeliveryTiming(null), "The role as soon as you buy, for good");
+});
+
 Deno.test("a member offered a trial reads its roles and when they pay, in Japanese and English", async () => {
   const plans = [
     { ...GOLD, trial: OWN_ROLE },
@@ -156,6 +205,14 @@ Deno.test("a member offered a trial reads its roles and when they pay, in Japane
       "1日パス: ご購入時",
     ].join("\n"),
   );
+  assertEquals(
+    rowAfter(jaPage, ja.sellerNotice.deliveryTiming),
+    [
+      "ゴールド: お申し込み後すぐに「体験」ロールを付与（無料お試し期間中）、初回のお支払い後は「ゴールド」ロール",
+      "ゴールド: 初回のお支払い（無料お試し期間の終了時）後すぐにロールを付与",
+      "1日パス: ご購入後すぐにロールを付与（1日間）",
+    ].join("\n"),
+  );
 
   const en = planPageMessages("en");
   const enPage = await page(view(plans), "en");
@@ -171,6 +228,15 @@ Deno.test("a member offered a trial reads its roles and when they pay, in Japane
       "Gold: When the 7-day free trial ends, then on each monthly renewal date",
       "Gold: When the 7-day free trial ends, then on each monthly renewal date",
       "Day pass: At purchase",
+    ].join("\n"),
+  );
+  assertEquals(
+    rowAfter(enPage, en.sellerNotice.deliveryTiming),
+    [
+      "Gold: The “Trial” role as soon as you sign up (during the free trial), then the “Gold” " +
+      "role from your first payment",
+      "Gold: The role as soon as your first payment goes through (when the free trial ends)",
+      "Day pass: The role as soon as you buy, for 1 day",
     ].join("\n"),
   );
 });
@@ -191,12 +257,23 @@ Deno.test("a member not offered the trial reads the paid role and the operator's
         rowAfter(html, text.sellerNotice.paymentTiming),
         NOTICE.paymentTiming[lang],
       );
+      assertEquals(
+        rowAfter(html, text.sellerNotice.deliveryTiming),
+        NOTICE.deliveryTiming[lang],
+      );
     }
   }
-  // A trial that grants the paid role reads as the plan's role.
-  const paid = await page(view([{ ...GOLD, trial: { ...OWN_ROLE, roles: "paid" } }]), "en");
+  // A trial that grants the paid role reads as the plan's role, granted at sign-up; a plan
+  // beside it without a trial grants its role on payment.
+  const en = planPageMessages("en");
+  const paid = await page(
+    view([{ ...GOLD, trial: { ...OWN_ROLE, roles: "paid" } }, { ...GOLD, id: PASS.id }]),
+    "en",
+  );
+  assertEquals(rowAfter(paid, en.grantsLabel), en.grants("Lounge", "Gold"));
   assertEquals(
-    rowAfter(paid, planPageMessages("en").grantsLabel),
-    planPageMessages("en").grants("Lounge", "Gold"),
+    rowAfter(paid, en.sellerNotice.deliveryTiming),
+    "Gold: The role as soon as you sign up, free trial included\n" +
+      "Gold: The role as soon as your payment goes through",
   );
 });

@@ -4,13 +4,16 @@
  */
 import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
-import { type BillingInterval, formatInterval } from "../price.ts";
+import { type BillingInterval, formatInterval, formatPassAccess } from "../price.ts";
 
 /** How often a subscription renews, for the seller notice's payment timing. */
 export interface Renewal {
   interval: BillingInterval;
   intervalCount: number;
 }
+
+/** What a free trial grants: the plan's paid roles, roles of its own, or none until it is paid. */
+export type TrialRoles = "paid" | "own" | "none";
 
 /**
  * Why the page cannot go on. The `checkout` API answers with these codes, and the page shows the
@@ -114,6 +117,17 @@ export interface PlanPageMessages {
   subscriptionChargeTiming(renewal: Renewal, trialDays?: number): string;
   /** The seller notice's payment timing of a pass. */
   passChargeTiming: string;
+  /**
+   * The seller notice's delivery timing of a subscription: when its role is granted, which the
+   * free trial this member is offered (none: at the payment) moves to sign-up or the first payment.
+   */
+  subscriptionDeliveryTiming(
+    trialRoles?: TrialRoles,
+    trialRoleName?: string,
+    roleName?: string,
+  ): string;
+  /** The seller notice's delivery timing of a pass lasting `accessSeconds` (null for life). */
+  passDeliveryTiming(accessSeconds: number | null): string;
   thanksTitle: string;
   /** When the page could not tell how far the payment got (the webhook still finishes it). */
   thanksBody: string;
@@ -192,6 +206,19 @@ const ja: PlanPageMessages = {
       : `お申し込み時（${then}）`;
   },
   passChargeTiming: "ご購入時",
+  subscriptionDeliveryTiming: (trialRoles, trialRole, role) => {
+    if (trialRoles === "own") {
+      return `お申し込み後すぐに${trialRole ? `「${trialRole}」ロール` : "お試し用のロール"}` +
+        `を付与（無料お試し期間中）、初回のお支払い後は${jaRole(role)}`;
+    }
+    if (trialRoles === "paid") return "お申し込み後すぐにロールを付与（無料お試し期間中から）";
+    if (trialRoles === "none") {
+      return "初回のお支払い（無料お試し期間の終了時）後すぐにロールを付与";
+    }
+    return "お支払い後すぐにロールを付与";
+  },
+  passDeliveryTiming: (accessSeconds) =>
+    `ご購入後すぐにロールを付与（${formatPassAccess(accessSeconds, "ja")}）`,
   sellerNotice: {
     heading: "特定商取引法に基づく表記",
     seller: "販売事業者",
@@ -323,6 +350,21 @@ const en: PlanPageMessages = {
       ? `When the ${trialDays}-day free trial ends, then on ${enRenewalDate(renewal)}`
       : `At sign-up, then on ${enRenewalDate(renewal)}`,
   passChargeTiming: "At purchase",
+  subscriptionDeliveryTiming: (trialRoles, trialRole, role) => {
+    if (trialRoles === "own") {
+      return `${trialRole ? `The “${trialRole}” role` : "A trial role"} as soon as you sign up ` +
+        `(during the free trial), then ${enRole(role)} from your first payment`;
+    }
+    if (trialRoles === "paid") return "The role as soon as you sign up, free trial included";
+    if (trialRoles === "none") {
+      return "The role as soon as your first payment goes through (when the free trial ends)";
+    }
+    return "The role as soon as your payment goes through";
+  },
+  passDeliveryTiming: (accessSeconds) =>
+    accessSeconds === null
+      ? "The role as soon as you buy, for good"
+      : `The role as soon as you buy, for ${formatPassAccess(accessSeconds, "en")}`,
   sellerNotice: {
     heading: "Notation based on the Specified Commercial Transactions Act",
     seller: "Seller",
