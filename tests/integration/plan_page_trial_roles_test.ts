@@ -2,8 +2,9 @@
  * The plan page over real HTTP, reading the real checkout function on a real database: a plan
  * whose trial grants a role of its own, or none until the first payment, says what the member
  * holds during the trial and from the first payment, and its seller notice says the first charge
- * comes when the trial ends; a member who already had a trial reads the paid role and the
- * operator's payment timing, as Checkout would start no trial for them.
+ * comes when the trial ends and the role at sign-up or with that charge; a member who already had
+ * a trial reads the paid role and the operator's payment and delivery timings, as Checkout would
+ * start no trial for them.
  */
 import { assertEquals } from "../harness/assert.ts";
 import {
@@ -22,6 +23,19 @@ const TRIAL_ROLE_NAME = { ja: "体験", en: "Trial" };
 const TIMING = {
   ja: "無料お試し期間（7日間）の終了時（以後、毎月の更新日）",
   en: "When the 7-day free trial ends, then on each monthly renewal date",
+};
+/** The seller notice's delivery timing of a trial with a role of its own, and with none. */
+const DELIVERY = {
+  own: {
+    ja: "お申し込み後すぐに「体験」ロールを付与（無料お試し期間中）、初回のお支払い後は" +
+      `「${PLAN_DISPLAY.ja.role_name}」ロール`,
+    en: "The “Trial” role as soon as you sign up (during the free trial), then the " +
+      `“${PLAN_DISPLAY.en.role_name}” role from your first payment`,
+  },
+  none: {
+    ja: "初回のお支払い（無料お試し期間の終了時）後すぐにロールを付与",
+    en: "The role as soon as your first payment goes through (when the free trial ends)",
+  },
 };
 
 /** The text of the `<dd>` after the `<dt>` reading `label`, as a reader sees it. */
@@ -52,6 +66,7 @@ Deno.test("the plan page says what a trial grants and when it charges, until the
         return {
           grants: rowAfter(html, text.grantsLabel),
           timing: rowAfter(html, text.sellerNotice.paymentTiming),
+          delivery: rowAfter(html, text.sellerNotice.deliveryTiming),
         };
       };
 
@@ -61,6 +76,7 @@ Deno.test("the plan page says what a trial grants and when it charges, until the
         assertEquals(await rows(locale), {
           grants: text.grantsTrialRole(TRIAL_ROLE_NAME[locale], PLAN_DISPLAY[locale].role_name),
           timing: name + TIMING[locale],
+          delivery: name + DELIVERY.own[locale],
         });
       }
       assertEquals(
@@ -75,6 +91,7 @@ Deno.test("the plan page says what a trial grants and when it charges, until the
         assertEquals(await rows(locale), {
           grants: text.grantsFromFirstPayment(PLAN_DISPLAY[locale].role_name),
           timing: `${PLAN_DISPLAY[locale].name}: ${TIMING[locale]}`,
+          delivery: `${PLAN_DISPLAY[locale].name}: ${DELIVERY.none[locale]}`,
         });
       }
       assertEquals(
@@ -92,6 +109,7 @@ Deno.test("the plan page says what a trial grants and when it charges, until the
         assertEquals(await rows(locale), {
           grants: text.grants("Rolepass Lounge", PLAN_DISPLAY[locale].role_name),
           timing: SELLER_NOTICE.paymentTiming[locale],
+          delivery: SELLER_NOTICE.deliveryTiming[locale],
         });
       }
     }, { publicSiteUrl: site.url });
