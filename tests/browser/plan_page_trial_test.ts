@@ -5,9 +5,10 @@
  * the double's Checkout page, is told on the thank-you page that the trial (not a payment) began,
  * and holds the trial's role from there; a second member does the same in English. Before they
  * start, the page names the trial's role and the paid role from the first payment, and its seller
- * notice says the first charge comes when the trial ends. Once the first member's trial has ended,
- * the page offers them no second one (it names the paid role and the operator's payment timing)
- * and their Checkout starts none (one trial per member per guild).
+ * notice says the first charge comes when the trial ends and the trial's role at sign-up. Once the
+ * first member's trial has ended, the page offers them no second one (it names the paid role and
+ * the operator's payment and delivery timings) and their Checkout starts none (one trial per
+ * member per guild).
  */
 import type { Page } from "playwright-core";
 import { assert, assertEquals } from "../harness/assert.ts";
@@ -32,18 +33,23 @@ const TRIAL_ROLE_ID = "330000000000000008";
 const OTHER_MEMBER_ID = "220000000000000002";
 const PRICE = { ja: "￥500 / 毎月", en: "¥500 per month" };
 const TRIAL_ROLE_NAME = { ja: "体験", en: "Trial" };
-/** The role row and the seller notice's payment timing while the trial is on offer. */
+/** The role row and the seller notice's payment and delivery timings while a trial is offered. */
 const TRIAL_ROWS = {
   ja: {
     grants:
       `無料お試し中は「体験」ロール、初回のお支払い後は「${PLAN_DISPLAY.ja.role_name}」ロール`,
     timing: `${PLAN_DISPLAY.ja.name}: 無料お試し期間（7日間）の終了時（以後、毎月の更新日）`,
+    delivery:
+      `${PLAN_DISPLAY.ja.name}: お申し込み後すぐに「体験」ロールを付与（無料お試し期間中）、` +
+      `初回のお支払い後は「${PLAN_DISPLAY.ja.role_name}」ロール`,
   },
   en: {
     grants: `The “Trial” role during the free trial, then the “${PLAN_DISPLAY.en.role_name}” ` +
       "role from your first payment",
     timing: `${PLAN_DISPLAY.en.name}: When the 7-day free trial ends, then on each monthly ` +
       "renewal date",
+    delivery: `${PLAN_DISPLAY.en.name}: The “Trial” role as soon as you sign up (during the free ` +
+      `trial), then the “${PLAN_DISPLAY.en.role_name}” role from your first payment`,
   },
 };
 
@@ -53,7 +59,7 @@ async function trialTerms(tab: Page): Promise<string | null> {
   return await row.count() ? await row.textContent() : null;
 }
 
-/** The page's role row and its seller notice's payment timing, as a reader sees them. */
+/** The page's role row and its seller notice's timings, as a reader sees them. */
 async function roleAndTiming(tab: Page, locale: Locale) {
   const text = planPageMessages(locale);
   const after = (dt: string) =>
@@ -61,6 +67,7 @@ async function roleAndTiming(tab: Page, locale: Locale) {
   return {
     grants: await after(text.grantsLabel).textContent(),
     timing: await after(text.sellerNotice.paymentTiming).textContent(),
+    delivery: await after(text.sellerNotice.deliveryTiming).textContent(),
   };
 }
 
@@ -166,6 +173,7 @@ Deno.test("members start a plan's free trial on the plan page in Japanese and En
       assertEquals(await roleAndTiming(tab, "en"), {
         grants: en.grants("Rolepass Lounge", PLAN_DISPLAY.en.role_name),
         timing: SELLER_NOTICE.paymentTiming.en,
+        delivery: SELLER_NOTICE.deliveryTiming.en,
       });
       await tab.screenshot({
         path: new URL("plan_page_trial_used_en.png", ARTIFACTS).pathname,
