@@ -5,12 +5,11 @@
 import { InteractionResponseType, MessageFlags } from "discord-api-types/v10";
 import type { EntitlementExplanation } from "../admin.ts";
 import type { Drift } from "../reconciliation.ts";
-import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
 import { pickText, type PlanDisplay } from "../operator_text.ts";
 import { formatAmount } from "../price.ts";
 import { REASON_TEXT } from "./role_notice.ts";
-import { type EphemeralReply, escapeMarkdown } from "./subscribe.ts";
+import { ephemeralReply, escapeMarkdown } from "./subscribe.ts";
 
 /** The last role job of a member, or of the guild's failures. */
 export interface RoleJobSummary {
@@ -47,17 +46,6 @@ export interface GuildOverview {
   monthlyRevenue: Map<string, number>;
   queue: { pending: number; running: number; failed: number; oldestOpenAt: Date | null };
   recentFailures: RoleJobSummary[];
-}
-
-function reply(content: string, locale: Locale): EphemeralReply {
-  return {
-    type: InteractionResponseType.ChannelMessageWithSource,
-    data: {
-      content: locale === "ja" ? tidyJapaneseSpacing(content) : content,
-      flags: MessageFlags.Ephemeral,
-      allowed_mentions: { parse: [] },
-    },
-  };
 }
 
 function when(date: Date): string {
@@ -135,7 +123,7 @@ function fixLine(job: RoleJobSummary, locale: Locale): string {
 export function memberStatusReply(status: MemberStatus | null, memberId: string, locale: Locale) {
   const ja = locale === "ja";
   if (!status) {
-    return reply(
+    return ephemeralReply(
       ja
         ? `<@${memberId}> の記録はこのサーバーにありません（登録したことがありません）。`
         : `rolepass has no record of <@${memberId}> in this server (they never subscribed).`,
@@ -163,7 +151,7 @@ export function memberStatusReply(status: MemberStatus | null, memberId: string,
   if (status.stripeCustomerUrl) {
     lines.push(`${ja ? "Stripe：" : "Stripe: "}<${status.stripeCustomerUrl}>`);
   }
-  return reply(lines.join("\n"), locale);
+  return ephemeralReply(lines.join("\n"), locale);
 }
 
 /** The reply to `overview`. */
@@ -195,14 +183,17 @@ export function overviewReply(overview: GuildOverview, locale: Locale) {
     lines.push(ja ? "**最近の失敗**" : "**Recent failures**");
     for (const job of overview.recentFailures) lines.push(`• ${jobLine(job, locale)}`);
   }
-  return reply(lines.join("\n"), locale);
+  return ephemeralReply(lines.join("\n"), locale);
 }
 
 /** The reply to `failures`. */
 export function failuresReply(failures: RoleJobSummary[], locale: Locale) {
   const ja = locale === "ja";
   if (failures.length === 0) {
-    return reply(ja ? "失敗したロール変更はありません。" : "No failed role changes.", locale);
+    return ephemeralReply(
+      ja ? "失敗したロール変更はありません。" : "No failed role changes.",
+      locale,
+    );
   }
   const lines = [ja ? "**失敗したロール変更**" : "**Failed role changes**"];
   for (const job of failures) lines.push(`• ${jobLine(job, locale)}`, fixLine(job, locale));
@@ -211,12 +202,12 @@ export function failuresReply(failures: RoleJobSummary[], locale: Locale) {
       ? "原因を直したら `/rolepass retry` で再実行できます。"
       : "Once fixed, run `/rolepass retry` to try them again.",
   );
-  return reply(lines.join("\n"), locale);
+  return ephemeralReply(lines.join("\n"), locale);
 }
 
 /** The reply to `retry`. */
 export function retryReply(requeued: number, locale: Locale) {
-  return reply(
+  return ephemeralReply(
     locale === "ja"
       ? (requeued === 0
         ? "再試行するロール変更はありません。"
@@ -273,21 +264,21 @@ export function compGrantedReply(comp: CompGiven, locale: Locale) {
       ? "無料付与は支払いとは別に記録され、Stripeの状態が変わってもロールは残ります。"
       : "A comp is recorded apart from payments: the role stays whatever Stripe says.",
   );
-  return reply(lines.join("\n"), locale);
+  return ephemeralReply(lines.join("\n"), locale);
 }
 
 /** The reply to `revoke`: `roleId` is the comp's role, null when the member had no comp. */
 export function compRevokedReply(memberId: string, roleId: string | null, locale: Locale) {
   const ja = locale === "ja";
   if (!roleId) {
-    return reply(
+    return ephemeralReply(
       ja
         ? `<@${memberId}> への無料付与はありません。支払い中のロールは \`/rolepass revoke\` では外せません。`
         : `<@${memberId}> has no comp. \`/rolepass revoke\` never takes a paid role.`,
       locale,
     );
   }
-  return reply(
+  return ephemeralReply(
     ja
       ? `<@${memberId}> への無料付与（<@&${roleId}>）を取り消しました。支払い中でなければ、まもなくロールが外れます。`
       : `Ended <@${memberId}>'s comp of <@&${roleId}>. Unless they pay for it, the role goes in a moment.`,
@@ -316,7 +307,7 @@ const COMP_REFUSAL_TEXT: Record<CompRefusal, { en: string; ja: string }> = {
 
 /** The reply when `grant` gives nothing. */
 export function compRefusalReply(refusal: CompRefusal, locale: Locale) {
-  return reply(pickText(COMP_REFUSAL_TEXT[refusal], locale), locale);
+  return ephemeralReply(pickText(COMP_REFUSAL_TEXT[refusal], locale), locale);
 }
 
 /** What `drift` found, in the core's terms. */
@@ -363,7 +354,7 @@ export function driftReply(report: DriftReport, locale: Locale) {
     const more = report.findings.length - LISTED_DRIFT;
     lines.push(ja ? `ほか${more}件` : `and ${more} more`);
   }
-  return reply(lines.join("\n"), locale);
+  return ephemeralReply(lines.join("\n"), locale);
 }
 
 /** The first answer to work that runs past Discord's 3 seconds: "thinking…", seen by the operator. */
@@ -417,5 +408,5 @@ const REFUSAL_TEXT: Record<AdminRefusal, { en: string; ja: string }> = {
 
 /** The reply when `/rolepass` is refused or cannot run. */
 export function adminRefusalReply(refusal: AdminRefusal, locale: Locale) {
-  return reply(pickText(REFUSAL_TEXT[refusal], locale), locale);
+  return ephemeralReply(pickText(REFUSAL_TEXT[refusal], locale), locale);
 }

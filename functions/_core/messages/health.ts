@@ -2,11 +2,9 @@
  * The health checks' findings in the operator's language: one line per problem with what fixes
  * it, for `/rolepass health` and for the log channel's health_problem / health_fixed lines.
  */
-import { InteractionResponseType, MessageFlags } from "discord-api-types/v10";
 import type { HealthCheckId, HealthProblem, HealthReport } from "../health.ts";
-import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
-import { type EphemeralReply, escapeMarkdown } from "./subscribe.ts";
+import { type EphemeralReply, ephemeralReply, escapeMarkdown } from "./subscribe.ts";
 
 const ROLES = { en: "Server Settings → Roles", ja: "サーバー設定 → ロール" };
 const WEBHOOKS = {
@@ -139,12 +137,5 @@ export function healthReply(
     );
   }
   const content = lines.join("\n");
-  return {
-    type: InteractionResponseType.ChannelMessageWithSource,
-    data: {
-      content: ja ? tidyJapaneseSpacing(content) : content,
-      flags: MessageFlags.Ephemeral,
-      allowed_mentions: { parse: [] },
-    },
-  };
+  return ephemeralReply(content, locale);
 }

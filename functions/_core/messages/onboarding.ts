@@ -2,11 +2,9 @@
  * What `/rolepass onboarding` answers, in the operator's language: the private Stripe Express
  * onboarding link of their server, or why there is none. Ephemeral, and it mentions nobody.
  */
-import { InteractionResponseType, MessageFlags } from "discord-api-types/v10";
 import type { SellerStanding } from "../connect.ts";
-import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
-import type { EphemeralReply } from "./subscribe.ts";
+import { type EphemeralReply, ephemeralReply } from "./subscribe.ts";
 
 /** What an onboarding request came to. */
 export type OnboardingResult =
@@ -76,12 +74,5 @@ export function onboardingReply(result: OnboardingResult, locale: Locale): Ephem
             `\`deno task connect -- onboard --guild ${result.guildId}\`: it prints the link.`;
     }
   })();
-  return {
-    type: InteractionResponseType.ChannelMessageWithSource,
-    data: {
-      content: ja ? tidyJapaneseSpacing(content) : content,
-      flags: MessageFlags.Ephemeral,
-      allowed_mentions: { parse: [] },
-    },
-  };
+  return ephemeralReply(content, locale);
 }

@@ -2,11 +2,9 @@
  * What `/rolepass resync` answers, in the operator's language: what re-reading Stripe changed,
  * or why nothing could be re-read. Ephemeral, and it mentions nobody.
  */
-import { InteractionResponseType, MessageFlags } from "discord-api-types/v10";
 import type { ResyncChange } from "../admin.ts";
-import { tidyJapaneseSpacing } from "../japanese_spacing.ts";
 import type { Locale } from "../locale.ts";
-import type { EphemeralReply } from "./subscribe.ts";
+import { type EphemeralReply, ephemeralReply } from "./subscribe.ts";
 
 /** What a resync came to, as role-sync records it and the answer words it. */
 export type ResyncResult =
@@ -31,17 +29,6 @@ export type ResyncResult =
 /** Why a resync was not even started; nothing was recorded. */
 export type ResyncRefusal = "unknown_member" | "no_customer";
 
-function reply(content: string, locale: Locale): EphemeralReply {
-  return {
-    type: InteractionResponseType.ChannelMessageWithSource,
-    data: {
-      content: locale === "ja" ? tidyJapaneseSpacing(content) : content,
-      flags: MessageFlags.Ephemeral,
-      allowed_mentions: { parse: [] },
-    },
-  };
-}
-
 function role(roleId: string | null, locale: Locale): string {
   return roleId ? `<@&${roleId}>` : locale === "ja" ? "なし" : "none";
 }
@@ -58,14 +45,14 @@ export function resyncRefusalReply(
 ): EphemeralReply {
   const ja = locale === "ja";
   if (refusal === "unknown_member") {
-    return reply(
+    return ephemeralReply(
       ja
         ? `<@${memberId}> の記録はこのサーバーにありません（登録したことがありません）。読み直すものはありません。`
         : `rolepass has no record of <@${memberId}> in this server (they never subscribed), so there is nothing to re-read.`,
       locale,
     );
   }
-  return reply(
+  return ephemeralReply(
     ja
       ? `<@${memberId}> はまだStripeの決済に進んでいないため、読み直すものはありません。`
       : `<@${memberId}> never reached Stripe Checkout, so there is nothing to re-read.`,
@@ -79,21 +66,21 @@ export function resyncReply(result: ResyncResult, locale: Locale): EphemeralRepl
   const who = `<@${result.memberId}>`;
   switch (result.kind) {
     case "stripe_unavailable":
-      return reply(
+      return ephemeralReply(
         ja
           ? `Stripeから応答がなかったため（${result.detail}）、${who} の記録は何も変更していません。数分後にもう一度 \`/rolepass resync\` を実行してください。`
           : `Stripe did not answer (${result.detail}), so nothing of ${who} was changed. Run \`/rolepass resync\` again in a few minutes.`,
         locale,
       );
     case "stripe_not_configured":
-      return reply(
+      return ephemeralReply(
         ja
           ? "role-syncにSTRIPE_SECRET_KEYがないため、Stripeを読み直せません。何も変更していません。"
           : "role-sync has no STRIPE_SECRET_KEY, so it cannot re-read Stripe. Nothing was changed.",
         locale,
       );
     case "no_subscription":
-      return reply(
+      return ephemeralReply(
         ja
           ? `Stripeには ${who} のこのサーバーのプランのサブスクリプションがありません。何も変更していません。`
           : `Stripe has no subscription of ${who} to a plan of this server. Nothing was changed.`,
@@ -139,7 +126,7 @@ export function resyncReply(result: ResyncResult, locale: Locale): EphemeralRepl
             } being given back.`,
         );
       }
-      return reply(lines.join("\n"), locale);
+      return ephemeralReply(lines.join("\n"), locale);
     }
   }
 }

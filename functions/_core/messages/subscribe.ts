@@ -76,6 +76,18 @@ export type SubscribeOutcome =
 /** An ephemeral message reply. */
 export type EphemeralReply = APIInteractionResponseChannelMessageWithSource;
 
+/** A private answer to the one who ran the command, mentioning nobody. */
+export function ephemeralReply(content: string, locale: Locale): EphemeralReply {
+  return {
+    type: InteractionResponseType.ChannelMessageWithSource,
+    data: {
+      content: locale === "ja" ? tidyJapaneseSpacing(content) : content,
+      flags: MessageFlags.Ephemeral,
+      allowed_mentions: { parse: [] },
+    },
+  };
+}
+
 /** How many plans the reply lists; the plan page shows them all. */
 const LISTED_PLANS = 10;
 
