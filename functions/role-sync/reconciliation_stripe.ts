@@ -7,8 +7,9 @@
  *   `rolepass.stripe_event_catchups`, and hands each event rolepass has not processed to the
  *   webhook's own {@linkcode processEvent}: the same re-read of Stripe under the same per-customer
  *   lock, recorded under the same event id, so a catch-up and a late webhook can never fight and a
- *   replayed catch-up changes nothing.
- *   In platform mode the pass then sweeps the lost disputes no closing event recovered
+ *   replayed catch-up changes nothing. In platform mode an event whose money went elsewhere than
+ *   the member's guild's account is refused first, as the platform endpoint refuses it
+ *   (connect_destination.ts), and the pass then sweeps the lost disputes no closing event recovered
  *   (dispute_sweep.ts).
  * - {@linkcode resyncGuildSubscriptions} (`deno task stripe:resync`): every membership of a guild
  *   re-read from Stripe through {@linkcode syncSubscription}, for what is older than 30 days.
@@ -17,6 +18,7 @@ import { HANDLED_EVENT_TYPES } from "../_core/stripe_shapes.ts";
 import { doneEventIds } from "../_shared/stripe_event_ledger.ts";
 import { type SyncDeps, type SyncOutcome, syncSubscription } from "../_shared/subscription_sync.ts";
 import { type DisputeSweep, sweepLostDisputes } from "./dispute_sweep.ts";
+import { refuseForeignMoney } from "../stripe-webhook/connect_destination.ts";
 import { type EventDeps, processEvent } from "../stripe-webhook/event_processing.ts";
 
 /** Stripe keeps events for 30 days (https://docs.stripe.com/api/events/list). */
@@ -119,7 +121,11 @@ export async function catchUpStripeEvents(
       for (const event of events) {
         if (done.has(event.id)) continue;
         const log = deps.logger.child({ eventId: event.id, eventType: event.type });
-        const outcome = await processEvent(deps, event, log);
+        // Platform mode: the platform endpoint's rule, so money paid to another account than the
+        // member's guild's changes nothing when its event comes back this way either.
+        const outcome = (deps.stripeMode === "platform" &&
+          await refuseForeignMoney({ ...deps, connectWebhookSecrets: [] }, event, log)) ||
+          await processEvent(deps, event, log);
         result.replayed++;
         if (outcome.status === "applied" && outcome.changed) result.changed++;
         log.info("Stripe event caught up", { ...outcome });
