@@ -73,9 +73,11 @@ export function checkPlanRoles(
 ): void {
   const issue = (path: (string | number)[], message: string) =>
     ctx.addIssue({ code: "custom", path: ["plans", ...path], message });
-  const paidBy = new Map<string, number>();
+  // Every plan that sells each role: a trial role another plan sells is refused whichever of the
+  // two comes first in the file.
+  const paidBy = new Map<string, number[]>();
   guild.plans.forEach((plan, p) => {
-    for (const roleId of paidRolesOf(plan)) if (!paidBy.has(roleId)) paidBy.set(roleId, p);
+    for (const roleId of paidRolesOf(plan)) paidBy.set(roleId, [...paidBy.get(roleId) ?? [], p]);
   });
   guild.plans.forEach((plan, p) => {
     if (plan.discord_role_id && plan.discord_role_ids) {
@@ -117,8 +119,8 @@ export function checkPlanRoles(
         (index, message) => issue([p, "trial", "roles", index], message),
       );
       roles.forEach((roleId, index) => {
-        const owner = paidBy.get(roleId);
-        if (owner !== undefined && owner !== p) {
+        const owner = paidBy.get(roleId)?.find((q) => q !== p);
+        if (owner !== undefined) {
           issue(
             [p, "trial", "roles", index],
             `role ${roleId} is the paid role of plans[${owner}]: a trial would give what that ` +
@@ -162,4 +164,68 @@ export function planRolesOf(plan: PlanRoleFields): PlanRoles {
       }
       : null,
   };
+}
+
+/** A problem of the plans file with the path of its field, as zod paths are. */
+export interface PathProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Refuses a Discord role named under two servers (a role belongs to one server, so one of them is
+ * a copying mistake whose role jobs would fail) and another server's id given as a role (that
+ * server's @everyone). Reads the file as written, since only it says which role field a plan used;
+ * anything malformed is left to the schema.
+ */
+export function crossGuildRoleProblems(file: unknown): PathProblem[] {
+  const guilds = fieldOf(file, "guilds");
+  if (!Array.isArray(guilds)) return [];
+  const guildIds = guilds.map((guild) => fieldOf(guild, "id"));
+  const firstGuildOf = new Map<string, number>();
+  const problems: PathProblem[] = [];
+  guilds.forEach((guild, g) => {
+    const plans = fieldOf(guild, "plans");
+    if (!Array.isArray(plans)) return;
+    const check = (roleId: unknown, path: (string | number)[]) => {
+      if (typeof roleId !== "string") return;
+      const where = ["guilds", g, "plans", ...path];
+      const everyoneOf = guildIds.findIndex((id, h) => id === roleId && h !== g);
+      if (everyoneOf !== -1) {
+        problems.push({
+          path: where,
+          message: `this is the @everyone role of guild ${roleId} (guilds[${everyoneOf}]), ` +
+            "not a role of this server",
+        });
+        return;
+      }
+      const owner = firstGuildOf.get(roleId);
+      if (owner === undefined) firstGuildOf.set(roleId, g);
+      else if (owner !== g && guildIds[owner] !== guildIds[g]) {
+        problems.push({
+          path: where,
+          message: `role ${roleId} is a role of guild ${guildIds[owner]} (guilds[${owner}]): ` +
+            "a Discord role belongs to one server; use this server's role",
+        });
+      }
+    };
+    plans.forEach((plan, p) => {
+      check(fieldOf(plan, "discord_role_id"), [p, "discord_role_id"]);
+      const several = fieldOf(plan, "discord_role_ids");
+      if (Array.isArray(several)) {
+        several.forEach((roleId, i) => check(roleId, [p, "discord_role_ids", i]));
+      }
+      const trialRoles = fieldOf(fieldOf(plan, "trial"), "roles");
+      if (Array.isArray(trialRoles)) {
+        trialRoles.forEach((roleId, i) => check(roleId, [p, "trial", "roles", i]));
+      }
+    });
+  });
+  return problems;
+}
+
+function fieldOf(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }

@@ -11,7 +11,12 @@ import { type BillingInterval } from "./price.ts";
 import { planTextSchema, sellerNoticeSchema } from "./operator_text.ts";
 import { policyOfSwitch, reversalPolicy } from "./refund_dispute_policy.ts";
 import { OPERATOR_LOG_KINDS } from "./notices.ts";
-import { checkPlanRoles, planRoleFields, planRolesOf } from "./plan_roles_file.ts";
+import {
+  checkPlanRoles,
+  crossGuildRoleProblems,
+  planRoleFields,
+  planRolesOf,
+} from "./plan_roles_file.ts";
 import { MAX_PASS_SECONDS, type PassAccess } from "./one_time_pass.ts";
 
 /** Longest grace period a past_due subscription may keep the role: Stripe's own retries end
@@ -84,6 +89,14 @@ export const guildTaxSchema = z.strictObject({
       path: ["billing_address_collection"],
       message: 'Stripe Tax needs the member\'s address: set "auto" (what tax needs) or ' +
         '"required" (a full billing address)',
+    });
+  }
+  if (!tax.automatic && tax.billing_address_collection) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["billing_address_collection"],
+      message: "Checkout asks for the address only for Stripe Tax, which is off: remove " +
+        'billing_address_collection, or set "automatic": true',
     });
   }
 });
@@ -231,14 +244,10 @@ export function parsePlansFile(text: string): PlansFileResult {
     return { ok: false, problems: [`the file is not valid JSON: ${reason}`] };
   }
   const result = plansFileSchema.safeParse(json);
-  if (result.success) return { ok: true, file: result.data };
-  return {
-    ok: false,
-    problems: result.error.issues.map((issue) => {
-      const where = formatPath(issue.path) || "(the file)";
-      return `${where}: ${issue.message}`;
-    }),
-  };
+  const problems = [...result.success ? [] : result.error.issues, ...crossGuildRoleProblems(json)]
+    .map((issue) => `${formatPath(issue.path) || "(the file)"}: ${issue.message}`);
+  if (result.success && !problems.length) return { ok: true, file: result.data };
+  return { ok: false, problems };
 }
 
 /** The fields of a Stripe price that decide whether a plan can sell it (a subset of Stripe.Price). */

@@ -49,7 +49,16 @@ Deno.test("each guild on one Stripe account gets its own portal configuration wi
               sort_order: 9,
             }],
           },
-          { ...template, id: "1187654321098765433", name: "Other", plans: plansOf([red, blue]) },
+          {
+            ...template,
+            id: "1187654321098765433",
+            name: "Other",
+            // A Discord role belongs to one server: the other server sells a role of its own.
+            plans: plansOf([red, blue]).map((p) => ({
+              ...p,
+              discord_role_id: "1187654321098765601",
+            })),
+          },
         ],
       });
       const stripe = connectStripe(KEY, double.url);

@@ -208,6 +208,8 @@ Deno.test("a price already sold in another guild is refused and the whole apply 
     otherGuild.id = "1287654321098765432";
     otherGuild.name = "Another server";
     otherGuild.plans[0].stripe_price_id = monthly;
+    // A Discord role belongs to one server: the other server sells a role of its own.
+    otherGuild.plans[0].discord_role_id = "1287654321098765501";
     second.guilds.push(otherGuild);
     const { code, out } = await apply(second);
     assertEquals(code, 1);
