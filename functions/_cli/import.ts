@@ -7,8 +7,11 @@
  * the subscription (as Checkout writes it), and the membership is synced through the webhook's
  * own path, which owns it from then on.
  *
- * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL and DATABASE_URL (or SUPABASE_DB_URL) from the
- * environment or the project's `.env`.
+ * In platform mode a subscriber is imported only when their money goes to the guild's own
+ * connected account (docs/DECISIONS.md).
+ *
+ * Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, ROLEPASS_STRIPE_MODE and DATABASE_URL (or
+ * SUPABASE_DB_URL) from the environment or the project's `.env`.
  */
 import {
   decideImportRow,
@@ -18,11 +21,14 @@ import {
   parseImportFile,
   type RefusedRow,
 } from "../_core/subscriber_import.ts";
+import { foreignMoneyReason, type StripeMode } from "../_core/connect.ts";
 import { discordIdSchema } from "../_core/discord_id.ts";
 import { ROLEPASS_METADATA } from "../_core/stripe_shapes.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { parseEnv, requireDatabaseUrl } from "../_shared/env.ts";
+import { guildStripeAccount } from "../_shared/guild_stripe_accounts.ts";
 import { createLogger } from "../_shared/log.ts";
+import { stripeModeFrom } from "../_shared/platform_env.ts";
 import {
   connectStripe,
   type CustomerFacts,
@@ -43,13 +49,14 @@ Brings existing Stripe subscribers into rolepass. The file starts with the line
   ${IMPORT_HEADER}
 then one member per line: a Discord user id and their Stripe customer (cus_...) or
 subscription (sub_...). Every row is checked against Stripe (it exists, is not over, sells a plan
-of this guild, is not another member's or another guild's); refused rows are listed with the
+of this guild, is not another member's or another guild's; in platform mode, pays this guild's own
+account); refused rows are listed with the
 reason and then nothing is written. Otherwise each member is tied to the customer, rolepass's
 metadata is written on Stripe, and the role follows the subscription from then on.
   --dry-run   check every row and write nothing
 
-Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, DATABASE_URL (or SUPABASE_DB_URL) from the
-environment or .env.`,
+Reads STRIPE_SECRET_KEY, STRIPE_API_BASE_URL, ROLEPASS_STRIPE_MODE, DATABASE_URL (or
+SUPABASE_DB_URL) from the environment or .env.`,
   flags: {
     guild: { type: "string" },
     file: { type: "string" },
@@ -62,6 +69,8 @@ export interface ImportDeps {
   sql: Sql;
   stripe: StripeGateway;
   now: () => Date;
+  /** Platform mode imports only subscriptions paying the guild's own account (else standalone). */
+  stripeMode?: StripeMode;
 }
 
 /** A row that passed, with what it resolved to. */
@@ -97,9 +106,12 @@ export async function importSubscribers(
   const otherGuildByPrice = new Map(
     plans.filter((p) => p.guild_id !== guildId).map((p) => [p.stripe_price_id, p.guild_id]),
   );
+  const paidTo = (deps.stripeMode ?? "standalone") === "platform"
+    ? { accountId: (await guildStripeAccount(deps.sql, guildId))?.accountId ?? null }
+    : null;
   const accepted: AcceptedRow[] = [];
   for (const row of parsed.rows) {
-    const facts = await readFacts(deps, guildId, row, guildPriceIds, otherGuildByPrice);
+    const facts = await readFacts(deps, guildId, row, guildPriceIds, otherGuildByPrice, paidTo);
     const decision = decideImportRow(guildId, row, facts);
     if (!decision.ok) {
       refused.push({ line: row.line, reason: decision.reason });
@@ -129,6 +141,7 @@ async function readFacts(
   row: ImportRow,
   guildPriceIds: ReadonlySet<string>,
   otherGuildByPrice: ReadonlyMap<string, string>,
+  paidTo: { accountId: string | null } | null,
 ): Promise<ImportFacts> {
   let customer: CustomerFacts | null;
   try {
@@ -157,6 +170,11 @@ async function readFacts(
       status: subscription.status,
       priceIds: subscription.priceIds,
       metadata: subscription.metadata,
+      foreignMoney: paidTo && foreignMoneyReason(guildId, paidTo.accountId, {
+        customerId: null,
+        destination: subscription.destination,
+        onBehalfOf: subscription.onBehalfOf,
+      }),
     })),
     guildPriceIds,
     otherGuildByPrice,
@@ -237,6 +255,7 @@ export async function runImport(
         sql,
         stripe: connectStripe(config.STRIPE_SECRET_KEY, config.STRIPE_API_BASE_URL),
         now: () => new Date(),
+        stripeMode: stripeModeFrom(env),
       },
       guild.data,
       text,

@@ -77,6 +77,11 @@ export interface ImportSubscription {
   status: string;
   priceIds: readonly string[];
   metadata: Readonly<Record<string, string>>;
+  /**
+   * Platform mode: why its money is not the guild's (it pays another account, or the platform
+   * alone: `foreignMoneyReason` in connect.ts); null when it pays the guild, and in standalone.
+   */
+  foreignMoney: string | null;
 }
 
 /** What Stripe and the database say about one row. */
@@ -104,8 +109,9 @@ export type ImportDecision =
 
 /**
  * Whether `row` can be imported into `guildId`: the subscription exists, is not over, sells a plan
- * of this guild, and neither Stripe's metadata nor the database ties it to another guild or
- * another member. Importing the same row twice is allowed (the second run finishes the first).
+ * of this guild (in platform mode, paying the guild's own account), and neither Stripe's metadata
+ * nor the database ties it to another guild or another member. Importing the same row twice is
+ * allowed (the second run finishes the first).
  */
 export function decideImportRow(
   guildId: string,
@@ -129,7 +135,13 @@ export function decideImportRow(
     }
     return { ok: false, reason: `${row.stripeId} has no subscription to a plan of this guild` };
   }
-  for (const metadata of [facts.customerMetadata, ...sellsPlan.map((s) => s.metadata)]) {
+  // Platform mode: a subscriber is the guild's only if their money goes to the guild's account;
+  // one paying another community stays that community's, untagged.
+  const paysGuild = sellsPlan.filter((s) => s.foreignMoney === null);
+  if (paysGuild.length === 0) {
+    return { ok: false, reason: `${row.stripeId}: ${sellsPlan[0]?.foreignMoney}` };
+  }
+  for (const metadata of [facts.customerMetadata, ...paysGuild.map((s) => s.metadata)]) {
     const taggedGuild = metadata[ROLEPASS_METADATA.guildId];
     if (taggedGuild && taggedGuild !== guildId) {
       return { ok: false, reason: `${row.stripeId} belongs to guild ${taggedGuild} in Stripe` };
@@ -153,5 +165,5 @@ export function decideImportRow(
       reason: `member ${row.discordUserId} already pays through ${facts.memberCustomerId}`,
     };
   }
-  return { ok: true, customerId: facts.customerId, subscriptionIds: sellsPlan.map((s) => s.id) };
+  return { ok: true, customerId: facts.customerId, subscriptionIds: paysGuild.map((s) => s.id) };
 }

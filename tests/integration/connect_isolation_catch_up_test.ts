@@ -44,7 +44,7 @@ async function ledgerCounts(world: MemberWorld) {
   return Object.fromEntries(rows.map((row) => [row.kind, row.n]));
 }
 
-Deno.test("the catch-up replays another account's renewal, refund and dispute as ignored", async () => {
+Deno.test("the catch-up ignores another account's renewal, refund and dispute", async () => {
   await withMemberWorld(async (world) => {
     const subscription = await world.subscribe(world.a, MEMBER);
     for (
