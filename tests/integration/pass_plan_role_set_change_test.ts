@@ -40,7 +40,7 @@ async function rolesOf(world: WebhookWorld, membershipId: string): Promise<strin
   return [...row.roles].sort();
 }
 
-Deno.test("a pass plan's new role set reaches its holders, keeping a subscription's role", async () => {
+Deno.test("a pass plan's new role set reaches its holders beside a subscription", async () => {
   const world = await startWebhookWorld();
   try {
     const pass = await addPassPlan(world, [PASS_ROLE_ID, LOUNGE_ROLE_ID]);
