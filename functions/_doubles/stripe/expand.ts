@@ -80,11 +80,14 @@ function expandAt(state: StripeState, value: unknown, segments: string[], path: 
 }
 
 /**
- * Returns a copy of `object` with every path of `paths` expanded.
+ * Returns a copy of `object` with every path of `paths` expanded, or `object` itself when `paths`
+ * is empty (the answer is serialized at once, so nothing needs the copy, which cost most of the
+ * double's CPU on a plain read).
  *
  * @throws StripeApiError 400 for a path that names no expandable property.
  */
 export function expand<T>(state: StripeState, object: T, paths: string[]): T {
+  if (paths.length === 0) return object;
   let result: unknown = structuredClone(object);
   for (const path of paths) {
     const segments = path.split(".");
