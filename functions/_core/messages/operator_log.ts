@@ -71,6 +71,52 @@ const NOTICE_SUBJECTS: Record<Locale, Record<string, string>> = {
   },
 };
 
+/**
+ * Stripe's codes a money line names as its reason (a dispute's status, a refund's or an ended
+ * subscription's reason), in words; `null` for a code the line already says (a refund is a
+ * refund). A code not listed is shown as Stripe spells it.
+ */
+const MONEY_REASONS: Record<Locale, Record<string, string | null>> = {
+  ja: {
+    refund: null,
+    requested_by_customer: "お客様のご依頼",
+    duplicate: "二重請求",
+    fraudulent: "不正利用",
+    warning_needs_response: "カード会社からの照会、回答が必要です",
+    warning_under_review: "照会を審査中",
+    warning_closed: "照会は終了",
+    needs_response: "回答が必要です",
+    under_review: "審査中",
+    won: "勝訴",
+    lost: "敗訴",
+    prevented: "防止済み",
+    canceled: "解約",
+  },
+  en: {
+    refund: null,
+    requested_by_customer: "requested by the customer",
+    duplicate: "duplicate",
+    fraudulent: "fraudulent",
+    warning_needs_response: "an inquiry awaiting your response",
+    warning_under_review: "inquiry under review",
+    warning_closed: "inquiry closed",
+    needs_response: "awaiting your response",
+    under_review: "under review",
+    won: "won",
+    lost: "lost",
+    prevented: "prevented",
+    canceled: "canceled",
+  },
+};
+
+/** A money line's reason in `locale`'s words, as a parenthesis; "" when there is none to add. */
+function moneyReason(code: string | undefined, locale: Locale): string {
+  if (!code) return "";
+  const words = Object.hasOwn(MONEY_REASONS[locale], code) ? MONEY_REASONS[locale][code] : code;
+  if (!words) return "";
+  return locale === "ja" ? `（${words}）` : ` (${words})`;
+}
+
 /** The text of one operator log line. */
 export function operatorLogText(
   kind: OperatorLogLineKind,
@@ -92,10 +138,12 @@ export function operatorLogText(
       payment_failed: `⚠️ ${who} の「${plan}」の支払いに失敗しました（${amount}）。` +
         (date ? `猶予期間は ${date} までです。` : ""),
       cancellation_scheduled: `📅 ${who} が「${plan}」の解約を予約しました。${date} に終了します。`,
-      subscription_ended: `👋 ${who} の「${plan}」が終了しました（${reason}）。`,
-      refund: `↩️ ${who} に ${amount} を返金しました（${reason}）。`,
-      dispute_opened: `🚨 ${who} の支払い ${amount} に異議申し立てがありました（${reason}）。`,
-      dispute_closed: `⚖️ ${who} の異議申し立てが終了しました（${reason}）。`,
+      subscription_ended: `👋 ${who} の「${plan}」が終了しました${moneyReason(reason, locale)}。`,
+      refund: `↩️ ${who} に ${amount} を返金しました${moneyReason(reason, locale)}。`,
+      dispute_opened: `🚨 ${who} の支払い ${amount} に異議申し立てがありました${
+        moneyReason(reason, locale)
+      }。`,
+      dispute_closed: `⚖️ ${who} の異議申し立てが終了しました${moneyReason(reason, locale)}。`,
       dispute_recovered:
         `💸 ${who} の異議申し立てで支払いが取り消されたため、このサーバーの売上から ${amount} をプラットフォームに差し戻しました。`,
       webhook_failing: `⚠️ Stripe のイベントの処理が続けて失敗しています（${reason}）。`,
@@ -114,10 +162,10 @@ export function operatorLogText(
     payment_failed: `⚠️ ${who}'s payment of ${amount} for ${plan} failed.` +
       (date ? ` Their grace period runs until ${date}.` : ""),
     cancellation_scheduled: `📅 ${who} scheduled ${plan} to cancel; it ends on ${date}.`,
-    subscription_ended: `👋 ${who}'s ${plan} ended (${reason}).`,
-    refund: `↩️ ${who} was refunded ${amount} (${reason}).`,
-    dispute_opened: `🚨 ${who} disputed a payment of ${amount} (${reason}).`,
-    dispute_closed: `⚖️ ${who}'s dispute closed (${reason}).`,
+    subscription_ended: `👋 ${who}'s ${plan} ended${moneyReason(reason, locale)}.`,
+    refund: `↩️ ${who} was refunded ${amount}${moneyReason(reason, locale)}.`,
+    dispute_opened: `🚨 ${who} disputed a payment of ${amount}${moneyReason(reason, locale)}.`,
+    dispute_closed: `⚖️ ${who}'s dispute closed${moneyReason(reason, locale)}.`,
     dispute_recovered:
       `💸 ${who}'s payment was taken back by a dispute, so ${amount} of this server's sales went back to the platform.`,
     webhook_failing: `⚠️ A Stripe event keeps failing (${reason}).`,
