@@ -29,7 +29,8 @@ export type AdminSubcommandName =
   | "drift"
   | "resync"
   | "health"
-  | "onboarding";
+  | "onboarding"
+  | "dashboard";
 
 /** An option of a subcommand: the member, the plan's role, the comp's last day. */
 export type AdminOptionName = "member" | "plan" | "until";
@@ -126,6 +127,16 @@ export const ADMIN_SUBCOMMANDS: readonly AdminSubcommand[] = [
     },
     options: [],
   },
+  {
+    name: "dashboard",
+    ja: "売上の管理画面",
+    description: {
+      en: "Get a private link to this server's Stripe dashboard: payouts, statements, exports",
+      ja:
+        "このサーバーのStripeの管理画面（入金・明細・書き出し）へのリンクを、あなただけに送ります",
+    },
+    options: [],
+  },
 ];
 
 /** Manage Server or Administrator: what `/rolepass` asks of the member on every request. */
@@ -145,7 +156,9 @@ export function mayAdminister(permissions: string | null | undefined): boolean {
 export type AdminRequest =
   | { subcommand: "status" | "revoke" | "resync"; memberId: string }
   | { subcommand: "grant"; memberId: string; roleId: string; lastDay: string | null }
-  | { subcommand: "overview" | "failures" | "retry" | "drift" | "health" | "onboarding" };
+  | {
+    subcommand: "overview" | "failures" | "retry" | "drift" | "health" | "onboarding" | "dashboard";
+  };
 
 /** One option as Discord nests them under a subcommand. */
 export interface CommandOption {

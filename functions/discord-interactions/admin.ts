@@ -27,6 +27,7 @@ import {
   overviewReply,
   retryReply,
 } from "../_core/messages/admin.ts";
+import { dashboardReply } from "../_core/messages/dashboard.ts";
 import { onboardingReply } from "../_core/messages/onboarding.ts";
 import { resyncRefusalReply, resyncReply, type ResyncResult } from "../_core/messages/resync.ts";
 import type { EphemeralReply } from "../_core/messages/subscribe.ts";
@@ -123,7 +124,10 @@ export async function answerAdmin(
     const work = { subcommand: "resync", memberId: request.memberId } as const;
     return await handOver(deps, interaction, access.caller, work, locale, log);
   }
-  if (request.subcommand === "health" || request.subcommand === "onboarding") {
+  if (
+    request.subcommand === "health" || request.subcommand === "onboarding" ||
+    request.subcommand === "dashboard"
+  ) {
     const work = { subcommand: request.subcommand } as const;
     return await handOver(deps, interaction, access.caller, work, locale, log);
   }
@@ -142,8 +146,9 @@ export async function answerAdmin(
 }
 
 /**
- * Records `resync`, `health` or `onboarding` for role-sync, which does it (Stripe, several Discord
- * calls) and edits the deferred answer; a request with nothing to do is answered at once.
+ * Records `resync`, `health`, `onboarding` or `dashboard` for role-sync, which does it (Stripe,
+ * several Discord calls) and edits the deferred answer; a request with nothing to do is answered
+ * at once.
  */
 async function handOver(
   deps: AdminCommandDeps,
@@ -151,7 +156,7 @@ async function handOver(
   caller: AdminCaller,
   request:
     | { subcommand: "resync"; memberId: string }
-    | { subcommand: "health" | "onboarding" },
+    | { subcommand: "health" | "onboarding" | "dashboard" },
   locale: Locale,
   log: Logger,
 ): Promise<EphemeralReply | DeferredReply> {
@@ -315,6 +320,9 @@ export async function runAdminRequest(
       case "onboarding":
         // The command line has `deno task connect -- onboard`, which prints the link itself.
         return answered(onboardingReply({ kind: "use_task", guildId }, locale));
+      case "dashboard":
+        // The command line has `deno task connect -- dashboard`, which prints the link itself.
+        return answered(dashboardReply({ kind: "use_task", guildId }, locale));
       case "revoke": {
         const roleId = await deps.adminStore.revokeComp(guildId, request.memberId);
         log.info("admin ended a comp", { guildId, operatorId, memberId: request.memberId, roleId });

@@ -78,10 +78,10 @@ export interface AdminStore {
   requestAdminWork(work: AdminWork): Promise<AdminWorkRequest>;
 }
 
-/** `/rolepass resync`, `health` or `onboarding`, handed to role-sync. */
+/** `/rolepass resync`, `health`, `onboarding` or `dashboard`, handed to role-sync. */
 export interface AdminWork {
   guildId: string;
-  kind: "resync" | "health" | "onboarding";
+  kind: "resync" | "health" | "onboarding" | "dashboard";
   operatorId: string;
   /** resync's member, and the roles Discord said they hold (null when it did not say). */
   memberId: string | null;

@@ -3,7 +3,8 @@
  * because it needs Stripe or several Discord calls: `resync` re-reads a member's subscription
  * through the webhook's own path (`syncSubscription`, under the customer's lock) and lets the
  * triggers queue the role job; `health` runs the health checks for the guild; `onboarding` makes
- * the guild's Stripe Express onboarding link (platform mode). Each request is answered by editing
+ * the guild's Stripe Express onboarding link and `dashboard` a login link to the guild's own
+ * Express Dashboard (platform mode). Each request is answered by editing
  * the deferred reply (`PATCH /webhooks/{application}/{token}/messages/@original`).
  *
  * Stripe down during a resync: nothing is written (the re-read comes before any transaction) and
@@ -15,6 +16,7 @@ import { missingEntitledRoles, resyncChanges } from "../_core/admin.ts";
 import { localeSchema } from "../_core/locale.ts";
 import { sellerStanding, type StripeMode } from "../_core/connect.ts";
 import { healthReply } from "../_core/messages/health.ts";
+import { dashboardReply, type DashboardResult } from "../_core/messages/dashboard.ts";
 import { onboardingReply, type OnboardingResult } from "../_core/messages/onboarding.ts";
 import { resyncReply, type ResyncResult } from "../_core/messages/resync.ts";
 import type { EphemeralReply } from "../_core/messages/subscribe.ts";
@@ -46,7 +48,7 @@ const MAX_ATTEMPTS = 5;
 const claimedRow = z.object({
   id: z.coerce.number(),
   guild_id: z.string(),
-  kind: z.enum(["resync", "health", "onboarding"]),
+  kind: z.enum(["resync", "health", "onboarding", "dashboard"]),
   member_id: z.string().nullable(),
   member_role_ids: z.array(z.string()).nullable(),
   locale: localeSchema,
@@ -111,9 +113,9 @@ async function answerRequest(
   if (content === undefined) {
     const reply = await doRequest(deps, request, deadline, log);
     content = reply.data?.content ?? "";
-    // An onboarding link opens the community's Stripe account: it is sent, never stored (a
-    // retried answer makes a fresh link).
-    if (request.kind !== "onboarding") {
+    // An onboarding or dashboard link opens the community's Stripe account: it is sent, never
+    // stored (a retried answer makes a fresh link).
+    if (request.kind !== "onboarding" && request.kind !== "dashboard") {
       await deps.sql`select rolepass.record_admin_result(${request.id}, ${request.claim_id},
         ${deps.sql.json({ content })})`;
     }
@@ -164,6 +166,9 @@ async function doRequest(
   }
   if (request.kind === "onboarding") {
     return onboardingReply(await onboardGuild(deps, request.guild_id, log), request.locale);
+  }
+  if (request.kind === "dashboard") {
+    return dashboardReply(await guildDashboard(deps, request.guild_id, log), request.locale);
   }
   if (!request.member_id) throw new Error("a resync request names no member");
   const result = await resyncMember(deps, {
@@ -297,4 +302,37 @@ async function onboardGuild(
     expiresAt: started.expiresAt,
     standing: sellerStanding(before?.facts ?? null),
   };
+}
+
+/**
+ * A login link to the guild's own Express Dashboard (payouts, statements, exports: what Stripe
+ * builds for Express accounts), in platform mode, once onboarding is done. Stripe makes login
+ * links only for an account whose details were submitted; a record that says otherwise is checked
+ * with Stripe first, since account.updated often comes after the community is back.
+ */
+async function guildDashboard(
+  deps: AdminRequestDeps,
+  guildId: string,
+  log: Logger,
+): Promise<DashboardResult> {
+  if ((deps.stripeMode ?? "standalone") === "standalone") return { kind: "standalone" };
+  if (!deps.stripe) return { kind: "not_configured" };
+  const account = await guildStripeAccount(deps.sql, guildId);
+  if (!account) return { kind: "not_onboarded" };
+  try {
+    const submitted = account.facts.detailsSubmitted ||
+      (await deps.stripe.retrieveConnectedAccount(account.accountId)).detailsSubmitted;
+    if (!submitted) return { kind: "not_onboarded" };
+    const link = await deps.stripe.createDashboardLink(account.accountId);
+    log.info("dashboard link made", { guildId });
+    return { kind: "link", url: link.url };
+  } catch (error) {
+    const refusal = stripeRefusalOf(error);
+    if (!refusal) throw error;
+    log.warn("dashboard could not reach Stripe; no link was made", { guildId, refusal });
+    return {
+      kind: "stripe_unavailable",
+      detail: refusal.status === null ? "no connection" : `HTTP ${refusal.status}`,
+    };
+  }
 }

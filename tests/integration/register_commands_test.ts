@@ -115,6 +115,7 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
       "resync",
       "health",
       "onboarding",
+      "dashboard",
     ]);
     for (const subcommand of subcommands) {
       assertEquals(subcommand.type, 1);
@@ -144,6 +145,9 @@ Deno.test("/rolepass is registered for Manage Server, in servers only, with its 
     const onboarding = subcommands.find((option) => option.name === "onboarding");
     assertEquals(onboarding?.name_localizations?.ja, "売上受取の登録");
     assertEquals((onboarding as { options?: unknown[] }).options, undefined);
+    const dashboard = subcommands.find((option) => option.name === "dashboard");
+    assertEquals(dashboard?.name_localizations?.ja, "売上の管理画面");
+    assertEquals((dashboard as { options?: unknown[] }).options, undefined);
     const grant = subcommands.find((option) => option.name === "grant");
     assertEquals(
       (grant as { options?: { type: number; name: string; required?: boolean }[] }).options
