@@ -4,10 +4,13 @@
  * refund's own `refund`) are words, never echoed into a Japanese line or as a snake_case code.
  */
 import { assert, assertEquals } from "../harness/assert.ts";
-import { operatorLogText } from "../../functions/_core/messages/operator_log.ts";
+import {
+  type OperatorLogLineKind,
+  operatorLogText,
+} from "../../functions/_core/messages/operator_log.ts";
 
 /** What the ledger's trigger passes as each money line's reason (queue_money_notices). */
-const CASES = [
+const CASES: (readonly [OperatorLogLineKind, string])[] = [
   ["refund", "refund"],
   ["subscription_ended", "canceled"],
   ["dispute_closed", "won"],
@@ -20,8 +23,8 @@ const CASES = [
     "won",
     "lost",
     "prevented",
-  ].map((status) => ["dispute_opened", status]),
-] as const;
+  ].map((status) => ["dispute_opened", status] as const),
+];
 
 const FACTS = { memberId: "400000000000000001", amount: "¥980", planName: "Gold" };
 
