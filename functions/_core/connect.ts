@@ -263,3 +263,15 @@ export function subscriptionsOfGuild<T extends Omit<MoneyDestination, "customerI
       null
   );
 }
+
+/**
+ * The platform account's events about the communities' side of the money (transfers to connected
+ * accounts, their reversals, application fees and their refunds): the platform endpoint records
+ * them in platform mode, and the hourly Events catch-up replays those it missed.
+ */
+export const PLATFORM_MONEY_EVENT_TYPES = [
+  "transfer.created",
+  "transfer.reversed",
+  "application_fee.created",
+  "application_fee.refunded",
+] as const;

@@ -9,16 +9,19 @@
  *   lock, recorded under the same event id, so a catch-up and a late webhook can never fight and a
  *   replayed catch-up changes nothing. In platform mode an event whose money went elsewhere than
  *   the member's guild's account is refused first, as the platform endpoint refuses it
- *   (connect_destination.ts), and the pass then sweeps the lost disputes no closing event recovered
+ *   (connect_destination.ts), the transfer and application fee events are replayed too
+ *   (connect_money.ts), and the pass then sweeps the lost disputes no closing event recovered
  *   (dispute_sweep.ts).
  * - {@linkcode resyncGuildSubscriptions} (`deno task stripe:resync`): every membership of a guild
  *   re-read from Stripe through {@linkcode syncSubscription}, for what is older than 30 days.
  */
+import { PLATFORM_MONEY_EVENT_TYPES } from "../_core/connect.ts";
 import { HANDLED_EVENT_TYPES } from "../_core/stripe_shapes.ts";
 import { doneEventIds } from "../_shared/stripe_event_ledger.ts";
 import { type SyncDeps, type SyncOutcome, syncSubscription } from "../_shared/subscription_sync.ts";
 import { type DisputeSweep, sweepLostDisputes } from "./dispute_sweep.ts";
 import { refuseForeignMoney } from "../stripe-webhook/connect_destination.ts";
+import { isConnectMoneyEvent, processConnectMoneyEvent } from "../stripe-webhook/connect_money.ts";
 import { type EventDeps, processEvent } from "../stripe-webhook/event_processing.ts";
 
 /** Stripe keeps events for 30 days (https://docs.stripe.com/api/events/list). */
@@ -108,12 +111,18 @@ export async function catchUpStripeEvents(
     });
   }
   let resumeAfter = cursor.resume_after;
+  const platform = deps.stripeMode === "platform";
+  // The platform endpoint's Connect rules need no signing secret: these events come from Stripe's
+  // Events API, read with the platform's key.
+  const connectDeps = { ...deps, connectWebhookSecrets: [] };
   try {
     while (true) {
       const { events, hasMore } = await deps.stripe.listEvents({
         from: new Date(windowStart),
         before: new Date(windowEnd),
-        types: HANDLED_EVENT_TYPES,
+        types: platform
+          ? [...HANDLED_EVENT_TYPES, ...PLATFORM_MONEY_EVENT_TYPES]
+          : HANDLED_EVENT_TYPES,
         startingAfter: resumeAfter,
       });
       result.listed += events.length;
@@ -121,13 +130,17 @@ export async function catchUpStripeEvents(
       for (const event of events) {
         if (done.has(event.id)) continue;
         const log = deps.logger.child({ eventId: event.id, eventType: event.type });
-        // Platform mode: the platform endpoint's rule, so money paid to another account than the
-        // member's guild's changes nothing when its event comes back this way either.
-        const outcome = (deps.stripeMode === "platform" &&
-          await refuseForeignMoney({ ...deps, connectWebhookSecrets: [] }, event, log)) ||
-          await processEvent(deps, event, log);
+        // Platform mode: the platform endpoint's rules, so the communities' side of the money is
+        // recorded, and money paid to another account than the member's guild's changes nothing,
+        // when an event comes back this way too.
+        const outcome = platform && isConnectMoneyEvent(event.type)
+          ? await processConnectMoneyEvent(connectDeps, event, log)
+          : (platform && await refuseForeignMoney(connectDeps, event, log)) ||
+            await processEvent(deps, event, log);
         result.replayed++;
-        if (outcome.status === "applied" && outcome.changed) result.changed++;
+        if (outcome.status === "applied" && "changed" in outcome && outcome.changed) {
+          result.changed++;
+        }
         log.info("Stripe event caught up", { ...outcome });
       }
       const last = events.at(-1);

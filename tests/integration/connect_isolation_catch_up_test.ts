@@ -4,13 +4,15 @@
  * A member edited to pay guild B's account renews, refunds and disputes nothing in guild A when
  * its events come back through the Events API instead of the endpoint: no ledger row, no
  * revocation, and each event recorded as ignored with where its money went. The catch-up's
- * dependencies are built from role-sync's configuration, as deployed.
+ * dependencies are built from role-sync's configuration, as deployed. It also replays the transfer
+ * and application fee events the endpoint missed, so each guild's side of the money is recorded.
  */
 import assert from "node:assert/strict";
 import {
   depsFromConfig as roleSyncDeps,
   loadConfig as loadRoleSyncConfig,
 } from "../../functions/role-sync/config.ts";
+import { PLATFORM_MONEY_EVENT_TYPES } from "../../functions/_core/connect.ts";
 import { createLogger } from "../../functions/_shared/log.ts";
 import { catchUpStripeEvents } from "../../functions/role-sync/reconciliation_stripe.ts";
 import { type MemberWorld, withMemberWorld } from "./connect_member_world.ts";
@@ -83,7 +85,8 @@ Deno.test("the catch-up ignores another account's renewal, refund and dispute", 
     ) {
       assert.ok(types.has(type), `${type} was replayed: ${[...types].join(", ")}`);
     }
-    for (const row of replayed) {
+    const communitySide = new Set<string>(PLATFORM_MONEY_EVENT_TYPES);
+    for (const row of replayed.filter((row) => !communitySide.has(row.type))) {
       assert.equal(row.status, "ignored", `${row.type}: ${JSON.stringify(row)}`);
       assert.match(row.why ?? "", new RegExp(`goes to ${world.b.accountId}`), row.type);
     }
@@ -91,8 +94,50 @@ Deno.test("the catch-up ignores another account's renewal, refund and dispute", 
     assert.deepEqual(await ledgerCounts(world), ledgerBefore, "no ledger row for B's money");
     const revocations = await world.db.sql`select 1 from rolepass.stripe_subscription_revocations`;
     assert.equal(revocations.length, 0, "guild B's refund and dispute revoke nothing in A");
+    // The transfers and fees are recorded for the account the money went to: guild A keeps only
+    // its first payment's, the renewal's are guild B's.
+    const movements = await world.db.sql<{ guild_id: string; account: string; amount: string }[]>`
+      select guild_id, stripe_account_id as account, amount::text
+      from rolepass.connect_money_movements where kind in ('transfer', 'application_fee')`;
+    for (const row of movements) {
+      assert.equal(
+        row.account,
+        row.guild_id === world.a.guildId ? world.a.accountId : world.b.accountId,
+      );
+    }
+    assert.deepEqual(
+      movements.filter((row) => row.guild_id === world.a.guildId).map((row) => Number(row.amount))
+        .sort((x, y) => x - y),
+      [100, 1000],
+    );
     const inB = await world.db.sql`
       select 1 from rolepass.memberships where guild_id = ${world.b.guildId}`;
-    assert.equal(inB.length, 0, "nothing is written in guild B either");
+    assert.equal(inB.length, 0, "no membership is written in guild B either");
+  });
+});
+
+Deno.test("the catch-up records each guild's transfers and fees the endpoint missed", async () => {
+  await withMemberWorld(async (world) => {
+    await world.subscribe(world.a, MEMBER);
+    await world.subscribe(world.b, "200000000000000042");
+    const movements = async () =>
+      (await world.db.sql<{ guild_id: string; account: string; kind: string; amount: string }[]>`
+        select guild_id, stripe_account_id as account, kind, amount::text
+        from rolepass.connect_money_movements order by guild_id, kind`)
+        .map((row) => [row.guild_id, row.account, row.kind, Number(row.amount)]);
+    assert.deepEqual(await movements(), [], "no transfer or fee event was delivered");
+
+    const first = await catchUp(world);
+    assert.equal(first.status, "completed", JSON.stringify(first));
+    const expected = [
+      [world.a.guildId, world.a.accountId, "application_fee", 100],
+      [world.a.guildId, world.a.accountId, "transfer", 1000],
+      [world.b.guildId, world.b.accountId, "application_fee", 100],
+      [world.b.guildId, world.b.accountId, "transfer", 1000],
+    ];
+    assert.deepEqual(await movements(), expected);
+    await world.db.sql`update rolepass.stripe_event_catchups set caught_up_to = null`;
+    await catchUp(world);
+    assert.deepEqual(await movements(), expected, "a second pass records nothing twice");
   });
 });

@@ -8,6 +8,7 @@
  */
 import {
   type ConnectedAccountFacts,
+  PLATFORM_MONEY_EVENT_TYPES,
   type SellerStanding,
   sellerStanding,
   type StripeMode,
@@ -29,12 +30,7 @@ import { ask, describeFailure, type Probe } from "./probe.ts";
 export const CONNECT_ENDPOINT_EVENTS: readonly string[] = ["account.updated"];
 
 /** What the platform endpoint also needs in platform mode: the communities' side of the money. */
-export const PLATFORM_MONEY_EVENTS: readonly string[] = [
-  "transfer.created",
-  "transfer.reversed",
-  "application_fee.created",
-  "application_fee.refunded",
-];
+export const PLATFORM_MONEY_EVENTS: readonly string[] = PLATFORM_MONEY_EVENT_TYPES;
 
 /** Where Stripe sends connected accounts' events: the Connect route of stripe-webhook. */
 export function connectWebhookUrl(supabaseUrl: string): string {
