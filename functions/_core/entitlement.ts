@@ -169,8 +169,9 @@ export interface PlanRoles {
 }
 
 /**
- * The roles one subscription gives from its plan: none unless `decision` entitles; while
- * trialing, the plan's trial roles; otherwise its paid roles.
+ * The roles one subscription gives from its plan: none unless `decision` entitles; in the trial's
+ * role set (`trialing`, `subscription_state.ts` roleSet), the plan's trial roles; otherwise its
+ * paid roles.
  */
 export function rolesGrantedBy(
   decision: Pick<EntitlementDecision, "entitled">,
@@ -178,7 +179,7 @@ export function rolesGrantedBy(
   plan: PlanRoles,
 ): string[] {
   if (!decision.entitled) return [];
-  const roles = status === "trialing" && plan.trialRoleIds !== null
+  const roles = meaningOf(status).roleSet === "trial" && plan.trialRoleIds !== null
     ? plan.trialRoleIds
     : plan.paidRoleIds;
   return [...new Set(roles)];
@@ -287,7 +288,8 @@ export function roleEndReason(
 ): RoleEndReason | null {
   if (membership.revokedReason) return membership.revokedReason;
   const graceEnded = "grace_period_ended" satisfies NotEntitledReason;
-  return meaningOf(membership.status).paymentFailed || membership.changeCause === graceEnded
+  return meaningOf(membership.status).standing === "failed" ||
+      membership.changeCause === graceEnded
     ? "payment_failed"
     : null;
 }

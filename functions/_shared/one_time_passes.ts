@@ -62,7 +62,7 @@ export async function recordPass(
     select membership.id as membership_id, p.id as plan_id, p.access_kind,
       extract(epoch from p.access_duration)::float8 as access_seconds,
       (select max(x.access_until) from rolepass.member_passes x
-        where x.membership_id = membership.id and x.plan_id = p.id and x.status = 'active'
+        where x.membership_id = membership.id and x.plan_id = p.id and not x.taken_back
           and x.access_until > ${payment.paidAt}
           and x.stripe_checkout_session_id <> ${payment.sessionId}) as live_until,
       exists (select from rolepass.member_passes x

@@ -26,7 +26,13 @@ import {
   unionOfRoles,
 } from "../_core/entitlement.ts";
 import { type StripeMode, subscriptionsOfGuild } from "../_core/connect.ts";
-import { holdsLiveSubscription, subscriptionHasEnded } from "../_core/subscription_state.ts";
+import {
+  holdsLiveSubscription,
+  type PaymentStanding,
+  type PlanRoleSet,
+  storedStatusFacts,
+  subscriptionHasEnded,
+} from "../_core/subscription_state.ts";
 import { firstTrialStart } from "../_core/trial.ts";
 import {
   cancellationIdempotencyKey,
@@ -362,6 +368,8 @@ const membershipSyncInputs = z.object({
   entitled_until: isoTime.nullable(),
   revoked_reason: z.string().nullable(),
   subscription_live: z.boolean(),
+  plan_role_set: z.enum(["paid", "trial"]),
+  payment_standing: z.enum(["good", "failed", "none"]),
   /** When the member's first trial in the guild began (one trial per member per guild). */
   trial_started_at: isoTime.nullable(),
   past_due_grace_ms: z.number(),
@@ -829,6 +837,9 @@ type MembershipState = {
   entitled_until: Date | null;
   revoked_reason: Revocation | null;
   subscription_live: boolean;
+  /** The core's facts of `status` (subscription_state.ts storedStatusFacts), for SQL to read. */
+  plan_role_set: PlanRoleSet;
+  payment_standing: PaymentStanding;
 };
 
 function membershipState(
@@ -839,6 +850,7 @@ function membershipState(
   roleIds: string[],
 ): MembershipState {
   const roles = membershipRolesOf(decision, roleIds);
+  const facts = storedStatusFacts(subscription.status);
   return {
     stripe_subscription_id: subscription.id,
     plan_id: plan.id,
@@ -856,6 +868,8 @@ function membershipState(
       stripeSubscriptionId: subscription.id,
       status: subscription.status,
     }),
+    plan_role_set: facts.planRoleSet,
+    payment_standing: facts.paymentStanding,
   };
 }
 
@@ -882,6 +896,8 @@ function passOnlyState(
       entitled_until: null,
       revoked_reason: null,
       subscription_live: false,
+      plan_role_set: membership.plan_role_set,
+      payment_standing: membership.payment_standing,
     },
     passes,
     now,
@@ -901,6 +917,8 @@ const STATE_KEYS = [
   "entitled_until",
   "revoked_reason",
   "subscription_live",
+  "plan_role_set",
+  "payment_standing",
 ] as const;
 
 function sameValue(a: unknown, b: unknown): boolean {

@@ -113,10 +113,13 @@ async function fill(sql: postgres.Sql, members: number): Promise<void> {
       from generate_series(1, ${guilds}) g`;
     // Every hundredth member is past due with a grace period that has just run out.
     await tx`insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
-        stripe_subscription_id, plan_id, status, entitled, entitled_role_id, entitled_role_ids,
-        entitled_until, current_period_end, created_at, subscription_live)
+        stripe_subscription_id, plan_id, status, past_due_since, payment_standing, entitled,
+        entitled_role_id, entitled_role_ids, entitled_until, current_period_end, created_at,
+        subscription_live)
       select p.guild_id, (520000000000000000 + i)::text, 'cus_scale' || i, 'sub_scale' || i,
-        p.id, case when i % 100 = 0 then 'past_due' else 'active' end, true, p.discord_role_id,
+        p.id, case when i % 100 = 0 then 'past_due' else 'active' end,
+        case when i % 100 = 0 then now() - interval '1 day' end,
+        case when i % 100 = 0 then 'failed' else 'good' end, true, p.discord_role_id,
         p.discord_role_ids,
         case when i % 100 = 0 then now() - interval '1 minute' end,
         now() + interval '20 days', now() - interval '1 year', true

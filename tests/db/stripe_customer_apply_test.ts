@@ -75,6 +75,8 @@ function activeState(planId: string, eventId: string) {
     entitled_until: "2027-01-01T00:00:00.000Z",
     revoked_reason: null,
     subscription_live: true,
+    plan_role_set: "paid",
+    payment_standing: "good",
     change_cause: "customer.subscription.updated",
     change_event_id: eventId,
   };

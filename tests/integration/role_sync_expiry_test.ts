@@ -15,9 +15,11 @@ Deno.test("expiring 5,000 memberships takes bounded batches, wakes role-sync onc
     // Discord call (10007) and the test spends its time on the queue, not on messages.
     await sql`
       insert into rolepass.memberships (guild_id, discord_user_id, stripe_customer_id,
-        stripe_subscription_id, plan_id, status, entitled, entitled_role_id, entitled_until)
+        stripe_subscription_id, plan_id, status, past_due_since, payment_standing, entitled,
+        entitled_role_id, entitled_until)
       select ${w.guildId}, (700000000000000000 + i)::text, 'cus_exp' || i, 'sub_exp' || i,
-        ${w.goldPlanId}, 'past_due', true, ${w.goldRoleId}, now() - interval '1 minute'
+        ${w.goldPlanId}, 'past_due', now() - interval '1 day', 'failed', true, ${w.goldRoleId},
+        now() - interval '1 minute'
       from generate_series(1, ${MEMBERS}) i`;
     await sql`update rolepass.role_jobs set status = 'done', outcome = 'applied', done_at = now()`;
     await configureVault(sql, "http://127.0.0.1:9/functions/v1/role-sync");

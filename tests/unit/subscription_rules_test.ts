@@ -24,6 +24,7 @@ import {
 import {
   holdsLiveSubscription,
   meaningOf,
+  storedStatusFacts,
   subscriptionHasEnded,
   subscriptionIsLive,
 } from "../../functions/_core/subscription_state.ts";
@@ -212,7 +213,8 @@ Deno.test("a status Stripe does not document never entitles, is not live and has
       entitles: "never",
       live: false,
       ended: false,
-      paymentFailed: false,
+      roleSet: "paid",
+      standing: "none",
     });
   }
 });
@@ -229,6 +231,23 @@ Deno.test("a membership holds a live subscription when entitled or its subscript
       status,
     );
     assertEquals(holdsLiveSubscription({ ...none, status }), false, `${status} without an id`);
+  }
+});
+
+Deno.test("a membership stores its trial's role set and how its payments stand", () => {
+  for (const status of SUBSCRIPTION_STATUSES) {
+    assertEquals(storedStatusFacts(status), {
+      planRoleSet: status === "trialing" ? "trial" : "paid",
+      paymentStanding: ENTITLING.has(status)
+        ? "good"
+        : status === "past_due" || status === "unpaid"
+        ? "failed"
+        : "none",
+    }, status);
+  }
+  // What a membership with no subscription (comps, passes alone) stores: the columns' defaults.
+  for (const status of [null, "mystery"]) {
+    assertEquals(storedStatusFacts(status), { planRoleSet: "paid", paymentStanding: "none" });
   }
 });
 
