@@ -17,7 +17,6 @@ import {
   isHandledEventType,
   type StripeEventEnvelope,
 } from "../_core/stripe_shapes.ts";
-import { oneRow } from "../_shared/db.ts";
 import type { Logger } from "../_shared/log.ts";
 import { recordMoneyFacts } from "../_shared/money_ledger.ts";
 import {
@@ -30,14 +29,11 @@ import {
   readCustomer,
   StaleReadError,
   type SyncDeps,
-  syncInputsOf,
-  type SyncInputsRead,
   type SyncOutcome,
 } from "../_shared/subscription_sync.ts";
 import type { StripeGateway } from "../_shared/stripe_gateway.ts";
 import {
   claimEvent,
-  eventIsDone,
   isEventDone,
   markIgnoredInTransaction,
   recordIgnored,
@@ -45,6 +41,7 @@ import {
 import { recordPass } from "../_shared/one_time_passes.ts";
 import { settleFailedEvent } from "./event_failures.ts";
 import { readMoneyFacts } from "./money_facts.ts";
+import { startEvent } from "./event_start.ts";
 
 /** What happened to an event; the HTTP answer reports it. */
 export type EventOutcome =
@@ -93,20 +90,15 @@ export async function processEvent(
   // customer's lock still decides, for two deliveries racing past this check. The same round
   // trip numbers the re-read (any number taken after the event arrived will do, see
   // readCustomer) and reads the membership's inputs as they stand, for the apply to check.
-  const start = oneRow(
-    await deps.sql<{ done: boolean; read_seq: string; inputs: SyncInputsRead | null }[]>`
-      select ${eventIsDone(deps.sql, envelope.id)} as done,
-        rolepass.start_stripe_read() as read_seq,
-        ${
-      target.kind === "customer"
-        ? syncInputsOf(
-          deps.sql,
-          target.customerId,
-          target.subscriptionId ? [target.subscriptionId] : [],
-        )
-        : deps.sql`null::jsonb`
-    } as inputs`,
-    "the event's start",
+  const start = await startEvent(
+    deps.sql,
+    envelope.id,
+    target.kind === "customer"
+      ? {
+        customerId: target.customerId,
+        subscriptionIds: target.subscriptionId ? [target.subscriptionId] : [],
+      }
+      : null,
   );
   if (start.done) return { status: "duplicate" };
   const readSeq = start.read_seq;
