@@ -10,7 +10,8 @@
  *   replayed catch-up changes nothing. In platform mode an event whose money went elsewhere than
  *   the member's guild's account is refused first, as the platform endpoint refuses it
  *   (connect_destination.ts), the transfer and application fee events are replayed too
- *   (connect_money.ts), and the pass then sweeps the lost disputes no closing event recovered
+ *   (connect_money.ts), and the pass then re-reads the connected accounts whose account.updated
+ *   may have been lost (account_sweep.ts) and sweeps the lost disputes no closing event recovered
  *   (dispute_sweep.ts).
  * - {@linkcode resyncGuildSubscriptions} (`deno task stripe:resync`): every membership of a guild
  *   re-read from Stripe through {@linkcode syncSubscription}, for what is older than 30 days.
@@ -19,6 +20,7 @@ import { PLATFORM_MONEY_EVENT_TYPES } from "../_core/connect.ts";
 import { HANDLED_EVENT_TYPES } from "../_core/stripe_shapes.ts";
 import { doneEventIds } from "../_shared/stripe_event_ledger.ts";
 import { type SyncDeps, type SyncOutcome, syncSubscription } from "../_shared/subscription_sync.ts";
+import { type AccountSweep, sweepConnectedAccounts } from "./account_sweep.ts";
 import { type DisputeSweep, sweepLostDisputes } from "./dispute_sweep.ts";
 import { refuseForeignMoney } from "../stripe-webhook/connect_destination.ts";
 import { isConnectMoneyEvent, processConnectMoneyEvent } from "../stripe-webhook/connect_money.ts";
@@ -36,6 +38,8 @@ export interface StripeCatchUpDeps extends EventDeps {
   settleMs: number;
   /** How long a pass holds the cursor row, so two wakes never list one window at once. */
   leaseMs: number;
+  /** Platform mode: connected accounts re-read per pass (account_sweep.ts's limit if absent). */
+  accountSweepLimit?: number;
 }
 
 /** Production tuning of {@linkcode catchUpStripeEvents}. */
@@ -60,6 +64,8 @@ export interface CatchUpResult {
   /** The cursor was older than Stripe's 30 days: events may be lost, run the full pass. */
   gap: boolean;
   error?: string;
+  /** Platform mode: the re-read of connected accounts whose account.updated may have been lost. */
+  accounts?: AccountSweep;
   /** Platform mode: the sweep of lost disputes whose closing event never led to a recovery. */
   disputes?: DisputeSweep;
 }
@@ -170,7 +176,11 @@ export async function catchUpStripeEvents(
       last_error = ${result.error ?? null},
       lease_until = null
     where id`;
-  if (deps.stripeMode === "platform") result.disputes = await sweepLostDisputes(deps, deadline);
+  if (deps.stripeMode === "platform") {
+    // The accounts first: their sweep is bounded, the disputes' runs until the deadline.
+    result.accounts = await sweepConnectedAccounts(deps, deadline, deps.accountSweepLimit);
+    result.disputes = await sweepLostDisputes(deps, deadline);
+  }
   return result;
 }
 
