@@ -123,6 +123,100 @@ export function closeCsv(rows: ClosedFigureRow[]): string {
   return lines.join("\r\n") + "\r\n";
 }
 
+/**
+ * Platform mode: one row of the community's side of a closed month, per currency: what the
+ * platform transferred to the guild's connected account net of reversals, and the platform's
+ * application fees net of their refunds (rolepass.closed_period_connect_figures).
+ */
+export interface ClosedConnectFigureRow {
+  guildId: string;
+  /** `YYYY-MM`. */
+  month: string;
+  rowKind: "period" | "adjustment";
+  /** `YYYY-MM`: the month itself, or the earlier month an adjustment belongs to. */
+  factMonth: string;
+  currency: string;
+  transfers: bigint;
+  transferReversals: bigint;
+  netTransfers: bigint;
+  applicationFees: bigint;
+  applicationFeeRefunds: bigint;
+  netApplicationFees: bigint;
+}
+
+/** The community-side export's columns, in their documented order; only appended to. */
+export const CONNECT_CLOSE_CSV_COLUMNS = [
+  "guild_id",
+  "month",
+  "row_kind",
+  "fact_month",
+  "currency",
+  "transfers_minor",
+  "transfers",
+  "transfer_reversals_minor",
+  "transfer_reversals",
+  "net_transfers_minor",
+  "net_transfers",
+  "application_fees_minor",
+  "application_fees",
+  "application_fee_refunds_minor",
+  "application_fee_refunds",
+  "net_application_fees_minor",
+  "net_application_fees",
+] as const;
+
+function orderConnectRows(rows: ClosedConnectFigureRow[]): ClosedConnectFigureRow[] {
+  return [...rows].sort((a, b) =>
+    (a.rowKind === b.rowKind ? 0 : a.rowKind === "period" ? -1 : 1) ||
+    a.factMonth.localeCompare(b.factMonth) ||
+    a.currency.localeCompare(b.currency)
+  );
+}
+
+/**
+ * The CSV of a closed month's community side: period rows, then adjustments, each per currency;
+ * amounts in the smallest unit and as a decimal, currencies never added together, CRLF lines.
+ */
+export function connectCloseCsv(rows: ClosedConnectFigureRow[]): string {
+  const lines = [CONNECT_CLOSE_CSV_COLUMNS.join(",")];
+  for (const row of orderConnectRows(rows)) {
+    const money = (amount: bigint) => [amount.toString(), formatMinorUnits(amount, row.currency)];
+    lines.push(
+      [
+        row.guildId,
+        row.month,
+        row.rowKind,
+        row.factMonth,
+        row.currency,
+        ...money(row.transfers),
+        ...money(row.transferReversals),
+        ...money(row.netTransfers),
+        ...money(row.applicationFees),
+        ...money(row.applicationFeeRefunds),
+        ...money(row.netApplicationFees),
+      ].map(csvField).join(","),
+    );
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+/**
+ * The close's totals of the community's side, one line per row, for the operator reading the
+ * task's output; no lines for a standalone guild, which has no Connect money.
+ */
+export function connectCloseSummary(rows: ClosedConnectFigureRow[]): string[] {
+  return orderConnectRows(rows).map((row) => {
+    const amount = (value: bigint) => formatMinorUnits(value, row.currency);
+    const which = row.rowKind === "period"
+      ? row.month
+      : `${row.month}, adjustment for ${row.factMonth}`;
+    return `Community's side (Connect) ${which}, ${row.currency.toUpperCase()}: ` +
+      `transfers ${amount(row.transfers)} - reversals ${amount(row.transferReversals)} = ` +
+      `${amount(row.netTransfers)}; platform fees ${amount(row.applicationFees)} - ` +
+      `fee refunds ${amount(row.applicationFeeRefunds)} = ${amount(row.netApplicationFees)}`;
+  });
+}
+
 /** What the refund rule needs to know about the payment. */
 export interface RefundCandidate {
   paidAt: Date;
