@@ -11,6 +11,8 @@ import { assert, assertEquals, assertRejects } from "../harness/assert.ts";
 import { withTestDatabase } from "../harness/database.ts";
 import { closedConnectFigures, closeMonth, runClose } from "../../functions/_cli/close.ts";
 
+const CONNECT_REPORT = new URL("../../sql/reports/connect_monthly_close.sql", import.meta.url);
+
 const GUILD_A = "100000000000000001";
 const GUILD_B = "100000000000000002";
 const GUILD_STANDALONE = "100000000000000003";
@@ -260,5 +262,42 @@ Deno.test("a standalone guild's close prints and stores what it always did", asy
       "1000,1000,0,0,0,0,1000,1000,0,0,0,0,0",
       "",
     ]);
+  });
+});
+
+Deno.test("the community-side report shows closed months as frozen and open ones as they stand", async () => {
+  await withTestDatabase(async ({ sql, url }) => {
+    await addGuild(sql, GUILD_A, true);
+    await addGuild(sql, GUILD_B, true);
+    await move(sql, GUILD_A, "transfer", "tr_r1", 1000, "2025-10-05T00:00:00Z");
+    await move(sql, GUILD_A, "application_fee", "fee_r1", 100, "2025-10-05T00:00:00Z");
+    assertEquals((await task(url, { guild: GUILD_A, month: "2025-10" })).code, 0);
+    // After the close: a reversal of October's transfer, and November's own money.
+    await move(sql, GUILD_A, "transfer_reversal", "trr_r1", 300, "2025-10-20T00:00:00Z");
+    await move(sql, GUILD_A, "transfer", "tr_r2", 2000, "2025-11-05T00:00:00Z");
+    await move(sql, GUILD_A, "application_fee", "fee_r2", 200, "2025-11-05T00:00:00Z");
+    await move(sql, GUILD_B, "transfer", "tr_rb", 5000, "2025-10-05T00:00:00Z");
+
+    const rows = await sql.unsafe(await Deno.readTextFile(CONNECT_REPORT));
+    assertEquals(
+      rows.filter((row) => row.guild_id === GUILD_A).map((row) => [
+        row.month,
+        row.status,
+        row.row_kind,
+        row.fact_month,
+        row.currency,
+        Number(row.net_transfers),
+        Number(row.net_application_fees),
+      ]),
+      [
+        ["2025-10", "closed", "period", "2025-10", "jpy", 1000, 100],
+        ["2025-11", "open", "period", "2025-11", "jpy", 2000, 200],
+        ["2025-11", "open", "adjustment", "2025-10", "jpy", -300, 0],
+      ],
+    );
+    assertEquals(
+      rows.filter((row) => row.guild_id === GUILD_B).map((row) => [row.month, row.status]),
+      [["2025-10", "open"]],
+    );
   });
 });
