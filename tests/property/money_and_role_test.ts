@@ -97,13 +97,6 @@ const STRIPE_DOUBLE_CASES = 20;
  */
 const STRIPE_TIMEOUT_MS = 2_000;
 const DAY = 86_400_000;
-/**
- * By default the role message of a step is checked when at most one change of the member's roles
- * queued in it; set to 1 to check it in every step (several changes drained at once are told as
- * one, from the roles the member held before the oldest: migration 20261202004500). Roles are
- * compared as sets throughout (member_messages.ts).
- */
-const STRICT_ROLE_MESSAGES = Deno.env.get("PROPERTY_STRICT_ROLE_MESSAGES") === "1";
 
 type Policy = "revoke_and_cancel" | "revoke_only" | "keep";
 
@@ -746,16 +739,15 @@ async function checkStep(
       and guild_id = ${world.guildId} and id > ${mark.noticeId}
     order by id`;
   const passEnded = changes.some((change) => change.cause === PASS_ENDED);
-  const roleChanges = changes.filter(changesRoles);
-  const roleMessageChecked = STRICT_ROLE_MESSAGES || roleChanges.length <= 1;
+  // Several role changes drained at once are told as one, from the roles the member held before
+  // the oldest (migration 20261202004500); roles are compared as sets (member_messages.ts).
   const roleMessage = passEnded ? null : roleMessageFor(mark.held, held);
   const expected = [
     ...changes.flatMap((change) => timelineMessagesFor(change)),
     ...Array.from({ length: mark.trialEndings }, () => "trial_ending"),
-    ...(roleMessage && roleMessageChecked ? [`role_change:${roleMessage}`] : []),
+    ...(roleMessage ? [`role_change:${roleMessage}`] : []),
   ].sort();
   const queued = notices
-    .filter((notice) => notice.kind !== "role_change" || roleMessageChecked)
     .map((notice) =>
       notice.kind === "role_change" ? `role_change:${notice.payload.kind}` : notice.kind
     ).sort();
