@@ -194,7 +194,7 @@ export async function findLivePass(
 ): Promise<{ planId: string; accessUntil: Date | null } | null> {
   const rows = await sql`
     select plan_id, access_until from rolepass.member_passes
-    where membership_id = ${membershipId} and status = 'active'
+    where membership_id = ${membershipId} and not taken_back
       and (access_until is null or access_until > now())
     order by access_until desc nulls first
     limit 1`;
