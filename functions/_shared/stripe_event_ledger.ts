@@ -94,6 +94,9 @@ export async function recordFailure(
     where stripe_events.status in ('received', 'failed')`;
 }
 
+/** A done event (processed or ignored), as a condition on rolepass.stripe_events' row. */
+export const EVENT_IS_DONE = "status in ('processed', 'ignored')";
+
 /** Whether the event is done (processed or ignored): a replay of it changes nothing. */
 export async function isEventDone(sql: Queryable, eventId: string): Promise<boolean> {
   return (await doneEventIds(sql, [eventId])).has(eventId);
@@ -108,13 +111,13 @@ export function eventIsDone(
   eventId: string,
 ): postgres.PendingQuery<postgres.Row[]> {
   return sql`exists (select from rolepass.stripe_events
-    where id = ${eventId} and status in ('processed', 'ignored'))`;
+    where id = ${eventId} and ${sql.unsafe(EVENT_IS_DONE)})`;
 }
 
 /** Which of `eventIds` are done (processed or ignored). */
 export async function doneEventIds(sql: Queryable, eventIds: string[]): Promise<Set<string>> {
   const rows = await sql<{ id: string }[]>`
     select id from rolepass.stripe_events
-    where id = any(${eventIds}) and status in ('processed', 'ignored')`;
+    where id = any(${eventIds}) and ${sql.unsafe(EVENT_IS_DONE)}`;
   return new Set(rows.map((row) => row.id));
 }

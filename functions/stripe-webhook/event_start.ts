@@ -12,7 +12,7 @@
  */
 import type { Sql } from "../_shared/db.ts";
 import { oneRow } from "../_shared/db.ts";
-import { eventIsDone } from "../_shared/stripe_event_ledger.ts";
+import { EVENT_IS_DONE, eventIsDone } from "../_shared/stripe_event_ledger.ts";
 import { syncInputsOf, type SyncInputsRead } from "../_shared/subscription_sync.ts";
 
 /** What the event's start read. */
@@ -45,7 +45,7 @@ export function literalStartStatement(eventId: string, of: StartInputsOf | null)
         array[${of.subscriptionIds.map((id) => `'${id}'`).join(", ")}]::text[]) as i)`
     : "null::jsonb";
   return `select exists (select from rolepass.stripe_events
-      where id = '${eventId}' and status in ('processed', 'ignored')) as done,
+      where id = '${eventId}' and ${EVENT_IS_DONE}) as done,
     rolepass.start_stripe_read() as read_seq,
     ${inputs} as inputs`;
 }
