@@ -4,6 +4,7 @@
  * Ephemeral, and it mentions nobody.
  */
 import type { Locale } from "../locale.ts";
+import { connectTaskText, stripeUnreachedText } from "./onboarding.ts";
 import { type EphemeralReply, ephemeralReply } from "./subscribe.ts";
 
 /** What a dashboard request came to. */
@@ -57,17 +58,9 @@ export function dashboardReply(result: DashboardResult, locale: Locale): Ephemer
           : "No dashboard link can be made yet: role-sync needs STRIPE_SECRET_KEY. Tell whoever " +
             "runs this rolepass.";
       case "stripe_unavailable":
-        return ja
-          ? `Stripeに接続できなかったため（${result.detail}）、リンクは作っていません。` +
-            "少し待ってから、もう一度実行してください。"
-          : `Stripe could not be reached (${result.detail}), so no link was made. ` +
-            "Try again in a minute.";
+        return stripeUnreachedText(result.detail, locale);
       case "use_task":
-        return ja
-          ? `コマンドラインでは \`deno task connect -- dashboard --guild ${result.guildId}\` を` +
-            "実行すると、リンクが表示されます。"
-          : "From the command line, run " +
-            `\`deno task connect -- dashboard --guild ${result.guildId}\`: it prints the link.`;
+        return connectTaskText("dashboard", result.guildId, locale);
     }
   })();
   return ephemeralReply(content, locale);

@@ -61,18 +61,26 @@ export function onboardingReply(result: OnboardingResult, locale: Locale): Ephem
           : "No onboarding link can be made yet: role-sync needs STRIPE_SECRET_KEY and " +
             "PUBLIC_SITE_URL. Tell whoever runs this rolepass.";
       case "stripe_unavailable":
-        return ja
-          ? `Stripeに接続できなかったため（${result.detail}）、リンクは作っていません。` +
-            "少し待ってから、もう一度実行してください。"
-          : `Stripe could not be reached (${result.detail}), so no link was made. ` +
-            "Try again in a minute.";
+        return stripeUnreachedText(result.detail, locale);
       case "use_task":
-        return ja
-          ? `コマンドラインでは \`deno task connect -- onboard --guild ${result.guildId}\` を` +
-            "実行すると、リンクが表示されます。"
-          : "From the command line, run " +
-            `\`deno task connect -- onboard --guild ${result.guildId}\`: it prints the link.`;
+        return connectTaskText("onboard", result.guildId, locale);
     }
   })();
   return ephemeralReply(content, locale);
+}
+
+/** Why no Stripe link (onboarding or dashboard) was made: Stripe could not be reached. */
+export function stripeUnreachedText(detail: string, locale: Locale): string {
+  return locale === "ja"
+    ? `Stripeに接続できなかったため（${detail}）、リンクは作っていません。` +
+      "少し待ってから、もう一度実行してください。"
+    : `Stripe could not be reached (${detail}), so no link was made. Try again in a minute.`;
+}
+
+/** The `deno task connect` command that prints the same link from the command line. */
+export function connectTaskText(task: "onboard" | "dashboard", guildId: string, locale: Locale) {
+  const command = `\`deno task connect -- ${task} --guild ${guildId}\``;
+  return locale === "ja"
+    ? `コマンドラインでは ${command} を実行すると、リンクが表示されます。`
+    : `From the command line, run ${command}: it prints the link.`;
 }
