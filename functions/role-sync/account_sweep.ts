@@ -4,7 +4,8 @@
  * true, but Stripe stops retrying an event after 3 days, and nothing else would notice: a guild
  * whose account Stripe enabled could not sell, or one whose charges Stripe stopped would keep
  * opening Checkouts that fail. Each hourly catch-up pass therefore re-reads from Stripe, oldest
- * record first and at most {@linkcode ACCOUNT_SWEEP_LIMIT} of them, the accounts whose state was
+ * record first and at most ACCOUNT_SWEEP_LIMIT of them (role-sync's configuration, default
+ * {@linkcode DEFAULT_ACCOUNT_SWEEP_LIMIT}), the accounts whose state was
  * recorded over an hour ago and that cannot take charges, have requirements due, or were not read
  * for a day; and records each read as the endpoint does ({@linkcode applyConnectedAccountRead},
  * whose read number lets a newer read, from a late event, win).
@@ -21,10 +22,11 @@ export const ACCOUNT_SWEEP_AFTER_MS = 3_600_000;
 export const ACCOUNT_REREAD_MS = 86_400_000;
 
 /**
- * Accounts read per pass. At a few hundred milliseconds a read this stays well inside the pass's
- * budget, and the daily re-read of 200 accounts an hour keeps up with some 4,800 guilds.
+ * Accounts read per pass unless ACCOUNT_SWEEP_LIMIT says otherwise. At a few hundred milliseconds
+ * a read this stays well inside the pass's budget, and the daily re-read of 200 accounts an hour
+ * keeps up with some 4,800 guilds.
  */
-export const ACCOUNT_SWEEP_LIMIT = 200;
+export const DEFAULT_ACCOUNT_SWEEP_LIMIT = 200;
 
 /** What a sweep did. */
 export interface AccountSweep {
@@ -44,7 +46,7 @@ export interface AccountSweep {
 export async function sweepConnectedAccounts(
   deps: { sql: Sql; stripe: StripeGateway; now: () => Date; logger: Logger },
   deadline: number,
-  limit: number = ACCOUNT_SWEEP_LIMIT,
+  limit: number = DEFAULT_ACCOUNT_SWEEP_LIMIT,
 ): Promise<AccountSweep> {
   const now = deps.now().getTime();
   const recordedBefore = new Date(now - ACCOUNT_SWEEP_AFTER_MS);

@@ -2,6 +2,7 @@
  * The role-sync function's configuration, read once from the environment, and the dependencies
  * built from it. The dev runner and the tests build the same app from here.
  */
+import { z } from "zod";
 import { DEFAULT_RETRY_POLICY } from "../_core/role_plan.ts";
 import { createSql, type Sql } from "../_shared/db.ts";
 import { createDiscordApi, DISCORD_DEFAULT_BASE_URL } from "../_shared/discord_api.ts";
@@ -13,12 +14,15 @@ import type { StripeMode } from "../_core/connect.ts";
 import { connectStripe, STRIPE_DEFAULT_BASE_URL } from "../_shared/stripe_gateway.ts";
 import { stripeWebhookUrl } from "../_core/health.ts";
 import { isLiveKey } from "../stripe-webhook/config.ts";
+import { DEFAULT_ACCOUNT_SWEEP_LIMIT } from "./account_sweep.ts";
 import type { RoleSyncDeps } from "./app.ts";
 import { RECONCILE_DEFAULTS, type ReconcileDeps } from "./reconciliation.ts";
 import { createReconciliationStore } from "./reconciliation_store.ts";
 import { STRIPE_CATCHUP_DEFAULTS } from "./reconciliation_stripe.ts";
 import { createNoticeStore } from "./notices_store.ts";
 import { createRoleJobStore } from "./role_job_store.ts";
+
+const WHOLE_NUMBER = "expected a whole number of 1 or more";
 
 const shape = {
   ROLE_SYNC_SECRET: variableSchemas.ROLE_SYNC_SECRET.describe(
@@ -44,6 +48,12 @@ const shape = {
   SUPABASE_URL: fields.url.optional().describe(
     "the project's URL (Supabase sets it): the health check expects the Stripe webhook under it",
   ),
+  ACCOUNT_SWEEP_LIMIT: z.coerce.number(WHOLE_NUMBER).int(WHOLE_NUMBER).positive(WHOLE_NUMBER)
+    .default(DEFAULT_ACCOUNT_SWEEP_LIMIT)
+    .describe(
+      "platform mode: how many connected accounts the hourly Stripe catch-up re-reads at most " +
+        `(default ${DEFAULT_ACCOUNT_SWEEP_LIMIT})`,
+    ),
 };
 
 /** The function's configuration. */
@@ -61,6 +71,8 @@ export interface RoleSyncConfig {
   publicSiteUrl?: string;
   /** Where stripe-webhook is served from; absent, health accepts any `/stripe-webhook` URL. */
   supabaseUrl?: string;
+  /** ACCOUNT_SWEEP_LIMIT: accounts a catch-up pass re-reads at most; the default if absent. */
+  accountSweepLimit?: number;
 }
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */
@@ -74,6 +86,7 @@ export function loadConfig(env: Record<string, string | undefined>): RoleSyncCon
     discordApiBaseUrl: parsed.DISCORD_API_BASE_URL,
     databaseUrl,
     stripeMode: stripeModeFrom(env),
+    accountSweepLimit: parsed.ACCOUNT_SWEEP_LIMIT,
     ...(parsed.SUPABASE_URL ? { supabaseUrl: parsed.SUPABASE_URL } : {}),
     ...(parsed.PUBLIC_SITE_URL ? { publicSiteUrl: parsed.PUBLIC_SITE_URL } : {}),
     ...(parsed.STRIPE_SECRET_KEY
@@ -166,6 +179,7 @@ export function depsFromConfig(
           livemode: isLiveKey(config.stripe.secretKey),
           now: clock,
           stripeMode: config.stripeMode,
+          accountSweepLimit: config.accountSweepLimit,
         },
       }
       : {}),

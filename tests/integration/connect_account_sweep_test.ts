@@ -20,7 +20,11 @@ import {
   loadConfig as loadRoleSyncConfig,
 } from "../../functions/role-sync/config.ts";
 import type { CatchUpResult } from "../../functions/role-sync/reconciliation_stripe.ts";
-import { sweepConnectedAccounts } from "../../functions/role-sync/account_sweep.ts";
+import {
+  DEFAULT_ACCOUNT_SWEEP_LIMIT,
+  sweepConnectedAccounts,
+} from "../../functions/role-sync/account_sweep.ts";
+import { ConfigError } from "../../functions/_shared/env.ts";
 import { createLogger } from "../../functions/_shared/log.ts";
 import { type ConnectWorld, createConnectWorld, type WorldGuild } from "./connect_world.ts";
 import { BOT_TOKEN } from "./role_sync_fixtures.ts";
@@ -41,7 +45,17 @@ interface SweepWorld extends ConnectWorld {
   row(guild: WorldGuild): Promise<Record<string, unknown>>;
 }
 
-async function withSweepWorld(fn: (world: SweepWorld) => Promise<void>) {
+/** role-sync's environment as deployed, less the Stripe and database variables the world sets. */
+const ROLE_SYNC_ENV = {
+  ROLE_SYNC_SECRET,
+  DISCORD_BOT_TOKEN: BOT_TOKEN,
+  DISCORD_APPLICATION_ID: "500000000000000001",
+};
+
+async function withSweepWorld(
+  fn: (world: SweepWorld) => Promise<void>,
+  roleSyncEnv: Record<string, string> = {},
+) {
   const world = await createConnectWorld();
   const checkoutConfig = loadCheckoutConfig({
     ...world.env,
@@ -50,12 +64,7 @@ async function withSweepWorld(fn: (world: SweepWorld) => Promise<void>) {
   const checkoutDepsBuilt = checkoutDeps(checkoutConfig);
   const checkout = createCheckoutApp(checkoutDepsBuilt);
   const roleSync = createRoleSyncApp(roleSyncDeps(
-    loadRoleSyncConfig({
-      ...world.env,
-      ROLE_SYNC_SECRET,
-      DISCORD_BOT_TOKEN: BOT_TOKEN,
-      DISCORD_APPLICATION_ID: "500000000000000001",
-    }),
+    loadRoleSyncConfig({ ...world.env, ...ROLE_SYNC_ENV, ...roleSyncEnv }),
     { runInBackground: undefined, inlineBudgetMs: 60_000 },
     world.db.sql,
   ));
@@ -224,7 +233,22 @@ Deno.test("one account's Stripe error leaves its record and the sweep goes on", 
   });
 });
 
-Deno.test("a pass reads at most its limit of accounts, the oldest record first", async () => {
+Deno.test("a pass reads at most ACCOUNT_SWEEP_LIMIT accounts, oldest record first", async () => {
+  await withSweepWorld(async (world) => {
+    await world.age(world.a, 2);
+    await world.age(world.b, 3);
+
+    const first = await world.hourlyCatchUp();
+    assert.equal(first.accounts?.checked, 1);
+    assert.deepEqual([world.reads(world.a.accountId), world.reads(world.b.accountId)], [0, 1]);
+    const second = await world.hourlyCatchUp();
+    assert.equal(second.accounts?.checked, 1);
+    assert.deepEqual([world.reads(world.a.accountId), world.reads(world.b.accountId)], [1, 1]);
+    assert.equal((await world.hourlyCatchUp()).accounts?.checked, 0, "both just read");
+  }, { ACCOUNT_SWEEP_LIMIT: "1" });
+});
+
+Deno.test("without ACCOUNT_SWEEP_LIMIT a pass reads up to 200 accounts", async () => {
   await withSweepWorld(async (world) => {
     await world.age(world.a, 2);
     await world.age(world.b, 3);
@@ -234,12 +258,23 @@ Deno.test("a pass reads at most its limit of accounts, the oldest record first",
       now: () => new Date(),
       logger: createLogger("role-sync"),
     };
-    const deadline = Date.now() + 60_000;
-
-    assert.equal((await sweepConnectedAccounts(deps, deadline, 1)).checked, 1);
-    assert.deepEqual([world.reads(world.a.accountId), world.reads(world.b.accountId)], [0, 1]);
-    assert.equal((await sweepConnectedAccounts(deps, deadline, 1)).checked, 1);
-    assert.deepEqual([world.reads(world.a.accountId), world.reads(world.b.accountId)], [1, 1]);
-    assert.equal((await sweepConnectedAccounts(deps, deadline, 1)).checked, 0, "both just read");
+    assert.equal(DEFAULT_ACCOUNT_SWEEP_LIMIT, 200);
+    assert.equal(loadRoleSyncConfig({ ...world.env, ...ROLE_SYNC_ENV }).accountSweepLimit, 200);
+    assert.equal((await sweepConnectedAccounts(deps, Date.now() + 60_000)).checked, 2);
   });
+});
+
+Deno.test("an ACCOUNT_SWEEP_LIMIT below 1 or not whole stops role-sync at boot", () => {
+  const env = { ...ROLE_SYNC_ENV, SUPABASE_DB_URL: "postgresql://postgres@127.0.0.1:5432/x" };
+  assert.equal(loadRoleSyncConfig({ ...env, ACCOUNT_SWEEP_LIMIT: "25" }).accountSweepLimit, 25);
+  for (const value of ["0", "-5", "2.5", "ten"]) {
+    assert.throws(
+      () => loadRoleSyncConfig({ ...env, ACCOUNT_SWEEP_LIMIT: value }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.problems.length === 1 &&
+        /^ACCOUNT_SWEEP_LIMIT is invalid \(expected a whole number of 1 or more\)/
+          .test(error.problems[0] ?? ""),
+      value,
+    );
+  }
 });
