@@ -279,14 +279,64 @@ export function rolesHeldNow(
 export type RoleEndReason = Revocation | "payment_failed";
 
 /**
- * Why a stored membership's role ended early: the refund or dispute recorded against it, else a
- * renewal left unpaid (the status says a payment failed, or the sweep ended the grace period).
- * Null when it ended in the ordinary way (a cancel) or has not ended.
+ * Why Stripe ended a subscription, as the sync stores it on the membership
+ * (`memberships.ended_for`): the member or an operator asked (`requested`), the renewal's retries
+ * ran out (`payment_failed`), or a dispute (`dispute`).
+ */
+export type SubscriptionEndedFor = "requested" | "payment_failed" | "dispute";
+
+/** Every {@link SubscriptionEndedFor}, as the database's check lists them. */
+export const SUBSCRIPTION_ENDED_FOR = [
+  "requested",
+  "payment_failed",
+  "dispute",
+] as const satisfies readonly SubscriptionEndedFor[];
+
+/** Stripe's `cancellation_details.reason` values and what each says the subscription ended for. */
+const ENDED_FOR_BY_STRIPE_REASON: ReadonlyMap<string, SubscriptionEndedFor> = new Map([
+  ["cancellation_requested", "requested"],
+  ["payment_failed", "payment_failed"],
+  ["payment_disputed", "dispute"],
+]);
+
+/**
+ * Why `subscription` ended, from Stripe's own word (`cancellation_details.reason`), not from the
+ * status it ended from: a member who cancels while a renewal is past due asked for the end. Null
+ * while it has not ended (a scheduled cancel already carries `cancellation_requested`), and when
+ * Stripe gives no reason or one this code does not know (a trial that ended without a card, an
+ * `incomplete` subscription that expired): such an end is told as an ordinary one.
+ */
+export function subscriptionEndedFor(
+  subscription: { status: string | null; cancellationReason: string | null },
+): SubscriptionEndedFor | null {
+  if (!subscriptionHasEnded(subscription.status)) return null;
+  return ENDED_FOR_BY_STRIPE_REASON.get(subscription.cancellationReason ?? "") ?? null;
+}
+
+/**
+ * Why a stored membership's role ended early: the refund or dispute recorded against it; else why
+ * Stripe ended its subscription as the sync stored it (`endedFor`: retries that ran out are
+ * non-payment, a dispute is told as one, a cancel the member asked for is an ordinary end, even
+ * while a renewal was past due); else a renewal left unpaid (the status says a payment failed, or
+ * the sweep ended the grace period). Null when it ended in the ordinary way or has not ended.
  */
 export function roleEndReason(
-  membership: { revokedReason: Revocation | null; status: string | null; changeCause: string },
+  membership: {
+    revokedReason: Revocation | null;
+    endedFor: SubscriptionEndedFor | null;
+    status: string | null;
+    changeCause: string;
+  },
 ): RoleEndReason | null {
   if (membership.revokedReason) return membership.revokedReason;
+  switch (membership.endedFor) {
+    case "payment_failed":
+      return "payment_failed";
+    case "dispute":
+      return "dispute";
+    case "requested":
+      return null;
+  }
   const graceEnded = "grace_period_ended" satisfies NotEntitledReason;
   return meaningOf(membership.status).standing === "failed" ||
       membership.changeCause === graceEnded

@@ -268,6 +268,9 @@ export const stripeSubscription = z.object({
   trial_start: unixSeconds,
   transfer_data: z.object({ destination: idOf(z.string().max(255)) }).nullable().optional(),
   on_behalf_of: nullableId(z.string().max(255)),
+  /** Why Stripe canceled it (or will): `cancellation_requested`, `payment_failed`, ... */
+  cancellation_details: z.object({ reason: z.string().nullable().optional() }).nullable()
+    .optional(),
   /** Legacy (before basil). */
   current_period_start: unixSeconds,
   /** Legacy (before basil). */
@@ -300,6 +303,11 @@ export const stripeSubscription = z.object({
     destination: subscription.transfer_data?.destination ?? null,
     /** Platform mode: the settlement merchant; null when the platform is. */
     onBehalfOf: subscription.on_behalf_of,
+    /**
+     * Stripe's `cancellation_details.reason`, as Stripe wrote it (entitlement.ts
+     * subscriptionEndedFor reads it); null when Stripe gives none.
+     */
+    cancellationReason: subscription.cancellation_details?.reason ?? null,
   };
 });
 

@@ -23,6 +23,9 @@ import {
   revocationInForce,
   revocationOf,
   rolesGrantedBy,
+  SUBSCRIPTION_ENDED_FOR,
+  type SubscriptionEndedFor,
+  subscriptionEndedFor,
   unionOfRoles,
 } from "../_core/entitlement.ts";
 import { type StripeMode, subscriptionsOfGuild } from "../_core/connect.ts";
@@ -370,6 +373,7 @@ const membershipSyncInputs = z.object({
   subscription_live: z.boolean(),
   plan_role_set: z.enum(["paid", "trial"]),
   payment_standing: z.enum(["good", "failed", "none"]),
+  ended_for: z.enum(SUBSCRIPTION_ENDED_FOR).nullable(),
   /** When the member's first trial in the guild began (one trial per member per guild). */
   trial_started_at: isoTime.nullable(),
   past_due_grace_ms: z.number(),
@@ -840,6 +844,8 @@ type MembershipState = {
   /** The core's facts of `status` (subscription_state.ts storedStatusFacts), for SQL to read. */
   plan_role_set: PlanRoleSet;
   payment_standing: PaymentStanding;
+  /** Why Stripe ended the subscription, as the core read it (subscriptionEndedFor). */
+  ended_for: SubscriptionEndedFor | null;
 };
 
 function membershipState(
@@ -870,6 +876,7 @@ function membershipState(
     }),
     plan_role_set: facts.planRoleSet,
     payment_standing: facts.paymentStanding,
+    ended_for: subscriptionEndedFor(subscription),
   };
 }
 
@@ -898,6 +905,7 @@ function passOnlyState(
       subscription_live: false,
       plan_role_set: membership.plan_role_set,
       payment_standing: membership.payment_standing,
+      ended_for: membership.ended_for,
     },
     passes,
     now,
@@ -919,6 +927,7 @@ const STATE_KEYS = [
   "subscription_live",
   "plan_role_set",
   "payment_standing",
+  "ended_for",
 ] as const;
 
 function sameValue(a: unknown, b: unknown): boolean {

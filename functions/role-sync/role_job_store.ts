@@ -4,8 +4,7 @@
  * worker whose lease expired cannot overwrite the work of the one that took the job over.
  */
 import { z } from "zod";
-import { roleEndReason, rolesHeldNow } from "../_core/entitlement.ts";
-import { meaningOf } from "../_core/subscription_state.ts";
+import { roleEndReason, rolesHeldNow, SUBSCRIPTION_ENDED_FOR } from "../_core/entitlement.ts";
 import { type PlanDisplay, planDisplaySchema } from "../_core/operator_text.ts";
 import { type Locale, localeSchema } from "../_core/locale.ts";
 import type { OperatorAlert, RoleNotice } from "../_core/messages/role_notice.ts";
@@ -44,8 +43,8 @@ const memberRowSchema = z.object({
   cancel_at: z.date().nullable(),
   revoked_reason: z.enum(["refund", "dispute"]).nullable(),
   status: z.string().nullable(),
-  /** The status the membership was in before it took its current one (membership_history). */
-  status_before: z.string().nullable(),
+  /** Why Stripe ended the subscription, as the sync stored it (entitlement.ts roleEndReason). */
+  ended_for: z.enum(SUBSCRIPTION_ENDED_FOR).nullable(),
   change_cause: z.string(),
   stripe_subscription_id: z.string().nullable(),
   guild_name: z.string(),
@@ -153,18 +152,6 @@ function parsePlan(value: unknown): PlanDisplay | null {
   return parsed.success ? parsed.data : null;
 }
 
-/**
- * Why the member's roles end. A subscription Stripe cancels when its renewal's retries run out
- * ends as one the member cancelled does; the status it ended from (a failed renewal) says it
- * ended for non-payment, so the member is told to fix the card, not only that it ended.
- */
-function endReason(row: z.infer<typeof memberRowSchema>): MemberState["revokedReason"] {
-  const changeCause = row.change_cause;
-  const now = roleEndReason({ revokedReason: row.revoked_reason, status: row.status, changeCause });
-  if (now !== null || !meaningOf(row.status).ended || row.status_before === null) return now;
-  return roleEndReason({ revokedReason: null, status: row.status_before, changeCause });
-}
-
 /** The store over a postgres.js client. */
 export function createRoleJobStore(sql: Sql): RoleJobStore {
   return {
@@ -178,12 +165,7 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         select m.guild_id, m.discord_user_id, m.locale, m.entitled, m.entitled_role_id,
           m.entitled_role_ids::text[] as entitled_role_ids, m.cancel_at,
           m.revoked_reason, m.stripe_subscription_id,
-          m.status, m.change_cause,
-          (select h.old_status from rolepass.membership_history h
-            where h.membership_id = m.id and h.operation = 'UPDATE'
-              and h.new_status is not distinct from m.status
-              and h.old_status is distinct from m.status
-            order by h.id desc limit 1) as status_before,
+          m.status, m.ended_for, m.change_cause,
           g.name as guild_name, g.operator_log_channel_id, g.default_locale as guild_locale,
           (select p.display from rolepass.plans p
             where p.guild_id = m.guild_id and m.entitled_role_id = any (p.discord_role_ids)
@@ -236,7 +218,13 @@ export function createRoleJobStore(sql: Sql): RoleJobStore {
         ),
         // The sync stores the scheduled cancel the core decided, in either billing mode.
         endsAt: row.cancel_at,
-        revokedReason: endReason(row),
+        // Why Stripe ended it is the fact the sync stored, not the status it ended from.
+        revokedReason: roleEndReason({
+          revokedReason: row.revoked_reason,
+          endedFor: row.ended_for,
+          status: row.status,
+          changeCause: row.change_cause,
+        }),
         stripeSubscriptionId: row.stripe_subscription_id,
         operatorLogChannelId: row.operator_log_channel_id,
         operatorLocale: row.guild_locale,

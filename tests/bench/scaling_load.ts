@@ -265,6 +265,7 @@ async function webhookApply(
           priceIds: [member.price],
           destination: null,
           onBehalfOf: null,
+          cancellationReason: null,
         } satisfies SubscriptionSnapshot,
       ],
     };

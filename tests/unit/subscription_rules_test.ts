@@ -263,16 +263,22 @@ Deno.test("a role ends for non-payment when a renewal failed or the grace ran ou
       const failed = status === "past_due" || status === "unpaid" ||
         changeCause === "grace_period_ended";
       assertEquals(
-        roleEndReason({ revokedReason: null, status, changeCause }),
+        roleEndReason({ revokedReason: null, endedFor: null, status, changeCause }),
         failed ? "payment_failed" : null,
         `${status}, ${changeCause}`,
       );
       for (const revokedReason of ["refund", "dispute"] as const) {
-        assertEquals(roleEndReason({ revokedReason, status, changeCause }), revokedReason);
+        assertEquals(
+          roleEndReason({ revokedReason, endedFor: null, status, changeCause }),
+          revokedReason,
+        );
       }
     }
   }
-  assertEquals(roleEndReason({ revokedReason: null, status: null, changeCause: "created" }), null);
+  assertEquals(
+    roleEndReason({ revokedReason: null, endedFor: null, status: null, changeCause: "created" }),
+    null,
+  );
 });
 
 Deno.test("a refund stage records a refund and a dispute stage a dispute", () => {
