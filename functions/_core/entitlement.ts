@@ -280,17 +280,13 @@ export type RoleEndReason = Revocation | "payment_failed";
 
 /**
  * Why Stripe ended a subscription, as the sync stores it on the membership
- * (`memberships.ended_for`): the member or an operator asked (`requested`), the renewal's retries
- * ran out (`payment_failed`), or a dispute (`dispute`).
+ * (`memberships.ended_for`, whose check lists the same words): the member or an operator asked
+ * (`requested`), the renewal's retries ran out (`payment_failed`), or a dispute (`dispute`).
  */
-export type SubscriptionEndedFor = "requested" | "payment_failed" | "dispute";
+export const SUBSCRIPTION_ENDED_FOR = ["requested", "payment_failed", "dispute"] as const;
 
-/** Every {@link SubscriptionEndedFor}, as the database's check lists them. */
-export const SUBSCRIPTION_ENDED_FOR = [
-  "requested",
-  "payment_failed",
-  "dispute",
-] as const satisfies readonly SubscriptionEndedFor[];
+/** One of {@link SUBSCRIPTION_ENDED_FOR}. */
+export type SubscriptionEndedFor = (typeof SUBSCRIPTION_ENDED_FOR)[number];
 
 /** Stripe's `cancellation_details.reason` values and what each says the subscription ended for. */
 const ENDED_FOR_BY_STRIPE_REASON: ReadonlyMap<string, SubscriptionEndedFor> = new Map([
