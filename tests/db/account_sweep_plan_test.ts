@@ -12,20 +12,10 @@ import { createLogger } from "../../functions/_shared/log.ts";
 import type { StripeGateway } from "../../functions/_shared/stripe_gateway.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
+import { explainedStatements, type PlanNode } from "../harness/query_plans.ts";
 
 const ACCOUNTS = 20_000;
 const INDEX = "guild_stripe_accounts_state_age_idx";
-
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-
-function flatten(node: PlanNode): PlanNode[] {
-  return [node, ...(node.Plans ?? []).flatMap(flatten)];
-}
 
 /**
  * `ACCOUNTS` guilds with their accounts as a steady state leaves them: read at some time in the
@@ -47,24 +37,14 @@ async function arrangeAccounts(sql: postgres.Sql) {
   await sql`analyze rolepass.guild_stripe_accounts`;
 }
 
-/** Runs the sweep's selection with auto_explain on its connection and returns the plans. */
+/** Runs the sweep's selection and returns the plans of its statements on the accounts. */
 async function sweepPlans(db: TestDatabase, limit: number): Promise<PlanNode[][]> {
-  const notices: string[] = [];
-  const sql = postgres(db.url, {
-    max: 1,
-    prepare: false,
-    onnotice: (notice) => notices.push(String(notice.message)),
-  });
-  try {
-    await sql.unsafe("load 'auto_explain'");
-    await sql.unsafe("set auto_explain.log_min_duration = 0");
-    await sql.unsafe("set auto_explain.log_format = 'json'");
-    await sql.unsafe("set auto_explain.log_level = 'notice'");
-    const stripe = new Proxy({}, {
-      get() {
-        throw new Error("the deadline has passed: Stripe is never asked");
-      },
-    }) as StripeGateway;
+  const stripe = new Proxy({}, {
+    get() {
+      throw new Error("the deadline has passed: Stripe is never asked");
+    },
+  }) as StripeGateway;
+  const statements = await explainedStatements(db.url, async (sql) => {
     // A deadline already past: the selection runs, and no account is read from Stripe.
     const sweep = await sweepConnectedAccounts(
       { sql, stripe, now: () => new Date(), logger: createLogger("role-sync") },
@@ -72,16 +52,8 @@ async function sweepPlans(db: TestDatabase, limit: number): Promise<PlanNode[][]
       limit,
     );
     assertEquals(sweep, { checked: 0, changed: 0, failed: [] });
-  } finally {
-    await sql.end();
-  }
-  return notices.filter((message) => message.includes("plan:")).map((message) => {
-    const explained = JSON.parse(message.slice(message.indexOf("plan:") + 5)) as {
-      "Query Text": string;
-      Plan: PlanNode;
-    };
-    return explained["Query Text"].includes("guild_stripe_accounts") ? flatten(explained.Plan) : [];
-  }).filter((nodes) => nodes.length > 0);
+  });
+  return statements.filter((s) => s.query.includes("guild_stripe_accounts")).map((s) => s.nodes);
 }
 
 Deno.test("with 20,000 guilds the account sweep reads the oldest states through their index", async () => {

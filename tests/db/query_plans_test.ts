@@ -4,56 +4,22 @@
  * PostgreSQL's own EXPLAIN (auto_explain for the statements inside PL/pgSQL functions); node types
  * and index names are asserted, never times.
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { assert, assertEquals, first } from "../harness/assert.ts";
 import { type TestDatabase, withTestDatabase } from "../harness/database.ts";
+import {
+  type ExplainedStatement,
+  explainedStatements,
+  flatten,
+  type PlanNode,
+} from "../harness/query_plans.ts";
 
 const JOBS = 100_000;
 const GUILDS = 100;
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-
-interface ExplainedStatement {
-  query: string;
-  nodes: PlanNode[];
-}
-
-function flatten(node: PlanNode): PlanNode[] {
-  return [node, ...(node.Plans ?? []).flatMap(flatten)];
-}
-
-/**
- * Runs `statement` with auto_explain reporting every statement it executes, nested ones included,
- * as JSON notices on this connection.
- */
-async function explainNested(db: TestDatabase, statement: string): Promise<ExplainedStatement[]> {
-  const notices: string[] = [];
-  const sql = postgres(db.url, {
-    max: 1,
-    onnotice: (notice) => notices.push(String(notice.message)),
-  });
-  try {
-    await sql.unsafe("load 'auto_explain'");
-    await sql.unsafe("set auto_explain.log_min_duration = 0");
-    await sql.unsafe("set auto_explain.log_nested_statements = on");
-    await sql.unsafe("set auto_explain.log_format = 'json'");
-    await sql.unsafe("set auto_explain.log_level = 'notice'");
-    await sql.unsafe(statement);
-  } finally {
-    await sql.end();
-  }
-  return notices.filter((message) => message.includes("plan:")).map((message) => {
-    const explained = JSON.parse(message.slice(message.indexOf("plan:") + 5)) as {
-      "Query Text": string;
-      Plan: PlanNode;
-    };
-    return { query: explained["Query Text"], nodes: flatten(explained.Plan) };
-  });
+/** Runs `statement` and returns the plans of every statement it executed, nested ones included. */
+function explainNested(db: TestDatabase, statement: string): Promise<ExplainedStatement[]> {
+  return explainedStatements(db.url, (sql) => sql.unsafe(statement), { nested: true });
 }
 
 function seqScansOfRoleJobs(statements: ExplainedStatement[]): string[] {
