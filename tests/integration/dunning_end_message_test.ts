@@ -7,6 +7,7 @@
  * cancelled while a renewal was past due (Stripe's cancellation_details.reason says why it ended,
  * not the status it ended from).
  */
+import type { Locale } from "../../functions/_core/locale.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { type PlanRolesWorld, withPlanRolesWorld } from "./plan_roles_world.ts";
 
@@ -23,7 +24,7 @@ async function setGrace(world: PlanRolesWorld, grace: string): Promise<void> {
     where id = ${world.guildId}`;
 }
 
-async function setLocale(world: PlanRolesWorld, locale: "ja" | "en"): Promise<void> {
+async function setLocale(world: PlanRolesWorld, locale: Locale): Promise<void> {
   await world.db.sql`update rolepass.memberships set locale = ${locale}
     where guild_id = ${world.guildId} and discord_user_id = ${MEMBER}`;
 }
@@ -33,18 +34,26 @@ function shown(world: PlanRolesWorld): string[] {
   return world.discord.messages({ userId: MEMBER }).map((message) => message.content ?? "");
 }
 
+/**
+ * A member in a 14-day grace whose renewal just failed, still holding their roles; `before` is how
+ * many messages they had been shown by then.
+ */
+async function pastDueInGrace(world: PlanRolesWorld, locale: Locale) {
+  await setGrace(world, "14 days");
+  const member = await world.subscribe(MEMBER, world.gold);
+  await setLocale(world, locale);
+  world.web.stripeDouble.failRenewal(member.subscriptionId);
+  await world.deliver();
+  assertEquals(world.memberRoles(MEMBER).length, 2, "the grace keeps the roles");
+  return { member, before: shown(world).length };
+}
+
 for (const locale of ["en", "ja"] as const) {
   for (const result of ["canceled", "unpaid"] as const) {
     const name = `dunning ended ${result} in the grace: the member is told why and how (${locale})`;
     Deno.test(name, async () => {
       await withPlanRolesWorld(async (world) => {
-        await setGrace(world, "14 days");
-        const member = await world.subscribe(MEMBER, world.gold);
-        await setLocale(world, locale);
-        world.web.stripeDouble.failRenewal(member.subscriptionId);
-        await world.deliver();
-        assertEquals(world.memberRoles(MEMBER).length, 2, "the grace keeps the roles");
-        const before = shown(world).length;
+        const { member, before } = await pastDueInGrace(world, locale);
 
         world.web.stripeDouble.endDunning(member.subscriptionId, result);
         await world.deliver();
@@ -96,13 +105,7 @@ for (const locale of ["en", "ja"] as const) {
     `not that the payment failed (${locale})`;
   Deno.test(name, async () => {
     await withPlanRolesWorld(async (world) => {
-      await setGrace(world, "14 days");
-      const member = await world.subscribe(MEMBER, world.gold);
-      await setLocale(world, locale);
-      world.web.stripeDouble.failRenewal(member.subscriptionId);
-      await world.deliver();
-      assertEquals(world.memberRoles(MEMBER).length, 2, "the grace keeps the roles");
-      const before = shown(world).length;
+      const { member, before } = await pastDueInGrace(world, locale);
 
       world.web.stripeDouble.cancelNow(member.subscriptionId);
       await world.deliver();
