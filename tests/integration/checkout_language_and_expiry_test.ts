@@ -4,6 +4,7 @@
  * `expires_at` stays inside Stripe's window however long the link lived and however late it is
  * used.
  */
+import { LOCALES } from "../../functions/_core/locale.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { hashLinkToken, newLinkToken } from "../../functions/_core/link_token.ts";
 import {
@@ -26,8 +27,10 @@ async function memberWithCustomer(world: CheckoutWorld): Promise<void> {
     values (${GUILD_ID}, ${MEMBER_ID}, 'ja', ${customer.id}, 'test')`;
 }
 
+const [JA, EN] = LOCALES;
+
 for (
-  const [linkLocale, chosen] of [["ja", "en"], ["en", "ja"]] as const
+  const [linkLocale, chosen] of [[JA, EN], [EN, JA]] as const
 ) {
   Deno.test(`a ${linkLocale} link whose member chose ${chosen} gets Checkout and the pages after it in ${chosen}`, async () => {
     await withCheckoutWorld(async (world) => {

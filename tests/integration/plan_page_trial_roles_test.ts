@@ -15,7 +15,7 @@ import {
   withCheckoutWorld,
 } from "./checkout_harness.ts";
 import { planPageMessages } from "../../functions/_core/messages/plan_page.ts";
-import type { Locale } from "../../functions/_core/locale.ts";
+import { type Locale, LOCALES } from "../../functions/_core/locale.ts";
 import { planPageSite } from "../browser/serve.ts";
 
 const TRIAL_ROLE_ID = "330000000000000008";
@@ -70,7 +70,7 @@ Deno.test("the plan page says what a trial grants and when it charges, until the
         };
       };
 
-      for (const locale of ["ja", "en"] as const) {
+      for (const locale of LOCALES) {
         const text = planPageMessages(locale);
         const name = `${PLAN_DISPLAY[locale].name}: `;
         assertEquals(await rows(locale), {
@@ -86,7 +86,7 @@ Deno.test("the plan page says what a trial grants and when it charges, until the
 
       await world.db.sql`
         update rolepass.plans set trial_role_ids = '{}' where id = ${world.planId}`;
-      for (const locale of ["ja", "en"] as const) {
+      for (const locale of LOCALES) {
         const text = planPageMessages(locale);
         assertEquals(await rows(locale), {
           grants: text.grantsFromFirstPayment(PLAN_DISPLAY[locale].role_name),
@@ -104,7 +104,7 @@ Deno.test("the plan page says what a trial grants and when it charges, until the
         insert into rolepass.memberships (guild_id, discord_user_id, locale, change_cause,
           trial_started_at)
         values (${GUILD_ID}, ${MEMBER_ID}, 'ja', 'join_link', now() - interval '30 days')`;
-      for (const locale of ["ja", "en"] as const) {
+      for (const locale of LOCALES) {
         const text = planPageMessages(locale);
         assertEquals(await rows(locale), {
           grants: text.grants("Rolepass Lounge", PLAN_DISPLAY[locale].role_name),

@@ -51,6 +51,7 @@
  * A failing case is reported as generated, not shrunk: shrinking a story replays it hundreds of
  * times and took CI past its time limit. `PROPERTY_SHRINK=1` shrinks it (replay with the seed).
  */
+import type { Locale } from "../../functions/_core/locale.ts";
 import fc from "fast-check";
 import type Stripe from "stripe";
 import { assert, assertEquals } from "../harness/assert.ts";
@@ -204,7 +205,7 @@ const trialArbitrary: fc.Arbitrary<TrialChoice> = fc.record({
 type PassKind = "lifetime" | "duration";
 
 interface Story {
-  locale: "ja" | "en";
+  locale: Locale;
   /** The monthly plan's trial, offered at the member's first subscription Checkout. */
   trial: TrialChoice | null;
   /** A one-time pass bought before anything else. */
@@ -284,7 +285,7 @@ interface MoneyModel {
 /** The member of one story, and the subscription the story follows (the latest it started). */
 interface StoryMember {
   discordUserId: string;
-  locale: "ja" | "en";
+  locale: Locale;
   membershipId: string | null;
   subscriptionId: string | null;
 }

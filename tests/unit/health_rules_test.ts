@@ -3,6 +3,7 @@
  * check share: what counts as a problem, that a question without an answer is never a problem
  * nor a fix, and that a problem keeps its identity from run to run.
  */
+import { LOCALES } from "../../functions/_core/locale.ts";
 import {
   type GuildHealthFacts,
   judgeGuildHealth,
@@ -170,7 +171,7 @@ Deno.test("every problem is worded in both languages within a log line's 300 cha
     "portal_not_configured",
   ]);
   for (const { problem } of report.problems) {
-    for (const locale of ["ja", "en"] as const) {
+    for (const locale of LOCALES) {
       const text = healthProblemText(problem, locale);
       assert(text.length > 0 && text.length <= 300, text);
     }

@@ -38,7 +38,7 @@ import {
   unsupportedInteractionReply,
 } from "../../functions/_core/messages/subscribe.ts";
 import type { PlanDisplay } from "../../functions/_core/operator_text.ts";
-import { formatPlanPrice } from "../../functions/_core/price.ts";
+import { billingIntervalSchema, formatPlanPrice } from "../../functions/_core/price.ts";
 
 const GUILD_NAMES = ["雑談部屋（公式）", "「ゲーム」同好会", "Rolepass Lounge"];
 const PLANS: PlanDisplay[] = [
@@ -224,7 +224,7 @@ function planPageTexts(): string[] {
     } else if (value && typeof value === "object") Object.values(value).forEach(collect);
   };
   collect(planPageMessages("ja"));
-  for (const interval of ["day", "week", "month", "year"] as const) {
+  for (const interval of billingIntervalSchema.options) {
     for (const intervalCount of [1, 3]) {
       texts.push(
         formatPlanPrice({ unitAmount: 500, currency: "jpy", interval, intervalCount }, "ja"),

@@ -1,4 +1,5 @@
 /** The operator log line for a member notice that failed for good (member_notice_failed). */
+import { LOCALES } from "../../functions/_core/locale.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { noticeMessage, parseNotice } from "../../functions/_core/notices.ts";
 
@@ -33,7 +34,7 @@ Deno.test("the line names the member and what the notice was about, in English",
 });
 
 Deno.test("a notice kind the log does not know is left out of the line, not echoed", () => {
-  for (const locale of ["ja", "en"]) {
+  for (const locale of LOCALES) {
     const line = logLine(locale, { memberId: MEMBER, noticeKind: "x_<@&1>_unknown" });
     assert(line.includes(`<@${MEMBER}>`), line);
     assert(!line.includes("unknown") && !line.includes("（") && !line.includes("("), line);

@@ -2,6 +2,7 @@
  * The plan page shows passes as one-time prices ("30 days", "lifetime"), tax-inclusive prices as
  * 税込 when Stripe Tax is on, and tells a pass holder what they have and until when.
  */
+import type { Locale } from "../../functions/_core/locale.ts";
 import { assert } from "../harness/assert.ts";
 import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
@@ -50,7 +51,7 @@ function view(overrides: Partial<PlanView> = {}): PlanView {
   };
 }
 
-async function page(answer: PlanView, lang: "ja" | "en"): Promise<string> {
+async function page(answer: PlanView, lang: Locale): Promise<string> {
   const client = {
     planView: () => Promise.resolve({ ok: true, value: answer }),
   } as unknown as CheckoutClient;

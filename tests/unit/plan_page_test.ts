@@ -2,6 +2,7 @@
  * The plan page's HTML and redirects, built with a checkout client that answers from data (the
  * integration and browser tests drive the real checkout function).
  */
+import { LOCALES } from "../../functions/_core/locale.ts";
 import { assert, assertEquals, first } from "../harness/assert.ts";
 import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutAnswer, CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
@@ -198,7 +199,7 @@ Deno.test("every problem renders a page that tells the member to run /subscribe 
   const statuses: Record<string, number> = {};
   for (const problem of PLAN_PAGE_PROBLEMS) {
     const { client } = clientAnswering({ view: { ok: false, problem } });
-    for (const locale of ["ja", "en"] as const) {
+    for (const locale of LOCALES) {
       const response = await app(client).request(`/join/${TOKEN}?lang=${locale}`);
       const html = await response.text();
       const text = planPageMessages(locale);
@@ -245,7 +246,7 @@ Deno.test("the thank-you, cancelled and portal-return pages speak the requested 
       ["/manage/done", "portalReturnTitle"],
     ] as const
   ) {
-    for (const locale of ["ja", "en"] as const) {
+    for (const locale of LOCALES) {
       const response = await app(client).request(`${path}?lang=${locale}&session_id=cs_test_1`);
       assertEquals(response.status, 200);
       assert((await response.text()).includes(planPageMessages(locale)[key]), `${path} ${locale}`);
@@ -257,7 +258,7 @@ Deno.test("the thank-you page syncs the Checkout session and says the role is be
   const { client, calls } = clientAnswering({
     completion: { ok: true, value: { status: "granting" } },
   });
-  for (const locale of ["ja", "en"] as const) {
+  for (const locale of LOCALES) {
     const response = await app(client).request(`/join/thanks?lang=${locale}&session_id=cs_test_a1`);
     assertEquals(response.status, 200);
     const html = await response.text();

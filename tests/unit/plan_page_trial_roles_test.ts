@@ -5,6 +5,7 @@
  * that first charge, not when a payment completes. Only when that member is offered the trial:
  * otherwise the page reads as it does for any plan, with the operator's timings.
  */
+import { type Locale, LOCALES } from "../../functions/_core/locale.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
@@ -61,7 +62,7 @@ function view(plans: PlanViewItem[], entitled = false): PlanView {
   };
 }
 
-async function page(answer: PlanView, lang: "ja" | "en"): Promise<string> {
+async function page(answer: PlanView, lang: Locale): Promise<string> {
   const client = {
     planView: () => Promise.resolve({ ok: true, value: answer }),
   } as unknown as CheckoutClient;
@@ -242,7 +243,7 @@ Deno.test("a member offered a trial reads its roles and when they pay, in Japane
 });
 
 Deno.test("a member not offered the trial reads the paid role and the operator's timing", async () => {
-  for (const lang of ["ja", "en"] as const) {
+  for (const lang of LOCALES) {
     const text = planPageMessages(lang);
     const role = GOLD.display[lang]!.role_name;
     for (

@@ -2,6 +2,7 @@
  * The plan page offers a plan's free trial when checkout says this member's Checkout starts one:
  * its days, the price after it, whether a card is asked up front, and a button that says so.
  */
+import { type Locale, LOCALES } from "../../functions/_core/locale.ts";
 import { assert } from "../harness/assert.ts";
 import { createApp as createPlanPageApp } from "../../functions/plan-page/app.tsx";
 import type { CheckoutClient } from "../../functions/plan-page/checkout_client.ts";
@@ -32,7 +33,7 @@ function view(plan: PlanViewItem, entitled = false): PlanView {
   };
 }
 
-async function page(answer: PlanView, lang: "ja" | "en"): Promise<string> {
+async function page(answer: PlanView, lang: Locale): Promise<string> {
   const client = {
     planView: () => Promise.resolve({ ok: true, value: answer }),
   } as unknown as CheckoutClient;
@@ -60,7 +61,7 @@ Deno.test("a plan's trial reads as its free days and the price after them, with 
 });
 
 Deno.test("no trial is offered when checkout starts none, nor to a member who already subscribes", async () => {
-  for (const lang of ["ja", "en"] as const) {
+  for (const lang of LOCALES) {
     const text = planPageMessages(lang);
     const name = PLAN.display[lang]!.name;
     const none = await page(view(PLAN), lang);
@@ -86,7 +87,7 @@ Deno.test("the thank-you page says a trial began, not that a payment went throug
       completeCheckout: () => Promise.resolve({ ok: true, value: { status } }),
     } as unknown as CheckoutClient;
     const app = createPlanPageApp({ checkoutClient: client, publicSiteUrl: "https://p.test" });
-    for (const lang of ["ja", "en"] as const) {
+    for (const lang of LOCALES) {
       const html = await (await app.request(`/join/thanks?lang=${lang}&session_id=cs_test_a1`))
         .text();
       assert(html.includes(planPageMessages(lang)[key]), html);

@@ -12,7 +12,7 @@ import {
   unknownCommandReply,
   unsupportedInteractionReply,
 } from "../../functions/_core/messages/subscribe.ts";
-import type { Locale } from "../../functions/_core/locale.ts";
+import { type Locale, LOCALES } from "../../functions/_core/locale.ts";
 
 const LINK = "https://plans.example/join/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const EXPIRES = new Date("2026-11-21T10:15:00Z");
@@ -49,7 +49,7 @@ function everyReply(locale: Locale) {
 }
 
 Deno.test("every reply is an ephemeral message that mentions nobody", () => {
-  for (const locale of ["ja", "en"] as const) {
+  for (const locale of LOCALES) {
     for (const reply of everyReply(locale)) {
       assertEquals(reply.type, 4);
       assertEquals(reply.data?.flags, 64);

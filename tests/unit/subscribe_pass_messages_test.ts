@@ -2,6 +2,7 @@
  * `/subscribe` tells a one-time pass holder what they hold and until when, with renewal from
  * their page; a lifetime holder is told it is theirs for good; passes are listed as one-time.
  */
+import type { Locale } from "../../functions/_core/locale.ts";
 import { assert, assertEquals } from "../harness/assert.ts";
 import { type PlanSummary, subscribeReply } from "../../functions/_core/messages/subscribe.ts";
 
@@ -30,7 +31,7 @@ const plans: PlanSummary[] = [
   },
 ];
 
-function reply(locale: "ja" | "en", accessUntil: Date | null | undefined) {
+function reply(locale: Locale, accessUntil: Date | null | undefined) {
   const answer = subscribeReply({
     kind: "join",
     guildName: "Lounge",
@@ -74,7 +75,7 @@ Deno.test("passes are listed as one-time, with their length or for life", () => 
 });
 
 Deno.test("a pass holder whose role is being given back is told so after what they hold", () => {
-  const repaired = (locale: "ja" | "en") =>
+  const repaired = (locale: Locale) =>
     subscribeReply({
       kind: "join",
       guildName: "Lounge",
