@@ -101,3 +101,25 @@ Deno.test("a malformed created filter is refused as Stripe refuses it", async ()
     );
   });
 });
+
+Deno.test("the control side reads events from a place on, oldest first, as copies", async () => {
+  await withDouble(async (double, stripe, clock) => {
+    await oneEventADay(stripe, clock, 3);
+    const all = double.events();
+    assert.equal(all.length, 3);
+    const later = double.events({ from: 1 });
+    assert.deepEqual(later.map((e) => e.id), all.slice(1).map((e) => e.id));
+    assert.deepEqual(double.events({ from: 3 }), []);
+    const customer = all[0]?.data.object as Stripe.Customer;
+    await stripe.customers.update(customer.id, { metadata: { note: "vip" } });
+    assert.deepEqual(
+      double.events({ from: 3, type: "customer.created" }),
+      [],
+      "the type filter applies to the events from the place on",
+    );
+    assert.equal(double.events({ from: 3, type: "customer.updated" }).length, 1);
+    const [copy] = double.events({ from: 0 });
+    if (copy) copy.type = "customer.updated";
+    assert.equal(double.events()[0]?.type, "customer.created");
+  });
+});

@@ -43,8 +43,8 @@
  * each proration behaviour, as the Customer Portal makes them.
  *
  * Each lane keeps one database, one Stripe double (restarted every
- * {@linkcode STRIPE_DOUBLE_CASES} cases: its event log is copied on every read) and shares one
- * Discord double with the other lanes.
+ * {@linkcode STRIPE_DOUBLE_CASES} cases, so that the lists a case reads, such as the paid invoices'
+ * events, stay short) and shares one Discord double with the other lanes.
  *
  * `PROPERTY_RUNS` overrides the number of cases (default 1,000); `PROPERTY_SEED` replays a run
  * ({@linkcode DEFAULT_SEED} unless set; `random` for a new one).

@@ -192,7 +192,7 @@ Deno.test("any order, delay or repetition of a member's events ends in Stripe's 
     try {
       await fc.assert(
         fc.asyncProperty(storyArbitrary, async (story) => {
-          // The double copies its whole event log on every read: start a fresh one now and then.
+          // The double's lists grow with every member it served: start a fresh one now and then.
           if (++laneCases % 40 === 0) await world.restartDouble();
           cases++;
           await checkStory(world, story);

@@ -255,10 +255,14 @@ export class StripeDoubleControl {
     return found ? copy(found as T) : undefined;
   }
 
-  /** Events so far, oldest first, optionally only some types. */
-  events(filter: { type?: string | string[] } = {}): Stripe.Event[] {
+  /**
+   * Events so far, oldest first, optionally only some types, and only from the `from`-th on (a
+   * reader that keeps its place copies just the new ones, not the whole log every time).
+   */
+  events(filter: { type?: string | string[]; from?: number } = {}): Stripe.Event[] {
     const types = filter.type === undefined ? null : [filter.type].flat();
-    return copy(this.eventLog.events.filter((e) => !types || types.includes(e.type)));
+    const log = this.eventLog.events.slice(filter.from ?? 0);
+    return copy(log.filter((e) => !types || types.includes(e.type)));
   }
 
   /** Signs an event as Stripe would for an endpoint with `secret`. */
