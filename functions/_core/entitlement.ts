@@ -325,14 +325,9 @@ export function roleEndReason(
   },
 ): RoleEndReason | null {
   if (membership.revokedReason) return membership.revokedReason;
-  switch (membership.endedFor) {
-    case "payment_failed":
-      return "payment_failed";
-    case "dispute":
-      return "dispute";
-    case "requested":
-      return null;
-  }
+  // Stripe's words for non-payment and a dispute are the reasons the member is told.
+  if (membership.endedFor === "requested") return null;
+  if (membership.endedFor) return membership.endedFor;
   const graceEnded = "grace_period_ended" satisfies NotEntitledReason;
   return meaningOf(membership.status).standing === "failed" ||
       membership.changeCause === graceEnded
