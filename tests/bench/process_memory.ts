@@ -1,6 +1,7 @@
 /**
- * Peak memory of a process, as Linux keeps it in /proc/<pid>/status: VmHWM is the resident set's
- * high-water mark, the figure Supabase's per-function memory limit is about.
+ * Memory and CPU of a process as Linux keeps them in /proc: peak memory in /proc/<pid>/status
+ * (VmHWM is the resident set's high-water mark, the figure Supabase's per-function memory limit is
+ * about) and CPU time in /proc/<pid>/stat.
  */
 
 /** Supabase Edge Functions' memory limit per function instance. */
@@ -25,4 +26,35 @@ export async function peakMemoryLine(label: string): Promise<string> {
   return `${label}: peak RSS ${peakMb.toFixed(0)} MiB (VmHWM of this process) = ` +
     `${(peakMb / SUPABASE_FUNCTION_MEMORY_MB).toFixed(2)} of Supabase's ` +
     `${SUPABASE_FUNCTION_MEMORY_MB} MB per function`;
+}
+
+/** Fields of /proc/<pid>/stat after the command name (in parentheses, may hold spaces). */
+async function statFields(pid: number | string): Promise<string[]> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** /proc's unit of CPU time (USER_HZ), 100 a second on Linux. */
+const TICK_MS = 10;
+
+/**
+ * CPU time used by process `pid` so far (user + system), in ms. With `children`, also that of
+ * its children: those that exited (kept in the process's own children's times once reaped) and
+ * those still running, so a server's CPU is counted whichever of its processes spent it.
+ */
+export async function cpuMsOf(
+  pid: number | "self",
+  options: { children?: boolean } = {},
+): Promise<number> {
+  const own = await statFields(pid);
+  let ticks = Number(own[11]) + Number(own[12]);
+  if (!options.children) return ticks * TICK_MS;
+  ticks += Number(own[13]) + Number(own[14]);
+  const parent = pid === "self" ? String(Deno.pid) : String(pid);
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const fields = await statFields(entry.name).catch(() => null); // it may have exited
+    if (fields?.[1] === parent) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * TICK_MS;
 }

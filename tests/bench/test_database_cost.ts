@@ -12,48 +12,25 @@
  */
 import postgres from "postgres";
 import { prepareTemplateDatabase } from "../harness/template_database.ts";
+import { cpuMsOf } from "./process_memory.ts";
 
 const at = Deno.args.indexOf("--cycles");
 const CYCLES = at === -1 ? 30 : Number(Deno.args[at + 1]);
 
 /** The postmaster listening on `port`: the process whose command line names it. */
-function postmasterOf(port: string): string {
+function postmasterOf(port: string): number {
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
       if (args[0]?.endsWith("postgres") && ` ${args.join(" ")} `.includes(` -p ${port} `)) {
-        return entry.name;
+        return Number(entry.name);
       }
     } catch {
       // gone
     }
   }
   throw new Error(`no postmaster on port ${port}`);
-}
-
-/** Fields of /proc/<pid>/stat after the command name, so index 1 is the parent's pid. */
-function statFields(pid: string): string[] {
-  return (Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1] ?? "").split(" ");
-}
-
-/**
- * The server's CPU so far in clock ticks: the postmaster's own and that of its exited processes,
- * plus the live ones' (a process's time moves to the postmaster's children's time as it exits).
- */
-function serverTicks(postmaster: string): number {
-  const own = statFields(postmaster);
-  let ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(own[i] ?? 0), 0);
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const fields = statFields(entry.name);
-      if (fields[1] === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks;
 }
 
 const template = await prepareTemplateDatabase();
@@ -63,8 +40,6 @@ try {
   const admin = new URL(templateUrl);
   admin.pathname = "/postgres";
   const postmaster = postmasterOf(templateUrl.port);
-  // Linux's USER_HZ, the unit of /proc's times.
-  const ticksPerSecond = 100;
   const databaseUrl = (name: string) => {
     const url = new URL(templateUrl);
     url.pathname = `/${name}`;
@@ -109,13 +84,13 @@ try {
   // Alternating rounds, so that a burst of load on a shared machine falls on every case.
   for (let round = 0; round < 3; round++) {
     for (const [label, cycle] of Object.entries(cases)) {
-      const ticks = serverTicks(postmaster);
+      const cpuBefore = await cpuMsOf(postmaster, { children: true });
       const started = performance.now();
       for (let i = 0; i < CYCLES; i++) await cycle();
       const wallMs = (performance.now() - started) / CYCLES;
       // Let the last processes exit so that their time is counted.
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const cpuMs = (serverTicks(postmaster) - ticks) * 1000 / ticksPerSecond / CYCLES;
+      const cpuMs = (await cpuMsOf(postmaster, { children: true }) - cpuBefore) / CYCLES;
       const result = results.get(label) ?? { cpuMs: [], wallMs: [] };
       result.cpuMs.push(cpuMs);
       result.wallMs.push(wallMs);

@@ -51,7 +51,12 @@ import {
 } from "../integration/webhook_harness.ts";
 import { first } from "../harness/assert.ts";
 import { startStatementProfile } from "./statement_profile.ts";
-import { peakMemoryLine, processMemory, SUPABASE_FUNCTION_MEMORY_MB } from "./process_memory.ts";
+import {
+  cpuMsOf,
+  peakMemoryLine,
+  processMemory,
+  SUPABASE_FUNCTION_MEMORY_MB,
+} from "./process_memory.ts";
 import { type ServerProcess, startServerProcess } from "./function_process.ts";
 
 const MEMBERS = 100;
@@ -143,15 +148,6 @@ async function measure(
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
   };
-}
-
-/** CPU time used by process `pid` so far (user + system, from /proc/<pid>/stat), in ms. */
-async function cpuMsOf(pid: number | "self"): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * 10; // USER_HZ is 100 on Linux.
 }
 
 /** A Stripe double running in a subprocess; `close` kills it. */
