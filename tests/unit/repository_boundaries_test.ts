@@ -74,3 +74,65 @@ Deno.test("nothing under functions/ imports from or reads tests/", () => {
     .map((file) => file.path);
   assertEquals(importers, []);
 });
+
+/** The first column of the README's Layout table: the paths it describes, with their cells. */
+async function layoutRows(): Promise<{ path: string; holds: string }[]> {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const section = readme.split("\n## Layout\n")[1]?.split("\n## ")[0] ?? "";
+  return [...section.matchAll(/^\| `([^`]+)`\s*\|(.*)\|$/gm)].map((row) => ({
+    path: row[1] as string,
+    holds: row[2] as string,
+  }));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(new URL(path, ROOT)).then(() => true, () => false);
+}
+
+async function folders(path: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(new URL(path, ROOT))) {
+    if (entry.isDirectory) names.push(`${path}${entry.name}/`);
+  }
+  return names.sort();
+}
+
+/** The backquoted names in a cell, such as `checkout` or `harness/`. */
+function namesIn(cell: string): string[] {
+  return [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1] as string);
+}
+
+Deno.test("the README's layout table names paths that exist and every folder of the tree", async () => {
+  const rows = await layoutRows();
+  const named = new Set<string>();
+  for (const { path, holds } of rows) {
+    if (path === "functions/<name>/") {
+      // One Edge Function per name the cell lists.
+      for (const name of namesIn(holds).filter((name) => /^[a-z-]+$/.test(name))) {
+        named.add(`functions/${name}/`);
+      }
+    } else if (path === "tests/") {
+      // The cell lists tests/'s folders.
+      named.add(path);
+      for (const name of namesIn(holds)) named.add(`tests/${name}`);
+    } else {
+      named.add(path);
+    }
+  }
+  const missing = [];
+  for (const path of named) if (!(await exists(path))) missing.push(path);
+  assertEquals(missing, [], "rows for paths that do not exist");
+
+  // Generated output (git-ignored) needs no row.
+  const generated = ["tests/artifacts/"];
+  const tree = [
+    ...["functions/", "sql/", "supabase/", "tests/"],
+    ...await folders("functions/"),
+    ...(await folders("supabase/")).filter((path) => !path.startsWith("supabase/.")),
+    ...await folders("tests/"),
+  ].filter((path) => !generated.includes(path));
+  const unnamed = tree.filter((path) =>
+    ![...named].some((name) => name === path || name.startsWith(path) && path !== "tests/")
+  );
+  assertEquals(unnamed, [], "folders the layout table does not name");
+});
